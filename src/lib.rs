@@ -1,0 +1,2 @@
+//! idsync: hybrid identity as code.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
