@@ -1,0 +1,160 @@
+//! Configuration: the app registration, the tenant to load, and the fault knobs.
+
+use crate::error::{EmulatorError, Result};
+use crate::tenant::users_from_json;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Test values used when none are given. They are fake and documented, so a desired-state
+/// file for tests can name them.
+pub const DEFAULT_TENANT_ID: &str = "11111111-1111-4111-8111-111111111111";
+pub const DEFAULT_CLIENT_ID: &str = "22222222-2222-4222-8222-222222222222";
+pub const DEFAULT_CLIENT_SECRET: &str = "graph-emulator-secret";
+/// Entra issues app tokens for 3599 seconds.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3599);
+
+/// Behaviour that tests may change while the emulator runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Knobs {
+    /// Requests per 10 seconds per app (client id); `None` is unlimited.
+    pub rate_limit: Option<u32>,
+    /// Added before answering every request.
+    pub latency_ms: u64,
+    /// Share (0.0–1.0) of Graph requests answered 503.
+    pub fail_rate: f64,
+    /// Share (0.0–1.0) of Graph requests whose connection is closed without an answer.
+    pub drop_rate: f64,
+    /// `Retry-After` seconds sent with injected 503s.
+    pub retry_after_503: u64,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Knobs {
+            rate_limit: None,
+            latency_ms: 0,
+            fail_rate: 0.0,
+            drop_rate: 0.0,
+            retry_after_503: 1,
+        }
+    }
+}
+
+impl Knobs {
+    pub fn validate(&self) -> Result<()> {
+        for (name, v) in [("fail_rate", self.fail_rate), ("drop_rate", self.drop_rate)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(EmulatorError::Config(format!(
+                    "{name} must be between 0.0 and 1.0, got {v}"
+                )));
+            }
+        }
+        if self.rate_limit == Some(0) {
+            return Err(EmulatorError::Config(
+                "rate_limit must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Applies `{"latency_ms": 5, "rate_limit": null, ...}`: present keys only.
+    pub fn patch(&mut self, v: &Value) -> Result<()> {
+        let obj = v
+            .as_object()
+            .ok_or_else(|| EmulatorError::Config("expected a JSON object".into()))?;
+        let mut next = self.clone();
+        for (k, val) in obj {
+            let bad = || EmulatorError::Config(format!("invalid value for {k}: {val}"));
+            match k.as_str() {
+                "rate_limit" => {
+                    next.rate_limit = match val {
+                        Value::Null => None,
+                        v => Some(
+                            v.as_u64()
+                                .and_then(|n| u32::try_from(n).ok())
+                                .ok_or_else(bad)?,
+                        ),
+                    }
+                }
+                "latency_ms" => next.latency_ms = val.as_u64().ok_or_else(bad)?,
+                "fail_rate" => next.fail_rate = val.as_f64().ok_or_else(bad)?,
+                "drop_rate" => next.drop_rate = val.as_f64().ok_or_else(bad)?,
+                "retry_after_503" => next.retry_after_503 = val.as_u64().ok_or_else(bad)?,
+                _ => return Err(EmulatorError::Config(format!("unknown knob {k}"))),
+            }
+        }
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+}
+
+/// Everything needed to start an emulator.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `127.0.0.1:0` picks a free port.
+    pub listen: SocketAddr,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// A `client_assertion` accepted instead of the secret (workload identity federation).
+    pub federated_assertion: Option<String>,
+    pub token_lifetime: Duration,
+    /// Verified domains: when set, a userPrincipalName must use one of them; they are also
+    /// accepted as the tenant name in the token URL.
+    pub verified_domains: Option<Vec<String>>,
+    /// The users the tenant starts with.
+    pub users: Vec<Map<String, Value>>,
+    pub knobs: Knobs,
+    /// Seed of the random draws behind `fail_rate` and `drop_rate`.
+    pub seed: u64,
+    /// Users per page of a delta round (Graph decides this itself; `$top` overrides it).
+    pub delta_page_size: usize,
+    /// Written as `{"value":[...]}` when the emulator shuts down.
+    pub save_on_shutdown: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tenant_id: DEFAULT_TENANT_ID.into(),
+            client_id: DEFAULT_CLIENT_ID.into(),
+            client_secret: DEFAULT_CLIENT_SECRET.into(),
+            federated_assertion: None,
+            token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            verified_domains: None,
+            users: Vec::new(),
+            knobs: Knobs::default(),
+            seed: 0,
+            delta_page_size: 100,
+            save_on_shutdown: None,
+        }
+    }
+}
+
+impl Config {
+    /// Uses the users of a Graph JSON document (`{"value":[...]}` or a bare array).
+    pub fn with_tenant_json(mut self, doc: Value) -> Result<Self> {
+        self.users = users_from_json(doc)?;
+        Ok(self)
+    }
+
+    /// Uses the users of a Graph JSON file.
+    pub fn with_tenant_file(self, path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| EmulatorError::ReadTenant {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let doc: Value =
+            serde_json::from_str(&text).map_err(|source| EmulatorError::ParseTenant {
+                path: path.display().to_string(),
+                source,
+            })?;
+        self.with_tenant_json(doc)
+    }
+}

@@ -1,0 +1,94 @@
+//! Command-line interface: argument parsing, renderer choice, exit codes.
+
+mod output;
+mod plan;
+mod schema;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use idsync::connect::Overrides;
+
+/// Hybrid identity as code: plan and converge Active Directory and Entra ID from YAML in git.
+#[derive(Debug, Parser)]
+#[command(name = "idsync", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    global: Global,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// Folder of desired-state YAML files.
+    #[arg(long, global = true, default_value = "desired-state", value_name = "D")]
+    dir: PathBuf,
+    /// Read AD from this LDIF file instead of the configured directory.
+    #[arg(long, global = true, value_name = "FILE")]
+    ad_snapshot: Option<PathBuf>,
+    /// Read Entra from this Graph JSON file instead of the configured tenant.
+    #[arg(long, global = true, value_name = "FILE")]
+    entra_snapshot: Option<PathBuf>,
+    /// More detail on stderr (-v, -vv).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Colour in text output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    color: ColorChoice,
+}
+
+impl Global {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            ad_snapshot: self.ad_snapshot.clone(),
+            entra_snapshot: self.entra_snapshot.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check the desired state against the schema and its own rules.
+    Validate,
+    /// Print the JSON Schema of desired-state files.
+    Schema,
+    /// Read both directories and show what apply would change.
+    Plan(plan::PlanArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Validate => validate::run(&cli.global),
+        Command::Schema => schema::run(),
+        Command::Plan(args) => plan::run(&cli.global, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            output::error(&cli.global, &e);
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A current-thread runtime: directory reads are joined on one task, not spawned.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}

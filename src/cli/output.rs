@@ -1,0 +1,43 @@
+//! Where the CLI writes, and with what colour.
+
+use std::io::IsTerminal;
+
+use idsync::render::Styler;
+
+use super::{ColorChoice, Global};
+
+/// Colour for a stream: `--color`, then `NO_COLOR`, then whether it is a terminal.
+pub fn styler(global: &Global, is_terminal: bool) -> Styler {
+    let enabled = match global.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    Styler::new(enabled)
+}
+
+pub fn stdout_styler(global: &Global) -> Styler {
+    styler(global, std::io::stdout().is_terminal())
+}
+
+pub fn stderr_styler(global: &Global) -> Styler {
+    styler(global, std::io::stderr().is_terminal())
+}
+
+/// Prints an error and its causes on stderr.
+pub fn error(global: &Global, e: &anyhow::Error) {
+    let s = stderr_styler(global);
+    eprintln!("{} {e}", s.error("error:"));
+    for cause in e.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}
+
+/// Progress and timing lines, shown with -v.
+pub fn info(global: &Global, message: &str) {
+    if global.verbose > 0 && !global.quiet {
+        eprintln!("{message}");
+    }
+}

@@ -1,0 +1,69 @@
+//! `idsync plan`: read both directories and show what apply would change.
+
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+use idsync::connect::{self, open_ad, open_entra};
+use idsync::render::{self, Format};
+
+use super::{Global, output, runtime, validate};
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    format: PlanFormat,
+    /// Exit 2 when apply would change something, 0 when not (1 on error).
+    #[arg(long)]
+    detailed_exitcode: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+impl From<PlanFormat> for Format {
+    fn from(f: PlanFormat) -> Format {
+        match f {
+            PlanFormat::Text => Format::Text,
+            PlanFormat::Json => Format::Json,
+            PlanFormat::Markdown => Format::Markdown,
+        }
+    }
+}
+
+pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let desired = validate::load(global)?;
+    let rt = runtime()?;
+    let planned = rt.block_on(async {
+        let overrides = global.overrides();
+        let mut ad = open_ad(&desired, &overrides).await?;
+        let mut entra = open_entra(&desired, &overrides).await?;
+        output::info(
+            global,
+            &format!("reading {} and {}", ad.describe(), entra.describe()),
+        );
+        connect::read_and_plan(&desired, &mut ad, &mut entra).await
+    })?;
+    output::info(
+        global,
+        &format!(
+            "read {} AD users and {} cloud users",
+            planned.ad.len(),
+            planned.cloud.len()
+        ),
+    );
+    let plan = planned.plan;
+    print!(
+        "{}",
+        render::render(&plan, args.format.into(), output::stdout_styler(global))
+    );
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

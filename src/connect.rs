@@ -1,0 +1,288 @@
+//! Opening the configured directories behind the read and write traits: a snapshot file,
+//! live AD over LDAP, or live Entra over Microsoft Graph.
+//!
+//! The traits use `async fn`, which cannot be called through `dyn`, so each side is an enum
+//! that forwards to its implementation.
+
+use std::path::PathBuf;
+
+use crate::desired::{AdConfig, DesiredState, EntraConfig};
+use crate::directory::snapshot::{AdSnapshot, EntraSnapshot};
+use crate::directory::{
+    AdCreate, AdMod, AdQuery, AdRead, AdUser, AdWrite, CloudUser, DirectoryError, Dn, EntraOp,
+    EntraRead, EntraWrite, Guid, Taken, TakenQuery,
+};
+use crate::engine::attribute_names_needed;
+
+/// Where each directory comes from, after command-line overrides.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub ad_snapshot: Option<PathBuf>,
+    pub entra_snapshot: Option<PathBuf>,
+}
+
+/// Why a directory could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(
+        "no AD directory: set directories.ad (url or snapshot) in the desired state, or pass --ad-snapshot"
+    )]
+    NoAd,
+    #[error(
+        "no Entra directory: set directories.entra (tenant or snapshot) in the desired state, or pass --entra-snapshot"
+    )]
+    NoEntra,
+    #[error("{0}")]
+    Unsupported(String),
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+}
+
+/// The AD side, whichever implementation.
+pub enum AdDirectory {
+    Snapshot(AdSnapshot),
+}
+
+/// The Entra side, whichever implementation.
+pub enum EntraDirectory {
+    Snapshot(EntraSnapshot),
+}
+
+impl AdDirectory {
+    /// A short description for messages (`snapshot examples/contoso/ad.ldif`).
+    pub fn describe(&self) -> String {
+        match self {
+            AdDirectory::Snapshot(s) => format!("AD snapshot {}", s.path().display()),
+        }
+    }
+}
+
+impl EntraDirectory {
+    pub fn describe(&self) -> String {
+        match self {
+            EntraDirectory::Snapshot(s) => format!("Entra snapshot {}", s.path().display()),
+        }
+    }
+}
+
+pub async fn open_ad(desired: &DesiredState, o: &Overrides) -> Result<AdDirectory, ConnectError> {
+    let config = match &o.ad_snapshot {
+        Some(path) => AdConfig::Snapshot(path.clone()),
+        None => desired.ad.clone().ok_or(ConnectError::NoAd)?,
+    };
+    match config {
+        AdConfig::Snapshot(path) => Ok(AdDirectory::Snapshot(
+            AdSnapshot::open(&path).map_err(DirectoryError::from)?,
+        )),
+        AdConfig::Ldap(l) => Err(ConnectError::Unsupported(format!(
+            "live AD ({}) is not available in this build yet; plan against an LDIF export with --ad-snapshot",
+            l.url
+        ))),
+    }
+}
+
+pub async fn open_entra(
+    desired: &DesiredState,
+    o: &Overrides,
+) -> Result<EntraDirectory, ConnectError> {
+    let config = match &o.entra_snapshot {
+        Some(path) => EntraConfig::Snapshot(path.clone()),
+        None => desired.entra.clone().ok_or(ConnectError::NoEntra)?,
+    };
+    match config {
+        EntraConfig::Snapshot(path) => Ok(EntraDirectory::Snapshot(
+            EntraSnapshot::open(&path).map_err(DirectoryError::from)?,
+        )),
+        EntraConfig::Graph(g) => Err(ConnectError::Unsupported(format!(
+            "live Entra (tenant {}) is not available in this build yet; plan against a Graph JSON export with --entra-snapshot",
+            g.tenant_id
+        ))),
+    }
+}
+
+/// The AD query a desired state asks for.
+pub fn ad_query(desired: &DesiredState) -> AdQuery {
+    let (attributes, _) = attribute_names_needed(desired);
+    AdQuery {
+        bases: desired.scope.ous.clone(),
+        exclude: desired.scope.exclude_ous.clone(),
+        filter: desired.scope.ldap_filter.clone(),
+        attributes,
+    }
+}
+
+/// The Graph properties a desired state needs.
+pub fn graph_select(desired: &DesiredState) -> Vec<String> {
+    attribute_names_needed(desired).1
+}
+
+/// Reads both directories at once.
+pub async fn read_both(
+    desired: &DesiredState,
+    ad: &mut AdDirectory,
+    entra: &mut EntraDirectory,
+) -> Result<(Vec<AdUser>, Vec<CloudUser>), DirectoryError> {
+    let query = ad_query(desired);
+    let select = graph_select(desired);
+    let (a, e) = tokio::join!(ad.read_users(&query), entra.read_users(&select));
+    Ok((a?, e?))
+}
+
+impl AdRead for AdDirectory {
+    async fn read_users(&mut self, query: &AdQuery) -> Result<Vec<AdUser>, DirectoryError> {
+        match self {
+            AdDirectory::Snapshot(s) => s.read_users(query).await,
+        }
+    }
+    async fn read_user(&mut self, guid: &Guid) -> Result<Option<AdUser>, DirectoryError> {
+        match self {
+            AdDirectory::Snapshot(s) => s.read_user(guid).await,
+        }
+    }
+    async fn find_taken(&mut self, values: &TakenQuery) -> Result<Vec<Taken>, DirectoryError> {
+        match self {
+            AdDirectory::Snapshot(s) => s.find_taken(values).await,
+        }
+    }
+}
+
+impl AdWrite for AdDirectory {
+    async fn create_user(&mut self, create: &AdCreate) -> Result<AdUser, DirectoryError> {
+        match self {
+            AdDirectory::Snapshot(s) => s.create_user(create).await,
+        }
+    }
+    async fn modify_user(&mut self, dn: &Dn, mods: &[AdMod]) -> Result<(), DirectoryError> {
+        match self {
+            AdDirectory::Snapshot(s) => s.modify_user(dn, mods).await,
+        }
+    }
+    async fn move_user(&mut self, dn: &Dn, new_dn: &Dn) -> Result<(), DirectoryError> {
+        match self {
+            AdDirectory::Snapshot(s) => s.move_user(dn, new_dn).await,
+        }
+    }
+    async fn delete_user(&mut self, dn: &Dn) -> Result<(), DirectoryError> {
+        match self {
+            AdDirectory::Snapshot(s) => s.delete_user(dn).await,
+        }
+    }
+    async fn flush(&mut self) -> Result<(), DirectoryError> {
+        match self {
+            AdDirectory::Snapshot(s) => s.flush().await,
+        }
+    }
+}
+
+impl EntraRead for EntraDirectory {
+    async fn read_users(&mut self, select: &[String]) -> Result<Vec<CloudUser>, DirectoryError> {
+        match self {
+            EntraDirectory::Snapshot(s) => s.read_users(select).await,
+        }
+    }
+    async fn read_user(&mut self, id: &str) -> Result<Option<CloudUser>, DirectoryError> {
+        match self {
+            EntraDirectory::Snapshot(s) => s.read_user(id).await,
+        }
+    }
+}
+
+impl EntraWrite for EntraDirectory {
+    async fn write(
+        &mut self,
+        writes: Vec<EntraOp>,
+    ) -> Vec<Result<Option<CloudUser>, DirectoryError>> {
+        match self {
+            EntraDirectory::Snapshot(s) => s.write(writes).await,
+        }
+    }
+    async fn flush(&mut self) -> Result<(), DirectoryError> {
+        match self {
+            EntraDirectory::Snapshot(s) => s.flush().await,
+        }
+    }
+}
+
+/// Why reading and planning failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    #[error(transparent)]
+    Plan(#[from] crate::engine::PlanError),
+}
+
+/// A plan with the objects it was made from.
+pub struct Planned {
+    pub plan: crate::plan::Plan,
+    pub ad: Vec<AdUser>,
+    pub cloud: Vec<CloudUser>,
+}
+
+/// Reads both directories and plans. When the plan creates AD accounts, their names are
+/// checked domain-wide first, and a collision becomes a conflict instead of a failed apply.
+pub async fn read_and_plan(
+    desired: &DesiredState,
+    ad: &mut AdDirectory,
+    entra: &mut EntraDirectory,
+) -> Result<Planned, RunError> {
+    use crate::engine::{PlanInput, plan};
+    let (ad_users, cloud_users) = read_both(desired, ad, entra).await?;
+    let mut input = PlanInput {
+        desired,
+        ad: &ad_users,
+        cloud: &cloud_users,
+        taken: &[],
+    };
+    let mut planned = plan(input)?;
+    let query = taken_query(&planned);
+    let taken;
+    if !query.upns.is_empty() || !query.sam_account_names.is_empty() {
+        taken = ad.find_taken(&query).await?;
+        if !taken.is_empty() {
+            input.taken = &taken;
+            planned = plan(input)?;
+        }
+    }
+    Ok(Planned {
+        plan: planned,
+        ad: ad_users,
+        cloud: cloud_users,
+    })
+}
+
+/// The names the plan's AD creates need free.
+fn taken_query(plan: &crate::plan::Plan) -> TakenQuery {
+    use crate::plan::{ActionKind, Side};
+    let mut q = TakenQuery::default();
+    for a in plan
+        .actions
+        .iter()
+        .filter(|a| a.action == ActionKind::Create && a.directory == Side::Ad)
+    {
+        for c in &a.changes {
+            let values: Vec<String> = match &c.after {
+                serde_json::Value::String(s) => vec![s.clone()],
+                serde_json::Value::Array(v) => v
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect(),
+                _ => continue,
+            };
+            match c.attribute.as_str() {
+                "userPrincipalName" => q.upns.extend(values),
+                "sAMAccountName" => q.sam_account_names.extend(values),
+                "mail" => q.smtp_addresses.extend(values),
+                "proxyAddresses" => q.smtp_addresses.extend(
+                    values
+                        .iter()
+                        .filter_map(|v| v.split_once(':').map(|(_, a)| a.to_owned())),
+                ),
+                _ => {}
+            }
+        }
+    }
+    q
+}

@@ -1,0 +1,226 @@
+//! The desired state: the YAML an admin keeps in git, loaded, merged and validated.
+//!
+//! [`load`] turns a folder of YAML into a [`DesiredState`], the checked form the engine reads.
+//! Every problem is reported as an [`Issue`] naming the file, line and column.
+
+mod load;
+pub mod model;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+pub use load::{LoadError, load, schema_json};
+pub use model::{
+    Authority, DeprovisionAction, InitialState, SecretRef, SoftMatchKey, SourceAnchor,
+};
+pub use template::Template;
+
+use crate::directory::{Dn, Filter, Guid};
+use crate::names::{SamAccountName, Upn};
+
+/// A validated, merged desired state.
+#[derive(Debug, Clone)]
+pub struct DesiredState {
+    /// The files it came from, in load order.
+    pub files: Vec<PathBuf>,
+    /// SHA-256 over the file names and contents; saved plans record it.
+    pub digest: String,
+    pub ad: Option<AdConfig>,
+    pub entra: Option<EntraConfig>,
+    pub scope: ScopeConfig,
+    pub source_anchor: SourceAnchor,
+    pub soft_match: Vec<SoftMatchKey>,
+    /// Lower-cased on-premises suffix -> routable suffix.
+    pub upn_suffixes: BTreeMap<String, String>,
+    /// Graph property name -> authoritative side.
+    pub attributes: BTreeMap<String, Authority>,
+    pub provision_ad: Option<ProvisionAdConfig>,
+    pub provision_entra: bool,
+    pub deprovision_action: DeprovisionAction,
+    pub max_deletes: usize,
+    pub protect: Vec<Selector>,
+    pub identities: Vec<IdentitySpec>,
+}
+
+impl DesiredState {
+    /// A minimal state for tests: one scope OU, defaults everywhere else.
+    pub fn with_scope(ous: &[&str]) -> Self {
+        DesiredState {
+            files: Vec::new(),
+            digest: String::new(),
+            ad: None,
+            entra: None,
+            scope: ScopeConfig {
+                ous: ous.iter().map(|s| Dn::parse(s).expect("test DN")).collect(),
+                exclude_ous: Vec::new(),
+                ldap_filter: None,
+            },
+            source_anchor: SourceAnchor::default(),
+            soft_match: vec![SoftMatchKey::Smtp, SoftMatchKey::Upn],
+            upn_suffixes: BTreeMap::new(),
+            attributes: BTreeMap::new(),
+            provision_ad: None,
+            provision_entra: false,
+            deprovision_action: DeprovisionAction::Report,
+            max_deletes: 500,
+            protect: Vec::new(),
+            identities: Vec::new(),
+        }
+    }
+
+    /// The cloud UPN an AD UPN becomes after `upn_suffixes`.
+    pub fn routable_upn(&self, upn: &Upn) -> Upn {
+        match upn
+            .suffix()
+            .and_then(|s| self.upn_suffixes.get(&crate::names::fold(s)))
+        {
+            Some(target) => upn.with_suffix(target),
+            None => upn.clone(),
+        }
+    }
+}
+
+/// Where AD is read from.
+#[derive(Debug, Clone)]
+pub enum AdConfig {
+    Snapshot(PathBuf),
+    Ldap(LdapConfig),
+}
+
+#[derive(Debug, Clone)]
+pub struct LdapConfig {
+    pub url: String,
+    pub start_tls: bool,
+    pub base_dn: Dn,
+    pub bind_dn: String,
+    pub password: SecretSource,
+    pub ca_file: Option<PathBuf>,
+    pub timeout_seconds: u64,
+}
+
+/// Where Entra is read from.
+#[derive(Debug, Clone)]
+pub enum EntraConfig {
+    Snapshot(PathBuf),
+    Graph(GraphConfig),
+}
+
+#[derive(Debug, Clone)]
+pub struct GraphConfig {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub credential: GraphCredential,
+    pub login_url: String,
+    pub graph_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum GraphCredential {
+    ClientSecret(SecretSource),
+    FederatedTokenFile(PathBuf),
+}
+
+/// A secret's source, with relative paths already resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Env(String),
+    File(PathBuf),
+}
+
+impl SecretSource {
+    /// Reads the secret now. Errors name the variable or file, never the value.
+    pub fn read(&self) -> Result<crate::directory::Secret, String> {
+        match self {
+            SecretSource::Env(name) => std::env::var(name)
+                .map(crate::directory::Secret::new)
+                .map_err(|_| format!("environment variable {name} is not set")),
+            SecretSource::File(path) => std::fs::read_to_string(path)
+                .map(|s| crate::directory::Secret::new(s.trim()))
+                .map_err(|e| format!("cannot read secret file {}: {e}", path.display())),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ScopeConfig {
+    pub ous: Vec<Dn>,
+    pub exclude_ous: Vec<Dn>,
+    pub ldap_filter: Option<Filter>,
+}
+
+impl ScopeConfig {
+    /// In one of `ous` and in none of `exclude_ous`.
+    pub fn contains(&self, dn: &Dn) -> bool {
+        self.ous.iter().any(|ou| dn.is_within(ou))
+            && !self.exclude_ous.iter().any(|ou| dn.is_within(ou))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ProvisionAdConfig {
+    pub ou: Dn,
+    pub sam_account_name: Template,
+    pub initial_state: InitialState,
+}
+
+/// Picks one AD object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AdSelector {
+    SamAccountName(SamAccountName),
+    Dn(Dn),
+    ObjectGuid(Guid),
+    Upn(Upn),
+}
+
+/// Picks one cloud object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntraSelector {
+    Upn(Upn),
+    Id(String),
+}
+
+/// A `protect` entry: matches AD objects, cloud objects, or both (`upn`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Selector {
+    Ad(AdSelector),
+    Entra(EntraSelector),
+    /// A UPN protects the AD and the cloud object that carry it.
+    Upn(Upn),
+}
+
+/// One `identities[]` entry, checked.
+#[derive(Debug, Clone)]
+pub struct IdentitySpec {
+    pub name: Option<String>,
+    pub ad: Option<AdSelector>,
+    pub entra: Option<EntraSelector>,
+    pub ignore: bool,
+    /// Graph property name -> desired value on both sides.
+    pub attributes: BTreeMap<String, String>,
+    /// `FILE:LINE:COL` of the entry, for messages.
+    pub origin: String,
+}
+
+/// One problem in the desired state, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub file: PathBuf,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl fmt::Display for Issue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line.max(1),
+            self.column.max(1),
+            self.message
+        )
+    }
+}

@@ -1,0 +1,366 @@
+//! The desired-state YAML model: one `DesiredFile` per file, merged into a `DesiredState`.
+//!
+//! Every struct denies unknown keys. Values that later messages must point at are wrapped in
+//! [`Loc`], which records where in which file they were written.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+/// A value with the line and column where it was written (1-based).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loc<T> {
+    pub value: T,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl<T> Loc<T> {
+    pub fn new(value: T) -> Self {
+        Loc {
+            value,
+            line: 0,
+            column: 0,
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Loc<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Loc<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
+        Ok(Loc {
+            value: s.value,
+            line: s.referenced.line(),
+            column: s.referenced.column(),
+        })
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Loc<T> {
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+}
+
+/// One desired-state file. Every key is optional here: files are merged, and what must be set
+/// somewhere is checked after merging.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "idsync desired state")]
+pub struct DesiredFile {
+    /// Format version of this file. Always `1`.
+    pub version: Option<Loc<u32>>,
+    /// How to reach each directory, or which snapshot files to read instead.
+    pub directories: Option<Loc<Directories>>,
+    /// Which AD objects are in scope.
+    pub scope: Option<Loc<Scope>>,
+    /// How AD users are joined to cloud users.
+    pub matching: Option<Loc<Matching>>,
+    /// On-premises UPN suffix -> routable suffix used in the cloud (`corp.local: example.com`).
+    pub upn_suffixes: Option<Loc<BTreeMap<String, String>>>,
+    /// Which directory is authoritative for each attribute (Graph property names).
+    pub attributes: Option<Loc<BTreeMap<String, Loc<Authority>>>>,
+    /// Creating accounts that exist on one side only.
+    pub provision: Option<Loc<Provision>>,
+    /// What happens to accounts whose source is gone.
+    pub deprovision: Option<Loc<Deprovision>>,
+    /// Objects idsync never modifies, disables or deletes.
+    pub protect: Option<Loc<Vec<Loc<ObjectRef>>>>,
+    /// Explicit pairs and per-identity overrides. Lists from several files are concatenated.
+    pub identities: Option<Loc<Vec<Loc<Identity>>>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Directories {
+    pub ad: Option<Loc<AdDirectory>>,
+    pub entra: Option<Loc<EntraDirectory>>,
+}
+
+/// Live AD over LDAP (`url` …) or an LDIF export (`snapshot`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdDirectory {
+    /// `ldaps://host`, or `ldap://host` with `start_tls: true`.
+    pub url: Option<Loc<String>>,
+    /// Upgrade an `ldap://` connection with StartTLS before binding.
+    #[serde(default)]
+    pub start_tls: bool,
+    /// The domain's naming context, e.g. `DC=corp,DC=example,DC=com`.
+    pub base_dn: Option<Loc<String>>,
+    /// The account idsync binds as: a UPN or a DN.
+    pub bind_dn: Option<Loc<String>>,
+    /// The bind password, from the environment or a file; never literal.
+    pub password: Option<Loc<SecretRef>>,
+    /// PEM file with the CA that issued the DC's certificate (relative to this file). TLS is
+    /// always verified; without this, the system roots are used.
+    pub ca_file: Option<Loc<PathBuf>>,
+    /// Seconds to wait for a connection or an operation.
+    pub timeout_seconds: Option<Loc<u64>>,
+    /// An LDIF export to read (and, on apply, rewrite) instead of a live DC.
+    pub snapshot: Option<Loc<PathBuf>>,
+}
+
+/// Live Entra ID over Microsoft Graph, or a Graph `/users` JSON export (`snapshot`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntraDirectory {
+    pub tenant_id: Option<Loc<String>>,
+    pub client_id: Option<Loc<String>>,
+    /// The app registration's client secret, from the environment or a file; never literal.
+    pub client_secret: Option<Loc<SecretRef>>,
+    /// Workload identity federation: a file holding the client assertion (re-read on refresh).
+    pub federated_token_file: Option<Loc<PathBuf>>,
+    /// Default `https://login.microsoftonline.com`; override for national clouds.
+    pub login_url: Option<Loc<String>>,
+    /// Default `https://graph.microsoft.com`.
+    pub graph_url: Option<Loc<String>>,
+    /// A Graph `/users` JSON export to read (and, on apply, rewrite) instead of a live tenant.
+    pub snapshot: Option<Loc<PathBuf>>,
+}
+
+/// A secret is never written in the YAML: it is read from the environment or from a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretRef {
+    /// Name of an environment variable holding the secret.
+    Env(String),
+    /// Path of a file holding the secret (relative to this file); surrounding whitespace is
+    /// trimmed.
+    File(PathBuf),
+}
+
+impl<'de> Deserialize<'de> for SecretRef {
+    // Hand-written so a literal secret is refused without echoing it into the error.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SecretRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("{ env: NAME } or { file: PATH }")
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<SecretRef, E> {
+                Err(E::custom(
+                    "secrets are never written in the YAML: use { env: NAME } or { file: PATH }",
+                ))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<SecretRef, E> {
+                self.visit_str("")
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<SecretRef, E> {
+                self.visit_str("")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SecretRef, A::Error> {
+                let Some(key) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom(
+                        "expected { env: NAME } or { file: PATH }",
+                    ));
+                };
+                let secret = match key.as_str() {
+                    "env" => SecretRef::Env(map.next_value()?),
+                    "file" => SecretRef::File(map.next_value()?),
+                    other => {
+                        return Err(de::Error::custom(format!(
+                            "unknown key `{other}`, expected `env` or `file`"
+                        )));
+                    }
+                };
+                if map.next_key::<String>()?.is_some() {
+                    return Err(de::Error::custom("give exactly one of `env` or `file`"));
+                }
+                Ok(secret)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    /// Subtrees whose users are in scope. Required, non-empty.
+    #[serde(default)]
+    pub ous: Vec<Loc<String>>,
+    /// Subtrees inside `ous` that are out of scope.
+    #[serde(default)]
+    pub exclude_ous: Vec<Loc<String>>,
+    /// An RFC 4515 filter ANDed with `(objectClass=user)`.
+    pub ldap_filter: Option<Loc<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Matching {
+    /// The AD attribute whose bytes, base64-encoded, are the cloud `onPremisesImmutableId`.
+    #[serde(default)]
+    pub source_anchor: SourceAnchor,
+    /// Soft-match keys tried in order after hard match; `[]` disables soft match.
+    #[serde(default = "default_soft_match")]
+    pub soft_match: Vec<SoftMatchKey>,
+}
+
+impl Default for Matching {
+    fn default() -> Self {
+        Matching {
+            source_anchor: SourceAnchor::default(),
+            soft_match: default_soft_match(),
+        }
+    }
+}
+
+fn default_soft_match() -> Vec<SoftMatchKey> {
+    vec![SoftMatchKey::Smtp, SoftMatchKey::Upn]
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum SourceAnchor {
+    /// `mS-DS-ConsistencyGuid`, falling back to objectGUID while it is empty (Entra Connect's
+    /// default); idsync writes it back.
+    #[default]
+    #[serde(rename = "ms-DS-ConsistencyGuid", alias = "mS-DS-ConsistencyGuid")]
+    ConsistencyGuid,
+    #[serde(rename = "objectGUID")]
+    ObjectGuid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SoftMatchKey {
+    /// AD primary SMTP address equals a cloud SMTP proxy address or `mail`.
+    Smtp,
+    /// AD UPN, after `upn_suffixes`, equals the cloud UPN.
+    Upn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Authority {
+    Ad,
+    Entra,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Provision {
+    pub ad: Option<Loc<ProvisionAd>>,
+    pub entra: Option<Loc<ProvisionEntra>>,
+}
+
+/// Create AD accounts for in-scope cloud users with no AD twin.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionAd {
+    #[serde(default)]
+    pub enabled: bool,
+    /// The OU new accounts are created in; must lie inside `scope.ous`.
+    pub ou: Option<Loc<String>>,
+    /// Template over cloud properties: `{mailNickname}`, `{givenName:1}{surname}` (first N
+    /// characters).
+    pub sam_account_name: Option<Loc<String>>,
+    #[serde(default)]
+    pub initial_state: InitialState,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InitialState {
+    /// Enabled, with a random password nobody knows (users sign in with their cloud password
+    /// once password hash sync runs, or reset it).
+    #[default]
+    EnabledRandomPassword,
+    /// Disabled. Once synced, a disabled AD account disables its cloud twin.
+    Disabled,
+}
+
+/// Create cloud users for AD-only users (usually Entra Connect's job).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionEntra {
+    #[serde(default)]
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deprovision {
+    #[serde(default)]
+    pub action: DeprovisionAction,
+    /// More disables and deletes than this in one plan: the plan fails and nothing is applied.
+    #[serde(default = "default_max_deletes")]
+    pub max_deletes: usize,
+}
+
+impl Default for Deprovision {
+    fn default() -> Self {
+        Deprovision {
+            action: DeprovisionAction::default(),
+            max_deletes: default_max_deletes(),
+        }
+    }
+}
+
+fn default_max_deletes() -> usize {
+    500
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeprovisionAction {
+    #[default]
+    Report,
+    Disable,
+    Delete,
+}
+
+/// A reference to one object: give exactly one key.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectRef {
+    /// AD sAMAccountName.
+    pub sam_account_name: Option<String>,
+    /// AD distinguished name.
+    pub dn: Option<String>,
+    /// AD objectGUID (`3ab39606-c642-489b-84b6-58c038d3ef39`).
+    pub object_guid: Option<String>,
+    /// userPrincipalName (AD or cloud).
+    pub upn: Option<String>,
+    /// Entra object id.
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// A name for plans and reports; defaults to the cloud UPN or the sAMAccountName.
+    pub name: Option<String>,
+    /// The AD side: one of `sam_account_name`, `dn`, `object_guid`.
+    pub ad: Option<Loc<ObjectRef>>,
+    /// The cloud side: one of `upn`, `id`.
+    pub entra: Option<Loc<ObjectRef>>,
+    /// Never touched, never reported.
+    #[serde(default)]
+    pub ignore: bool,
+    /// Values this identity must have on both sides (Graph property names).
+    #[serde(default)]
+    pub attributes: BTreeMap<String, Loc<String>>,
+}

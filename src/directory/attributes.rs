@@ -1,0 +1,100 @@
+//! The built-in table between Graph property names (used in the YAML) and AD attribute names.
+
+/// How a value is carried on each side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A single text value on both sides.
+    Text,
+    /// Graph holds a list (`businessPhones`), AD a single value: the first entry is compared.
+    GraphList,
+    /// Graph `accountEnabled` against the AD userAccountControl ACCOUNTDISABLE bit.
+    AccountEnabled,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mapping {
+    pub graph: &'static str,
+    pub ad: &'static str,
+    pub kind: ValueKind,
+    /// Longest value Entra accepts, where it is documented (IdFix `length`).
+    pub max_len: Option<usize>,
+}
+
+const fn text(graph: &'static str, ad: &'static str, max_len: Option<usize>) -> Mapping {
+    Mapping {
+        graph,
+        ad,
+        kind: ValueKind::Text,
+        max_len,
+    }
+}
+
+/// Graph ↔ AD attribute names idsync knows how to keep converged. Kept in README order.
+pub const TABLE: &[Mapping] = &[
+    text("displayName", "displayName", Some(256)),
+    text("givenName", "givenName", Some(64)),
+    text("surname", "sn", Some(64)),
+    text("jobTitle", "title", Some(128)),
+    text("department", "department", Some(64)),
+    text("companyName", "company", Some(64)),
+    text("officeLocation", "physicalDeliveryOfficeName", Some(128)),
+    text("streetAddress", "streetAddress", Some(1024)),
+    text("city", "l", Some(128)),
+    text("state", "st", Some(128)),
+    text("postalCode", "postalCode", Some(40)),
+    text("country", "co", Some(128)),
+    text("usageLocation", "c", Some(2)),
+    text("mobilePhone", "mobile", Some(64)),
+    Mapping {
+        graph: "businessPhones",
+        ad: "telephoneNumber",
+        kind: ValueKind::GraphList,
+        max_len: Some(64),
+    },
+    text("faxNumber", "facsimileTelephoneNumber", Some(64)),
+    text("employeeId", "employeeID", Some(16)),
+    text("employeeType", "employeeType", Some(64)),
+    text("preferredLanguage", "preferredLanguage", None),
+    text("mail", "mail", Some(256)),
+    text("mailNickname", "mailNickname", Some(64)),
+    text("userPrincipalName", "userPrincipalName", Some(113)),
+    Mapping {
+        graph: "accountEnabled",
+        ad: "userAccountControl",
+        kind: ValueKind::AccountEnabled,
+        max_len: None,
+    },
+];
+
+/// The row for a Graph property name (exact spelling, as Graph is case-sensitive in JSON).
+pub fn by_graph(name: &str) -> Option<&'static Mapping> {
+    TABLE.iter().find(|m| m.graph == name)
+}
+
+/// The row for an AD attribute name (any case).
+pub fn by_ad(name: &str) -> Option<&'static Mapping> {
+    TABLE.iter().find(|m| m.ad.eq_ignore_ascii_case(name))
+}
+
+/// Graph names, for error messages.
+pub fn graph_names() -> impl Iterator<Item = &'static str> {
+    TABLE.iter().map(|m| m.graph)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_both_ways() {
+        for (i, a) in TABLE.iter().enumerate() {
+            for b in &TABLE[i + 1..] {
+                assert_ne!(a.graph, b.graph);
+                assert!(!a.ad.eq_ignore_ascii_case(b.ad), "{}", a.ad);
+            }
+        }
+        assert_eq!(by_graph("surname").unwrap().ad, "sn");
+        assert_eq!(by_ad("SN").unwrap().graph, "surname");
+    }
+}

@@ -1,0 +1,336 @@
+//! Distinguished names (RFC 4514): parsing, escaping, case-insensitive comparison and subtree
+//! tests.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+/// Why a string is not a distinguished name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid DN {dn:?}: {reason}")]
+pub struct DnError {
+    pub dn: String,
+    pub reason: &'static str,
+}
+
+/// A distinguished name. Keeps the spelling it was given; compares by the normalised form
+/// (attribute types and values folded to lower case, escapes resolved), as AD does.
+#[derive(Clone)]
+pub struct Dn {
+    raw: String,
+    /// Normalised RDNs joined with `\0`, leaf first: `cn=alva wood\0ou=office365\0dc=corp`.
+    norm: String,
+}
+
+/// One attribute-value pair of an RDN, unescaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ava {
+    pub attr: String,
+    pub value: String,
+}
+
+impl Dn {
+    /// Parses an RFC 4514 string. The empty string is the root DN.
+    pub fn parse(raw: &str) -> Result<Self, DnError> {
+        let rdns = parse_rdns(raw)?;
+        let norm = rdns
+            .iter()
+            .map(|rdn| {
+                let mut avas: Vec<String> = rdn
+                    .iter()
+                    .map(|a| format!("{}={}", a.attr.to_ascii_lowercase(), a.value.to_lowercase()))
+                    .collect();
+                // Multi-valued RDNs are unordered sets.
+                avas.sort();
+                avas.join("+")
+            })
+            .collect::<Vec<_>>()
+            .join("\0");
+        Ok(Self {
+            raw: raw.trim().to_owned(),
+            norm,
+        })
+    }
+
+    /// Builds `ATTR=escaped(value),parent`.
+    pub fn child(attr: &str, value: &str, parent: &Dn) -> Dn {
+        let raw = if parent.raw.is_empty() {
+            format!("{attr}={}", escape_value(value))
+        } else {
+            format!("{attr}={},{}", escape_value(value), parent.raw)
+        };
+        Dn::parse(&raw).expect("escaped DN parses")
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.norm.is_empty()
+    }
+
+    /// The RDNs, leaf first, unescaped.
+    pub fn rdns(&self) -> Vec<Vec<Ava>> {
+        parse_rdns(&self.raw).expect("validated at construction")
+    }
+
+    /// The first RDN's first value (the `CN` of a user), unescaped.
+    pub fn leaf_value(&self) -> Option<String> {
+        self.rdns()
+            .into_iter()
+            .next()?
+            .into_iter()
+            .next()
+            .map(|a| a.value)
+    }
+
+    /// The DN one level up; `None` for the root.
+    pub fn parent(&self) -> Option<Dn> {
+        if self.is_root() {
+            return None;
+        }
+        let bytes = self.raw.as_bytes();
+        let mut escaped = false;
+        for (i, &b) in bytes.iter().enumerate() {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b',' | b';' => return Dn::parse(&self.raw[i + 1..]).ok(),
+                _ => {}
+            }
+        }
+        Some(Dn::parse("").expect("root"))
+    }
+
+    /// True when `self` is `base` or lies below it.
+    pub fn is_within(&self, base: &Dn) -> bool {
+        if base.norm.is_empty() {
+            return true;
+        }
+        self.norm == base.norm
+            || (self.norm.len() > base.norm.len()
+                && self.norm.ends_with(&base.norm)
+                && self.norm.as_bytes()[self.norm.len() - base.norm.len() - 1] == 0)
+    }
+}
+
+impl PartialEq for Dn {
+    fn eq(&self, other: &Self) -> bool {
+        self.norm == other.norm
+    }
+}
+impl Eq for Dn {}
+impl Hash for Dn {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.norm.hash(state);
+    }
+}
+impl Ord for Dn {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.norm.cmp(&other.norm)
+    }
+}
+impl PartialOrd for Dn {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl fmt::Display for Dn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+impl fmt::Debug for Dn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.raw, f)
+    }
+}
+impl std::str::FromStr for Dn {
+    type Err = DnError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Dn::parse(s)
+    }
+}
+
+/// Escapes an attribute value for use inside a DN (RFC 4514 section 2.4).
+pub fn escape_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 4);
+    let last = value.chars().count().saturating_sub(1);
+    for (i, c) in value.chars().enumerate() {
+        match c {
+            '"' | '+' | ',' | ';' | '<' | '>' | '\\' | '=' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '#' if i == 0 => out.push_str("\\#"),
+            ' ' if i == 0 || i == last => out.push_str("\\ "),
+            '\0' => out.push_str("\\00"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn err(dn: &str, reason: &'static str) -> DnError {
+    DnError {
+        dn: dn.to_owned(),
+        reason,
+    }
+}
+
+fn parse_rdns(raw: &str) -> Result<Vec<Vec<Ava>>, DnError> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rdns = Vec::new();
+    let mut rdn = Vec::new();
+    let mut chars = s.char_indices().peekable();
+    loop {
+        // attribute type
+        let mut attr = String::new();
+        while let Some(&(_, c)) = chars.peek() {
+            if c == '=' {
+                break;
+            }
+            if matches!(c, ',' | '+' | ';' | '\\' | '"') {
+                return Err(err(raw, "attribute type contains a special character"));
+            }
+            attr.push(c);
+            chars.next();
+        }
+        if chars.next().is_none() {
+            return Err(err(raw, "missing '=' in a relative name"));
+        }
+        let attr = attr.trim().to_owned();
+        if attr.is_empty() {
+            return Err(err(raw, "empty attribute type"));
+        }
+        // attribute value, with escapes; trailing unescaped spaces are insignificant
+        let mut value: Vec<u8> = Vec::new();
+        let mut significant_len = 0;
+        while chars.peek().is_some_and(|&(_, c)| c == ' ') {
+            chars.next();
+        }
+        let mut end = None;
+        while let Some((_, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    let Some((_, e)) = chars.next() else {
+                        return Err(err(raw, "dangling '\\' at the end"));
+                    };
+                    if e.is_ascii_hexdigit() {
+                        let Some((_, e2)) = chars.next().filter(|(_, c)| c.is_ascii_hexdigit())
+                        else {
+                            return Err(err(raw, "bad hex escape"));
+                        };
+                        let byte = u8::from_str_radix(&format!("{e}{e2}"), 16)
+                            .map_err(|_| err(raw, "bad hex escape"))?;
+                        value.push(byte);
+                    } else {
+                        let mut buf = [0u8; 4];
+                        value.extend_from_slice(e.encode_utf8(&mut buf).as_bytes());
+                    }
+                    significant_len = value.len();
+                }
+                ',' | ';' | '+' => {
+                    end = Some(c);
+                    break;
+                }
+                '"' | '<' | '>' | '=' => {
+                    return Err(err(raw, "unescaped special character in a value"));
+                }
+                _ => {
+                    let mut buf = [0u8; 4];
+                    value.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                    if c != ' ' {
+                        significant_len = value.len();
+                    }
+                }
+            }
+        }
+        value.truncate(significant_len);
+        let value = String::from_utf8(value).map_err(|_| err(raw, "value is not UTF-8"))?;
+        rdn.push(Ava { attr, value });
+        match end {
+            Some('+') => continue,
+            Some(_) => {
+                rdns.push(std::mem::take(&mut rdn));
+                if chars.peek().is_none() {
+                    return Err(err(raw, "trailing separator"));
+                }
+            }
+            None => {
+                rdns.push(rdn);
+                return Ok(rdns);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dn(s: &str) -> Dn {
+        Dn::parse(s).unwrap()
+    }
+
+    #[test]
+    fn compares_without_case_or_spacing() {
+        assert_eq!(
+            dn("CN=Adam,OU=Sales,DC=corp"),
+            dn("cn=adam, ou=SALES,dc=Corp")
+        );
+        assert_ne!(dn("CN=Adam,OU=Sales"), dn("CN=Adam,OU=Sale"));
+    }
+
+    #[test]
+    fn subtree() {
+        let base = dn("OU=Office365,DC=corp,DC=example,DC=com");
+        assert!(dn("CN=a,OU=Office365,DC=corp,DC=example,DC=com").is_within(&base));
+        assert!(dn("CN=a,OU=Service,OU=office365,DC=corp,DC=example,DC=com").is_within(&base));
+        assert!(base.is_within(&base));
+        assert!(!dn("CN=a,OU=XOffice365,DC=corp,DC=example,DC=com").is_within(&base));
+        assert!(!dn("CN=a,OU=Other,DC=corp,DC=example,DC=com").is_within(&base));
+    }
+
+    #[test]
+    fn escapes_round_trip() {
+        for value in [
+            "Smith, John",
+            "a+b",
+            "\"quoted\"",
+            "back\\slash",
+            "<tag>;",
+            "#hash",
+            " lead",
+            "trail ",
+            "Zoë Ærø",
+            "x=y",
+        ] {
+            let parent = dn("OU=Users,DC=corp");
+            let child = Dn::child("CN", value, &parent);
+            assert_eq!(child.leaf_value().as_deref(), Some(value), "{}", child);
+            assert_eq!(child.parent().unwrap(), parent);
+        }
+    }
+
+    #[test]
+    fn hex_escapes_and_errors() {
+        assert_eq!(
+            dn("CN=Ren\\C3\\A9,DC=x").leaf_value().as_deref(),
+            Some("René")
+        );
+        assert!(Dn::parse("CN=a,").is_err());
+        assert!(Dn::parse("novalue").is_err());
+        assert!(Dn::parse("CN=a\\").is_err());
+        assert!(Dn::parse("CN=a\"b").is_err());
+    }
+
+    #[test]
+    fn multi_valued_rdn_is_unordered() {
+        assert_eq!(dn("CN=a+UID=b,DC=x"), dn("uid=B+cn=A,dc=X"));
+    }
+}

@@ -1,0 +1,1306 @@
+//! RFC 2849 LDIF content files, as `ldapsearch -LLL` and `ldifde` export them: a lossless
+//! parser, an editing API and a renderer.
+//!
+//! Lossless means the parse keeps the raw text of every piece of the file (the preamble, the
+//! blank lines and comments between entries, each entry's `dn` line and each attribute line
+//! group with its folded continuation lines). Rendering an unmodified file gives back the exact
+//! input bytes; rendering an edited file re-emits every untouched piece byte for byte and writes
+//! only what changed, the way `ldapsearch` would write it (SAFE-STRING values as `attr: value`,
+//! everything else as `attr:: base64`, folded at 76 columns).
+//!
+//! Choices, where RFC 2849 leaves room:
+//! - Reading is lenient where no meaning is lost: plain values may hold UTF-8 (as `ldifde`
+//!   writes them), base64 padding may be omitted, lines holding only whitespace between entries
+//!   count as blank lines. Writing is strict.
+//! - Change records (`changetype:`, `control:`) and URL values (`attr:< file://…`) are refused
+//!   with a clear error: a snapshot is a content file and must be self-contained.
+//! - Error columns are 1-based byte columns of the physical line, as serde_json counts them.
+//! - Attribute descriptions (`proxyAddresses`, `userCertificate;binary`) are matched without
+//!   regard to ASCII case, options included.
+//! - [`Entry::remove_values`] takes a [`ValueMatch`]: `IgnoreCase` is AD's rule for most text
+//!   attributes (and what the AD snapshot uses for text values), `Exact` is for binary values.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+use crate::names::eq_ci;
+
+/// Physical line width of generated lines, continuation lines included (`ldapsearch`'s).
+const WRAP: usize = 76;
+
+/// Base64 as found in the wild: padding optional, non-canonical trailing bits tolerated.
+const B64_LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// A syntax error, located in the original file (1-based line and byte column).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{column}: {message}")]
+pub struct LdifError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// How [`Entry::remove_values`] compares values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueMatch {
+    /// Byte for byte (binary values, case-exact strings).
+    Exact,
+    /// Case-insensitive when both values are UTF-8 text, byte for byte otherwise (AD's rule for
+    /// most string syntaxes, `proxyAddresses` included).
+    IgnoreCase,
+}
+
+impl ValueMatch {
+    pub fn matches(self, a: &[u8], b: &[u8]) -> bool {
+        match self {
+            ValueMatch::Exact => a == b,
+            ValueMatch::IgnoreCase => match (std::str::from_utf8(a), std::str::from_utf8(b)) {
+                (Ok(a), Ok(b)) => eq_ci(a, b),
+                _ => a == b,
+            },
+        }
+    }
+}
+
+/// A parsed LDIF content file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LdifFile {
+    /// Everything before the first entry: `version: 1`, comments, blank lines.
+    preamble: Vec<u8>,
+    entries: Vec<Entry>,
+    /// Blank lines and comments after the last entry.
+    trailer: Vec<u8>,
+    /// The file's line ending, used for new text.
+    eol: &'static [u8],
+}
+
+/// One entry (content record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Blank lines and comments between the previous entry and this one's `dn` line.
+    leading: Vec<u8>,
+    dn: String,
+    /// The `dn` line as read; `None` once the DN was changed.
+    dn_raw: Option<Vec<u8>>,
+    /// Line of the `dn` line in the original file; 0 for new entries.
+    line: usize,
+    attrs: Vec<AttrLine>,
+    /// Comments after the last attribute line, inside the entry.
+    tail: Vec<u8>,
+}
+
+/// One attribute line group (an `attr: value` line with its continuation lines).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttrLine {
+    /// The attribute description as written, options included (`userCertificate;binary`).
+    name: String,
+    value: Vec<u8>,
+    /// The original text (with any comment lines just before it); `None` for new lines.
+    raw: Option<Vec<u8>>,
+    /// Line in the original file; 0 for new lines.
+    line: usize,
+}
+
+impl AttrLine {
+    fn new(name: &str, value: Vec<u8>) -> Self {
+        AttrLine {
+            name: name.to_owned(),
+            value,
+            raw: None,
+            line: 0,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The attribute type without options (`userCertificate` for `userCertificate;binary`).
+    pub fn attr_type(&self) -> &str {
+        self.name.split(';').next().unwrap_or(&self.name)
+    }
+
+    pub fn value(&self) -> &[u8] {
+        &self.value
+    }
+
+    /// Line in the original file; 0 for lines added since.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+}
+
+impl LdifFile {
+    /// Parses a content file. Never panics, whatever the input.
+    pub fn parse(input: &[u8]) -> Result<Self, LdifError> {
+        Parser::new(input).run()
+    }
+
+    /// An empty file that will be written with `\n` line endings.
+    pub fn new() -> Self {
+        LdifFile {
+            preamble: Vec::new(),
+            entries: Vec::new(),
+            trailer: Vec::new(),
+            eol: b"\n",
+        }
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn entries_mut(&mut self) -> &mut [Entry] {
+        &mut self.entries
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Removes and returns the entry at `index` with the blank lines and comments before it.
+    ///
+    /// # Panics
+    /// When `index` is out of bounds, like `Vec::remove`.
+    pub fn remove_entry(&mut self, index: usize) -> Entry {
+        let removed = self.entries.remove(index);
+        if index == 0 {
+            // The new first entry follows the preamble directly: drop its separating blank
+            // lines, keep its comments.
+            if let Some(first) = self.entries.first_mut() {
+                first.leading = strip_blank_lines(&first.leading);
+            }
+        }
+        removed
+    }
+
+    /// Appends an entry after the last one, separated from it by a blank line.
+    pub fn push_entry(&mut self, mut entry: Entry) {
+        let needs_separator = !self.entries.is_empty()
+            || !(self.preamble.is_empty()
+                || self.preamble.ends_with(b"\n\n")
+                || self.preamble.ends_with(b"\r\n\r\n"));
+        entry.leading = if needs_separator {
+            self.eol.to_vec()
+        } else {
+            Vec::new()
+        };
+        self.entries.push(entry);
+    }
+
+    /// The file's text: untouched pieces byte for byte, changed ones freshly encoded.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Out {
+            buf: Vec::with_capacity(self.entries.len() * 512 + self.preamble.len()),
+            eol: self.eol,
+        };
+        out.piece(&self.preamble);
+        for entry in &self.entries {
+            entry.render_into(&mut out);
+        }
+        out.piece(&self.trailer);
+        out.buf
+    }
+}
+
+impl Default for LdifFile {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Output buffer that keeps lines intact when pieces are reordered or appended: a piece that
+/// was the unterminated last line of the input gets a line ending once something follows it.
+struct Out {
+    buf: Vec<u8>,
+    eol: &'static [u8],
+}
+
+impl Out {
+    fn piece(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        if !self.buf.is_empty() && !self.buf.ends_with(b"\n") {
+            self.buf.extend_from_slice(self.eol);
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+}
+
+impl Entry {
+    /// A new, empty entry.
+    pub fn new(dn: impl Into<String>) -> Self {
+        Entry {
+            leading: Vec::new(),
+            dn: dn.into(),
+            dn_raw: None,
+            line: 0,
+            attrs: Vec::new(),
+            tail: Vec::new(),
+        }
+    }
+
+    pub fn dn(&self) -> &str {
+        &self.dn
+    }
+
+    /// Renames the entry (its `dn` line is rewritten; the attributes are untouched).
+    pub fn set_dn(&mut self, dn: impl Into<String>) {
+        let dn = dn.into();
+        if dn != self.dn {
+            self.dn = dn;
+            self.dn_raw = None;
+        }
+    }
+
+    /// Line of the `dn` line in the original file; 0 for entries added since.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// Every attribute line, in file order.
+    pub fn lines(&self) -> &[AttrLine] {
+        &self.attrs
+    }
+
+    /// The distinct attribute descriptions, in order of first appearance.
+    pub fn attribute_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for line in &self.attrs {
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(&line.name)) {
+                names.push(&line.name);
+            }
+        }
+        names
+    }
+
+    /// Every value of an attribute (description compared without case), in file order.
+    pub fn values(&self, name: &str) -> Vec<&[u8]> {
+        self.matching(name).map(|l| l.value.as_slice()).collect()
+    }
+
+    /// The first value of an attribute.
+    pub fn first(&self, name: &str) -> Option<&[u8]> {
+        self.matching(name).next().map(|l| l.value.as_slice())
+    }
+
+    /// The first value of an attribute, if it is UTF-8 text.
+    pub fn first_text(&self, name: &str) -> Option<&str> {
+        self.first(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.matching(name).next().is_some()
+    }
+
+    /// Line of the first line of an attribute in the original file (0 when added since).
+    pub fn line_of(&self, name: &str) -> Option<usize> {
+        self.matching(name).next().map(|l| l.line)
+    }
+
+    fn matching<'a, 'n>(
+        &'a self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'a AttrLine> + use<'a, 'n> {
+        self.attrs
+            .iter()
+            .filter(move |l| l.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Replaces every value of an attribute; an empty list removes it. The new values are
+    /// written where the attribute's first line was (at the end for a new attribute); values
+    /// that were already there keep their original text.
+    pub fn set_values<V: Into<Vec<u8>>>(
+        &mut self,
+        name: &str,
+        values: impl IntoIterator<Item = V>,
+    ) {
+        let values: Vec<Vec<u8>> = values.into_iter().map(Into::into).collect();
+        self.rewrite(name, values);
+    }
+
+    /// Adds values after the attribute's existing ones (no duplicate check: that is the
+    /// directory's business).
+    pub fn add_values<V: Into<Vec<u8>>>(
+        &mut self,
+        name: &str,
+        values: impl IntoIterator<Item = V>,
+    ) {
+        let mut all: Vec<Vec<u8>> = self.values(name).into_iter().map(<[u8]>::to_vec).collect();
+        let before = all.len();
+        all.extend(values.into_iter().map(Into::into));
+        if all.len() != before {
+            self.rewrite(name, all);
+        }
+    }
+
+    /// Removes the values that match any of `values`; returns how many were removed.
+    pub fn remove_values<V: AsRef<[u8]>>(
+        &mut self,
+        name: &str,
+        values: &[V],
+        how: ValueMatch,
+    ) -> usize {
+        let old: Vec<Vec<u8>> = self.values(name).into_iter().map(<[u8]>::to_vec).collect();
+        let kept: Vec<Vec<u8>> = old
+            .iter()
+            .filter(|v| !values.iter().any(|r| how.matches(v, r.as_ref())))
+            .cloned()
+            .collect();
+        let removed = old.len() - kept.len();
+        if removed > 0 {
+            self.rewrite(name, kept);
+        }
+        removed
+    }
+
+    /// Removes every value of an attribute; returns whether it was there.
+    pub fn remove_attribute(&mut self, name: &str) -> bool {
+        let had = self.has(name);
+        if had {
+            self.rewrite(name, Vec::new());
+        }
+        had
+    }
+
+    fn rewrite(&mut self, name: &str, values: Vec<Vec<u8>>) {
+        let positions: Vec<usize> = (0..self.attrs.len())
+            .filter(|&i| self.attrs[i].name.eq_ignore_ascii_case(name))
+            .collect();
+        let Some(&first) = positions.first() else {
+            self.attrs
+                .extend(values.into_iter().map(|v| AttrLine::new(name, v)));
+            return;
+        };
+        let spelling = self.attrs[first].name.clone();
+        let mut old: Vec<Option<AttrLine>> = Vec::with_capacity(positions.len());
+        for &i in positions.iter().rev() {
+            old.push(Some(self.attrs.remove(i)));
+        }
+        old.reverse();
+        let replacement: Vec<AttrLine> = values
+            .into_iter()
+            .map(|value| {
+                // An unchanged value keeps its original line.
+                old.iter_mut()
+                    .find(|slot| slot.as_ref().is_some_and(|l| l.value == value))
+                    .and_then(Option::take)
+                    .unwrap_or_else(|| AttrLine::new(&spelling, value))
+            })
+            .collect();
+        self.attrs.splice(first..first, replacement);
+    }
+
+    fn render_into(&self, out: &mut Out) {
+        out.piece(&self.leading);
+        match &self.dn_raw {
+            Some(raw) => out.piece(raw),
+            None => out.piece(&encode_line("dn", self.dn.as_bytes(), out.eol)),
+        }
+        for line in &self.attrs {
+            match &line.raw {
+                Some(raw) => out.piece(raw),
+                None => out.piece(&encode_line(&line.name, &line.value, out.eol)),
+            }
+        }
+        out.piece(&self.tail);
+    }
+}
+
+/// Whether a value can be written as `attr: value`: RFC 2849's SAFE-STRING, narrowed the way
+/// `ldapsearch` narrows it (printable ASCII only, no trailing space).
+pub fn is_safe_string(value: &[u8]) -> bool {
+    let printable = |b: &u8| (0x20..=0x7e).contains(b);
+    match (value.first(), value.last()) {
+        (None, _) => true,
+        (Some(&first), Some(&last)) => {
+            !matches!(first, b' ' | b':' | b'<') && last != b' ' && value.iter().all(printable)
+        }
+        (Some(_), None) => false,
+    }
+}
+
+/// Encodes one attribute line group, folded at 76 columns, ending with `eol`.
+pub fn encode_line(name: &str, value: &[u8], eol: &[u8]) -> Vec<u8> {
+    let binary_option = name
+        .split(';')
+        .skip(1)
+        .any(|o| o.eq_ignore_ascii_case("binary"));
+    let (sep, body): (&[u8], Vec<u8>) = if value.is_empty() {
+        (b":", Vec::new())
+    } else if is_safe_string(value) && !binary_option {
+        (b": ", value.to_vec())
+    } else {
+        (b":: ", B64.encode(value).into_bytes())
+    };
+    let mut out = Vec::with_capacity(name.len() + body.len() + body.len() / WRAP * 3 + 4);
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(sep);
+    let mut column = out.len();
+    for &b in &body {
+        if column >= WRAP {
+            out.extend_from_slice(eol);
+            out.push(b' ');
+            column = 1;
+        }
+        out.push(b);
+        column += 1;
+    }
+    out.extend_from_slice(eol);
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+/// One physical line: its byte range in the input (terminator included) and its text.
+struct PhysLine {
+    no: usize,
+    start: usize,
+    end: usize,
+    text_end: usize,
+}
+
+/// A logical line (a physical line and its continuation lines), unfolded.
+struct Logical<'a> {
+    start: usize,
+    end: usize,
+    /// Borrowed from the input unless continuation lines had to be joined.
+    content: Cow<'a, [u8]>,
+    /// The line of the first physical piece (its content starts at column 1).
+    line: usize,
+    /// (offset in `content`, line) of each continuation piece (content starts at column 2).
+    continuations: Vec<(usize, usize)>,
+}
+
+impl Logical<'_> {
+    fn line(&self) -> usize {
+        self.line
+    }
+
+    /// Line and column of a byte of the unfolded content.
+    fn locate(&self, offset: usize) -> (usize, usize) {
+        match self.continuations.iter().rev().find(|c| c.0 <= offset) {
+            Some(&(base, line)) => (line, 2 + offset - base),
+            None => (self.line, 1 + offset),
+        }
+    }
+
+    fn error(&self, offset: usize, message: impl Into<String>) -> LdifError {
+        let (line, column) = self.locate(offset);
+        LdifError {
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+}
+
+/// A parsed `attr: value` line.
+struct AttrValue {
+    name: String,
+    value: Vec<u8>,
+}
+
+#[derive(PartialEq)]
+enum State {
+    /// Before the first entry.
+    Preamble,
+    /// Inside an entry.
+    Entry,
+    /// After an entry, before the next one.
+    Between,
+}
+
+struct Parser<'a> {
+    input: &'a [u8],
+    lines: Vec<PhysLine>,
+    state: State,
+    file: LdifFile,
+    /// Raw blank lines and comments not yet assigned (between entries, or in an entry).
+    pending: Vec<u8>,
+    current: Option<Entry>,
+    seen_content: bool,
+}
+
+impl<'a> Parser<'a> {
+    fn new(input: &'a [u8]) -> Self {
+        let lines = split_lines(input);
+        let crlf = lines
+            .first()
+            .is_some_and(|l| l.end > l.text_end && input.get(l.text_end) == Some(&b'\r'));
+        let mut file = LdifFile::new();
+        if crlf {
+            file.eol = b"\r\n";
+        }
+        Parser {
+            input,
+            lines,
+            state: State::Preamble,
+            file,
+            pending: Vec::new(),
+            current: None,
+            seen_content: false,
+        }
+    }
+
+    fn text(&self, line: &PhysLine) -> &'a [u8] {
+        &self.input[line.start..line.text_end]
+    }
+
+    fn raw(&self, start: usize, end: usize) -> &'a [u8] {
+        &self.input[start..end]
+    }
+
+    fn run(mut self) -> Result<LdifFile, LdifError> {
+        let mut i = 0;
+        while i < self.lines.len() {
+            let text = self.text(&self.lines[i]);
+            if text.iter().all(|&b| b == b' ' || b == b'\t') {
+                self.blank_line(i);
+                i += 1;
+                continue;
+            }
+            if text.first() == Some(&b' ') {
+                let message = if self.state == State::Preamble {
+                    "continuation line (starting with a space) before any entry"
+                } else {
+                    "continuation line (starting with a space) after a blank line: there is no line to continue"
+                };
+                return Err(LdifError {
+                    line: self.lines[i].no,
+                    column: 1,
+                    message: message.into(),
+                });
+            }
+            let (logical, next) = self.unfold(i);
+            i = next;
+            if logical.content.first() == Some(&b'#') {
+                self.comment(&logical);
+            } else {
+                self.content_line(logical)?;
+            }
+        }
+        self.finish_entry();
+        let rest = std::mem::take(&mut self.pending);
+        if self.file.entries.is_empty() {
+            self.file.preamble.extend_from_slice(&rest);
+        } else {
+            self.file.trailer = rest;
+        }
+        Ok(self.file)
+    }
+
+    /// Joins line `i` with the continuation lines after it.
+    fn unfold(&self, i: usize) -> (Logical<'a>, usize) {
+        let first = &self.lines[i];
+        let mut logical = Logical {
+            start: first.start,
+            end: first.end,
+            content: Cow::Borrowed(self.text(first)),
+            line: first.no,
+            continuations: Vec::new(),
+        };
+        let mut j = i + 1;
+        while let Some(next) = self.lines.get(j) {
+            let text = self.text(next);
+            if text.first() != Some(&b' ') {
+                break;
+            }
+            logical.continuations.push((logical.content.len(), next.no));
+            logical.content.to_mut().extend_from_slice(&text[1..]);
+            logical.end = next.end;
+            j += 1;
+        }
+        (logical, j)
+    }
+
+    fn blank_line(&mut self, i: usize) {
+        let line = &self.lines[i];
+        let raw = self.raw(line.start, line.end);
+        match self.state {
+            State::Preamble => self.file.preamble.extend_from_slice(raw),
+            State::Entry => {
+                self.finish_entry();
+                self.state = State::Between;
+                self.pending.extend_from_slice(raw);
+            }
+            State::Between => self.pending.extend_from_slice(raw),
+        }
+    }
+
+    fn comment(&mut self, logical: &Logical<'_>) {
+        let raw = self.raw(logical.start, logical.end);
+        match self.state {
+            State::Preamble => self.file.preamble.extend_from_slice(raw),
+            State::Entry | State::Between => self.pending.extend_from_slice(raw),
+        }
+    }
+
+    fn content_line(&mut self, logical: Logical<'_>) -> Result<(), LdifError> {
+        if let Some(pos) = logical.content.iter().position(|&b| b == b'\r') {
+            return Err(logical.error(pos, "carriage return that does not end a line"));
+        }
+        let parsed = parse_attr_value(&logical)?;
+        let is_dn = parsed.name.eq_ignore_ascii_case("dn");
+        let first_content = !self.seen_content;
+        self.seen_content = true;
+        match self.state {
+            State::Preamble | State::Between if is_dn => self.start_entry(&logical, parsed),
+            State::Preamble if first_content && parsed.name.eq_ignore_ascii_case("version") => {
+                self.version(&logical, &parsed.value)?;
+                let raw = self.raw(logical.start, logical.end);
+                self.file.preamble.extend_from_slice(raw);
+                Ok(())
+            }
+            State::Preamble | State::Between => Err(logical.error(
+                0,
+                format!(
+                    "missing dn: an entry must start with a \"dn:\" line, found \"{}:\"",
+                    parsed.name
+                ),
+            )),
+            State::Entry if is_dn => Err(logical.error(
+                0,
+                "second \"dn:\" line in one entry (entries must be separated by a blank line)",
+            )),
+            State::Entry => self.attribute(&logical, parsed),
+        }
+    }
+
+    fn version(&self, logical: &Logical<'_>, value: &[u8]) -> Result<(), LdifError> {
+        if value.trim_ascii() == b"1" {
+            Ok(())
+        } else {
+            let shown = String::from_utf8_lossy(value);
+            Err(logical.error(
+                0,
+                format!("unsupported LDIF version {shown:?}: only version 1 exists"),
+            ))
+        }
+    }
+
+    fn start_entry(&mut self, logical: &Logical<'_>, parsed: AttrValue) -> Result<(), LdifError> {
+        let dn = String::from_utf8(parsed.value)
+            .map_err(|_| logical.error(0, "the dn is not valid UTF-8"))?;
+        let leading = if self.state == State::Preamble {
+            Vec::new()
+        } else {
+            std::mem::take(&mut self.pending)
+        };
+        self.current = Some(Entry {
+            leading,
+            dn,
+            dn_raw: Some(self.raw(logical.start, logical.end).to_vec()),
+            line: logical.line(),
+            attrs: Vec::new(),
+            tail: Vec::new(),
+        });
+        self.state = State::Entry;
+        Ok(())
+    }
+
+    fn attribute(&mut self, logical: &Logical<'_>, parsed: AttrValue) -> Result<(), LdifError> {
+        if parsed.name.eq_ignore_ascii_case("changetype") {
+            return Err(logical.error(
+                0,
+                "change records (changetype:) are not supported: a snapshot is an LDIF content file",
+            ));
+        }
+        if parsed.name.eq_ignore_ascii_case("control") {
+            return Err(logical.error(
+                0,
+                "control: lines belong to change records, which are not supported: a snapshot is an LDIF content file",
+            ));
+        }
+        let mut raw = std::mem::take(&mut self.pending);
+        raw.extend_from_slice(self.raw(logical.start, logical.end));
+        if let Some(entry) = self.current.as_mut() {
+            entry.attrs.push(AttrLine {
+                name: parsed.name,
+                value: parsed.value,
+                raw: Some(raw),
+                line: logical.line(),
+            });
+        }
+        Ok(())
+    }
+
+    fn finish_entry(&mut self) {
+        if let Some(mut entry) = self.current.take() {
+            // Comments after the last attribute line belong to the entry.
+            entry.tail = std::mem::take(&mut self.pending);
+            self.file.entries.push(entry);
+        }
+    }
+}
+
+/// `text` without its leading whitespace-only lines.
+fn strip_blank_lines(text: &[u8]) -> Vec<u8> {
+    let mut rest = text;
+    while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+        if !rest[..nl]
+            .iter()
+            .all(|&b| matches!(b, b' ' | b'\t' | b'\r'))
+        {
+            break;
+        }
+        rest = &rest[nl + 1..];
+    }
+    rest.to_vec()
+}
+
+fn split_lines(input: &[u8]) -> Vec<PhysLine> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut no = 1;
+    while start < input.len() {
+        let (text_end, end) = match input[start..].iter().position(|&b| b == b'\n') {
+            Some(rel) => {
+                let nl = start + rel;
+                let text_end = if nl > start && input[nl - 1] == b'\r' {
+                    nl - 1
+                } else {
+                    nl
+                };
+                (text_end, nl + 1)
+            }
+            None => (input.len(), input.len()),
+        };
+        lines.push(PhysLine {
+            no,
+            start,
+            end,
+            text_end,
+        });
+        start = end;
+        no += 1;
+    }
+    lines
+}
+
+/// Parses `attr: value`, `attr:: base64` (refusing `attr:< url`).
+fn parse_attr_value(logical: &Logical<'_>) -> Result<AttrValue, LdifError> {
+    let content = &logical.content;
+    let Some(colon) = content.iter().position(|&b| b == b':') else {
+        return Err(logical.error(
+            0,
+            "line without a colon: expected \"attribute: value\" (or a blank line between entries)",
+        ));
+    };
+    let name = &content[..colon];
+    validate_name(logical, name)?;
+    // validate_name accepted only ASCII, so this cannot fail.
+    let name = String::from_utf8_lossy(name).into_owned();
+    let rest = colon + 1;
+    match content.get(rest) {
+        Some(b':') => {
+            let start = skip_fill(content, rest + 1);
+            let encoded = content[start..].trim_ascii_end();
+            let value = B64_LENIENT.decode(encoded).map_err(|e| {
+                let at = match e {
+                    base64::DecodeError::InvalidByte(i, _) => start + i,
+                    base64::DecodeError::InvalidLastSymbol(i, _) => start + i,
+                    _ => start,
+                };
+                logical.error(at, format!("bad base64 in the value of {name}: {e}"))
+            })?;
+            Ok(AttrValue { name, value })
+        }
+        Some(b'<') => Err(logical.error(
+            rest,
+            format!(
+                "URL values (\"{name}:< file://…\") are not supported: inline the value as \"{name}:: base64\""
+            ),
+        )),
+        _ => {
+            let start = skip_fill(content, rest);
+            Ok(AttrValue {
+                name,
+                value: content[start..].to_vec(),
+            })
+        }
+    }
+}
+
+fn skip_fill(content: &[u8], mut i: usize) -> usize {
+    while content.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    i
+}
+
+/// An attribute description: a name or OID, then `;options` (RFC 4512 characters).
+fn validate_name(logical: &Logical<'_>, name: &[u8]) -> Result<(), LdifError> {
+    if name.is_empty() {
+        return Err(logical.error(0, "missing attribute name before ':'"));
+    }
+    if !name[0].is_ascii_alphanumeric() {
+        return Err(logical.error(
+            0,
+            format!(
+                "attribute name must start with a letter or digit, found {}",
+                show_byte(name[0])
+            ),
+        ));
+    }
+    let options_from = name.iter().position(|&b| b == b';').unwrap_or(name.len());
+    for (i, &b) in name.iter().enumerate() {
+        // AD's range option (`member;range=0-1499`, `range=1500-*`) goes beyond RFC 4512.
+        let option_char = i > options_from && matches!(b, b'=' | b'*');
+        if !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b';' | b'.' | b'_') || option_char) {
+            return Err(logical.error(
+                i,
+                format!("invalid character {} in attribute name", show_byte(b)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn show_byte(b: u8) -> String {
+    if b.is_ascii_graphic() || b == b' ' {
+        format!("'{}'", b as char)
+    } else {
+        format!("byte 0x{b:02x}")
+    }
+}
+
+impl fmt::Display for LdifFile {
+    /// The rendered text, lossily decoded (for messages and tests).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.render()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ldapsearch -LLL -H ldaps://dc01 -b OU=Office365,DC=corp,DC=example,DC=com
+    /// '(objectClass=user)'` against a Samba DC: folded dn and objectGUID, repeated
+    /// proxyAddresses, a base64 non-ASCII value, a binary objectSid.
+    pub(crate) const LDAPSEARCH: &str = "\
+dn: CN=Adam Anderson,OU=Sales,OU=Office365,DC=corp,DC=example,DC=com
+objectClass: top
+objectClass: person
+objectClass: organizationalPerson
+objectClass: user
+cn: Adam Anderson
+sn: Anderson
+givenName: Adam
+distinguishedName: CN=Adam Anderson,OU=Sales,OU=Office365,DC=corp,DC=example
+ ,DC=com
+displayName: Adam Anderson
+uSNCreated: 3917
+uSNChanged: 3921
+name: Adam Anderson
+objectGUID:: BpazOkLGm0iEtljAONPvOQ==
+userAccountControl: 512
+objectSid:: AQUAAAAAAAUVAAAAs8zP1xZ9Zx2a2YXUUAQAAA==
+sAMAccountName: aanderson
+userPrincipalName: aanderson@corp.local
+mail: adam.anderson@example.com
+proxyAddresses: SMTP:adam.anderson@example.com
+proxyAddresses: smtp:aanderson@corp.example.com
+
+dn:: Q049SsO8cmdlbiBLw7ZuaWcsT1U9U2FsZXMsT1U9T2ZmaWNlMzY1LERDPWNvcnAsREM9ZXh
+ hbXBsZSxEQz1jb20=
+objectClass: top
+objectClass: person
+objectClass: organizationalPerson
+objectClass: user
+cn:: SsO8cmdlbiBLw7ZuaWc=
+sn:: S8O2bmln
+objectGUID:: 8H0wvuQv+ke4sD8GxtSb
+ oA==
+userAccountControl: 514
+sAMAccountName: jkoenig
+mS-DS-ConsistencyGuid:: 8H0wvuQv+ke4sD8GxtSboA==
+";
+
+    fn parse(s: &str) -> LdifFile {
+        LdifFile::parse(s.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn err(s: &str) -> LdifError {
+        LdifFile::parse(s.as_bytes()).expect_err("should fail")
+    }
+
+    #[test]
+    fn parses_an_ldapsearch_export_with_folded_lines() {
+        let file = parse(LDAPSEARCH);
+        assert_eq!(file.len(), 2);
+        let adam = &file.entries()[0];
+        assert_eq!(
+            adam.dn(),
+            "CN=Adam Anderson,OU=Sales,OU=Office365,DC=corp,DC=example,DC=com"
+        );
+        assert_eq!(adam.line(), 1);
+        assert_eq!(
+            adam.first_text("distinguishedname"),
+            Some("CN=Adam Anderson,OU=Sales,OU=Office365,DC=corp,DC=example,DC=com")
+        );
+        assert_eq!(
+            adam.first("objectGUID"),
+            Some(
+                &[
+                    0x06, 0x96, 0xb3, 0x3a, 0x42, 0xc6, 0x9b, 0x48, 0x84, 0xb6, 0x58, 0xc0, 0x38,
+                    0xd3, 0xef, 0x39
+                ][..]
+            )
+        );
+        assert_eq!(adam.values("proxyAddresses").len(), 2);
+        assert_eq!(adam.values("objectclass").len(), 4);
+        assert_eq!(adam.line_of("objectGUID"), Some(15));
+
+        let jurgen = &file.entries()[1];
+        assert_eq!(
+            jurgen.dn(),
+            "CN=Jürgen König,OU=Sales,OU=Office365,DC=corp,DC=example,DC=com"
+        );
+        assert_eq!(jurgen.line(), 24);
+        assert_eq!(jurgen.first_text("cn"), Some("Jürgen König"));
+        assert_eq!(jurgen.first("objectGUID").map(<[u8]>::len), Some(16));
+        assert_eq!(
+            jurgen.first("objectGUID"),
+            jurgen.first("mS-DS-ConsistencyGuid")
+        );
+    }
+
+    #[test]
+    fn unmodified_files_render_byte_for_byte() {
+        let samples = [
+            LDAPSEARCH.to_owned(),
+            LDAPSEARCH.replace('\n', "\r\n"),
+            LDAPSEARCH.trim_end().to_owned(),
+            format!(
+                "version: 1\n\n# exported\n#  folded\n  comment\n{LDAPSEARCH}\n\n# search result\n# numEntries: 2\n"
+            ),
+            "\n\n   \ndn: CN=x\n# inner comment\ncn: x\n# tail\n\n\t\n\ndn: CN=y\ncn: y".to_owned(),
+            String::new(),
+            "# only a comment".to_owned(),
+        ];
+        for sample in samples {
+            let file = parse(&sample);
+            assert_eq!(file.render(), sample.as_bytes(), "{sample:?}");
+        }
+    }
+
+    #[test]
+    fn ldifde_style_version_comments_and_crlf() {
+        let text = "version: 1\r\n\r\n# comment\r\ndn: CN=a,DC=x\r\nchangeCount: 1\r\ncn: a\r\n";
+        let file = parse(text);
+        assert_eq!(file.entries()[0].first_text("cn"), Some("a"));
+        assert_eq!(file.entries()[0].line(), 4);
+        let mut edited = file.clone();
+        edited.entries_mut()[0].set_values("sn", ["b"]);
+        assert_eq!(
+            String::from_utf8(edited.render()).unwrap(),
+            format!("{text}sn: b\r\n")
+        );
+    }
+
+    #[test]
+    fn folding_splits_utf8_sequences_and_base64() {
+        // "é" is C3 A9; the fold falls between the two bytes.
+        let mut raw = b"dn: CN=a\ndescription: caf".to_vec();
+        raw.extend_from_slice(&[0xc3, b'\n', b' ', 0xa9]);
+        raw.extend_from_slice(b" au lait\nobjectGUID:: BpazOkLG\n m0iEtljAONPvOQ==\n");
+        let file = LdifFile::parse(&raw).unwrap();
+        let e = &file.entries()[0];
+        assert_eq!(e.first_text("description"), Some("café au lait"));
+        assert_eq!(e.first("objectGUID").map(<[u8]>::len), Some(16));
+        assert_eq!(file.render(), raw);
+    }
+
+    #[test]
+    fn attribute_options_and_empty_values() {
+        let file =
+            parse("dn: CN=a\nuserCertificate;binary:: AAEC\ndescription:\nmember;range=0-1: x\n");
+        let e = &file.entries()[0];
+        assert_eq!(e.first("userCertificate;binary"), Some(&[0u8, 1, 2][..]));
+        assert_eq!(e.lines()[0].attr_type(), "userCertificate");
+        assert_eq!(e.first("description"), Some(&b""[..]));
+        assert_eq!(e.first_text("member;range=0-1"), Some("x"));
+        assert!(!e.has("member"));
+    }
+
+    #[test]
+    fn missing_final_newline_and_unpadded_base64() {
+        let file = parse("dn: CN=a\nobjectGUID:: BpazOkLGm0iEtljAONPvOQ");
+        assert_eq!(
+            file.entries()[0].first("objectGUID").map(<[u8]>::len),
+            Some(16)
+        );
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let cases: &[(&str, usize, usize, &str)] = &[
+            ("cn: a\n", 1, 1, "missing dn"),
+            ("dn: CN=a\ncn:: !!!!\n", 2, 6, "bad base64"),
+            (" dn: CN=a\n", 1, 1, "before any entry"),
+            ("dn: CN=a\n\n continued\n", 3, 1, "no line to continue"),
+            ("dn: CN=a\ncn a\n", 2, 1, "without a colon"),
+            ("dn: CN=a\nc n: a\n", 2, 2, "invalid character ' '"),
+            ("dn: CN=a\n: a\n", 2, 1, "missing attribute name"),
+            ("dn: CN=a\nchangetype: add\ncn: a\n", 2, 1, "change records"),
+            ("dn: CN=a\ncontrol: 1.2.3\n", 2, 1, "control"),
+            (
+                "dn: CN=a\njpegPhoto:< file:///tmp/a.jpg\n",
+                2,
+                11,
+                "not supported",
+            ),
+            ("dn: CN=a\ncn: a\ndn: CN=b\n", 3, 1, "second \"dn:\""),
+            ("version: 2\ndn: CN=a\n", 1, 1, "unsupported LDIF version"),
+            ("dn: CN=a\n\nversion: 1\n", 3, 1, "missing dn"),
+            ("dn:: //79\n", 1, 1, "not valid UTF-8"),
+            ("dn: CN=a\ncn: a\rb\n", 2, 6, "carriage return"),
+            ("dn: CN=a\r\ncn:: AAAA\r\n AA=A\r\n", 3, 4, "bad base64"),
+        ];
+        for &(input, line, column, message) in cases {
+            let e = err(input);
+            assert_eq!((e.line, e.column), (line, column), "{input:?}: {e}");
+            assert!(e.message.contains(message), "{input:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn edits_keep_untouched_lines_and_regroup_changed_attributes() {
+        let text = "\
+dn: CN=a,DC=x
+objectClass: user
+proxyAddresses: SMTP:a@x.com
+displayName: A
+proxyAddresses: smtp:old@x.com
+sn: Old
+
+dn: CN=b,DC=x
+cn: b
+";
+        let mut file = parse(text);
+        {
+            let a = &mut file.entries_mut()[0];
+            assert_eq!(
+                a.remove_values(
+                    "proxyaddresses",
+                    &["SMTP:OLD@x.com"],
+                    ValueMatch::IgnoreCase
+                ),
+                1
+            );
+            a.add_values("proxyAddresses", ["smtp:new@x.com"]);
+            a.set_values("sn", ["New"]);
+            a.set_values("givenName", ["Ann"]);
+            a.remove_attribute("displayName");
+        }
+        assert_eq!(
+            String::from_utf8(file.render()).unwrap(),
+            "\
+dn: CN=a,DC=x
+objectClass: user
+proxyAddresses: SMTP:a@x.com
+proxyAddresses: smtp:new@x.com
+sn: New
+givenName: Ann
+
+dn: CN=b,DC=x
+cn: b
+"
+        );
+        // Exact matching leaves a value that differs in case.
+        let a = &mut file.entries_mut()[0];
+        assert_eq!(
+            a.remove_values("proxyAddresses", &["smtp:A@x.com"], ValueMatch::Exact),
+            0
+        );
+        assert_eq!(
+            a.remove_values("proxyAddresses", &["SMTP:a@x.com"], ValueMatch::Exact),
+            1
+        );
+    }
+
+    #[test]
+    fn remove_and_append_entries_round_trip_through_parse() {
+        let mut file = parse(LDAPSEARCH);
+        file.remove_entry(0);
+        let mut new = Entry::new("CN=Zoë Ærø,OU=Sales,DC=corp,DC=example,DC=com");
+        new.set_values("objectClass", ["top", "user"]);
+        new.set_values("cn", ["Zoë Ærø"]);
+        new.set_values(
+            "description",
+            [
+                " leading space",
+                "trailing space ",
+                ":colon",
+                "<angle",
+                "line\nbreak",
+                "nul\0",
+            ],
+        );
+        new.set_values("objectGUID", [vec![0xffu8; 16]]);
+        new.set_values("info", ["x".repeat(200)]);
+        file.push_entry(new);
+        file.entries_mut()[0].set_values("sAMAccountName", ["jk"]);
+        let text = file.render();
+        for line in text.split(|&b| b == b'\n') {
+            assert!(line.len() <= WRAP, "{}", String::from_utf8_lossy(line));
+        }
+        let again = LdifFile::parse(&text).unwrap();
+        assert_eq!(again.len(), 2);
+        let z = &again.entries()[1];
+        assert_eq!(z.dn(), "CN=Zoë Ærø,OU=Sales,DC=corp,DC=example,DC=com");
+        assert_eq!(z.first_text("cn"), Some("Zoë Ærø"));
+        assert_eq!(z.values("description").len(), 6);
+        assert_eq!(z.values("description")[4], b"line\nbreak");
+        assert_eq!(z.first("objectGUID"), Some(&[0xffu8; 16][..]));
+        assert_eq!(z.first_text("info").map(str::len), Some(200));
+        assert_eq!(again.entries()[0].first_text("sAMAccountName"), Some("jk"));
+        // The untouched part of the first entry is byte-identical.
+        let s = String::from_utf8(text).unwrap();
+        assert!(s.starts_with("dn:: Q049SsO8cmdlbiBLw7ZuaWcsT1U9U2FsZXMsT1U9T2ZmaWNlMzY1LERDPWNvcnAsREM9ZXh\n hbXBsZSxEQz1jb20=\n"));
+        assert!(s.contains("cn:: Wm/DqyDDhnLDuA==\n"));
+        assert!(s.contains("description:: IGxlYWRpbmcgc3BhY2U=\n"));
+    }
+
+    #[test]
+    fn appending_after_an_unterminated_last_line() {
+        let mut file = parse("dn: CN=a\ncn: a");
+        file.push_entry(Entry::new("CN=b"));
+        assert_eq!(file.render(), b"dn: CN=a\ncn: a\n\ndn: CN=b\n");
+        let mut file = parse("dn: CN=a\ncn: a");
+        file.entries_mut()[0].add_values("sn", ["x"]);
+        assert_eq!(file.render(), b"dn: CN=a\ncn: a\nsn: x\n");
+        let mut empty = LdifFile::new();
+        empty.push_entry(Entry::new("CN=c"));
+        assert_eq!(empty.render(), b"dn: CN=c\n");
+        let mut versioned = parse("version: 1\n");
+        versioned.push_entry(Entry::new("CN=c"));
+        assert_eq!(versioned.render(), b"version: 1\n\ndn: CN=c\n");
+    }
+
+    #[test]
+    fn renames_rewrite_only_the_dn_line() {
+        let mut file = parse(LDAPSEARCH);
+        file.entries_mut()[0].set_dn("CN=Adam Anderson,OU=Moved,DC=corp,DC=example,DC=com");
+        let text = String::from_utf8(file.render()).unwrap();
+        assert!(text.starts_with(
+            "dn: CN=Adam Anderson,OU=Moved,DC=corp,DC=example,DC=com\nobjectClass: top\n"
+        ));
+        assert_eq!(
+            text.len(),
+            LDAPSEARCH.len() - "OU=Sales,OU=Office365".len() + "OU=Moved".len()
+        );
+    }
+
+    #[test]
+    fn safe_strings_and_folding() {
+        assert!(is_safe_string(b"hello world"));
+        assert!(is_safe_string(b""));
+        for unsafe_value in [
+            &b" x"[..],
+            b":x",
+            b"<x",
+            b"x ",
+            b"a\nb",
+            b"a\rb",
+            b"a\0b",
+            "é".as_bytes(),
+        ] {
+            assert!(!is_safe_string(unsafe_value), "{unsafe_value:?}");
+        }
+        let line = encode_line("description", &[b'a'; 100], b"\n");
+        let lines: Vec<&[u8]> = line.split(|&b| b == b'\n').collect();
+        assert_eq!(lines[0].len(), 76);
+        // "description: " takes 13 columns: 63 value bytes on the first line, 37 after.
+        assert_eq!(lines[1].len(), 38);
+        assert_eq!(lines[1][0], b' ');
+        assert_eq!(encode_line("x", b"", b"\n"), b"x:\n");
+        assert_eq!(
+            encode_line("cert;binary", b"ab", b"\n"),
+            b"cert;binary:: YWI=\n"
+        );
+    }
+
+    /// A tiny deterministic generator, so the fuzz tests need no dependency.
+    struct XorShift(u64);
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn never_panics_on_random_bytes() {
+        let mut rng = XorShift(0x9e3779b97f4a7c15);
+        let alphabet = b"dn:: \n\r #:<abcAB=+/;-.\x00\xc3\xa9\xff";
+        for _ in 0..5_000 {
+            let len = rng.below(120);
+            let input: Vec<u8> = (0..len)
+                .map(|_| {
+                    if rng.below(4) == 0 {
+                        rng.next() as u8
+                    } else {
+                        alphabet[rng.below(alphabet.len())]
+                    }
+                })
+                .collect();
+            if let Ok(file) = LdifFile::parse(&input) {
+                assert_eq!(file.render(), input);
+            }
+        }
+    }
+
+    #[test]
+    fn never_panics_on_mutated_exports() {
+        let mut rng = XorShift(42);
+        let base = LDAPSEARCH.as_bytes();
+        for _ in 0..3_000 {
+            let mut input = base.to_vec();
+            for _ in 0..1 + rng.below(4) {
+                let at = rng.below(input.len());
+                match rng.below(3) {
+                    0 => {
+                        input.remove(at);
+                    }
+                    1 => input.insert(at, b"\n :#\r<\0"[rng.below(7)]),
+                    _ => input[at] = rng.next() as u8,
+                }
+            }
+            match LdifFile::parse(&input) {
+                Ok(mut file) => {
+                    assert_eq!(file.render(), input);
+                    if let Some(e) = file.entries_mut().first_mut() {
+                        e.set_values("description", ["edited"]);
+                        let again = LdifFile::parse(&file.render()).unwrap();
+                        assert_eq!(again.entries()[0].first_text("description"), Some("edited"));
+                    }
+                }
+                Err(e) => assert!(e.line >= 1 && e.column >= 1),
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Directories: the object model, and the read and write capabilities every directory
+//! implementation (snapshot files, live AD over LDAP, live Entra over Graph) offers.
+//!
+//! Reads and writes are separate traits so a plan needs only read access. The traits are
+//! async because the live connectors are; the snapshot directory simply never awaits. Their
+//! futures are awaited in place (`tokio::join!`), never spawned, so they need not be `Send`.
+#![allow(async_fn_in_trait)]
+
+pub mod attributes;
+pub mod dn;
+pub mod filter;
+pub mod ldif;
+pub mod model;
+pub mod snapshot;
+
+pub use dn::Dn;
+pub use filter::Filter;
+pub use model::{AdUser, CloudUser, Guid};
+
+use crate::names::AttrName;
+
+/// What an AD read covers: subtrees, excluded subtrees, and an optional LDAP filter (ANDed with
+/// `(objectClass=user)`).
+#[derive(Debug, Clone, Default)]
+pub struct AdQuery {
+    pub bases: Vec<Dn>,
+    pub exclude: Vec<Dn>,
+    pub filter: Option<Filter>,
+    /// Attributes the plan needs beyond the identifying ones every read returns.
+    pub attributes: Vec<AttrName>,
+}
+
+/// One change to an AD attribute. Multi-valued attributes are edited per value, never replaced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AdMod {
+    Add(AttrName, Vec<AdValue>),
+    Delete(AttrName, Vec<AdValue>),
+    /// Single-valued attributes only; an empty list clears the attribute.
+    Replace(AttrName, Vec<AdValue>),
+}
+
+/// An attribute value as written: text or raw bytes (anchors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdValue {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+/// A new AD user. `password` is set (over TLS, live) before `user_account_control` enables it.
+#[derive(Debug, Clone)]
+pub struct AdCreate {
+    pub dn: Dn,
+    /// Attributes to set at creation, by LDAP name; `objectClass` is added by the directory.
+    pub attributes: Vec<(AttrName, Vec<AdValue>)>,
+    pub password: Option<Secret>,
+    pub user_account_control: u32,
+}
+
+/// A secret value that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Reads users from Active Directory.
+pub trait AdRead {
+    /// Every user in the query's scope.
+    async fn read_users(&mut self, query: &AdQuery) -> Result<Vec<AdUser>, DirectoryError>;
+    /// One user by objectGUID, wherever it is in the domain (for preconditions and read-back).
+    async fn read_user(&mut self, guid: &Guid) -> Result<Option<AdUser>, DirectoryError>;
+    /// Domain-wide (not only in scope): objects that already hold one of these values in
+    /// `userPrincipalName`, `sAMAccountName`, `mail` or `proxyAddresses` (`smtp:` values).
+    async fn find_taken(&mut self, values: &TakenQuery) -> Result<Vec<Taken>, DirectoryError>;
+}
+
+/// Values a new account needs free, domain-wide.
+#[derive(Debug, Clone, Default)]
+pub struct TakenQuery {
+    pub upns: Vec<String>,
+    pub sam_account_names: Vec<String>,
+    pub smtp_addresses: Vec<String>,
+}
+
+/// An object that already holds a value a create wanted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    pub attribute: &'static str,
+    pub value: String,
+    pub dn: Dn,
+}
+
+/// Writes to Active Directory.
+pub trait AdWrite {
+    async fn create_user(&mut self, create: &AdCreate) -> Result<AdUser, DirectoryError>;
+    async fn modify_user(&mut self, dn: &Dn, mods: &[AdMod]) -> Result<(), DirectoryError>;
+    /// Moves (renames) an object to `new_dn`.
+    async fn move_user(&mut self, dn: &Dn, new_dn: &Dn) -> Result<(), DirectoryError>;
+    async fn delete_user(&mut self, dn: &Dn) -> Result<(), DirectoryError>;
+    /// Makes the writes so far durable (snapshot files: atomic rewrite).
+    async fn flush(&mut self) -> Result<(), DirectoryError>;
+}
+
+/// Reads users from Entra ID.
+pub trait EntraRead {
+    /// Every user, with at least the given Graph properties.
+    async fn read_users(&mut self, select: &[String]) -> Result<Vec<CloudUser>, DirectoryError>;
+    /// One user by object id.
+    async fn read_user(&mut self, id: &str) -> Result<Option<CloudUser>, DirectoryError>;
+}
+
+/// One write to Entra ID, as Graph takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntraOp {
+    /// `POST /users` with this body (the directory adds nothing but what Graph requires).
+    Create(serde_json::Map<String, serde_json::Value>),
+    /// `PATCH /users/{id}`.
+    Update {
+        id: String,
+        patch: serde_json::Map<String, serde_json::Value>,
+    },
+    /// `DELETE /users/{id}`.
+    Delete { id: String },
+}
+
+/// Writes to Entra ID. Writes are handed over together so a live connector can batch them; the
+/// answer has one result per write, in order.
+pub trait EntraWrite {
+    async fn write(
+        &mut self,
+        writes: Vec<EntraOp>,
+    ) -> Vec<Result<Option<CloudUser>, DirectoryError>>;
+    /// Makes the writes so far durable (snapshot files: atomic rewrite).
+    async fn flush(&mut self) -> Result<(), DirectoryError>;
+}
+
+/// What can go wrong in a directory, whichever implementation.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error(transparent)]
+    Snapshot(#[from] snapshot::SnapshotError),
+    #[error("{object}: {message}")]
+    Refused {
+        object: String,
+        message: String,
+        /// Graph error code or LDAP result name, when there is one.
+        code: Option<String>,
+    },
+    #[error("{object}: not found")]
+    NotFound { object: String },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl DirectoryError {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        DirectoryError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}

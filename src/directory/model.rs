@@ -1,0 +1,293 @@
+//! The object model both directories are read into: AD users and cloud (Entra) users.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use sha2::{Digest, Sha256};
+
+use super::dn::Dn;
+use crate::names::{AttrName, SamAccountName, SmtpAddress, Upn, primary_smtp};
+
+/// An AD objectGUID: the 16 raw bytes as AD stores them (first three fields little-endian).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Guid(pub [u8; 16]);
+
+impl Guid {
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(Guid)
+    }
+
+    /// Parses the registry form `3ab39606-c642-489b-84b6-58c038d3ef39` (braces optional).
+    pub fn parse(s: &str) -> Option<Self> {
+        let hex: String = s
+            .trim_matches(|c| c == '{' || c == '}')
+            .chars()
+            .filter(|&c| c != '-')
+            .collect();
+        if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        let mut be = [0u8; 16];
+        for (i, b) in be.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        let mut raw = be;
+        raw[0..4].reverse();
+        raw[4..6].reverse();
+        raw[6..8].reverse();
+        Some(Guid(raw))
+    }
+
+    /// base64 of the raw bytes: the value Entra stores as `onPremisesImmutableId`.
+    pub fn to_base64(&self) -> String {
+        B64.encode(self.0)
+    }
+
+    /// A random version-4 GUID, for objects created in snapshot files.
+    pub fn new_random() -> Self {
+        let mut bytes: [u8; 16] = rand::random();
+        bytes[7] = (bytes[7] & 0x0f) | 0x40; // version 4 (byte 7 is the high byte of field 3, LE)
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        Guid(bytes)
+    }
+}
+
+impl fmt::Display for Guid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = &self.0;
+        write!(
+            f,
+            "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+            b[3],
+            b[2],
+            b[1],
+            b[0],
+            b[5],
+            b[4],
+            b[7],
+            b[6],
+            b[8],
+            b[9],
+            b[10],
+            b[11],
+            b[12],
+            b[13],
+            b[14],
+            b[15]
+        )
+    }
+}
+impl fmt::Debug for Guid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Guid({self})")
+    }
+}
+
+/// userAccountControl bit: the account is disabled.
+pub const UAC_ACCOUNTDISABLE: u32 = 0x2;
+/// userAccountControl for a normal, enabled account.
+pub const UAC_NORMAL_ACCOUNT: u32 = 0x200;
+
+/// A user object read from Active Directory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdUser {
+    pub dn: Dn,
+    pub object_guid: Guid,
+    pub consistency_guid: Option<Vec<u8>>,
+    pub sam_account_name: Option<SamAccountName>,
+    pub upn: Option<Upn>,
+    pub mail: Option<String>,
+    pub proxy_addresses: Vec<String>,
+    pub user_account_control: Option<u32>,
+    pub usn_changed: Option<u64>,
+    /// idsync marks accounts it creates with `idsync:<entra object id>`.
+    pub admin_description: Option<String>,
+    /// Every other text attribute read (`displayName`, `sn`, `objectClass`, …).
+    pub attributes: BTreeMap<AttrName, Vec<String>>,
+}
+
+impl AdUser {
+    /// A user with only the identifying parts set; handy for tests and creates.
+    pub fn new(dn: Dn, object_guid: Guid) -> Self {
+        Self {
+            dn,
+            object_guid,
+            consistency_guid: None,
+            sam_account_name: None,
+            upn: None,
+            mail: None,
+            proxy_addresses: Vec::new(),
+            user_account_control: None,
+            usn_changed: None,
+            admin_description: None,
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    /// The first value of a text attribute, by LDAP name (any case).
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .get(&AttrName::from(name))
+            .and_then(|v| v.first())
+            .map(String::as_str)
+    }
+
+    pub fn primary_smtp(&self) -> Option<SmtpAddress> {
+        primary_smtp(&self.proxy_addresses)
+    }
+
+    pub fn is_disabled(&self) -> bool {
+        self.user_account_control
+            .is_some_and(|uac| uac & UAC_ACCOUNTDISABLE != 0)
+    }
+
+    /// The entra object id in idsync's ownership marker, if idsync created this account.
+    pub fn owner_marker(&self) -> Option<&str> {
+        self.admin_description
+            .as_deref()
+            .and_then(|d| d.strip_prefix(OWNER_MARKER_PREFIX))
+    }
+
+    /// A short name for messages: sAMAccountName, else the DN.
+    pub fn label(&self) -> String {
+        match &self.sam_account_name {
+            Some(sam) => format!("{sam} ({})", self.dn),
+            None => self.dn.to_string(),
+        }
+    }
+}
+
+/// Prefix of the `adminDescription` value that marks accounts idsync created.
+pub const OWNER_MARKER_PREFIX: &str = "idsync:";
+
+/// A user object read from Entra ID (Microsoft Graph property names).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CloudUser {
+    pub id: String,
+    pub upn: Upn,
+    pub mail: Option<String>,
+    pub mail_nickname: Option<String>,
+    pub proxy_addresses: Vec<String>,
+    pub immutable_id: Option<String>,
+    /// `onPremisesSyncEnabled: true`: mastered by Entra Connect, synced attributes are read-only.
+    pub sync_enabled: bool,
+    pub account_enabled: Option<bool>,
+    pub user_type: Option<String>,
+    /// Every other property read, by Graph name.
+    pub properties: BTreeMap<String, serde_json::Value>,
+}
+
+impl CloudUser {
+    pub fn new(id: impl Into<String>, upn: impl Into<Upn>) -> Self {
+        Self {
+            id: id.into(),
+            upn: upn.into(),
+            mail: None,
+            mail_nickname: None,
+            proxy_addresses: Vec::new(),
+            immutable_id: None,
+            sync_enabled: false,
+            account_enabled: None,
+            user_type: None,
+            properties: BTreeMap::new(),
+        }
+    }
+
+    /// A string property by Graph name, including the ones held in typed fields.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        match name {
+            "userPrincipalName" => Some(self.upn.as_str()),
+            "mail" => self.mail.as_deref(),
+            "mailNickname" => self.mail_nickname.as_deref(),
+            "onPremisesImmutableId" => self.immutable_id.as_deref(),
+            "id" => Some(&self.id),
+            _ => self.properties.get(name).and_then(|v| v.as_str()),
+        }
+    }
+
+    pub fn primary_smtp(&self) -> Option<SmtpAddress> {
+        primary_smtp(&self.proxy_addresses)
+    }
+
+    /// Guests are invited, not provisioned; idsync leaves them alone.
+    pub fn is_guest(&self) -> bool {
+        self.user_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("guest"))
+            || self.upn.as_str().contains("#EXT#")
+    }
+
+    /// A hash of everything read, used as the saved-plan precondition for Graph objects.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        let mut field = |name: &str, value: &str| {
+            h.update(name.as_bytes());
+            h.update([0]);
+            h.update(value.as_bytes());
+            h.update([0]);
+        };
+        field("id", &self.id);
+        field("userPrincipalName", self.upn.as_str());
+        field("mail", self.mail.as_deref().unwrap_or("\u{1}"));
+        field(
+            "mailNickname",
+            self.mail_nickname.as_deref().unwrap_or("\u{1}"),
+        );
+        field("proxyAddresses", &self.proxy_addresses.join("\u{2}"));
+        field(
+            "onPremisesImmutableId",
+            self.immutable_id.as_deref().unwrap_or("\u{1}"),
+        );
+        field(
+            "onPremisesSyncEnabled",
+            if self.sync_enabled { "1" } else { "0" },
+        );
+        field(
+            "accountEnabled",
+            match self.account_enabled {
+                Some(true) => "1",
+                Some(false) => "0",
+                None => "\u{1}",
+            },
+        );
+        for (k, v) in &self.properties {
+            field(k, &v.to_string());
+        }
+        let digest = h.finalize();
+        digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guid_to_immutable_id_matches_the_design_example() {
+        let guid = Guid::parse("3ab39606-c642-489b-84b6-58c038d3ef39").unwrap();
+        assert_eq!(guid.to_base64(), "BpazOkLGm0iEtljAONPvOQ==");
+        assert_eq!(guid.to_string(), "3ab39606-c642-489b-84b6-58c038d3ef39");
+        assert_eq!(
+            Guid::parse("{3AB39606-C642-489B-84B6-58C038D3EF39}"),
+            Some(guid)
+        );
+        assert_eq!(Guid::parse("nope"), None);
+    }
+
+    #[test]
+    fn random_guids_are_version_4() {
+        let g = Guid::new_random();
+        assert_eq!(g.to_string().as_bytes()[14], b'4');
+        assert_ne!(g, Guid::new_random());
+    }
+
+    #[test]
+    fn fingerprint_changes_with_any_property() {
+        let mut u = CloudUser::new("1", "a@example.com");
+        let before = u.fingerprint();
+        u.properties.insert("jobTitle".into(), "Boss".into());
+        assert_ne!(before, u.fingerprint());
+    }
+}

@@ -1,0 +1,349 @@
+//! Snapshot directories: an LDIF export standing in for Active Directory and a Graph `/users`
+//! JSON export standing in for Entra ID. Both read and write like the real directories do
+//! (same refusals, same minted identifiers), so `plan` works offline from exports and `apply`
+//! against snapshots converges for real.
+//!
+//! Writes change memory only; `flush` rewrites the file atomically (temporary file in the same
+//! directory, fsync, rename over the original, fsync of the directory), and only when something
+//! changed. A file that changed on disk since it was read is never overwritten.
+
+mod ad;
+mod entra;
+
+pub use ad::AdSnapshot;
+pub use entra::{EntraSnapshot, ON_PREMISES_MASTERED, SYNCED_OBJECT_MESSAGE};
+
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::ldif::LdifError;
+
+/// What can go wrong reading or writing a snapshot file. Displays as `FILE:LINE:COL: message`
+/// where a location is known.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// The AD snapshot is not valid LDIF.
+    #[error("{}:{}:{}: {}", path.display(), error.line, error.column, error.message)]
+    Ldif { path: PathBuf, error: LdifError },
+    /// The Entra snapshot is not valid JSON, or not shaped like a Graph `/users` answer.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Json {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// An LDIF entry that cannot be a directory object: no valid 16-byte objectGUID on a user,
+    /// an invalid or duplicate DN, an attribute of the wrong syntax.
+    #[error("{}:{line}:{column}: {dn}: {message}", path.display())]
+    Entry {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        dn: String,
+        message: String,
+    },
+    /// A Graph user object that cannot be read: no `id` or `userPrincipalName`, a typed
+    /// property of the wrong JSON type, a duplicate `id`.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    User {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{}: cannot {action}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    /// A flush that would lose someone else's changes.
+    #[error("{}: refusing to write: {message}", path.display())]
+    WriteRefused { path: PathBuf, message: String },
+}
+
+impl SnapshotError {
+    fn io(path: &Path, action: &'static str, source: io::Error) -> Self {
+        SnapshotError::Io {
+            path: path.to_owned(),
+            action,
+            source,
+        }
+    }
+}
+
+/// The file behind a snapshot, with the digest of its content as last read or written.
+#[derive(Debug)]
+struct SnapshotFile {
+    path: PathBuf,
+    digest: [u8; 32],
+}
+
+impl SnapshotFile {
+    fn read(path: &Path) -> Result<(Self, Vec<u8>), SnapshotError> {
+        let bytes = fs::read(path).map_err(|e| SnapshotError::io(path, "read", e))?;
+        let file = SnapshotFile {
+            path: path.to_owned(),
+            digest: digest(&bytes),
+        };
+        Ok((file, bytes))
+    }
+
+    /// Atomically replaces the file with `bytes`, unless it changed on disk since it was read.
+    fn replace(&mut self, bytes: &[u8]) -> Result<(), SnapshotError> {
+        self.replace_with(bytes, &mut |_| Ok(()))
+    }
+
+    fn replace_with(
+        &mut self,
+        bytes: &[u8],
+        fault: &mut dyn FnMut(Stage) -> io::Result<()>,
+    ) -> Result<(), SnapshotError> {
+        let current = fs::read(&self.path).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                SnapshotError::WriteRefused {
+                    path: self.path.clone(),
+                    message: "the file was removed since it was read".into(),
+                }
+            } else {
+                SnapshotError::io(&self.path, "re-read before writing", e)
+            }
+        })?;
+        if digest(&current) != self.digest {
+            return Err(SnapshotError::WriteRefused {
+                path: self.path.clone(),
+                message: "the file changed on disk since it was read; run again to work from the current file".into(),
+            });
+        }
+        write_atomically(&self.path, bytes, fault)?;
+        self.digest = digest(bytes);
+        Ok(())
+    }
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// The points of an atomic write where a test can make it fail, as a crash would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// The temporary file holds the new content (not yet synced).
+    Written,
+    /// The temporary file is synced, not yet renamed.
+    Synced,
+    /// The rename is done; the directory is not yet synced.
+    Renamed,
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over `path` and syncs
+/// the directory: a process killed at any moment leaves the old file or the new one, whole.
+fn write_atomically(
+    path: &Path,
+    bytes: &[u8],
+    fault: &mut dyn FnMut(Stage) -> io::Result<()>,
+) -> Result<(), SnapshotError> {
+    // Write through a symlink to its target, rather than replacing the link with a file.
+    let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "snapshot".into());
+    let err = |action: &'static str| move |e: io::Error| SnapshotError::io(path, action, e);
+
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(err("create a temporary file beside it"))?;
+    tmp.write_all(bytes)
+        .map_err(err("write the temporary file"))?;
+    fault(Stage::Written).map_err(err("write the temporary file"))?;
+    // Keep the original's permissions (the temporary file is created 0600).
+    if let Ok(meta) = fs::metadata(&target) {
+        fs::set_permissions(tmp.path(), meta.permissions())
+            .map_err(err("set permissions on the temporary file"))?;
+    }
+    tmp.as_file()
+        .sync_all()
+        .map_err(err("sync the temporary file"))?;
+    fault(Stage::Synced).map_err(err("sync the temporary file"))?;
+    tmp.persist(&target)
+        .map_err(|e| SnapshotError::io(path, "rename the temporary file over it", e.error))?;
+    fault(Stage::Renamed).map_err(err("sync the directory"))?;
+    sync_dir(&dir).map_err(err("sync the directory"))?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    // Windows cannot open a directory for syncing; its rename is durable once it returns.
+    Ok(())
+}
+
+/// 1-based line and byte column of a byte offset.
+fn line_col(text: &[u8], offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = before.len()
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup(content: &[u8]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snap.ldif");
+        fs::write(&path, content).unwrap();
+        (dir, path)
+    }
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "snap.ldif")
+            .collect()
+    }
+
+    #[test]
+    fn replace_writes_and_tracks_the_new_digest() {
+        let (dir, path) = setup(b"old");
+        let (mut file, _) = SnapshotFile::read(&path).unwrap();
+        file.replace(b"new").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        file.replace(b"newer").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"newer");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_failure_at_any_stage_before_the_rename_keeps_the_old_file() {
+        for stage in [Stage::Written, Stage::Synced] {
+            let (dir, path) = setup(b"old content");
+            let (mut file, _) = SnapshotFile::read(&path).unwrap();
+            let err = file
+                .replace_with(b"new content", &mut |s| {
+                    // The temporary file sits beside the target (same filesystem: the rename
+                    // is atomic).
+                    let temps = leftovers(dir.path());
+                    assert!(
+                        temps.len() == 1
+                            && temps[0].starts_with(".snap.ldif.")
+                            && temps[0].ends_with(".tmp"),
+                        "{temps:?}"
+                    );
+                    if s == stage {
+                        Err(io::Error::other("simulated crash"))
+                    } else {
+                        Ok(())
+                    }
+                })
+                .unwrap_err();
+            assert!(err.to_string().contains("simulated crash"), "{err}");
+            assert_eq!(fs::read(&path).unwrap(), b"old content", "{stage:?}");
+            assert!(
+                leftovers(dir.path()).is_empty(),
+                "{stage:?}: temp file left behind"
+            );
+        }
+        // After the rename the new file is complete.
+        let (_dir, path) = setup(b"old content");
+        let (mut file, _) = SnapshotFile::read(&path).unwrap();
+        let _ = file.replace_with(b"new content", &mut |s| {
+            if s == Stage::Renamed {
+                Err(io::Error::other("simulated crash"))
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(fs::read(&path).unwrap(), b"new content");
+    }
+
+    #[test]
+    fn refuses_to_overwrite_a_file_changed_on_disk() {
+        let (_dir, path) = setup(b"old");
+        let (mut file, _) = SnapshotFile::read(&path).unwrap();
+        fs::write(&path, b"someone else's edit").unwrap();
+        let err = file.replace(b"ours").unwrap_err();
+        assert!(matches!(err, SnapshotError::WriteRefused { .. }), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), b"someone else's edit");
+        fs::remove_file(&path).unwrap();
+        assert!(matches!(
+            file.replace(b"ours"),
+            Err(SnapshotError::WriteRefused { .. })
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn keeps_permissions_and_writes_through_symlinks() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let (dir, path) = setup(b"old");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("link.ldif");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        let (mut file, _) = SnapshotFile::read(&link).unwrap();
+        file.replace(b"new").unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_read_only_directory_fails_the_write_and_keeps_the_old_file() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let (dir, path) = setup(b"old");
+        let (mut file, _) = SnapshotFile::read(&path).unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o555)).unwrap();
+        // root ignores directory permissions; then the fault-injection test above stands in.
+        let probe = fs::File::create(dir.path().join("probe"));
+        if probe.is_ok() {
+            fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+            return;
+        }
+        let err = file.replace(b"new").unwrap_err();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(matches!(err, SnapshotError::Io { .. }), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+    }
+
+    #[test]
+    fn line_and_column_of_offsets() {
+        let text = b"ab\ncd\n";
+        assert_eq!(line_col(text, 0), (1, 1));
+        assert_eq!(line_col(text, 1), (1, 2));
+        assert_eq!(line_col(text, 3), (2, 1));
+        assert_eq!(line_col(text, 99), (3, 1));
+    }
+}

@@ -1,0 +1,528 @@
+//! IdFix-class checks of the values an AD object would sync with: `character`, `format`,
+//! `topleveldomain`, `duplicate`, `length`, `blank`. Errors block only the identity they
+//! concern.
+
+use std::collections::HashMap;
+
+use crate::desired::DesiredState;
+use crate::directory::AdUser;
+use crate::names::{ProxyAddress, fold};
+use crate::plan::{Diagnostic, Severity};
+
+/// Characters IdFix rejects in a userPrincipalName (besides whitespace).
+const UPN_BAD: &[char] = &[
+    '\\', '%', '&', '*', '+', '/', '=', '?', '\'', '{', '}', '|', '<', '>', '(', ')', ';', ':',
+    ',', '[', ']', '"',
+];
+/// Characters AD rejects in a sAMAccountName.
+const SAM_BAD: &[char] = &[
+    '\\', '"', '|', ',', '/', '[', ']', ':', '<', '>', '+', '=', ';', '?', '*',
+];
+/// Suffixes no public DNS resolves: a UPN on one syncs as `…@tenant.onmicrosoft.com`.
+const NON_ROUTABLE_TLDS: &[&str] = &[
+    "local",
+    "lan",
+    "internal",
+    "intranet",
+    "localdomain",
+    "corp",
+    "home",
+    "private",
+    "localhost",
+];
+
+pub const MAX_UPN: usize = 113;
+pub const MAX_SAM: usize = 20;
+pub const MAX_MAIL_NICKNAME: usize = 64;
+pub const MAX_DISPLAY_NAME: usize = 255;
+
+/// The values of one AD object as they would be after the plan.
+#[derive(Debug, Clone, Default)]
+pub struct Projected<'a> {
+    /// The object's label in diagnostics (its DN).
+    pub object: String,
+    pub upn: Option<&'a str>,
+    pub sam_account_name: Option<&'a str>,
+    pub mail: Option<&'a str>,
+    pub proxy_addresses: &'a [String],
+    pub display_name: Option<&'a str>,
+    pub mail_nickname: Option<&'a str>,
+}
+
+impl<'a> Projected<'a> {
+    pub fn of(u: &'a AdUser) -> Self {
+        Projected {
+            object: u.dn.to_string(),
+            upn: u.upn.as_ref().map(|s| s.as_str()),
+            sam_account_name: u.sam_account_name.as_ref().map(|s| s.as_str()),
+            mail: u.mail.as_deref(),
+            proxy_addresses: &u.proxy_addresses,
+            display_name: u.attr("displayName"),
+            mail_nickname: u.attr("mailNickname"),
+        }
+    }
+}
+
+fn diag(
+    severity: Severity,
+    rule: &str,
+    object: &str,
+    attribute: &str,
+    message: String,
+) -> Diagnostic {
+    Diagnostic {
+        severity,
+        rule: rule.to_owned(),
+        object: object.to_owned(),
+        attribute: attribute.to_owned(),
+        message,
+    }
+}
+
+/// Checks one object's own values.
+pub fn check(p: &Projected<'_>, desired: &DesiredState, out: &mut Vec<Diagnostic>) {
+    let obj = p.object.as_str();
+    let err = Severity::Error;
+
+    match p.upn.filter(|s| !s.trim().is_empty()) {
+        None => out.push(diag(
+            err,
+            "blank",
+            obj,
+            "userPrincipalName",
+            "userPrincipalName is blank; Entra Connect cannot sync a predictable UPN".into(),
+        )),
+        Some(upn) => {
+            if let Some(c) = upn
+                .chars()
+                .find(|c| c.is_whitespace() || UPN_BAD.contains(c))
+            {
+                out.push(diag(
+                    err,
+                    "character",
+                    obj,
+                    "userPrincipalName",
+                    format!("userPrincipalName {upn:?} contains the invalid character {c:?}"),
+                ));
+            }
+            match address_format(upn) {
+                Err(why) => out.push(diag(
+                    err,
+                    "format",
+                    obj,
+                    "userPrincipalName",
+                    format!("userPrincipalName {upn:?} {why}"),
+                )),
+                Ok(domain) => {
+                    let routable = desired.routable_upn(&upn.into());
+                    let tld = routable
+                        .suffix()
+                        .and_then(|d| d.rsplit('.').next())
+                        .unwrap_or("");
+                    if NON_ROUTABLE_TLDS
+                        .iter()
+                        .any(|t| t.eq_ignore_ascii_case(tld))
+                    {
+                        out.push(diag(err, "topleveldomain", obj, "userPrincipalName", format!("userPrincipalName {upn:?} ends in the non-routable suffix {domain:?} and no upn_suffixes entry rewrites it")));
+                    }
+                }
+            }
+            if upn.chars().count() > MAX_UPN {
+                out.push(diag(
+                    err,
+                    "length",
+                    obj,
+                    "userPrincipalName",
+                    format!(
+                        "userPrincipalName is {} characters; at most {MAX_UPN}",
+                        upn.chars().count()
+                    ),
+                ));
+            }
+        }
+    }
+
+    match p.sam_account_name.filter(|s| !s.trim().is_empty()) {
+        None => out.push(diag(
+            err,
+            "blank",
+            obj,
+            "sAMAccountName",
+            "sAMAccountName is blank".into(),
+        )),
+        Some(sam) => {
+            if let Some(c) = sam.chars().find(|c| SAM_BAD.contains(c) || c.is_control()) {
+                out.push(diag(
+                    err,
+                    "character",
+                    obj,
+                    "sAMAccountName",
+                    format!("sAMAccountName {sam:?} contains the invalid character {c:?}"),
+                ));
+            }
+            if sam.ends_with('.') {
+                out.push(diag(
+                    err,
+                    "format",
+                    obj,
+                    "sAMAccountName",
+                    format!("sAMAccountName {sam:?} ends with a period"),
+                ));
+            }
+            if sam.chars().count() > MAX_SAM {
+                out.push(diag(
+                    err,
+                    "length",
+                    obj,
+                    "sAMAccountName",
+                    format!(
+                        "sAMAccountName {sam:?} is {} characters; at most {MAX_SAM}",
+                        sam.chars().count()
+                    ),
+                ));
+            }
+        }
+    }
+
+    if let Some(mail) = p.mail {
+        if mail.trim().is_empty() {
+            out.push(diag(
+                err,
+                "blank",
+                obj,
+                "mail",
+                "mail is set but blank".into(),
+            ));
+        } else if let Err(why) = address_format(mail) {
+            out.push(diag(
+                err,
+                "format",
+                obj,
+                "mail",
+                format!("mail {mail:?} {why}"),
+            ));
+        }
+    }
+
+    let mut primaries = 0;
+    for value in p.proxy_addresses {
+        match ProxyAddress::parse(value) {
+            None => out.push(diag(
+                err,
+                "format",
+                obj,
+                "proxyAddresses",
+                format!("proxyAddresses value {value:?} has no TYPE: prefix"),
+            )),
+            Some(pa) if pa.is_smtp() => {
+                if pa.is_primary_smtp() {
+                    primaries += 1;
+                }
+                if let Err(why) = address_format(pa.address) {
+                    out.push(diag(
+                        err,
+                        "format",
+                        obj,
+                        "proxyAddresses",
+                        format!("proxyAddresses value {value:?}: the address {why}"),
+                    ));
+                }
+                if let Some(c) = pa.address.chars().find(|c| c.is_whitespace()) {
+                    out.push(diag(
+                        err,
+                        "character",
+                        obj,
+                        "proxyAddresses",
+                        format!(
+                            "proxyAddresses value {value:?} contains the invalid character {c:?}"
+                        ),
+                    ));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    if primaries > 1 {
+        out.push(diag(err, "format", obj, "proxyAddresses", format!("proxyAddresses has {primaries} primary SMTP: values; exactly one may be upper-case SMTP:")));
+    }
+
+    match p.display_name {
+        Some(d) if d.chars().count() > MAX_DISPLAY_NAME => out.push(diag(
+            err,
+            "length",
+            obj,
+            "displayName",
+            format!(
+                "displayName is {} characters; at most {MAX_DISPLAY_NAME}",
+                d.chars().count()
+            ),
+        )),
+        Some(d) if d.trim().is_empty() => out.push(diag(
+            Severity::Warning,
+            "blank",
+            obj,
+            "displayName",
+            "displayName is blank; the cloud shows the UPN instead".into(),
+        )),
+        None => out.push(diag(
+            Severity::Warning,
+            "blank",
+            obj,
+            "displayName",
+            "displayName is not set; the cloud shows the UPN instead".into(),
+        )),
+        Some(_) => {}
+    }
+    if let Some(n) = p.mail_nickname {
+        if n.chars().count() > MAX_MAIL_NICKNAME {
+            out.push(diag(
+                err,
+                "length",
+                obj,
+                "mailNickname",
+                format!(
+                    "mailNickname is {} characters; at most {MAX_MAIL_NICKNAME}",
+                    n.chars().count()
+                ),
+            ));
+        }
+        if n.trim().is_empty() {
+            out.push(diag(
+                err,
+                "blank",
+                obj,
+                "mailNickname",
+                "mailNickname is set but blank".into(),
+            ));
+        }
+    }
+}
+
+/// Checks `local@domain`; returns the domain.
+fn address_format(address: &str) -> Result<&str, &'static str> {
+    let mut parts = address.split('@');
+    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err("must contain exactly one @");
+    };
+    if local.is_empty() {
+        return Err("has nothing before the @");
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Err("has a misplaced period before the @");
+    }
+    if domain.is_empty() || !domain.contains('.') {
+        return Err("needs a domain with a dot after the @");
+    }
+    if domain
+        .split('.')
+        .any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-'))
+    {
+        return Err("has a malformed domain");
+    }
+    Ok(domain)
+}
+
+/// A value several in-scope objects hold (UPN, mail or an SMTP proxy address): IdFix
+/// `duplicate`, on every object that holds it.
+pub fn duplicates<'a>(objects: impl Iterator<Item = Projected<'a>>, out: &mut Vec<Diagnostic>) {
+    let mut holders: HashMap<String, Vec<(String, &'static str)>> = HashMap::new();
+    for p in objects {
+        let mut values: Vec<(String, &'static str)> = Vec::new();
+        if let Some(u) = p.upn {
+            values.push((fold(u), "userPrincipalName"));
+        }
+        if let Some(m) = p.mail {
+            values.push((fold(m), "mail"));
+        }
+        for v in p.proxy_addresses {
+            if let Some(pa) = ProxyAddress::parse(v).filter(ProxyAddress::is_smtp) {
+                values.push((fold(pa.address), "proxyAddresses"));
+            }
+        }
+        // One object may hold a value in several attributes (mail = UPN = primary SMTP).
+        values.sort();
+        values.dedup_by(|a, b| a.0 == b.0);
+        for (value, attr) in values {
+            holders
+                .entry(value)
+                .or_default()
+                .push((p.object.clone(), attr));
+        }
+    }
+    let mut found: Vec<Diagnostic> = Vec::new();
+    for (value, list) in holders.into_iter().filter(|(_, l)| l.len() > 1) {
+        for (object, attr) in &list {
+            let others: Vec<&str> = list
+                .iter()
+                .filter(|(o, _)| o != object)
+                .map(|(o, _)| o.as_str())
+                .collect();
+            found.push(diag(
+                Severity::Error,
+                "duplicate",
+                object,
+                attr,
+                format!("{value} is also held by {}", others.join("; ")),
+            ));
+        }
+    }
+    found.sort_by(|a, b| {
+        (&a.object, &a.attribute, &a.message).cmp(&(&b.object, &b.attribute, &b.message))
+    });
+    out.extend(found);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desired() -> DesiredState {
+        let mut d = DesiredState::with_scope(&["DC=x"]);
+        d.upn_suffixes
+            .insert("corp.local".into(), "example.com".into());
+        d
+    }
+
+    fn run(p: Projected<'_>) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        check(&p, &desired(), &mut out);
+        out.into_iter().map(|d| (d.rule, d.attribute)).collect()
+    }
+
+    fn good() -> Projected<'static> {
+        Projected {
+            object: "CN=a".into(),
+            upn: Some("a@example.com"),
+            sam_account_name: Some("a"),
+            mail: Some("a@example.com"),
+            proxy_addresses: &[],
+            display_name: Some("A"),
+            mail_nickname: None,
+        }
+    }
+
+    #[test]
+    fn a_clean_object_has_no_diagnostics() {
+        assert!(run(good()).is_empty());
+    }
+
+    #[test]
+    fn each_rule() {
+        let r = |p| run(p);
+        assert!(
+            r(Projected {
+                upn: Some("a b@example.com"),
+                ..good()
+            })
+            .contains(&("character".into(), "userPrincipalName".into()))
+        );
+        assert!(
+            r(Projected {
+                sam_account_name: Some("a*b"),
+                ..good()
+            })
+            .contains(&("character".into(), "sAMAccountName".into()))
+        );
+        assert!(
+            r(Projected {
+                upn: Some("a@@example.com"),
+                ..good()
+            })
+            .contains(&("format".into(), "userPrincipalName".into()))
+        );
+        assert!(
+            r(Projected {
+                mail: Some("nope"),
+                ..good()
+            })
+            .contains(&("format".into(), "mail".into()))
+        );
+        assert!(
+            r(Projected {
+                upn: Some("a@corp.lan"),
+                ..good()
+            })
+            .contains(&("topleveldomain".into(), "userPrincipalName".into()))
+        );
+        // A rewritten suffix is fine.
+        assert!(
+            r(Projected {
+                upn: Some("a@corp.local"),
+                ..good()
+            })
+            .is_empty()
+        );
+        let long = "x".repeat(21);
+        assert!(
+            r(Projected {
+                sam_account_name: Some(&long),
+                ..good()
+            })
+            .contains(&("length".into(), "sAMAccountName".into()))
+        );
+        let long_upn = format!("{}@example.com", "y".repeat(110));
+        assert!(
+            r(Projected {
+                upn: Some(&long_upn),
+                ..good()
+            })
+            .contains(&("length".into(), "userPrincipalName".into()))
+        );
+        assert!(
+            r(Projected {
+                upn: None,
+                ..good()
+            })
+            .contains(&("blank".into(), "userPrincipalName".into()))
+        );
+        assert!(
+            r(Projected {
+                display_name: Some(" "),
+                ..good()
+            })
+            .contains(&("blank".into(), "displayName".into()))
+        );
+        let two = [
+            "SMTP:a@example.com".to_owned(),
+            "SMTP:b@example.com".to_owned(),
+        ];
+        assert!(
+            r(Projected {
+                proxy_addresses: &two,
+                ..good()
+            })
+            .contains(&("format".into(), "proxyAddresses".into()))
+        );
+    }
+
+    #[test]
+    fn duplicates_are_reported_on_every_holder() {
+        let a = ["SMTP:shared@example.com".to_owned()];
+        let mut out = Vec::new();
+        duplicates(
+            [
+                Projected {
+                    object: "CN=a".into(),
+                    proxy_addresses: &a,
+                    ..good()
+                },
+                Projected {
+                    object: "CN=b".into(),
+                    upn: Some("b@example.com"),
+                    mail: Some("shared@example.com"),
+                    ..good()
+                },
+            ]
+            .into_iter(),
+            &mut out,
+        );
+        let objects: Vec<_> = out
+            .iter()
+            .map(|d| (d.object.as_str(), d.attribute.as_str()))
+            .collect();
+        assert!(
+            objects.contains(&("CN=a", "proxyAddresses")) || objects.contains(&("CN=a", "mail"))
+        );
+        assert!(objects.iter().any(|(o, _)| *o == "CN=b"));
+    }
+}

@@ -1,0 +1,47 @@
+//! The engine: scope, anchors, the join and the planner. Pure: it takes data and returns a
+//! plan, and never talks to a directory.
+
+pub mod anchor;
+pub mod diagnostics;
+pub mod join;
+mod planner;
+#[cfg(test)]
+mod tests;
+
+use crate::desired::DesiredState;
+use crate::directory::{AdUser, CloudUser, Taken};
+use crate::plan::Plan;
+
+pub use planner::attribute_names_needed;
+
+/// Everything the planner looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanInput<'a> {
+    pub desired: &'a DesiredState,
+    /// AD users as read (the engine re-checks the OU scope).
+    pub ad: &'a [AdUser],
+    pub cloud: &'a [CloudUser],
+    /// Domain-wide holders of the names planned creates want (see `AdRead::find_taken`).
+    pub taken: &'a [Taken],
+}
+
+/// Why no plan could be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "the plan would disable or delete {count} objects, more than deprovision.max_deletes ({max}); nothing will be applied. Check scope changes (a renamed or moved OU drops its users out of scope), or raise max_deletes if this is intended"
+    )]
+    TooManyDeletes { count: usize, max: usize },
+    #[error(
+        "{directory} returned no users in scope, and the plan would deprovision {count} objects in the other directory because of it; refusing (an empty read is never a reason to delete)"
+    )]
+    EmptyRead {
+        directory: &'static str,
+        count: usize,
+    },
+}
+
+/// Joins the directories and plans what would converge them on the desired state.
+pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
+    planner::plan(input)
+}

@@ -1,0 +1,1348 @@
+//! The planner: for each joined identity, the actions that converge it.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde_json::{Value, json};
+
+use super::anchor::{immutable_id, needs_consistency_guid};
+use super::diagnostics::{self, Projected};
+use super::join::{self, AdIndex, CloudIndex, Joint};
+use super::{PlanError, PlanInput};
+use crate::desired::{
+    Authority, DeprovisionAction, DesiredState, IdentitySpec, InitialState, Selector,
+};
+use crate::directory::attributes::{self, Mapping, ValueKind};
+use crate::directory::model::{OWNER_MARKER_PREFIX, UAC_ACCOUNTDISABLE, UAC_NORMAL_ACCOUNT};
+use crate::directory::{AdUser, CloudUser, Dn};
+use crate::names::{AttrName, ProxyAddress, SmtpAddress, eq_ci, fold, smtp_addresses};
+use crate::plan::{
+    Action, ActionKind, Change, Conflict, ConflictKind, Diagnostic, KNOWN_AFTER_APPLY, Note,
+    NoteKind, Plan, Severity, Side,
+};
+
+/// AD attributes every read returns, whatever the desired state says.
+const AD_BASE_ATTRIBUTES: &[&str] = &[
+    "objectClass",
+    "objectGUID",
+    "mS-DS-ConsistencyGuid",
+    "sAMAccountName",
+    "userPrincipalName",
+    "mail",
+    "proxyAddresses",
+    "userAccountControl",
+    "uSNChanged",
+    "adminDescription",
+    "displayName",
+    "givenName",
+    "sn",
+];
+
+/// Graph properties every read selects.
+const GRAPH_BASE_PROPERTIES: &[&str] = &[
+    "id",
+    "userPrincipalName",
+    "mail",
+    "mailNickname",
+    "proxyAddresses",
+    "onPremisesImmutableId",
+    "onPremisesSyncEnabled",
+    "accountEnabled",
+    "userType",
+    "displayName",
+    "givenName",
+    "surname",
+];
+
+/// Identifiers idsync prepares for soft match on every pair, cloud to AD unless `attributes:`
+/// says otherwise.
+const IDENTIFIERS: &[&str] = &["userPrincipalName", "mail"];
+
+/// What the reads must return for this desired state: AD attribute names, Graph `$select`.
+pub fn attribute_names_needed(desired: &DesiredState) -> (Vec<AttrName>, Vec<String>) {
+    let mut graph: BTreeSet<&str> = GRAPH_BASE_PROPERTIES.iter().copied().collect();
+    let mut ad: Vec<AttrName> = AD_BASE_ATTRIBUTES
+        .iter()
+        .map(|&a| AttrName::from(a))
+        .collect();
+    let named = desired
+        .attributes
+        .keys()
+        .chain(desired.identities.iter().flat_map(|i| i.attributes.keys()));
+    for name in named {
+        if let Some(m) = attributes::by_graph(name) {
+            graph.insert(m.graph);
+            let a = AttrName::from(m.ad);
+            if !ad.contains(&a) {
+                ad.push(a);
+            }
+        }
+    }
+    (ad, graph.into_iter().map(str::to_owned).collect())
+}
+
+struct Draft {
+    kind: ActionKind,
+    side: Side,
+    identity: String,
+    target: String,
+    object: Option<String>,
+    changes: Vec<Change>,
+    /// Indices into the planner's drafts.
+    depends_on: Vec<usize>,
+    precondition: Option<String>,
+}
+
+/// What one identity contributes; dropped whole when one of its objects has an error.
+#[derive(Default)]
+struct Batch {
+    drafts: Vec<Draft>,
+    notes: Vec<Note>,
+    diagnostics: Vec<Diagnostic>,
+    conflicts: Vec<Conflict>,
+    deprovision_ad: usize,
+    deprovision_entra: usize,
+}
+
+impl Batch {
+    fn note(&mut self, kind: NoteKind, identity: &str, message: String) {
+        self.notes.push(Note {
+            kind,
+            identity: identity.to_owned(),
+            message,
+        });
+    }
+    fn blocked(&self) -> bool {
+        !self.conflicts.is_empty()
+            || self
+                .diagnostics
+                .iter()
+                .any(|d| d.severity == Severity::Error)
+    }
+}
+
+struct Planner<'a> {
+    d: &'a DesiredState,
+    ad: &'a [AdUser],
+    cloud: &'a [CloudUser],
+    ad_index: AdIndex,
+    cloud_index: CloudIndex,
+    /// Every DN read or planned, so creates pick free names.
+    dns: HashSet<Dn>,
+    /// Folded UPN/mail/SMTP values held by in-scope AD objects -> the holder's DN.
+    ad_values: HashMap<String, String>,
+    /// Folded values taken domain-wide -> (attribute, DN).
+    taken: HashMap<String, (&'static str, String)>,
+    drafts: Vec<Draft>,
+    notes: Vec<Note>,
+    diagnostics: Vec<Diagnostic>,
+    conflicts: Vec<Conflict>,
+    deprovision_entra: usize,
+    deprovision_ad: usize,
+}
+
+pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
+    let d = input.desired;
+    let joined = join::join(d, input.ad, input.cloud);
+
+    let mut ad_values = HashMap::new();
+    for &i in &joined.ad_in_scope {
+        let u = &input.ad[i];
+        let p = Projected::of(u);
+        for v in p.upn.into_iter().chain(p.mail) {
+            ad_values.insert(fold(v), u.dn.to_string());
+        }
+        for a in smtp_addresses(&u.proxy_addresses) {
+            ad_values.insert(fold(a.as_str()), u.dn.to_string());
+        }
+    }
+    let mut taken = HashMap::new();
+    for t in input.taken {
+        taken.insert(fold(&t.value), (t.attribute, t.dn.to_string()));
+    }
+
+    let mut p = Planner {
+        d,
+        ad: input.ad,
+        cloud: input.cloud,
+        ad_index: AdIndex::build(input.ad),
+        cloud_index: CloudIndex::build(input.cloud),
+        dns: input.ad.iter().map(|u| u.dn.clone()).collect(),
+        ad_values,
+        taken,
+        drafts: Vec::new(),
+        notes: Vec::new(),
+        diagnostics: Vec::new(),
+        conflicts: joined.conflicts,
+        deprovision_entra: 0,
+        deprovision_ad: 0,
+    };
+
+    // IdFix `duplicate` over the in-scope AD objects as they are now.
+    diagnostics::duplicates(
+        joined
+            .ad_in_scope
+            .iter()
+            .map(|&i| Projected::of(&input.ad[i])),
+        &mut p.diagnostics,
+    );
+    let duplicate_holders: HashSet<String> = p
+        .diagnostics
+        .iter()
+        .filter(|d| d.rule == "duplicate")
+        .map(|d| d.object.clone())
+        .collect();
+
+    for joint in &joined.joints {
+        let mut batch = Batch::default();
+        if let Some(a) = joint.ad
+            && duplicate_holders.contains(input.ad[a].dn.as_str())
+        {
+            // Already diagnosed; the identity is blocked without repeating it.
+            continue;
+        }
+        p.identity(joint, &mut batch);
+        p.take(batch);
+    }
+
+    let in_scope_ad = joined.ad_in_scope.len();
+    if in_scope_ad == 0 && p.deprovision_entra > 0 {
+        return Err(PlanError::EmptyRead {
+            directory: "AD",
+            count: p.deprovision_entra,
+        });
+    }
+    if input.cloud.is_empty() && p.deprovision_ad > 0 {
+        return Err(PlanError::EmptyRead {
+            directory: "Entra",
+            count: p.deprovision_ad,
+        });
+    }
+    p.finish()
+}
+
+impl<'a> Planner<'a> {
+    fn take(&mut self, batch: Batch) {
+        self.diagnostics.extend(batch.diagnostics.iter().cloned());
+        if batch.blocked() {
+            self.conflicts.extend(batch.conflicts);
+            return;
+        }
+        self.notes.extend(batch.notes);
+        let offset = self.drafts.len();
+        for mut draft in batch.drafts {
+            for dep in &mut draft.depends_on {
+                *dep += offset;
+            }
+            self.drafts.push(draft);
+        }
+        self.deprovision_ad += batch.deprovision_ad;
+        self.deprovision_entra += batch.deprovision_entra;
+    }
+
+    fn finish(self) -> Result<Plan, PlanError> {
+        let deletes = self
+            .drafts
+            .iter()
+            .filter(|d| matches!(d.kind, ActionKind::Disable | ActionKind::Delete))
+            .count();
+        if deletes > self.d.max_deletes {
+            return Err(PlanError::TooManyDeletes {
+                count: deletes,
+                max: self.d.max_deletes,
+            });
+        }
+        let mut order: Vec<usize> = (0..self.drafts.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (x, y) = (&self.drafts[a], &self.drafts[b]);
+            (x.kind, &x.identity, x.side, &x.target).cmp(&(y.kind, &y.identity, y.side, &y.target))
+        });
+        let mut id_of = vec![String::new(); self.drafts.len()];
+        for (n, &i) in order.iter().enumerate() {
+            id_of[i] = format!("a{}", n + 1);
+        }
+        let mut drafts: Vec<Option<Draft>> = self.drafts.into_iter().map(Some).collect();
+        let actions = order
+            .iter()
+            .map(|&i| {
+                let d = drafts[i].take().expect("each draft once");
+                Action {
+                    id: id_of[i].clone(),
+                    action: d.kind,
+                    directory: d.side,
+                    identity: d.identity,
+                    target: d.target,
+                    object: d.object,
+                    changes: d.changes,
+                    depends_on: d.depends_on.iter().map(|&j| id_of[j].clone()).collect(),
+                    precondition: d.precondition,
+                }
+            })
+            .collect();
+        let mut conflicts = self.conflicts;
+        conflicts.sort_by(|a, b| {
+            (a.kind, &a.identity, &a.objects).cmp(&(b.kind, &b.identity, &b.objects))
+        });
+        let mut diagnostics = self.diagnostics;
+        diagnostics.sort_by(|a, b| {
+            (a.severity, &a.object, &a.rule, &a.attribute, &a.message).cmp(&(
+                b.severity,
+                &b.object,
+                &b.rule,
+                &b.attribute,
+                &b.message,
+            ))
+        });
+        diagnostics.dedup();
+        let mut notes = self.notes;
+        notes.sort_by(|a, b| {
+            (&a.identity, a.kind, &a.message).cmp(&(&b.identity, b.kind, &b.message))
+        });
+        Ok(Plan::new(actions, conflicts, diagnostics, notes))
+    }
+
+    fn spec(&self, joint: &Joint) -> Option<&'a IdentitySpec> {
+        joint.spec.map(|s| &self.d.identities[s])
+    }
+
+    fn identity_name(&self, joint: &Joint) -> String {
+        if let Some(name) = self.spec(joint).and_then(|s| s.name.clone()) {
+            return name;
+        }
+        if let Some(c) = joint.cloud {
+            return self.cloud[c].upn.to_string();
+        }
+        let a = &self.ad[joint.ad.expect("a joint has a side")];
+        a.upn
+            .as_ref()
+            .map(|u| u.to_string())
+            .or_else(|| a.sam_account_name.as_ref().map(|s| s.to_string()))
+            .unwrap_or_else(|| a.dn.to_string())
+    }
+
+    fn protected(&self, joint: &Joint) -> bool {
+        let ad = joint.ad.map(|a| &self.ad[a]);
+        let cloud = joint.cloud.map(|c| &self.cloud[c]);
+        self.d.protect.iter().any(|sel| match sel {
+            Selector::Ad(s) => ad.is_some_and(|u| join::ad_matches(s, u)),
+            Selector::Entra(s) => cloud.is_some_and(|u| join::cloud_matches(s, u)),
+            Selector::Upn(upn) => {
+                ad.is_some_and(|u| u.upn.as_ref() == Some(upn))
+                    || cloud.is_some_and(|u| &u.upn == upn)
+            }
+        })
+    }
+
+    fn identity(&mut self, joint: &Joint, batch: &mut Batch) {
+        let name = self.identity_name(joint);
+        let protected = self.protected(joint);
+        match (joint.ad, joint.cloud) {
+            (Some(a), Some(c)) => self.pair(joint, &name, a, c, batch),
+            (None, Some(c)) => self.cloud_only(joint, &name, c, batch),
+            (Some(a), None) => self.ad_only(joint, &name, a, batch),
+            (None, None) => {}
+        }
+        if protected && !batch.drafts.is_empty() {
+            let what: Vec<String> = batch
+                .drafts
+                .iter()
+                .map(|d| format!("{} {}", d.kind.as_str(), d.side.as_str()))
+                .collect();
+            batch.drafts.clear();
+            batch.deprovision_ad = 0;
+            batch.deprovision_entra = 0;
+            batch.note(
+                NoteKind::Protected,
+                &name,
+                format!("protected: not planned: {}", what.join(", ")),
+            );
+        }
+    }
+
+    // ----- linked pairs -----
+
+    fn pair(&mut self, joint: &Joint, name: &str, a: usize, c: usize, batch: &mut Batch) {
+        let (ad, cloud) = (&self.ad[a], &self.cloud[c]);
+        let spec = self.spec(joint);
+        let anchor = immutable_id(ad, self.d.source_anchor);
+        let mut ad_changes: Vec<Change> = Vec::new();
+        let mut entra_changes: Vec<Change> = Vec::new();
+        let mut pending: Vec<String> = Vec::new();
+
+        // Hard-match preparation: the cloud user carries the AD anchor.
+        if cloud.immutable_id.as_deref() != Some(anchor.as_str()) {
+            if cloud.sync_enabled {
+                batch.conflicts.push(Conflict {
+                    kind: ConflictKind::InvalidSoftMatch,
+                    identity: name.to_owned(),
+                    objects: vec![ad.dn.to_string(), cloud_label(cloud)],
+                    message: format!(
+                        "cloud user {} is synced from another AD object (onPremisesImmutableId {}), not from {} (anchor {anchor})",
+                        cloud.upn,
+                        cloud.immutable_id.as_deref().unwrap_or("(none)"),
+                        ad.dn
+                    ),
+                });
+                return;
+            }
+            batch.drafts.push(Draft {
+                kind: ActionKind::Link,
+                side: Side::Entra,
+                identity: name.to_owned(),
+                target: cloud.upn.to_string(),
+                object: Some(cloud.id.clone()),
+                changes: vec![Change::set(
+                    "onPremisesImmutableId",
+                    opt(cloud.immutable_id.as_deref()),
+                    json!(anchor),
+                )],
+                depends_on: vec![],
+                precondition: Some(entra_precondition(cloud)),
+            });
+        }
+        if needs_consistency_guid(ad, self.d.source_anchor) {
+            batch.drafts.push(Draft {
+                kind: ActionKind::Link,
+                side: Side::Ad,
+                identity: name.to_owned(),
+                target: ad.dn.to_string(),
+                object: Some(ad.object_guid.to_string()),
+                changes: vec![Change::set(
+                    "mS-DS-ConsistencyGuid",
+                    Value::Null,
+                    json!(ad.object_guid.to_base64()),
+                )],
+                depends_on: vec![],
+                precondition: ad_precondition(ad),
+            });
+        }
+
+        // Identifiers: make AD carry the cloud's UPN, mail and primary SMTP address (or the
+        // reverse where `attributes:` makes AD authoritative), so Entra Connect matches.
+        let upn_auth = self.authority("userPrincipalName");
+        let override_upn = spec.and_then(|s| s.attributes.get("userPrincipalName"));
+        let want_upn = match (override_upn, upn_auth) {
+            (Some(v), _) => Some(v.clone()),
+            (None, Authority::Entra) => Some(cloud.upn.to_string()),
+            (None, Authority::Ad) => ad.upn.as_ref().map(|u| self.d.routable_upn(u).to_string()),
+        };
+        let mut projected_upn = ad.upn.as_ref().map(|u| u.to_string());
+        if let Some(want) = &want_upn {
+            if !ad.upn.as_ref().is_some_and(|u| eq_ci(u.as_str(), want)) {
+                ad_changes.push(Change::set(
+                    "userPrincipalName",
+                    opt(ad.upn.as_ref().map(|u| u.as_str())),
+                    json!(want),
+                ));
+                projected_upn = Some(want.clone());
+            }
+            if !eq_ci(cloud.upn.as_str(), want) {
+                self.entra_or_pending(
+                    cloud,
+                    &mut entra_changes,
+                    &mut pending,
+                    "userPrincipalName",
+                    json!(cloud.upn.as_str()),
+                    json!(want),
+                );
+            }
+        }
+
+        let mail_auth = self.authority("mail");
+        let override_mail = spec.and_then(|s| s.attributes.get("mail")).cloned();
+        let cloud_primary = cloud
+            .primary_smtp()
+            .map(SmtpAddress::into_string)
+            .or_else(|| cloud.mail.clone());
+        let want_mail = override_mail.or_else(|| match mail_auth {
+            Authority::Entra => cloud.mail.clone().or_else(|| cloud_primary.clone()),
+            Authority::Ad => ad.mail.clone(),
+        });
+        let mut projected_mail = ad.mail.clone();
+        if let Some(want) = &want_mail {
+            if !ad.mail.as_deref().is_some_and(|m| eq_ci(m, want)) {
+                ad_changes.push(Change::set("mail", opt(ad.mail.as_deref()), json!(want)));
+                projected_mail = Some(want.clone());
+            }
+            if !cloud.mail.as_deref().is_some_and(|m| eq_ci(m, want)) && mail_auth == Authority::Ad
+            {
+                self.entra_or_pending(
+                    cloud,
+                    &mut entra_changes,
+                    &mut pending,
+                    "mail",
+                    opt(cloud.mail.as_deref()),
+                    json!(want),
+                );
+            }
+        }
+
+        let mut projected_proxies = ad.proxy_addresses.clone();
+        let primary = match mail_auth {
+            Authority::Entra => spec
+                .and_then(|s| s.attributes.get("mail").cloned())
+                .or(cloud_primary),
+            Authority::Ad => None,
+        };
+        if let Some(primary) = primary {
+            let aliases: Vec<String> = smtp_addresses(&cloud.proxy_addresses)
+                .map(SmtpAddress::into_string)
+                .collect();
+            if let Some(change) = proxy_change(&ad.proxy_addresses, &primary, &aliases) {
+                projected_proxies = change
+                    .after
+                    .as_array()
+                    .map(|v| {
+                        v.iter()
+                            .filter_map(|s| s.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                ad_changes.push(change);
+            }
+        }
+
+        // Attributes under `attributes:` and per-identity overrides.
+        let mut projected_display = ad.attr("displayName").map(str::to_owned);
+        let mut disable_drafts: Vec<Draft> = Vec::new();
+        for (m, auth, over) in self.converged_attributes(spec) {
+            let ad_val = ad_value(ad, m);
+            let cloud_val = cloud_value(cloud, m);
+            let want = match (&over, auth) {
+                (Some(v), _) => Some(v.clone()),
+                (None, Some(Authority::Ad)) => ad_val.clone(),
+                (None, Some(Authority::Entra)) => cloud_val.clone(),
+                (None, None) => continue,
+            };
+            let disabling = m.kind == ValueKind::AccountEnabled && want.as_deref() == Some("false");
+            if ad_val != want && (over.is_some() || auth == Some(Authority::Entra)) {
+                let change = ad_change(ad, m, ad_val.as_deref(), want.as_deref());
+                if disabling {
+                    // Turning an account off is a `disable`, counted against max_deletes.
+                    disable_drafts.push(Draft {
+                        kind: ActionKind::Disable,
+                        side: Side::Ad,
+                        identity: name.to_owned(),
+                        target: ad.dn.to_string(),
+                        object: Some(ad.object_guid.to_string()),
+                        changes: vec![change],
+                        depends_on: vec![],
+                        precondition: ad_precondition(ad),
+                    });
+                    continue;
+                }
+                ad_changes.push(change);
+                if m.graph == "displayName" {
+                    projected_display = want.clone();
+                }
+            }
+            if cloud_val != want && (over.is_some() || auth == Some(Authority::Ad)) {
+                let (before, after) = entra_values(m, cloud_val.as_deref(), want.as_deref());
+                if disabling && !cloud.sync_enabled {
+                    disable_drafts.push(Draft {
+                        kind: ActionKind::Disable,
+                        side: Side::Entra,
+                        identity: name.to_owned(),
+                        target: cloud.upn.to_string(),
+                        object: Some(cloud.id.clone()),
+                        changes: vec![Change::set(m.graph, before, after)],
+                        depends_on: vec![],
+                        precondition: Some(entra_precondition(cloud)),
+                    });
+                    continue;
+                }
+                self.entra_or_pending(
+                    cloud,
+                    &mut entra_changes,
+                    &mut pending,
+                    m.graph,
+                    before,
+                    after,
+                );
+            }
+        }
+        batch.drafts.append(&mut disable_drafts);
+
+        if !ad_changes.is_empty() {
+            batch.drafts.push(Draft {
+                kind: ActionKind::Update,
+                side: Side::Ad,
+                identity: name.to_owned(),
+                target: ad.dn.to_string(),
+                object: Some(ad.object_guid.to_string()),
+                changes: ad_changes,
+                depends_on: vec![],
+                precondition: ad_precondition(ad),
+            });
+        }
+        if !entra_changes.is_empty() {
+            batch.drafts.push(Draft {
+                kind: ActionKind::Update,
+                side: Side::Entra,
+                identity: name.to_owned(),
+                target: cloud.upn.to_string(),
+                object: Some(cloud.id.clone()),
+                changes: entra_changes,
+                depends_on: vec![],
+                precondition: Some(entra_precondition(cloud)),
+            });
+        }
+        if !pending.is_empty() {
+            batch.note(
+                NoteKind::PendingSync,
+                name,
+                format!(
+                    "{} is synced by Entra Connect (onPremisesSyncEnabled), so idsync does not write it; {} will converge from AD at the next sync",
+                    cloud.upn,
+                    pending.join(", ")
+                ),
+            );
+        }
+
+        // Accounts idsync created live in the provisioning OU; follow it when it moves.
+        if let Some(prov) = &self.d.provision_ad
+            && ad.owner_marker().is_some()
+            && !ad.dn.is_within(&prov.ou)
+        {
+            self.plan_move(name, ad, &prov.ou, batch);
+        }
+
+        let projected = Projected {
+            object: ad.dn.to_string(),
+            upn: projected_upn.as_deref(),
+            sam_account_name: ad.sam_account_name.as_ref().map(|s| s.as_str()),
+            mail: projected_mail.as_deref(),
+            proxy_addresses: &projected_proxies,
+            display_name: projected_display.as_deref(),
+            mail_nickname: ad.attr("mailNickname"),
+        };
+        diagnostics::check(&projected, self.d, &mut batch.diagnostics);
+    }
+
+    fn plan_move(&mut self, name: &str, ad: &AdUser, ou: &Dn, batch: &mut Batch) {
+        let rdn = ad
+            .dn
+            .rdns()
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next());
+        let Some(rdn) = rdn else { return };
+        let new_dn = Dn::child(&rdn.attr, &rdn.value, ou);
+        if self.dns.contains(&new_dn) {
+            batch.conflicts.push(Conflict {
+                kind: ConflictKind::ProvisionCollision,
+                identity: name.to_owned(),
+                objects: vec![ad.dn.to_string(), new_dn.to_string()],
+                message: format!("cannot move {} into {ou}: {new_dn} already exists", ad.dn),
+            });
+            return;
+        }
+        self.dns.insert(new_dn.clone());
+        batch.drafts.push(Draft {
+            kind: ActionKind::Move,
+            side: Side::Ad,
+            identity: name.to_owned(),
+            target: ad.dn.to_string(),
+            object: Some(ad.object_guid.to_string()),
+            changes: vec![Change::set(
+                "distinguishedName",
+                json!(ad.dn.as_str()),
+                json!(new_dn.as_str()),
+            )],
+            depends_on: vec![],
+            precondition: ad_precondition(ad),
+        });
+    }
+
+    fn authority(&self, graph: &str) -> Authority {
+        self.d
+            .attributes
+            .get(graph)
+            .copied()
+            .unwrap_or(Authority::Entra)
+    }
+
+    /// The attributes to converge on a pair: (mapping, authority, override), identifiers aside.
+    fn converged_attributes(
+        &self,
+        spec: Option<&IdentitySpec>,
+    ) -> Vec<(&'static Mapping, Option<Authority>, Option<String>)> {
+        let mut names: BTreeSet<&str> = self.d.attributes.keys().map(String::as_str).collect();
+        if let Some(s) = spec {
+            names.extend(s.attributes.keys().map(String::as_str));
+        }
+        names
+            .into_iter()
+            .filter(|n| !IDENTIFIERS.contains(n))
+            .filter_map(|n| {
+                let m = attributes::by_graph(n)?;
+                let over = spec.and_then(|s| s.attributes.get(n)).cloned();
+                Some((m, self.d.attributes.get(n).copied(), over))
+            })
+            .collect()
+    }
+
+    fn entra_or_pending(
+        &self,
+        cloud: &CloudUser,
+        changes: &mut Vec<Change>,
+        pending: &mut Vec<String>,
+        attribute: &str,
+        before: Value,
+        after: Value,
+    ) {
+        if cloud.sync_enabled {
+            pending.push(attribute.to_owned());
+        } else {
+            changes.push(Change::set(attribute, before, after));
+        }
+    }
+
+    // ----- cloud users with no AD twin -----
+
+    fn cloud_only(&mut self, joint: &Joint, name: &str, c: usize, batch: &mut Batch) {
+        let cloud = &self.cloud[c];
+        if cloud.sync_enabled {
+            batch.note(
+                NoteKind::Orphan,
+                name,
+                format!(
+                    "{} is synced by Entra Connect from an AD object that is not in scope (onPremisesImmutableId {}); if that object left Entra Connect's scope too, the next sync deletes it",
+                    cloud.upn,
+                    cloud.immutable_id.as_deref().unwrap_or("(none)")
+                ),
+            );
+            return;
+        }
+        if self.d.provision_ad.is_some() {
+            self.provision_ad(joint, name, cloud, batch);
+            return;
+        }
+        let dangling = cloud.immutable_id.as_deref().filter(|s| !s.is_empty());
+        match dangling {
+            Some(id) if self.d.provision_entra => {
+                let why = format!(
+                    "its onPremisesImmutableId {id} names no in-scope AD object, and AD is the source of existence (provision.entra)"
+                );
+                self.deprovision_entra(name, cloud, why, batch);
+            }
+            Some(id) => batch.note(
+                NoteKind::Orphan,
+                name,
+                format!(
+                    "{}: onPremisesImmutableId {id} names no in-scope AD object; left alone",
+                    cloud.upn
+                ),
+            ),
+            None => batch.note(
+                NoteKind::Unmatched,
+                name,
+                format!(
+                    "{} exists in the cloud only; no AD provisioning is configured",
+                    cloud.upn
+                ),
+            ),
+        }
+    }
+
+    fn provision_ad(&mut self, joint: &Joint, name: &str, cloud: &CloudUser, batch: &mut Batch) {
+        let prov = self.d.provision_ad.as_ref().expect("checked by caller");
+        let spec = self.spec(joint);
+        let sam = match prov.sam_account_name.render(|p| cloud.text(p)) {
+            Ok(s) => s,
+            Err(missing) => {
+                batch.diagnostics.push(Diagnostic {
+                    severity: Severity::Error,
+                    rule: "blank".into(),
+                    object: cloud.upn.to_string(),
+                    attribute: "sAMAccountName".into(),
+                    message: format!("cannot fill provision.ad.sam_account_name {:?}: the cloud user has no {missing}", prov.sam_account_name.to_string()),
+                });
+                return;
+            }
+        };
+        let display = cloud
+            .text("displayName")
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or(cloud.upn.local_part())
+            .to_owned();
+        let mut dn = Dn::child("CN", &display, &prov.ou);
+        if self.dns.contains(&dn) {
+            dn = Dn::child("CN", &format!("{display} ({sam})"), &prov.ou);
+        }
+        if self.dns.contains(&dn) {
+            batch.conflicts.push(Conflict {
+                kind: ConflictKind::ProvisionCollision,
+                identity: name.to_owned(),
+                objects: vec![dn.to_string(), cloud_label(cloud)],
+                message: format!("no free name for a new account: {dn} exists"),
+            });
+            return;
+        }
+        let mail = cloud
+            .mail
+            .clone()
+            .or_else(|| cloud.primary_smtp().map(SmtpAddress::into_string))
+            .unwrap_or_else(|| cloud.upn.to_string());
+        let mut proxies: Vec<String> = Vec::new();
+        let primary = cloud
+            .primary_smtp()
+            .map(SmtpAddress::into_string)
+            .unwrap_or_else(|| mail.clone());
+        proxies.push(format!("SMTP:{primary}"));
+        for a in smtp_addresses(&cloud.proxy_addresses) {
+            if !eq_ci(a.as_str(), &primary) {
+                proxies.push(format!("smtp:{a}"));
+            }
+        }
+
+        let uac = match prov.initial_state {
+            InitialState::EnabledRandomPassword => UAC_NORMAL_ACCOUNT,
+            InitialState::Disabled => UAC_NORMAL_ACCOUNT | UAC_ACCOUNTDISABLE,
+        };
+        let mut changes = vec![
+            Change::set("sAMAccountName", Value::Null, json!(sam)),
+            Change::set("userPrincipalName", Value::Null, json!(cloud.upn.as_str())),
+            Change::set("mail", Value::Null, json!(mail)),
+            Change::set("proxyAddresses", Value::Null, json!(proxies)),
+            Change::set("displayName", Value::Null, json!(display)),
+        ];
+        // Name attributes always, plus everything `attributes:` maps, from the cloud user.
+        let mut copied: BTreeSet<&str> = ["givenName", "surname"].into();
+        copied.extend(self.d.attributes.keys().map(String::as_str));
+        if let Some(s) = spec {
+            copied.extend(s.attributes.keys().map(String::as_str));
+        }
+        for graph in copied {
+            let Some(m) = attributes::by_graph(graph) else {
+                continue;
+            };
+            if IDENTIFIERS.contains(&m.graph)
+                || m.graph == "displayName"
+                || m.kind == ValueKind::AccountEnabled
+            {
+                continue;
+            }
+            let value = spec
+                .and_then(|s| s.attributes.get(graph).cloned())
+                .or_else(|| cloud_value(cloud, m));
+            if let Some(v) = value {
+                changes.push(Change::set(m.ad, Value::Null, json!(v)));
+            }
+        }
+        changes.push(Change::set(
+            "adminDescription",
+            Value::Null,
+            json!(format!("{OWNER_MARKER_PREFIX}{}", cloud.id)),
+        ));
+        changes.push(Change::set(
+            "userAccountControl",
+            Value::Null,
+            json!(uac.to_string()),
+        ));
+
+        if prov.initial_state == InitialState::Disabled {
+            batch.diagnostics.push(Diagnostic {
+                severity: Severity::Warning,
+                rule: "initial_state".into(),
+                object: dn.to_string(),
+                attribute: "userAccountControl".into(),
+                message: format!("created disabled (provision.ad.initial_state: disabled): once Entra Connect syncs it, {} is disabled in the cloud too", cloud.upn),
+            });
+        }
+
+        // The new account's names must be free, in scope and domain-wide.
+        let mut wanted: Vec<(&str, String)> = vec![
+            ("userPrincipalName", cloud.upn.to_string()),
+            ("mail", mail.clone()),
+            ("sAMAccountName", sam.clone()),
+        ];
+        wanted.extend(
+            proxies
+                .iter()
+                .filter_map(|p| ProxyAddress::parse(p))
+                .map(|p| ("proxyAddresses", p.address.to_owned())),
+        );
+        for (attr, value) in &wanted {
+            let key = fold(value);
+            if let Some(holder) = self
+                .ad_values
+                .get(&key)
+                .filter(|_| *attr != "sAMAccountName")
+            {
+                batch.diagnostics.push(Diagnostic {
+                    severity: Severity::Error,
+                    rule: "duplicate".into(),
+                    object: dn.to_string(),
+                    attribute: (*attr).into(),
+                    message: format!("{value} is already held by {holder}"),
+                });
+            } else if let Some((taken_attr, holder)) = self.taken.get(&key) {
+                if *attr == "sAMAccountName" && *taken_attr != "sAMAccountName" {
+                    continue;
+                }
+                batch.conflicts.push(Conflict {
+                    kind: ConflictKind::ProvisionCollision,
+                    identity: name.to_owned(),
+                    objects: vec![holder.clone(), cloud_label(cloud)],
+                    message: format!("cannot create {dn}: its {attr} {value} is already the {taken_attr} of {holder}"),
+                });
+            }
+        }
+        if let Some(existing) = self
+            .ad_index
+            .find(&crate::desired::AdSelector::SamAccountName(
+                sam.as_str().into(),
+            ))
+            .first()
+        {
+            batch.conflicts.push(Conflict {
+                kind: ConflictKind::ProvisionCollision,
+                identity: name.to_owned(),
+                objects: vec![self.ad[*existing].dn.to_string(), cloud_label(cloud)],
+                message: format!(
+                    "cannot create {dn}: sAMAccountName {sam} is already used by {}",
+                    self.ad[*existing].dn
+                ),
+            });
+        }
+
+        let projected = Projected {
+            object: dn.to_string(),
+            upn: Some(cloud.upn.as_str()),
+            sam_account_name: Some(&sam),
+            mail: Some(&mail),
+            proxy_addresses: &proxies,
+            display_name: Some(&display),
+            mail_nickname: None,
+        };
+        diagnostics::check(&projected, self.d, &mut batch.diagnostics);
+
+        self.dns.insert(dn.clone());
+        self.ad_values.insert(fold(&sam), dn.to_string());
+        let create = batch.drafts.len();
+        batch.drafts.push(Draft {
+            kind: ActionKind::Create,
+            side: Side::Ad,
+            identity: name.to_owned(),
+            target: dn.to_string(),
+            object: None,
+            changes,
+            depends_on: vec![],
+            precondition: Some("absent".into()),
+        });
+        batch.drafts.push(Draft {
+            kind: ActionKind::Link,
+            side: Side::Entra,
+            identity: name.to_owned(),
+            target: cloud.upn.to_string(),
+            object: Some(cloud.id.clone()),
+            changes: vec![Change::set(
+                "onPremisesImmutableId",
+                opt(cloud.immutable_id.as_deref()),
+                json!(KNOWN_AFTER_APPLY),
+            )],
+            depends_on: vec![create],
+            precondition: Some(entra_precondition(cloud)),
+        });
+        if self.d.source_anchor == crate::desired::SourceAnchor::ConsistencyGuid {
+            batch.drafts.push(Draft {
+                kind: ActionKind::Link,
+                side: Side::Ad,
+                identity: name.to_owned(),
+                target: dn.to_string(),
+                object: None,
+                changes: vec![Change::set(
+                    "mS-DS-ConsistencyGuid",
+                    Value::Null,
+                    json!(KNOWN_AFTER_APPLY),
+                )],
+                depends_on: vec![create],
+                precondition: None,
+            });
+        }
+    }
+
+    fn deprovision_entra(&mut self, name: &str, cloud: &CloudUser, why: String, batch: &mut Batch) {
+        let (kind, changes) = match self.d.deprovision_action {
+            DeprovisionAction::Report => {
+                batch.note(
+                    NoteKind::Deprovision,
+                    name,
+                    format!(
+                        "would deprovision cloud user {}: {why}; deprovision.action is report",
+                        cloud.upn
+                    ),
+                );
+                return;
+            }
+            DeprovisionAction::Disable if cloud.account_enabled == Some(false) => return,
+            DeprovisionAction::Disable => (
+                ActionKind::Disable,
+                vec![Change::set(
+                    "accountEnabled",
+                    opt_bool(cloud.account_enabled),
+                    json!(false),
+                )],
+            ),
+            DeprovisionAction::Delete => (ActionKind::Delete, vec![]),
+        };
+        batch.deprovision_entra += 1;
+        batch.drafts.push(Draft {
+            kind,
+            side: Side::Entra,
+            identity: name.to_owned(),
+            target: cloud.upn.to_string(),
+            object: Some(cloud.id.clone()),
+            changes,
+            depends_on: vec![],
+            precondition: Some(entra_precondition(cloud)),
+        });
+    }
+
+    // ----- AD users with no cloud twin -----
+
+    fn ad_only(&mut self, joint: &Joint, name: &str, a: usize, batch: &mut Batch) {
+        let ad = &self.ad[a];
+        diagnostics::check(&Projected::of(ad), self.d, &mut batch.diagnostics);
+        if let (Some(id), Some(_)) = (ad.owner_marker(), &self.d.provision_ad) {
+            if !self
+                .cloud_index
+                .find(&crate::desired::EntraSelector::Id(id.to_owned()))
+                .is_empty()
+            {
+                // The twin exists but is ignored or in a conflict: not gone.
+                return;
+            }
+            let why = format!("idsync created it for cloud user {id}, which no longer exists");
+            self.deprovision_ad(name, ad, why, batch);
+            return;
+        }
+        if self.d.provision_entra {
+            self.provision_entra(joint, name, ad, batch);
+            return;
+        }
+        batch.note(NoteKind::Unmatched, name, format!("{} exists in AD only; no cloud provisioning is configured (Entra Connect creates its cloud twin when it syncs)", ad.dn));
+    }
+
+    fn deprovision_ad(&mut self, name: &str, ad: &AdUser, why: String, batch: &mut Batch) {
+        let (kind, changes) = match self.d.deprovision_action {
+            DeprovisionAction::Report => {
+                batch.note(
+                    NoteKind::Deprovision,
+                    name,
+                    format!(
+                        "would deprovision {}: {why}; deprovision.action is report",
+                        ad.dn
+                    ),
+                );
+                return;
+            }
+            DeprovisionAction::Disable if ad.is_disabled() => return,
+            DeprovisionAction::Disable => {
+                let uac = ad.user_account_control.unwrap_or(UAC_NORMAL_ACCOUNT);
+                (
+                    ActionKind::Disable,
+                    vec![Change::set(
+                        "userAccountControl",
+                        json!(uac.to_string()),
+                        json!((uac | UAC_ACCOUNTDISABLE).to_string()),
+                    )],
+                )
+            }
+            DeprovisionAction::Delete => (ActionKind::Delete, vec![]),
+        };
+        batch.deprovision_ad += 1;
+        batch.drafts.push(Draft {
+            kind,
+            side: Side::Ad,
+            identity: name.to_owned(),
+            target: ad.dn.to_string(),
+            object: Some(ad.object_guid.to_string()),
+            changes,
+            depends_on: vec![],
+            precondition: ad_precondition(ad),
+        });
+    }
+
+    fn provision_entra(&mut self, joint: &Joint, name: &str, ad: &AdUser, batch: &mut Batch) {
+        let spec = self.spec(joint);
+        let Some(upn) = ad.upn.as_ref().map(|u| self.d.routable_upn(u)) else {
+            return; // diagnosed as blank already
+        };
+        if let Some(&holder) = self
+            .cloud_index
+            .find(&crate::desired::EntraSelector::Upn(upn.clone()))
+            .first()
+        {
+            batch.conflicts.push(Conflict {
+                kind: ConflictKind::ProvisionCollision,
+                identity: name.to_owned(),
+                objects: vec![ad.dn.to_string(), cloud_label(&self.cloud[holder])],
+                message: format!(
+                    "cannot create cloud user {upn}: the UPN is taken by {}",
+                    cloud_label(&self.cloud[holder])
+                ),
+            });
+            return;
+        }
+        let anchor = immutable_id(ad, self.d.source_anchor);
+        let display = ad
+            .attr("displayName")
+            .map(str::to_owned)
+            .or_else(|| ad.dn.leaf_value())
+            .unwrap_or_else(|| upn.local_part().to_owned());
+        let nickname = ad
+            .attr("mailNickname")
+            .map(str::to_owned)
+            .or_else(|| ad.sam_account_name.as_ref().map(|s| s.to_string()))
+            .unwrap_or_else(|| upn.local_part().to_owned());
+        let mut changes = vec![
+            Change::set("userPrincipalName", Value::Null, json!(upn.as_str())),
+            Change::set("displayName", Value::Null, json!(display)),
+            Change::set("mailNickname", Value::Null, json!(nickname)),
+            Change::set("accountEnabled", Value::Null, json!(!ad.is_disabled())),
+            Change::set("onPremisesImmutableId", Value::Null, json!(anchor)),
+        ];
+        if let Some(mail) = &ad.mail {
+            changes.push(Change::set("mail", Value::Null, json!(mail)));
+        }
+        let mut copied: BTreeSet<&str> = ["givenName", "surname"].into();
+        copied.extend(self.d.attributes.keys().map(String::as_str));
+        if let Some(s) = spec {
+            copied.extend(s.attributes.keys().map(String::as_str));
+        }
+        for graph in copied {
+            let Some(m) = attributes::by_graph(graph) else {
+                continue;
+            };
+            if IDENTIFIERS.contains(&m.graph)
+                || matches!(m.graph, "displayName" | "mailNickname")
+                || m.kind == ValueKind::AccountEnabled
+            {
+                continue;
+            }
+            let value = spec
+                .and_then(|s| s.attributes.get(graph).cloned())
+                .or_else(|| ad_value(ad, m));
+            if let Some(v) = value {
+                let (_, after) = entra_values(m, None, Some(&v));
+                changes.push(Change::set(m.graph, Value::Null, after));
+            }
+        }
+        batch.drafts.push(Draft {
+            kind: ActionKind::Create,
+            side: Side::Entra,
+            identity: name.to_owned(),
+            target: upn.to_string(),
+            object: None,
+            changes,
+            depends_on: vec![],
+            precondition: Some("absent".into()),
+        });
+        if needs_consistency_guid(ad, self.d.source_anchor) {
+            batch.drafts.push(Draft {
+                kind: ActionKind::Link,
+                side: Side::Ad,
+                identity: name.to_owned(),
+                target: ad.dn.to_string(),
+                object: Some(ad.object_guid.to_string()),
+                changes: vec![Change::set(
+                    "mS-DS-ConsistencyGuid",
+                    Value::Null,
+                    json!(ad.object_guid.to_base64()),
+                )],
+                depends_on: vec![],
+                precondition: ad_precondition(ad),
+            });
+        }
+    }
+}
+
+fn cloud_label(c: &CloudUser) -> String {
+    format!("{} (entra {})", c.upn, c.id)
+}
+
+fn opt(v: Option<&str>) -> Value {
+    v.map_or(Value::Null, |s| json!(s))
+}
+
+fn opt_bool(v: Option<bool>) -> Value {
+    v.map_or(Value::Null, |b| json!(b))
+}
+
+fn ad_precondition(ad: &AdUser) -> Option<String> {
+    ad.usn_changed.map(|usn| format!("uSNChanged={usn}"))
+}
+
+fn entra_precondition(c: &CloudUser) -> String {
+    format!("sha256:{}", c.fingerprint())
+}
+
+/// The AD side of a mapped attribute, as text.
+fn ad_value(ad: &AdUser, m: &Mapping) -> Option<String> {
+    match m.kind {
+        ValueKind::AccountEnabled => Some((!ad.is_disabled()).to_string()),
+        _ => ad.attr(m.ad).map(str::to_owned),
+    }
+}
+
+/// The cloud side of a mapped attribute, as text.
+fn cloud_value(c: &CloudUser, m: &Mapping) -> Option<String> {
+    match m.kind {
+        ValueKind::AccountEnabled => c.account_enabled.map(|b| b.to_string()),
+        ValueKind::GraphList => c
+            .properties
+            .get(m.graph)
+            .and_then(|v| v.as_array())
+            .and_then(|a| a.first())
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        ValueKind::Text => c.text(m.graph).map(str::to_owned),
+    }
+}
+
+fn ad_change(ad: &AdUser, m: &Mapping, before: Option<&str>, after: Option<&str>) -> Change {
+    match m.kind {
+        ValueKind::AccountEnabled => {
+            let uac = ad.user_account_control.unwrap_or(UAC_NORMAL_ACCOUNT);
+            let new = if after == Some("false") {
+                uac | UAC_ACCOUNTDISABLE
+            } else {
+                uac & !UAC_ACCOUNTDISABLE
+            };
+            Change::set(
+                "userAccountControl",
+                json!(uac.to_string()),
+                json!(new.to_string()),
+            )
+        }
+        _ => Change::set(m.ad, opt(before), opt(after)),
+    }
+}
+
+fn entra_values(m: &Mapping, before: Option<&str>, after: Option<&str>) -> (Value, Value) {
+    match m.kind {
+        ValueKind::AccountEnabled => (
+            before.map_or(Value::Null, |b| json!(b == "true")),
+            after.map_or(Value::Null, |a| json!(a == "true")),
+        ),
+        ValueKind::GraphList => (
+            json!(before.into_iter().collect::<Vec<_>>()),
+            json!(after.into_iter().collect::<Vec<_>>()),
+        ),
+        ValueKind::Text => (opt(before), opt(after)),
+    }
+}
+
+/// The per-value edit of AD `proxyAddresses` that makes `primary` the one `SMTP:` address and
+/// adds the cloud's other SMTP addresses; `None` when nothing changes.
+fn proxy_change(current: &[String], primary: &str, aliases: &[String]) -> Option<Change> {
+    let mut add: Vec<String> = Vec::new();
+    let mut remove: Vec<String> = Vec::new();
+    let mut has_primary = false;
+    for v in current {
+        let Some(p) = ProxyAddress::parse(v).filter(ProxyAddress::is_smtp) else {
+            continue;
+        };
+        let same = eq_ci(p.address, primary);
+        match (p.is_primary_smtp(), same) {
+            (true, true) => has_primary = true,
+            // Another primary is demoted to a secondary address.
+            (true, false) => {
+                remove.push(v.clone());
+                add.push(format!("smtp:{}", p.address));
+            }
+            // The new primary was a secondary: it is promoted.
+            (false, true) => remove.push(v.clone()),
+            (false, false) => {}
+        }
+    }
+    if !has_primary {
+        add.push(format!("SMTP:{primary}"));
+    }
+    let holds = |list: &[String], address: &str| {
+        list.iter().any(|v| {
+            ProxyAddress::parse(v).is_some_and(|p| p.is_smtp() && eq_ci(p.address, address))
+        })
+    };
+    for alias in aliases {
+        if eq_ci(alias, primary) {
+            continue;
+        }
+        let kept: Vec<String> = current
+            .iter()
+            .filter(|v| !remove.contains(v))
+            .cloned()
+            .collect();
+        if !holds(&kept, alias) && !holds(&add, alias) {
+            add.push(format!("smtp:{alias}"));
+        }
+    }
+    if add.is_empty() && remove.is_empty() {
+        return None;
+    }
+    let mut after: Vec<String> = current
+        .iter()
+        .filter(|v| !remove.contains(v))
+        .cloned()
+        .collect();
+    after.extend(add.iter().cloned());
+    Some(Change {
+        attribute: "proxyAddresses".into(),
+        before: json!(current),
+        after: json!(after),
+        add,
+        remove,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn proxy_change_adds_primary_to_empty() {
+        let c = proxy_change(
+            &[],
+            "a@example.com",
+            &s(&["a@example.com", "alias@example.com"]),
+        )
+        .unwrap();
+        assert_eq!(c.add, s(&["SMTP:a@example.com", "smtp:alias@example.com"]));
+        assert!(c.remove.is_empty());
+    }
+
+    #[test]
+    fn proxy_change_demotes_old_primary_and_promotes_secondary() {
+        let c = proxy_change(
+            &s(&["SMTP:old@example.com", "smtp:new@example.com", "X500:/o=x"]),
+            "new@example.com",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            c.remove,
+            s(&["SMTP:old@example.com", "smtp:new@example.com"])
+        );
+        assert_eq!(c.add, s(&["smtp:old@example.com", "SMTP:new@example.com"]));
+        let after: Vec<String> = serde_json::from_value(c.after).unwrap();
+        assert_eq!(after.iter().filter(|v| v.starts_with("SMTP:")).count(), 1);
+        assert!(after.contains(&"X500:/o=x".to_owned()));
+    }
+
+    #[test]
+    fn proxy_change_is_none_when_converged() {
+        assert!(
+            proxy_change(
+                &s(&["SMTP:A@Example.com", "smtp:b@example.com"]),
+                "a@example.com",
+                &s(&["b@example.com"])
+            )
+            .is_none()
+        );
+    }
+}

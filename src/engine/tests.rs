@@ -1,0 +1,709 @@
+//! The planner against the field situations, on objects built in memory.
+
+use serde_json::json;
+
+use super::{PlanError, PlanInput, plan};
+use crate::desired::{
+    AdSelector, Authority, DeprovisionAction, DesiredState, EntraSelector, IdentitySpec,
+    InitialState, ProvisionAdConfig, Selector, SoftMatchKey, SourceAnchor, Template,
+};
+use crate::directory::{AdUser, CloudUser, Dn, Guid, Taken};
+use crate::plan::{Action, ActionKind, ConflictKind, NoteKind, Plan, Side};
+
+const OU: &str = "OU=Office365,DC=corp,DC=example,DC=com";
+const CLOUD_OU: &str = "OU=Cloud,OU=Office365,DC=corp,DC=example,DC=com";
+
+fn guid(n: u8) -> Guid {
+    let mut b = [0u8; 16];
+    b[0] = n;
+    b[15] = 0xaa;
+    Guid(b)
+}
+
+fn ad(n: u8, sam: &str) -> AdUser {
+    let mut u = AdUser::new(Dn::parse(&format!("CN={sam},{OU}")).unwrap(), guid(n));
+    u.sam_account_name = Some(sam.into());
+    u.upn = Some(format!("{sam}@example.com").into());
+    u.user_account_control = Some(512);
+    u.usn_changed = Some(1000 + n as u64);
+    u.attributes
+        .insert("displayName".into(), vec![sam.to_uppercase()]);
+    u
+}
+
+fn cloud(id: &str, upn: &str) -> CloudUser {
+    let mut c = CloudUser::new(id, upn);
+    c.account_enabled = Some(true);
+    c.properties.insert(
+        "displayName".into(),
+        json!(upn.split('@').next().unwrap().to_uppercase()),
+    );
+    c
+}
+
+fn desired() -> DesiredState {
+    let mut d = DesiredState::with_scope(&[OU]);
+    d.upn_suffixes
+        .insert("corp.local".into(), "example.com".into());
+    d
+}
+
+fn with_provision(mut d: DesiredState) -> DesiredState {
+    d.provision_ad = Some(ProvisionAdConfig {
+        ou: Dn::parse(CLOUD_OU).unwrap(),
+        sam_account_name: Template::parse("{mailNickname}").unwrap(),
+        initial_state: InitialState::EnabledRandomPassword,
+    });
+    d
+}
+
+fn run(d: &DesiredState, ad: &[AdUser], cloud: &[CloudUser]) -> Plan {
+    plan(PlanInput {
+        desired: d,
+        ad,
+        cloud,
+        taken: &[],
+    })
+    .expect("plan")
+}
+
+fn find<'p>(p: &'p Plan, kind: ActionKind, side: Side, identity: &str) -> &'p Action {
+    p.actions
+        .iter()
+        .find(|a| a.action == kind && a.directory == side && a.identity == identity)
+        .unwrap_or_else(|| panic!("no {kind:?} {side:?} for {identity} in {:#?}", p.actions))
+}
+
+fn change<'a>(a: &'a Action, attribute: &str) -> &'a crate::plan::Change {
+    a.changes
+        .iter()
+        .find(|c| c.attribute == attribute)
+        .unwrap_or_else(|| panic!("no change of {attribute} in {a:#?}"))
+}
+
+fn kinds(p: &Plan) -> Vec<(ActionKind, Side, String)> {
+    p.actions
+        .iter()
+        .map(|a| (a.action, a.directory, a.identity.clone()))
+        .collect()
+}
+
+// 1. cloud-first tenant, AD empty
+#[test]
+fn cloud_first_tenant_gets_ad_accounts_then_links() {
+    let d = with_provision(desired());
+    let mut alva = cloud("c1", "alva.wood@example.com");
+    alva.mail_nickname = Some("alva.wood".into());
+    alva.mail = Some("alva.wood@example.com".into());
+    alva.proxy_addresses = vec![
+        "SMTP:alva.wood@example.com".into(),
+        "smtp:alva@example.com".into(),
+    ];
+    let mut bob = cloud("c2", "bob@example.com");
+    bob.mail_nickname = Some("bob".into());
+    let p = run(&d, &[], &[alva, bob]);
+
+    assert_eq!(p.summary.create, 2);
+    assert_eq!(p.summary.link, 4);
+    let create = find(&p, ActionKind::Create, Side::Ad, "alva.wood@example.com");
+    assert_eq!(create.target, format!("CN=ALVA.WOOD,{CLOUD_OU}"));
+    assert_eq!(change(create, "sAMAccountName").after, json!("alva.wood"));
+    assert_eq!(
+        change(create, "userPrincipalName").after,
+        json!("alva.wood@example.com")
+    );
+    assert_eq!(change(create, "mail").after, json!("alva.wood@example.com"));
+    assert_eq!(
+        change(create, "proxyAddresses").after,
+        json!(["SMTP:alva.wood@example.com", "smtp:alva@example.com"])
+    );
+    assert_eq!(change(create, "adminDescription").after, json!("idsync:c1"));
+    assert_eq!(change(create, "userAccountControl").after, json!("512"));
+    assert_eq!(create.precondition.as_deref(), Some("absent"));
+
+    let link = find(&p, ActionKind::Link, Side::Entra, "alva.wood@example.com");
+    assert_eq!(link.depends_on, vec![create.id.clone()]);
+    assert_eq!(
+        change(link, "onPremisesImmutableId").after,
+        json!("(known after apply)")
+    );
+    let write_back = find(&p, ActionKind::Link, Side::Ad, "alva.wood@example.com");
+    assert_eq!(write_back.depends_on, vec![create.id.clone()]);
+    // Creates come first, so the ids of dependencies are lower.
+    assert!(
+        p.actions.iter().position(|a| a.id == create.id)
+            < p.actions.iter().position(|a| a.id == link.id)
+    );
+
+    // bob has no mail: the UPN becomes mail and primary SMTP.
+    let create = find(&p, ActionKind::Create, Side::Ad, "bob@example.com");
+    assert_eq!(
+        change(create, "proxyAddresses").after,
+        json!(["SMTP:bob@example.com"])
+    );
+}
+
+#[test]
+fn disabled_initial_state_warns() {
+    let mut d = with_provision(desired());
+    d.provision_ad.as_mut().unwrap().initial_state = InitialState::Disabled;
+    let mut c = cloud("c1", "x@example.com");
+    c.mail_nickname = Some("x".into());
+    let p = run(&d, &[], &[c]);
+    let create = find(&p, ActionKind::Create, Side::Ad, "x@example.com");
+    assert_eq!(change(create, "userAccountControl").after, json!("514"));
+    assert!(
+        p.diagnostics
+            .iter()
+            .any(|d| d.rule == "initial_state" && d.message.contains("disabled in the cloud"))
+    );
+}
+
+#[test]
+fn template_without_value_blocks_only_that_create() {
+    let d = with_provision(desired());
+    let mut ok = cloud("c1", "ok@example.com");
+    ok.mail_nickname = Some("ok".into());
+    let missing = cloud("c2", "nonick@example.com");
+    let p = run(&d, &[], &[ok, missing]);
+    assert_eq!(p.summary.create, 1);
+    assert!(
+        p.diagnostics
+            .iter()
+            .any(|d| d.object == "nonick@example.com" && d.rule == "blank")
+    );
+}
+
+#[test]
+fn provisioning_collision_with_an_object_outside_scope_is_a_conflict() {
+    let d = with_provision(desired());
+    let mut c = cloud("c1", "dup@example.com");
+    c.mail_nickname = Some("dup".into());
+    let taken = [Taken {
+        attribute: "userPrincipalName",
+        value: "dup@example.com".into(),
+        dn: Dn::parse("CN=Dup,OU=Legacy,DC=corp,DC=example,DC=com").unwrap(),
+    }];
+    let p = plan(PlanInput {
+        desired: &d,
+        ad: &[],
+        cloud: &[c],
+        taken: &taken,
+    })
+    .unwrap();
+    assert!(p.actions.is_empty());
+    assert_eq!(p.conflicts[0].kind, ConflictKind::ProvisionCollision);
+    assert!(p.conflicts[0].message.contains("OU=Legacy"));
+}
+
+// 2. AD on a .local suffix with no mail or proxyAddresses
+#[test]
+fn local_suffix_is_prepared_for_soft_match() {
+    let d = desired();
+    let mut a = ad(1, "jdoe");
+    a.upn = Some("jdoe@corp.local".into());
+    let mut c = cloud("c1", "jdoe@example.com");
+    c.mail = Some("jdoe@example.com".into());
+    c.proxy_addresses = vec!["SMTP:jdoe@example.com".into()];
+    let p = run(&d, std::slice::from_ref(&a), &[c]);
+
+    let up = find(&p, ActionKind::Update, Side::Ad, "jdoe@example.com");
+    assert_eq!(
+        change(up, "userPrincipalName").before,
+        json!("jdoe@corp.local")
+    );
+    assert_eq!(
+        change(up, "userPrincipalName").after,
+        json!("jdoe@example.com")
+    );
+    assert_eq!(change(up, "mail").after, json!("jdoe@example.com"));
+    let proxies = change(up, "proxyAddresses");
+    assert_eq!(proxies.add, vec!["SMTP:jdoe@example.com".to_owned()]);
+    assert!(proxies.remove.is_empty());
+    let link = find(&p, ActionKind::Link, Side::Entra, "jdoe@example.com");
+    assert_eq!(
+        change(link, "onPremisesImmutableId").after,
+        json!(a.object_guid.to_base64())
+    );
+    assert!(p.conflicts.is_empty() && p.diagnostics.is_empty(), "{p:#?}");
+}
+
+#[test]
+fn soft_match_keys_follow_the_configured_order_and_can_be_disabled() {
+    let mut d = desired();
+    let mut a = ad(1, "x");
+    a.proxy_addresses = vec!["SMTP:shared@example.com".into()];
+    let mut by_smtp = cloud("c-smtp", "other@example.com");
+    by_smtp.proxy_addresses = vec!["SMTP:shared@example.com".into()];
+    let by_upn = cloud("c-upn", "x@example.com");
+    let p = run(&d, &[a.clone()], &[by_smtp.clone(), by_upn.clone()]);
+    assert_eq!(
+        find(&p, ActionKind::Link, Side::Entra, "other@example.com")
+            .object
+            .as_deref(),
+        Some("c-smtp")
+    );
+
+    d.soft_match = vec![SoftMatchKey::Upn, SoftMatchKey::Smtp];
+    let p = run(&d, &[a.clone()], &[by_smtp.clone(), by_upn.clone()]);
+    assert_eq!(
+        find(&p, ActionKind::Link, Side::Entra, "x@example.com")
+            .object
+            .as_deref(),
+        Some("c-upn")
+    );
+
+    d.soft_match = vec![];
+    let p = run(&d, &[a], &[by_smtp, by_upn]);
+    assert!(p.actions.is_empty());
+    assert_eq!(
+        p.notes
+            .iter()
+            .filter(|n| n.kind == NoteKind::Unmatched)
+            .count(),
+        3
+    );
+}
+
+// 3. hard match of existing pairs
+#[test]
+fn hard_matched_pair_that_is_converged_gets_nothing() {
+    let mut d = desired();
+    d.source_anchor = SourceAnchor::ObjectGuid;
+    d.attributes.insert("displayName".into(), Authority::Ad);
+    let a = ad(1, "ssmith");
+    let mut c = cloud("c1", "someone.else@example.com");
+    c.immutable_id = Some(a.object_guid.to_base64());
+    c.properties.insert("displayName".into(), json!("SSMITH"));
+    let mut a2 = a.clone();
+    a2.upn = Some("someone.else@example.com".into());
+    let p = run(&d, &[a2], &[c]);
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+    assert!(p.notes.is_empty() && p.conflicts.is_empty());
+}
+
+#[test]
+fn hard_match_wins_over_soft_match() {
+    let mut d = desired();
+    d.source_anchor = SourceAnchor::ObjectGuid;
+    let a = ad(1, "x");
+    let mut hard = cloud("hard", "renamed@example.com");
+    hard.immutable_id = Some(a.object_guid.to_base64());
+    let soft = cloud("soft", "x@example.com");
+    let p = run(&d, &[a], &[hard, soft]);
+    // The AD UPN follows the hard-matched cloud user; the soft candidate stays cloud-only.
+    let up = find(&p, ActionKind::Update, Side::Ad, "renamed@example.com");
+    assert_eq!(
+        change(up, "userPrincipalName").after,
+        json!("renamed@example.com")
+    );
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.identity == "x@example.com" && n.kind == NoteKind::Unmatched)
+    );
+}
+
+#[test]
+fn guid_example_from_the_design_is_the_immutable_id() {
+    let mut d = desired();
+    d.source_anchor = SourceAnchor::ObjectGuid;
+    let mut a = ad(1, "x");
+    a.object_guid = Guid::parse("3ab39606-c642-489b-84b6-58c038d3ef39").unwrap();
+    let c = cloud("c1", "x@example.com");
+    let p = run(&d, &[a], &[c]);
+    let link = find(&p, ActionKind::Link, Side::Entra, "x@example.com");
+    assert_eq!(
+        change(link, "onPremisesImmutableId").after,
+        json!("BpazOkLGm0iEtljAONPvOQ==")
+    );
+}
+
+// 4. ConsistencyGuid as anchor
+#[test]
+fn consistency_guid_is_written_back_and_used_as_immutable_id() {
+    let d = desired();
+    let a = ad(7, "x");
+    let c = cloud("c1", "x@example.com");
+    let p = run(&d, std::slice::from_ref(&a), &[c]);
+    let back = find(&p, ActionKind::Link, Side::Ad, "x@example.com");
+    let link = find(&p, ActionKind::Link, Side::Entra, "x@example.com");
+    assert_eq!(
+        change(back, "mS-DS-ConsistencyGuid").after,
+        json!(a.object_guid.to_base64())
+    );
+    assert_eq!(
+        change(link, "onPremisesImmutableId").after,
+        change(back, "mS-DS-ConsistencyGuid").after
+    );
+    assert_eq!(back.precondition.as_deref(), Some("uSNChanged=1007"));
+
+    // Once set, the ConsistencyGuid value (not the objectGUID) is the anchor.
+    let mut set = a.clone();
+    set.consistency_guid = Some(vec![9; 16]);
+    let mut linked = cloud("c1", "x@example.com");
+    linked.immutable_id = Some("CQkJCQkJCQkJCQkJCQkJCQ==".into());
+    let p = run(&d, &[set], &[linked]);
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+}
+
+// 5. conflicts
+#[test]
+fn invalid_soft_match_is_a_conflict_and_others_proceed() {
+    let d = desired();
+    let a = ad(1, "pwhite");
+    let mut c = cloud("c1", "pwhite@example.com");
+    c.immutable_id = Some("c29tZS1vdGhlcg==".into());
+    let ok = ad(2, "fine");
+    let okc = cloud("c2", "fine@example.com");
+    let p = run(&d, &[a, ok], &[c, okc]);
+    assert_eq!(p.conflicts.len(), 1);
+    let k = &p.conflicts[0];
+    assert_eq!(k.kind, ConflictKind::InvalidSoftMatch);
+    assert_eq!(k.objects.len(), 2);
+    assert!(p.actions.iter().all(|a| a.identity == "fine@example.com"));
+    assert!(!p.actions.is_empty());
+}
+
+#[test]
+fn duplicate_upn_and_smtp_among_ad_users_are_conflicts() {
+    let d = desired();
+    let mut a = ad(1, "a");
+    a.upn = Some("same@corp.local".into());
+    let mut b = ad(2, "b");
+    b.upn = Some("same@example.com".into()); // the same once corp.local is rewritten
+    let mut c = ad(3, "c");
+    c.proxy_addresses = vec!["SMTP:tom@example.com".into()];
+    let mut e = ad(4, "e");
+    e.proxy_addresses = vec!["SMTP:Tom@Example.com".into()];
+    let mut tom = cloud("t", "tom@example.com");
+    tom.proxy_addresses = vec!["SMTP:tom@example.com".into()];
+    let p = run(&d, &[a, b, c, e], &[tom]);
+    let kinds: Vec<_> = p.conflicts.iter().map(|c| c.kind).collect();
+    assert!(kinds.contains(&ConflictKind::DuplicateUpn));
+    assert!(kinds.contains(&ConflictKind::DuplicateSmtp));
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+    // The cloud user both would match is held back too, not treated as cloud-only.
+    let smtp = p
+        .conflicts
+        .iter()
+        .find(|c| c.kind == ConflictKind::DuplicateSmtp)
+        .unwrap();
+    assert!(
+        smtp.objects.iter().any(|o| o.contains("tom@example.com")),
+        "{smtp:#?}"
+    );
+    assert!(p.diagnostics.iter().any(|d| d.rule == "duplicate"));
+}
+
+#[test]
+fn two_ad_users_claiming_one_cloud_user_is_a_conflict() {
+    let d = desired();
+    let mut a = ad(1, "chall");
+    a.proxy_addresses = vec!["SMTP:chris@example.com".into()];
+    a.upn = Some("chall@corp.local".into());
+    let mut b = ad(2, "chhall");
+    b.upn = Some("chris@corp.local".into());
+    let mut c = cloud("c1", "chris@example.com");
+    c.mail = Some("chris@example.com".into());
+    let p = run(&d, &[a, b], &[c]);
+    assert_eq!(p.conflicts.len(), 1);
+    assert_eq!(p.conflicts[0].kind, ConflictKind::AmbiguousMatch);
+    assert_eq!(p.conflicts[0].objects.len(), 3);
+    assert!(p.actions.is_empty());
+}
+
+#[test]
+fn explicit_pair_naming_a_missing_object_is_a_conflict() {
+    let mut d = desired();
+    d.identities.push(IdentitySpec {
+        name: Some("former".into()),
+        ad: Some(AdSelector::SamAccountName("gone".into())),
+        entra: Some(EntraSelector::Upn("former@example.com".into())),
+        ignore: false,
+        attributes: Default::default(),
+        origin: "ids.yaml:3:5".into(),
+    });
+    let c = cloud("c1", "former@example.com");
+    let p = run(&with_provision(d), &[], &[c]);
+    assert_eq!(p.conflicts.len(), 1);
+    assert_eq!(p.conflicts[0].kind, ConflictKind::MissingObject);
+    assert!(p.conflicts[0].message.contains("ids.yaml:3:5"));
+    // The cloud user is part of the conflicted identity: no AD account is provisioned for it.
+    assert!(p.actions.is_empty());
+}
+
+#[test]
+fn explicit_pair_overrides_matching_and_sets_attributes() {
+    let mut d = desired();
+    d.attributes.insert("department".into(), Authority::Ad);
+    d.identities.push(IdentitySpec {
+        name: Some("adam".into()),
+        ad: Some(AdSelector::SamAccountName("aanderson".into())),
+        entra: Some(EntraSelector::Upn("adam.anderson@example.com".into())),
+        ignore: false,
+        attributes: [("department".to_owned(), "Sales".to_owned())].into(),
+        origin: "x:1:1".into(),
+    });
+    let mut a = ad(1, "aanderson");
+    a.attributes
+        .insert("department".into(), vec!["Marketing".into()]);
+    let mut c = cloud("c1", "adam.anderson@example.com");
+    c.properties.insert("department".into(), json!("Marketing"));
+    let p = run(&d, &[a], &[c]);
+    assert_eq!(
+        change(find(&p, ActionKind::Update, Side::Ad, "adam"), "department").after,
+        json!("Sales")
+    );
+    assert_eq!(
+        change(
+            find(&p, ActionKind::Update, Side::Entra, "adam"),
+            "department"
+        )
+        .after,
+        json!("Sales")
+    );
+}
+
+// 6. scope
+#[test]
+fn objects_outside_scope_or_in_excluded_ous_are_not_touched() {
+    let mut d = desired();
+    d.scope
+        .exclude_ous
+        .push(Dn::parse(&format!("OU=Service,{OU}")).unwrap());
+    let mut other = ad(1, "other");
+    other.dn = Dn::parse("CN=other,OU=Legacy,DC=corp,DC=example,DC=com").unwrap();
+    let mut excluded = ad(2, "svc");
+    excluded.dn = Dn::parse(&format!("CN=svc,OU=Service,{OU}")).unwrap();
+    let inside = ad(3, "inside");
+    let p = run(&d, &[other, excluded, inside], &[]);
+    let named: Vec<&str> = p.notes.iter().map(|n| n.identity.as_str()).collect();
+    assert_eq!(named, vec!["inside@example.com"]);
+}
+
+// 7. synced cloud users, protected and ignored accounts
+#[test]
+fn synced_cloud_users_get_pending_sync_notes_not_writes() {
+    let mut d = desired();
+    d.attributes.insert("displayName".into(), Authority::Ad);
+    let mut a = ad(1, "kclark");
+    a.consistency_guid = Some(a.object_guid.0.to_vec());
+    let mut c = cloud("c1", "kclark@example.com");
+    c.immutable_id = Some(a.object_guid.to_base64());
+    c.sync_enabled = true;
+    c.properties.insert("displayName".into(), json!("Old Name"));
+    let p = run(&d, &[a], &[c]);
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+    assert_eq!(p.notes.len(), 1);
+    assert_eq!(p.notes[0].kind, NoteKind::PendingSync);
+    assert!(p.notes[0].message.contains("displayName"));
+}
+
+#[test]
+fn protected_objects_are_never_changed_and_ignored_ones_never_reported() {
+    let mut d = with_provision(desired());
+    d.protect
+        .push(Selector::Upn("breakglass@example.com".into()));
+    d.protect
+        .push(Selector::Ad(AdSelector::SamAccountName("admin".into())));
+    d.identities.push(IdentitySpec {
+        name: None,
+        ad: None,
+        entra: Some(EntraSelector::Upn("room@example.com".into())),
+        ignore: true,
+        attributes: Default::default(),
+        origin: "x:1:1".into(),
+    });
+    let mut bg = cloud("c1", "breakglass@example.com");
+    bg.mail_nickname = Some("breakglass".into());
+    let mut room = cloud("c2", "room@example.com");
+    room.mail_nickname = Some("room".into());
+    let admin = ad(1, "admin");
+    let admin_cloud = cloud("c3", "admin@example.com");
+    let p = run(&d, &[admin], &[bg, room, admin_cloud]);
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+    let protected: Vec<&str> = p
+        .notes
+        .iter()
+        .filter(|n| n.kind == NoteKind::Protected)
+        .map(|n| n.identity.as_str())
+        .collect();
+    assert_eq!(
+        protected,
+        vec!["admin@example.com", "breakglass@example.com"]
+    );
+    assert!(p.notes.iter().all(|n| !n.identity.contains("room")));
+}
+
+// 8. the delete threshold, and deprovisioning by ownership
+#[test]
+fn owned_accounts_whose_cloud_twin_is_gone_are_deprovisioned() {
+    let mut d = with_provision(desired());
+    d.deprovision_action = DeprovisionAction::Disable;
+    let mut owned = ad(1, "gone");
+    owned.admin_description = Some("idsync:deleted-id".into());
+    let mut unowned = ad(2, "manual");
+    unowned.admin_description = Some("created by hand".into());
+    let keep = cloud("c9", "keep@example.com");
+    let p = run(&d, &[owned, unowned], std::slice::from_ref(&keep));
+    let dis = find(&p, ActionKind::Disable, Side::Ad, "gone@example.com");
+    assert_eq!(change(dis, "userAccountControl").after, json!("514"));
+    assert!(p.actions.iter().all(|a| a.identity != "manual@example.com"));
+
+    d.deprovision_action = DeprovisionAction::Report;
+    let mut owned = ad(1, "gone");
+    owned.admin_description = Some("idsync:deleted-id".into());
+    let p = run(&d, &[owned], &[keep]);
+    assert!(
+        p.actions
+            .iter()
+            .all(|a| a.directory != Side::Ad || a.action != ActionKind::Disable)
+    );
+    assert!(p.notes.iter().any(|n| n.kind == NoteKind::Deprovision));
+}
+
+#[test]
+fn more_deletes_than_max_deletes_fails_the_whole_plan() {
+    let mut d = with_provision(desired());
+    d.deprovision_action = DeprovisionAction::Delete;
+    d.max_deletes = 2;
+    let users: Vec<AdUser> = (0..3)
+        .map(|n| {
+            let mut u = ad(n, &format!("u{n}"));
+            u.admin_description = Some(format!("idsync:gone-{n}"));
+            u
+        })
+        .collect();
+    let keep = cloud("c9", "keep@example.com");
+    let err = plan(PlanInput {
+        desired: &d,
+        ad: &users,
+        cloud: std::slice::from_ref(&keep),
+        taken: &[],
+    })
+    .unwrap_err();
+    assert_eq!(err, PlanError::TooManyDeletes { count: 3, max: 2 });
+    assert!(err.to_string().contains("max_deletes"));
+    d.max_deletes = 3;
+    let p = plan(PlanInput {
+        desired: &d,
+        ad: &users,
+        cloud: &[keep],
+        taken: &[],
+    })
+    .unwrap();
+    assert_eq!(p.summary.delete, 3);
+}
+
+#[test]
+fn an_empty_read_never_causes_deprovisioning() {
+    let mut d = with_provision(desired());
+    d.deprovision_action = DeprovisionAction::Delete;
+    let mut owned = ad(1, "x");
+    owned.admin_description = Some("idsync:c1".into());
+    let err = plan(PlanInput {
+        desired: &d,
+        ad: &[owned],
+        cloud: &[],
+        taken: &[],
+    })
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        PlanError::EmptyRead {
+            directory: "Entra",
+            ..
+        }
+    ));
+
+    let mut d = desired();
+    d.provision_entra = true;
+    d.deprovision_action = DeprovisionAction::Delete;
+    let mut orphan = cloud("c1", "o@example.com");
+    orphan.immutable_id = Some("AAAA".into());
+    let err = plan(PlanInput {
+        desired: &d,
+        ad: &[],
+        cloud: &[orphan],
+        taken: &[],
+    })
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        PlanError::EmptyRead {
+            directory: "AD",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn cloud_disable_follows_to_ad_as_a_disable_action() {
+    let mut d = desired();
+    d.attributes
+        .insert("accountEnabled".into(), Authority::Entra);
+    let mut a = ad(1, "ojones");
+    a.consistency_guid = Some(a.object_guid.0.to_vec());
+    let mut c = cloud("c1", "ojones@example.com");
+    c.immutable_id = Some(a.object_guid.to_base64());
+    c.account_enabled = Some(false);
+    let p = run(&d, &[a], &[c]);
+    let dis = find(&p, ActionKind::Disable, Side::Ad, "ojones@example.com");
+    assert_eq!(change(dis, "userAccountControl").after, json!("514"));
+    assert_eq!(p.summary.disable, 1);
+}
+
+#[test]
+fn owned_accounts_follow_the_provisioning_ou() {
+    let d = with_provision(desired());
+    let mut a = ad(1, "lbaker");
+    a.admin_description = Some("idsync:c1".into());
+    a.consistency_guid = Some(a.object_guid.0.to_vec());
+    let mut c = cloud("c1", "lbaker@example.com");
+    c.immutable_id = Some(a.object_guid.to_base64());
+    let p = run(&d, &[a], &[c]);
+    assert_eq!(
+        kinds(&p),
+        vec![(ActionKind::Move, Side::Ad, "lbaker@example.com".into())]
+    );
+    assert_eq!(
+        change(&p.actions[0], "distinguishedName").after,
+        json!(format!("CN=lbaker,{CLOUD_OU}"))
+    );
+}
+
+// 9. diagnostics block only the identity they concern
+#[test]
+fn diagnostic_errors_block_only_their_identity() {
+    let d = desired();
+    let mut bad = ad(1, "bad");
+    bad.upn = Some("bad@corp.lan".into());
+    let bad_cloud = cloud("c1", "bad@corp.lan");
+    let good = ad(2, "good");
+    let good_cloud = cloud("c2", "good@example.com");
+    let p = run(&d, &[bad, good], &[bad_cloud, good_cloud]);
+    assert!(
+        p.diagnostics
+            .iter()
+            .any(|x| x.rule == "topleveldomain" && x.object.starts_with("CN=bad"))
+    );
+    assert!(p.actions.iter().all(|a| a.identity == "good@example.com"));
+    assert!(!p.actions.is_empty());
+}
+
+#[test]
+fn plans_are_deterministic() {
+    let d = with_provision(desired());
+    let mut users: Vec<CloudUser> = (0..50)
+        .map(|n| {
+            let mut c = cloud(&format!("c{n}"), &format!("u{n}@example.com"));
+            c.mail_nickname = Some(format!("u{n}"));
+            c
+        })
+        .collect();
+    let a = run(&d, &[], &users);
+    users.reverse();
+    let b = run(&d, &[], &users);
+    assert_eq!(a, b);
+}

@@ -1,0 +1,219 @@
+//! Case-insensitive names: UPNs, SMTP addresses, sAMAccountNames and attribute names.
+//!
+//! Directories compare these without regard to case, so every comparison, hash and ordering here
+//! folds case, while the original spelling is kept for display and for writing back.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+/// Iterates the case-folded characters of `s` without allocating.
+fn folded(s: &str) -> impl Iterator<Item = char> + '_ {
+    s.chars().flat_map(char::to_lowercase)
+}
+
+/// Case-insensitive equality without allocating (ASCII fast path).
+pub fn eq_ci(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        folded(a).eq(folded(b))
+    }
+}
+
+/// The lower-cased form used as a hash-map key where a plain `String` key is wanted.
+pub fn fold(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_ascii_lowercase()
+    } else {
+        s.to_lowercase()
+    }
+}
+
+macro_rules! ci_name {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(s: impl Into<String>) -> Self {
+                Self(s.into())
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                eq_ci(&self.0, &other.0)
+            }
+        }
+        impl Eq for $name {}
+
+        impl Hash for $name {
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                if self.0.is_ascii() {
+                    for b in self.0.bytes() {
+                        state.write_u8(b.to_ascii_lowercase());
+                    }
+                } else {
+                    for c in folded(&self.0) {
+                        state.write_u32(c as u32);
+                    }
+                }
+                state.write_u8(0xff);
+            }
+        }
+
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> Ordering {
+                folded(&self.0).cmp(folded(&other.0))
+            }
+        }
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.0, f)
+            }
+        }
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self(s)
+            }
+        }
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+ci_name!(
+    /// A userPrincipalName (`local@suffix`), compared without case.
+    Upn
+);
+ci_name!(
+    /// An SMTP address without its `SMTP:`/`smtp:` prefix, compared without case.
+    SmtpAddress
+);
+ci_name!(
+    /// An AD sAMAccountName, compared without case.
+    SamAccountName
+);
+ci_name!(
+    /// An LDAP attribute name (`sn`, `mS-DS-ConsistencyGuid`), compared without case.
+    AttrName
+);
+
+impl Upn {
+    /// The part after the last `@`, if any.
+    pub fn suffix(&self) -> Option<&str> {
+        self.0.rsplit_once('@').map(|(_, s)| s)
+    }
+    /// The part before the last `@` (the whole value when there is none).
+    pub fn local_part(&self) -> &str {
+        self.0.rsplit_once('@').map_or(&self.0, |(l, _)| l)
+    }
+    /// The same local part on another suffix.
+    pub fn with_suffix(&self, suffix: &str) -> Upn {
+        Upn(format!("{}@{}", self.local_part(), suffix))
+    }
+}
+
+/// One `proxyAddresses` value: `TYPE:address`. Upper-case `SMTP:` marks the primary address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProxyAddress<'a> {
+    pub kind: &'a str,
+    pub address: &'a str,
+}
+
+impl<'a> ProxyAddress<'a> {
+    pub fn parse(value: &'a str) -> Option<Self> {
+        let (kind, address) = value.split_once(':')?;
+        Some(Self { kind, address })
+    }
+    pub fn is_smtp(&self) -> bool {
+        self.kind.eq_ignore_ascii_case("smtp")
+    }
+    /// Primary: exactly `SMTP` in upper case, as Exchange and Entra Connect read it.
+    pub fn is_primary_smtp(&self) -> bool {
+        self.kind == "SMTP"
+    }
+}
+
+/// The primary SMTP address among `proxyAddresses` values (the `SMTP:` one), if any.
+pub fn primary_smtp(proxy_addresses: &[String]) -> Option<SmtpAddress> {
+    proxy_addresses
+        .iter()
+        .filter_map(|v| ProxyAddress::parse(v))
+        .find(ProxyAddress::is_primary_smtp)
+        .map(|p| SmtpAddress::new(p.address))
+}
+
+/// Every SMTP address (primary or secondary) among `proxyAddresses` values.
+pub fn smtp_addresses(proxy_addresses: &[String]) -> impl Iterator<Item = SmtpAddress> + '_ {
+    proxy_addresses
+        .iter()
+        .filter_map(|v| ProxyAddress::parse(v))
+        .filter(ProxyAddress::is_smtp)
+        .map(|p| SmtpAddress::new(p.address))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_compare_and_hash_without_case() {
+        assert_eq!(Upn::new("Adam@Example.COM"), Upn::new("adam@example.com"));
+        let set: HashSet<_> = [Upn::new("Ärger@x.de"), Upn::new("ärger@X.DE")].into();
+        assert_eq!(set.len(), 1);
+        assert!(SamAccountName::new("a") < SamAccountName::new("B"));
+        assert_eq!(Upn::new("Adam@Example.COM").to_string(), "Adam@Example.COM");
+    }
+
+    #[test]
+    fn upn_suffix_rewrite() {
+        let upn = Upn::new("jdoe@corp.local");
+        assert_eq!(upn.suffix(), Some("corp.local"));
+        assert_eq!(upn.with_suffix("example.com").as_str(), "jdoe@example.com");
+    }
+
+    #[test]
+    fn primary_smtp_is_the_upper_case_entry() {
+        let values = vec![
+            "smtp:old@example.com".to_owned(),
+            "SMTP:New@Example.com".to_owned(),
+            "X500:/o=x".to_owned(),
+        ];
+        assert_eq!(
+            primary_smtp(&values),
+            Some(SmtpAddress::new("new@example.com"))
+        );
+        assert_eq!(smtp_addresses(&values).count(), 2);
+        assert_eq!(primary_smtp(&["smtp:a@b.c".to_owned()]), None);
+    }
+}

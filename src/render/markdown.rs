@@ -1,0 +1,153 @@
+//! The plan as a pull-request comment: a summary table, then each action folded in a
+//! `<details>` block, then conflicts, diagnostics and notes.
+
+use std::fmt::Write as _;
+
+use super::{show_value, summary_line};
+use crate::plan::{Plan, Severity};
+
+/// GitHub refuses comments over 65,536 characters; stop adding details well before that.
+const BUDGET: usize = 60_000;
+
+pub fn markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    let s = &plan.summary;
+    out.push_str("### idsync plan\n\n");
+    out.push_str("| create | update | link | move | disable | delete | conflict |\n");
+    out.push_str("|---:|---:|---:|---:|---:|---:|---:|\n");
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {} | {} | {} |\n",
+        s.create, s.update, s.link, s.move_, s.disable, s.delete, s.conflict
+    );
+    let _ = writeln!(out, "**{}**\n", summary_line(plan));
+
+    if plan.actions.is_empty() {
+        out.push_str("No changes. The directories match the desired state.\n");
+    } else {
+        out.push_str("#### Actions\n\n");
+        for (n, a) in plan.actions.iter().enumerate() {
+            if out.len() > BUDGET {
+                let _ = writeln!(
+                    out,
+                    "_…and {} more actions; the pipeline log has the full plan._\n",
+                    plan.actions.len() - n
+                );
+                break;
+            }
+            let deps = if a.depends_on.is_empty() {
+                String::new()
+            } else {
+                format!(" (after {})", a.depends_on.join(", "))
+            };
+            let _ = writeln!(
+                out,
+                "<details><summary><code>{}</code> <b>{}</b> {} <code>{}</code> — {}{}</summary>\n",
+                a.id,
+                a.action.as_str(),
+                a.directory.as_str(),
+                cell(&a.identity),
+                cell(&a.target),
+                deps
+            );
+            if !a.changes.is_empty() {
+                out.push_str("| attribute | before | after |\n|---|---|---|\n");
+                for c in &a.changes {
+                    let (before, after) = if !c.add.is_empty() || !c.remove.is_empty() {
+                        (
+                            c.remove
+                                .iter()
+                                .map(|v| format!("−`{}`", cell(v)))
+                                .collect::<Vec<_>>()
+                                .join("<br>"),
+                            c.add
+                                .iter()
+                                .map(|v| format!("+`{}`", cell(v)))
+                                .collect::<Vec<_>>()
+                                .join("<br>"),
+                        )
+                    } else {
+                        (code(&show_value(&c.before)), code(&show_value(&c.after)))
+                    };
+                    let _ = writeln!(out, "| {} | {before} | {after} |", cell(&c.attribute));
+                }
+                out.push('\n');
+            }
+            out.push_str("</details>\n\n");
+        }
+    }
+
+    if !plan.conflicts.is_empty() {
+        out.push_str("#### Conflicts\n\nThese identities get no actions until resolved.\n\n| kind | identity | message |\n|---|---|---|\n");
+        for c in &plan.conflicts {
+            let kind = serde_json::to_value(c.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "| {kind} | {} | {}<br>{} |",
+                cell(&c.identity),
+                cell(&c.message),
+                c.objects
+                    .iter()
+                    .map(|o| format!("`{}`", cell(o)))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            );
+        }
+        out.push('\n');
+    }
+
+    if !plan.diagnostics.is_empty() {
+        out.push_str("#### Diagnostics\n\n| severity | rule | object | attribute | message |\n|---|---|---|---|---|\n");
+        for d in &plan.diagnostics {
+            let sev = match d.severity {
+                Severity::Error => "🛑 error",
+                Severity::Warning => "⚠️ warning",
+            };
+            let _ = writeln!(
+                out,
+                "| {sev} | {} | `{}` | {} | {} |",
+                d.rule,
+                cell(&d.object),
+                cell(&d.attribute),
+                cell(&d.message)
+            );
+        }
+        out.push('\n');
+    }
+
+    if !plan.notes.is_empty() {
+        out.push_str("#### Notes\n\n");
+        for n in &plan.notes {
+            let kind = serde_json::to_value(n.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "- **{kind}** {}: {}",
+                cell(&n.identity),
+                cell(&n.message)
+            );
+        }
+    }
+    out
+}
+
+/// Text safe inside a table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|")
+        .replace('\n', " ")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn code(s: &str) -> String {
+    if s == "null" {
+        String::new()
+    } else {
+        format!("`{}`", cell(&s.replace('`', "'")))
+    }
+}

@@ -1,0 +1,84 @@
+//! Renderers: a plan as text (like `terraform plan`), JSON (the contract) or Markdown (a
+//! pull-request comment). They know the plan, not the directories.
+
+mod markdown;
+mod style;
+mod text;
+
+pub use markdown::markdown;
+pub use style::Styler;
+pub use text::text;
+
+use crate::plan::Plan;
+
+/// The output formats the CLI offers with `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// The plan as the JSON contract of DESIGN.md, pretty-printed with a final newline.
+pub fn json(plan: &Plan) -> String {
+    let mut s = serde_json::to_string_pretty(plan).expect("plans serialize");
+    s.push('\n');
+    s
+}
+
+/// Renders in the chosen format.
+pub fn render(plan: &Plan, format: Format, styler: Styler) -> String {
+    match format {
+        Format::Text => text(plan, styler),
+        Format::Json => json(plan),
+        Format::Markdown => markdown(plan),
+    }
+}
+
+/// The `Plan: …` summary line.
+pub fn summary_line(plan: &Plan) -> String {
+    let s = &plan.summary;
+    let mut line = format!(
+        "Plan: {} to create, {} to update, {} to link, {} to move, {} to disable, {} to delete.",
+        s.create, s.update, s.link, s.move_, s.disable, s.delete
+    );
+    let mut extra = Vec::new();
+    if s.conflict > 0 {
+        extra.push(plural(s.conflict, "conflict"));
+    }
+    let errors = plan.error_count();
+    let warnings = plan.diagnostics.len() - errors;
+    if errors > 0 {
+        extra.push(plural(errors, "diagnostic error"));
+    }
+    if warnings > 0 {
+        extra.push(plural(warnings, "warning"));
+    }
+    if !plan.notes.is_empty() {
+        extra.push(plural(plan.notes.len(), "note"));
+    }
+    if !extra.is_empty() {
+        line.push(' ');
+        line.push_str(&extra.join(", "));
+        line.push('.');
+    }
+    line
+}
+
+pub(crate) fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// A JSON value as the text renderers show it: strings quoted, `null` for nothing, the
+/// "(known after apply)" marker bare.
+pub(crate) fn show_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) if s == crate::plan::KNOWN_AFTER_APPLY => s.clone(),
+        serde_json::Value::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,143 @@
+//! The plan as a person reads it in a terminal or a pipeline log, like `terraform plan`.
+
+use std::fmt::Write as _;
+
+use super::{Styler, show_value, summary_line};
+use crate::plan::{Action, ActionKind, Change, Plan, Severity};
+
+pub fn text(plan: &Plan, s: Styler) -> String {
+    let mut out = String::new();
+    if plan.actions.is_empty() {
+        out.push_str("No changes. The directories match the desired state.\n");
+    } else {
+        out.push_str("idsync will perform the following actions:\n");
+        for a in &plan.actions {
+            out.push('\n');
+            action(&mut out, a, s);
+        }
+    }
+
+    if !plan.conflicts.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            s.error("Conflicts (these identities get no actions until resolved):")
+        );
+        for c in &plan.conflicts {
+            let kind = serde_json::to_value(c.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {} {} {}: {}",
+                s.error("!"),
+                s.bold(&kind),
+                c.identity,
+                c.message
+            );
+            for o in &c.objects {
+                let _ = writeln!(out, "      {}", s.dim(o));
+            }
+        }
+    }
+
+    if !plan.diagnostics.is_empty() {
+        let _ = writeln!(out, "\n{}", s.bold("Diagnostics:"));
+        for d in &plan.diagnostics {
+            let sev = match d.severity {
+                Severity::Error => s.error("error  "),
+                Severity::Warning => s.warning("warning"),
+            };
+            let _ = writeln!(
+                out,
+                "  {sev} {} {} {}: {}",
+                d.rule, d.object, d.attribute, d.message
+            );
+        }
+    }
+
+    if !plan.notes.is_empty() {
+        let _ = writeln!(out, "\n{}", s.bold("Notes:"));
+        for n in &plan.notes {
+            let kind = serde_json::to_value(n.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  - {} {}: {}", kind, n.identity, n.message);
+        }
+    }
+
+    let _ = writeln!(out, "\n{}", s.bold(&summary_line(plan)));
+    out
+}
+
+fn action(out: &mut String, a: &Action, s: Styler) {
+    let (symbol, verb) = match a.action {
+        ActionKind::Create => (s.add("+"), "will be created"),
+        ActionKind::Update => (s.change("~"), "will be updated in place"),
+        ActionKind::Link => (s.link(">"), "will be linked"),
+        ActionKind::Move => (s.link(">"), "will be moved"),
+        ActionKind::Disable => (s.remove("-"), "will be disabled"),
+        ActionKind::Delete => (s.remove("-"), "will be deleted"),
+    };
+    let mut header = format!("  # {} {} {}", a.directory.as_str(), a.target, verb);
+    if !a.depends_on.is_empty() {
+        let _ = write!(header, " (after {})", a.depends_on.join(", "));
+    }
+    let _ = writeln!(out, "{}", s.bold(&header));
+    let _ = writeln!(
+        out,
+        "  {symbol} {} {} \"{}\" [{}]",
+        a.action.as_str(),
+        a.directory.as_str(),
+        a.identity,
+        a.id
+    );
+    let width = a
+        .changes
+        .iter()
+        .map(|c| c.attribute.len())
+        .max()
+        .unwrap_or(0);
+    for c in &a.changes {
+        change(out, a.action, c, width, s);
+    }
+}
+
+fn change(out: &mut String, kind: ActionKind, c: &Change, width: usize, s: Styler) {
+    if !c.add.is_empty() || !c.remove.is_empty() {
+        let _ = writeln!(out, "      {} {}", s.change("~"), c.attribute);
+        for v in &c.remove {
+            let _ = writeln!(out, "          {} {v:?}", s.remove("-"));
+        }
+        for v in &c.add {
+            let _ = writeln!(out, "          {} {v:?}", s.add("+"));
+        }
+        return;
+    }
+    let name = format!("{:width$}", c.attribute);
+    if kind == ActionKind::Create || c.before.is_null() {
+        let _ = writeln!(
+            out,
+            "      {} {name} = {}",
+            s.add("+"),
+            show_value(&c.after)
+        );
+    } else if c.after.is_null() {
+        let _ = writeln!(
+            out,
+            "      {} {name} = {}",
+            s.remove("-"),
+            show_value(&c.before)
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "      {} {name} = {} -> {}",
+            s.change("~"),
+            show_value(&c.before),
+            show_value(&c.after)
+        );
+    }
+}
