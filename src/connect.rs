@@ -7,6 +7,8 @@
 use std::path::PathBuf;
 
 use crate::desired::{AdConfig, DesiredState, EntraConfig};
+use crate::directory::graph::GraphDirectory;
+use crate::directory::ldap::LdapDirectory;
 use crate::directory::snapshot::{AdSnapshot, EntraSnapshot};
 use crate::directory::{
     AdCreate, AdMod, AdQuery, AdRead, AdUser, AdWrite, CloudUser, DirectoryError, Dn, EntraOp,
@@ -32,8 +34,6 @@ pub enum ConnectError {
         "no Entra directory: set directories.entra (tenant or snapshot) in the desired state, or pass --entra-snapshot"
     )]
     NoEntra,
-    #[error("{0}")]
-    Unsupported(String),
     #[error(transparent)]
     Directory(#[from] DirectoryError),
 }
@@ -41,11 +41,13 @@ pub enum ConnectError {
 /// The AD side, whichever implementation.
 pub enum AdDirectory {
     Snapshot(AdSnapshot),
+    Ldap(LdapDirectory),
 }
 
 /// The Entra side, whichever implementation.
 pub enum EntraDirectory {
     Snapshot(EntraSnapshot),
+    Graph(GraphDirectory),
 }
 
 impl AdDirectory {
@@ -53,6 +55,7 @@ impl AdDirectory {
     pub fn describe(&self) -> String {
         match self {
             AdDirectory::Snapshot(s) => format!("AD snapshot {}", s.path().display()),
+            AdDirectory::Ldap(l) => format!("AD {}", l.url()),
         }
     }
 }
@@ -61,6 +64,7 @@ impl EntraDirectory {
     pub fn describe(&self) -> String {
         match self {
             EntraDirectory::Snapshot(s) => format!("Entra snapshot {}", s.path().display()),
+            EntraDirectory::Graph(g) => format!("Entra {}", g.graph_url()),
         }
     }
 }
@@ -74,10 +78,7 @@ pub async fn open_ad(desired: &DesiredState, o: &Overrides) -> Result<AdDirector
         AdConfig::Snapshot(path) => Ok(AdDirectory::Snapshot(
             AdSnapshot::open(&path).map_err(DirectoryError::from)?,
         )),
-        AdConfig::Ldap(l) => Err(ConnectError::Unsupported(format!(
-            "live AD ({}) is not available in this build yet; plan against an LDIF export with --ad-snapshot",
-            l.url
-        ))),
+        AdConfig::Ldap(l) => Ok(AdDirectory::Ldap(LdapDirectory::connect(&l).await?)),
     }
 }
 
@@ -93,10 +94,7 @@ pub async fn open_entra(
         EntraConfig::Snapshot(path) => Ok(EntraDirectory::Snapshot(
             EntraSnapshot::open(&path).map_err(DirectoryError::from)?,
         )),
-        EntraConfig::Graph(g) => Err(ConnectError::Unsupported(format!(
-            "live Entra (tenant {}) is not available in this build yet; plan against a Graph JSON export with --entra-snapshot",
-            g.tenant_id
-        ))),
+        EntraConfig::Graph(g) => Ok(EntraDirectory::Graph(GraphDirectory::connect(&g).await?)),
     }
 }
 
@@ -132,16 +130,19 @@ impl AdRead for AdDirectory {
     async fn read_users(&mut self, query: &AdQuery) -> Result<Vec<AdUser>, DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.read_users(query).await,
+            AdDirectory::Ldap(l) => l.read_users(query).await,
         }
     }
     async fn read_user(&mut self, guid: &Guid) -> Result<Option<AdUser>, DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.read_user(guid).await,
+            AdDirectory::Ldap(l) => l.read_user(guid).await,
         }
     }
     async fn find_taken(&mut self, values: &TakenQuery) -> Result<Vec<Taken>, DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.find_taken(values).await,
+            AdDirectory::Ldap(l) => l.find_taken(values).await,
         }
     }
 }
@@ -150,26 +151,31 @@ impl AdWrite for AdDirectory {
     async fn create_user(&mut self, create: &AdCreate) -> Result<AdUser, DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.create_user(create).await,
+            AdDirectory::Ldap(l) => l.create_user(create).await,
         }
     }
     async fn modify_user(&mut self, dn: &Dn, mods: &[AdMod]) -> Result<(), DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.modify_user(dn, mods).await,
+            AdDirectory::Ldap(l) => l.modify_user(dn, mods).await,
         }
     }
     async fn move_user(&mut self, dn: &Dn, new_dn: &Dn) -> Result<(), DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.move_user(dn, new_dn).await,
+            AdDirectory::Ldap(l) => l.move_user(dn, new_dn).await,
         }
     }
     async fn delete_user(&mut self, dn: &Dn) -> Result<(), DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.delete_user(dn).await,
+            AdDirectory::Ldap(l) => l.delete_user(dn).await,
         }
     }
     async fn flush(&mut self) -> Result<(), DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.flush().await,
+            AdDirectory::Ldap(l) => l.flush().await,
         }
     }
 }
@@ -178,11 +184,13 @@ impl EntraRead for EntraDirectory {
     async fn read_users(&mut self, select: &[String]) -> Result<Vec<CloudUser>, DirectoryError> {
         match self {
             EntraDirectory::Snapshot(s) => s.read_users(select).await,
+            EntraDirectory::Graph(g) => g.read_users(select).await,
         }
     }
     async fn read_user(&mut self, id: &str) -> Result<Option<CloudUser>, DirectoryError> {
         match self {
             EntraDirectory::Snapshot(s) => s.read_user(id).await,
+            EntraDirectory::Graph(g) => g.read_user(id).await,
         }
     }
 }
@@ -194,11 +202,13 @@ impl EntraWrite for EntraDirectory {
     ) -> Vec<Result<Option<CloudUser>, DirectoryError>> {
         match self {
             EntraDirectory::Snapshot(s) => s.write(writes).await,
+            EntraDirectory::Graph(g) => g.write(writes).await,
         }
     }
     async fn flush(&mut self) -> Result<(), DirectoryError> {
         match self {
             EntraDirectory::Snapshot(s) => s.flush().await,
+            EntraDirectory::Graph(g) => g.flush().await,
         }
     }
 }

@@ -9,6 +9,8 @@
 pub mod attributes;
 pub mod dn;
 pub mod filter;
+pub mod graph;
+pub mod ldap;
 pub mod ldif;
 pub mod model;
 pub mod snapshot;
@@ -19,8 +21,8 @@ pub use model::{AdUser, CloudUser, Guid};
 
 use crate::names::AttrName;
 
-/// What an AD read covers: subtrees, excluded subtrees, and an optional LDAP filter (ANDed with
-/// `(objectClass=user)`).
+/// What an AD read covers: subtrees (none: the whole directory), excluded subtrees, and an
+/// optional LDAP filter (ANDed with `(objectClass=user)`).
 #[derive(Debug, Clone, Default)]
 pub struct AdQuery {
     pub bases: Vec<Dn>,
@@ -118,6 +120,18 @@ pub trait EntraRead {
     async fn read_users(&mut self, select: &[String]) -> Result<Vec<CloudUser>, DirectoryError>;
     /// One user by object id.
     async fn read_user(&mut self, id: &str) -> Result<Option<CloudUser>, DirectoryError>;
+    /// Several users by object id, in order (`None` for one that is gone). Live connectors
+    /// batch this.
+    async fn read_users_by_id(
+        &mut self,
+        ids: &[String],
+    ) -> Result<Vec<Option<CloudUser>>, DirectoryError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.read_user(id).await?);
+        }
+        Ok(out)
+    }
 }
 
 /// One write to Entra ID, as Graph takes it.

@@ -195,6 +195,61 @@ impl CloudUser {
         }
     }
 
+    /// A Graph user object as a `CloudUser`; the error says which property is wrong.
+    pub fn from_graph(
+        user: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<CloudUser, String> {
+        use serde_json::Value;
+        let required = |name: &str| match user.get(name) {
+            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+            Some(Value::String(_)) | None | Some(Value::Null) => Err(format!("no {name}")),
+            Some(_) => Err(format!("{name} must be a string")),
+        };
+        let optional = |name: &str| match user.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("{name} must be a string or null")),
+        };
+        let flag = |name: &str| match user.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(format!("{name} must be true, false or null")),
+        };
+        let mut cloud = CloudUser::new(required("id")?, Upn::from(required("userPrincipalName")?));
+        cloud.mail = optional("mail")?;
+        cloud.mail_nickname = optional("mailNickname")?;
+        cloud.immutable_id = optional("onPremisesImmutableId")?;
+        cloud.user_type = optional("userType")?;
+        cloud.sync_enabled = flag("onPremisesSyncEnabled")?.unwrap_or(false);
+        cloud.account_enabled = flag("accountEnabled")?;
+        cloud.proxy_addresses = match user.get("proxyAddresses") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<_>>()
+                .ok_or("proxyAddresses must be an array of strings")?,
+            Some(_) => return Err("proxyAddresses must be an array of strings".into()),
+        };
+        const TYPED: &[&str] = &[
+            "id",
+            "userPrincipalName",
+            "mail",
+            "mailNickname",
+            "proxyAddresses",
+            "onPremisesImmutableId",
+            "onPremisesSyncEnabled",
+            "accountEnabled",
+            "userType",
+        ];
+        cloud.properties = user
+            .iter()
+            .filter(|(k, _)| !TYPED.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(cloud)
+    }
+
     /// A string property by Graph name, including the ones held in typed fields.
     pub fn text(&self, name: &str) -> Option<&str> {
         match name {

@@ -26,7 +26,7 @@ use serde_json::{Map, Value};
 use super::{SnapshotError, SnapshotFile, line_col};
 use crate::directory::model::{CloudUser, Guid};
 use crate::directory::{DirectoryError, EntraOp, EntraRead, EntraWrite};
-use crate::names::{ProxyAddress, Upn, eq_ci, fold};
+use crate::names::{ProxyAddress, eq_ci, fold};
 
 /// Properties a Graph create must carry.
 const REQUIRED_ON_CREATE: &[&str] = &[
@@ -298,7 +298,7 @@ impl EntraSnapshot {
             let Value::Object(user) = item else {
                 return Err(user_error(i, "expected a JSON object".into()));
             };
-            let cloud = to_cloud_user(&user).map_err(|m| user_error(i, m))?;
+            let cloud = CloudUser::from_graph(&user).map_err(|m| user_error(i, m))?;
             if let Some(first) = ids.insert(fold(&cloud.id), i) {
                 return Err(user_error(
                     i,
@@ -338,7 +338,7 @@ impl EntraSnapshot {
     }
 
     fn convert(&self, user: &Map<String, Value>) -> Result<CloudUser, DirectoryError> {
-        to_cloud_user(user).map_err(|message| {
+        CloudUser::from_graph(user).map_err(|message| {
             DirectoryError::Other(format!("{}: {message}", self.file.path.display()))
         })
     }
@@ -645,58 +645,6 @@ fn set_primary_smtp(user: &mut Map<String, Value>, mail: Option<&str>) {
         "proxyAddresses".into(),
         Value::Array(proxies.into_iter().map(Value::String).collect()),
     );
-}
-
-/// A Graph user object as a `CloudUser`; the error says which property is wrong.
-fn to_cloud_user(user: &Map<String, Value>) -> Result<CloudUser, String> {
-    let required = |name: &str| match user.get(name) {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        Some(Value::String(_)) | None | Some(Value::Null) => Err(format!("no {name}")),
-        Some(_) => Err(format!("{name} must be a string")),
-    };
-    let optional = |name: &str| match user.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(format!("{name} must be a string or null")),
-    };
-    let flag = |name: &str| match user.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(format!("{name} must be true, false or null")),
-    };
-    let mut cloud = CloudUser::new(required("id")?, Upn::from(required("userPrincipalName")?));
-    cloud.mail = optional("mail")?;
-    cloud.mail_nickname = optional("mailNickname")?;
-    cloud.immutable_id = optional("onPremisesImmutableId")?;
-    cloud.user_type = optional("userType")?;
-    cloud.sync_enabled = flag("onPremisesSyncEnabled")?.unwrap_or(false);
-    cloud.account_enabled = flag("accountEnabled")?;
-    cloud.proxy_addresses = match user.get("proxyAddresses") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect::<Option<_>>()
-            .ok_or("proxyAddresses must be an array of strings")?,
-        Some(_) => return Err("proxyAddresses must be an array of strings".into()),
-    };
-    const TYPED: &[&str] = &[
-        "id",
-        "userPrincipalName",
-        "mail",
-        "mailNickname",
-        "proxyAddresses",
-        "onPremisesImmutableId",
-        "onPremisesSyncEnabled",
-        "accountEnabled",
-        "userType",
-    ];
-    cloud.properties = user
-        .iter()
-        .filter(|(k, _)| !TYPED.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    Ok(cloud)
 }
 
 /// Byte offsets of the elements of the users array (for error locations). The text is valid
