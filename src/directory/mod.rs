@@ -191,3 +191,26 @@ impl DirectoryError {
         }
     }
 }
+
+/// Progress of a long read or write. Libraries never draw: the CLI turns these into a progress
+/// bar on a terminal, and ignores them in pipelines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressEvent<'a> {
+    /// A phase begins; `total` when known (Graph and LDAP reads usually do not know it).
+    Start { what: &'a str, total: Option<u64> },
+    /// `n` more objects done.
+    Advance(u64),
+    Finish,
+}
+
+/// Receives progress events; shared between tasks.
+pub trait ProgressSink: Send + Sync {
+    fn event(&self, event: ProgressEvent<'_>);
+}
+
+/// Drops every event.
+pub struct NoProgress;
+
+impl ProgressSink for NoProgress {
+    fn event(&self, _: ProgressEvent<'_>) {}
+}
