@@ -84,9 +84,13 @@ pub fn load(dir: &Path) -> Result<DesiredState, LoadError> {
     }
     let digest = format!("sha256:{:x}", hasher.finalize());
 
+    // A file that did not parse may hold the keys the merged state misses; saying they are
+    // missing would only add noise.
+    let parse_failed = !issues.is_empty();
     let mut checker = Checker {
         issues,
         files: paths.clone(),
+        parse_failed,
     };
     let merged = merge(files, &mut checker);
     let state = checker.build(merged, paths, digest);
@@ -196,6 +200,7 @@ fn merge(files: Vec<(PathBuf, DesiredFile)>, c: &mut Checker) -> Merged {
 struct Checker {
     issues: Vec<Issue>,
     files: Vec<PathBuf>,
+    parse_failed: bool,
 }
 
 impl Checker {
@@ -210,6 +215,9 @@ impl Checker {
 
     /// For keys missing from every file: point at the first file.
     fn missing(&mut self, message: impl Into<String>) {
+        if self.parse_failed {
+            return;
+        }
         let file = self.files.first().cloned().unwrap_or_default();
         self.issues.push(Issue {
             file,

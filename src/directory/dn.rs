@@ -194,6 +194,9 @@ fn parse_rdns(raw: &str) -> Result<Vec<Vec<Ava>>, DnError> {
             if c == '=' {
                 break;
             }
+            if matches!(c, ',' | '+' | ';') && attr.trim().is_empty() {
+                return Err(err(raw, "empty relative name (two separators in a row?)"));
+            }
             if matches!(c, ',' | '+' | ';' | '\\' | '"') {
                 return Err(err(raw, "attribute type contains a special character"));
             }
