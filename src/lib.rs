@@ -6,6 +6,7 @@
 //! write capabilities. The library never prints: the CLI picks what to show.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod apply;
 pub mod connect;
 pub mod desired;
 pub mod directory;

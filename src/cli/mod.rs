@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing, renderer choice, exit codes.
 
+mod apply;
 mod output;
 mod plan;
 mod schema;
@@ -68,6 +69,8 @@ enum Command {
     Schema,
     /// Read both directories and show what apply would change.
     Plan(plan::PlanArgs),
+    /// Apply a saved plan, or plan now and ask for `yes`.
+    Apply(apply::ApplyArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
         Command::Validate => validate::run(&cli.global),
         Command::Schema => schema::run(),
         Command::Plan(args) => plan::run(&cli.global, args),
+        Command::Apply(args) => apply::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

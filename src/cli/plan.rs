@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::ValueEnum;
+use idsync::apply::SavedPlan;
 use idsync::connect::{self, open_ad, open_entra};
 use idsync::render::{self, Format};
 
@@ -16,6 +17,9 @@ pub struct PlanArgs {
     /// Exit 2 when apply would change something, 0 when not (1 on error).
     #[arg(long)]
     detailed_exitcode: bool,
+    /// Save the plan for `idsync apply PLAN`.
+    #[arg(long, value_name = "PLAN")]
+    out: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -38,15 +42,14 @@ impl From<PlanFormat> for Format {
 pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let desired = validate::load(global)?;
     let rt = runtime()?;
-    let planned = rt.block_on(async {
+    let (planned, ad_name, entra_name) = rt.block_on(async {
         let overrides = global.overrides();
         let mut ad = open_ad(&desired, &overrides).await?;
         let mut entra = open_entra(&desired, &overrides).await?;
-        output::info(
-            global,
-            &format!("reading {} and {}", ad.describe(), entra.describe()),
-        );
-        connect::read_and_plan(&desired, &mut ad, &mut entra).await
+        let (ad_name, entra_name) = (ad.describe(), entra.describe());
+        output::info(global, &format!("reading {ad_name} and {entra_name}"));
+        let planned = connect::read_and_plan(&desired, &mut ad, &mut entra).await?;
+        Ok::<_, anyhow::Error>((planned, ad_name, entra_name))
     })?;
     output::info(
         global,
@@ -61,6 +64,16 @@ pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         "{}",
         render::render(&plan, args.format.into(), output::stdout_styler(global))
     );
+    if let Some(path) = &args.out {
+        SavedPlan::new(plan.clone(), desired.digest.clone(), ad_name, entra_name).save(path)?;
+        if !global.quiet {
+            eprintln!(
+                "Saved the plan to {}; apply it with `idsync apply {}`.",
+                path.display(),
+                path.display()
+            );
+        }
+    }
     Ok(if args.detailed_exitcode && plan.has_changes() {
         ExitCode::from(2)
     } else {

@@ -173,6 +173,12 @@ pub enum DirectoryError {
     },
     #[error("{object}: not found")]
     NotFound { object: String },
+    /// The directory cannot be reached (after retries): nothing more can be done there now.
+    #[error("{directory} is unreachable: {message}")]
+    Unavailable {
+        directory: &'static str,
+        message: String,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,

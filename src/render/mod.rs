@@ -2,10 +2,12 @@
 //! pull-request comment). They know the plan, not the directories.
 
 mod markdown;
+mod report;
 mod style;
 mod text;
 
 pub use markdown::markdown;
+pub use report::{report_json, report_text};
 pub use style::Styler;
 pub use text::text;
 

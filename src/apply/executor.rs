@@ -1,0 +1,583 @@
+//! The executor: runs a plan's actions in DESIGN.md's order (AD creates, Entra creates, links,
+//! updates, moves, disables and deletes), re-checking each object's precondition first, and
+//! reports every action's outcome. It never does more than the plan shows.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::password::random_password;
+use crate::desired::SourceAnchor;
+use crate::directory::model::UAC_ACCOUNTDISABLE;
+use crate::directory::{
+    AdCreate, AdMod, AdRead, AdUser, AdValue, AdWrite, CloudUser, DirectoryError, Dn, EntraOp,
+    EntraRead, EntraWrite, Guid, Secret, TakenQuery,
+};
+use crate::engine::anchor::immutable_id;
+use crate::names::AttrName;
+use crate::plan::{Action, ActionKind, KNOWN_AFTER_APPLY, Plan, Side};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Applied,
+    Failed,
+    /// The object changed since the plan: skipped.
+    Stale,
+    /// Not tried: a dependency did not apply, or the directory became unreachable.
+    NotAttempted,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionOutcome {
+    pub id: String,
+    pub action: ActionKind,
+    pub directory: Side,
+    pub identity: String,
+    pub target: String,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// What apply did, action by action, in plan order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApplyReport {
+    pub outcomes: Vec<ActionOutcome>,
+}
+
+impl ApplyReport {
+    pub fn count(&self, status: Status) -> usize {
+        self.outcomes.iter().filter(|o| o.status == status).count()
+    }
+    /// Every action applied.
+    pub fn succeeded(&self) -> bool {
+        self.outcomes.iter().all(|o| o.status == Status::Applied)
+    }
+}
+
+/// The order of DESIGN.md: AD creates, then what reads their anchors back.
+fn phase(a: &Action) -> u8 {
+    match (a.action, a.directory) {
+        (ActionKind::Create, Side::Ad) => 0,
+        (ActionKind::Create, Side::Entra) => 1,
+        (ActionKind::Link, _) => 2,
+        (ActionKind::Update, _) => 3,
+        (ActionKind::Move, _) => 4,
+        (ActionKind::Disable | ActionKind::Delete, _) => 5,
+    }
+}
+
+type Result<T> = std::result::Result<T, String>;
+
+struct Executor<'p, A, E> {
+    plan: &'p Plan,
+    anchor: SourceAnchor,
+    ad: &'p mut A,
+    entra: &'p mut E,
+    status: Vec<Option<(Status, Option<String>)>>,
+    index: HashMap<&'p str, usize>,
+    /// AD users created by create actions, by action id.
+    created_ad: HashMap<String, AdUser>,
+    /// uSNChanged seen after our own writes, so a second action on one object is not stale.
+    own_usn: HashMap<Guid, Option<u64>>,
+    /// Fingerprints after our own writes to cloud users.
+    own_fingerprint: HashMap<String, String>,
+    ad_down: Option<String>,
+    entra_down: Option<String>,
+}
+
+/// Runs the plan. Every action gets an outcome; nothing outside the plan is written.
+pub async fn execute<A, E>(
+    plan: &Plan,
+    anchor: SourceAnchor,
+    ad: &mut A,
+    entra: &mut E,
+) -> ApplyReport
+where
+    A: AdRead + AdWrite,
+    E: EntraRead + EntraWrite,
+{
+    let mut x = Executor {
+        plan,
+        anchor,
+        ad,
+        entra,
+        status: vec![None; plan.actions.len()],
+        index: plan
+            .actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id.as_str(), i))
+            .collect(),
+        created_ad: HashMap::new(),
+        own_usn: HashMap::new(),
+        own_fingerprint: HashMap::new(),
+        ad_down: None,
+        entra_down: None,
+    };
+    for p in 0..=5 {
+        let ids: Vec<usize> = (0..plan.actions.len())
+            .filter(|&i| phase(&plan.actions[i]) == p)
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let (ad_ids, entra_ids): (Vec<usize>, Vec<usize>) = ids
+            .into_iter()
+            .partition(|&i| plan.actions[i].directory == Side::Ad);
+        for i in ad_ids.iter().copied() {
+            x.run_ad(i).await;
+        }
+        x.run_entra(&entra_ids).await;
+        x.flush(&ad_ids, &entra_ids).await;
+    }
+    ApplyReport {
+        outcomes: plan
+            .actions
+            .iter()
+            .zip(x.status)
+            .map(|(a, s)| {
+                let (status, message) =
+                    s.unwrap_or((Status::NotAttempted, Some("not reached".into())));
+                ActionOutcome {
+                    id: a.id.clone(),
+                    action: a.action,
+                    directory: a.directory,
+                    identity: a.identity.clone(),
+                    target: a.target.clone(),
+                    status,
+                    message,
+                }
+            })
+            .collect(),
+    }
+}
+
+impl<'p, A, E> Executor<'p, A, E>
+where
+    A: AdRead + AdWrite,
+    E: EntraRead + EntraWrite,
+{
+    fn set(&mut self, i: usize, status: Status, message: Option<String>) {
+        self.status[i] = Some((status, message));
+    }
+
+    /// `Some(reason)` when a dependency did not apply.
+    fn blocked_by(&self, a: &Action) -> Option<String> {
+        for dep in &a.depends_on {
+            let ok = self
+                .index
+                .get(dep.as_str())
+                .and_then(|&j| self.status[j].as_ref())
+                .is_some_and(|(s, _)| *s == Status::Applied);
+            if !ok {
+                return Some(format!("depends on {dep}, which did not apply"));
+            }
+        }
+        None
+    }
+
+    fn created_by_dependency(&self, a: &Action) -> Option<&AdUser> {
+        a.depends_on.iter().find_map(|d| self.created_ad.get(d))
+    }
+
+    // ----- AD -----
+
+    async fn run_ad(&mut self, i: usize) {
+        let a = &self.plan.actions[i];
+        if let Some(why) = self.blocked_by(a) {
+            return self.set(i, Status::NotAttempted, Some(why));
+        }
+        if let Some(down) = &self.ad_down {
+            let msg = format!("not attempted: {down}");
+            return self.set(i, Status::NotAttempted, Some(msg));
+        }
+        match self.ad_action(a).await {
+            Ok(Ok(())) => self.set(i, Status::Applied, None),
+            Ok(Err(stale)) => self.set(i, Status::Stale, Some(stale)),
+            Err(e) => {
+                if let DirectoryError::Unavailable { .. } = &e {
+                    self.ad_down = Some(e.to_string());
+                }
+                self.set(i, Status::Failed, Some(e.to_string()));
+            }
+        }
+    }
+
+    /// `Ok(Err(why))`: stale, skipped.
+    async fn ad_action(&mut self, a: &Action) -> std::result::Result<Result<()>, DirectoryError> {
+        let dn = Dn::parse(&a.target).map_err(|e| DirectoryError::Other(e.to_string()))?;
+        if a.action == ActionKind::Create {
+            return self.ad_create(a, dn).await;
+        }
+        // The object: from the plan, or the account created earlier in this run.
+        let guid = match a.object.as_deref().and_then(Guid::parse) {
+            Some(g) => g,
+            None => match self.created_by_dependency(a) {
+                Some(u) => u.object_guid,
+                None => {
+                    return Err(DirectoryError::Other(format!(
+                        "{}: the plan names no object to change",
+                        a.target
+                    )));
+                }
+            },
+        };
+        let current = match self.ad.read_user(&guid).await? {
+            Some(u) => u,
+            None => return Ok(Err(format!("stale: {} no longer exists", a.target))),
+        };
+        if let Some(expected) = a
+            .precondition
+            .as_deref()
+            .and_then(|p| p.strip_prefix("uSNChanged="))
+        {
+            let expected: Option<u64> = match self.own_usn.get(&guid) {
+                Some(own) => *own,
+                None => expected.parse().ok(),
+            };
+            if current.usn_changed != expected {
+                return Ok(Err(format!(
+                    "stale: {} changed since the plan (uSNChanged {} is now {})",
+                    a.target,
+                    expected.map_or("?".into(), |v| v.to_string()),
+                    current.usn_changed.map_or("?".into(), |v| v.to_string())
+                )));
+            }
+        }
+        let dn = current.dn.clone();
+        match a.action {
+            ActionKind::Move => {
+                let new_dn = a
+                    .changes
+                    .iter()
+                    .find(|c| c.attribute == "distinguishedName")
+                    .and_then(|c| c.after.as_str())
+                    .ok_or_else(|| {
+                        DirectoryError::Other(format!("{}: move without a new DN", a.target))
+                    })?;
+                let new_dn = Dn::parse(new_dn).map_err(|e| DirectoryError::Other(e.to_string()))?;
+                self.ad.move_user(&dn, &new_dn).await?;
+            }
+            ActionKind::Delete => {
+                self.ad.delete_user(&dn).await?;
+                return Ok(Ok(()));
+            }
+            _ => {
+                let created = self.created_by_dependency(a).cloned();
+                let mods = ad_mods(a, created.as_ref())?;
+                self.ad.modify_user(&dn, &mods).await?;
+            }
+        }
+        let after = self.ad.read_user(&guid).await?;
+        self.own_usn.insert(guid, after.and_then(|u| u.usn_changed));
+        Ok(Ok(()))
+    }
+
+    async fn ad_create(
+        &mut self,
+        a: &Action,
+        dn: Dn,
+    ) -> std::result::Result<Result<()>, DirectoryError> {
+        let text = |name: &str| {
+            a.changes
+                .iter()
+                .find(|c| c.attribute == name)
+                .and_then(|c| c.after.as_str())
+                .map(str::to_owned)
+        };
+        // `absent`: nobody took the names since the plan.
+        let query = TakenQuery {
+            upns: text("userPrincipalName").into_iter().collect(),
+            sam_account_names: text("sAMAccountName").into_iter().collect(),
+            smtp_addresses: Vec::new(),
+        };
+        if let Some(t) = self.ad.find_taken(&query).await?.first() {
+            return Ok(Err(format!(
+                "stale: {} {} is now taken by {}",
+                t.attribute, t.value, t.dn
+            )));
+        }
+        let uac: u32 = text("userAccountControl")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0x200);
+        let mut attributes = Vec::new();
+        for c in &a.changes {
+            if c.attribute == "userAccountControl" {
+                continue;
+            }
+            let values = json_values(&c.after);
+            if !values.is_empty() {
+                attributes.push((
+                    AttrName::from(c.attribute.as_str()),
+                    values.into_iter().map(AdValue::Text).collect(),
+                ));
+            }
+        }
+        let create = AdCreate {
+            dn,
+            attributes,
+            password: (uac & UAC_ACCOUNTDISABLE == 0).then(|| Secret::new(random_password())),
+            user_account_control: uac,
+        };
+        let user = self.ad.create_user(&create).await?;
+        self.own_usn.insert(user.object_guid, user.usn_changed);
+        self.created_ad.insert(a.id.clone(), user);
+        Ok(Ok(()))
+    }
+
+    // ----- Entra -----
+
+    async fn run_entra(&mut self, ids: &[usize]) {
+        let mut ready: Vec<usize> = Vec::new();
+        for &i in ids {
+            let a = &self.plan.actions[i];
+            if let Some(why) = self.blocked_by(a) {
+                self.set(i, Status::NotAttempted, Some(why));
+            } else if let Some(down) = &self.entra_down {
+                let msg = format!("not attempted: {down}");
+                self.set(i, Status::NotAttempted, Some(msg));
+            } else {
+                ready.push(i);
+            }
+        }
+        if ready.is_empty() {
+            return;
+        }
+
+        // Preconditions, read in one go.
+        let object_ids: Vec<String> = ready
+            .iter()
+            .filter_map(|&i| self.plan.actions[i].object.clone())
+            .collect();
+        let current: HashMap<String, Option<CloudUser>> =
+            match self.entra.read_users_by_id(&object_ids).await {
+                Ok(users) => object_ids.iter().cloned().zip(users).collect(),
+                Err(e) => {
+                    let msg = e.to_string();
+                    if let DirectoryError::Unavailable { .. } = e {
+                        self.entra_down = Some(msg.clone());
+                    }
+                    for i in ready {
+                        self.set(
+                            i,
+                            Status::Failed,
+                            Some(format!("could not re-read the object: {msg}")),
+                        );
+                    }
+                    return;
+                }
+            };
+        let mut ops: Vec<EntraOp> = Vec::new();
+        let mut op_actions: Vec<usize> = Vec::new();
+        for i in ready {
+            let a = &self.plan.actions[i];
+            match self.entra_op(a, &current).await {
+                Ok(Ok(op)) => {
+                    ops.push(op);
+                    op_actions.push(i);
+                }
+                Ok(Err(stale)) => self.set(i, Status::Stale, Some(stale)),
+                Err(e) => self.set(i, Status::Failed, Some(e)),
+            }
+        }
+        if ops.is_empty() {
+            return;
+        }
+        let results = self.entra.write(ops).await;
+        let mut touched: Vec<String> = Vec::new();
+        for (i, result) in op_actions.into_iter().zip(results) {
+            match result {
+                Ok(_) => {
+                    if let Some(id) = &self.plan.actions[i].object {
+                        touched.push(id.clone());
+                    }
+                    self.set(i, Status::Applied, None);
+                }
+                Err(e) => {
+                    if let DirectoryError::Unavailable { .. } = &e {
+                        self.entra_down = Some(e.to_string());
+                    }
+                    self.set(i, Status::Failed, Some(e.to_string()));
+                }
+            }
+        }
+        // Fingerprints after our own writes, for later actions on the same users.
+        if !touched.is_empty() {
+            if let Ok(users) = self.entra.read_users_by_id(&touched).await {
+                for (id, u) in touched.into_iter().zip(users) {
+                    if let Some(u) = u {
+                        self.own_fingerprint.insert(id, u.fingerprint());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Builds the Graph write for one action, or says why it is stale.
+    async fn entra_op(
+        &mut self,
+        a: &Action,
+        current: &HashMap<String, Option<CloudUser>>,
+    ) -> Result<Result<EntraOp>> {
+        if a.action == ActionKind::Create {
+            if let Ok(Some(existing)) = self.entra.read_user(&a.target).await {
+                return Ok(Err(format!(
+                    "stale: {} now exists (entra {})",
+                    a.target, existing.id
+                )));
+            }
+            let mut body = Map::new();
+            for c in &a.changes {
+                body.insert(c.attribute.clone(), c.after.clone());
+            }
+            body.insert(
+                "passwordProfile".into(),
+                serde_json::json!({ "forceChangePasswordNextSignIn": true, "password": random_password() }),
+            );
+            return Ok(Ok(EntraOp::Create(body)));
+        }
+        let id = a
+            .object
+            .clone()
+            .ok_or_else(|| format!("{}: the plan names no object id", a.target))?;
+        let user = match current.get(&id) {
+            Some(Some(u)) => u,
+            _ => return Ok(Err(format!("stale: {} no longer exists", a.target))),
+        };
+        if let Some(expected) = a
+            .precondition
+            .as_deref()
+            .and_then(|p| p.strip_prefix("sha256:"))
+        {
+            let expected = self
+                .own_fingerprint
+                .get(&id)
+                .map_or(expected, String::as_str);
+            if user.fingerprint() != expected {
+                return Ok(Err(format!("stale: {} changed since the plan", a.target)));
+            }
+        }
+        if a.action == ActionKind::Delete {
+            return Ok(Ok(EntraOp::Delete { id }));
+        }
+        let mut patch = Map::new();
+        for c in &a.changes {
+            let value = if c.after.as_str() == Some(KNOWN_AFTER_APPLY) {
+                let created = self.created_by_dependency(a).ok_or_else(|| {
+                    format!(
+                        "{}: {} is known only after a create that did not run",
+                        a.target, c.attribute
+                    )
+                })?;
+                Value::String(immutable_id(created, self.anchor))
+            } else {
+                c.after.clone()
+            };
+            patch.insert(c.attribute.clone(), value);
+        }
+        Ok(Ok(EntraOp::Update { id, patch }))
+    }
+
+    /// Makes a phase's writes durable; if that fails, they did not happen.
+    async fn flush(&mut self, ad_ids: &[usize], entra_ids: &[usize]) {
+        let applied = |s: &Vec<Option<(Status, Option<String>)>>, ids: &[usize]| {
+            ids.iter()
+                .any(|&i| matches!(s[i], Some((Status::Applied, _))))
+        };
+        if applied(&self.status, ad_ids) {
+            if let Err(e) = self.ad.flush().await {
+                self.unsave(ad_ids, &e);
+            }
+        }
+        if applied(&self.status, entra_ids) {
+            if let Err(e) = self.entra.flush().await {
+                self.unsave(entra_ids, &e);
+            }
+        }
+    }
+
+    fn unsave(&mut self, ids: &[usize], e: &DirectoryError) {
+        for &i in ids {
+            if matches!(self.status[i], Some((Status::Applied, _))) {
+                self.set(i, Status::Failed, Some(format!("could not be saved: {e}")));
+            }
+        }
+    }
+}
+
+/// The JSON `after` of a change as LDAP text values.
+fn json_values(v: &Value) -> Vec<String> {
+    match v {
+        Value::Null => Vec::new(),
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect(),
+        other => vec![other.to_string()],
+    }
+}
+
+/// The modifications for an update, link or disable: per value for multi-valued attributes,
+/// replace for single-valued ones, bytes for anchors.
+fn ad_mods(
+    a: &Action,
+    created: Option<&AdUser>,
+) -> std::result::Result<Vec<AdMod>, DirectoryError> {
+    let mut mods = Vec::new();
+    for c in &a.changes {
+        let name = AttrName::from(c.attribute.as_str());
+        if !c.add.is_empty() || !c.remove.is_empty() {
+            if !c.remove.is_empty() {
+                mods.push(AdMod::Delete(
+                    name.clone(),
+                    c.remove.iter().cloned().map(AdValue::Text).collect(),
+                ));
+            }
+            if !c.add.is_empty() {
+                mods.push(AdMod::Add(
+                    name,
+                    c.add.iter().cloned().map(AdValue::Text).collect(),
+                ));
+            }
+            continue;
+        }
+        if c.attribute.eq_ignore_ascii_case("mS-DS-ConsistencyGuid") {
+            let bytes = match (c.after.as_str(), created) {
+                (Some(KNOWN_AFTER_APPLY), Some(u)) => u.object_guid.0.to_vec(),
+                (Some(KNOWN_AFTER_APPLY), None) => {
+                    return Err(DirectoryError::Other(format!(
+                        "{}: the anchor is known only after a create that did not run",
+                        a.target
+                    )));
+                }
+                (Some(b64), _) => B64.decode(b64).map_err(|e| {
+                    DirectoryError::Other(format!("{}: bad anchor in the plan: {e}", a.target))
+                })?,
+                (None, _) => Vec::new(),
+            };
+            mods.push(AdMod::Replace(
+                name,
+                if bytes.is_empty() {
+                    vec![]
+                } else {
+                    vec![AdValue::Binary(bytes)]
+                },
+            ));
+            continue;
+        }
+        mods.push(AdMod::Replace(
+            name,
+            json_values(&c.after)
+                .into_iter()
+                .map(AdValue::Text)
+                .collect(),
+        ));
+    }
+    Ok(mods)
+}
