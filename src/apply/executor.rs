@@ -407,12 +407,12 @@ where
             }
         }
         // Fingerprints after our own writes, for later actions on the same users.
-        if !touched.is_empty() {
-            if let Ok(users) = self.entra.read_users_by_id(&touched).await {
-                for (id, u) in touched.into_iter().zip(users) {
-                    if let Some(u) = u {
-                        self.own_fingerprint.insert(id, u.fingerprint());
-                    }
+        if !touched.is_empty()
+            && let Ok(users) = self.entra.read_users_by_id(&touched).await
+        {
+            for (id, u) in touched.into_iter().zip(users) {
+                if let Some(u) = u {
+                    self.own_fingerprint.insert(id, u.fingerprint());
                 }
             }
         }
@@ -489,15 +489,15 @@ where
             ids.iter()
                 .any(|&i| matches!(s[i], Some((Status::Applied, _))))
         };
-        if applied(&self.status, ad_ids) {
-            if let Err(e) = self.ad.flush().await {
-                self.unsave(ad_ids, &e);
-            }
+        if applied(&self.status, ad_ids)
+            && let Err(e) = self.ad.flush().await
+        {
+            self.unsave(ad_ids, &e);
         }
-        if applied(&self.status, entra_ids) {
-            if let Err(e) = self.entra.flush().await {
-                self.unsave(entra_ids, &e);
-            }
+        if applied(&self.status, entra_ids)
+            && let Err(e) = self.entra.flush().await
+        {
+            self.unsave(entra_ids, &e);
         }
     }
 
