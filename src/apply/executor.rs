@@ -129,8 +129,13 @@ where
         let (ad_ids, entra_ids): (Vec<usize>, Vec<usize>) = ids
             .into_iter()
             .partition(|&i| plan.actions[i].directory == Side::Ad);
+        if p == 0 {
+            x.check_ad_names_free(&ad_ids).await;
+        }
         for i in ad_ids.iter().copied() {
-            x.run_ad(i).await;
+            if x.status[i].is_none() {
+                x.run_ad(i).await;
+            }
         }
         x.run_entra(&entra_ids).await;
         x.flush(&ad_ids, &entra_ids).await;
@@ -278,30 +283,55 @@ where
         Ok(Ok(()))
     }
 
+    /// The `absent` precondition of every AD create, checked in one domain-wide query: a create
+    /// whose UPN or sAMAccountName someone took since the plan is stale.
+    async fn check_ad_names_free(&mut self, ids: &[usize]) {
+        let mut query = TakenQuery::default();
+        let mut owner: HashMap<String, usize> = HashMap::new();
+        for &i in ids {
+            let a = &self.plan.actions[i];
+            if let Some(v) = change_text(a, "userPrincipalName") {
+                owner.insert(crate::names::fold(&v), i);
+                query.upns.push(v);
+            }
+            if let Some(v) = change_text(a, "sAMAccountName") {
+                owner.insert(crate::names::fold(&v), i);
+                query.sam_account_names.push(v);
+            }
+        }
+        if owner.is_empty() {
+            return;
+        }
+        match self.ad.find_taken(&query).await {
+            Ok(taken) => {
+                for t in taken {
+                    if let Some(&i) = owner.get(&crate::names::fold(&t.value)) {
+                        let msg = format!(
+                            "stale: {} {} is now taken by {}",
+                            t.attribute, t.value, t.dn
+                        );
+                        self.set(i, Status::Stale, Some(msg));
+                    }
+                }
+            }
+            Err(e) => {
+                let msg = format!("could not check that the new names are free: {e}");
+                if let DirectoryError::Unavailable { .. } = e {
+                    self.ad_down = Some(msg.clone());
+                }
+                for &i in ids {
+                    self.set(i, Status::Failed, Some(msg.clone()));
+                }
+            }
+        }
+    }
+
     async fn ad_create(
         &mut self,
         a: &Action,
         dn: Dn,
     ) -> std::result::Result<Result<()>, DirectoryError> {
-        let text = |name: &str| {
-            a.changes
-                .iter()
-                .find(|c| c.attribute == name)
-                .and_then(|c| c.after.as_str())
-                .map(str::to_owned)
-        };
-        // `absent`: nobody took the names since the plan.
-        let query = TakenQuery {
-            upns: text("userPrincipalName").into_iter().collect(),
-            sam_account_names: text("sAMAccountName").into_iter().collect(),
-            smtp_addresses: Vec::new(),
-        };
-        if let Some(t) = self.ad.find_taken(&query).await?.first() {
-            return Ok(Err(format!(
-                "stale: {} {} is now taken by {}",
-                t.attribute, t.value, t.dn
-            )));
-        }
+        let text = |name: &str| change_text(a, name);
         let uac: u32 = text("userAccountControl")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0x200);
@@ -508,6 +538,15 @@ where
             }
         }
     }
+}
+
+/// The `after` text of one attribute's change.
+fn change_text(a: &Action, attribute: &str) -> Option<String> {
+    a.changes
+        .iter()
+        .find(|c| c.attribute == attribute)
+        .and_then(|c| c.after.as_str())
+        .map(str::to_owned)
 }
 
 /// The JSON `after` of a change as LDAP text values.

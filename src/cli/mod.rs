@@ -1,6 +1,8 @@
 //! Command-line interface: argument parsing, renderer choice, exit codes.
 
 mod apply;
+mod drift;
+mod import;
 mod output;
 mod plan;
 mod schema;
@@ -71,6 +73,10 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Apply a saved plan, or plan now and ask for `yes`.
     Apply(apply::ApplyArgs),
+    /// Tell a scheduled job whether the directories still match git (exit 2 on drift).
+    Drift(drift::DriftArgs),
+    /// Write `identities:` YAML for what is joined in the directories today.
+    Import(import::ImportArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -80,6 +86,8 @@ pub fn main() -> ExitCode {
         Command::Schema => schema::run(),
         Command::Plan(args) => plan::run(&cli.global, args),
         Command::Apply(args) => apply::run(&cli.global, args),
+        Command::Drift(args) => drift::run(&cli.global, args),
+        Command::Import(args) => import::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -701,9 +701,14 @@ impl<'a> Joiner<'a> {
                 });
             }
         }
+        let mut conflicts = self.conflicts;
+        // Duplicates come out of hash maps; callers see a stable order.
+        conflicts.sort_by(|a, b| {
+            (a.kind, &a.identity, &a.objects).cmp(&(b.kind, &b.identity, &b.objects))
+        });
         Joined {
             joints,
-            conflicts: self.conflicts,
+            conflicts,
             ad_in_scope,
             ad_blocked: self.ad_blocked,
             cloud_blocked: self.cloud_blocked,

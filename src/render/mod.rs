@@ -1,11 +1,13 @@
 //! Renderers: a plan as text (like `terraform plan`), JSON (the contract) or Markdown (a
 //! pull-request comment). They know the plan, not the directories.
 
+mod drift;
 mod markdown;
 mod report;
 mod style;
 mod text;
 
+pub use drift::{drift_json, drift_junit, drift_markdown, drift_text};
 pub use markdown::markdown;
 pub use report::{report_json, report_text};
 pub use style::Styler;

@@ -1,0 +1,653 @@
+//! `idsync apply` on snapshot files, as a pipeline runs it: each field situation converges
+//! and a second plan is empty; saved plans, staleness, tampering, the delete guard and crashes.
+
+mod support;
+
+use std::process::{Command, Stdio};
+
+use assert_cmd::assert::OutputAssertExt;
+use predicates::prelude::*;
+use serde_json::json;
+use support::fixtures::*;
+
+fn provisioning(extra: &str) -> String {
+    format!(
+        "{DESIRED}provision:\n  ad:\n    enabled: true\n    ou: {CLOUD_OU}\n    sam_account_name: \"{{mailNickname}}\"\n{extra}"
+    )
+}
+
+/// Applies and checks that a second plan has nothing left to do.
+fn converges(f: &Fixture) -> String {
+    let out = f.apply();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "apply failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, plan) = f.plan_code();
+    assert_eq!(code, 0, "second plan is not empty:\n{plan}");
+    text
+}
+
+pub fn s1_cloud_first() -> Fixture {
+    Fixture::new(
+        &provisioning(""),
+        &[],
+        &[
+            cloud(
+                1,
+                "alva.wood@example.com",
+                json!({"mail": "alva.wood@example.com", "proxyAddresses": ["SMTP:alva.wood@example.com", "smtp:alva@example.com"], "displayName": "Alva Wood", "givenName": "Alva", "surname": "Wood"}),
+            ),
+            cloud(2, "bob@example.com", json!({})),
+        ],
+    )
+}
+
+#[test]
+fn cloud_first_tenant_gets_ad_accounts_with_anchors_written_back() {
+    let f = s1_cloud_first();
+    converges(&f);
+    let entry = f
+        .ad_entry("Alva Wood")
+        .expect("created in the provisioning OU");
+    assert!(
+        entry.starts_with(&format!("dn: CN=Alva Wood,{CLOUD_OU}")),
+        "{entry}"
+    );
+    assert_eq!(
+        ldif_value(&entry, "userPrincipalName"),
+        Some("alva.wood@example.com")
+    );
+    assert_eq!(ldif_value(&entry, "mail"), Some("alva.wood@example.com"));
+    assert!(entry.contains("proxyAddresses: SMTP:alva.wood@example.com"));
+    assert!(entry.contains("proxyAddresses: smtp:alva@example.com"));
+    assert!(
+        !entry.to_lowercase().contains("unicodepwd"),
+        "a snapshot never holds a password"
+    );
+    let guid = ldif_value(&entry, "objectGUID").unwrap();
+    assert_eq!(ldif_value(&entry, "mS-DS-ConsistencyGuid"), Some(guid));
+    assert_eq!(
+        f.cloud_user("alva.wood@example.com")["onPremisesImmutableId"],
+        guid
+    );
+    assert!(f.ad_entry("bob").is_some());
+}
+
+pub fn s2_local_suffix() -> Fixture {
+    Fixture::new(
+        DESIRED,
+        &[AdUser::new(1, "John Doe", "jdoe").upn("jdoe@corp.local")],
+        &[cloud(
+            1,
+            "jdoe@example.com",
+            json!({"mail": "jdoe@example.com", "proxyAddresses": ["SMTP:jdoe@example.com"]}),
+        )],
+    )
+}
+
+#[test]
+fn local_suffix_is_prepared_for_soft_match() {
+    let f = s2_local_suffix();
+    converges(&f);
+    let e = f.ad_entry("John Doe").unwrap();
+    assert_eq!(
+        ldif_value(&e, "userPrincipalName"),
+        Some("jdoe@example.com")
+    );
+    assert_eq!(ldif_value(&e, "mail"), Some("jdoe@example.com"));
+    assert!(e.contains("proxyAddresses: SMTP:jdoe@example.com"));
+}
+
+pub fn s3_hard_match() -> Fixture {
+    let done = AdUser::new(1, "Sara Smith", "ssmith").upn("sara@example.com");
+    let todo = AdUser::new(2, "Mike Miller", "mmiller").upn("mike@example.com");
+    let desired = DESIRED.to_owned() + "matching:\n  source_anchor: objectGUID\n";
+    Fixture::new(
+        &desired,
+        &[done.clone(), todo.clone()],
+        &[
+            cloud(
+                1,
+                "sara@example.com",
+                json!({"onPremisesImmutableId": done.immutable_id(), "displayName": "Sara Smith"}),
+            ),
+            cloud(2, "mike@example.com", json!({})),
+        ],
+    )
+}
+
+#[test]
+fn hard_match_sets_immutable_id_and_leaves_matched_pairs_alone() {
+    let f = s3_hard_match();
+    let before = f.ad_entry("Sara Smith").unwrap();
+    let out = converges(&f);
+    assert!(!out.contains("Sara Smith"), "{out}");
+    assert_eq!(f.ad_entry("Sara Smith").unwrap(), before);
+    assert_eq!(
+        f.cloud_user("mike@example.com")["onPremisesImmutableId"],
+        b64(&guid(2))
+    );
+}
+
+pub fn s4_consistency_guid() -> Fixture {
+    Fixture::new(
+        DESIRED,
+        &[AdUser::new(1, "Kim Lee", "klee")
+            .upn("kim@example.com")
+            .smtp("kim@example.com")],
+        &[cloud(
+            1,
+            "kim@example.com",
+            json!({"mail": "kim@example.com"}),
+        )],
+    )
+}
+
+#[test]
+fn consistency_guid_is_written_back_and_equals_the_immutable_id() {
+    let f = s4_consistency_guid();
+    converges(&f);
+    let e = f.ad_entry("Kim Lee").unwrap();
+    let anchor = ldif_value(&e, "mS-DS-ConsistencyGuid").unwrap();
+    assert_eq!(anchor, b64(&guid(1)));
+    assert_eq!(
+        f.cloud_user("kim@example.com")["onPremisesImmutableId"],
+        anchor
+    );
+}
+
+pub fn s5_conflicts() -> Fixture {
+    let desired = format!(
+        "{DESIRED}identities:\n  - name: gone\n    ad: {{ sam_account_name: nobody }}\n    entra: {{ upn: gone@example.com }}\n"
+    );
+    Fixture::new(
+        &desired,
+        &[
+            AdUser::new(1, "Pat White", "pwhite")
+                .upn("pwhite@corp.local")
+                .smtp("pat@example.com"),
+            AdUser::new(2, "Tom A", "toma").smtp("tom@example.com"),
+            AdUser::new(3, "Tom B", "tomb").smtp("tom@example.com"),
+            AdUser::new(4, "Dup One", "dup1").upn("dup@example.com"),
+            AdUser::new(5, "Dup Two", "dup2").upn("dup@corp.local"),
+            AdUser::new(6, "Chris A", "chrisa").smtp("chris@example.com"),
+            AdUser::new(7, "Chris B", "chrisb").upn("chris@corp.local"),
+            AdUser::new(8, "Fine", "fine").upn("fine@example.com"),
+        ],
+        &[
+            cloud(
+                1,
+                "pat@example.com",
+                json!({"mail": "pat@example.com", "onPremisesImmutableId": "b3RoZXI="}),
+            ),
+            cloud(2, "chris@example.com", json!({"mail": "chris@example.com"})),
+            cloud(3, "gone@example.com", json!({})),
+            cloud(4, "fine@example.com", json!({})),
+        ],
+    )
+}
+
+#[test]
+fn conflicts_stay_untouched_while_the_rest_converges() {
+    let f = s5_conflicts();
+    let before: Vec<Option<String>> = [
+        "Pat White",
+        "Tom A",
+        "Tom B",
+        "Dup One",
+        "Dup Two",
+        "Chris A",
+        "Chris B",
+    ]
+    .iter()
+    .map(|c| f.ad_entry(c))
+    .collect();
+    let out = f.idsync(&["plan", "--format", "json"]).output().unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<&str> = plan["conflicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    for k in [
+        "invalid_soft_match",
+        "duplicate_upn",
+        "duplicate_smtp",
+        "ambiguous_match",
+        "missing_object",
+    ] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+    converges(&f);
+    let after: Vec<Option<String>> = [
+        "Pat White",
+        "Tom A",
+        "Tom B",
+        "Dup One",
+        "Dup Two",
+        "Chris A",
+        "Chris B",
+    ]
+    .iter()
+    .map(|c| f.ad_entry(c))
+    .collect();
+    assert_eq!(before, after);
+    assert!(f.cloud_user("pat@example.com")["onPremisesImmutableId"] == "b3RoZXI=");
+    assert!(f.cloud_user("gone@example.com")["onPremisesImmutableId"].is_null());
+    assert_eq!(
+        f.cloud_user("fine@example.com")["onPremisesImmutableId"],
+        b64(&guid(8))
+    );
+}
+
+pub fn s6_scope() -> Fixture {
+    let desired = DESIRED.replace(
+        "scope:\n  ous: [ \"OU=Office365,DC=corp,DC=example,DC=com\" ]\n",
+        "scope:\n  ous: [ \"OU=Office365,DC=corp,DC=example,DC=com\" ]\n  exclude_ous: [ \"OU=Service,OU=Office365,DC=corp,DC=example,DC=com\" ]\n  ldap_filter: \"(!(sAMAccountName=svc-*))\"\n",
+    );
+    Fixture::new(
+        &desired,
+        &[
+            AdUser::new(1, "Other", "other")
+                .ou(&format!("OU=Legacy,{BASE}"))
+                .upn("other@corp.local"),
+            AdUser::new(2, "Excluded", "excluded")
+                .ou(&format!("OU=Service,{OU}"))
+                .upn("excluded@corp.local"),
+            AdUser::new(3, "svc-backup", "svc-backup").upn("svc-backup@corp.local"),
+            AdUser::new(4, "Inside", "inside").upn("inside@corp.local"),
+        ],
+        &[
+            cloud(1, "other@example.com", json!({})),
+            cloud(2, "excluded@example.com", json!({})),
+            cloud(3, "svc-backup@example.com", json!({})),
+            cloud(4, "inside@example.com", json!({})),
+        ],
+    )
+}
+
+#[test]
+fn only_in_scope_objects_change() {
+    let f = s6_scope();
+    let outside: Vec<Option<String>> = ["Other", "Excluded", "svc-backup"]
+        .iter()
+        .map(|c| f.ad_entry(c))
+        .collect();
+    converges(&f);
+    assert_eq!(
+        outside,
+        ["Other", "Excluded", "svc-backup"]
+            .iter()
+            .map(|c| f.ad_entry(c))
+            .collect::<Vec<_>>()
+    );
+    for upn in [
+        "other@example.com",
+        "excluded@example.com",
+        "svc-backup@example.com",
+    ] {
+        assert!(
+            f.cloud_user(upn)["onPremisesImmutableId"].is_null(),
+            "{upn}"
+        );
+    }
+    assert_eq!(
+        ldif_value(&f.ad_entry("Inside").unwrap(), "userPrincipalName"),
+        Some("inside@example.com")
+    );
+}
+
+pub fn s7_synced_protected_ignored() -> Fixture {
+    let kate = AdUser::new(1, "Kate Clark", "kclark")
+        .upn("kate@example.com")
+        .consistency_guid();
+    let desired = provisioning(
+        "attributes:\n  displayName: ad\nprotect:\n  - upn: breakglass@example.com\nidentities:\n  - entra: { upn: room@example.com }\n    ignore: true\n",
+    );
+    Fixture::new(
+        &desired,
+        &[kate.clone()],
+        &[
+            cloud(
+                1,
+                "kate@example.com",
+                json!({"onPremisesImmutableId": kate.immutable_id(), "onPremisesSyncEnabled": true, "displayName": "Old Name"}),
+            ),
+            cloud(2, "breakglass@example.com", json!({})),
+            cloud(3, "room@example.com", json!({})),
+        ],
+    )
+}
+
+#[test]
+fn synced_protected_and_ignored_objects_are_not_written() {
+    let f = s7_synced_protected_ignored();
+    let cloud_before = f.read("entra.json");
+    let (_, plan) = f.plan_code();
+    assert!(plan.contains("pending_sync kate@example.com"), "{plan}");
+    assert!(plan.contains("protected breakglass@example.com"), "{plan}");
+    assert!(!plan.contains("room@"), "{plan}");
+    converges(&f);
+    assert_eq!(f.read("entra.json"), cloud_before);
+    assert!(f.ad_entry("breakglass").is_none() && f.ad_entry("room").is_none());
+}
+
+pub fn s8_threshold() -> Fixture {
+    let desired = provisioning("deprovision:\n  action: delete\n  max_deletes: 2\n");
+    let owned: Vec<AdUser> = (1..=3)
+        .map(|n| {
+            AdUser::new(n, &format!("Owned {n}"), &format!("owned{n}"))
+                .upn(&format!("owned{n}@example.com"))
+                .ou(CLOUD_OU)
+                .with("adminDescription", &format!("idsync:gone-{n}"))
+        })
+        .collect();
+    Fixture::new(&desired, &owned, &[cloud(9, "keep@example.com", json!({}))])
+}
+
+#[test]
+fn max_deletes_stops_apply_before_any_write() {
+    let f = s8_threshold();
+    let (ad, entra) = (f.read("ad.ldif"), f.read("entra.json"));
+    f.idsync(&["apply", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("max_deletes"));
+    assert_eq!((f.read("ad.ldif"), f.read("entra.json")), (ad, entra));
+    f.idsync(&["plan"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("deprovision.max_deletes (2)"));
+}
+
+pub fn s9_diagnostics() -> Fixture {
+    Fixture::new(
+        DESIRED,
+        &[
+            AdUser::new(1, "Rob Brown", "rbrown").upn("rbrown@corp.lan"),
+            AdUser::new(2, "Eve Adams", "e*adams").upn("eve@example.com"),
+            AdUser::new(3, "Good", "good").upn("good@corp.local"),
+        ],
+        &[
+            cloud(1, "rbrown@corp.lan", json!({})),
+            cloud(2, "eve@example.com", json!({})),
+            cloud(3, "good@example.com", json!({})),
+        ],
+    )
+}
+
+#[test]
+fn diagnostics_block_only_their_identity() {
+    let f = s9_diagnostics();
+    let (_, plan) = f.plan_code();
+    assert!(
+        plan.contains("topleveldomain") && plan.contains("character"),
+        "{plan}"
+    );
+    let blocked = (f.ad_entry("Rob Brown"), f.ad_entry("Eve Adams"));
+    converges(&f);
+    assert_eq!(blocked, (f.ad_entry("Rob Brown"), f.ad_entry("Eve Adams")));
+    assert_eq!(
+        ldif_value(&f.ad_entry("Good").unwrap(), "userPrincipalName"),
+        Some("good@example.com")
+    );
+}
+
+#[test]
+fn the_embedded_example_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for sub in ["desired-state", "examples/contoso"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for e in std::fs::read_dir(root.join(sub)).unwrap() {
+            let e = e.unwrap();
+            if e.path().is_file() {
+                std::fs::copy(e.path(), dir.path().join(sub).join(e.file_name())).unwrap();
+            }
+        }
+    }
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_idsync"))
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["apply", "--auto-approve"]).status.success());
+    assert_eq!(run(&["plan", "--detailed-exitcode"]).status.code(), Some(0));
+}
+
+// ----- saved plans -----
+
+#[test]
+fn a_saved_plan_applies_and_leaves_nothing_to_do() {
+    let f = s2_local_suffix();
+    f.idsync(&["plan", "--out", "plan.json"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("Saved the plan"));
+    let saved = f.read("plan.json");
+    assert!(saved.contains("\"desired_digest\""));
+    f.idsync(&["apply", "plan.json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Apply complete"));
+    assert_eq!(f.plan_code().0, 0);
+}
+
+#[test]
+fn an_object_changed_after_the_plan_makes_its_action_stale() {
+    let f = s2_local_suffix();
+    f.idsync(&["plan", "--out", "plan.json"]).assert().success();
+    // Someone edits the AD object between plan and apply (AD bumps uSNChanged).
+    let ldif = f
+        .read("ad.ldif")
+        .replace("uSNChanged: 1001", "uSNChanged: 1002\ntitle: Boss");
+    std::fs::write(f.path("ad.ldif"), ldif).unwrap();
+    f.idsync(&["apply", "plan.json"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("STALE"))
+        .stdout(predicate::str::contains("stale: CN=John Doe"));
+    // The cloud side of the same identity still applied.
+    assert_eq!(
+        f.cloud_user("jdoe@example.com")["onPremisesImmutableId"],
+        b64(&guid(1))
+    );
+    assert!(
+        f.ad_entry("John Doe")
+            .unwrap()
+            .contains("userPrincipalName: jdoe@corp.local")
+    );
+
+    // A cloud object changed after the plan: stale too.
+    let f = s2_local_suffix();
+    f.idsync(&["plan", "--out", "plan.json"]).assert().success();
+    let json = f.read("entra.json").replace(
+        "\"accountEnabled\": true",
+        "\"accountEnabled\": true,\n      \"jobTitle\": \"Boss\"",
+    );
+    std::fs::write(f.path("entra.json"), json).unwrap();
+    f.idsync(&["apply", "plan.json"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "stale: jdoe@example.com changed since the plan",
+        ));
+}
+
+#[test]
+fn a_changed_desired_state_refuses_the_whole_plan() {
+    let f = s2_local_suffix();
+    f.idsync(&["plan", "--out", "plan.json"]).assert().success();
+    let ad = f.read("ad.ldif");
+    let yaml = f.read("desired/idsync.yaml") + "attributes:\n  jobTitle: ad\n";
+    std::fs::write(f.path("desired/idsync.yaml"), yaml).unwrap();
+    f.idsync(&["apply", "plan.json"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "changed since plan.json was planned",
+        ));
+    assert_eq!(f.read("ad.ldif"), ad);
+}
+
+#[test]
+fn truncated_tampered_or_foreign_plan_files_are_refused() {
+    let f = s2_local_suffix();
+    f.idsync(&["plan", "--out", "plan.json"]).assert().success();
+    let good = f.read("plan.json");
+    let ad = f.read("ad.ldif");
+    let cases = [
+        (good[..good.len() / 3].to_owned(), "truncated"),
+        (
+            good.replace("jdoe@example.com", "evil@example.com"),
+            "modified since",
+        ),
+        (
+            good.replace("\"version\": 1", "\"version\": 2"),
+            "layout version 2",
+        ),
+        ("{\"hello\": 1}".to_owned(), "not a saved idsync plan"),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(f.path("plan.json"), text).unwrap();
+        f.idsync(&["apply", "plan.json"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(expected));
+        assert_eq!(f.read("ad.ldif"), ad);
+    }
+}
+
+#[test]
+fn plan_files_hold_no_secrets_and_can_be_signed() {
+    let f = s1_cloud_first();
+    f.idsync(&["plan", "--out", "plan.json"])
+        .env("IDSYNC_PLAN_KEY", "k3y")
+        .assert()
+        .success();
+    let text = f.read("plan.json");
+    assert!(text.contains("hmac-sha256:"));
+    assert!(!text.contains("k3y") && !text.to_lowercase().contains("password\""));
+    f.idsync(&["apply", "plan.json"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("IDSYNC_PLAN_KEY"));
+    f.idsync(&["apply", "plan.json"])
+        .env("IDSYNC_PLAN_KEY", "other")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("modified since"));
+    f.idsync(&["apply", "plan.json"])
+        .env("IDSYNC_PLAN_KEY", "k3y")
+        .assert()
+        .success();
+}
+
+#[test]
+fn apply_without_a_terminal_needs_auto_approve() {
+    let f = s2_local_suffix();
+    let ad = f.read("ad.ldif");
+    f.idsync(&["apply"])
+        .stdin(Stdio::null())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--auto-approve"));
+    assert_eq!(f.read("ad.ldif"), ad);
+}
+
+#[test]
+fn apply_reports_json_per_action() {
+    let f = s2_local_suffix();
+    let out = f
+        .idsync(&["apply", "--auto-approve", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["applied"], 3);
+    assert!(
+        report["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["status"] == "applied")
+    );
+}
+
+#[test]
+fn partial_failure_reports_each_action_and_a_rerun_finishes_without_duplicates() {
+    // The cloud snapshot refuses one write (proxyAddresses would be read-only; here a
+    // duplicate UPN appears between plan and apply, so the create is refused).
+    let f = s1_cloud_first();
+    f.idsync(&["plan", "--out", "plan.json"]).assert().success();
+    // Someone creates an AD account named like the planned one in another OU meanwhile.
+    let mut ldif = f.read("ad.ldif");
+    ldif.push_str(&format!("\ndn: CN=Squatter,OU=Legacy,{BASE}\nobjectClass: user\nobjectGUID:: {}\nsAMAccountName: bob\nuserPrincipalName: bob@example.com\n", b64(&guid(77))));
+    std::fs::write(f.path("ad.ldif"), ldif).unwrap();
+    let out = f.idsync(&["apply", "plan.json"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("stale: userPrincipalName bob@example.com is now taken"),
+        "{text}"
+    );
+    assert!(text.contains("not attempted"), "{text}");
+    assert!(text.contains("Apply incomplete"), "{text}");
+    // Alva applied, Bob's links were not attempted; a fresh plan reports the collision.
+    assert!(f.ad_entry("Alva Wood").is_some());
+    let (_, plan) = f.plan_code();
+    assert!(plan.contains("provision_collision"), "{plan}");
+    let out = f.apply();
+    assert!(out.status.success());
+    assert_eq!(f.read("ad.ldif").matches("CN=Alva Wood").count(), 1);
+}
+
+#[test]
+fn a_crash_mid_apply_leaves_parseable_files_and_a_rerun_completes() {
+    // Many cloud-only users make a long apply; kill it (SIGKILL) at several moments.
+    let n = 1000u16;
+    let users: Vec<serde_json::Value> = (0..n)
+        .map(|i| json!({"id": format!("00000000-0000-4000-8000-00000000{i:04x}"), "userPrincipalName": format!("u{i}@example.com"), "mailNickname": format!("u{i}"), "displayName": format!("User {i}"), "accountEnabled": true}))
+        .collect();
+    let mut interrupted = 0;
+    for delay_ms in [30u64, 150, 300, 500, 800] {
+        let f = Fixture::new(&provisioning(""), &[], &users);
+        let mut child = f
+            .idsync(&["apply", "--auto-approve"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        if status.code().is_none() {
+            interrupted += 1;
+        }
+        // Both files are whole, old or new: plan reads them (exit 0 or 2, never 1).
+        let (code, out) = f.plan_code();
+        assert!(
+            code == 0 || code == 2,
+            "after a kill at {delay_ms} ms: {out}"
+        );
+        let out = f.apply();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert_eq!(f.plan_code().0, 0);
+        assert_eq!(
+            f.read("ad.ldif").matches("dn: CN=User ").count(),
+            usize::from(n),
+            "each account exactly once"
+        );
+    }
+    assert!(interrupted > 0, "no kill landed while apply was running");
+}

@@ -1,0 +1,209 @@
+//! Field situations as files: a desired-state folder, an AD LDIF export and a Graph JSON
+//! export in a temporary folder, and the `idsync` command pointed at them.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+
+pub const BASE: &str = "DC=corp,DC=example,DC=com";
+pub const OU: &str = "OU=Office365,DC=corp,DC=example,DC=com";
+pub const CLOUD_OU: &str = "OU=Cloud,OU=Office365,DC=corp,DC=example,DC=com";
+
+/// The raw objectGUID bytes of test user `n`.
+pub fn guid(n: u8) -> [u8; 16] {
+    let mut g = [0x5a; 16];
+    g[0] = n;
+    g
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    B64.encode(bytes)
+}
+
+/// One AD user as LDIF lines.
+#[derive(Clone)]
+pub struct AdUser {
+    pub n: u8,
+    pub cn: String,
+    pub ou: String,
+    pub lines: Vec<String>,
+}
+
+impl AdUser {
+    pub fn new(n: u8, cn: &str, sam: &str) -> Self {
+        AdUser {
+            n,
+            cn: cn.into(),
+            ou: OU.into(),
+            lines: vec![
+                format!("sAMAccountName: {sam}"),
+                format!("displayName: {cn}"),
+                "userAccountControl: 512".into(),
+                format!("uSNChanged: {}", 1000 + u32::from(n)),
+            ],
+        }
+    }
+    pub fn ou(mut self, ou: &str) -> Self {
+        self.ou = ou.into();
+        self
+    }
+    pub fn with(mut self, attr: &str, value: &str) -> Self {
+        self.lines.push(format!("{attr}: {value}"));
+        self
+    }
+    pub fn upn(self, upn: &str) -> Self {
+        self.with("userPrincipalName", upn)
+    }
+    pub fn smtp(self, addr: &str) -> Self {
+        self.with("proxyAddresses", &format!("SMTP:{addr}"))
+    }
+    pub fn consistency_guid(mut self) -> Self {
+        self.lines
+            .push(format!("mS-DS-ConsistencyGuid:: {}", b64(&guid(self.n))));
+        self
+    }
+    pub fn dn(&self) -> String {
+        format!("CN={},{}", self.cn, self.ou)
+    }
+    pub fn immutable_id(&self) -> String {
+        b64(&guid(self.n))
+    }
+    fn ldif(&self) -> String {
+        let mut s = format!(
+            "dn: {}\nobjectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: user\ncn: {}\nobjectGUID:: {}\n",
+            self.dn(),
+            self.cn,
+            b64(&guid(self.n))
+        );
+        for l in &self.lines {
+            s.push_str(l);
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// One cloud user as Graph JSON.
+pub fn cloud(n: u8, upn: &str, extra: Value) -> Value {
+    let mut u = json!({
+        "id": format!("00000000-0000-4000-8000-0000000000{n:02x}"),
+        "userPrincipalName": upn,
+        "displayName": upn.split('@').next().unwrap(),
+        "mailNickname": upn.split('@').next().unwrap(),
+        "accountEnabled": true,
+    });
+    if let (Some(u), Some(e)) = (u.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            u.insert(k.clone(), v.clone());
+        }
+    }
+    u
+}
+
+pub const DESIRED: &str = "version: 1
+directories:
+  ad: { snapshot: ../ad.ldif }
+  entra: { snapshot: ../entra.json }
+scope:
+  ous: [ \"OU=Office365,DC=corp,DC=example,DC=com\" ]
+upn_suffixes:
+  corp.local: example.com
+";
+
+/// A situation on disk.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// `desired` is the YAML of `desired/idsync.yaml` (see [`DESIRED`]).
+    pub fn new(desired: &str, ad: &[AdUser], cloud: &[Value]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("desired")).unwrap();
+        std::fs::write(dir.path().join("desired/idsync.yaml"), desired).unwrap();
+        let ldif: Vec<String> = ad.iter().map(AdUser::ldif).collect();
+        std::fs::write(dir.path().join("ad.ldif"), ldif.join("\n")).unwrap();
+        std::fs::write(
+            dir.path().join("entra.json"),
+            serde_json::to_string_pretty(&json!({ "value": cloud })).unwrap(),
+        )
+        .unwrap();
+        Fixture { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn desired_dir(&self) -> PathBuf {
+        self.path("desired")
+    }
+
+    /// `idsync ARGS --dir <desired>` run in the fixture's folder.
+    pub fn idsync(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_idsync"));
+        cmd.current_dir(self.dir.path())
+            .args(args)
+            .arg("--dir")
+            .arg(self.desired_dir());
+        cmd.env_remove("NO_COLOR").env_remove("IDSYNC_PLAN_KEY");
+        cmd
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap()
+    }
+
+    pub fn cloud_users(&self) -> Vec<Value> {
+        let v: Value = serde_json::from_str(&self.read("entra.json")).unwrap();
+        v["value"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub fn cloud_user(&self, upn: &str) -> Value {
+        self.cloud_users()
+            .into_iter()
+            .find(|u| u["userPrincipalName"] == upn)
+            .unwrap_or_else(|| panic!("no cloud user {upn}"))
+    }
+
+    /// The LDIF entry (text) whose DN starts with `CN=<cn>,`.
+    pub fn ad_entry(&self, cn: &str) -> Option<String> {
+        let text = self.read("ad.ldif");
+        text.split("\n\n")
+            .find(|e| {
+                e.lines()
+                    .next()
+                    .is_some_and(|l| l.starts_with(&format!("dn: CN={cn},")))
+            })
+            .map(str::to_owned)
+    }
+
+    /// Runs `idsync plan --detailed-exitcode` and returns its exit code and stdout.
+    pub fn plan_code(&self) -> (i32, String) {
+        let out = self
+            .idsync(&["plan", "--detailed-exitcode"])
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    }
+
+    pub fn apply(&self) -> std::process::Output {
+        self.idsync(&["apply", "--auto-approve"]).output().unwrap()
+    }
+}
+
+/// The value of `attr` in an LDIF entry's text (first one; base64 values stay encoded).
+pub fn ldif_value<'a>(entry: &'a str, attr: &str) -> Option<&'a str> {
+    entry.lines().find_map(|l| {
+        l.strip_prefix(&format!("{attr}: "))
+            .or_else(|| l.strip_prefix(&format!("{attr}:: ")))
+    })
+}
