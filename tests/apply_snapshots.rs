@@ -310,7 +310,7 @@ pub fn s7_synced_protected_ignored() -> Fixture {
     );
     Fixture::new(
         &desired,
-        &[kate.clone()],
+        std::slice::from_ref(&kate),
         &[
             cloud(
                 1,

@@ -29,10 +29,8 @@ pub enum From {
 
 pub fn run(global: &Global, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let desired = validate::load(global)?;
-    if let Some(path) = &args.out {
-        if path.exists() {
-            bail!("{} exists; import never overwrites a file", path.display());
-        }
+    if let Some(path) = args.out.as_ref().filter(|p| p.exists()) {
+        bail!("{} exists; import never overwrites a file", path.display());
     }
     let rt = runtime()?;
     let (ad, cloud) = rt.block_on(async {

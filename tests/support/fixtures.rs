@@ -2,7 +2,7 @@
 //! export in a temporary folder, and the `idsync` command pointed at them.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use base64::Engine as _;
