@@ -66,28 +66,41 @@ impl DriftReport {
 }
 
 /// What an action does, independent of its id: the same change planned from two desired
-/// states has the same key.
-fn action_key(a: &Action) -> String {
-    let changes: Vec<String> = a
-        .changes
+/// states has the same keys. Updates are keyed per attribute, so one action can hold a change
+/// from each side.
+fn change_keys(a: &Action) -> Vec<(String, Option<usize>)> {
+    let head = format!("{:?}|{:?}|{}", a.action, a.directory, a.target);
+    if a.action != crate::plan::ActionKind::Update {
+        let all: Vec<String> = a
+            .changes
+            .iter()
+            .map(|c| format!("{}={}", c.attribute, c.after))
+            .collect();
+        return vec![(format!("{head}|{}", all.join(";")), None)];
+    }
+    a.changes
         .iter()
-        .map(|c| format!("{}={}", c.attribute, c.after))
-        .collect();
-    format!(
-        "{:?}|{:?}|{}|{}",
-        a.action,
-        a.directory,
-        a.target,
-        changes.join(";")
-    )
+        .enumerate()
+        .map(|(i, c)| {
+            (
+                format!(
+                    "{head}|{}={}|{:?}|{:?}",
+                    c.attribute, c.after, c.add, c.remove
+                ),
+                Some(i),
+            )
+        })
+        .collect()
 }
 
-/// One line describing an action.
-pub fn action_summary(a: &Action) -> String {
+/// One line describing an action, or only its change number `only`.
+pub fn action_summary(a: &Action, only: Option<usize>) -> String {
     let changes: Vec<String> = a
         .changes
         .iter()
-        .map(|c| {
+        .enumerate()
+        .filter(|(i, _)| only.is_none_or(|o| o == *i))
+        .map(|(_, c)| {
             if !c.add.is_empty() || !c.remove.is_empty() {
                 let mut parts: Vec<String> = c.remove.iter().map(|v| format!("-{v}")).collect();
                 parts.extend(c.add.iter().map(|v| format!("+{v}")));
@@ -123,7 +136,13 @@ pub fn assess(current: Plan, baseline: Option<(&str, &Plan)>) -> DriftReport {
         Some(_) => Cause::DesiredStateChanged,
     };
     let base_actions: HashSet<String> = baseline
-        .map(|(_, p)| p.actions.iter().map(action_key).collect())
+        .map(|(_, p)| {
+            p.actions
+                .iter()
+                .flat_map(change_keys)
+                .map(|(k, _)| k)
+                .collect()
+        })
         .unwrap_or_default();
     let base_conflicts: HashSet<(String, String)> = baseline
         .map(|(_, p)| {
@@ -144,13 +163,15 @@ pub fn assess(current: Plan, baseline: Option<(&str, &Plan)>) -> DriftReport {
 
     let mut items = Vec::new();
     for a in &current.actions {
-        items.push(DriftItem {
-            kind: ItemKind::Action,
-            identity: a.identity.clone(),
-            directory: Some(a.directory),
-            summary: action_summary(a),
-            cause: cause_of(base_actions.contains(&action_key(a))),
-        });
+        for (key, only) in change_keys(a) {
+            items.push(DriftItem {
+                kind: ItemKind::Action,
+                identity: a.identity.clone(),
+                directory: Some(a.directory),
+                summary: action_summary(a, only),
+                cause: cause_of(base_actions.contains(&key)),
+            });
+        }
     }
     for c in &current.conflicts {
         let kind = serde_json::to_value(c.kind)
