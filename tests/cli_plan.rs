@@ -239,3 +239,33 @@ fn missing_directory_is_a_clear_error() {
         .code(1)
         .stderr(predicate::str::contains("no/such/folder"));
 }
+
+/// The example pipelines parse as YAML and call idsync only with commands and flags it has.
+#[test]
+fn example_pipelines_use_real_commands_and_flags() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pipelines");
+    let mut checked = 0;
+    for side in ["github", "azure"] {
+        for entry in std::fs::read_dir(root.join(side)).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let _: serde_json::Value = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            for line in text.lines() {
+                let Some(at) = line.find("idsync ") else { continue };
+                let words: Vec<&str> = line[at..].split_whitespace().collect();
+                let Some(&command) = words.get(1) else { continue };
+                if !["validate", "plan", "apply", "drift", "import", "schema"].contains(&command) {
+                    continue;
+                }
+                let help = idsync().args([command, "--help"]).output().unwrap();
+                let help = String::from_utf8_lossy(&help.stdout).into_owned();
+                for flag in words.iter().filter(|w| w.starts_with("--")) {
+                    let flag = flag.split('=').next().unwrap();
+                    assert!(help.contains(flag), "{}: `idsync {command}` has no {flag}", path.display());
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 10, "only {checked} flags checked");
+}
