@@ -249,11 +249,16 @@ fn example_pipelines_use_real_commands_and_flags() {
         for entry in std::fs::read_dir(root.join(side)).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
-            let _: serde_json::Value = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let _: serde_json::Value =
+                serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             for line in text.lines() {
-                let Some(at) = line.find("idsync ") else { continue };
+                let Some(at) = line.find("idsync ") else {
+                    continue;
+                };
                 let words: Vec<&str> = line[at..].split_whitespace().collect();
-                let Some(&command) = words.get(1) else { continue };
+                let Some(&command) = words.get(1) else {
+                    continue;
+                };
                 if !["validate", "plan", "apply", "drift", "import", "schema"].contains(&command) {
                     continue;
                 }
@@ -261,7 +266,11 @@ fn example_pipelines_use_real_commands_and_flags() {
                 let help = String::from_utf8_lossy(&help.stdout).into_owned();
                 for flag in words.iter().filter(|w| w.starts_with("--")) {
                     let flag = flag.split('=').next().unwrap();
-                    assert!(help.contains(flag), "{}: `idsync {command}` has no {flag}", path.display());
+                    assert!(
+                        help.contains(flag),
+                        "{}: `idsync {command}` has no {flag}",
+                        path.display()
+                    );
                     checked += 1;
                 }
             }
