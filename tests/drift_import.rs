@@ -19,7 +19,7 @@ fn converged() -> Fixture {
         .consistency_guid();
     Fixture::new(
         &format!("{DESIRED}attributes:\n  jobTitle: ad\n"),
-        &[a.clone()],
+        std::slice::from_ref(&a),
         &[cloud(
             1,
             "sara@example.com",
@@ -89,7 +89,7 @@ fn standing_conflicts_and_error_diagnostics_are_drift_but_notes_are_not() {
         .consistency_guid();
     let f = Fixture::new(
         &format!("{DESIRED}attributes:\n  displayName: ad\n"),
-        &[k.clone()],
+        std::slice::from_ref(&k),
         &[cloud(
             1,
             "kate@example.com",
