@@ -581,12 +581,10 @@ fn apply_reports_json_per_action() {
 }
 
 #[test]
-fn partial_failure_reports_each_action_and_a_rerun_finishes_without_duplicates() {
-    // The cloud snapshot refuses one write (proxyAddresses would be read-only; here a
-    // duplicate UPN appears between plan and apply, so the create is refused).
+fn a_create_that_became_taken_is_stale() {
     let f = s1_cloud_first();
     f.idsync(&["plan", "--out", "plan.json"]).assert().success();
-    // Someone creates an AD account named like the planned one in another OU meanwhile.
+    // Someone creates an account with the planned names in another OU meanwhile.
     let mut ldif = f.read("ad.ldif");
     ldif.push_str(&format!("\ndn: CN=Squatter,OU=Legacy,{BASE}\nobjectClass: user\nobjectGUID:: {}\nsAMAccountName: bob\nuserPrincipalName: bob@example.com\n", b64(&guid(77))));
     std::fs::write(f.path("ad.ldif"), ldif).unwrap();
@@ -594,18 +592,49 @@ fn partial_failure_reports_each_action_and_a_rerun_finishes_without_duplicates()
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("stale: userPrincipalName bob@example.com is now taken"),
+        text.contains("stale: userPrincipalName bob@example.com is now taken by CN=Squatter"),
         "{text}"
     );
-    assert!(text.contains("not attempted"), "{text}");
-    assert!(text.contains("Apply incomplete"), "{text}");
-    // Alva applied, Bob's links were not attempted; a fresh plan reports the collision.
-    assert!(f.ad_entry("Alva Wood").is_some());
+    // A fresh plan turns it into a conflict instead of a create.
     let (_, plan) = f.plan_code();
     assert!(plan.contains("provision_collision"), "{plan}");
+}
+
+#[test]
+fn partial_failure_reports_each_action_and_a_rerun_finishes_without_duplicates() {
+    let f = s1_cloud_first();
+    f.idsync(&["plan", "--out", "plan.json"]).assert().success();
+    // An object appears at the DN a create wants (other names): AD refuses the add.
+    let mut ldif = f.read("ad.ldif");
+    ldif.push_str(&format!("\ndn: CN=bob,{CLOUD_OU}\nobjectClass: user\nobjectGUID:: {}\nsAMAccountName: robert\nuserPrincipalName: robert@example.com\n", b64(&guid(77))));
+    std::fs::write(f.path("ad.ldif"), ldif).unwrap();
+    let out = f.idsync(&["apply", "plan.json"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("applied       a1 create ad"), "{text}");
+    assert!(text.contains("FAILED        a2 create ad"), "{text}");
+    assert!(text.contains("already exists"), "{text}");
+    assert!(
+        text.contains("not attempted") && text.contains("depends on"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Apply incomplete: 3 applied, 1 failed, 0 stale"),
+        "{text}"
+    );
+    // A second run finishes the job: Bob gets a free DN, Alva is not created twice.
     let out = f.apply();
-    assert!(out.status.success());
-    assert_eq!(f.read("ad.ldif").matches("CN=Alva Wood").count(), 1);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(f.plan_code().0, 0);
+    assert_eq!(f.read("ad.ldif").matches("dn: CN=Alva Wood").count(), 1);
+    assert!(
+        f.read("ad.ldif")
+            .contains(&format!("dn: CN=bob (bob),{CLOUD_OU}"))
+    );
 }
 
 #[test]

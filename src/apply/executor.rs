@@ -304,14 +304,17 @@ where
         }
         match self.ad.find_taken(&query).await {
             Ok(taken) => {
+                let mut found: HashMap<usize, Vec<String>> = HashMap::new();
                 for t in taken {
                     if let Some(&i) = owner.get(&crate::names::fold(&t.value)) {
-                        let msg = format!(
-                            "stale: {} {} is now taken by {}",
+                        found.entry(i).or_default().push(format!(
+                            "{} {} is now taken by {}",
                             t.attribute, t.value, t.dn
-                        );
-                        self.set(i, Status::Stale, Some(msg));
+                        ));
                     }
+                }
+                for (i, why) in found {
+                    self.set(i, Status::Stale, Some(format!("stale: {}", why.join("; "))));
                 }
             }
             Err(e) => {
