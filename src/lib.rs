@@ -16,3 +16,4 @@ pub mod import;
 pub mod names;
 pub mod plan;
 pub mod render;
+pub mod synthetic;

@@ -30,6 +30,48 @@ pub fn fold(s: &str) -> String {
     }
 }
 
+/// Case-insensitive ordering (ASCII fast path).
+pub fn cmp_ci(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        a.bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+    } else {
+        folded(a).cmp(folded(b))
+    }
+}
+
+/// Case-insensitive hashing (ASCII fast path), consistent with [`eq_ci`].
+pub fn hash_ci<H: Hasher>(s: &str, state: &mut H) {
+    if s.is_ascii() {
+        for b in s.bytes() {
+            state.write_u8(b.to_ascii_lowercase());
+        }
+    } else {
+        for c in folded(s) {
+            state.write_u32(c as u32);
+        }
+    }
+    state.write_u8(0xff);
+}
+
+/// A borrowed string that compares, hashes and orders without case: a hash-map key over
+/// names in the objects read, with no allocation.
+#[derive(Clone, Copy, Debug)]
+pub struct CiKey<'a>(pub &'a str);
+
+impl PartialEq for CiKey<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        eq_ci(self.0, other.0)
+    }
+}
+impl Eq for CiKey<'_> {}
+impl Hash for CiKey<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_ci(self.0, state);
+    }
+}
+
 macro_rules! ci_name {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
@@ -58,22 +100,13 @@ macro_rules! ci_name {
 
         impl Hash for $name {
             fn hash<H: Hasher>(&self, state: &mut H) {
-                if self.0.is_ascii() {
-                    for b in self.0.bytes() {
-                        state.write_u8(b.to_ascii_lowercase());
-                    }
-                } else {
-                    for c in folded(&self.0) {
-                        state.write_u32(c as u32);
-                    }
-                }
-                state.write_u8(0xff);
+                hash_ci(&self.0, state);
             }
         }
 
         impl Ord for $name {
             fn cmp(&self, other: &Self) -> Ordering {
-                folded(&self.0).cmp(folded(&other.0))
+                cmp_ci(&self.0, &other.0)
             }
         }
         impl PartialOrd for $name {

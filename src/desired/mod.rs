@@ -70,14 +70,17 @@ impl DesiredState {
         }
     }
 
-    /// The cloud UPN an AD UPN becomes after `upn_suffixes`.
-    pub fn routable_upn(&self, upn: &Upn) -> Upn {
-        match upn
-            .suffix()
-            .and_then(|s| self.upn_suffixes.get(&crate::names::fold(s)))
-        {
-            Some(target) => upn.with_suffix(target),
-            None => upn.clone(),
+    /// The cloud UPN an AD UPN becomes after `upn_suffixes` (borrowed when no entry applies).
+    pub fn routable_upn<'u>(&self, upn: &'u Upn) -> std::borrow::Cow<'u, Upn> {
+        let target = upn.suffix().and_then(|s| {
+            self.upn_suffixes
+                .iter()
+                .find(|(from, _)| crate::names::eq_ci(from, s))
+                .map(|(_, to)| to)
+        });
+        match target {
+            Some(target) => std::borrow::Cow::Owned(upn.with_suffix(target)),
+            None => std::borrow::Cow::Borrowed(upn),
         }
     }
 }

@@ -128,9 +128,11 @@ impl AdUser {
 
     /// The first value of a text attribute, by LDAP name (any case).
     pub fn attr(&self, name: &str) -> Option<&str> {
+        // A scan of a handful of entries beats allocating a key for the map lookup.
         self.attributes
-            .get(&AttrName::from(name))
-            .and_then(|v| v.first())
+            .iter()
+            .find(|(k, _)| crate::names::eq_ci(k.as_str(), name))
+            .and_then(|(_, v)| v.first())
             .map(String::as_str)
     }
 

@@ -2,11 +2,11 @@
 //! `topleveldomain`, `duplicate`, `length`, `blank`. Errors block only the identity they
 //! concern.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use crate::desired::DesiredState;
 use crate::directory::AdUser;
-use crate::names::{ProxyAddress, fold};
+use crate::names::{CiKey, ProxyAddress, fold};
 use crate::plan::{Diagnostic, Severity};
 
 /// Characters IdFix rejects in a userPrincipalName (besides whitespace).
@@ -40,7 +40,7 @@ pub const MAX_DISPLAY_NAME: usize = 255;
 #[derive(Debug, Clone, Default)]
 pub struct Projected<'a> {
     /// The object's label in diagnostics (its DN).
-    pub object: String,
+    pub object: &'a str,
     pub upn: Option<&'a str>,
     pub sam_account_name: Option<&'a str>,
     pub mail: Option<&'a str>,
@@ -52,7 +52,7 @@ pub struct Projected<'a> {
 impl<'a> Projected<'a> {
     pub fn of(u: &'a AdUser) -> Self {
         Projected {
-            object: u.dn.to_string(),
+            object: u.dn.as_str(),
             upn: u.upn.as_ref().map(|s| s.as_str()),
             sam_account_name: u.sam_account_name.as_ref().map(|s| s.as_str()),
             mail: u.mail.as_deref(),
@@ -81,7 +81,7 @@ fn diag(
 
 /// Checks one object's own values.
 pub fn check(p: &Projected<'_>, desired: &DesiredState, out: &mut Vec<Diagnostic>) {
-    let obj = p.object.as_str();
+    let obj = p.object;
     let err = Severity::Error;
 
     match p.upn.filter(|s| !s.trim().is_empty()) {
@@ -114,7 +114,8 @@ pub fn check(p: &Projected<'_>, desired: &DesiredState, out: &mut Vec<Diagnostic
                     format!("userPrincipalName {upn:?} {why}"),
                 )),
                 Ok(domain) => {
-                    let routable = desired.routable_upn(&upn.into());
+                    let upn_name = crate::names::Upn::from(upn);
+                    let routable = desired.routable_upn(&upn_name);
                     let tld = routable
                         .suffix()
                         .and_then(|d| d.rsplit('.').next())
@@ -325,28 +326,22 @@ fn address_format(address: &str) -> Result<&str, &'static str> {
 /// A value several in-scope objects hold (UPN, mail or an SMTP proxy address): IdFix
 /// `duplicate`, on every object that holds it.
 pub fn duplicates<'a>(objects: impl Iterator<Item = Projected<'a>>, out: &mut Vec<Diagnostic>) {
-    let mut holders: HashMap<String, Vec<(String, &'static str)>> = HashMap::new();
+    // Value -> holders (object, attribute); keys borrow the objects, so only duplicates allocate.
+    let mut holders: HashMap<CiKey<'a>, Vec<(&'a str, &'static str)>> = HashMap::default();
     for p in objects {
-        let mut values: Vec<(String, &'static str)> = Vec::new();
-        if let Some(u) = p.upn {
-            values.push((fold(u), "userPrincipalName"));
-        }
-        if let Some(m) = p.mail {
-            values.push((fold(m), "mail"));
-        }
-        for v in p.proxy_addresses {
-            if let Some(pa) = ProxyAddress::parse(v).filter(ProxyAddress::is_smtp) {
-                values.push((fold(pa.address), "proxyAddresses"));
+        let upn = p.upn.map(|u| (CiKey(u), "userPrincipalName"));
+        let mail = p.mail.map(|m| (CiKey(m), "mail"));
+        let proxies = p
+            .proxy_addresses
+            .iter()
+            .filter_map(|v| ProxyAddress::parse(v).filter(ProxyAddress::is_smtp))
+            .map(|pa| (CiKey(pa.address), "proxyAddresses"));
+        for (value, attr) in upn.into_iter().chain(mail).chain(proxies) {
+            let list = holders.entry(value).or_default();
+            // One object may hold a value in several attributes (mail = UPN = primary SMTP).
+            if list.last().is_none_or(|(o, _)| *o != p.object) {
+                list.push((p.object, attr));
             }
-        }
-        // One object may hold a value in several attributes (mail = UPN = primary SMTP).
-        values.sort();
-        values.dedup_by(|a, b| a.0 == b.0);
-        for (value, attr) in values {
-            holders
-                .entry(value)
-                .or_default()
-                .push((p.object.clone(), attr));
         }
     }
     let mut found: Vec<Diagnostic> = Vec::new();
@@ -355,14 +350,14 @@ pub fn duplicates<'a>(objects: impl Iterator<Item = Projected<'a>>, out: &mut Ve
             let others: Vec<&str> = list
                 .iter()
                 .filter(|(o, _)| o != object)
-                .map(|(o, _)| o.as_str())
+                .map(|(o, _)| *o)
                 .collect();
             found.push(diag(
                 Severity::Error,
                 "duplicate",
                 object,
                 attr,
-                format!("{value} is also held by {}", others.join("; ")),
+                format!("{} is also held by {}", fold(value.0), others.join("; ")),
             ));
         }
     }
@@ -391,7 +386,7 @@ mod tests {
 
     fn good() -> Projected<'static> {
         Projected {
-            object: "CN=a".into(),
+            object: "CN=a",
             upn: Some("a@example.com"),
             sam_account_name: Some("a"),
             mail: Some("a@example.com"),
@@ -502,12 +497,12 @@ mod tests {
         duplicates(
             [
                 Projected {
-                    object: "CN=a".into(),
+                    object: "CN=a",
                     proxy_addresses: &a,
                     ..good()
                 },
                 Projected {
-                    object: "CN=b".into(),
+                    object: "CN=b",
                     upn: Some("b@example.com"),
                     mail: Some("shared@example.com"),
                     ..good()

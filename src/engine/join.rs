@@ -4,12 +4,12 @@
 //!
 //! Every step is a hash lookup, so the join is linear in the number of objects.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use super::anchor::immutable_id;
 use crate::desired::{AdSelector, DesiredState, EntraSelector, SoftMatchKey};
 use crate::directory::{AdUser, CloudUser};
-use crate::names::{SmtpAddress, Upn, fold, smtp_addresses};
+use crate::names::{CiKey, ProxyAddress, Upn};
 use crate::plan::{Conflict, ConflictKind};
 
 /// A duplicate found before matching: kind, the shared value, AD and cloud members, message.
@@ -71,65 +71,116 @@ fn is_user_entry(u: &AdUser) -> bool {
     }
 }
 
-/// Every AD user by each key an `identities[]` or `protect` entry may use.
-#[derive(Default)]
-pub(crate) struct AdIndex {
-    by_sam: HashMap<String, Vec<usize>>,
-    by_dn: HashMap<crate::directory::Dn, Vec<usize>>,
-    by_guid: HashMap<crate::directory::Guid, Vec<usize>>,
-    by_upn: HashMap<String, Vec<usize>>,
+/// The indices of the objects holding one key: usually one, so no allocation for it.
+#[derive(Debug, Clone)]
+pub(crate) enum Bucket {
+    One([usize; 1]),
+    Many(Vec<usize>),
 }
 
-impl AdIndex {
-    pub(crate) fn build(ad: &[AdUser]) -> Self {
-        let mut ix = AdIndex::default();
+impl std::ops::Deref for Bucket {
+    type Target = [usize];
+    fn deref(&self) -> &[usize] {
+        self.as_slice()
+    }
+}
+
+impl Bucket {
+    fn push(&mut self, i: usize) {
+        match self {
+            Bucket::One([first]) => *self = Bucket::Many(vec![*first, i]),
+            Bucket::Many(v) => v.push(i),
+        }
+    }
+    pub(crate) fn as_slice(&self) -> &[usize] {
+        match self {
+            Bucket::One(one) => one,
+            Bucket::Many(v) => v,
+        }
+    }
+}
+
+/// Adds `i` under `key`, once (an object may hold one value in several attributes).
+fn index<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Bucket>, key: K, i: usize) {
+    match map.entry(key) {
+        std::collections::hash_map::Entry::Occupied(mut e) => {
+            if e.get().as_slice().last() != Some(&i) {
+                e.get_mut().push(i);
+            }
+        }
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(Bucket::One([i]));
+        }
+    }
+}
+
+/// Every AD user by each key an `identities[]` or `protect` entry may use.
+pub(crate) struct AdIndex<'a> {
+    by_sam: HashMap<CiKey<'a>, Bucket>,
+    by_dn: HashMap<&'a crate::directory::Dn, Bucket>,
+    by_guid: HashMap<crate::directory::Guid, Bucket>,
+    by_upn: HashMap<CiKey<'a>, Bucket>,
+}
+
+impl<'a> AdIndex<'a> {
+    pub(crate) fn build(ad: &'a [AdUser]) -> Self {
+        let mut ix = AdIndex {
+            by_sam: HashMap::with_capacity(ad.len()),
+            by_dn: HashMap::with_capacity(ad.len()),
+            by_guid: HashMap::with_capacity(ad.len()),
+            by_upn: HashMap::with_capacity(ad.len()),
+        };
         for (i, u) in ad.iter().enumerate() {
             if let Some(s) = &u.sam_account_name {
-                ix.by_sam.entry(fold(s.as_str())).or_default().push(i);
+                index(&mut ix.by_sam, CiKey(s.as_str()), i);
             }
-            ix.by_dn.entry(u.dn.clone()).or_default().push(i);
-            ix.by_guid.entry(u.object_guid).or_default().push(i);
+            index(&mut ix.by_dn, &u.dn, i);
+            index(&mut ix.by_guid, u.object_guid, i);
             if let Some(upn) = &u.upn {
-                ix.by_upn.entry(fold(upn.as_str())).or_default().push(i);
+                index(&mut ix.by_upn, CiKey(upn.as_str()), i);
             }
         }
         ix
     }
 
-    pub(crate) fn find(&self, sel: &AdSelector) -> &[usize] {
+    pub(crate) fn find(&self, sel: &AdSelector) -> Bucket {
         let hit = match sel {
-            AdSelector::SamAccountName(s) => self.by_sam.get(&fold(s.as_str())),
+            AdSelector::SamAccountName(s) => self.by_sam.get(&CiKey(s.as_str())),
             AdSelector::Dn(dn) => self.by_dn.get(dn),
             AdSelector::ObjectGuid(g) => self.by_guid.get(g),
-            AdSelector::Upn(u) => self.by_upn.get(&fold(u.as_str())),
+            AdSelector::Upn(u) => self.by_upn.get(&CiKey(u.as_str())),
         };
-        hit.map_or(&[], Vec::as_slice)
+        // A copy: the map's keys borrow the objects read, the selector only lives here.
+        hit.cloned().unwrap_or(Bucket::Many(Vec::new()))
     }
 }
 
 /// Every cloud user by id and by UPN.
-#[derive(Default)]
-pub(crate) struct CloudIndex {
-    by_id: HashMap<String, Vec<usize>>,
-    by_upn: HashMap<String, Vec<usize>>,
+pub(crate) struct CloudIndex<'a> {
+    by_id: HashMap<CiKey<'a>, Bucket>,
+    by_upn: HashMap<CiKey<'a>, Bucket>,
 }
 
-impl CloudIndex {
-    pub(crate) fn build(cloud: &[CloudUser]) -> Self {
-        let mut ix = CloudIndex::default();
+impl<'a> CloudIndex<'a> {
+    pub(crate) fn build(cloud: &'a [CloudUser]) -> Self {
+        let mut ix = CloudIndex {
+            by_id: HashMap::with_capacity(cloud.len()),
+            by_upn: HashMap::with_capacity(cloud.len()),
+        };
         for (i, u) in cloud.iter().enumerate() {
-            ix.by_id.entry(fold(&u.id)).or_default().push(i);
-            ix.by_upn.entry(fold(u.upn.as_str())).or_default().push(i);
+            index(&mut ix.by_id, CiKey(&u.id), i);
+            index(&mut ix.by_upn, CiKey(u.upn.as_str()), i);
         }
         ix
     }
 
-    pub(crate) fn find(&self, sel: &EntraSelector) -> &[usize] {
+    pub(crate) fn find(&self, sel: &EntraSelector) -> Bucket {
         let hit = match sel {
-            EntraSelector::Upn(u) => self.by_upn.get(&fold(u.as_str())),
-            EntraSelector::Id(id) => self.by_id.get(&fold(id)),
+            EntraSelector::Upn(u) => self.by_upn.get(&CiKey(u.as_str())),
+            EntraSelector::Id(id) => self.by_id.get(&CiKey(id)),
         };
-        hit.map_or(&[], Vec::as_slice)
+        // A copy: the map's keys borrow the objects read, the selector only lives here.
+        hit.cloned().unwrap_or(Bucket::Many(Vec::new()))
     }
 }
 
@@ -149,15 +200,14 @@ pub(crate) fn cloud_matches(sel: &EntraSelector, u: &CloudUser) -> bool {
     }
 }
 
-/// Every SMTP address a cloud user answers to: proxy addresses and `mail`.
-fn cloud_smtp(u: &CloudUser) -> Vec<SmtpAddress> {
-    let mut out: Vec<SmtpAddress> = smtp_addresses(&u.proxy_addresses).collect();
-    if let Some(mail) = &u.mail {
-        out.push(SmtpAddress::new(mail.clone()));
-    }
-    out.sort();
-    out.dedup();
-    out
+/// Every SMTP address a cloud user answers to: proxy addresses and `mail` (may repeat one).
+fn cloud_smtp(u: &CloudUser) -> impl Iterator<Item = CiKey<'_>> {
+    u.proxy_addresses
+        .iter()
+        .filter_map(|v| ProxyAddress::parse(v))
+        .filter(ProxyAddress::is_smtp)
+        .map(|p| CiKey(p.address))
+        .chain(u.mail.as_deref().map(CiKey))
 }
 
 struct Joiner<'a> {
@@ -175,10 +225,12 @@ struct Joiner<'a> {
     ad_spec: Vec<Option<usize>>,
     cloud_spec: Vec<Option<usize>>,
     conflicts: Vec<Conflict>,
-    ad_index: AdIndex,
-    cloud_index: CloudIndex,
+    ad_index: AdIndex<'a>,
+    cloud_index: CloudIndex<'a>,
     /// Cloud users in the universe by UPN (for soft match and duplicate checks).
-    cloud_by_upn: HashMap<Upn, Vec<usize>>,
+    cloud_by_upn: HashMap<CiKey<'a>, Bucket>,
+    /// Each AD user's UPN after `upn_suffixes`.
+    ad_routable: Vec<Option<std::borrow::Cow<'a, Upn>>>,
 }
 
 impl<'a> Joiner<'a> {
@@ -193,20 +245,24 @@ impl<'a> Joiner<'a> {
         // `ignore: true` removes objects from everything: never touched, never reported.
         for spec in desired.identities.iter().filter(|s| s.ignore) {
             if let Some(sel) = &spec.ad {
-                for &i in ad_index.find(sel) {
+                for &i in ad_index.find(sel).as_slice() {
                     ad_ok[i] = false;
                 }
             }
             if let Some(sel) = &spec.entra {
-                for &i in cloud_index.find(sel) {
+                for &i in cloud_index.find(sel).as_slice() {
                     cloud_ok[i] = false;
                 }
             }
         }
-        let mut cloud_by_upn: HashMap<Upn, Vec<usize>> = HashMap::with_capacity(cloud.len());
+        let mut cloud_by_upn: HashMap<CiKey<'a>, Bucket> = HashMap::with_capacity(cloud.len());
         for (i, u) in cloud.iter().enumerate().filter(|(i, _)| cloud_ok[*i]) {
-            cloud_by_upn.entry(u.upn.clone()).or_default().push(i);
+            index(&mut cloud_by_upn, CiKey(u.upn.as_str()), i);
         }
+        let ad_routable = ad
+            .iter()
+            .map(|u| u.upn.as_ref().map(|upn| desired.routable_upn(upn)))
+            .collect();
         Joiner {
             desired,
             ad,
@@ -223,6 +279,7 @@ impl<'a> Joiner<'a> {
             ad_index,
             cloud_index,
             cloud_by_upn,
+            ad_routable,
         }
     }
 
@@ -269,82 +326,84 @@ impl<'a> Joiner<'a> {
 
     /// The same UPN or primary SMTP address on two in-scope objects of one directory.
     fn duplicates(&mut self) {
-        let mut ad_upn: HashMap<Upn, Vec<usize>> = HashMap::new();
-        let mut ad_smtp: HashMap<SmtpAddress, Vec<usize>> = HashMap::new();
-        for i in self.ad_indices() {
-            let u = &self.ad[i];
-            if let Some(upn) = &u.upn {
-                ad_upn
-                    .entry(self.desired.routable_upn(upn))
-                    .or_default()
-                    .push(i);
-            }
-            if let Some(smtp) = u.primary_smtp() {
-                ad_smtp.entry(smtp).or_default().push(i);
-            }
-        }
-        let mut cloud_smtp_index: HashMap<SmtpAddress, Vec<usize>> = HashMap::new();
-        for i in self.cloud_indices() {
-            for a in cloud_smtp(&self.cloud[i]) {
-                cloud_smtp_index.entry(a).or_default().push(i);
-            }
-        }
-        let mut groups: Vec<DuplicateGroup> = Vec::new();
-        for (upn, ids) in ad_upn.into_iter().filter(|(_, v)| v.len() > 1) {
-            groups.push((
-                ConflictKind::DuplicateUpn,
-                upn.to_string(),
-                ids.clone(),
-                vec![],
-                format!(
-                    "{} in-scope AD users share the UPN {upn} (after upn_suffixes)",
-                    ids.len()
-                ),
-            ));
-        }
-        for (smtp, ids) in ad_smtp.into_iter().filter(|(_, v)| v.len() > 1) {
-            groups.push((
-                ConflictKind::DuplicateSmtp,
-                smtp.to_string(),
-                ids.clone(),
-                vec![],
-                format!(
-                    "{} in-scope AD users have the primary SMTP address {smtp}",
-                    ids.len()
-                ),
-            ));
-        }
-        let cloud_upn_dupes: Vec<(Upn, Vec<usize>)> = self
-            .cloud_by_upn
-            .iter()
-            .filter(|(_, v)| v.len() > 1)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        for (upn, ids) in cloud_upn_dupes {
-            groups.push((
-                ConflictKind::DuplicateUpn,
-                upn.to_string(),
-                vec![],
-                ids.clone(),
-                format!("{} cloud users share the UPN {upn}", ids.len()),
-            ));
-        }
-        for (smtp, ids) in cloud_smtp_index.into_iter().filter(|(_, v)| v.len() > 1) {
-            groups.push((
-                ConflictKind::DuplicateSmtp,
-                smtp.to_string(),
-                vec![],
-                ids.clone(),
-                format!(
-                    "{} cloud users answer to the SMTP address {smtp}",
-                    ids.len()
-                ),
-            ));
-        }
-        // Hash-map order is random; conflicts are sorted by the engine afterwards.
+        let groups = self.duplicate_groups();
+        // Hash-map order is random; conflicts are sorted afterwards.
         for (kind, identity, ads, clouds, message) in groups {
             self.conflict(kind, identity, &ads, &clouds, message);
         }
+    }
+
+    fn duplicate_groups(&self) -> Vec<DuplicateGroup> {
+        let mut ad_upn: HashMap<CiKey<'_>, Bucket> = HashMap::new();
+        let mut ad_smtp: HashMap<CiKey<'_>, Bucket> = HashMap::new();
+        for i in self.ad_indices() {
+            if let Some(upn) = &self.ad_routable[i] {
+                index(&mut ad_upn, CiKey(upn.as_str()), i);
+            }
+            let primary = self.ad[i]
+                .proxy_addresses
+                .iter()
+                .filter_map(|v| ProxyAddress::parse(v))
+                .find(ProxyAddress::is_primary_smtp);
+            if let Some(p) = primary {
+                index(&mut ad_smtp, CiKey(p.address), i);
+            }
+        }
+        let mut cloud_smtp_index: HashMap<CiKey<'_>, Bucket> =
+            HashMap::with_capacity(self.cloud.len());
+        for i in self.cloud_indices() {
+            for a in cloud_smtp(&self.cloud[i]) {
+                index(&mut cloud_smtp_index, a, i);
+            }
+        }
+        let mut groups: Vec<DuplicateGroup> = Vec::new();
+        for (upn, ids) in ad_upn.iter().filter(|(_, v)| v.len() > 1) {
+            let n = ids.len();
+            groups.push((
+                ConflictKind::DuplicateUpn,
+                upn.0.to_owned(),
+                ids.as_slice().to_vec(),
+                vec![],
+                format!(
+                    "{n} in-scope AD users share the UPN {} (after upn_suffixes)",
+                    upn.0
+                ),
+            ));
+        }
+        for (smtp, ids) in ad_smtp.iter().filter(|(_, v)| v.len() > 1) {
+            let n = ids.len();
+            groups.push((
+                ConflictKind::DuplicateSmtp,
+                smtp.0.to_owned(),
+                ids.as_slice().to_vec(),
+                vec![],
+                format!(
+                    "{n} in-scope AD users have the primary SMTP address {}",
+                    smtp.0
+                ),
+            ));
+        }
+        for (upn, ids) in self.cloud_by_upn.iter().filter(|(_, v)| v.len() > 1) {
+            let n = ids.len();
+            groups.push((
+                ConflictKind::DuplicateUpn,
+                upn.0.to_owned(),
+                vec![],
+                ids.as_slice().to_vec(),
+                format!("{n} cloud users share the UPN {}", upn.0),
+            ));
+        }
+        for (smtp, ids) in cloud_smtp_index.iter().filter(|(_, v)| v.len() > 1) {
+            let n = ids.len();
+            groups.push((
+                ConflictKind::DuplicateSmtp,
+                smtp.0.to_owned(),
+                vec![],
+                ids.as_slice().to_vec(),
+                format!("{n} cloud users answer to the SMTP address {}", smtp.0),
+            ));
+        }
+        groups
     }
 
     fn spec_name(&self, s: usize) -> String {
@@ -477,8 +536,8 @@ impl<'a> Joiner<'a> {
             if let Some(&c) = self
                 .cloud_index
                 .by_id
-                .get(&fold(id))
-                .and_then(|v| v.first())
+                .get(&CiKey(id))
+                .and_then(|v| v.as_slice().first())
                 && self.free_cloud(c)
             {
                 self.ad_pair[a] = Some((c, MatchKind::Marker));
@@ -489,20 +548,17 @@ impl<'a> Joiner<'a> {
 
     fn hard_and_soft(&mut self) {
         let anchor = self.desired.source_anchor;
-        let mut by_immutable: HashMap<&str, Vec<usize>> = HashMap::new();
-        let mut by_smtp: HashMap<SmtpAddress, usize> = HashMap::new();
+        let cloud: &'a [CloudUser] = self.cloud;
+        let mut by_immutable: HashMap<&'a str, Bucket> = HashMap::with_capacity(cloud.len());
+        let mut by_smtp: HashMap<CiKey<'a>, usize> = HashMap::with_capacity(cloud.len());
         for c in self.cloud_indices() {
             if self.cloud_blocked[c] {
                 continue;
             }
-            if let Some(id) = self.cloud[c]
-                .immutable_id
-                .as_deref()
-                .filter(|s| !s.is_empty())
-            {
-                by_immutable.entry(id).or_default().push(c);
+            if let Some(id) = cloud[c].immutable_id.as_deref().filter(|s| !s.is_empty()) {
+                index(&mut by_immutable, id, c);
             }
-            for a in cloud_smtp(&self.cloud[c]) {
+            for a in cloud_smtp(&cloud[c]) {
                 by_smtp.insert(a, c);
             }
         }
@@ -532,22 +588,13 @@ impl<'a> Joiner<'a> {
             let u = &self.ad[a];
             let anchor_value = immutable_id(u, anchor);
             if let Some(cs) = by_immutable.get(anchor_value.as_str()) {
-                for &c in cs {
+                for &c in cs.as_slice() {
                     claims.entry(c).or_default().push((a, MatchKind::Hard));
                 }
                 continue;
             }
             for key in &self.desired.soft_match {
-                let candidate = match key {
-                    SoftMatchKey::Smtp => u.primary_smtp().and_then(|s| by_smtp.get(&s).copied()),
-                    SoftMatchKey::Upn => u.upn.as_ref().and_then(|upn| {
-                        let routable = self.desired.routable_upn(upn);
-                        self.cloud_by_upn
-                            .get(&routable)
-                            .and_then(|v| v.first().copied())
-                    }),
-                };
-                if let Some(c) = candidate {
+                if let Some(c) = self.soft_candidate(a, *key, &by_smtp) {
                     claims
                         .entry(c)
                         .or_default()
@@ -640,26 +687,42 @@ impl<'a> Joiner<'a> {
     fn candidate(
         &self,
         a: usize,
-        by_immutable: &HashMap<&str, Vec<usize>>,
-        by_smtp: &HashMap<SmtpAddress, usize>,
+        by_immutable: &HashMap<&str, Bucket>,
+        by_smtp: &HashMap<CiKey<'_>, usize>,
     ) -> Option<usize> {
-        let u = &self.ad[a];
-        let anchor_value = immutable_id(u, self.desired.source_anchor);
+        let anchor_value = immutable_id(&self.ad[a], self.desired.source_anchor);
         if let Some(&c) = by_immutable
             .get(anchor_value.as_str())
-            .and_then(|v| v.first())
+            .and_then(|v| v.as_slice().first())
         {
             return Some(c);
         }
-        self.desired.soft_match.iter().find_map(|key| match key {
-            SoftMatchKey::Smtp => u.primary_smtp().and_then(|s| by_smtp.get(&s).copied()),
-            SoftMatchKey::Upn => u.upn.as_ref().and_then(|upn| {
-                let routable = self.desired.routable_upn(upn);
+        self.desired
+            .soft_match
+            .iter()
+            .find_map(|key| self.soft_candidate(a, *key, by_smtp))
+    }
+
+    /// The cloud user AD user `a` soft-matches by one key.
+    fn soft_candidate(
+        &self,
+        a: usize,
+        key: SoftMatchKey,
+        by_smtp: &HashMap<CiKey<'_>, usize>,
+    ) -> Option<usize> {
+        match key {
+            SoftMatchKey::Smtp => self.ad[a]
+                .proxy_addresses
+                .iter()
+                .filter_map(|v| ProxyAddress::parse(v))
+                .find(ProxyAddress::is_primary_smtp)
+                .and_then(|p| by_smtp.get(&CiKey(p.address)).copied()),
+            SoftMatchKey::Upn => self.ad_routable[a].as_ref().and_then(|upn| {
                 self.cloud_by_upn
-                    .get(&routable)
-                    .and_then(|v| v.first().copied())
+                    .get(&CiKey(upn.as_str()))
+                    .and_then(|v| v.as_slice().first().copied())
             }),
-        })
+        }
     }
 
     fn pair(&mut self, a: usize, c: usize, how: MatchKind) {

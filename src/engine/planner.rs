@@ -1,6 +1,8 @@
 //! The planner: for each joined identity, the actions that converge it.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
+
+use foldhash::{HashMap, HashSet};
 
 use serde_json::{Value, json};
 
@@ -14,7 +16,7 @@ use crate::desired::{
 use crate::directory::attributes::{self, Mapping, ValueKind};
 use crate::directory::model::{OWNER_MARKER_PREFIX, UAC_ACCOUNTDISABLE, UAC_NORMAL_ACCOUNT};
 use crate::directory::{AdUser, CloudUser, Dn};
-use crate::names::{AttrName, ProxyAddress, SmtpAddress, eq_ci, fold, smtp_addresses};
+use crate::names::{AttrName, CiKey, ProxyAddress, SmtpAddress, eq_ci, fold, smtp_addresses};
 use crate::plan::{
     Action, ActionKind, Change, Conflict, ConflictKind, Diagnostic, KNOWN_AFTER_APPLY, Note,
     NoteKind, Plan, Severity, Side,
@@ -124,12 +126,16 @@ struct Planner<'a> {
     d: &'a DesiredState,
     ad: &'a [AdUser],
     cloud: &'a [CloudUser],
-    ad_index: AdIndex,
-    cloud_index: CloudIndex,
+    ad_index: AdIndex<'a>,
+    cloud_index: CloudIndex<'a>,
     /// Every DN read or planned, so creates pick free names.
-    dns: HashSet<Dn>,
+    dns: HashSet<&'a Dn>,
+    /// DNs of objects this plan creates or moves to.
+    planned_dns: HashSet<Dn>,
     /// Folded UPN/mail/SMTP values held by in-scope AD objects -> the holder's DN.
-    ad_values: HashMap<String, String>,
+    ad_values: HashMap<CiKey<'a>, &'a str>,
+    /// sAMAccountNames this plan's creates take (folded).
+    planned_sams: HashSet<String>,
     /// Folded values taken domain-wide -> (attribute, DN).
     taken: HashMap<String, (&'static str, String)>,
     drafts: Vec<Draft>,
@@ -144,18 +150,20 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     let d = input.desired;
     let joined = join::join(d, input.ad, input.cloud);
 
-    let mut ad_values = HashMap::new();
+    let mut ad_values = HashMap::default();
     for &i in &joined.ad_in_scope {
         let u = &input.ad[i];
         let p = Projected::of(u);
         for v in p.upn.into_iter().chain(p.mail) {
-            ad_values.insert(fold(v), u.dn.to_string());
+            ad_values.insert(CiKey(v), u.dn.as_str());
         }
-        for a in smtp_addresses(&u.proxy_addresses) {
-            ad_values.insert(fold(a.as_str()), u.dn.to_string());
+        for v in &u.proxy_addresses {
+            if let Some(pa) = ProxyAddress::parse(v).filter(ProxyAddress::is_smtp) {
+                ad_values.insert(CiKey(pa.address), u.dn.as_str());
+            }
         }
     }
-    let mut taken = HashMap::new();
+    let mut taken = HashMap::default();
     for t in input.taken {
         taken.insert(fold(&t.value), (t.attribute, t.dn.to_string()));
     }
@@ -166,8 +174,10 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         cloud: input.cloud,
         ad_index: AdIndex::build(input.ad),
         cloud_index: CloudIndex::build(input.cloud),
-        dns: input.ad.iter().map(|u| u.dn.clone()).collect(),
+        dns: input.ad.iter().map(|u| &u.dn).collect(),
+        planned_dns: HashSet::default(),
         ad_values,
+        planned_sams: HashSet::default(),
         taken,
         drafts: Vec::new(),
         notes: Vec::new(),
@@ -221,6 +231,10 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
 }
 
 impl<'a> Planner<'a> {
+    fn dn_taken(&self, dn: &Dn) -> bool {
+        self.dns.contains(dn) || self.planned_dns.contains(dn)
+    }
+
     fn take(&mut self, batch: Batch) {
         self.diagnostics.extend(batch.diagnostics.iter().cloned());
         if batch.blocked() {
@@ -607,7 +621,7 @@ impl<'a> Planner<'a> {
         }
 
         let projected = Projected {
-            object: ad.dn.to_string(),
+            object: ad.dn.as_str(),
             upn: projected_upn.as_deref(),
             sam_account_name: ad.sam_account_name.as_ref().map(|s| s.as_str()),
             mail: projected_mail.as_deref(),
@@ -627,7 +641,7 @@ impl<'a> Planner<'a> {
             .and_then(|r| r.into_iter().next());
         let Some(rdn) = rdn else { return };
         let new_dn = Dn::child(&rdn.attr, &rdn.value, ou);
-        if self.dns.contains(&new_dn) {
+        if self.dn_taken(&new_dn) {
             batch.conflicts.push(Conflict {
                 kind: ConflictKind::ProvisionCollision,
                 identity: name.to_owned(),
@@ -636,7 +650,7 @@ impl<'a> Planner<'a> {
             });
             return;
         }
-        self.dns.insert(new_dn.clone());
+        self.planned_dns.insert(new_dn.clone());
         batch.drafts.push(Draft {
             kind: ActionKind::Move,
             side: Side::Ad,
@@ -766,10 +780,10 @@ impl<'a> Planner<'a> {
             .unwrap_or(cloud.upn.local_part())
             .to_owned();
         let mut dn = Dn::child("CN", &display, &prov.ou);
-        if self.dns.contains(&dn) {
+        if self.dn_taken(&dn) {
             dn = Dn::child("CN", &format!("{display} ({sam})"), &prov.ou);
         }
-        if self.dns.contains(&dn) {
+        if self.dn_taken(&dn) {
             batch.conflicts.push(Conflict {
                 kind: ConflictKind::ProvisionCollision,
                 identity: name.to_owned(),
@@ -866,7 +880,7 @@ impl<'a> Planner<'a> {
             let key = fold(value);
             if let Some(holder) = self
                 .ad_values
-                .get(&key)
+                .get(&CiKey(value))
                 .filter(|_| *attr != "sAMAccountName")
             {
                 batch.diagnostics.push(Diagnostic {
@@ -907,7 +921,7 @@ impl<'a> Planner<'a> {
         }
 
         let projected = Projected {
-            object: dn.to_string(),
+            object: dn.as_str(),
             upn: Some(cloud.upn.as_str()),
             sam_account_name: Some(&sam),
             mail: Some(&mail),
@@ -917,8 +931,8 @@ impl<'a> Planner<'a> {
         };
         diagnostics::check(&projected, self.d, &mut batch.diagnostics);
 
-        self.dns.insert(dn.clone());
-        self.ad_values.insert(fold(&sam), dn.to_string());
+        self.planned_dns.insert(dn.clone());
+        self.planned_sams.insert(fold(&sam));
         let create = batch.drafts.len();
         batch.drafts.push(Draft {
             kind: ActionKind::Create,
@@ -1066,7 +1080,7 @@ impl<'a> Planner<'a> {
 
     fn provision_entra(&mut self, joint: &Joint, name: &str, ad: &AdUser, batch: &mut Batch) {
         let spec = self.spec(joint);
-        let Some(upn) = ad.upn.as_ref().map(|u| self.d.routable_upn(u)) else {
+        let Some(upn) = ad.upn.as_ref().map(|u| self.d.routable_upn(u).into_owned()) else {
             return; // diagnosed as blank already
         };
         if let Some(&holder) = self

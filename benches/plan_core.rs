@@ -1,0 +1,98 @@
+//! The plan core in process: join + plan of N synthetic identities, no I/O.
+//!
+//!   cargo bench --bench plan_core                 # 10k, 100k, 1M
+//!   cargo bench --bench plan_core -- 10000 50000  # chosen sizes
+//!
+//! Each size runs in its own process so its peak memory (VmHWM) is its own. Prints a table:
+//! median wall time of 3 plans, time per identity, peak memory, and the growth ratio against
+//! the previous size (linear cost: time ratio ≈ size ratio).
+
+use std::process::Command;
+use std::time::Instant;
+
+use idsync::engine::{PlanInput, plan};
+use idsync::synthetic;
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Child mode: one size, prints `N SECONDS MIB ACTIONS`.
+fn one(n: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("idsync.yaml"), synthetic::desired_yaml(n)).unwrap();
+    let desired = idsync::desired::load(dir.path()).unwrap();
+    let (ad, cloud) = synthetic::generate(n);
+    let mut times = Vec::new();
+    let mut actions = 0;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let p = plan(PlanInput {
+            desired: &desired,
+            ad: &ad,
+            cloud: &cloud,
+            taken: &[],
+        })
+        .unwrap();
+        times.push(start.elapsed().as_secs_f64());
+        actions = p.actions.len();
+        drop(p);
+    }
+    times.sort_by(f64::total_cmp);
+    println!("{n} {} {} {actions}", times[1], peak_rss_mib());
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if args.first().map(String::as_str) == Some("--one") {
+        one(args[1].parse().unwrap());
+        return;
+    }
+    let sizes: Vec<usize> = if args.is_empty() {
+        vec![10_000, 100_000, 1_000_000]
+    } else {
+        args.iter()
+            .filter_map(|a| a.replace('_', "").parse().ok())
+            .collect()
+    };
+    let exe = std::env::current_exe().unwrap();
+    println!(
+        "| identities | plan (median of 3) | per identity | peak memory | time ratio vs previous | size ratio |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    let mut previous: Option<(usize, f64)> = None;
+    for n in sizes {
+        let out = Command::new(&exe)
+            .args(["--one", &n.to_string()])
+            .output()
+            .unwrap();
+        let line = String::from_utf8_lossy(&out.stdout);
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 4 {
+            eprintln!("size {n} failed: {}", String::from_utf8_lossy(&out.stderr));
+            continue;
+        }
+        let secs: f64 = f[1].parse().unwrap();
+        let mib: f64 = f[2].parse().unwrap();
+        let (ratio, size_ratio) = match previous {
+            Some((pn, ps)) => (
+                format!("{:.2}", secs / ps),
+                format!("{:.0}", n as f64 / pn as f64),
+            ),
+            None => ("".into(), "".into()),
+        };
+        println!(
+            "| {n} | {secs:.3} s | {:.2} µs | {mib:.0} MiB | {ratio} | {size_ratio} |",
+            secs / n as f64 * 1e6
+        );
+        previous = Some((n, secs));
+    }
+}
