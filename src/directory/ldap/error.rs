@@ -66,7 +66,6 @@ fn ad_reason(text: &str) -> Option<&'static str> {
         }
         "0000001F" => "AD does this only over an encrypted connection (ldaps:// or start_tls)",
         "00000005" => "access denied",
-        "00002071" | "00000524" => "an object with that name already exists",
         "0000208F" | "00002030" => "the object does not exist",
         _ => return None,
     })
@@ -289,9 +288,19 @@ fn describe(
             }
         }
     };
+    let lower = result.text.to_ascii_lowercase();
     match result.rc {
+        // Samba answers noSuchAttribute for an attribute its schema lacks.
+        16 | 17 if lower.contains("schema") => {
+            format!("{} is not in AD's schema ({})", which(), result_name(result.rc))
+        }
         16 => format!("{} does not hold the value to remove{values} (noSuchAttribute)", which()),
         17 => format!("{} is not in AD's schema (undefinedAttributeType)", which()),
+        20 | 19 if lower.contains("single-value") || lower.contains("single value") => format!(
+            "{} takes only one value{values}: replace it instead ({})",
+            which(),
+            result_name(result.rc)
+        ),
         19 => format!(
             "a value of {} breaks a directory constraint (single-valued, too long, not unique, or password policy){values} (constraintViolation)",
             which()
@@ -306,7 +315,12 @@ fn describe(
         65 => format!("{} is not allowed for this object's classes, or a required one is missing (objectClassViolation)", which()),
         66 => "the object has objects below it (notAllowedOnNonLeaf)".into(),
         67 => format!("{} names the object: change it with a move (rename) (notAllowedOnRDN)", which()),
-        68 => "an object with this name already exists (entryAlreadyExists)".into(),
+        // On an add or a move the name is taken; on a modify, a unique value (the
+        // sAMAccountName, or the one a UPN implies) is.
+        68 if name.is_some() && ctx.op == "modify" => {
+            format!("{}{values} is already used by another object (entryAlreadyExists)", which())
+        }
+        68 => "an object with this name, or with one of its unique values (sAMAccountName, userPrincipalName), already exists (entryAlreadyExists)".into(),
         rc => format!("{} ({rc})", result_name(rc)),
     }
 }

@@ -230,9 +230,31 @@ pub(super) async fn modify(
     dn: &Dn,
     mods: &[AdMod],
 ) -> Result<(), DirectoryError> {
+    let rdn_attr = dn
+        .rdns()
+        .into_iter()
+        .next()
+        .and_then(|rdn| rdn.into_iter().next())
+        .map(|ava| ava.attr);
     let mut ldap_mods: Vec<Mod<Vec<u8>>> = Vec::with_capacity(mods.len());
     let mut shown_attrs = Vec::new();
     for m in mods {
+        let (AdMod::Add(name, _) | AdMod::Delete(name, _) | AdMod::Replace(name, _)) = m;
+        // AD refuses this (notAllowedOnRDN); Samba renames the object instead. Say it here,
+        // the same way on both, as the snapshot does.
+        let names_the_object = name.as_str().eq_ignore_ascii_case("name")
+            || rdn_attr
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(name.as_str()));
+        if names_the_object {
+            return Err(DirectoryError::Refused {
+                object: dn.to_string(),
+                message: format!(
+                    "modify refused: attribute {name} names the object: change it with a move (rename)"
+                ),
+                code: Some("notAllowedOnRDN".into()),
+            });
+        }
         match m {
             // Adding nothing is nothing to do (ldap3 and AD refuse an empty add).
             AdMod::Add(_, values) if values.is_empty() => continue,
@@ -321,18 +343,21 @@ pub(super) async fn rename(
         .await;
     match result {
         Ok(()) => Ok(()),
-        Err(f) if rc_of(&f) == Some(32) => {
-            // The object, or the container it was to move into, is missing: say which.
-            if read::exists(session, dn).await? {
+        // AD answers noSuchObject for a missing object or container; Samba answers `other`
+        // (00002095) for a missing container. Look, and say which.
+        Err(f) if matches!(rc_of(&f), Some(32 | 80)) => {
+            if !read::exists(session, dn).await? {
+                Err(DirectoryError::NotFound {
+                    object: dn.to_string(),
+                })
+            } else if !read::exists(session, &parent).await? {
                 Err(DirectoryError::Refused {
                     object: new_dn.to_string(),
                     message: format!("move refused: the target container {parent} does not exist"),
                     code: Some("noSuchObject".into()),
                 })
             } else {
-                Err(DirectoryError::NotFound {
-                    object: dn.to_string(),
-                })
+                Err(fail(session, &move_ctx, f))
             }
         }
         Err(f) if rc_of(&f) == Some(68) => Err(DirectoryError::Refused {
