@@ -53,6 +53,42 @@ async fn usn(ad: &mut LdapDirectory, guid: &Guid) -> u64 {
         .expect("uSNChanged")
 }
 
+const ATTID_UNICODE_PWD: u32 = 0x0009_005a;
+const ATTID_USER_ACCOUNT_CONTROL: u32 = 0x0009_0008;
+
+/// The local USN at which each attribute of a user was last written, from its
+/// replPropertyMetaData (MS-DRSR REPLPROPERTYMETADATA: a 16-byte header, then 48-byte
+/// entries of attid, version, time, invocation id, originating USN, local USN).
+fn local_usns(dc: &support::samba::SambaDc, sam: &str) -> impl Fn(u32) -> u64 {
+    let found = dc.search(
+        dc.base_dn(),
+        &format!("(sAMAccountName={sam})"),
+        &["replPropertyMetaData"],
+    );
+    let blob = found[0]
+        .bytes("replPropertyMetaData")
+        .expect("replPropertyMetaData")
+        .to_vec();
+    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+    let count = u32_at(&blob, 8) as usize;
+    let entries: Vec<(u32, u64)> = (0..count)
+        .map(|n| {
+            let e = &blob[16 + 48 * n..16 + 48 * (n + 1)];
+            (
+                u32_at(e, 0),
+                u64::from_le_bytes(e[40..48].try_into().unwrap()),
+            )
+        })
+        .collect();
+    move |attid| {
+        entries
+            .iter()
+            .find(|(a, _)| *a == attid)
+            .map(|(_, usn)| *usn)
+            .unwrap_or_else(|| panic!("attribute {attid:#x} never written"))
+    }
+}
+
 /// Asserts that uSNChanged grew since `last` (read_user sees the write), and updates `last`.
 async fn bumped(ad: &mut LdapDirectory, guid: &Guid, last: &mut u64, what: &str) {
     let now = usn(ad, guid).await;
@@ -208,6 +244,14 @@ async fn create_with_a_password_enables_the_account_and_without_stays_disabled()
     // Signing in is a write too (lastLogonTimestamp): uSNChanged moves.
     let after = ad.read_user(&user.object_guid).await.unwrap().unwrap();
     assert!(after.usn_changed > user.usn_changed);
+
+    // Real AD refuses to enable an account without a password (Samba does not): the
+    // replication metadata shows userAccountControl was last written after unicodePwd.
+    let usn_of = local_usns(dc, "cr-awood");
+    assert!(
+        usn_of(ATTID_UNICODE_PWD) < usn_of(ATTID_USER_ACCOUNT_CONTROL),
+        "the password must be set before the account is enabled"
+    );
 
     // Without a password: created disabled, and nobody can sign in with it.
     let disabled = AdCreate {

@@ -101,9 +101,16 @@ fn is_text(name: &str, values: &[Vec<u8>]) -> bool {
         })
 }
 
-/// A user entry as an [`AdUser`]; the error says what is wrong (the caller names the DN).
+/// A user entry as an [`AdUser`]; the error names the DN and what is wrong with the entry.
 pub(super) fn to_user(entry: RawEntry) -> Result<AdUser, String> {
-    let dn = Dn::parse(&entry.dn).map_err(|e| e.to_string())?;
+    convert(&entry)
+        .map(|user| with_attributes(user, entry.attrs))
+        .map_err(|m| format!("{}: {m}", entry.dn))
+}
+
+/// The typed fields (everything but `attributes`).
+fn convert(entry: &RawEntry) -> Result<AdUser, String> {
+    let dn = Dn::parse(&entry.dn).map_err(|e| e.reason.to_owned())?;
     let guid = match entry.first("objectGUID") {
         Some(raw) => Guid::from_slice(raw)
             .ok_or_else(|| format!("objectGUID is {} bytes, not 16", raw.len()))?,
@@ -144,7 +151,12 @@ pub(super) fn to_user(entry: RawEntry) -> Result<AdUser, String> {
         .map(|v| u64::try_from(v).map_err(|_| "uSNChanged is negative".to_owned()))
         .transpose()?;
     user.admin_description = text("adminDescription")?;
-    for (name, values) in entry.attrs {
+    Ok(user)
+}
+
+/// Moves every other text attribute into `attributes`.
+fn with_attributes(mut user: AdUser, attrs: Vec<(String, Vec<Vec<u8>>)>) -> AdUser {
+    for (name, values) in attrs {
         if listed(TYPED, &name) || !is_text(&name, &values) {
             continue;
         }
@@ -154,7 +166,7 @@ pub(super) fn to_user(entry: RawEntry) -> Result<AdUser, String> {
             .collect();
         user.attributes.insert(AttrName::from(name), values);
     }
-    Ok(user)
+    user
 }
 
 #[cfg(test)]

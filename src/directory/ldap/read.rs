@@ -118,8 +118,7 @@ pub(super) async fn users(
             &attrs,
             true,
             |raw| {
-                let dn = raw.dn.clone();
-                let user = to_user(raw).map_err(|m| unreadable(&dn, &m))?;
+                let user = to_user(raw).map_err(unreadable)?;
                 if query.exclude.iter().any(|x| user.dn.is_within(x))
                     || !seen.insert(user.object_guid)
                 {
@@ -171,8 +170,7 @@ pub(super) async fn user_by_guid(
         &attrs,
         false,
         |raw| {
-            let dn = raw.dn.clone();
-            let user = to_user(raw).map_err(|m| unreadable(&dn, &m))?;
+            let user = to_user(raw).map_err(unreadable)?;
             // Equality on objectGUID is exact, but never hand back another object.
             if user.object_guid == *guid {
                 found = Some(user);
@@ -207,8 +205,7 @@ pub(super) async fn user_by_dn(
         &attrs,
         false,
         |raw| {
-            let dn = raw.dn.clone();
-            found = Some(to_user(raw).map_err(|m| unreadable(&dn, &m))?);
+            found = Some(to_user(raw).map_err(unreadable)?);
             Ok(())
         },
     )
@@ -327,7 +324,7 @@ pub(super) async fn taken(
             &attrs,
             true,
             |raw| {
-                let dn = Dn::parse(&raw.dn).map_err(|e| unreadable(&raw.dn, &e.to_string()))?;
+                let dn = Dn::parse(&raw.dn).map_err(|e| unreadable(format!("{}: {e}", raw.dn)))?;
                 if !seen_dns.insert(dn.clone()) {
                     return Ok(());
                 }
@@ -359,8 +356,9 @@ pub(super) async fn taken(
     Ok(found)
 }
 
-fn unreadable(dn: &str, message: &str) -> DirectoryError {
-    DirectoryError::Other(format!("{dn}: unreadable entry from AD: {message}"))
+/// An entry that cannot be a user; `message` starts with its DN.
+fn unreadable(message: String) -> DirectoryError {
+    DirectoryError::Other(format!("unreadable entry from AD: {message}"))
 }
 
 /// Why one search attempt stopped.
