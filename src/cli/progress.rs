@@ -24,9 +24,13 @@ impl ProgressSink for Bar {
                 let style = match total {
                     Some(n) => {
                         self.bar.set_length(n);
-                        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec})")
+                        ProgressStyle::with_template(
+                            "{msg} [{bar:30}] {human_pos}/{human_len} ({elapsed})",
+                        )
                     }
-                    None => ProgressStyle::with_template("{spinner} {msg}: {pos} ({per_sec})"),
+                    None => {
+                        ProgressStyle::with_template("{spinner} {msg}: {human_pos} ({elapsed})")
+                    }
                 };
                 if let Ok(style) = style {
                     self.bar.set_style(style);
