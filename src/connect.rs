@@ -5,6 +5,7 @@
 //! that forwards to its implementation.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::desired::{AdConfig, DesiredState, EntraConfig};
 use crate::directory::graph::GraphDirectory;
@@ -12,7 +13,7 @@ use crate::directory::ldap::LdapDirectory;
 use crate::directory::snapshot::{AdSnapshot, EntraSnapshot};
 use crate::directory::{
     AdCreate, AdMod, AdQuery, AdRead, AdUser, AdWrite, CloudUser, DirectoryError, Dn, EntraOp,
-    EntraRead, EntraWrite, Guid, Taken, TakenQuery,
+    EntraRead, EntraWrite, Guid, ProgressSink, Taken, TakenQuery,
 };
 use crate::engine::attribute_names_needed;
 
@@ -58,6 +59,14 @@ impl AdDirectory {
         match self {
             AdDirectory::Snapshot(s) => format!("AD snapshot {}", s.path().display()),
             AdDirectory::Ldap(l) => format!("AD {}", l.url()),
+        }
+    }
+
+    /// Where progress of long reads goes. Snapshots read at once and report none.
+    pub fn set_progress(&mut self, sink: Arc<dyn ProgressSink>) {
+        match self {
+            AdDirectory::Snapshot(_) => {}
+            AdDirectory::Ldap(l) => l.set_progress(sink),
         }
     }
 }

@@ -5,6 +5,7 @@ mod drift;
 mod import;
 mod output;
 mod plan;
+mod progress;
 mod schema;
 mod validate;
 

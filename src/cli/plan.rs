@@ -7,7 +7,7 @@ use idsync::apply::SavedPlan;
 use idsync::connect::{self, open_ad, open_entra};
 use idsync::render::{self, Format};
 
-use super::{Global, output, runtime, validate};
+use super::{Global, output, progress, runtime, validate};
 
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
@@ -45,6 +45,7 @@ pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let (planned, ad_name, entra_name) = rt.block_on(async {
         let overrides = global.overrides();
         let mut ad = open_ad(&desired, &overrides).await?;
+        progress::attach(global, &mut ad);
         let mut entra = open_entra(&desired, &overrides).await?;
         let (ad_name, entra_name) = (ad.describe(), entra.describe());
         output::info(global, &format!("reading {ad_name} and {entra_name}"));

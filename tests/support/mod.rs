@@ -1,2 +1,3 @@
 pub mod fixtures;
+pub mod live_ad;
 pub mod samba;

@@ -1,57 +1,110 @@
-//! Live Active Directory over LDAP. Not built yet: connecting says so.
+//! Live Active Directory over LDAP (ldap3 on tokio, TLS by rustls).
+//!
+//! - `conn`: TLS settings, connect and simple bind, timeouts, and the retry policy (busy,
+//!   unavailable and lost connections are retried with bounded backoff, reconnecting first).
+//! - `entry`: search result entries parsed from BER by attribute name (never guessed from
+//!   UTF-8 validity), and turned into [`AdUser`]s.
+//! - `read`: paged scope reads, reads by objectGUID, and the domain-wide `find_taken` check.
+//! - `write`: create (password before enabling), per-value modify, move, delete.
+//! - `error`: LDAP result codes and AD's diagnostic text as [`DirectoryError`]s.
+//!
+//! Semantics follow the snapshot directory (`snapshot::ad`): the same LDAP result names in
+//! [`DirectoryError::Refused`], [`DirectoryError::NotFound`] for a write to a missing object,
+//! one atomic LDAP modify per `modify_user`.
+
+mod conn;
+mod entry;
+mod error;
+mod read;
+mod write;
+
+use std::fmt;
+use std::sync::Arc;
 
 use crate::desired::LdapConfig;
 use crate::directory::{
-    AdCreate, AdMod, AdQuery, AdRead, AdUser, AdWrite, DirectoryError, Dn, Guid, Taken, TakenQuery,
+    AdCreate, AdMod, AdQuery, AdRead, AdUser, AdWrite, DirectoryError, Dn, Guid, NoProgress,
+    ProgressSink, Taken, TakenQuery,
 };
 
-/// A connection to a domain controller.
+/// A connection to a domain controller, bound as the configured account.
 pub struct LdapDirectory {
-    url: String,
+    session: conn::Session,
+    /// Where domain-wide searches start (`directories.ad.base_dn`).
+    base_dn: Dn,
+    progress: Arc<dyn ProgressSink>,
 }
 
 impl LdapDirectory {
+    /// Connects (TLS verified: `ca_file`, else the system trust store) and binds. Errors never
+    /// contain the password.
     pub async fn connect(config: &LdapConfig) -> Result<Self, DirectoryError> {
-        Err(DirectoryError::Other(format!(
-            "live AD ({}) is not available in this build yet; plan against an LDIF export with --ad-snapshot",
-            config.url
-        )))
+        let session = conn::Session::open(config).await?;
+        Ok(LdapDirectory {
+            session,
+            base_dn: config.base_dn.clone(),
+            progress: Arc::new(NoProgress),
+        })
     }
 
     pub fn url(&self) -> &str {
-        &self.url
+        self.session.url()
+    }
+
+    /// Where read progress goes (pages of users read); nowhere by default.
+    pub fn set_progress(&mut self, sink: Arc<dyn ProgressSink>) {
+        self.progress = sink;
     }
 }
 
-fn unavailable() -> DirectoryError {
-    DirectoryError::Other("live AD is not available in this build yet".into())
+impl fmt::Debug for LdapDirectory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LdapDirectory")
+            .field("url", &self.url())
+            .field("bind_dn", &self.session.bind_dn())
+            .field("base_dn", &self.base_dn)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AdRead for LdapDirectory {
-    async fn read_users(&mut self, _: &AdQuery) -> Result<Vec<AdUser>, DirectoryError> {
-        Err(unavailable())
+    async fn read_users(&mut self, query: &AdQuery) -> Result<Vec<AdUser>, DirectoryError> {
+        read::users(
+            &mut self.session,
+            &self.base_dn,
+            query,
+            self.progress.as_ref(),
+        )
+        .await
     }
-    async fn read_user(&mut self, _: &Guid) -> Result<Option<AdUser>, DirectoryError> {
-        Err(unavailable())
+
+    async fn read_user(&mut self, guid: &Guid) -> Result<Option<AdUser>, DirectoryError> {
+        read::user_by_guid(&mut self.session, &self.base_dn, guid).await
     }
-    async fn find_taken(&mut self, _: &TakenQuery) -> Result<Vec<Taken>, DirectoryError> {
-        Err(unavailable())
+
+    async fn find_taken(&mut self, values: &TakenQuery) -> Result<Vec<Taken>, DirectoryError> {
+        read::taken(&mut self.session, &self.base_dn, values).await
     }
 }
 
 impl AdWrite for LdapDirectory {
-    async fn create_user(&mut self, _: &AdCreate) -> Result<AdUser, DirectoryError> {
-        Err(unavailable())
+    async fn create_user(&mut self, create: &AdCreate) -> Result<AdUser, DirectoryError> {
+        write::create(&mut self.session, create).await
     }
-    async fn modify_user(&mut self, _: &Dn, _: &[AdMod]) -> Result<(), DirectoryError> {
-        Err(unavailable())
+
+    async fn modify_user(&mut self, dn: &Dn, mods: &[AdMod]) -> Result<(), DirectoryError> {
+        write::modify(&mut self.session, dn, mods).await
     }
-    async fn move_user(&mut self, _: &Dn, _: &Dn) -> Result<(), DirectoryError> {
-        Err(unavailable())
+
+    async fn move_user(&mut self, dn: &Dn, new_dn: &Dn) -> Result<(), DirectoryError> {
+        write::rename(&mut self.session, dn, new_dn).await
     }
-    async fn delete_user(&mut self, _: &Dn) -> Result<(), DirectoryError> {
-        Err(unavailable())
+
+    async fn delete_user(&mut self, dn: &Dn) -> Result<(), DirectoryError> {
+        write::delete(&mut self.session, dn).await
     }
+
+    /// Every LDAP write is durable when the DC answers it.
     async fn flush(&mut self) -> Result<(), DirectoryError> {
         Ok(())
     }
