@@ -165,12 +165,20 @@ pub(super) fn connect_error(s: &Settings, e: LdapError) -> DirectoryError {
         LdapError::Rustls { source } => other(tls_message(s, &source)),
         LdapError::Io { source } => match tls_error(&source) {
             Some(tls) => other(tls_message(s, tls)),
-            None => other(format!("cannot connect: {source}")),
+            // Not a refusal: the DC cannot be reached (apply stops writing to AD then).
+            None => DirectoryError::Unavailable {
+                directory: "AD",
+                message: format!("{}: cannot connect: {source}", s.url),
+            },
         },
-        LdapError::Timeout { .. } => other(format!(
-            "no answer within {} s (directories.ad.timeout_seconds)",
-            s.timeout.as_secs()
-        )),
+        LdapError::Timeout { .. } => DirectoryError::Unavailable {
+            directory: "AD",
+            message: format!(
+                "{}: no answer within {} s (directories.ad.timeout_seconds)",
+                s.url,
+                s.timeout.as_secs()
+            ),
+        },
         LdapError::UrlParsing { source } => other(format!("invalid URL: {source}")),
         LdapError::DNSName { source } => other(format!("invalid host name: {source}")),
         other_error => other(format!("cannot connect: {other_error}")),
@@ -233,13 +241,13 @@ pub(super) fn op_error(ctx: &OpContext<'_>, e: LdapError) -> DirectoryError {
             ),
             "unavailable",
         ),
-        e if matches!(classify(&e), Trouble::Lost | Trouble::NotSent) => refused(
-            format!(
-                "{}: the connection to AD was lost and retries failed: {e}",
-                ctx.op
+        e if matches!(classify(&e), Trouble::Lost | Trouble::NotSent) => DirectoryError::Unavailable {
+            directory: "AD",
+            message: format!(
+                "{} {}: the connection was lost and retries failed: {e}",
+                ctx.op, ctx.object
             ),
-            "unavailable",
-        ),
+        },
         e => DirectoryError::Other(format!("{}: {}: {e}", ctx.object, ctx.op)),
     }
 }
