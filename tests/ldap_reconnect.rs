@@ -29,7 +29,13 @@ async fn reconnects_after_the_dc_restarts() {
     assert!(e.to_string().contains(dc.url()), "{e}");
     assert!(e.to_string().contains("cannot connect"), "{e}");
     assert!(
-        matches!(e, idsync::directory::DirectoryError::Unavailable { directory: "AD", .. }),
+        matches!(
+            e,
+            idsync::directory::DirectoryError::Unavailable {
+                directory: "AD",
+                ..
+            }
+        ),
         "an unreachable DC is Unavailable, so apply stops writing to it: {e:?}"
     );
     assert!(

@@ -241,13 +241,15 @@ pub(super) fn op_error(ctx: &OpContext<'_>, e: LdapError) -> DirectoryError {
             ),
             "unavailable",
         ),
-        e if matches!(classify(&e), Trouble::Lost | Trouble::NotSent) => DirectoryError::Unavailable {
-            directory: "AD",
-            message: format!(
-                "{} {}: the connection was lost and retries failed: {e}",
-                ctx.op, ctx.object
-            ),
-        },
+        e if matches!(classify(&e), Trouble::Lost | Trouble::NotSent) => {
+            DirectoryError::Unavailable {
+                directory: "AD",
+                message: format!(
+                    "{} {}: the connection was lost and retries failed: {e}",
+                    ctx.op, ctx.object
+                ),
+            }
+        }
         e => DirectoryError::Other(format!("{}: {}: {e}", ctx.object, ctx.op)),
     }
 }
