@@ -248,14 +248,12 @@ pub fn write_ldif_entry(out: &mut impl Write, u: &AdUser, with_guid: bool) -> io
     for p in &u.proxy_addresses {
         out.write_all(&encode_line("proxyAddresses", p.as_bytes(), eol))?;
     }
-    if with_guid {
-        if let Some(uac) = u.user_account_control {
-            out.write_all(&encode_line(
-                "userAccountControl",
-                uac.to_string().as_bytes(),
-                eol,
-            ))?;
-        }
+    if let Some(uac) = u.user_account_control.filter(|_| with_guid) {
+        out.write_all(&encode_line(
+            "userAccountControl",
+            uac.to_string().as_bytes(),
+            eol,
+        ))?;
     }
     for (name, values) in &u.attributes {
         if name.as_str().eq_ignore_ascii_case("objectClass") {
