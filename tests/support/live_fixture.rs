@@ -15,6 +15,9 @@ use super::samba::{Entry, SambaDc, TestOu};
 pub const PASSWORD_VAR: &str = "IDSYNC_TEST_AD_PASSWORD";
 pub const SECRET_VAR: &str = "IDSYNC_TEST_ENTRA_SECRET";
 
+/// One entry: DN and sorted attributes with raw values.
+pub type AdState = (String, Vec<(String, Vec<Vec<u8>>)>);
+
 pub struct LiveFixture<'d> {
     pub dc: &'d SambaDc,
     pub ou: TestOu<'d>,
@@ -136,7 +139,7 @@ impl<'d> LiveFixture<'d> {
     }
 
     /// Everything under the test OU, for before/after comparisons.
-    pub fn ad_state(&self) -> Vec<(String, Vec<(String, Vec<Vec<u8>>)>)> {
+    pub fn ad_state(&self) -> Vec<AdState> {
         let mut all: Vec<_> = self
             .ou
             .entries("(objectClass=*)", &["*"])
