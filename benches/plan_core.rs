@@ -28,6 +28,9 @@ fn one(n: usize) {
     std::fs::write(dir.path().join("idsync.yaml"), synthetic::desired_yaml(n)).unwrap();
     let desired = idsync::desired::load(dir.path()).unwrap();
     let (ad, cloud) = synthetic::generate(n);
+    if std::env::var_os("PLAN_CORE_BREAKDOWN").is_some() {
+        eprintln!("after generating: {:.0} MiB peak", peak_rss_mib());
+    }
     let mut times = Vec::new();
     let mut actions = 0;
     for _ in 0..3 {
@@ -44,6 +47,15 @@ fn one(n: usize) {
         drop(p);
     }
     times.sort_by(f64::total_cmp);
+    if std::env::var_os("PLAN_CORE_BREAKDOWN").is_some() {
+        let start = Instant::now();
+        let j = idsync::engine::join::join(&desired, &ad, &cloud);
+        eprintln!(
+            "join alone: {:.3} s ({} joints)",
+            start.elapsed().as_secs_f64(),
+            j.joints.len()
+        );
+    }
     println!("{n} {} {} {actions}", times[1], peak_rss_mib());
 }
 

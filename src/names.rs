@@ -44,8 +44,14 @@ pub fn cmp_ci(a: &str, b: &str) -> Ordering {
 /// Case-insensitive hashing (ASCII fast path), consistent with [`eq_ci`].
 pub fn hash_ci<H: Hasher>(s: &str, state: &mut H) {
     if s.is_ascii() {
-        for b in s.bytes() {
-            state.write_u8(b.to_ascii_lowercase());
+        // Lower-case into a buffer and hash whole chunks: one hasher call per 64 bytes, not
+        // per byte.
+        let mut buf = [0u8; 64];
+        for chunk in s.as_bytes().chunks(buf.len()) {
+            let out = &mut buf[..chunk.len()];
+            out.copy_from_slice(chunk);
+            out.make_ascii_lowercase();
+            state.write(out);
         }
     } else {
         for c in folded(s) {

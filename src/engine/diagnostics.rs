@@ -2,7 +2,11 @@
 //! `topleveldomain`, `duplicate`, `length`, `blank`. Errors block only the identity they
 //! concern.
 
+use std::collections::hash_map::Entry;
+
 use foldhash::HashMap;
+
+use super::join::Bucket;
 
 use crate::desired::DesiredState;
 use crate::directory::AdUser;
@@ -325,9 +329,18 @@ fn address_format(address: &str) -> Result<&str, &'static str> {
 
 /// A value several in-scope objects hold (UPN, mail or an SMTP proxy address): IdFix
 /// `duplicate`, on every object that holds it.
-pub fn duplicates<'a>(objects: impl Iterator<Item = Projected<'a>>, out: &mut Vec<Diagnostic>) {
-    // Value -> holders (object, attribute); keys borrow the objects, so only duplicates allocate.
-    let mut holders: HashMap<CiKey<'a>, Vec<(&'a str, &'static str)>> = HashMap::default();
+/// Every UPN, mail and SMTP proxy value of the in-scope objects, with the objects (DN) and
+/// attribute holding it. Keys borrow the objects, so building it allocates only for values
+/// held twice.
+pub(crate) type Holders<'a> = HashMap<CiKey<'a>, Bucket<(&'a str, &'static str)>>;
+
+/// IdFix `duplicate`: a value several in-scope objects hold, reported on every holder.
+/// Returns the value index for further lookups.
+pub(crate) fn duplicates<'a>(
+    objects: impl Iterator<Item = Projected<'a>>,
+    out: &mut Vec<Diagnostic>,
+) -> Holders<'a> {
+    let mut holders: Holders<'a> = HashMap::default();
     for p in objects {
         let upn = p.upn.map(|u| (CiKey(u), "userPrincipalName"));
         let mail = p.mail.map(|m| (CiKey(m), "mail"));
@@ -337,16 +350,22 @@ pub fn duplicates<'a>(objects: impl Iterator<Item = Projected<'a>>, out: &mut Ve
             .filter_map(|v| ProxyAddress::parse(v).filter(ProxyAddress::is_smtp))
             .map(|pa| (CiKey(pa.address), "proxyAddresses"));
         for (value, attr) in upn.into_iter().chain(mail).chain(proxies) {
-            let list = holders.entry(value).or_default();
-            // One object may hold a value in several attributes (mail = UPN = primary SMTP).
-            if list.last().is_none_or(|(o, _)| *o != p.object) {
-                list.push((p.object, attr));
+            match holders.entry(value) {
+                Entry::Vacant(e) => {
+                    e.insert(Bucket::One([(p.object, attr)]));
+                }
+                // One object may hold a value in several attributes (mail = UPN = primary SMTP).
+                Entry::Occupied(mut e) => {
+                    if e.get().last().is_none_or(|(o, _)| *o != p.object) {
+                        e.get_mut().push((p.object, attr));
+                    }
+                }
             }
         }
     }
     let mut found: Vec<Diagnostic> = Vec::new();
-    for (value, list) in holders.into_iter().filter(|(_, l)| l.len() > 1) {
-        for (object, attr) in &list {
+    for (value, list) in holders.iter().filter(|(_, l)| l.len() > 1) {
+        for (object, attr) in list.iter() {
             let others: Vec<&str> = list
                 .iter()
                 .filter(|(o, _)| o != object)
@@ -365,6 +384,7 @@ pub fn duplicates<'a>(objects: impl Iterator<Item = Projected<'a>>, out: &mut Ve
         (&a.object, &a.attribute, &a.message).cmp(&(&b.object, &b.attribute, &b.message))
     });
     out.extend(found);
+    holders
 }
 
 #[cfg(test)]

@@ -35,8 +35,7 @@ pub struct Joint {
     pub spec: Option<usize>,
 }
 
-#[derive(Debug, Default)]
-pub struct Joined {
+pub struct Joined<'a> {
     pub joints: Vec<Joint>,
     pub conflicts: Vec<Conflict>,
     /// In-scope AD users (ignored ones excluded), by index; for diagnostics.
@@ -44,6 +43,9 @@ pub struct Joined {
     /// AD users and cloud users that are in a conflict.
     pub ad_blocked: Vec<bool>,
     pub cloud_blocked: Vec<bool>,
+    /// The indexes built for the join, for the planner to reuse.
+    pub(crate) ad_index: AdIndex<'a>,
+    pub(crate) cloud_index: CloudIndex<'a>,
 }
 
 /// Which objects are idsync's business at all.
@@ -52,7 +54,7 @@ struct Universe {
     cloud_ok: Vec<bool>,
 }
 
-pub fn join(desired: &DesiredState, ad: &[AdUser], cloud: &[CloudUser]) -> Joined {
+pub fn join<'a>(desired: &'a DesiredState, ad: &'a [AdUser], cloud: &'a [CloudUser]) -> Joined<'a> {
     let mut j = Joiner::new(desired, ad, cloud);
     j.duplicates();
     j.explicit();
@@ -71,28 +73,31 @@ fn is_user_entry(u: &AdUser) -> bool {
     }
 }
 
-/// The indices of the objects holding one key: usually one, so no allocation for it.
+/// The objects holding one key: usually one, so no allocation for it.
 #[derive(Debug, Clone)]
-pub(crate) enum Bucket {
-    One([usize; 1]),
-    Many(Vec<usize>),
+pub(crate) enum Bucket<T = usize> {
+    One([T; 1]),
+    Many(Vec<T>),
 }
 
-impl std::ops::Deref for Bucket {
-    type Target = [usize];
-    fn deref(&self) -> &[usize] {
+impl<T> std::ops::Deref for Bucket<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
         self.as_slice()
     }
 }
 
-impl Bucket {
-    fn push(&mut self, i: usize) {
+impl<T: Copy> Bucket<T> {
+    pub(crate) fn push(&mut self, item: T) {
         match self {
-            Bucket::One([first]) => *self = Bucket::Many(vec![*first, i]),
-            Bucket::Many(v) => v.push(i),
+            Bucket::One([first]) => *self = Bucket::Many(vec![*first, item]),
+            Bucket::Many(v) => v.push(item),
         }
     }
-    pub(crate) fn as_slice(&self) -> &[usize] {
+}
+
+impl<T> Bucket<T> {
+    pub(crate) fn as_slice(&self) -> &[T] {
         match self {
             Bucket::One(one) => one,
             Bucket::Many(v) => v,
@@ -730,7 +735,7 @@ impl<'a> Joiner<'a> {
         self.cloud_pair[c] = Some(a);
     }
 
-    fn finish(self) -> Joined {
+    fn finish(self) -> Joined<'a> {
         let mut joints = Vec::new();
         let mut ad_in_scope = Vec::new();
         for a in self.ad_indices() {
@@ -775,6 +780,8 @@ impl<'a> Joiner<'a> {
             ad_in_scope,
             ad_blocked: self.ad_blocked,
             cloud_blocked: self.cloud_blocked,
+            ad_index: self.ad_index,
+            cloud_index: self.cloud_index,
         }
     }
 }

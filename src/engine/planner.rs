@@ -133,7 +133,7 @@ struct Planner<'a> {
     /// DNs of objects this plan creates or moves to.
     planned_dns: HashSet<Dn>,
     /// Folded UPN/mail/SMTP values held by in-scope AD objects -> the holder's DN.
-    ad_values: HashMap<CiKey<'a>, &'a str>,
+    ad_values: diagnostics::Holders<'a>,
     /// sAMAccountNames this plan's creates take (folded).
     planned_sams: HashSet<String>,
     /// Folded values taken domain-wide -> (attribute, DN).
@@ -150,19 +150,6 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     let d = input.desired;
     let joined = join::join(d, input.ad, input.cloud);
 
-    let mut ad_values = HashMap::default();
-    for &i in &joined.ad_in_scope {
-        let u = &input.ad[i];
-        let p = Projected::of(u);
-        for v in p.upn.into_iter().chain(p.mail) {
-            ad_values.insert(CiKey(v), u.dn.as_str());
-        }
-        for v in &u.proxy_addresses {
-            if let Some(pa) = ProxyAddress::parse(v).filter(ProxyAddress::is_smtp) {
-                ad_values.insert(CiKey(pa.address), u.dn.as_str());
-            }
-        }
-    }
     let mut taken = HashMap::default();
     for t in input.taken {
         taken.insert(fold(&t.value), (t.attribute, t.dn.to_string()));
@@ -172,11 +159,11 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         d,
         ad: input.ad,
         cloud: input.cloud,
-        ad_index: AdIndex::build(input.ad),
-        cloud_index: CloudIndex::build(input.cloud),
+        ad_index: joined.ad_index,
+        cloud_index: joined.cloud_index,
         dns: input.ad.iter().map(|u| &u.dn).collect(),
         planned_dns: HashSet::default(),
-        ad_values,
+        ad_values: HashMap::default(),
         planned_sams: HashSet::default(),
         taken,
         drafts: Vec::new(),
@@ -187,8 +174,9 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         deprovision_ad: 0,
     };
 
-    // IdFix `duplicate` over the in-scope AD objects as they are now.
-    diagnostics::duplicates(
+    // IdFix `duplicate` over the in-scope AD objects as they are now; the same index tells
+    // creates which names are taken in scope.
+    p.ad_values = diagnostics::duplicates(
         joined
             .ad_in_scope
             .iter()
@@ -878,9 +866,10 @@ impl<'a> Planner<'a> {
         );
         for (attr, value) in &wanted {
             let key = fold(value);
-            if let Some(holder) = self
+            if let Some((holder, _)) = self
                 .ad_values
                 .get(&CiKey(value))
+                .and_then(|h| h.first())
                 .filter(|_| *attr != "sAMAccountName")
             {
                 batch.diagnostics.push(Diagnostic {
