@@ -5,6 +5,7 @@
 //! that forwards to its implementation.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::desired::{AdConfig, DesiredState, EntraConfig};
 use crate::directory::graph::GraphDirectory;
@@ -12,7 +13,7 @@ use crate::directory::ldap::LdapDirectory;
 use crate::directory::snapshot::{AdSnapshot, EntraSnapshot};
 use crate::directory::{
     AdCreate, AdMod, AdQuery, AdRead, AdUser, AdWrite, CloudUser, DirectoryError, Dn, EntraOp,
-    EntraRead, EntraWrite, Guid, Taken, TakenQuery,
+    EntraRead, EntraWrite, Guid, ProgressSink, Taken, TakenQuery,
 };
 use crate::engine::attribute_names_needed;
 
@@ -39,12 +40,14 @@ pub enum ConnectError {
 }
 
 /// The AD side, whichever implementation.
+#[allow(clippy::large_enum_variant)] // one per run; boxing would buy nothing
 pub enum AdDirectory {
     Snapshot(AdSnapshot),
     Ldap(LdapDirectory),
 }
 
 /// The Entra side, whichever implementation.
+#[allow(clippy::large_enum_variant)] // one per run; boxing would buy nothing
 pub enum EntraDirectory {
     Snapshot(EntraSnapshot),
     Graph(GraphDirectory),
@@ -65,6 +68,15 @@ impl EntraDirectory {
         match self {
             EntraDirectory::Snapshot(s) => format!("Entra snapshot {}", s.path().display()),
             EntraDirectory::Graph(g) => format!("Entra {}", g.graph_url()),
+        }
+    }
+
+    /// Where progress of long reads and writes goes; snapshots are read at once and report
+    /// none.
+    pub fn set_progress(&mut self, progress: Arc<dyn ProgressSink>) {
+        match self {
+            EntraDirectory::Snapshot(_) => {}
+            EntraDirectory::Graph(g) => g.set_progress(progress),
         }
     }
 }
@@ -191,6 +203,15 @@ impl EntraRead for EntraDirectory {
         match self {
             EntraDirectory::Snapshot(s) => s.read_user(id).await,
             EntraDirectory::Graph(g) => g.read_user(id).await,
+        }
+    }
+    async fn read_users_by_id(
+        &mut self,
+        ids: &[String],
+    ) -> Result<Vec<Option<CloudUser>>, DirectoryError> {
+        match self {
+            EntraDirectory::Snapshot(s) => s.read_users_by_id(ids).await,
+            EntraDirectory::Graph(g) => g.read_users_by_id(ids).await,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod output;
 mod plan;
+mod progress;
 mod schema;
 mod validate;
 

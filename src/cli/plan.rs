@@ -6,7 +6,7 @@ use clap::ValueEnum;
 use idsync::connect::{self, open_ad, open_entra};
 use idsync::render::{self, Format};
 
-use super::{Global, output, runtime, validate};
+use super::{Global, output, progress, runtime, validate};
 
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
@@ -42,6 +42,7 @@ pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         let overrides = global.overrides();
         let mut ad = open_ad(&desired, &overrides).await?;
         let mut entra = open_entra(&desired, &overrides).await?;
+        entra.set_progress(progress::sink(global));
         output::info(
             global,
             &format!("reading {} and {}", ad.describe(), entra.describe()),

@@ -197,7 +197,10 @@ impl DirectoryError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProgressEvent<'a> {
     /// A phase begins; `total` when known (Graph and LDAP reads usually do not know it).
-    Start { what: &'a str, total: Option<u64> },
+    Start {
+        what: &'a str,
+        total: Option<u64>,
+    },
     /// `n` more objects done.
     Advance(u64),
     Finish,
