@@ -42,8 +42,10 @@ impl ProgressSink for Bars {
                         ),
                     None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
                         .with_style(
-                            ProgressStyle::with_template("{spinner} {msg}: {pos} ({per_sec})")
-                                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                            ProgressStyle::with_template(
+                                "{spinner} {msg}: {human_pos} ({elapsed})",
+                            )
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                         ),
                 };
                 bar.set_message(what.to_owned());

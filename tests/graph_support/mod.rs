@@ -173,3 +173,101 @@ impl Recorder {
             .sum()
     }
 }
+
+/// A TCP proxy in front of the emulator that cuts off the answers of the first `lose`
+/// `$batch` requests: the request reaches Graph and is carried out, the answer never arrives
+/// (as when a connection breaks at the wrong moment).
+pub struct LossyProxy {
+    pub base_url: String,
+    lost: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LossyProxy {
+    pub async fn start(target_base_url: &str, lose: usize) -> LossyProxy {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let target: std::net::SocketAddr = target_base_url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("emulator address");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let budget = Arc::new(AtomicUsize::new(lose));
+        let lost = Arc::new(AtomicUsize::new(0));
+        let counter = lost.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let budget = budget.clone();
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let batch_sent = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    let seen = batch_sent.clone();
+                    let up = async move {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = match cr.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            if String::from_utf8_lossy(&buf[..n]).contains("POST /v1.0/$batch") {
+                                seen.store(true, Ordering::SeqCst);
+                            }
+                            if sw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    };
+                    let down = async move {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = match sr.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            if batch_sent.swap(false, Ordering::SeqCst)
+                                && budget
+                                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| {
+                                        b.checked_sub(1)
+                                    })
+                                    .is_ok()
+                            {
+                                counter.fetch_add(1, Ordering::SeqCst);
+                                return; // closes both halves: the answer is lost
+                            }
+                            if cw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    };
+                    tokio::select! {
+                        _ = up => {}
+                        _ = down => {}
+                    }
+                });
+            }
+        });
+        LossyProxy {
+            base_url,
+            lost,
+            task,
+        }
+    }
+
+    /// Answers cut off so far.
+    pub fn lost(&self) -> usize {
+        self.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for LossyProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

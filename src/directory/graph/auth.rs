@@ -78,7 +78,14 @@ impl Auth {
             token_url,
             tenant_id: tenant_id.to_owned(),
             client_id: client_id.to_owned(),
-            scope: format!("{}/.default", graph_url.as_str().trim_end_matches('/')),
+            scope: format!(
+                "{}/.default",
+                options
+                    .token_resource
+                    .as_deref()
+                    .unwrap_or(graph_url.as_str())
+                    .trim_end_matches('/')
+            ),
             credential,
             options,
             cache: Mutex::new(None),

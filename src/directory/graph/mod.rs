@@ -39,6 +39,9 @@ pub struct GraphOptions {
     pub connect_timeout: Duration,
     /// Whole request, answer included.
     pub request_timeout: Duration,
+    /// The resource tokens are asked for (`{resource}/.default`), when it is not `graph_url`
+    /// itself: e.g. Graph reached through a gateway that forwards to graph.microsoft.com.
+    pub token_resource: Option<String>,
 }
 
 impl Default for GraphOptions {
@@ -52,6 +55,7 @@ impl Default for GraphOptions {
             backoff_max: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(100),
+            token_resource: None,
         }
     }
 }
