@@ -3,7 +3,8 @@
 //!
 //! Pages are decoded as they are parsed: each user object becomes a [`CloudUser`] before the
 //! next is read, so no page is ever held as a JSON tree (a million users stay a million
-//! `CloudUser`s, not a million JSON objects on top).
+//! `CloudUser`s, not a million JSON objects on top). At most two raw pages are held: the one
+//! being decoded and the one being fetched.
 
 use std::fmt;
 
@@ -31,42 +32,74 @@ pub(crate) async fn all_users(
     users
 }
 
+/// Pages in a pipeline: while one page is decoded (on a blocking thread: decoding is CPU
+/// work), the next is already being fetched; its link is found by a quick scan first.
 async fn pages(
     http: &Http,
     select: &str,
     progress: &dyn ProgressSink,
 ) -> Result<Vec<CloudUser>, DirectoryError> {
     let what = "GET /users";
-    let mut url = http.url(&format!(
+    let mut next = Some(http.url(&format!(
         "/users?$select={select}&$top={}",
         http.options.page_size
-    ))?;
+    ))?);
     let mut users = Vec::new();
-    loop {
+    let mut decoding: Option<Decoding> = None;
+    while let Some(url) = next.take() {
         let reply = http
             .send(0, Method::GET, &url, None, Retry::Transient)
             .await
-            .map_err(|e| into_directory(what, e))?;
+            .map_err(|e| into_directory(what, e));
+        if let Some(page) = decoding.take() {
+            collect(what, page, &mut users, progress).await?;
+        }
+        let reply = reply?;
         if !reply.status.is_success() {
             return Err(reply_error(&reply).refused(what));
         }
-        let before = users.len();
-        let next = decode_page(&reply.body, &mut users)
-            .map_err(|e| DirectoryError::Other(format!("{what}: unexpected answer: {e}")))?;
-        progress.event(ProgressEvent::Advance((users.len() - before) as u64));
-        let Some(next) = next else { break };
-        let link = Url::parse(&next)
-            .map_err(|e| DirectoryError::Other(format!("{what}: invalid @odata.nextLink: {e}")))?;
-        if !same_origin(&http.graph_url, &link) {
-            return Err(DirectoryError::Other(format!(
-                "{what}: @odata.nextLink leaves {} ({}): not followed",
-                http.graph_url,
-                link.origin().ascii_serialization()
-            )));
-        }
-        url = link;
+        next = next_link(&reply.body)
+            .map_err(|e| DirectoryError::Other(format!("{what}: unexpected answer: {e}")))?
+            .map(|link| checked_link(http, what, &link))
+            .transpose()?;
+        let body = reply.body;
+        decoding = Some(tokio::task::spawn_blocking(move || decode_page(&body)));
+    }
+    if let Some(page) = decoding {
+        collect(what, page, &mut users, progress).await?;
     }
     Ok(users)
+}
+
+type Decoding = tokio::task::JoinHandle<Result<Vec<CloudUser>, serde_json::Error>>;
+
+async fn collect(
+    what: &str,
+    page: Decoding,
+    users: &mut Vec<CloudUser>,
+    progress: &dyn ProgressSink,
+) -> Result<(), DirectoryError> {
+    let mut page = page
+        .await
+        .map_err(|e| DirectoryError::Other(format!("{what}: decoding a page failed: {e}")))?
+        .map_err(|e| DirectoryError::Other(format!("{what}: unexpected answer: {e}")))?;
+    progress.event(ProgressEvent::Advance(page.len() as u64));
+    users.append(&mut page);
+    Ok(())
+}
+
+/// The next page's URL, if it stays on the Graph endpoint (the token goes nowhere else).
+fn checked_link(http: &Http, what: &str, link: &str) -> Result<Url, DirectoryError> {
+    let link = Url::parse(link)
+        .map_err(|e| DirectoryError::Other(format!("{what}: invalid @odata.nextLink: {e}")))?;
+    if !same_origin(&http.graph_url, &link) {
+        return Err(DirectoryError::Other(format!(
+            "{what}: @odata.nextLink leaves {} ({}): not followed",
+            http.graph_url,
+            link.origin().ascii_serialization()
+        )));
+    }
+    Ok(link)
 }
 
 /// One user by id (or userPrincipalName); `None` when Graph says 404.
@@ -172,15 +205,56 @@ pub(crate) fn into_directory(what: &str, e: HttpError) -> DirectoryError {
     }
 }
 
-/// Decodes one `GET /users` page into `users`; returns its `@odata.nextLink`.
-fn decode_page(
-    body: &[u8],
-    users: &mut Vec<CloudUser>,
-) -> Result<Option<String>, serde_json::Error> {
+/// Decodes one `GET /users` page, user by user.
+fn decode_page(body: &[u8]) -> Result<Vec<CloudUser>, serde_json::Error> {
+    let mut users = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(body);
-    let next = Page { users }.deserialize(&mut de)?;
+    Page { users: &mut users }.deserialize(&mut de)?;
     de.end()?;
-    Ok(next)
+    Ok(users)
+}
+
+/// A page's `@odata.nextLink`, found without building anything: the scan stops at the link
+/// (Graph sends it before `value`) and otherwise skips over the users.
+fn next_link(body: &[u8]) -> Result<Option<String>, serde_json::Error> {
+    let mut link = None;
+    let mut de = serde_json::Deserializer::from_slice(body);
+    match (LinkScan { link: &mut link }).deserialize(&mut de) {
+        Ok(()) => Ok(link),
+        Err(_) if link.is_some() => Ok(link),
+        Err(e) => Err(e),
+    }
+}
+
+struct LinkScan<'a> {
+    link: &'a mut Option<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for LinkScan<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LinkScan<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Graph users page")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "@odata.nextLink" {
+                *self.link = map.next_value::<Option<String>>()?;
+                // Found: stop here rather than skip the users (the caller keeps the link).
+                return Err(de::Error::custom("stop"));
+            }
+            map.next_value::<IgnoredAny>()?;
+        }
+        Ok(())
+    }
 }
 
 struct Page<'a> {
@@ -261,22 +335,27 @@ mod tests {
 
     #[test]
     fn pages_decode_users_and_the_next_link() {
-        let page = br#"{"@odata.context":"x","value":[{"id":"1","userPrincipalName":"a@x.com","jobTitle":"Boss"},{"id":"2","userPrincipalName":"b@x.com"}],"@odata.nextLink":"https://graph.microsoft.com/v1.0/users?$skiptoken=abc"}"#;
-        let mut users = Vec::new();
-        let next = decode_page(page, &mut users).unwrap();
-        assert_eq!(
-            next.as_deref(),
-            Some("https://graph.microsoft.com/v1.0/users?$skiptoken=abc")
-        );
-        assert_eq!(users.len(), 2);
-        assert_eq!(users[0].text("jobTitle"), Some("Boss"));
+        let link = "https://graph.microsoft.com/v1.0/users?$skiptoken=abc";
+        let users = r#"[{"id":"1","userPrincipalName":"a@x.com","jobTitle":"Boss"},{"id":"2","userPrincipalName":"b@x.com"}]"#;
+        // The link before or after the users: Graph promises no order.
+        for page in [
+            format!(r#"{{"@odata.context":"x","@odata.nextLink":"{link}","value":{users}}}"#),
+            format!(r#"{{"@odata.context":"x","value":{users},"@odata.nextLink":"{link}"}}"#),
+        ] {
+            assert_eq!(next_link(page.as_bytes()).unwrap().as_deref(), Some(link));
+            let read = decode_page(page.as_bytes()).unwrap();
+            assert_eq!(read.len(), 2);
+            assert_eq!(read[0].text("jobTitle"), Some("Boss"));
+        }
         let last = br#"{"value":[]}"#;
-        assert_eq!(decode_page(last, &mut users).unwrap(), None);
-        let err = decode_page(br#"{"value":[{"id":"3"}]}"#, &mut users).unwrap_err();
+        assert_eq!(next_link(last).unwrap(), None);
+        assert!(decode_page(last).unwrap().is_empty());
+        let err = decode_page(br#"{"value":[{"id":"3"}]}"#).unwrap_err();
         assert!(
             err.to_string().contains("user 3: no userPrincipalName"),
             "{err}"
         );
-        assert!(decode_page(br#"{"error":{}}"#, &mut users).is_err());
+        assert!(decode_page(br#"{"error":{}}"#).is_err());
+        assert!(next_link(b"<html>").is_err());
     }
 }
