@@ -78,6 +78,15 @@ impl EntraDirectory {
             EntraDirectory::Graph(g) => format!("Entra {}", g.graph_url()),
         }
     }
+
+    /// Where progress of long reads and writes goes; snapshots are read at once and report
+    /// none.
+    pub fn set_progress(&mut self, progress: Arc<dyn ProgressSink>) {
+        match self {
+            EntraDirectory::Snapshot(_) => {}
+            EntraDirectory::Graph(g) => g.set_progress(progress),
+        }
+    }
 }
 
 pub async fn open_ad(desired: &DesiredState, o: &Overrides) -> Result<AdDirectory, ConnectError> {
@@ -202,6 +211,15 @@ impl EntraRead for EntraDirectory {
         match self {
             EntraDirectory::Snapshot(s) => s.read_user(id).await,
             EntraDirectory::Graph(g) => g.read_user(id).await,
+        }
+    }
+    async fn read_users_by_id(
+        &mut self,
+        ids: &[String],
+    ) -> Result<Vec<Option<CloudUser>>, DirectoryError> {
+        match self {
+            EntraDirectory::Snapshot(s) => s.read_users_by_id(ids).await,
+            EntraDirectory::Graph(g) => g.read_users_by_id(ids).await,
         }
     }
 }

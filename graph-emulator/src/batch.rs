@@ -5,6 +5,7 @@
 use crate::error::GraphError;
 use crate::graph::{self, Body, GraphRequest, GraphResponse, Ids};
 use crate::server::Shared;
+use crate::throttle::Origin;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
@@ -204,7 +205,8 @@ fn to_json(id: &str, r: &GraphResponse) -> Value {
 }
 
 /// Runs a batch for `app`; the outer answer is 200 unless the payload itself is malformed.
-pub fn run(shared: &Shared, app: &str, body: &[u8], ids: &Ids) -> GraphResponse {
+/// Its requests share the batch's `origin`: they arrived together.
+pub fn run(shared: &Shared, app: &str, body: &[u8], ids: &Ids, origin: Origin) -> GraphResponse {
     let items = match parse(body).and_then(|items| order(&items).map(|o| (items, o))) {
         Ok(x) => x,
         Err(e) => return GraphResponse::error(&e, &ids.request_id, &ids.client_request_id),
@@ -243,7 +245,7 @@ pub fn run(shared: &Shared, app: &str, body: &[u8], ids: &Ids) -> GraphResponse 
                 headers: it.headers.clone(),
                 body: it.body.clone(),
             };
-            graph::serve(shared, app, &req, &sub_ids)
+            graph::serve(shared, app, &req, &sub_ids, origin)
         };
         shared
             .stats

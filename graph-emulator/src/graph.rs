@@ -5,7 +5,7 @@ use crate::error::GraphError;
 use crate::filter::{self, Expr, Lit, Target};
 use crate::server::Shared;
 use crate::tenant::{Cursor, OrderBy, SINGLE_USER_ONLY, Select, project};
-use crate::throttle::Verdict;
+use crate::throttle::{Origin, Verdict};
 use crate::time::Utc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -254,19 +254,26 @@ fn method_not_allowed() -> GraphError {
 }
 
 /// Applies the app's budget, then serves the request.
-pub fn serve(shared: &Shared, app: &str, req: &GraphRequest, ids: &Ids) -> GraphResponse {
+pub fn serve(
+    shared: &Shared,
+    app: &str,
+    req: &GraphRequest,
+    ids: &Ids,
+    origin: Origin,
+) -> GraphResponse {
     let limit = shared.knobs().rate_limit;
-    let verdict = shared
-        .throttle
-        .lock()
-        .expect("throttle lock")
-        .admit(app, limit, Instant::now());
+    let verdict =
+        shared
+            .throttle
+            .lock()
+            .expect("throttle lock")
+            .admit(app, limit, Instant::now(), origin);
     match verdict {
         Verdict::Allowed => {}
-        Verdict::Throttled { retry_after } | Verdict::Early { retry_after } => {
+        Verdict::Throttled { retry_after } | Verdict::Blocked { retry_after, .. } => {
             let mut stats = shared.stats.lock().expect("stats lock");
             stats.throttled += 1;
-            if matches!(verdict, Verdict::Early { .. }) {
+            if matches!(verdict, Verdict::Blocked { early: true, .. }) {
                 stats.early_requests += 1;
             }
             drop(stats);

@@ -8,7 +8,7 @@ use crate::error::{EmulatorError, GraphError, Result};
 use crate::graph::{self, Body as GBody, GraphRequest, GraphResponse, Ids};
 use crate::stats::Stats;
 use crate::tenant::Tenant;
-use crate::throttle::Throttle;
+use crate::throttle::{Origin, Throttle};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -57,6 +57,10 @@ impl Shared {
 /// Lets a handler close its own connection without an answer.
 #[derive(Clone)]
 struct ConnKiller(Arc<Notify>);
+
+/// The number of the connection a request came on (throttling tells who was told to wait).
+#[derive(Clone, Copy)]
+struct ConnId(u64);
 
 fn graph_http_response(r: GraphResponse, ids: &Ids) -> Response {
     let mut builder = Response::builder().status(r.status);
@@ -109,6 +113,7 @@ async fn inject_faults(
 async fn graph_entry(
     State(shared): State<Arc<Shared>>,
     killer: Option<axum::Extension<ConnKiller>>,
+    conn: Option<axum::Extension<ConnId>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -116,6 +121,10 @@ async fn graph_entry(
 ) -> Response {
     let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
     let ids = Ids::new(header("client-request-id"));
+    let origin = Origin {
+        conn: conn.map_or(0, |c| c.0.0),
+        arrived: std::time::Instant::now(),
+    };
     shared.stats.lock().expect("stats lock").requests += 1;
     let resp = match inject_faults(&shared, killer.as_ref().map(|k| &k.0), &ids).await {
         Some(r) => r,
@@ -133,7 +142,7 @@ async fn graph_entry(
                     let path = uri.path().strip_prefix("/v1.0").unwrap_or("").to_string();
                     if path.trim_end_matches('/') == "/$batch" {
                         if method == Method::POST {
-                            batch::run(&shared, &app, &body, &ids)
+                            batch::run(&shared, &app, &body, &ids, origin)
                         } else {
                             GraphResponse::error(
                                 &GraphError::new(
@@ -164,7 +173,7 @@ async fn graph_entry(
                                 Some(body.to_vec())
                             },
                         };
-                        graph::serve(&shared, &app, &req, &ids)
+                        graph::serve(&shared, &app, &req, &ids, origin)
                     }
                 }
             }
@@ -361,6 +370,7 @@ fn router(shared: Arc<Shared>) -> Router {
 /// Serves connections until `shutdown` flips; each connection can be killed by its handler.
 async fn accept_loop(listener: TcpListener, app: Router, mut shutdown: watch::Receiver<bool>) {
     let mut conns = JoinSet::new();
+    let mut next_conn = 0u64;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -368,10 +378,13 @@ async fn accept_loop(listener: TcpListener, app: Router, mut shutdown: watch::Re
                 let _ = stream.set_nodelay(true);
                 let app = app.clone();
                 let kill = Arc::new(Notify::new());
+                next_conn += 1;
+                let conn_id = ConnId(next_conn);
                 conns.spawn(async move {
                     let k = kill.clone();
                     let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                         req.extensions_mut().insert(ConnKiller(k.clone()));
+                        req.extensions_mut().insert(conn_id);
                         app.clone().oneshot(req)
                     });
                     let conn = hyper::server::conn::http1::Builder::new()

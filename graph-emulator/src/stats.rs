@@ -15,7 +15,8 @@ pub struct Stats {
     pub tokens_issued: u64,
     /// 429 answers, top-level and inside batches.
     pub throttled: u64,
-    /// Requests that arrived from an app still inside a `Retry-After` period it was given.
+    /// Requests an app sent after it was given a `Retry-After` and before that period ended
+    /// (requests already in flight, or in the same `$batch`, do not count; see `throttle.rs`).
     /// A well-behaved client keeps this at 0.
     pub early_requests: u64,
     /// 503 answers injected by `fail_rate`.

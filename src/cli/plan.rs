@@ -45,8 +45,8 @@ pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let (planned, ad_name, entra_name) = rt.block_on(async {
         let overrides = global.overrides();
         let mut ad = open_ad(&desired, &overrides).await?;
-        progress::attach(global, &mut ad);
         let mut entra = open_entra(&desired, &overrides).await?;
+        progress::attach(global, &mut ad, &mut entra);
         let (ad_name, entra_name) = (ad.describe(), entra.describe());
         output::info(global, &format!("reading {ad_name} and {entra_name}"));
         let planned = connect::read_and_plan(&desired, &mut ad, &mut entra).await?;

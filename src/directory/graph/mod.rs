@@ -1,36 +1,194 @@
-//! Live Entra ID over Microsoft Graph. Not built yet: connecting says so.
+//! Live Entra ID over Microsoft Graph: auth ([`auth`]), one HTTP exchange with its retries
+//! ([`http`]), the `$batch` engine ([`batch`]), reads ([`read`]) and writes ([`write`]).
+//!
+//! Everything runs on the caller's task (futures awaited in place, nothing spawned), so the
+//! CLI's current-thread runtime is enough.
 
-use crate::desired::GraphConfig;
-use crate::directory::{CloudUser, DirectoryError, EntraOp, EntraRead, EntraWrite};
+mod auth;
+mod batch;
+mod http;
+mod read;
+mod write;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::desired::{GraphConfig, GraphCredential};
+use crate::directory::{
+    CloudUser, DirectoryError, EntraOp, EntraRead, EntraWrite, NoProgress, ProgressSink,
+};
+
+use auth::{Auth, Credential};
+use http::Http;
+
+/// Tuning of the Graph client. The defaults suit Entra ID; tests shorten the waits.
+#[derive(Debug, Clone)]
+pub struct GraphOptions {
+    /// `$batch` requests in flight at most (each on its own connection); throttling lowers
+    /// it for a while.
+    pub concurrency: usize,
+    /// `$top` of user reads (Graph allows 1–999).
+    pub page_size: u32,
+    /// Attempts of one request whose outcome was unknown (5xx, timeout, dropped connection).
+    pub max_attempts: u32,
+    /// 429 answers one request may get before idsync gives up on it.
+    pub max_throttled: u32,
+    /// First backoff step (doubled per attempt, with jitter) and the largest.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    pub connect_timeout: Duration,
+    /// Whole request, answer included.
+    pub request_timeout: Duration,
+    /// The resource tokens are asked for (`{resource}/.default`), when it is not `graph_url`
+    /// itself: e.g. Graph reached through a gateway that forwards to graph.microsoft.com.
+    pub token_resource: Option<String>,
+}
+
+impl Default for GraphOptions {
+    fn default() -> Self {
+        GraphOptions {
+            concurrency: 4,
+            page_size: 999,
+            max_attempts: 6,
+            max_throttled: 30,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(100),
+            token_resource: None,
+        }
+    }
+}
+
+/// Properties every read asks for: `CloudUser` cannot exist without them.
+const IDENTIFYING: &[&str] = &["id", "userPrincipalName"];
 
 /// A client for one tenant.
 pub struct GraphDirectory {
+    http: Http,
     graph_url: String,
+    /// The `$select` of single-user reads: the last `read_users` selection, or [`set_select`].
+    ///
+    /// [`set_select`]: GraphDirectory::set_select
+    select: String,
+    progress: Arc<dyn ProgressSink>,
+}
+
+impl std::fmt::Debug for GraphDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphDirectory")
+            .field("graph_url", &self.graph_url)
+            .field("http", &self.http)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GraphDirectory {
+    /// Connects with the default options; a token is fetched at once, so a wrong secret or
+    /// tenant fails here.
     pub async fn connect(config: &GraphConfig) -> Result<Self, DirectoryError> {
-        Err(DirectoryError::Other(format!(
-            "live Entra (tenant {}) is not available in this build yet; plan against a Graph JSON export with --entra-snapshot",
-            config.tenant_id
-        )))
+        Self::connect_with(config, GraphOptions::default()).await
+    }
+
+    pub async fn connect_with(
+        config: &GraphConfig,
+        options: GraphOptions,
+    ) -> Result<Self, DirectoryError> {
+        let login_url = http::check_endpoint("login_url", &config.login_url)?;
+        let graph_url = http::check_endpoint("graph_url", &config.graph_url)?;
+        if !(1..=999).contains(&options.page_size) {
+            return Err(DirectoryError::Other(format!(
+                "Graph page size must be 1–999, got {}",
+                options.page_size
+            )));
+        }
+        let credential = match &config.credential {
+            GraphCredential::ClientSecret(s) => Credential::Secret(s.clone()),
+            GraphCredential::FederatedTokenFile(p) => Credential::FederatedTokenFile(p.clone()),
+        };
+        let auth = Auth::new(
+            &login_url,
+            &graph_url,
+            &config.tenant_id,
+            &config.client_id,
+            credential,
+            options.clone(),
+        )?;
+        let http = Http::new(auth, graph_url, options)?;
+        http.auth.token().await?;
+        Ok(GraphDirectory {
+            http,
+            graph_url: config.graph_url.clone(),
+            select: select_list(&[])?,
+            progress: Arc::new(NoProgress),
+        })
     }
 
     pub fn graph_url(&self) -> &str {
         &self.graph_url
     }
+
+    /// Where progress of long reads and writes goes (nowhere by default).
+    pub fn set_progress(&mut self, progress: Arc<dyn ProgressSink>) {
+        self.progress = progress;
+    }
+
+    /// The properties `read_user`, `read_users_by_id` and the lookups of writes return, until
+    /// the next `read_users`. A saved plan's preconditions hash what the plan read, so a later
+    /// re-read must select the same properties.
+    pub fn set_select(&mut self, select: &[String]) -> Result<(), DirectoryError> {
+        self.select = select_list(select)?;
+        Ok(())
+    }
 }
 
-fn unavailable() -> DirectoryError {
-    DirectoryError::Other("live Entra is not available in this build yet".into())
+/// `$select` value: the identifying properties, then the asked ones, each once (Graph
+/// matches names without regard to case).
+fn select_list(select: &[String]) -> Result<String, DirectoryError> {
+    let mut out: Vec<&str> = IDENTIFYING.to_vec();
+    for name in select {
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        if !valid {
+            return Err(DirectoryError::Other(format!(
+                "`{name}` is not a Graph property name"
+            )));
+        }
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(name)) {
+            out.push(name);
+        }
+    }
+    Ok(out.join(","))
+}
+
+/// One path segment, percent-encoded (ids are GUIDs; a UPN may hold `#` or `'`).
+fn path_segment(s: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~')
+        .remove(b'@');
+    percent_encoding::utf8_percent_encode(s, SEGMENT).collect()
 }
 
 impl EntraRead for GraphDirectory {
-    async fn read_users(&mut self, _: &[String]) -> Result<Vec<CloudUser>, DirectoryError> {
-        Err(unavailable())
+    async fn read_users(&mut self, select: &[String]) -> Result<Vec<CloudUser>, DirectoryError> {
+        self.select = select_list(select)?;
+        read::all_users(&self.http, &self.select, &*self.progress).await
     }
-    async fn read_user(&mut self, _: &str) -> Result<Option<CloudUser>, DirectoryError> {
-        Err(unavailable())
+
+    async fn read_user(&mut self, id: &str) -> Result<Option<CloudUser>, DirectoryError> {
+        read::one_user(&self.http, id, &self.select).await
+    }
+
+    async fn read_users_by_id(
+        &mut self,
+        ids: &[String],
+    ) -> Result<Vec<Option<CloudUser>>, DirectoryError> {
+        read::users_by_id(&self.http, ids, &self.select, &*self.progress).await
     }
 }
 
@@ -39,9 +197,41 @@ impl EntraWrite for GraphDirectory {
         &mut self,
         writes: Vec<EntraOp>,
     ) -> Vec<Result<Option<CloudUser>, DirectoryError>> {
-        writes.iter().map(|_| Err(unavailable())).collect()
+        write::write(&self.http, writes, &self.select, &*self.progress).await
     }
+
+    /// Graph writes are durable once answered.
     async fn flush(&mut self) -> Result<(), DirectoryError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn select_always_has_the_identifying_properties_once() {
+        assert_eq!(select_list(&[]).unwrap(), "id,userPrincipalName");
+        let asked = ["mail", "ID", "jobTitle", "mail"].map(String::from);
+        assert_eq!(
+            select_list(&asked).unwrap(),
+            "id,userPrincipalName,mail,jobTitle"
+        );
+        assert!(select_list(&["a&b".to_owned()]).is_err());
+        assert!(select_list(&[String::new()]).is_err());
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(
+            path_segment("3ab39606-c642-489b-84b6-58c038d3ef39"),
+            "3ab39606-c642-489b-84b6-58c038d3ef39"
+        );
+        assert_eq!(
+            path_segment("o'neil_x#EXT#@example.com"),
+            "o%27neil_x%23EXT%23@example.com"
+        );
+        assert_eq!(path_segment("a/b?c"), "a%2Fb%3Fc");
     }
 }

@@ -1,0 +1,478 @@
+//! The `$batch` engine: requests go 20 to a `POST /v1.0/$batch`, several batches in flight
+//! (bounded, one connection each), and each sub-request is retried on its own.
+//!
+//! - A 429 inside a batch closes the shared gate for its `Retry-After` and sends only that
+//!   request again; it also halves the number of batches in flight, which grows back by one
+//!   after as many clean batches as are in flight (additive increase, multiplicative decrease).
+//! - A 5xx for a sub-request, or a batch that got no answer (timeout, dropped connection, 5xx),
+//!   sends the requests again after exponential backoff with jitter, bounded. Such a write may
+//!   have landed: a create is then first looked up by its userPrincipalName (found: it is
+//!   done), and a delete that then answers 404 is done too.
+//! - Any other answer is final and goes back to the caller, which maps it to a result.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+use tokio::time::Instant;
+
+use super::http::{Http, HttpError, Reply, Retry, parse_retry_after, reply_error};
+use crate::directory::{DirectoryError, ProgressEvent, ProgressSink};
+
+/// Graph takes at most 20 requests in one `$batch`.
+pub(crate) const BATCH_SIZE: usize = 20;
+
+/// One request to run through `$batch`. URLs are relative to `/v1.0` and percent-encoded.
+#[derive(Debug, Clone)]
+pub(crate) enum Request {
+    Get(String),
+    Patch(String, Value),
+    Delete(String),
+    /// A create; `check` is the GET that finds the object if an earlier attempt landed.
+    Post {
+        url: String,
+        body: Value,
+        check: Option<String>,
+    },
+}
+
+/// A request and the name its errors carry.
+#[derive(Debug, Clone)]
+pub(crate) struct Item {
+    pub request: Request,
+    pub label: String,
+}
+
+/// A final answer to one request.
+#[derive(Debug)]
+pub(crate) struct Done {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub headers: Option<Value>,
+    /// An earlier attempt may have been applied (its outcome was never seen). A create found
+    /// by its lookup then answers as the lookup did: 200 with the user read.
+    pub uncertain: bool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Failures whose outcome was unknown (5xx, no answer).
+    failures: u32,
+    throttled: u32,
+    uncertain: bool,
+    /// The next attempt is the create's lookup, not the create.
+    lookup: bool,
+}
+
+/// How many batches may be in flight now.
+#[derive(Debug)]
+struct Limit {
+    max: usize,
+    current: usize,
+    clean: usize,
+}
+
+impl Limit {
+    fn throttled(&mut self) {
+        self.current = (self.current / 2).max(1);
+        self.clean = 0;
+    }
+
+    fn clean(&mut self) {
+        self.clean += 1;
+        if self.clean >= self.current {
+            self.current = (self.current + 1).min(self.max);
+            self.clean = 0;
+        }
+    }
+}
+
+/// Runs every item; the answers are in the items' order.
+pub(crate) async fn run(
+    http: &Http,
+    items: &[Item],
+    progress: &dyn ProgressSink,
+) -> Vec<Result<Done, DirectoryError>> {
+    let mut engine = Engine {
+        http,
+        items,
+        progress,
+        states: items.iter().map(|_| State::default()).collect(),
+        results: items.iter().map(|_| None).collect(),
+        ready: (0..items.len()).collect(),
+        waiting: BinaryHeap::new(),
+        limit: Limit {
+            max: http.lanes(),
+            current: http.lanes(),
+            clean: 0,
+        },
+    };
+    engine.drive().await;
+    engine
+        .results
+        .into_iter()
+        .zip(items)
+        .map(|(r, item)| {
+            r.unwrap_or_else(|| {
+                Err(DirectoryError::Other(format!(
+                    "{}: no answer (internal error)",
+                    item.label
+                )))
+            })
+        })
+        .collect()
+}
+
+struct Engine<'a> {
+    http: &'a Http,
+    items: &'a [Item],
+    progress: &'a dyn ProgressSink,
+    states: Vec<State>,
+    results: Vec<Option<Result<Done, DirectoryError>>>,
+    /// Items to send as soon as there is room.
+    ready: VecDeque<usize>,
+    /// Items backing off, by the instant they may go again.
+    waiting: BinaryHeap<Reverse<(Instant, usize)>>,
+    limit: Limit,
+}
+
+type Sent = (usize, Vec<usize>, Result<Reply, HttpError>);
+
+impl Engine<'_> {
+    async fn drive(&mut self) {
+        let batch_url = match self.http.url("/$batch") {
+            Ok(u) => u,
+            Err(e) => {
+                let message = e.to_string();
+                for i in 0..self.items.len() {
+                    self.finish(i, Err(DirectoryError::Other(message.clone())));
+                }
+                return;
+            }
+        };
+        let http = self.http;
+        let mut in_flight = FuturesUnordered::new();
+        let mut free_lanes: Vec<usize> = (0..http.lanes()).rev().collect();
+        loop {
+            let now = Instant::now();
+            while let Some(Reverse((at, i))) = self.waiting.peek().copied()
+                && at <= now
+            {
+                self.waiting.pop();
+                self.ready.push_back(i);
+            }
+            while in_flight.len() < self.limit.current && !self.ready.is_empty() {
+                let Some(lane) = free_lanes.pop() else { break };
+                let take = self.ready.len().min(BATCH_SIZE);
+                let batch: Vec<usize> = self.ready.drain(..take).collect();
+                let body = self.body(&batch);
+                let url = batch_url.clone();
+                in_flight.push(async move {
+                    let r = http
+                        .send(lane, Method::POST, &url, Some(&body), Retry::Never)
+                        .await;
+                    (lane, batch, r)
+                });
+            }
+            if in_flight.is_empty() && self.ready.is_empty() && self.waiting.is_empty() {
+                return;
+            }
+            // Wake for an answer, or for a backed-off item when there is room to send it.
+            let wake = self
+                .waiting
+                .peek()
+                .map(|Reverse((at, _))| *at)
+                .filter(|_| in_flight.len() < self.limit.current);
+            tokio::select! {
+                Some(sent) = in_flight.next(), if !in_flight.is_empty() => {
+                    let lane = self.handle(sent);
+                    free_lanes.push(lane);
+                }
+                _ = sleep_until(wake) => {}
+            }
+        }
+    }
+
+    /// The `$batch` body for these items.
+    fn body(&self, batch: &[usize]) -> Value {
+        let requests: Vec<Value> = batch
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| {
+                let (method, url, body) = match &self.items[i].request {
+                    Request::Get(url) => ("GET", url, None),
+                    Request::Patch(url, body) => ("PATCH", url, Some(body)),
+                    Request::Delete(url) => ("DELETE", url, None),
+                    Request::Post { check: Some(c), .. } if self.states[i].lookup => {
+                        ("GET", c, None)
+                    }
+                    Request::Post { url, body, .. } => ("POST", url, Some(body)),
+                };
+                let mut r = Map::new();
+                r.insert("id".into(), json!((k + 1).to_string()));
+                r.insert("method".into(), json!(method));
+                r.insert("url".into(), json!(url));
+                if let Some(b) = body {
+                    r.insert(
+                        "headers".into(),
+                        json!({"Content-Type": "application/json"}),
+                    );
+                    r.insert("body".into(), b.clone());
+                }
+                Value::Object(r)
+            })
+            .collect();
+        json!({ "requests": requests })
+    }
+
+    /// Handles one batch's answer; returns its lane.
+    fn handle(&mut self, (lane, batch, result): Sent) -> usize {
+        let reply = match result {
+            Ok(r) => r,
+            Err(HttpError::Transport(e)) => {
+                for &i in &batch {
+                    self.failed(i, &e, Duration::ZERO);
+                }
+                return lane;
+            }
+            Err(HttpError::Directory(e)) => {
+                let message = e.to_string();
+                for &i in &batch {
+                    let label = &self.items[i].label;
+                    self.finish(i, Err(DirectoryError::Other(format!("{label}: {message}"))));
+                }
+                return lane;
+            }
+        };
+        let status = reply.status.as_u16();
+        if status >= 500 {
+            let wait = super::http::retry_after(&reply.headers).unwrap_or_default();
+            let e = format!("$batch answered {}", reply_error(&reply).describe());
+            for &i in &batch {
+                self.failed(i, &e, wait);
+            }
+            return lane;
+        }
+        let responses = reply
+            .json()
+            .filter(|_| reply.status.is_success())
+            .and_then(|v| v.get("responses").and_then(Value::as_array).cloned());
+        let Some(responses) = responses else {
+            // The batch itself was refused: a request idsync built wrong, or auth.
+            let e = reply_error(&reply);
+            for &i in &batch {
+                let label = self.items[i].label.clone();
+                self.finish(i, Err(e.clone().refused(label)));
+            }
+            return lane;
+        };
+        let mut throttled = false;
+        for (k, &i) in batch.iter().enumerate() {
+            let id = (k + 1).to_string();
+            let sub = responses
+                .iter()
+                .find(|r| r.get("id").and_then(Value::as_str) == Some(id.as_str()));
+            let Some(sub) = sub else {
+                self.failed(i, "no answer for it in the $batch answer", Duration::ZERO);
+                continue;
+            };
+            throttled |= self.sub_response(i, sub);
+        }
+        if throttled {
+            self.limit.throttled();
+        } else {
+            self.limit.clean();
+        }
+        lane
+    }
+
+    /// Handles one sub-response; true when it was a 429.
+    fn sub_response(&mut self, i: usize, sub: &Value) -> bool {
+        let status = sub
+            .get("status")
+            .and_then(Value::as_u64)
+            .and_then(|s| u16::try_from(s).ok())
+            .unwrap_or(0);
+        let headers = sub.get("headers").cloned();
+        let retry_after = headers
+            .as_ref()
+            .and_then(Value::as_object)
+            .and_then(|h| {
+                h.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+                    .and_then(|(_, v)| v.as_str().map(str::to_owned).or(Some(v.to_string())))
+            })
+            .and_then(|v| parse_retry_after(&v));
+        let body = sub.get("body").cloned();
+        let state = &mut self.states[i];
+        match status {
+            429 => {
+                state.throttled += 1;
+                let wait = retry_after.unwrap_or_else(|| self.http.backoff(state.throttled));
+                self.http.gate.block(wait);
+                if state.throttled >= self.http.options.max_throttled {
+                    let e = super::http::GraphErrorBody::parse(body.as_ref(), None, 429);
+                    let label = &self.items[i].label;
+                    self.finish(
+                        i,
+                        Err(DirectoryError::Other(format!(
+                            "{label}: still throttled after {} waits: {}",
+                            self.states[i].throttled,
+                            e.describe()
+                        ))),
+                    );
+                } else {
+                    self.ready.push_back(i);
+                }
+                true
+            }
+            500..=599 | 0 => {
+                let e = super::http::GraphErrorBody::parse(body.as_ref(), headers.as_ref(), status);
+                self.failed(i, &e.describe(), retry_after.unwrap_or_default());
+                false
+            }
+            _ if state.lookup => {
+                if status == 404 {
+                    // The earlier attempt did not land: create it now.
+                    state.lookup = false;
+                    self.ready.push_back(i);
+                } else {
+                    self.finish(
+                        i,
+                        Ok(Done {
+                            status,
+                            body,
+                            headers,
+                            uncertain: true,
+                        }),
+                    );
+                }
+                false
+            }
+            400 if state.uncertain
+                && matches!(self.items[i].request, Request::Post { check: Some(_), .. })
+                && upn_conflict(body.as_ref()) =>
+            {
+                // Our earlier attempt may be the one holding the name: look again.
+                let e = super::http::GraphErrorBody::parse(body.as_ref(), headers.as_ref(), 400);
+                self.failed(i, &e.describe(), Duration::ZERO);
+                false
+            }
+            _ => {
+                let uncertain = state.uncertain;
+                self.finish(
+                    i,
+                    Ok(Done {
+                        status,
+                        body,
+                        headers,
+                        uncertain,
+                    }),
+                );
+                false
+            }
+        }
+    }
+
+    /// An attempt whose outcome is unknown: back off and try again, bounded.
+    fn failed(&mut self, i: usize, error: &str, at_least: Duration) {
+        let state = &mut self.states[i];
+        state.failures += 1;
+        if !matches!(self.items[i].request, Request::Get(_)) && !state.lookup {
+            state.uncertain = true;
+        }
+        if matches!(self.items[i].request, Request::Post { check: Some(_), .. }) && state.uncertain
+        {
+            state.lookup = true;
+        }
+        let failures = state.failures;
+        if failures >= self.http.options.max_attempts {
+            let label = &self.items[i].label;
+            self.finish(
+                i,
+                Err(DirectoryError::Other(format!(
+                    "{label}: gave up after {failures} attempts: {error}"
+                ))),
+            );
+            return;
+        }
+        let wait = self.http.backoff(failures).max(at_least);
+        self.waiting.push(Reverse((Instant::now() + wait, i)));
+    }
+
+    fn finish(&mut self, i: usize, result: Result<Done, DirectoryError>) {
+        if self.results[i].is_none() {
+            self.results[i] = Some(result);
+            self.progress.event(ProgressEvent::Advance(1));
+        }
+    }
+}
+
+/// A 400 saying another object already has this userPrincipalName.
+fn upn_conflict(body: Option<&Value>) -> bool {
+    let Some(err) = body.and_then(|b| b.get("error")) else {
+        return false;
+    };
+    let targets = err
+        .get("details")
+        .and_then(Value::as_array)
+        .is_some_and(|d| {
+            d.iter()
+                .any(|x| x.get("target").and_then(Value::as_str) == Some("userPrincipalName"))
+        });
+    targets
+        || err
+            .get("message")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.contains("same value for property userPrincipalName"))
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_halves_on_throttling_and_grows_back() {
+        let mut l = Limit {
+            max: 4,
+            current: 4,
+            clean: 0,
+        };
+        l.throttled();
+        assert_eq!(l.current, 2);
+        l.throttled();
+        l.throttled();
+        assert_eq!(l.current, 1);
+        l.clean();
+        assert_eq!(l.current, 2);
+        l.clean();
+        l.clean();
+        assert_eq!(l.current, 3);
+        for _ in 0..10 {
+            l.clean();
+        }
+        assert_eq!(l.current, 4);
+    }
+
+    #[test]
+    fn upn_conflicts_are_recognised() {
+        let body = json!({"error": {"code": "Request_BadRequest",
+            "message": "Another object with the same value for property userPrincipalName already exists.",
+            "details": [{"code": "ObjectConflict", "target": "userPrincipalName"}]}});
+        assert!(upn_conflict(Some(&body)));
+        let other = json!({"error": {"code": "Request_BadRequest", "message": "Another object with the same value for property proxyAddresses already exists."}});
+        assert!(!upn_conflict(Some(&other)));
+        assert!(!upn_conflict(None));
+    }
+}

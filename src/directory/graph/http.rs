@@ -1,0 +1,469 @@
+//! One Graph HTTP exchange: bearer token, the shared throttling gate, retries, and Graph's
+//! error body turned into a [`DirectoryError`].
+//!
+//! Retry rules: a 429 is never applied by Graph, so it is always retried after its
+//! `Retry-After`, and that wait holds back every request of this app (the [`Gate`]). A 401
+//! `InvalidAuthenticationToken` gets one fresh token. 5xx answers, timeouts and dropped
+//! connections are retried with exponential backoff and jitter, bounded — but only when the
+//! caller says a blind retry is safe ([`Retry::Transient`]); a `$batch` of writes is retried
+//! per request by the batch engine instead, which knows which writes may have landed.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rand::Rng as _;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, StatusCode, Url};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::GraphOptions;
+use super::auth::Auth;
+use crate::directory::{DirectoryError, Guid};
+
+/// A "not before" instant shared by every request to Graph: a `Retry-After` given to one
+/// request holds back all of them, including ones about to be sent concurrently.
+#[derive(Debug, Default)]
+pub(crate) struct Gate(Mutex<Option<Instant>>);
+
+impl Gate {
+    /// No request goes out before `wait` from now (a longer earlier block stays).
+    pub(crate) fn block(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if g.is_none_or(|u| u < until) {
+            *g = Some(until);
+        }
+    }
+
+    /// The instant requests may go again, if that is still ahead.
+    pub(crate) fn closed_until(&self) -> Option<Instant> {
+        let g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        g.filter(|u| *u > Instant::now())
+    }
+
+    pub(crate) async fn wait(&self) {
+        while let Some(until) = self.closed_until() {
+            tokio::time::sleep_until(until).await;
+        }
+    }
+}
+
+/// Whether a failure whose outcome is unknown (5xx, timeout, dropped connection) may be
+/// retried by sending the same request again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Reads and idempotent requests: retry, bounded.
+    Transient,
+    /// The caller decides: the 5xx answer or the transport error comes back.
+    Never,
+}
+
+/// An answer read in full.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub(crate) fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// Why an exchange produced no answer to act on.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HttpError {
+    /// Timeout, refused or dropped connection: the request may or may not have been applied.
+    #[error("{0}")]
+    Transport(String),
+    /// Anything else (token, throttling without end, retries exhausted), already explained.
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+}
+
+/// The HTTP side of a Graph client.
+pub(crate) struct Http {
+    /// One client per concurrent lane: each has its own HTTP/1.1 connection, reused only by
+    /// that lane's next request, which goes out after this one's answer has been handled.
+    lanes: Vec<reqwest::Client>,
+    pub(crate) auth: Auth,
+    pub(crate) gate: Gate,
+    pub(crate) graph_url: Url,
+    pub(crate) options: GraphOptions,
+}
+
+impl std::fmt::Debug for Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http")
+            .field("graph_url", &self.graph_url.as_str())
+            .field("lanes", &self.lanes.len())
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The reqwest client every connection uses: rustls, no redirects (Graph answers ours
+/// directly, and a redirect must never carry the token elsewhere), bounded timeouts.
+pub(crate) fn client(options: &GraphOptions) -> Result<reqwest::Client, DirectoryError> {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(options.connect_timeout)
+        .timeout(options.request_timeout)
+        .pool_max_idle_per_host(1)
+        .user_agent(concat!("idsync/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| DirectoryError::Other(format!("cannot set up the HTTP client: {e}")))
+}
+
+impl Http {
+    pub(crate) fn new(
+        auth: Auth,
+        graph_url: Url,
+        options: GraphOptions,
+    ) -> Result<Self, DirectoryError> {
+        let lanes = (0..options.concurrency.max(1))
+            .map(|_| client(&options))
+            .collect::<Result<_, _>>()?;
+        Ok(Http {
+            lanes,
+            auth,
+            gate: Gate::default(),
+            graph_url,
+            options,
+        })
+    }
+
+    pub(crate) fn lanes(&self) -> usize {
+        self.lanes.len()
+    }
+
+    /// `{graph_url}/v1.0{path}`; `path` starts with `/` and is already percent-encoded.
+    pub(crate) fn url(&self, path: &str) -> Result<Url, DirectoryError> {
+        let base = self.graph_url.as_str().trim_end_matches('/');
+        Url::parse(&format!("{base}/v1.0{path}"))
+            .map_err(|e| DirectoryError::Other(format!("invalid Graph URL for {path}: {e}")))
+    }
+
+    /// Sends one request on `lane` and reads the answer, retrying as described in the module
+    /// documentation. 4xx answers (but 401 and 429) come back as they are.
+    pub(crate) async fn send(
+        &self,
+        lane: usize,
+        method: Method,
+        url: &Url,
+        body: Option<&Value>,
+        retry: Retry,
+    ) -> Result<Reply, HttpError> {
+        let client = &self.lanes[lane % self.lanes.len()];
+        let what = format!("{method} {}", url.path());
+        let mut failures = 0u32;
+        let mut throttled = 0u32;
+        let mut refreshed = false;
+        loop {
+            self.gate.wait().await;
+            let token = self.auth.token().await?;
+            // Getting a token may have taken a while: the gate may have closed meanwhile.
+            if self.gate.closed_until().is_some() {
+                continue;
+            }
+            let mut req = client
+                .request(method.clone(), url.clone())
+                .bearer_auth(token.expose())
+                .header("client-request-id", Guid::new_random().to_string())
+                .header(reqwest::header::ACCEPT, "application/json");
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let outcome = match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let headers = resp.headers().clone();
+                    resp.bytes().await.map(|body| Reply {
+                        status,
+                        headers,
+                        body: body.to_vec(),
+                    })
+                }
+                Err(e) => Err(e),
+            };
+            let reply = match outcome {
+                Ok(r) => r,
+                Err(e) => {
+                    let e = transport_error(&e);
+                    failures += 1;
+                    if retry == Retry::Never || failures >= self.options.max_attempts {
+                        return Err(match retry {
+                            Retry::Never => HttpError::Transport(e),
+                            Retry::Transient => DirectoryError::Other(format!(
+                                "{what}: gave up after {failures} attempts: {e}"
+                            ))
+                            .into(),
+                        });
+                    }
+                    tokio::time::sleep(self.backoff(failures)).await;
+                    continue;
+                }
+            };
+            match reply.status.as_u16() {
+                429 => {
+                    throttled += 1;
+                    let wait = retry_after(&reply.headers).unwrap_or(self.backoff(throttled));
+                    self.gate.block(wait);
+                    if throttled >= self.options.max_throttled {
+                        return Err(DirectoryError::Other(format!(
+                            "{what}: still throttled after {throttled} waits; last: {}",
+                            describe_error(&reply)
+                        ))
+                        .into());
+                    }
+                }
+                401 if !refreshed => {
+                    // Expired early or revoked: one fresh token, then the answer stands.
+                    refreshed = true;
+                    self.auth.invalidate(&token).await;
+                }
+                500..=599 if retry == Retry::Transient => {
+                    failures += 1;
+                    if failures >= self.options.max_attempts {
+                        return Err(DirectoryError::Other(format!(
+                            "{what}: gave up after {failures} attempts: {}",
+                            describe_error(&reply)
+                        ))
+                        .into());
+                    }
+                    let wait = self
+                        .backoff(failures)
+                        .max(retry_after(&reply.headers).unwrap_or_default());
+                    tokio::time::sleep(wait).await;
+                }
+                _ => return Ok(reply),
+            }
+        }
+    }
+
+    /// Exponential backoff with "equal jitter": half the step fixed, half random.
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+        let o = &self.options;
+        let step = o
+            .backoff_base
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(o.backoff_max);
+        let half = step / 2;
+        half + rand::rng().random_range(Duration::ZERO..=half)
+    }
+}
+
+/// `Retry-After` in seconds (Graph sends integers; an HTTP date is not used by Graph).
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()
+        .and_then(parse_retry_after)
+}
+
+pub(crate) fn parse_retry_after(v: &str) -> Option<Duration> {
+    let secs: f64 = v.trim().parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// A reqwest error as one line, without the URL's query (it may be long) and never a token
+/// (reqwest never puts headers in its errors).
+fn transport_error(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() || e.is_decode() {
+        "answer cut short"
+    } else {
+        "connection failed"
+    };
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+/// Graph's error body (`{"error":{"code","message","innerError":{"request-id"}}}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GraphErrorBody {
+    pub code: String,
+    pub message: String,
+    pub request_id: Option<String>,
+}
+
+impl GraphErrorBody {
+    /// Reads an error body; `headers` supply the request-id when the body has none.
+    pub(crate) fn parse(body: Option<&Value>, headers: Option<&Value>, status: u16) -> Self {
+        let err = body.and_then(|b| b.get("error"));
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+        let inner = err.and_then(|e| e.get("innerError").or_else(|| e.get("innererror")));
+        let header_id = headers.and_then(|h| {
+            h.as_object().and_then(|o| {
+                o.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("request-id"))
+                    .and_then(|(_, v)| v.as_str().map(str::to_owned))
+            })
+        });
+        GraphErrorBody {
+            code: text(err.and_then(|e| e.get("code"))).unwrap_or_else(|| format!("HTTP {status}")),
+            message: text(err.and_then(|e| e.get("message")))
+                .unwrap_or_else(|| format!("Graph answered {status}")),
+            request_id: text(inner.and_then(|i| i.get("request-id"))).or(header_id),
+        }
+    }
+
+    /// `<code>: <message> (request-id …)`.
+    pub(crate) fn describe(&self) -> String {
+        match &self.request_id {
+            Some(id) => format!("{}: {} (request-id {id})", self.code, self.message),
+            None => format!("{}: {}", self.code, self.message),
+        }
+    }
+
+    pub(crate) fn refused(self, object: impl Into<String>) -> DirectoryError {
+        DirectoryError::Refused {
+            object: object.into(),
+            message: self.describe(),
+            code: Some(self.code),
+        }
+    }
+}
+
+/// A top-level answer's Graph error, described.
+pub(crate) fn reply_error(reply: &Reply) -> GraphErrorBody {
+    let headers = reply
+        .headers
+        .get("request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|id| serde_json::json!({ "request-id": id }));
+    GraphErrorBody::parse(
+        reply.json().as_ref(),
+        headers.as_ref(),
+        reply.status.as_u16(),
+    )
+}
+
+fn describe_error(reply: &Reply) -> String {
+    format!(
+        "{} {}",
+        reply.status.as_u16(),
+        reply_error(reply).describe()
+    )
+}
+
+/// `http://` is accepted on loopback hosts only; everything else must be `https://`.
+pub(crate) fn check_endpoint(name: &str, raw: &str) -> Result<Url, DirectoryError> {
+    let url = Url::parse(raw)
+        .map_err(|e| DirectoryError::Other(format!("directories.entra.{name} `{raw}`: {e}")))?;
+    let host = url.host_str().unwrap_or("");
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err(DirectoryError::Other(format!(
+            "directories.entra.{name} must be https:// (http:// only on loopback addresses), got `{raw}`"
+        ))),
+    }
+}
+
+/// Whether `link` (an `@odata.nextLink`) points at the same Graph endpoint: the bearer token
+/// goes only there.
+pub(crate) fn same_origin(base: &Url, link: &Url) -> bool {
+    base.scheme() == link.scheme()
+        && base.host_str().map(str::to_ascii_lowercase)
+            == link.host_str().map(str::to_ascii_lowercase)
+        && base.port_or_known_default() == link.port_or_known_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_must_be_tls_unless_loopback() {
+        for ok in [
+            "https://graph.microsoft.com",
+            "http://127.0.0.1:8080",
+            "http://127.9.9.9",
+            "http://[::1]:80",
+            "http://localhost:1",
+        ] {
+            assert!(check_endpoint("graph_url", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://graph.microsoft.com",
+            "http://10.0.0.1",
+            "ftp://127.0.0.1",
+            "http://localhost.evil.com",
+            "nope",
+        ] {
+            assert!(check_endpoint("graph_url", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn next_links_stay_on_the_graph_endpoint() {
+        let base = Url::parse("https://graph.microsoft.com").unwrap();
+        let ok = Url::parse("https://GRAPH.microsoft.com:443/v1.0/users?$skiptoken=x").unwrap();
+        assert!(same_origin(&base, &ok));
+        for bad in [
+            "http://graph.microsoft.com/v1.0/users",
+            "https://evil.example.com/v1.0/users",
+            "https://graph.microsoft.com:8443/v1.0/users",
+        ] {
+            assert!(!same_origin(&base, &Url::parse(bad).unwrap()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_seconds() {
+        assert_eq!(parse_retry_after("10"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn graph_errors_name_code_message_and_request_id() {
+        let body = serde_json::json!({"error": {"code": "Request_BadRequest", "message": "No.",
+            "innerError": {"request-id": "r-1", "date": "x"}}});
+        let e = GraphErrorBody::parse(Some(&body), None, 400);
+        assert_eq!(e.describe(), "Request_BadRequest: No. (request-id r-1)");
+        let headers = serde_json::json!({"Request-Id": "r-2"});
+        let e = GraphErrorBody::parse(None, Some(&headers), 502);
+        assert_eq!(
+            e.describe(),
+            "HTTP 502: Graph answered 502 (request-id r-2)"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_gate_holds_until_its_instant() {
+        let gate = Gate::default();
+        assert!(gate.closed_until().is_none());
+        gate.block(Duration::from_millis(60));
+        gate.block(Duration::from_millis(10)); // a shorter block does not shorten it
+        let start = Instant::now();
+        gate.wait().await;
+        assert!(start.elapsed() >= Duration::from_millis(55));
+    }
+}
