@@ -114,7 +114,12 @@ pub async fn open_entra(
         EntraConfig::Snapshot(path) => Ok(EntraDirectory::Snapshot(
             EntraSnapshot::open(&path).map_err(DirectoryError::from)?,
         )),
-        EntraConfig::Graph(g) => Ok(EntraDirectory::Graph(GraphDirectory::connect(&g).await?)),
+        EntraConfig::Graph(g) => {
+            let mut graph = GraphDirectory::connect(&g).await?;
+            // Re-reads (saved-plan preconditions) must see the same properties the plan hashed.
+            graph.set_select(&graph_select(desired))?;
+            Ok(EntraDirectory::Graph(graph))
+        }
     }
 }
 

@@ -131,9 +131,22 @@ async fn retries_are_bounded_and_then_say_why() {
     )
     .await;
     emu.update_knobs(|k| k.fail_rate = 1.0).unwrap();
-    let err = graph.read_users(&[]).await.unwrap_err().to_string();
+    let err = graph.read_users(&[]).await.unwrap_err();
     assert!(
-        err.starts_with("GET /v1.0/users: gave up after 3 attempts: 503 serviceNotAvailable:"),
+        matches!(
+            err,
+            idsync::directory::DirectoryError::Unavailable {
+                directory: "Entra",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = err.to_string();
+    assert!(
+        err.starts_with(
+            "Entra is unreachable: GET /v1.0/users: gave up after 3 attempts: 503 serviceNotAvailable:"
+        ),
         "{err}"
     );
     assert!(err.contains("(request-id "), "{err}");

@@ -39,6 +39,7 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         let overrides = global.overrides();
         let mut ad = open_ad(&desired, &overrides).await?;
         let mut entra = open_entra(&desired, &overrides).await?;
+        super::progress::attach(global, &mut ad, &mut entra);
 
         let plan = match &args.plan {
             Some(path) => {

@@ -47,6 +47,7 @@ pub fn run(global: &Global, args: &DriftArgs) -> anyhow::Result<ExitCode> {
         let overrides = global.overrides();
         let mut ad = open_ad(&desired, &overrides).await?;
         let mut entra = open_entra(&desired, &overrides).await?;
+        super::progress::attach(global, &mut ad, &mut entra);
         Ok::<_, anyhow::Error>(connect::read_and_plan(&desired, &mut ad, &mut entra).await?)
     })?;
     let base_plan = match &baseline {

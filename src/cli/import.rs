@@ -37,6 +37,7 @@ pub fn run(global: &Global, args: &ImportArgs) -> anyhow::Result<ExitCode> {
         let overrides = global.overrides();
         let mut ad = open_ad(&desired, &overrides).await?;
         let mut entra = open_entra(&desired, &overrides).await?;
+        super::progress::attach(global, &mut ad, &mut entra);
         Ok::<_, anyhow::Error>(read_both(&desired, &mut ad, &mut entra).await?)
     })?;
     let side = match args.from {

@@ -394,9 +394,10 @@ impl Engine<'_> {
             let label = &self.items[i].label;
             self.finish(
                 i,
-                Err(DirectoryError::Other(format!(
-                    "{label}: gave up after {failures} attempts: {error}"
-                ))),
+                Err(DirectoryError::Unavailable {
+                    directory: "Entra",
+                    message: format!("{label}: gave up after {failures} attempts: {error}"),
+                }),
             );
             return;
         }

@@ -198,9 +198,11 @@ impl Http {
                     if retry == Retry::Never || failures >= self.options.max_attempts {
                         return Err(match retry {
                             Retry::Never => HttpError::Transport(e),
-                            Retry::Transient => DirectoryError::Other(format!(
-                                "{what}: gave up after {failures} attempts: {e}"
-                            ))
+                            // Not a refusal: Graph cannot be reached (apply stops writing then).
+                            Retry::Transient => DirectoryError::Unavailable {
+                                directory: "Entra",
+                                message: format!("{what}: gave up after {failures} attempts: {e}"),
+                            }
                             .into(),
                         });
                     }
@@ -229,10 +231,13 @@ impl Http {
                 500..=599 if retry == Retry::Transient => {
                     failures += 1;
                     if failures >= self.options.max_attempts {
-                        return Err(DirectoryError::Other(format!(
-                            "{what}: gave up after {failures} attempts: {}",
-                            describe_error(&reply)
-                        ))
+                        return Err(DirectoryError::Unavailable {
+                            directory: "Entra",
+                            message: format!(
+                                "{what}: gave up after {failures} attempts: {}",
+                                describe_error(&reply)
+                            ),
+                        }
                         .into());
                     }
                     let wait = self
