@@ -207,3 +207,41 @@ pub fn ldif_value<'a>(entry: &'a str, attr: &str) -> Option<&'a str> {
             .or_else(|| l.strip_prefix(&format!("{attr}:: ")))
     })
 }
+
+/// The environment variable holding the emulator's client secret in tests.
+pub const ENTRA_SECRET_VAR: &str = "IDSYNC_TEST_ENTRA_SECRET";
+
+impl Fixture {
+    /// Moves the fixture's cloud users into a running Graph emulator and points the desired
+    /// state at it (Entra live, AD still from the LDIF snapshot).
+    pub fn with_live_entra(&self) -> graph_emulator::RunningEmulator {
+        let tenant: Value = serde_json::from_str(&self.read("entra.json")).unwrap();
+        let config = graph_emulator::Config::default()
+            .with_tenant_json(tenant)
+            .unwrap();
+        let emu = graph_emulator::Emulator::start_blocking(config).unwrap();
+        let yaml = self.read("desired/idsync.yaml").replace(
+            "  entra: { snapshot: ../entra.json }\n",
+            &format!(
+                "  entra:\n    tenant_id: {}\n    client_id: {}\n    client_secret: {{ env: {ENTRA_SECRET_VAR} }}\n    login_url: {}\n    graph_url: {}\n",
+                emu.tenant_id(),
+                emu.client_id(),
+                emu.base_url(),
+                emu.base_url()
+            ),
+        );
+        assert!(
+            yaml.contains("client_secret"),
+            "the fixture's desired state has no entra snapshot line"
+        );
+        std::fs::write(self.path("desired/idsync.yaml"), yaml).unwrap();
+        std::fs::remove_file(self.path("entra.json")).unwrap();
+        emu
+    }
+}
+
+/// The emulator's copy of a user, by UPN.
+pub fn live_user(emu: &graph_emulator::RunningEmulator, upn: &str) -> Value {
+    emu.user(upn)
+        .unwrap_or_else(|| panic!("no cloud user {upn} in the emulator"))
+}
