@@ -417,7 +417,7 @@ fn the_dc_stopped_mid_apply_then_a_rerun_completes() {
     let emu = tenant(users);
     let f = live(&dc, "e2e-dcstop", &emu);
     f.desired(&entra_yaml(&emu), &provisioning(&f, ""));
-    let mut child = f
+    let child = f
         .idsync(&["apply", "--auto-approve"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
