@@ -29,9 +29,16 @@ pub fn stderr_styler(global: &Global) -> Styler {
 /// Prints an error and its causes on stderr.
 pub fn error(global: &Global, e: &anyhow::Error) {
     let s = stderr_styler(global);
-    eprintln!("{} {e}", s.error("error:"));
+    let top = e.to_string();
+    eprintln!("{} {top}", s.error("error:"));
+    // Our errors usually name their cause already; show a cause only when it adds something.
+    let mut shown = top;
     for cause in e.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        let text = cause.to_string();
+        if !shown.contains(&text) {
+            eprintln!("  caused by: {text}");
+            shown.push_str(&text);
+        }
     }
 }
 

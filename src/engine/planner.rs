@@ -355,7 +355,7 @@ impl<'a> Planner<'a> {
             batch.note(
                 NoteKind::Protected,
                 &name,
-                format!("protected: not planned: {}", what.join(", ")),
+                format!("not planned because it is protected: {}", what.join(", ")),
             );
         }
     }
