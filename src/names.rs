@@ -161,10 +161,87 @@ ci_name!(
     /// An AD sAMAccountName, compared without case.
     SamAccountName
 );
-ci_name!(
-    /// An LDAP attribute name (`sn`, `mS-DS-ConsistencyGuid`), compared without case.
-    AttrName
-);
+/// An LDAP attribute name (`sn`, `mS-DS-ConsistencyGuid`), compared without case.
+///
+/// Names are interned: every object read carries the same few dozen names, so each is stored
+/// once for the whole process and an `AttrName` is a pointer (`Copy`). The first spelling seen
+/// is kept.
+#[derive(Clone, Copy)]
+pub struct AttrName(&'static str);
+
+impl AttrName {
+    pub fn new(name: &str) -> Self {
+        AttrName(intern(name))
+    }
+    pub fn as_str(&self) -> &'static str {
+        self.0
+    }
+}
+
+/// The process-wide table of attribute names. Bounded by the schema's size in practice.
+fn intern(name: &str) -> &'static str {
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<std::collections::HashMap<String, &'static str>>> =
+        OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let key = fold(name);
+    if let Some(&interned) = names.get(&key) {
+        return interned;
+    }
+    let interned: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(key, interned);
+    interned
+}
+
+impl PartialEq for AttrName {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0) || eq_ci(self.0, other.0)
+    }
+}
+impl Eq for AttrName {}
+impl Hash for AttrName {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_ci(self.0, state);
+    }
+}
+impl Ord for AttrName {
+    fn cmp(&self, other: &Self) -> Ordering {
+        cmp_ci(self.0, other.0)
+    }
+}
+impl PartialOrd for AttrName {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl fmt::Display for AttrName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+impl fmt::Debug for AttrName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0, f)
+    }
+}
+impl From<&str> for AttrName {
+    fn from(s: &str) -> Self {
+        AttrName::new(s)
+    }
+}
+impl From<String> for AttrName {
+    fn from(s: String) -> Self {
+        AttrName::new(&s)
+    }
+}
+impl AsRef<str> for AttrName {
+    fn as_ref(&self) -> &str {
+        self.0
+    }
+}
 
 impl Upn {
     /// The part after the last `@`, if any.
@@ -232,6 +309,15 @@ mod tests {
         assert_eq!(set.len(), 1);
         assert!(SamAccountName::new("a") < SamAccountName::new("B"));
         assert_eq!(Upn::new("Adam@Example.COM").to_string(), "Adam@Example.COM");
+    }
+
+    #[test]
+    fn attribute_names_are_interned_without_case() {
+        let a = AttrName::from("displayName");
+        let b = AttrName::from("DISPLAYNAME".to_owned());
+        assert_eq!(a, b);
+        assert!(std::ptr::eq(a.as_str(), b.as_str()));
+        assert_eq!(b.as_str(), "displayName");
     }
 
     #[test]

@@ -168,7 +168,7 @@ fn cloud_user(i: usize, p: &Person, kind: Kind, anchor: Option<&AdUser>) -> Clou
         ("department", format!("Dept {}", i % 40)),
         ("usageLocation", "US".to_owned()),
     ] {
-        c.properties.insert(k.into(), Value::String(v));
+        c.properties.insert(k, Value::String(v));
     }
     c
 }
@@ -255,12 +255,9 @@ pub fn write_ldif_entry(out: &mut impl Write, u: &AdUser, with_guid: bool) -> io
             eol,
         ))?;
     }
-    for (name, values) in &u.attributes {
-        if name.as_str().eq_ignore_ascii_case("objectClass") {
-            continue;
-        }
-        for v in values {
-            out.write_all(&encode_line(name.as_str(), v.as_bytes(), eol))?;
+    for (name, value) in u.attributes.iter() {
+        if !name.as_str().eq_ignore_ascii_case("objectClass") {
+            out.write_all(&encode_line(name.as_str(), value.as_bytes(), eol))?;
         }
     }
     out.write_all(eol)
@@ -296,8 +293,8 @@ pub fn cloud_json(c: &CloudUser) -> Value {
     );
     m.insert("accountEnabled".into(), json!(c.account_enabled));
     m.insert("userType".into(), json!(c.user_type));
-    for (k, v) in &c.properties {
-        m.insert(k.clone(), v.clone());
+    for (k, v) in c.properties.iter() {
+        m.insert(k.to_owned(), v.clone());
     }
     Value::Object(m)
 }

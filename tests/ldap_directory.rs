@@ -156,11 +156,7 @@ async fn reads_return_in_scope_users_only_with_raw_anchors() {
             entry.bytes("mS-DS-ConsistencyGuid")
         );
         assert!(user.usn_changed.is_some() && user.user_account_control.is_some());
-        assert!(
-            user.attributes[&"objectClass".into()]
-                .iter()
-                .any(|c| c == "user")
-        );
+        assert!(user.attributes.values("objectClass").any(|c| c == "user"));
     }
     let ann = users
         .iter()

@@ -670,9 +670,9 @@ impl AttributeLookup for AdUser {
                 .collect()
         } else {
             self.attributes
-                .get(&crate::names::AttrName::from(attr))
-                .map(|vs| vs.iter().map(|v| Cow::Borrowed(v.as_bytes())).collect())
-                .unwrap_or_default()
+                .values(attr)
+                .map(|v| Cow::Borrowed(v.as_bytes()))
+                .collect()
         }
     }
     fn dn(&self) -> Option<String> {

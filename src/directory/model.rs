@@ -1,6 +1,5 @@
 //! The object model both directories are read into: AD users and cloud (Entra) users.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use base64::Engine as _;
@@ -105,7 +104,87 @@ pub struct AdUser {
     /// idsync marks accounts it creates with `idsync:<entra object id>`.
     pub admin_description: Option<String>,
     /// Every other text attribute read (`displayName`, `sn`, `objectClass`, …).
-    pub attributes: BTreeMap<AttrName, Vec<String>>,
+    pub attributes: Attributes,
+}
+
+/// Text attributes of an AD object, as LDAP returns them: a flat list of (name, value) pairs,
+/// a multi-valued attribute once per value. Compact on purpose (a million users are read at
+/// once): names are interned, values are boxed strings, and there is one allocation for the
+/// list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attributes(Vec<(AttrName, Box<str>)>);
+
+impl Attributes {
+    pub fn new() -> Self {
+        Attributes(Vec::new())
+    }
+
+    /// The first value of `name` (any case).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| crate::names::eq_ci(k.as_str(), name))
+            .map(|(_, v)| &**v)
+    }
+
+    /// Every value of `name` (any case).
+    pub fn values<'s, 'n>(&'s self, name: &'n str) -> impl Iterator<Item = &'s str> + use<'s, 'n> {
+        self.0
+            .iter()
+            .filter(move |(k, _)| crate::names::eq_ci(k.as_str(), name))
+            .map(|(_, v)| &**v)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Sets the values of `name`, replacing any it had (in place of the first old value).
+    pub fn insert(&mut self, name: AttrName, values: Vec<String>) {
+        let at = self.0.iter().position(|(k, _)| *k == name);
+        self.0.retain(|(k, _)| *k != name);
+        let at = at.unwrap_or(self.0.len()).min(self.0.len());
+        self.0.splice(
+            at..at,
+            values.into_iter().map(|v| (name, v.into_boxed_str())),
+        );
+    }
+
+    /// Adds one value.
+    pub fn push(&mut self, name: AttrName, value: impl Into<Box<str>>) {
+        self.0.push((name, value.into()));
+    }
+
+    /// Removes every value of `name`.
+    pub fn remove(&mut self, name: &str) {
+        self.0
+            .retain(|(k, _)| !crate::names::eq_ci(k.as_str(), name));
+    }
+
+    /// (name, value) pairs in order.
+    pub fn iter(&self) -> impl Iterator<Item = (AttrName, &str)> + '_ {
+        self.0.iter().map(|(k, v)| (*k, &**v))
+    }
+
+    /// Each name once, with all its values, in order of first appearance.
+    pub fn grouped(&self) -> Vec<(AttrName, Vec<&str>)> {
+        let mut out: Vec<(AttrName, Vec<&str>)> = Vec::new();
+        for (k, v) in &self.0 {
+            match out.iter_mut().find(|(n, _)| n == k) {
+                Some((_, vs)) => vs.push(v),
+                None => out.push((*k, vec![&**v])),
+            }
+        }
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
+    }
 }
 
 impl AdUser {
@@ -122,18 +201,13 @@ impl AdUser {
             user_account_control: None,
             usn_changed: None,
             admin_description: None,
-            attributes: BTreeMap::new(),
+            attributes: Attributes::new(),
         }
     }
 
     /// The first value of a text attribute, by LDAP name (any case).
     pub fn attr(&self, name: &str) -> Option<&str> {
-        // A scan of a handful of entries beats allocating a key for the map lookup.
-        self.attributes
-            .iter()
-            .find(|(k, _)| crate::names::eq_ci(k.as_str(), name))
-            .and_then(|(_, v)| v.first())
-            .map(String::as_str)
+        self.attributes.get(name)
     }
 
     pub fn primary_smtp(&self) -> Option<SmtpAddress> {
@@ -164,6 +238,65 @@ impl AdUser {
 /// Prefix of the `adminDescription` value that marks accounts idsync created.
 pub const OWNER_MARKER_PREFIX: &str = "idsync:";
 
+/// Graph properties of a cloud user beyond the typed ones, sorted by name (any case), so
+/// lookups are binary searches and hashes are stable. Names are interned like attribute names.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Properties(Vec<(AttrName, serde_json::Value)>);
+
+impl Properties {
+    fn find(&self, name: &str) -> Result<usize, usize> {
+        self.0
+            .binary_search_by(|(k, _)| crate::names::cmp_ci(k.as_str(), name))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
+        self.find(name).ok().map(|i| &self.0[i].1)
+    }
+
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.find(name).is_ok()
+    }
+
+    /// Sets a property, replacing any value it had.
+    pub fn insert(&mut self, name: impl Into<AttrName>, value: serde_json::Value) {
+        let name = name.into();
+        match self.find(name.as_str()) {
+            Ok(i) => self.0[i].1 = value,
+            Err(i) => self.0.insert(i, (name, value)),
+        }
+    }
+
+    pub fn remove(&mut self, name: &str) -> Option<serde_json::Value> {
+        self.find(name).ok().map(|i| self.0.remove(i).1)
+    }
+
+    /// (name, value) pairs, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &serde_json::Value)> + '_ {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Names, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.iter().map(|(k, _)| k.as_str())
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::ops::Index<&str> for Properties {
+    type Output = serde_json::Value;
+    /// `Value::Null` for a missing property, as `serde_json` indexing does.
+    fn index(&self, name: &str) -> &serde_json::Value {
+        self.get(name).unwrap_or(&serde_json::Value::Null)
+    }
+}
+
 /// A user object read from Entra ID (Microsoft Graph property names).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CloudUser {
@@ -178,7 +311,7 @@ pub struct CloudUser {
     pub account_enabled: Option<bool>,
     pub user_type: Option<String>,
     /// Every other property read, by Graph name.
-    pub properties: BTreeMap<String, serde_json::Value>,
+    pub properties: Properties,
 }
 
 impl CloudUser {
@@ -193,7 +326,7 @@ impl CloudUser {
             sync_enabled: false,
             account_enabled: None,
             user_type: None,
-            properties: BTreeMap::new(),
+            properties: Properties::default(),
         }
     }
 
@@ -244,11 +377,13 @@ impl CloudUser {
             "accountEnabled",
             "userType",
         ];
-        cloud.properties = user
-            .iter()
-            .filter(|(k, _)| !TYPED.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        cloud.properties = Properties(
+            user.iter()
+                .filter(|(k, _)| !TYPED.contains(&k.as_str()))
+                .map(|(k, v)| (AttrName::new(k), v.clone()))
+                .collect(),
+        );
+        cloud.properties.0.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(cloud)
     }
 
@@ -309,7 +444,7 @@ impl CloudUser {
                 None => "\u{1}",
             },
         );
-        for (k, v) in &self.properties {
+        for (k, v) in self.properties.iter() {
             field(k, &v.to_string());
         }
         let digest = h.finalize();
@@ -344,7 +479,8 @@ mod tests {
     fn fingerprint_changes_with_any_property() {
         let mut u = CloudUser::new("1", "a@example.com");
         let before = u.fingerprint();
-        u.properties.insert("jobTitle".into(), "Boss".into());
+        u.properties
+            .insert("jobTitle", serde_json::Value::from("Boss"));
         assert_ne!(before, u.fingerprint());
     }
 }

@@ -64,13 +64,17 @@ pub fn join<'a>(desired: &'a DesiredState, ad: &'a [AdUser], cloud: &'a [CloudUs
 }
 
 fn is_user_entry(u: &AdUser) -> bool {
-    match u.attributes.get(&"objectClass".into()) {
-        None => true,
-        Some(classes) => {
-            classes.iter().any(|c| c.eq_ignore_ascii_case("user"))
-                && !classes.iter().any(|c| c.eq_ignore_ascii_case("computer"))
-        }
+    // Reads return users only; objects without objectClass came from a filtered read.
+    if !u.attributes.contains("objectClass") {
+        return true;
     }
+    let mut classes = u.attributes.values("objectClass");
+    let (mut user, mut computer) = (false, false);
+    for c in &mut classes {
+        user |= c.eq_ignore_ascii_case("user");
+        computer |= c.eq_ignore_ascii_case("computer");
+    }
+    user && !computer
 }
 
 /// The objects holding one key: usually one, so no allocation for it.

@@ -35,7 +35,7 @@ fn cloud(id: &str, upn: &str) -> CloudUser {
     let mut c = CloudUser::new(id, upn);
     c.account_enabled = Some(true);
     c.properties.insert(
-        "displayName".into(),
+        "displayName",
         json!(upn.split('@').next().unwrap().to_uppercase()),
     );
     c
@@ -274,7 +274,7 @@ fn hard_matched_pair_that_is_converged_gets_nothing() {
     let a = ad(1, "ssmith");
     let mut c = cloud("c1", "someone.else@example.com");
     c.immutable_id = Some(a.object_guid.to_base64());
-    c.properties.insert("displayName".into(), json!("SSMITH"));
+    c.properties.insert("displayName", json!("SSMITH"));
     let mut a2 = a.clone();
     a2.upn = Some("someone.else@example.com".into());
     let p = run(&d, &[a2], &[c]);
@@ -449,7 +449,7 @@ fn explicit_pair_overrides_matching_and_sets_attributes() {
     a.attributes
         .insert("department".into(), vec!["Marketing".into()]);
     let mut c = cloud("c1", "adam.anderson@example.com");
-    c.properties.insert("department".into(), json!("Marketing"));
+    c.properties.insert("department", json!("Marketing"));
     let p = run(&d, &[a], &[c]);
     assert_eq!(
         change(find(&p, ActionKind::Update, Side::Ad, "adam"), "department").after,
@@ -492,7 +492,7 @@ fn synced_cloud_users_get_pending_sync_notes_not_writes() {
     let mut c = cloud("c1", "kclark@example.com");
     c.immutable_id = Some(a.object_guid.to_base64());
     c.sync_enabled = true;
-    c.properties.insert("displayName".into(), json!("Old Name"));
+    c.properties.insert("displayName", json!("Old Name"));
     let p = run(&d, &[a], &[c]);
     assert!(p.actions.is_empty(), "{:#?}", p.actions);
     assert_eq!(p.notes.len(), 1);
