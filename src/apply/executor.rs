@@ -577,7 +577,7 @@ fn ad_mods(
         if !c.add.is_empty() || !c.remove.is_empty() {
             if !c.remove.is_empty() {
                 mods.push(AdMod::Delete(
-                    name.clone(),
+                    name,
                     c.remove.iter().cloned().map(AdValue::Text).collect(),
                 ));
             }

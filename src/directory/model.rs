@@ -383,7 +383,7 @@ impl CloudUser {
                 .map(|(k, v)| (AttrName::new(k), v.clone()))
                 .collect(),
         );
-        cloud.properties.0.sort_by(|a, b| a.0.cmp(&b.0));
+        cloud.properties.0.sort_by_key(|a| a.0);
         Ok(cloud)
     }
 
