@@ -1,6 +1,6 @@
 //! Writes a synthetic hybrid directory of N identities (see `idsync::synthetic`):
 //!
-//!   cargo run --release --example generate -- N OUT_DIR
+//!   cargo run --release --example generate -- N OUT_DIR [steady|first-run]
 //!
 //! OUT_DIR gets `ad.ldif` (snapshot, with objectGUIDs), `ad-load.ldif` (for `ldapadd` into a
 //! DC: OUs first, no objectGUIDs), `entra.json` (snapshot and Graph-emulator tenant) and
@@ -14,12 +14,13 @@ use idsync::synthetic::{self, identity};
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: generate N OUT_DIR";
+    let usage = "usage: generate N OUT_DIR [steady|first-run]";
     let n: usize = args
         .next()
         .and_then(|s| s.replace('_', "").parse().ok())
         .expect(usage);
     let out = PathBuf::from(args.next().expect(usage));
+    let mix: synthetic::Mix = args.next().as_deref().unwrap_or("steady").parse().expect(usage);
     std::fs::create_dir_all(out.join("desired"))?;
 
     let mut snap = BufWriter::new(File::create(out.join("ad.ldif"))?);
@@ -28,7 +29,7 @@ fn main() -> std::io::Result<()> {
     synthetic::write_ous_ldif(&mut load)?;
     let mut ad_count = 0;
     for i in 0..n {
-        let (ad, c) = identity(i);
+        let (ad, c) = identity(i, mix);
         for u in &ad {
             synthetic::write_ldif_entry(&mut snap, u, true)?;
             synthetic::write_ldif_entry(&mut load, u, false)?;

@@ -1,7 +1,8 @@
 //! The plan core in process: join + plan of N synthetic identities, no I/O.
 //!
-//!   cargo bench --bench plan_core                 # 10k, 100k, 1M
-//!   cargo bench --bench plan_core -- 10000 50000  # chosen sizes
+//!   cargo bench --bench plan_core                          # 10k, 100k, 1M, steady state
+//!   cargo bench --bench plan_core -- 10000 50000           # chosen sizes
+//!   cargo bench --bench plan_core -- --mix first-run 100000  # a first plan: much to do
 //!
 //! Each size runs in its own process so its peak memory (VmHWM) is its own. Prints a table:
 //! median wall time of 3 plans, time per identity, peak memory, and the growth ratio against
@@ -23,11 +24,11 @@ fn peak_rss_mib() -> f64 {
 }
 
 /// Child mode: one size, prints `N SECONDS MIB ACTIONS`.
-fn one(n: usize) {
+fn one(n: usize, mix: synthetic::Mix) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("idsync.yaml"), synthetic::desired_yaml(n)).unwrap();
     let desired = idsync::desired::load(dir.path()).unwrap();
-    let (ad, cloud) = synthetic::generate(n);
+    let (ad, cloud) = synthetic::generate(n, mix);
     if std::env::var_os("PLAN_CORE_BREAKDOWN").is_some() {
         eprintln!("after generating: {:.0} MiB peak", peak_rss_mib());
     }
@@ -60,12 +61,14 @@ fn one(n: usize) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let mut mix = "steady".to_owned();
+    if let Some(at) = args.iter().position(|a| a == "--mix") {
+        mix = args.get(at + 1).cloned().expect("--mix steady|first-run");
+        args.drain(at..=at + 1);
+    }
     if args.first().map(String::as_str) == Some("--one") {
-        one(args[1].parse().unwrap());
+        one(args[1].parse().unwrap(), mix.parse().unwrap());
         return;
     }
     let sizes: Vec<usize> = if args.is_empty() {
@@ -76,6 +79,7 @@ fn main() {
             .collect()
     };
     let exe = std::env::current_exe().unwrap();
+    println!("Mix: {mix}\n");
     println!(
         "| identities | plan (median of 3) | per identity | peak memory | time ratio vs previous | size ratio |"
     );
@@ -83,7 +87,7 @@ fn main() {
     let mut previous: Option<(usize, f64)> = None;
     for n in sizes {
         let out = Command::new(&exe)
-            .args(["--one", &n.to_string()])
+            .args(["--mix", &mix, "--one", &n.to_string()])
             .output()
             .unwrap();
         let line = String::from_utf8_lossy(&out.stdout);

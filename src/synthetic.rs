@@ -37,16 +37,45 @@ pub enum Kind {
     BadUpn,
 }
 
-/// The mix, per 200 identities.
-pub fn kind_of(i: usize) -> Kind {
-    match i % 200 {
-        0 => Kind::DuplicateSmtp,
-        1 => Kind::BadUpn,
-        2..=81 => Kind::Matched,
-        82..=101 => Kind::Drifted,
-        102..=131 => Kind::SoftMatch,
-        132..=161 => Kind::CloudOnly,
-        162..=189 => Kind::AdOnly,
+/// How the identities are spread over the kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mix {
+    /// A directory idsync already manages: most pairs converged, a little drift and churn
+    /// (84% matched, 5% drifted, 3% each soft-match, cloud-only, AD-only, 1% out of scope,
+    /// 0.5% each duplicate and bad UPN).
+    SteadyState,
+    /// The first plan of an unmanaged directory: much to prepare (40% matched, 10% drifted,
+    /// 15% each soft-match, cloud-only, AD-only, 4% out of scope, 0.5% each duplicate and bad
+    /// UPN).
+    FirstRun,
+}
+
+impl std::str::FromStr for Mix {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "steady" | "steady-state" => Ok(Mix::SteadyState),
+            "first-run" => Ok(Mix::FirstRun),
+            other => Err(format!("unknown mix {other:?}: steady or first-run")),
+        }
+    }
+}
+
+/// What identity `i` is, per 200 identities.
+pub fn kind_of(i: usize, mix: Mix) -> Kind {
+    match (mix, i % 200) {
+        (_, 0) => Kind::DuplicateSmtp,
+        (_, 1) => Kind::BadUpn,
+        (Mix::SteadyState, 2..=169) => Kind::Matched,
+        (Mix::SteadyState, 170..=179) => Kind::Drifted,
+        (Mix::SteadyState, 180..=185) => Kind::SoftMatch,
+        (Mix::SteadyState, 186..=191) => Kind::CloudOnly,
+        (Mix::SteadyState, 192..=197) => Kind::AdOnly,
+        (Mix::FirstRun, 2..=81) => Kind::Matched,
+        (Mix::FirstRun, 82..=101) => Kind::Drifted,
+        (Mix::FirstRun, 102..=131) => Kind::SoftMatch,
+        (Mix::FirstRun, 132..=161) => Kind::CloudOnly,
+        (Mix::FirstRun, 162..=189) => Kind::AdOnly,
         _ => Kind::OutOfScope,
     }
 }
@@ -116,7 +145,7 @@ fn ad_user(i: usize, p: &Person, kind: Kind) -> AdUser {
     u.user_account_control = Some(512);
     u.usn_changed = Some(10_000 + i as u64);
     let mut set = |name: &str, value: String| {
-        u.attributes.insert(AttrName::from(name), vec![value]);
+        u.attributes.push(AttrName::from(name), value);
     };
     set("objectClass", "user".into());
     set("displayName", cn.clone());
@@ -144,6 +173,7 @@ fn ad_user(i: usize, p: &Person, kind: Kind) -> AdUser {
     if matches!(kind, Kind::Matched | Kind::Drifted) {
         u.consistency_guid = Some(u.object_guid.0.to_vec());
     }
+    u.attributes.shrink_to_fit();
     u
 }
 
@@ -175,9 +205,9 @@ fn cloud_user(i: usize, p: &Person, kind: Kind, anchor: Option<&AdUser>) -> Clou
 
 /// Identity `i` as its AD and cloud objects (either may be absent; a duplicate pair has two
 /// AD objects).
-pub fn identity(i: usize) -> (Vec<AdUser>, Option<CloudUser>) {
+pub fn identity(i: usize, mix: Mix) -> (Vec<AdUser>, Option<CloudUser>) {
     let p = person(i);
-    let kind = kind_of(i);
+    let kind = kind_of(i, mix);
     match kind {
         Kind::Matched | Kind::Drifted => {
             let a = ad_user(i, &p, kind);
@@ -204,11 +234,11 @@ pub fn identity(i: usize) -> (Vec<AdUser>, Option<CloudUser>) {
 }
 
 /// The whole directory of `n` identities, in memory.
-pub fn generate(n: usize) -> (Vec<AdUser>, Vec<CloudUser>) {
+pub fn generate(n: usize, mix: Mix) -> (Vec<AdUser>, Vec<CloudUser>) {
     let mut ad = Vec::with_capacity(n);
     let mut cloud = Vec::with_capacity(n);
     for i in 0..n {
-        let (a, c) = identity(i);
+        let (a, c) = identity(i, mix);
         ad.extend(a);
         cloud.extend(c);
     }
@@ -325,7 +355,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("d.yaml"), desired_yaml(100)).unwrap();
         let desired = load(dir.path()).unwrap();
-        let (ad, cloud) = generate(400);
+        let (ad, cloud) = generate(400, Mix::FirstRun);
         let p = plan(PlanInput {
             desired: &desired,
             ad: &ad,
@@ -348,7 +378,7 @@ mod tests {
 
     #[test]
     fn files_round_trip_through_the_snapshot_readers() {
-        let (ad, cloud) = generate(250);
+        let (ad, cloud) = generate(250, Mix::FirstRun);
         let mut ldif = Vec::new();
         for u in &ad {
             write_ldif_entry(&mut ldif, u, true).unwrap();

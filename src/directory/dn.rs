@@ -14,12 +14,20 @@ pub struct DnError {
 }
 
 /// A distinguished name. Keeps the spelling it was given; compares by the normalised form
-/// (attribute types and values folded to lower case, escapes resolved), as AD does.
+/// (attribute types and values folded to lower case, escapes resolved, spacing ignored), as AD
+/// does.
+///
+/// Only the text and a hash of the normalised form are stored (a million DNs are read at
+/// once); the normalised form is computed when a comparison needs it, and DNs in the plain
+/// shape AD writes (`CN=Name,OU=Sales,DC=corp`) compare without computing it at all.
 #[derive(Clone)]
 pub struct Dn {
-    raw: String,
-    /// Normalised RDNs joined with `\0`, leaf first: `cn=alva wood\0ou=office365\0dc=corp`.
-    norm: String,
+    raw: Box<str>,
+    /// Hash of the normalised form.
+    hash: u64,
+    /// `raw` has no escapes, quotes, `+`, `;` or spaces around separators: its normalised
+    /// form is its ASCII lower case.
+    plain: bool,
 }
 
 /// One attribute-value pair of an RDN, unescaped.
@@ -29,26 +37,54 @@ pub struct Ava {
     pub value: String,
 }
 
+/// The normalised form: RDNs joined with `,`, leaf first, folded; multi-valued RDNs sorted.
+/// Values are re-escaped so the joining is unambiguous.
+fn normalise(rdns: &[Vec<Ava>]) -> String {
+    rdns.iter()
+        .map(|rdn| {
+            let mut avas: Vec<String> = rdn
+                .iter()
+                .map(|a| format!("{}={}", a.attr.to_ascii_lowercase(), escape_value(&a.value.to_lowercase())))
+                .collect();
+            avas.sort();
+            avas.join("+")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn is_plain(raw: &str) -> bool {
+    raw.is_ascii()
+        && !raw.bytes().any(|b| matches!(b, b'\\' | b'"' | b'+' | b';' | b'<' | b'>' | b'#'))
+        && !raw.contains(", ")
+        && !raw.contains(" ,")
+        && !raw.contains("= ")
+        && !raw.contains(" =")
+        && !raw.starts_with(' ')
+        && !raw.ends_with(' ')
+}
+
+fn hash_of(norm: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    // A fixed hasher: the value is stored, so it must not depend on a random seed.
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(norm)
+}
+
 impl Dn {
     /// Parses an RFC 4514 string. The empty string is the root DN.
     pub fn parse(raw: &str) -> Result<Self, DnError> {
+        let raw = raw.trim();
         let rdns = parse_rdns(raw)?;
-        let norm = rdns
-            .iter()
-            .map(|rdn| {
-                let mut avas: Vec<String> = rdn
-                    .iter()
-                    .map(|a| format!("{}={}", a.attr.to_ascii_lowercase(), a.value.to_lowercase()))
-                    .collect();
-                // Multi-valued RDNs are unordered sets.
-                avas.sort();
-                avas.join("+")
-            })
-            .collect::<Vec<_>>()
-            .join("\0");
+        let plain = is_plain(raw);
+        let hash = if plain {
+            hash_of(&raw.to_ascii_lowercase())
+        } else {
+            hash_of(&normalise(&rdns))
+        };
         Ok(Self {
-            raw: raw.trim().to_owned(),
-            norm,
+            raw: raw.into(),
+            hash,
+            plain,
         })
     }
 
@@ -66,8 +102,22 @@ impl Dn {
         &self.raw
     }
 
+    /// A hash of the normalised form: equal DNs have equal values.
+    pub fn hash_value(&self) -> u64 {
+        self.hash
+    }
+
     pub fn is_root(&self) -> bool {
-        self.norm.is_empty()
+        self.raw.is_empty()
+    }
+
+    /// The normalised form (see [`normalise`]).
+    fn norm(&self) -> String {
+        if self.plain {
+            self.raw.to_ascii_lowercase()
+        } else {
+            normalise(&self.rdns())
+        }
     }
 
     /// The RDNs, leaf first, unescaped.
@@ -77,12 +127,7 @@ impl Dn {
 
     /// The first RDN's first value (the `CN` of a user), unescaped.
     pub fn leaf_value(&self) -> Option<String> {
-        self.rdns()
-            .into_iter()
-            .next()?
-            .into_iter()
-            .next()
-            .map(|a| a.value)
+        self.rdns().into_iter().next()?.into_iter().next().map(|a| a.value)
     }
 
     /// The DN one level up; `None` for the root.
@@ -105,30 +150,43 @@ impl Dn {
 
     /// True when `self` is `base` or lies below it.
     pub fn is_within(&self, base: &Dn) -> bool {
-        if base.norm.is_empty() {
+        if base.is_root() {
             return true;
         }
-        self.norm == base.norm
-            || (self.norm.len() > base.norm.len()
-                && self.norm.ends_with(&base.norm)
-                && self.norm.as_bytes()[self.norm.len() - base.norm.len() - 1] == 0)
+        if self.plain && base.plain {
+            let (s, b) = (self.raw.as_bytes(), base.raw.as_bytes());
+            return s.len() >= b.len()
+                && s[s.len() - b.len()..].eq_ignore_ascii_case(b)
+                && (s.len() == b.len() || s[s.len() - b.len() - 1] == b',');
+        }
+        let (mine, theirs) = (self.rdns(), base.rdns());
+        if mine.len() < theirs.len() {
+            return false;
+        }
+        normalise(&mine[mine.len() - theirs.len()..]) == normalise(&theirs)
     }
 }
 
 impl PartialEq for Dn {
     fn eq(&self, other: &Self) -> bool {
-        self.norm == other.norm
+        self.hash == other.hash
+            && ((self.plain && other.plain && self.raw.eq_ignore_ascii_case(&other.raw))
+                || self.norm() == other.norm())
     }
 }
 impl Eq for Dn {}
 impl Hash for Dn {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.norm.hash(state);
+        state.write_u64(self.hash);
     }
 }
 impl Ord for Dn {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.norm.cmp(&other.norm)
+        if self.plain && other.plain {
+            crate::names::cmp_ci(&self.raw, &other.raw)
+        } else {
+            self.norm().cmp(&other.norm())
+        }
     }
 }
 impl PartialOrd for Dn {
@@ -143,7 +201,7 @@ impl fmt::Display for Dn {
 }
 impl fmt::Debug for Dn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.raw, f)
+        fmt::Debug::fmt(&*self.raw, f)
     }
 }
 impl std::str::FromStr for Dn {
@@ -330,6 +388,21 @@ mod tests {
         assert!(Dn::parse("novalue").is_err());
         assert!(Dn::parse("CN=a\\").is_err());
         assert!(Dn::parse("CN=a\"b").is_err());
+    }
+
+    #[test]
+    fn plain_and_escaped_forms_agree() {
+        // The same DN written plainly and with escapes/spacing compares equal and hashes alike.
+        let plain = dn("CN=Adam,OU=Sales,DC=corp");
+        let spaced = dn("CN = Adam , OU=Sales, DC=corp");
+        let hexed = dn("CN=\\41dam,OU=Sales,DC=corp");
+        assert_eq!(plain, spaced);
+        assert_eq!(plain, hexed);
+        let set: std::collections::HashSet<Dn> = [plain.clone(), spaced, hexed].into();
+        assert_eq!(set.len(), 1);
+        assert!(dn("CN=x,OU=A\\,B,DC=corp").is_within(&dn("OU=a\\,b,dc=CORP")));
+        assert!(!dn("CN=x,OU=A\\,B,DC=corp").is_within(&dn("OU=B,DC=corp")));
+        assert!(plain.is_within(&dn("dc=corp")));
     }
 
     #[test]

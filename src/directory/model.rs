@@ -107,83 +107,128 @@ pub struct AdUser {
     pub attributes: Attributes,
 }
 
-/// Text attributes of an AD object, as LDAP returns them: a flat list of (name, value) pairs,
-/// a multi-valued attribute once per value. Compact on purpose (a million users are read at
-/// once): names are interned, values are boxed strings, and there is one allocation for the
-/// list.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Attributes(Vec<(AttrName, Box<str>)>);
+/// Text attributes of an AD object, as LDAP returns them: (name, value) pairs in order, a
+/// multi-valued attribute once per value. Compact on purpose (a million users are read at
+/// once): names are interned, and every value lives in one shared text buffer, so an object's
+/// attributes cost two allocations however many there are.
+#[derive(Clone, Default)]
+pub struct Attributes {
+    /// (name, start, end) of each value in `text`.
+    entries: Vec<(AttrName, u32, u32)>,
+    text: String,
+}
 
 impl Attributes {
     pub fn new() -> Self {
-        Attributes(Vec::new())
+        Attributes::default()
+    }
+
+    fn value(&self, start: u32, end: u32) -> &str {
+        &self.text[start as usize..end as usize]
     }
 
     /// The first value of `name` (any case).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
+        self.entries
             .iter()
-            .find(|(k, _)| crate::names::eq_ci(k.as_str(), name))
-            .map(|(_, v)| &**v)
+            .find(|(k, _, _)| crate::names::eq_ci(k.as_str(), name))
+            .map(|&(_, a, b)| self.value(a, b))
     }
 
     /// Every value of `name` (any case).
     pub fn values<'s, 'n>(&'s self, name: &'n str) -> impl Iterator<Item = &'s str> + use<'s, 'n> {
-        self.0
+        self.entries
             .iter()
-            .filter(move |(k, _)| crate::names::eq_ci(k.as_str(), name))
-            .map(|(_, v)| &**v)
+            .filter(move |(k, _, _)| crate::names::eq_ci(k.as_str(), name))
+            .map(|&(_, a, b)| self.value(a, b))
     }
 
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
 
-    /// Sets the values of `name`, replacing any it had (in place of the first old value).
-    pub fn insert(&mut self, name: AttrName, values: Vec<String>) {
-        let at = self.0.iter().position(|(k, _)| *k == name);
-        self.0.retain(|(k, _)| *k != name);
-        let at = at.unwrap_or(self.0.len()).min(self.0.len());
-        self.0.splice(
-            at..at,
-            values.into_iter().map(|v| (name, v.into_boxed_str())),
-        );
+    /// Adds one value.
+    pub fn push(&mut self, name: AttrName, value: impl AsRef<str>) {
+        let start = self.text.len();
+        self.text.push_str(value.as_ref());
+        // Directory values are far below 4 GiB; the offsets keep an entry at 24 bytes.
+        let (start, end) = (u32::try_from(start).unwrap_or(u32::MAX), u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+        self.entries.push((name, start, end));
     }
 
-    /// Adds one value.
-    pub fn push(&mut self, name: AttrName, value: impl Into<Box<str>>) {
-        self.0.push((name, value.into()));
+    /// Sets the values of `name`, replacing any it had (in place of the first old value).
+    pub fn insert(&mut self, name: AttrName, values: Vec<String>) {
+        let at = self.entries.iter().position(|(k, _, _)| *k == name);
+        let mut rebuilt = Attributes::default();
+        let mut placed = false;
+        for (i, (k, a, b)) in self.entries.iter().enumerate() {
+            if Some(i) == at {
+                for v in &values {
+                    rebuilt.push(name, v);
+                }
+                placed = true;
+            }
+            if *k != name {
+                rebuilt.push(*k, self.value(*a, *b));
+            }
+        }
+        if !placed {
+            for v in &values {
+                rebuilt.push(name, v);
+            }
+        }
+        *self = rebuilt;
     }
 
     /// Removes every value of `name`.
     pub fn remove(&mut self, name: &str) {
-        self.0
-            .retain(|(k, _)| !crate::names::eq_ci(k.as_str(), name));
+        let mut rebuilt = Attributes::default();
+        for (k, v) in self.iter() {
+            if !crate::names::eq_ci(k.as_str(), name) {
+                rebuilt.push(k, v);
+            }
+        }
+        *self = rebuilt;
     }
 
     /// (name, value) pairs in order.
     pub fn iter(&self) -> impl Iterator<Item = (AttrName, &str)> + '_ {
-        self.0.iter().map(|(k, v)| (*k, &**v))
+        self.entries.iter().map(|&(k, a, b)| (k, self.value(a, b)))
     }
 
     /// Each name once, with all its values, in order of first appearance.
     pub fn grouped(&self) -> Vec<(AttrName, Vec<&str>)> {
         let mut out: Vec<(AttrName, Vec<&str>)> = Vec::new();
-        for (k, v) in &self.0 {
-            match out.iter_mut().find(|(n, _)| n == k) {
+        for (k, v) in self.iter() {
+            match out.iter_mut().find(|(n, _)| *n == k) {
                 Some((_, vs)) => vs.push(v),
-                None => out.push((*k, vec![&**v])),
+                None => out.push((k, vec![v])),
             }
         }
         out
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.entries.is_empty()
     }
 
+    /// Gives back spare capacity once an object is fully read.
     pub fn shrink_to_fit(&mut self) {
-        self.0.shrink_to_fit();
+        self.entries.shrink_to_fit();
+        self.text.shrink_to_fit();
+    }
+}
+
+impl PartialEq for Attributes {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+impl Eq for Attributes {}
+
+impl fmt::Debug for Attributes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 

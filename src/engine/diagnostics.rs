@@ -2,15 +2,11 @@
 //! `topleveldomain`, `duplicate`, `length`, `blank`. Errors block only the identity they
 //! concern.
 
-use std::collections::hash_map::Entry;
-
-use foldhash::HashMap;
-
-use super::join::Bucket;
+use super::index::{ci_hash, shared_keys};
 
 use crate::desired::DesiredState;
 use crate::directory::AdUser;
-use crate::names::{CiKey, ProxyAddress, fold};
+use crate::names::{ProxyAddress, eq_ci, fold};
 use crate::plan::{Diagnostic, Severity};
 
 /// Characters IdFix rejects in a userPrincipalName (besides whitespace).
@@ -329,62 +325,47 @@ fn address_format(address: &str) -> Result<&str, &'static str> {
 
 /// A value several in-scope objects hold (UPN, mail or an SMTP proxy address): IdFix
 /// `duplicate`, on every object that holds it.
-/// Every UPN, mail and SMTP proxy value of the in-scope objects, with the objects (DN) and
-/// attribute holding it. Keys borrow the objects, so building it allocates only for values
-/// held twice.
-pub(crate) type Holders<'a> = HashMap<CiKey<'a>, Bucket<(&'a str, &'static str)>>;
+/// The values of an AD object that must be unique among in-scope objects: UPN, mail and
+/// every SMTP proxy address, with the attribute holding each.
+pub(crate) fn unique_values(u: &AdUser) -> impl Iterator<Item = (&'static str, &str)> {
+    let upn = u.upn.as_ref().map(|v| ("userPrincipalName", v.as_str()));
+    let mail = u.mail.as_deref().map(|v| ("mail", v));
+    let proxies = u
+        .proxy_addresses
+        .iter()
+        .filter_map(|v| ProxyAddress::parse(v).filter(ProxyAddress::is_smtp))
+        .map(|pa| ("proxyAddresses", pa.address));
+    upn.into_iter().chain(mail).chain(proxies)
+}
 
 /// IdFix `duplicate`: a value several in-scope objects hold, reported on every holder.
-/// Returns the value index for further lookups.
-pub(crate) fn duplicates<'a>(
-    objects: impl Iterator<Item = Projected<'a>>,
-    out: &mut Vec<Diagnostic>,
-) -> Holders<'a> {
-    let mut holders: Holders<'a> = HashMap::default();
-    for p in objects {
-        let upn = p.upn.map(|u| (CiKey(u), "userPrincipalName"));
-        let mail = p.mail.map(|m| (CiKey(m), "mail"));
-        let proxies = p
-            .proxy_addresses
-            .iter()
-            .filter_map(|v| ProxyAddress::parse(v).filter(ProxyAddress::is_smtp))
-            .map(|pa| (CiKey(pa.address), "proxyAddresses"));
-        for (value, attr) in upn.into_iter().chain(mail).chain(proxies) {
-            match holders.entry(value) {
-                Entry::Vacant(e) => {
-                    e.insert(Bucket::One([(p.object, attr)]));
-                }
-                // One object may hold a value in several attributes (mail = UPN = primary SMTP).
-                Entry::Occupied(mut e) => {
-                    if e.get().last().is_none_or(|(o, _)| *o != p.object) {
-                        e.get_mut().push((p.object, attr));
-                    }
-                }
+/// Sorts value hashes instead of building a map, so a million objects stay cheap.
+pub(crate) fn duplicates(ad: &[AdUser], in_scope: &[usize], out: &mut Vec<Diagnostic>) {
+    let value = |i: u32, k: u16| unique_values(&ad[i as usize]).nth(usize::from(k)).unwrap_or(("", ""));
+    let mut entries: Vec<(u64, u32, u16)> = Vec::new();
+    for &i in in_scope {
+        for (k, (_, v)) in unique_values(&ad[i]).enumerate() {
+            entries.push((ci_hash(&[v]), i as u32, k as u16));
+        }
+    }
+    let groups = shared_keys(entries, |x, y| eq_ci(value(x.1, x.2).1, value(y.1, y.2).1));
+    let mut found: Vec<Diagnostic> = Vec::new();
+    for group in groups {
+        // One holder per object (an object may hold a value as mail, UPN and primary SMTP).
+        let mut holders: Vec<(u32, &'static str)> = Vec::new();
+        for &(i, k) in &group {
+            if holders.last().is_none_or(|(o, _)| *o != i) {
+                holders.push((i, value(i, k).0));
             }
         }
-    }
-    let mut found: Vec<Diagnostic> = Vec::new();
-    for (value, list) in holders.iter().filter(|(_, l)| l.len() > 1) {
-        for (object, attr) in list.iter() {
-            let others: Vec<&str> = list
-                .iter()
-                .filter(|(o, _)| o != object)
-                .map(|(o, _)| *o)
-                .collect();
-            found.push(diag(
-                Severity::Error,
-                "duplicate",
-                object,
-                attr,
-                format!("{} is also held by {}", fold(value.0), others.join("; ")),
-            ));
+        let shared = fold(value(group[0].0, group[0].1).1);
+        for &(i, attr) in &holders {
+            let others: Vec<&str> = holders.iter().filter(|(o, _)| *o != i).map(|(o, _)| ad[*o as usize].dn.as_str()).collect();
+            found.push(diag(Severity::Error, "duplicate", ad[i as usize].dn.as_str(), attr, format!("{shared} is also held by {}", others.join("; "))));
         }
     }
-    found.sort_by(|a, b| {
-        (&a.object, &a.attribute, &a.message).cmp(&(&b.object, &b.attribute, &b.message))
-    });
+    found.sort_by(|a, b| (&a.object, &a.attribute, &a.message).cmp(&(&b.object, &b.attribute, &b.message)));
     out.extend(found);
-    holders
 }
 
 #[cfg(test)]
@@ -512,32 +493,21 @@ mod tests {
 
     #[test]
     fn duplicates_are_reported_on_every_holder() {
-        let a = ["SMTP:shared@example.com".to_owned()];
+        use crate::directory::{Dn, Guid};
+        let user = |cn: &str, n: u8| AdUser::new(Dn::parse(&format!("CN={cn},DC=x")).unwrap(), Guid([n; 16]));
+        let mut a = user("a", 1);
+        a.upn = Some("a@example.com".into());
+        a.mail = Some("shared@example.com".into());
+        a.proxy_addresses = vec!["SMTP:shared@example.com".into()];
+        let mut b = user("b", 2);
+        b.upn = Some("b@example.com".into());
+        b.proxy_addresses = vec!["smtp:Shared@Example.com".into()];
+        let c = user("c", 3);
         let mut out = Vec::new();
-        duplicates(
-            [
-                Projected {
-                    object: "CN=a",
-                    proxy_addresses: &a,
-                    ..good()
-                },
-                Projected {
-                    object: "CN=b",
-                    upn: Some("b@example.com"),
-                    mail: Some("shared@example.com"),
-                    ..good()
-                },
-            ]
-            .into_iter(),
-            &mut out,
-        );
-        let objects: Vec<_> = out
-            .iter()
-            .map(|d| (d.object.as_str(), d.attribute.as_str()))
-            .collect();
-        assert!(
-            objects.contains(&("CN=a", "proxyAddresses")) || objects.contains(&("CN=a", "mail"))
-        );
-        assert!(objects.iter().any(|(o, _)| *o == "CN=b"));
+        duplicates(&[a, b, c], &[0, 1, 2], &mut out);
+        let objects: Vec<_> = out.iter().map(|d| (d.object.as_str(), d.attribute.as_str())).collect();
+        // Each holder once, with the first attribute holding the value.
+        assert_eq!(objects, vec![("CN=a,DC=x", "mail"), ("CN=b,DC=x", "proxyAddresses")]);
+        assert!(out[0].message.contains("shared@example.com is also held by CN=b,DC=x"));
     }
 }

@@ -2,18 +2,15 @@
 //! marker, hard match on the anchor, then soft match by the configured keys. Anything that
 //! cannot be decided safely becomes a conflict, and the objects in it are left alone.
 //!
-//! Every step is a hash lookup, so the join is linear in the number of objects.
+//! Every step is a hash lookup or a sort, so the join is linear(-log) in the number of objects;
+//! the indexes store object numbers only (see [`super::index`]).
 
-use foldhash::{HashMap, HashMapExt};
-
-use super::anchor::immutable_id;
+use super::anchor::anchor_bytes;
+use super::index::{HashIndex, ci_hash, exact_hash, shared_keys};
 use crate::desired::{AdSelector, DesiredState, EntraSelector, SoftMatchKey};
 use crate::directory::{AdUser, CloudUser};
-use crate::names::{CiKey, ProxyAddress, Upn};
+use crate::names::{ProxyAddress, eq_ci};
 use crate::plan::{Conflict, ConflictKind};
-
-/// A duplicate found before matching: kind, the shared value, AD and cloud members, message.
-type DuplicateGroup = (ConflictKind, String, Vec<usize>, Vec<usize>, String);
 
 /// How a pair was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,12 +45,6 @@ pub struct Joined<'a> {
     pub(crate) cloud_index: CloudIndex<'a>,
 }
 
-/// Which objects are idsync's business at all.
-struct Universe {
-    ad_ok: Vec<bool>,
-    cloud_ok: Vec<bool>,
-}
-
 pub fn join<'a>(desired: &'a DesiredState, ad: &'a [AdUser], cloud: &'a [CloudUser]) -> Joined<'a> {
     let mut j = Joiner::new(desired, ad, cloud);
     j.duplicates();
@@ -68,129 +59,12 @@ fn is_user_entry(u: &AdUser) -> bool {
     if !u.attributes.contains("objectClass") {
         return true;
     }
-    let mut classes = u.attributes.values("objectClass");
     let (mut user, mut computer) = (false, false);
-    for c in &mut classes {
+    for c in u.attributes.values("objectClass") {
         user |= c.eq_ignore_ascii_case("user");
         computer |= c.eq_ignore_ascii_case("computer");
     }
     user && !computer
-}
-
-/// The objects holding one key: usually one, so no allocation for it.
-#[derive(Debug, Clone)]
-pub(crate) enum Bucket<T = usize> {
-    One([T; 1]),
-    Many(Vec<T>),
-}
-
-impl<T> std::ops::Deref for Bucket<T> {
-    type Target = [T];
-    fn deref(&self) -> &[T] {
-        self.as_slice()
-    }
-}
-
-impl<T: Copy> Bucket<T> {
-    pub(crate) fn push(&mut self, item: T) {
-        match self {
-            Bucket::One([first]) => *self = Bucket::Many(vec![*first, item]),
-            Bucket::Many(v) => v.push(item),
-        }
-    }
-}
-
-impl<T> Bucket<T> {
-    pub(crate) fn as_slice(&self) -> &[T] {
-        match self {
-            Bucket::One(one) => one,
-            Bucket::Many(v) => v,
-        }
-    }
-}
-
-/// Adds `i` under `key`, once (an object may hold one value in several attributes).
-fn index<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Bucket>, key: K, i: usize) {
-    match map.entry(key) {
-        std::collections::hash_map::Entry::Occupied(mut e) => {
-            if e.get().as_slice().last() != Some(&i) {
-                e.get_mut().push(i);
-            }
-        }
-        std::collections::hash_map::Entry::Vacant(e) => {
-            e.insert(Bucket::One([i]));
-        }
-    }
-}
-
-/// Every AD user by each key an `identities[]` or `protect` entry may use.
-pub(crate) struct AdIndex<'a> {
-    by_sam: HashMap<CiKey<'a>, Bucket>,
-    by_dn: HashMap<&'a crate::directory::Dn, Bucket>,
-    by_guid: HashMap<crate::directory::Guid, Bucket>,
-    by_upn: HashMap<CiKey<'a>, Bucket>,
-}
-
-impl<'a> AdIndex<'a> {
-    pub(crate) fn build(ad: &'a [AdUser]) -> Self {
-        let mut ix = AdIndex {
-            by_sam: HashMap::with_capacity(ad.len()),
-            by_dn: HashMap::with_capacity(ad.len()),
-            by_guid: HashMap::with_capacity(ad.len()),
-            by_upn: HashMap::with_capacity(ad.len()),
-        };
-        for (i, u) in ad.iter().enumerate() {
-            if let Some(s) = &u.sam_account_name {
-                index(&mut ix.by_sam, CiKey(s.as_str()), i);
-            }
-            index(&mut ix.by_dn, &u.dn, i);
-            index(&mut ix.by_guid, u.object_guid, i);
-            if let Some(upn) = &u.upn {
-                index(&mut ix.by_upn, CiKey(upn.as_str()), i);
-            }
-        }
-        ix
-    }
-
-    pub(crate) fn find(&self, sel: &AdSelector) -> Bucket {
-        let hit = match sel {
-            AdSelector::SamAccountName(s) => self.by_sam.get(&CiKey(s.as_str())),
-            AdSelector::Dn(dn) => self.by_dn.get(dn),
-            AdSelector::ObjectGuid(g) => self.by_guid.get(g),
-            AdSelector::Upn(u) => self.by_upn.get(&CiKey(u.as_str())),
-        };
-        // A copy: the map's keys borrow the objects read, the selector only lives here.
-        hit.cloned().unwrap_or(Bucket::Many(Vec::new()))
-    }
-}
-
-/// Every cloud user by id and by UPN.
-pub(crate) struct CloudIndex<'a> {
-    by_id: HashMap<CiKey<'a>, Bucket>,
-    by_upn: HashMap<CiKey<'a>, Bucket>,
-}
-
-impl<'a> CloudIndex<'a> {
-    pub(crate) fn build(cloud: &'a [CloudUser]) -> Self {
-        let mut ix = CloudIndex {
-            by_id: HashMap::with_capacity(cloud.len()),
-            by_upn: HashMap::with_capacity(cloud.len()),
-        };
-        for (i, u) in cloud.iter().enumerate() {
-            index(&mut ix.by_id, CiKey(&u.id), i);
-            index(&mut ix.by_upn, CiKey(u.upn.as_str()), i);
-        }
-        ix
-    }
-
-    pub(crate) fn find(&self, sel: &EntraSelector) -> Bucket {
-        let hit = match sel {
-            EntraSelector::Upn(u) => self.by_upn.get(&CiKey(u.as_str())),
-            EntraSelector::Id(id) => self.by_id.get(&CiKey(id)),
-        };
-        // A copy: the map's keys borrow the objects read, the selector only lives here.
-        hit.cloned().unwrap_or(Bucket::Many(Vec::new()))
-    }
 }
 
 pub(crate) fn ad_matches(sel: &AdSelector, u: &AdUser) -> bool {
@@ -210,14 +84,151 @@ pub(crate) fn cloud_matches(sel: &EntraSelector, u: &CloudUser) -> bool {
 }
 
 /// Every SMTP address a cloud user answers to: proxy addresses and `mail` (may repeat one).
-fn cloud_smtp(u: &CloudUser) -> impl Iterator<Item = CiKey<'_>> {
+fn cloud_smtp(u: &CloudUser) -> impl Iterator<Item = &str> {
     u.proxy_addresses
         .iter()
         .filter_map(|v| ProxyAddress::parse(v))
         .filter(ProxyAddress::is_smtp)
-        .map(|p| CiKey(p.address))
-        .chain(u.mail.as_deref().map(CiKey))
+        .map(|p| p.address)
+        .chain(u.mail.as_deref())
 }
+
+/// An AD user's primary SMTP address (its `SMTP:` proxy address).
+fn primary_smtp(u: &AdUser) -> Option<&str> {
+    u.proxy_addresses
+        .iter()
+        .filter_map(|v| ProxyAddress::parse(v))
+        .find(ProxyAddress::is_primary_smtp)
+        .map(|p| p.address)
+}
+
+/// An AD user's UPN after `upn_suffixes`, as (local part, suffix), without allocating.
+fn routable<'a>(desired: &'a DesiredState, u: &'a AdUser) -> Option<(&'a str, &'a str)> {
+    let upn = u.upn.as_ref()?.as_str();
+    let Some((local, suffix)) = upn.rsplit_once('@') else {
+        return Some((upn, ""));
+    };
+    let mapped = desired
+        .upn_suffixes
+        .iter()
+        .find(|(from, _)| eq_ci(from, suffix))
+        .map_or(suffix, |(_, to)| to.as_str());
+    Some((local, mapped))
+}
+
+fn routable_hash((local, suffix): (&str, &str)) -> u64 {
+    if suffix.is_empty() {
+        ci_hash(&[local])
+    } else {
+        ci_hash(&[local, "@", suffix])
+    }
+}
+
+/// Whether `upn` is `local@suffix`, without case.
+fn routable_eq((local, suffix): (&str, &str), upn: &str) -> bool {
+    match upn.rsplit_once('@') {
+        Some((l, s)) => !suffix.is_empty() && eq_ci(l, local) && eq_ci(s, suffix),
+        None => suffix.is_empty() && eq_ci(upn, local),
+    }
+}
+
+/// Every AD user by each key an `identities[]` or `protect` entry may use.
+pub(crate) struct AdIndex<'a> {
+    ad: &'a [AdUser],
+    by_sam: HashIndex,
+    by_dn: HashIndex,
+    by_guid: HashIndex,
+    by_upn: HashIndex,
+}
+
+impl<'a> AdIndex<'a> {
+    pub(crate) fn build(ad: &'a [AdUser]) -> Self {
+        let mut ix = AdIndex {
+            ad,
+            by_sam: HashIndex::with_capacity(ad.len()),
+            by_dn: HashIndex::with_capacity(ad.len()),
+            by_guid: HashIndex::with_capacity(ad.len()),
+            by_upn: HashIndex::with_capacity(ad.len()),
+        };
+        for (i, u) in ad.iter().enumerate() {
+            if let Some(s) = &u.sam_account_name {
+                ix.by_sam.insert(ci_hash(&[s.as_str()]), i);
+            }
+            ix.by_dn.insert(u.dn.hash_value(), i);
+            ix.by_guid.insert(exact_hash(&u.object_guid.0), i);
+            if let Some(upn) = &u.upn {
+                ix.by_upn.insert(ci_hash(&[upn.as_str()]), i);
+            }
+        }
+        ix
+    }
+
+    /// The AD users a selector names (usually one).
+    pub(crate) fn find(&self, sel: &AdSelector) -> Vec<usize> {
+        let candidates: Box<dyn Iterator<Item = usize> + '_> = match sel {
+            AdSelector::SamAccountName(s) => Box::new(self.by_sam.candidates(ci_hash(&[s.as_str()]))),
+            AdSelector::Dn(dn) => Box::new(self.by_dn.candidates(dn.hash_value())),
+            AdSelector::ObjectGuid(g) => Box::new(self.by_guid.candidates(exact_hash(&g.0))),
+            AdSelector::Upn(u) => Box::new(self.by_upn.candidates(ci_hash(&[u.as_str()]))),
+        };
+        let mut found: Vec<usize> = candidates.filter(|&i| ad_matches(sel, &self.ad[i])).collect();
+        found.sort_unstable();
+        found
+    }
+}
+
+/// Every cloud user by id and by UPN.
+pub(crate) struct CloudIndex<'a> {
+    cloud: &'a [CloudUser],
+    by_id: HashIndex,
+    by_upn: HashIndex,
+}
+
+impl<'a> CloudIndex<'a> {
+    pub(crate) fn build(cloud: &'a [CloudUser]) -> Self {
+        let mut ix = CloudIndex {
+            cloud,
+            by_id: HashIndex::with_capacity(cloud.len()),
+            by_upn: HashIndex::with_capacity(cloud.len()),
+        };
+        for (i, u) in cloud.iter().enumerate() {
+            ix.by_id.insert(ci_hash(&[&u.id]), i);
+            ix.by_upn.insert(ci_hash(&[u.upn.as_str()]), i);
+        }
+        ix
+    }
+
+    /// The cloud users a selector names (usually one).
+    pub(crate) fn find(&self, sel: &EntraSelector) -> Vec<usize> {
+        let hash = match sel {
+            EntraSelector::Upn(u) => ci_hash(&[u.as_str()]),
+            EntraSelector::Id(id) => ci_hash(&[id]),
+        };
+        let ix = match sel {
+            EntraSelector::Upn(_) => &self.by_upn,
+            EntraSelector::Id(_) => &self.by_id,
+        };
+        let mut found: Vec<usize> = ix.candidates(hash).filter(|&i| cloud_matches(sel, &self.cloud[i])).collect();
+        found.sort_unstable();
+        found
+    }
+
+    /// Cloud users whose UPN is `local@suffix`.
+    fn by_routable<'s>(&'s self, key: (&'s str, &'s str)) -> impl Iterator<Item = usize> + 's {
+        self.by_upn
+            .candidates(routable_hash(key))
+            .filter(move |&c| routable_eq(key, self.cloud[c].upn.as_str()))
+    }
+}
+
+/// Which objects are idsync's business at all.
+struct Universe {
+    ad_ok: Vec<bool>,
+    cloud_ok: Vec<bool>,
+}
+
+/// A duplicate found before matching: kind, the shared value, AD and cloud members, message.
+type DuplicateGroup = (ConflictKind, String, Vec<usize>, Vec<usize>, String);
 
 struct Joiner<'a> {
     desired: &'a DesiredState,
@@ -227,19 +238,21 @@ struct Joiner<'a> {
     ad_blocked: Vec<bool>,
     cloud_blocked: Vec<bool>,
     /// The first conflict each AD user is in.
-    ad_conflict: Vec<Option<usize>>,
+    ad_conflict: Vec<Option<u32>>,
     /// Partner found so far.
-    ad_pair: Vec<Option<(usize, MatchKind)>>,
-    cloud_pair: Vec<Option<usize>>,
-    ad_spec: Vec<Option<usize>>,
-    cloud_spec: Vec<Option<usize>>,
+    ad_pair: Vec<Option<(u32, MatchKind)>>,
+    cloud_pair: Vec<Option<u32>>,
+    ad_spec: Vec<Option<u32>>,
+    cloud_spec: Vec<Option<u32>>,
     conflicts: Vec<Conflict>,
     ad_index: AdIndex<'a>,
     cloud_index: CloudIndex<'a>,
-    /// Cloud users in the universe by UPN (for soft match and duplicate checks).
-    cloud_by_upn: HashMap<CiKey<'a>, Bucket>,
-    /// Each AD user's UPN after `upn_suffixes`.
-    ad_routable: Vec<Option<std::borrow::Cow<'a, Upn>>>,
+    /// Cloud users (not blocked, in the universe) by each SMTP address they answer to.
+    cloud_by_smtp: HashIndex,
+}
+
+fn small(i: usize) -> u32 {
+    u32::try_from(i).expect("fewer than 4 billion objects")
 }
 
 impl<'a> Joiner<'a> {
@@ -254,24 +267,16 @@ impl<'a> Joiner<'a> {
         // `ignore: true` removes objects from everything: never touched, never reported.
         for spec in desired.identities.iter().filter(|s| s.ignore) {
             if let Some(sel) = &spec.ad {
-                for &i in ad_index.find(sel).as_slice() {
+                for i in ad_index.find(sel) {
                     ad_ok[i] = false;
                 }
             }
             if let Some(sel) = &spec.entra {
-                for &i in cloud_index.find(sel).as_slice() {
+                for i in cloud_index.find(sel) {
                     cloud_ok[i] = false;
                 }
             }
         }
-        let mut cloud_by_upn: HashMap<CiKey<'a>, Bucket> = HashMap::with_capacity(cloud.len());
-        for (i, u) in cloud.iter().enumerate().filter(|(i, _)| cloud_ok[*i]) {
-            index(&mut cloud_by_upn, CiKey(u.upn.as_str()), i);
-        }
-        let ad_routable = ad
-            .iter()
-            .map(|u| u.upn.as_ref().map(|upn| desired.routable_upn(upn)))
-            .collect();
         Joiner {
             desired,
             ad,
@@ -287,8 +292,7 @@ impl<'a> Joiner<'a> {
             conflicts: Vec::new(),
             ad_index,
             cloud_index,
-            cloud_by_upn,
-            ad_routable,
+            cloud_by_smtp: HashIndex::default(),
         }
     }
 
@@ -308,19 +312,13 @@ impl<'a> Joiner<'a> {
         format!("{} (entra {})", self.cloud[i].upn, self.cloud[i].id)
     }
 
-    fn conflict(
-        &mut self,
-        kind: ConflictKind,
-        identity: String,
-        ads: &[usize],
-        clouds: &[usize],
-        message: String,
-    ) {
+    fn conflict(&mut self, kind: ConflictKind, identity: String, ads: &[usize], clouds: &[usize], message: String) {
         let mut objects: Vec<String> = ads.iter().map(|&i| self.ad_label(i)).collect();
         objects.extend(clouds.iter().map(|&i| self.cloud_label(i)));
+        let k = small(self.conflicts.len());
         for &i in ads {
             self.ad_blocked[i] = true;
-            self.ad_conflict[i].get_or_insert(self.conflicts.len());
+            self.ad_conflict[i].get_or_insert(k);
         }
         for &i in clouds {
             self.cloud_blocked[i] = true;
@@ -336,95 +334,84 @@ impl<'a> Joiner<'a> {
     /// The same UPN or primary SMTP address on two in-scope objects of one directory.
     fn duplicates(&mut self) {
         let groups = self.duplicate_groups();
-        // Hash-map order is random; conflicts are sorted afterwards.
         for (kind, identity, ads, clouds, message) in groups {
             self.conflict(kind, identity, &ads, &clouds, message);
         }
     }
 
     fn duplicate_groups(&self) -> Vec<DuplicateGroup> {
-        let mut ad_upn: HashMap<CiKey<'_>, Bucket> = HashMap::new();
-        let mut ad_smtp: HashMap<CiKey<'_>, Bucket> = HashMap::new();
-        for i in self.ad_indices() {
-            if let Some(upn) = &self.ad_routable[i] {
-                index(&mut ad_upn, CiKey(upn.as_str()), i);
-            }
-            let primary = self.ad[i]
-                .proxy_addresses
-                .iter()
-                .filter_map(|v| ProxyAddress::parse(v))
-                .find(ProxyAddress::is_primary_smtp);
-            if let Some(p) = primary {
-                index(&mut ad_smtp, CiKey(p.address), i);
-            }
-        }
-        let mut cloud_smtp_index: HashMap<CiKey<'_>, Bucket> =
-            HashMap::with_capacity(self.cloud.len());
-        for i in self.cloud_indices() {
-            for a in cloud_smtp(&self.cloud[i]) {
-                index(&mut cloud_smtp_index, a, i);
-            }
-        }
         let mut groups: Vec<DuplicateGroup> = Vec::new();
-        for (upn, ids) in ad_upn.iter().filter(|(_, v)| v.len() > 1) {
+
+        let ad_upns: Vec<(u64, u32, ())> = self
+            .ad_indices()
+            .filter_map(|i| routable(self.desired, &self.ad[i]).map(|k| (routable_hash(k), small(i), ())))
+            .collect();
+        let same_routable = |x: &(u64, u32, ()), y: &(u64, u32, ())| {
+            let (a, b) = (&self.ad[x.1 as usize], &self.ad[y.1 as usize]);
+            match (routable(self.desired, a), routable(self.desired, b)) {
+                (Some(ka), Some(kb)) => eq_ci(ka.0, kb.0) && eq_ci(ka.1, kb.1),
+                _ => false,
+            }
+        };
+        for g in shared_keys(ad_upns, same_routable) {
+            let ids: Vec<usize> = g.iter().map(|(i, _)| *i as usize).collect();
+            let (local, suffix) = routable(self.desired, &self.ad[ids[0]]).unwrap_or_default();
+            let upn = if suffix.is_empty() { local.to_owned() } else { format!("{local}@{suffix}") };
             let n = ids.len();
-            groups.push((
-                ConflictKind::DuplicateUpn,
-                upn.0.to_owned(),
-                ids.as_slice().to_vec(),
-                vec![],
-                format!(
-                    "{n} in-scope AD users share the UPN {} (after upn_suffixes)",
-                    upn.0
-                ),
-            ));
+            groups.push((ConflictKind::DuplicateUpn, upn.clone(), ids, vec![], format!("{n} in-scope AD users share the UPN {upn} (after upn_suffixes)")));
         }
-        for (smtp, ids) in ad_smtp.iter().filter(|(_, v)| v.len() > 1) {
+
+        let ad_smtp: Vec<(u64, u32, ())> = self
+            .ad_indices()
+            .filter_map(|i| primary_smtp(&self.ad[i]).map(|a| (ci_hash(&[a]), small(i), ())))
+            .collect();
+        let same_smtp = |x: &(u64, u32, ()), y: &(u64, u32, ())| match (primary_smtp(&self.ad[x.1 as usize]), primary_smtp(&self.ad[y.1 as usize])) {
+            (Some(a), Some(b)) => eq_ci(a, b),
+            _ => false,
+        };
+        for g in shared_keys(ad_smtp, same_smtp) {
+            let ids: Vec<usize> = g.iter().map(|(i, _)| *i as usize).collect();
+            let smtp = primary_smtp(&self.ad[ids[0]]).unwrap_or_default().to_owned();
             let n = ids.len();
-            groups.push((
-                ConflictKind::DuplicateSmtp,
-                smtp.0.to_owned(),
-                ids.as_slice().to_vec(),
-                vec![],
-                format!(
-                    "{n} in-scope AD users have the primary SMTP address {}",
-                    smtp.0
-                ),
-            ));
+            groups.push((ConflictKind::DuplicateSmtp, smtp.clone(), ids, vec![], format!("{n} in-scope AD users have the primary SMTP address {smtp}")));
         }
-        for (upn, ids) in self.cloud_by_upn.iter().filter(|(_, v)| v.len() > 1) {
+
+        let cloud_upns: Vec<(u64, u32, ())> = self.cloud_indices().map(|c| (ci_hash(&[self.cloud[c].upn.as_str()]), small(c), ())).collect();
+        let same_upn = |x: &(u64, u32, ()), y: &(u64, u32, ())| self.cloud[x.1 as usize].upn == self.cloud[y.1 as usize].upn;
+        for g in shared_keys(cloud_upns, same_upn) {
+            let ids: Vec<usize> = g.iter().map(|(i, _)| *i as usize).collect();
+            let upn = self.cloud[ids[0]].upn.to_string();
             let n = ids.len();
-            groups.push((
-                ConflictKind::DuplicateUpn,
-                upn.0.to_owned(),
-                vec![],
-                ids.as_slice().to_vec(),
-                format!("{n} cloud users share the UPN {}", upn.0),
-            ));
+            groups.push((ConflictKind::DuplicateUpn, upn.clone(), vec![], ids, format!("{n} cloud users share the UPN {upn}")));
         }
-        for (smtp, ids) in cloud_smtp_index.iter().filter(|(_, v)| v.len() > 1) {
+
+        // Every address of every cloud user, tagged with its position so groups can name it.
+        let mut cloud_smtp_entries: Vec<(u64, u32, u16)> = Vec::new();
+        for c in self.cloud_indices() {
+            for (k, a) in cloud_smtp(&self.cloud[c]).enumerate() {
+                cloud_smtp_entries.push((ci_hash(&[a]), small(c), k as u16));
+            }
+        }
+        let address = |c: u32, k: u16| cloud_smtp(&self.cloud[c as usize]).nth(k as usize).unwrap_or_default();
+        let same_address = |x: &(u64, u32, u16), y: &(u64, u32, u16)| eq_ci(address(x.1, x.2), address(y.1, y.2));
+        for g in shared_keys(cloud_smtp_entries, same_address) {
+            let mut ids: Vec<usize> = g.iter().map(|(c, _)| *c as usize).collect();
+            ids.dedup();
+            let smtp = address(g[0].0, g[0].1).to_owned();
             let n = ids.len();
-            groups.push((
-                ConflictKind::DuplicateSmtp,
-                smtp.0.to_owned(),
-                vec![],
-                ids.as_slice().to_vec(),
-                format!("{n} cloud users answer to the SMTP address {}", smtp.0),
-            ));
+            groups.push((ConflictKind::DuplicateSmtp, smtp.clone(), vec![], ids, format!("{n} cloud users answer to the SMTP address {smtp}")));
         }
         groups
     }
 
     fn spec_name(&self, s: usize) -> String {
         let spec = &self.desired.identities[s];
-        spec.name
-            .clone()
-            .unwrap_or_else(|| match (&spec.entra, &spec.ad) {
-                (Some(EntraSelector::Upn(u)), _) => u.to_string(),
-                (Some(EntraSelector::Id(id)), _) => id.clone(),
-                (None, Some(sel)) => describe_ad(sel),
-                (None, None) => spec.origin.clone(),
-            })
+        spec.name.clone().unwrap_or_else(|| match (&spec.entra, &spec.ad) {
+            (Some(EntraSelector::Upn(u)), _) => u.to_string(),
+            (Some(EntraSelector::Id(id)), _) => id.clone(),
+            (None, Some(sel)) => describe_ad(sel),
+            (None, None) => spec.origin.clone(),
+        })
     }
 
     /// `identities[]` entries: resolve both sides; pairs are fixed, single sides are hints.
@@ -436,53 +423,27 @@ impl<'a> Joiner<'a> {
             }
             let name = self.spec_name(s);
             let ad = match &spec.ad {
-                Some(sel) => match self
-                    .ad_index
-                    .find(sel)
-                    .iter()
-                    .copied()
-                    .find(|&i| self.universe.ad_ok[i])
-                {
-                    Some(i) => Some(i),
-                    None => {
-                        let cloud = spec.entra.as_ref().and_then(|sel| self.find_cloud(sel));
-                        let outside = !self.ad_index.find(sel).is_empty();
-                        let why = if outside {
-                            "is outside scope"
-                        } else {
-                            "does not exist"
-                        };
-                        self.conflict(
-                            ConflictKind::MissingObject,
-                            name,
-                            &[],
-                            cloud.as_slice(),
-                            format!(
-                                "identities[] at {} names AD {}, which {why}",
-                                spec.origin,
-                                describe_ad(sel)
-                            ),
-                        );
-                        continue;
+                Some(sel) => {
+                    let found = self.ad_index.find(sel);
+                    match found.iter().copied().find(|&i| self.universe.ad_ok[i]) {
+                        Some(i) => Some(i),
+                        None => {
+                            let cloud = spec.entra.as_ref().and_then(|sel| self.find_cloud(sel));
+                            let why = if found.is_empty() { "does not exist" } else { "is outside scope" };
+                            let message = format!("identities[] at {} names AD {}, which {why}", spec.origin, describe_ad(sel));
+                            self.conflict(ConflictKind::MissingObject, name, &[], cloud.as_slice(), message);
+                            continue;
+                        }
                     }
-                },
+                }
                 None => None,
             };
             let cloud = match &spec.entra {
                 Some(sel) => match self.find_cloud(sel) {
                     Some(i) => Some(i),
                     None => {
-                        self.conflict(
-                            ConflictKind::MissingObject,
-                            name,
-                            ad.as_slice(),
-                            &[],
-                            format!(
-                                "identities[] at {} names cloud user {}, which does not exist",
-                                spec.origin,
-                                describe_entra(sel)
-                            ),
-                        );
+                        let message = format!("identities[] at {} names cloud user {}, which does not exist", spec.origin, describe_entra(sel));
+                        self.conflict(ConflictKind::MissingObject, name, ad.as_slice(), &[], message);
                         continue;
                     }
                 },
@@ -491,38 +452,25 @@ impl<'a> Joiner<'a> {
             let ad_taken = ad.and_then(|i| self.ad_spec[i]);
             let cloud_taken = cloud.and_then(|i| self.cloud_spec[i]);
             if let Some(other) = ad_taken.or(cloud_taken) {
-                let first = self.desired.identities[other].origin.clone();
-                self.conflict(
-                    ConflictKind::DuplicateIdentity,
-                    name,
-                    ad.as_slice(),
-                    cloud.as_slice(),
-                    format!(
-                        "identities[] at {} and at {first} name the same object",
-                        spec.origin
-                    ),
-                );
+                let first = self.desired.identities[other as usize].origin.clone();
+                let message = format!("identities[] at {} and at {first} name the same object", spec.origin);
+                self.conflict(ConflictKind::DuplicateIdentity, name, ad.as_slice(), cloud.as_slice(), message);
                 continue;
             }
             if let Some(i) = ad {
-                self.ad_spec[i] = Some(s);
+                self.ad_spec[i] = Some(small(s));
             }
             if let Some(i) = cloud {
-                self.cloud_spec[i] = Some(s);
+                self.cloud_spec[i] = Some(small(s));
             }
             if let (Some(a), Some(c)) = (ad, cloud) {
-                self.ad_pair[a] = Some((c, MatchKind::Explicit));
-                self.cloud_pair[c] = Some(a);
+                self.pair(a, c, MatchKind::Explicit);
             }
         }
     }
 
     fn find_cloud(&self, sel: &EntraSelector) -> Option<usize> {
-        self.cloud_index
-            .find(sel)
-            .iter()
-            .copied()
-            .find(|&i| self.universe.cloud_ok[i])
+        self.cloud_index.find(sel).into_iter().find(|&i| self.universe.cloud_ok[i])
     }
 
     fn free_ad(&self, i: usize) -> bool {
@@ -535,231 +483,198 @@ impl<'a> Joiner<'a> {
 
     /// An account idsync created names its cloud twin in `adminDescription`.
     fn marker(&mut self) {
-        for a in self.ad_indices().collect::<Vec<_>>() {
+        for a in 0..self.ad.len() {
             if !self.free_ad(a) {
                 continue;
             }
-            let Some(id) = self.ad[a].owner_marker() else {
-                continue;
-            };
-            if let Some(&c) = self
-                .cloud_index
-                .by_id
-                .get(&CiKey(id))
-                .and_then(|v| v.as_slice().first())
-                && self.free_cloud(c)
-            {
-                self.ad_pair[a] = Some((c, MatchKind::Marker));
-                self.cloud_pair[c] = Some(a);
+            let Some(id) = self.ad[a].owner_marker() else { continue };
+            let twin = self.cloud_index.find(&EntraSelector::Id(id.to_owned())).into_iter().next();
+            if let Some(c) = twin.filter(|&c| self.free_cloud(c)) {
+                self.pair(a, c, MatchKind::Marker);
             }
         }
     }
 
+    /// The cloud users (free of conflicts) that carry this anchor as onPremisesImmutableId.
+    fn by_anchor<'s>(&'s self, by_immutable: &'s HashIndex, anchor: &'s str) -> impl Iterator<Item = usize> + 's {
+        by_immutable
+            .candidates(exact_hash(anchor.as_bytes()))
+            .filter(move |&c| self.cloud[c].immutable_id.as_deref() == Some(anchor))
+    }
+
     fn hard_and_soft(&mut self) {
-        let anchor = self.desired.source_anchor;
-        let cloud: &'a [CloudUser] = self.cloud;
-        let mut by_immutable: HashMap<&'a str, Bucket> = HashMap::with_capacity(cloud.len());
-        let mut by_smtp: HashMap<CiKey<'a>, usize> = HashMap::with_capacity(cloud.len());
+        let source_anchor = self.desired.source_anchor;
+        let mut by_immutable = HashIndex::with_capacity(self.cloud.len());
+        let mut by_smtp = HashIndex::with_capacity(self.cloud.len());
         for c in self.cloud_indices() {
             if self.cloud_blocked[c] {
                 continue;
             }
-            if let Some(id) = cloud[c].immutable_id.as_deref().filter(|s| !s.is_empty()) {
-                index(&mut by_immutable, id, c);
+            if let Some(id) = self.cloud[c].immutable_id.as_deref().filter(|s| !s.is_empty()) {
+                by_immutable.insert(exact_hash(id.as_bytes()), c);
             }
-            for a in cloud_smtp(&cloud[c]) {
-                by_smtp.insert(a, c);
+            let mut last = None;
+            for a in cloud_smtp(&self.cloud[c]) {
+                let h = ci_hash(&[a]);
+                if last != Some(h) {
+                    by_smtp.insert(h, c);
+                }
+                last = Some(h);
             }
         }
+        self.cloud_by_smtp = by_smtp;
 
-        // Claims per cloud user: (AD index, how).
-        let mut claims: HashMap<usize, Vec<(usize, MatchKind)>> = HashMap::new();
         // A conflicted AD user still drags its would-be partner into the conflict, so the
         // partner is not mistaken for a cloud-only user and provisioned a second twin.
-        let conflicted: Vec<usize> = self
-            .ad_indices()
-            .filter(|&a| self.ad_blocked[a] && self.ad_pair[a].is_none())
-            .collect();
+        let conflicted: Vec<usize> = self.ad_indices().filter(|&a| self.ad_blocked[a] && self.ad_pair[a].is_none()).collect();
         for a in conflicted {
-            let candidate = self.candidate(a, &by_immutable, &by_smtp);
+            let candidate = self.candidate(a, &by_immutable);
             if let (Some(c), Some(k)) = (candidate, self.ad_conflict[a])
                 && self.cloud_pair[c].is_none()
                 && !self.cloud_blocked[c]
             {
                 self.cloud_blocked[c] = true;
                 let label = self.cloud_label(c);
-                self.conflicts[k].objects.push(label);
+                self.conflicts[k as usize].objects.push(label);
             }
         }
 
-        let ad_free: Vec<usize> = self.ad_indices().filter(|&a| self.free_ad(a)).collect();
-        for a in ad_free {
-            let u = &self.ad[a];
-            let anchor_value = immutable_id(u, anchor);
-            if let Some(cs) = by_immutable.get(anchor_value.as_str()) {
-                for &c in cs.as_slice() {
-                    claims.entry(c).or_default().push((a, MatchKind::Hard));
-                }
+        // Claims: (cloud user, AD user, how), grouped by cloud user after sorting.
+        let mut claims: Vec<(u32, u32, MatchKind)> = Vec::new();
+        for a in 0..self.ad.len() {
+            if !self.free_ad(a) {
+                continue;
+            }
+            let anchor = base64_anchor(&self.ad[a], source_anchor);
+            let hard: Vec<usize> = self.by_anchor(&by_immutable, &anchor).collect();
+            if !hard.is_empty() {
+                claims.extend(hard.into_iter().map(|c| (small(c), small(a), MatchKind::Hard)));
                 continue;
             }
             for key in &self.desired.soft_match {
-                if let Some(c) = self.soft_candidate(a, *key, &by_smtp) {
-                    claims
-                        .entry(c)
-                        .or_default()
-                        .push((a, MatchKind::Soft(*key)));
+                if let Some(c) = self.soft_candidate(a, *key) {
+                    claims.push((small(c), small(a), MatchKind::Soft(*key)));
                     break;
                 }
             }
         }
+        claims.sort_unstable_by_key(|&(c, a, _)| (c, a));
 
-        let mut claimed: Vec<(usize, Vec<(usize, MatchKind)>)> = claims.into_iter().collect();
-        claimed.sort_by_key(|(c, _)| *c);
-        for (c, mut list) in claimed {
-            list.sort_by_key(|(a, _)| *a);
-            let cu = &self.cloud[c];
-            let cloud_name = cu.upn.to_string();
-            if self.cloud_blocked[c] {
-                let ads: Vec<usize> = list.iter().map(|(a, _)| *a).collect();
-                self.conflict(
-                    ConflictKind::AmbiguousMatch,
-                    cloud_name.clone(),
-                    &ads,
-                    &[],
-                    format!("matches cloud user {cloud_name}, which is itself in a conflict"),
-                );
-                continue;
+        let mut start = 0;
+        while start < claims.len() {
+            let c = claims[start].0 as usize;
+            let mut end = start + 1;
+            while end < claims.len() && claims[end].0 as usize == c {
+                end += 1;
             }
-            if let Some(owner) = self.cloud_pair[c] {
-                let ads: Vec<usize> = list.iter().map(|(a, _)| *a).collect();
-                let owner_dn = self.ad[owner].dn.to_string();
-                self.conflict(
-                    ConflictKind::AmbiguousMatch,
-                    cloud_name.clone(),
-                    &ads,
-                    &[],
-                    format!(
-                        "matches cloud user {cloud_name}, which is already paired with {owner_dn}"
-                    ),
-                );
-                continue;
+            let list: Vec<(usize, MatchKind)> = claims[start..end].iter().map(|&(_, a, k)| (a as usize, k)).collect();
+            start = end;
+            self.settle(c, list);
+        }
+    }
+
+    /// Decides the claims on cloud user `c`: a pair, or a conflict.
+    fn settle(&mut self, c: usize, list: Vec<(usize, MatchKind)>) {
+        let source_anchor = self.desired.source_anchor;
+        let cloud_name = self.cloud[c].upn.to_string();
+        let ads: Vec<usize> = list.iter().map(|(a, _)| *a).collect();
+        if self.cloud_blocked[c] {
+            self.conflict(ConflictKind::AmbiguousMatch, cloud_name.clone(), &ads, &[], format!("matches cloud user {cloud_name}, which is itself in a conflict"));
+            return;
+        }
+        if let Some(owner) = self.cloud_pair[c] {
+            let owner_dn = self.ad[owner as usize].dn.to_string();
+            self.conflict(ConflictKind::AmbiguousMatch, cloud_name.clone(), &ads, &[], format!("matches cloud user {cloud_name}, which is already paired with {owner_dn}"));
+            return;
+        }
+        let hard: Vec<usize> = list.iter().filter(|(_, k)| *k == MatchKind::Hard).map(|(a, _)| *a).collect();
+        let soft: Vec<(usize, MatchKind)> = list.iter().filter(|(_, k)| *k != MatchKind::Hard).copied().collect();
+        match hard.len() {
+            1 => {
+                let a = hard[0];
+                self.pair(a, c, MatchKind::Hard);
+                for (s, _) in soft {
+                    let winner = self.ad[a].dn.to_string();
+                    self.conflict(ConflictKind::AmbiguousMatch, cloud_name.clone(), &[s], &[], format!("soft-matches cloud user {cloud_name}, which is hard-matched to {winner}"));
+                }
             }
-            let hard: Vec<usize> = list
-                .iter()
-                .filter(|(_, k)| *k == MatchKind::Hard)
-                .map(|(a, _)| *a)
-                .collect();
-            let soft: Vec<(usize, MatchKind)> = list
-                .iter()
-                .filter(|(_, k)| *k != MatchKind::Hard)
-                .copied()
-                .collect();
-            match hard.len() {
-                1 => {
-                    let a = hard[0];
-                    self.pair(a, c, MatchKind::Hard);
-                    for (s, _) in soft {
-                        let winner = self.ad[a].dn.to_string();
-                        self.conflict(ConflictKind::AmbiguousMatch, cloud_name.clone(), &[s], &[], format!("soft-matches cloud user {cloud_name}, which is hard-matched to {winner}"));
+            0 if soft.len() == 1 => {
+                let (a, how) = soft[0];
+                let expected = base64_anchor(&self.ad[a], source_anchor);
+                match self.cloud[c].immutable_id.as_deref().filter(|s| !s.is_empty()) {
+                    Some(existing) if existing != expected => {
+                        let key = match how {
+                            MatchKind::Soft(SoftMatchKey::Smtp) => "SMTP address",
+                            _ => "UPN",
+                        };
+                        let message = format!("soft-matches cloud user {cloud_name} by {key}, but its onPremisesImmutableId is {existing}, not this object's anchor {expected} (Entra: InvalidSoftMatch)");
+                        self.conflict(ConflictKind::InvalidSoftMatch, cloud_name.clone(), &[a], &[c], message);
                     }
+                    _ => self.pair(a, c, how),
                 }
-                0 if soft.len() == 1 => {
-                    let (a, how) = soft[0];
-                    let expected = immutable_id(&self.ad[a], anchor);
-                    match cu.immutable_id.as_deref().filter(|s| !s.is_empty()) {
-                        Some(existing) if existing != expected => {
-                            let key = match how {
-                                MatchKind::Soft(SoftMatchKey::Smtp) => "SMTP address",
-                                _ => "UPN",
-                            };
-                            self.conflict(ConflictKind::InvalidSoftMatch, cloud_name.clone(), &[a], &[c], format!("soft-matches cloud user {cloud_name} by {key}, but its onPremisesImmutableId is {existing}, not this object's anchor {expected} (Entra: InvalidSoftMatch)"));
-                        }
-                        _ => self.pair(a, c, how),
-                    }
-                }
-                _ => {
-                    let ads: Vec<usize> = list.iter().map(|(a, _)| *a).collect();
-                    let n = ads.len();
-                    self.conflict(
-                        ConflictKind::AmbiguousMatch,
-                        cloud_name.clone(),
-                        &ads,
-                        &[c],
-                        format!("{n} AD users claim cloud user {cloud_name}"),
-                    );
-                }
+            }
+            _ => {
+                let n = ads.len();
+                self.conflict(ConflictKind::AmbiguousMatch, cloud_name.clone(), &ads, &[c], format!("{n} AD users claim cloud user {cloud_name}"));
             }
         }
     }
 
     /// The cloud user an AD user would match first (hard, then soft keys), ignoring conflicts.
-    fn candidate(
-        &self,
-        a: usize,
-        by_immutable: &HashMap<&str, Bucket>,
-        by_smtp: &HashMap<CiKey<'_>, usize>,
-    ) -> Option<usize> {
-        let anchor_value = immutable_id(&self.ad[a], self.desired.source_anchor);
-        if let Some(&c) = by_immutable
-            .get(anchor_value.as_str())
-            .and_then(|v| v.as_slice().first())
-        {
+    fn candidate(&self, a: usize, by_immutable: &HashIndex) -> Option<usize> {
+        let anchor = base64_anchor(&self.ad[a], self.desired.source_anchor);
+        if let Some(c) = self.by_anchor(by_immutable, &anchor).next() {
             return Some(c);
         }
-        self.desired
-            .soft_match
-            .iter()
-            .find_map(|key| self.soft_candidate(a, *key, by_smtp))
+        self.desired.soft_match.iter().find_map(|key| self.soft_candidate(a, *key))
     }
 
-    /// The cloud user AD user `a` soft-matches by one key.
-    fn soft_candidate(
-        &self,
-        a: usize,
-        key: SoftMatchKey,
-        by_smtp: &HashMap<CiKey<'_>, usize>,
-    ) -> Option<usize> {
+    /// The cloud user AD user `a` soft-matches by one key (the first, if several).
+    fn soft_candidate(&self, a: usize, key: SoftMatchKey) -> Option<usize> {
+        let usable = |c: &usize| self.universe.cloud_ok[*c] && !self.cloud_blocked[*c];
         match key {
-            SoftMatchKey::Smtp => self.ad[a]
-                .proxy_addresses
-                .iter()
-                .filter_map(|v| ProxyAddress::parse(v))
-                .find(ProxyAddress::is_primary_smtp)
-                .and_then(|p| by_smtp.get(&CiKey(p.address)).copied()),
-            SoftMatchKey::Upn => self.ad_routable[a].as_ref().and_then(|upn| {
-                self.cloud_by_upn
-                    .get(&CiKey(upn.as_str()))
-                    .and_then(|v| v.as_slice().first().copied())
-            }),
+            SoftMatchKey::Smtp => {
+                let address = primary_smtp(&self.ad[a])?;
+                self.cloud_by_smtp
+                    .candidates(ci_hash(&[address]))
+                    .filter(usable)
+                    .filter(|&c| cloud_smtp(&self.cloud[c]).any(|x| eq_ci(x, address)))
+                    .min()
+            }
+            SoftMatchKey::Upn => {
+                let key = routable(self.desired, &self.ad[a])?;
+                self.cloud_index.by_routable(key).filter(|c| self.universe.cloud_ok[*c]).min()
+            }
         }
     }
 
     fn pair(&mut self, a: usize, c: usize, how: MatchKind) {
-        self.ad_pair[a] = Some((c, how));
-        self.cloud_pair[c] = Some(a);
+        self.ad_pair[a] = Some((small(c), how));
+        self.cloud_pair[c] = Some(small(a));
     }
 
     fn finish(self) -> Joined<'a> {
         let mut joints = Vec::new();
         let mut ad_in_scope = Vec::new();
+        let spec = |s: Option<u32>| s.map(|s| s as usize);
         for a in self.ad_indices() {
             ad_in_scope.push(a);
             if self.ad_blocked[a] {
                 continue;
             }
             match self.ad_pair[a] {
-                Some((c, how)) if !self.cloud_blocked[c] => joints.push(Joint {
+                Some((c, how)) if !self.cloud_blocked[c as usize] => joints.push(Joint {
                     ad: Some(a),
-                    cloud: Some(c),
+                    cloud: Some(c as usize),
                     how: Some(how),
-                    spec: self.ad_spec[a].or(self.cloud_spec[c]),
+                    spec: spec(self.ad_spec[a].or(self.cloud_spec[c as usize])),
                 }),
                 Some(_) => {}
                 None => joints.push(Joint {
                     ad: Some(a),
                     cloud: None,
                     how: None,
-                    spec: self.ad_spec[a],
+                    spec: spec(self.ad_spec[a]),
                 }),
             }
         }
@@ -769,15 +684,13 @@ impl<'a> Joiner<'a> {
                     ad: None,
                     cloud: Some(c),
                     how: None,
-                    spec: self.cloud_spec[c],
+                    spec: spec(self.cloud_spec[c]),
                 });
             }
         }
         let mut conflicts = self.conflicts;
-        // Duplicates come out of hash maps; callers see a stable order.
-        conflicts.sort_by(|a, b| {
-            (a.kind, &a.identity, &a.objects).cmp(&(b.kind, &b.identity, &b.objects))
-        });
+        // Conflicts are found in data order; callers see a stable, readable order.
+        conflicts.sort_by(|a, b| (a.kind, &a.identity, &a.objects).cmp(&(b.kind, &b.identity, &b.objects)));
         Joined {
             joints,
             conflicts,
@@ -788,6 +701,12 @@ impl<'a> Joiner<'a> {
             cloud_index: self.cloud_index,
         }
     }
+}
+
+/// base64 of the anchor bytes: the `onPremisesImmutableId` that hard-matches this user.
+fn base64_anchor(u: &AdUser, anchor: crate::desired::SourceAnchor) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(anchor_bytes(u, anchor))
 }
 
 pub(crate) fn describe_ad(sel: &AdSelector) -> String {

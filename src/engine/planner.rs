@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::anchor::{immutable_id, needs_consistency_guid};
 use super::diagnostics::{self, Projected};
+use super::index::{HashIndex, ci_hash};
 use super::join::{self, AdIndex, CloudIndex, Joint};
 use super::{PlanError, PlanInput};
 use crate::desired::{
@@ -16,7 +17,7 @@ use crate::desired::{
 use crate::directory::attributes::{self, Mapping, ValueKind};
 use crate::directory::model::{OWNER_MARKER_PREFIX, UAC_ACCOUNTDISABLE, UAC_NORMAL_ACCOUNT};
 use crate::directory::{AdUser, CloudUser, Dn};
-use crate::names::{AttrName, CiKey, ProxyAddress, SmtpAddress, eq_ci, fold, smtp_addresses};
+use crate::names::{AttrName, ProxyAddress, SmtpAddress, eq_ci, fold, smtp_addresses};
 use crate::plan::{
     Action, ActionKind, Change, Conflict, ConflictKind, Diagnostic, KNOWN_AFTER_APPLY, Note,
     NoteKind, Plan, Severity, Side,
@@ -129,11 +130,12 @@ struct Planner<'a> {
     ad_index: AdIndex<'a>,
     cloud_index: CloudIndex<'a>,
     /// Every DN read or planned, so creates pick free names.
-    dns: HashSet<&'a Dn>,
+    dns: HashIndex,
     /// DNs of objects this plan creates or moves to.
     planned_dns: HashSet<Dn>,
     /// Folded UPN/mail/SMTP values held by in-scope AD objects -> the holder's DN.
-    ad_values: diagnostics::Holders<'a>,
+    /// UPN, mail and SMTP values of in-scope AD objects, by hash.
+    ad_values: HashIndex,
     /// sAMAccountNames this plan's creates take (folded).
     planned_sams: HashSet<String>,
     /// Folded values taken domain-wide -> (attribute, DN).
@@ -161,9 +163,15 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         cloud: input.cloud,
         ad_index: joined.ad_index,
         cloud_index: joined.cloud_index,
-        dns: input.ad.iter().map(|u| &u.dn).collect(),
+        dns: {
+            let mut ix = HashIndex::with_capacity(input.ad.len());
+            for (i, u) in input.ad.iter().enumerate() {
+                ix.insert(u.dn.hash_value(), i);
+            }
+            ix
+        },
         planned_dns: HashSet::default(),
-        ad_values: HashMap::default(),
+        ad_values: HashIndex::with_capacity(input.ad.len() * 3),
         planned_sams: HashSet::default(),
         taken,
         drafts: Vec::new(),
@@ -174,15 +182,14 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         deprovision_ad: 0,
     };
 
-    // IdFix `duplicate` over the in-scope AD objects as they are now; the same index tells
-    // creates which names are taken in scope.
-    p.ad_values = diagnostics::duplicates(
-        joined
-            .ad_in_scope
-            .iter()
-            .map(|&i| Projected::of(&input.ad[i])),
-        &mut p.diagnostics,
-    );
+    // IdFix `duplicate` over the in-scope AD objects as they are now.
+    diagnostics::duplicates(input.ad, &joined.ad_in_scope, &mut p.diagnostics);
+    // Which in-scope object holds a value a create wants.
+    for &i in &joined.ad_in_scope {
+        for (_, v) in diagnostics::unique_values(&input.ad[i]) {
+            p.ad_values.insert(ci_hash(&[v]), i);
+        }
+    }
     let duplicate_holders: HashSet<String> = p
         .diagnostics
         .iter()
@@ -220,7 +227,16 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
 
 impl<'a> Planner<'a> {
     fn dn_taken(&self, dn: &Dn) -> bool {
-        self.dns.contains(dn) || self.planned_dns.contains(dn)
+        self.dns.candidates(dn.hash_value()).any(|i| &self.ad[i].dn == dn) || self.planned_dns.contains(dn)
+    }
+
+    /// The DN of the in-scope AD object holding `value` as UPN, mail or SMTP address.
+    fn value_holder(&self, value: &str) -> Option<&'a str> {
+        let ad = self.ad;
+        self.ad_values
+            .candidates(ci_hash(&[value]))
+            .find(|&i| diagnostics::unique_values(&ad[i]).any(|(_, v)| eq_ci(v, value)))
+            .map(|i| ad[i].dn.as_str())
     }
 
     fn take(&mut self, batch: Batch) {
@@ -866,10 +882,8 @@ impl<'a> Planner<'a> {
         );
         for (attr, value) in &wanted {
             let key = fold(value);
-            if let Some((holder, _)) = self
-                .ad_values
-                .get(&CiKey(value))
-                .and_then(|h| h.first())
+            if let Some(holder) = self
+                .value_holder(value)
                 .filter(|_| *attr != "sAMAccountName")
             {
                 batch.diagnostics.push(Diagnostic {

@@ -160,12 +160,13 @@ fn with_attributes(mut user: AdUser, attrs: Vec<(String, Vec<Vec<u8>>)>) -> AdUs
         if listed(TYPED, &name) || !is_text(&name, &values) {
             continue;
         }
-        let values = values
-            .into_iter()
-            .map(|v| String::from_utf8(v).unwrap_or_default())
-            .collect();
-        user.attributes.insert(AttrName::from(name), values);
+        let name = AttrName::from(name);
+        for v in values {
+            user.attributes.push(name, String::from_utf8(v).unwrap_or_default());
+        }
     }
+    user.attributes.shrink_to_fit();
+    user.proxy_addresses.shrink_to_fit();
     user
 }
 

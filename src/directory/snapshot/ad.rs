@@ -872,13 +872,14 @@ fn to_user(entry: &Entry, dn: &Dn) -> Result<AdUser, (usize, String)> {
         }
         let values = entry.values(name);
         if is_text_attribute(name, &values) {
-            let values = values
-                .iter()
-                .map(|v| String::from_utf8_lossy(v).into_owned())
-                .collect();
-            user.attributes.insert(AttrName::from(name), values);
+            let name = AttrName::from(name);
+            for v in &values {
+                user.attributes.push(name, String::from_utf8_lossy(v));
+            }
         }
     }
+    user.attributes.shrink_to_fit();
+    user.proxy_addresses.shrink_to_fit();
     Ok(user)
 }
 
