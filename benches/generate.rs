@@ -20,7 +20,12 @@ fn main() -> std::io::Result<()> {
         .and_then(|s| s.replace('_', "").parse().ok())
         .expect(usage);
     let out = PathBuf::from(args.next().expect(usage));
-    let mix: synthetic::Mix = args.next().as_deref().unwrap_or("steady").parse().expect(usage);
+    let mix: synthetic::Mix = args
+        .next()
+        .as_deref()
+        .unwrap_or("steady")
+        .parse()
+        .expect(usage);
     std::fs::create_dir_all(out.join("desired"))?;
 
     let mut snap = BufWriter::new(File::create(out.join("ad.ldif"))?);

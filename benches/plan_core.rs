@@ -34,7 +34,11 @@ fn one(n: usize, mix: synthetic::Mix) {
     }
     let mut times = Vec::new();
     let mut actions = 0;
-    for _ in 0..3 {
+    let runs: usize = std::env::var("PLAN_CORE_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    for _ in 0..runs {
         let start = Instant::now();
         let p = plan(PlanInput {
             desired: &desired,
@@ -57,11 +61,18 @@ fn one(n: usize, mix: synthetic::Mix) {
             j.joints.len()
         );
     }
-    println!("{n} {} {} {actions}", times[1], peak_rss_mib());
+    println!(
+        "{n} {} {} {actions}",
+        times[times.len() / 2],
+        peak_rss_mib()
+    );
 }
 
 fn main() {
-    let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let mut args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let mut mix = "steady".to_owned();
     if let Some(at) = args.iter().position(|a| a == "--mix") {
         mix = args.get(at + 1).cloned().expect("--mix steady|first-run");

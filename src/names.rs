@@ -13,12 +13,24 @@ fn folded(s: &str) -> impl Iterator<Item = char> + '_ {
 }
 
 /// Case-insensitive equality without allocating (ASCII fast path).
+#[inline]
 pub fn eq_ci(a: &str, b: &str) -> bool {
-    if a.is_ascii() && b.is_ascii() {
-        a.eq_ignore_ascii_case(b)
-    } else {
-        folded(a).eq(folded(b))
+    // Most comparisons are of different names: an ASCII first letter that differs settles it.
+    if let (Some(&x), Some(&y)) = (a.as_bytes().first(), b.as_bytes().first())
+        && x < 0x80
+        && y < 0x80
+        && !x.eq_ignore_ascii_case(&y)
+    {
+        return false;
     }
+    if a.len() == b.len() && a.as_bytes().eq_ignore_ascii_case(b.as_bytes()) {
+        return true;
+    }
+    // Different ASCII strings differ; only non-ASCII text can fold to equal bytes otherwise.
+    if a.is_ascii() && b.is_ascii() {
+        return false;
+    }
+    folded(a).eq(folded(b))
 }
 
 /// The lower-cased form used as a hash-map key where a plain `String` key is wanted.
@@ -30,15 +42,21 @@ pub fn fold(s: &str) -> String {
     }
 }
 
-/// Case-insensitive ordering (ASCII fast path).
+/// Case-insensitive ordering (ASCII fast path), consistent with [`eq_ci`].
 pub fn cmp_ci(a: &str, b: &str) -> Ordering {
-    if a.is_ascii() && b.is_ascii() {
-        a.bytes()
-            .map(|c| c.to_ascii_lowercase())
-            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
-    } else {
-        folded(a).cmp(folded(b))
+    for (&x, &y) in a.as_bytes().iter().zip(b.as_bytes()) {
+        if x >= 0x80 || y >= 0x80 {
+            return folded(a).cmp(folded(b));
+        }
+        match x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase()) {
+            Ordering::Equal => {}
+            other => return other,
+        }
     }
+    if !(a.is_ascii() && b.is_ascii()) {
+        return folded(a).cmp(folded(b));
+    }
+    a.len().cmp(&b.len())
 }
 
 /// Case-insensitive hashing (ASCII fast path), consistent with [`eq_ci`].
@@ -83,17 +101,18 @@ macro_rules! ci_name {
         $(#[$meta])*
         #[derive(Clone, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub struct $name(Box<str>);
 
         impl $name {
             pub fn new(s: impl Into<String>) -> Self {
-                Self(s.into())
+                // Boxed: no spare capacity, one word less, for the million held at once.
+                Self(s.into().into_boxed_str())
             }
             pub fn as_str(&self) -> &str {
                 &self.0
             }
             pub fn into_string(self) -> String {
-                self.0
+                self.0.into_string()
             }
         }
 
@@ -133,12 +152,12 @@ macro_rules! ci_name {
         }
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
-                Self(s.to_owned())
+                Self(s.into())
             }
         }
         impl From<String> for $name {
             fn from(s: String) -> Self {
-                Self(s)
+                Self(s.into_boxed_str())
             }
         }
         impl AsRef<str> for $name {
@@ -254,7 +273,7 @@ impl Upn {
     }
     /// The same local part on another suffix.
     pub fn with_suffix(&self, suffix: &str) -> Upn {
-        Upn(format!("{}@{}", self.local_part(), suffix))
+        Upn::new(format!("{}@{}", self.local_part(), suffix))
     }
 }
 

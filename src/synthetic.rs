@@ -200,6 +200,7 @@ fn cloud_user(i: usize, p: &Person, kind: Kind, anchor: Option<&AdUser>) -> Clou
     ] {
         c.properties.insert(k, Value::String(v));
     }
+    c.properties.shrink_to_fit();
     c
 }
 
@@ -324,7 +325,7 @@ pub fn cloud_json(c: &CloudUser) -> Value {
     m.insert("accountEnabled".into(), json!(c.account_enabled));
     m.insert("userType".into(), json!(c.user_type));
     for (k, v) in c.properties.iter() {
-        m.insert(k.to_owned(), v.clone());
+        m.insert(k.to_owned(), v.to_value());
     }
     Value::Object(m)
 }

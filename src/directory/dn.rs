@@ -44,7 +44,13 @@ fn normalise(rdns: &[Vec<Ava>]) -> String {
         .map(|rdn| {
             let mut avas: Vec<String> = rdn
                 .iter()
-                .map(|a| format!("{}={}", a.attr.to_ascii_lowercase(), escape_value(&a.value.to_lowercase())))
+                .map(|a| {
+                    format!(
+                        "{}={}",
+                        a.attr.to_ascii_lowercase(),
+                        escape_value(&a.value.to_lowercase())
+                    )
+                })
                 .collect();
             avas.sort();
             avas.join("+")
@@ -55,7 +61,9 @@ fn normalise(rdns: &[Vec<Ava>]) -> String {
 
 fn is_plain(raw: &str) -> bool {
     raw.is_ascii()
-        && !raw.bytes().any(|b| matches!(b, b'\\' | b'"' | b'+' | b';' | b'<' | b'>' | b'#'))
+        && !raw
+            .bytes()
+            .any(|b| matches!(b, b'\\' | b'"' | b'+' | b';' | b'<' | b'>' | b'#'))
         && !raw.contains(", ")
         && !raw.contains(" ,")
         && !raw.contains("= ")
@@ -127,7 +135,12 @@ impl Dn {
 
     /// The first RDN's first value (the `CN` of a user), unescaped.
     pub fn leaf_value(&self) -> Option<String> {
-        self.rdns().into_iter().next()?.into_iter().next().map(|a| a.value)
+        self.rdns()
+            .into_iter()
+            .next()?
+            .into_iter()
+            .next()
+            .map(|a| a.value)
     }
 
     /// The DN one level up; `None` for the root.

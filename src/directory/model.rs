@@ -152,7 +152,10 @@ impl Attributes {
         let start = self.text.len();
         self.text.push_str(value.as_ref());
         // Directory values are far below 4 GiB; the offsets keep an entry at 24 bytes.
-        let (start, end) = (u32::try_from(start).unwrap_or(u32::MAX), u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+        let (start, end) = (
+            u32::try_from(start).unwrap_or(u32::MAX),
+            u32::try_from(self.text.len()).unwrap_or(u32::MAX),
+        );
         self.entries.push((name, start, end));
     }
 
@@ -283,62 +286,166 @@ impl AdUser {
 /// Prefix of the `adminDescription` value that marks accounts idsync created.
 pub const OWNER_MARKER_PREFIX: &str = "idsync:";
 
-/// Graph properties of a cloud user beyond the typed ones, sorted by name (any case), so
-/// lookups are binary searches and hashes are stable. Names are interned like attribute names.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Properties(Vec<(AttrName, serde_json::Value)>);
+/// Graph properties of a cloud user beyond the typed ones, sorted by name (any case).
+///
+/// Compact on purpose (a million users are read at once): text values (nearly all of them)
+/// share one buffer; other JSON values (lists, objects, numbers) are kept as they are.
+#[derive(Clone, Default)]
+pub struct Properties {
+    entries: Vec<(AttrName, Slot)>,
+    text: String,
+    other: Vec<serde_json::Value>,
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Text(u32, u32),
+    Json(u32),
+}
+
+/// One property's value, borrowed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Prop<'a> {
+    Text(&'a str),
+    Json(&'a serde_json::Value),
+}
+
+impl<'a> Prop<'a> {
+    pub fn as_str(self) -> Option<&'a str> {
+        match self {
+            Prop::Text(s) => Some(s),
+            Prop::Json(v) => v.as_str(),
+        }
+    }
+    pub fn as_array(self) -> Option<&'a Vec<serde_json::Value>> {
+        match self {
+            Prop::Text(_) => None,
+            Prop::Json(v) => v.as_array(),
+        }
+    }
+    pub fn to_value(self) -> serde_json::Value {
+        match self {
+            Prop::Text(s) => serde_json::Value::String(s.to_owned()),
+            Prop::Json(v) => v.clone(),
+        }
+    }
+}
+
+impl PartialEq<&str> for Prop<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == Some(*other)
+    }
+}
 
 impl Properties {
     fn find(&self, name: &str) -> Result<usize, usize> {
-        self.0
+        self.entries
             .binary_search_by(|(k, _)| crate::names::cmp_ci(k.as_str(), name))
     }
 
-    pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
-        self.find(name).ok().map(|i| &self.0[i].1)
+    fn prop(&self, slot: Slot) -> Prop<'_> {
+        match slot {
+            Slot::Text(a, b) => Prop::Text(&self.text[a as usize..b as usize]),
+            Slot::Json(i) => Prop::Json(&self.other[i as usize]),
+        }
+    }
+
+    /// Where `name` is: a short scan for the handful of properties a user has (cheaper than
+    /// a case-insensitive binary search), a binary search beyond.
+    fn position(&self, name: &str) -> Option<usize> {
+        if self.entries.len() <= 16 {
+            self.entries
+                .iter()
+                .position(|(k, _)| crate::names::eq_ci(k.as_str(), name))
+        } else {
+            self.find(name).ok()
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<Prop<'_>> {
+        self.position(name).map(|i| self.prop(self.entries[i].1))
+    }
+
+    /// A text property.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(Prop::as_str)
+    }
+
+    /// A property as JSON (owned).
+    pub fn value(&self, name: &str) -> Option<serde_json::Value> {
+        self.get(name).map(Prop::to_value)
     }
 
     pub fn contains_key(&self, name: &str) -> bool {
-        self.find(name).is_ok()
+        self.position(name).is_some()
     }
 
     /// Sets a property, replacing any value it had.
     pub fn insert(&mut self, name: impl Into<AttrName>, value: serde_json::Value) {
         let name = name.into();
+        let slot = match value {
+            serde_json::Value::String(s) => {
+                let start = self.text.len();
+                self.text.push_str(&s);
+                // Offsets in u32: an object's text is far below 4 GiB.
+                Slot::Text(start as u32, self.text.len() as u32)
+            }
+            other => {
+                self.other.push(other);
+                Slot::Json((self.other.len() - 1) as u32)
+            }
+        };
+        // A replaced text value stays in the buffer unused; replacing is rare (tests, writes).
         match self.find(name.as_str()) {
-            Ok(i) => self.0[i].1 = value,
-            Err(i) => self.0.insert(i, (name, value)),
+            Ok(i) => self.entries[i].1 = slot,
+            Err(i) => self.entries.insert(i, (name, slot)),
         }
     }
 
     pub fn remove(&mut self, name: &str) -> Option<serde_json::Value> {
-        self.find(name).ok().map(|i| self.0.remove(i).1)
+        let i = self.find(name).ok()?;
+        let value = self.prop(self.entries[i].1).to_value();
+        self.entries.remove(i);
+        Some(value)
     }
 
     /// (name, value) pairs, sorted by name.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &serde_json::Value)> + '_ {
-        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, Prop<'_>)> + '_ {
+        self.entries
+            .iter()
+            .map(|&(k, slot)| (k.as_str(), self.prop(slot)))
     }
 
     /// Names, sorted.
     pub fn keys(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.0.iter().map(|(k, _)| k.as_str())
+        self.entries.iter().map(|(k, _)| k.as_str())
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.entries.is_empty()
+    }
+
+    /// Gives back spare capacity once an object is fully read.
+    pub fn shrink_to_fit(&mut self) {
+        self.entries.shrink_to_fit();
+        self.text.shrink_to_fit();
+        self.other.shrink_to_fit();
     }
 }
 
-impl std::ops::Index<&str> for Properties {
-    type Output = serde_json::Value;
-    /// `Value::Null` for a missing property, as `serde_json` indexing does.
-    fn index(&self, name: &str) -> &serde_json::Value {
-        self.get(name).unwrap_or(&serde_json::Value::Null)
+impl PartialEq for Properties {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl fmt::Debug for Properties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -422,13 +529,10 @@ impl CloudUser {
             "accountEnabled",
             "userType",
         ];
-        cloud.properties = Properties(
-            user.iter()
-                .filter(|(k, _)| !TYPED.contains(&k.as_str()))
-                .map(|(k, v)| (AttrName::new(k), v.clone()))
-                .collect(),
-        );
-        cloud.properties.0.sort_by_key(|a| a.0);
+        for (k, v) in user.iter().filter(|(k, _)| !TYPED.contains(&k.as_str())) {
+            cloud.properties.insert(k.as_str(), v.clone());
+        }
+        cloud.properties.shrink_to_fit();
         Ok(cloud)
     }
 
@@ -440,7 +544,7 @@ impl CloudUser {
             "mailNickname" => self.mail_nickname.as_deref(),
             "onPremisesImmutableId" => self.immutable_id.as_deref(),
             "id" => Some(&self.id),
-            _ => self.properties.get(name).and_then(|v| v.as_str()),
+            _ => self.properties.text(name),
         }
     }
 
@@ -490,7 +594,11 @@ impl CloudUser {
             },
         );
         for (k, v) in self.properties.iter() {
-            field(k, &v.to_string());
+            match v {
+                Prop::Text(t) => field(k, t),
+                // Other JSON (lists, objects) by its text; tagged so it never equals a string.
+                Prop::Json(j) => field(k, &format!("\u{3}{j}")),
+            }
         }
         let digest = h.finalize();
         digest[..12].iter().map(|b| format!("{b:02x}")).collect()

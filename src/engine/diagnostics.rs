@@ -10,14 +10,40 @@ use crate::names::{ProxyAddress, eq_ci, fold};
 use crate::plan::{Diagnostic, Severity};
 
 /// Characters IdFix rejects in a userPrincipalName (besides whitespace).
-const UPN_BAD: &[char] = &[
-    '\\', '%', '&', '*', '+', '/', '=', '?', '\'', '{', '}', '|', '<', '>', '(', ')', ';', ':',
-    ',', '[', ']', '"',
-];
+fn upn_bad(c: char) -> bool {
+    matches!(
+        c,
+        '\\' | '%'
+            | '&'
+            | '*'
+            | '+'
+            | '/'
+            | '='
+            | '?'
+            | '\''
+            | '{'
+            | '}'
+            | '|'
+            | '<'
+            | '>'
+            | '('
+            | ')'
+            | ';'
+            | ':'
+            | ','
+            | '['
+            | ']'
+            | '"'
+    )
+}
+
 /// Characters AD rejects in a sAMAccountName.
-const SAM_BAD: &[char] = &[
-    '\\', '"', '|', ',', '/', '[', ']', ':', '<', '>', '+', '=', ';', '?', '*',
-];
+fn sam_bad(c: char) -> bool {
+    matches!(
+        c,
+        '\\' | '"' | '|' | ',' | '/' | '[' | ']' | ':' | '<' | '>' | '+' | '=' | ';' | '?' | '*'
+    )
+}
 /// Suffixes no public DNS resolves: a UPN on one syncs as `…@tenant.onmicrosoft.com`.
 const NON_ROUTABLE_TLDS: &[&str] = &[
     "local",
@@ -93,10 +119,7 @@ pub fn check(p: &Projected<'_>, desired: &DesiredState, out: &mut Vec<Diagnostic
             "userPrincipalName is blank; Entra Connect cannot sync a predictable UPN".into(),
         )),
         Some(upn) => {
-            if let Some(c) = upn
-                .chars()
-                .find(|c| c.is_whitespace() || UPN_BAD.contains(c))
-            {
+            if let Some(c) = upn.chars().find(|c| c.is_whitespace() || upn_bad(*c)) {
                 out.push(diag(
                     err,
                     "character",
@@ -114,12 +137,13 @@ pub fn check(p: &Projected<'_>, desired: &DesiredState, out: &mut Vec<Diagnostic
                     format!("userPrincipalName {upn:?} {why}"),
                 )),
                 Ok(domain) => {
-                    let upn_name = crate::names::Upn::from(upn);
-                    let routable = desired.routable_upn(&upn_name);
-                    let tld = routable
-                        .suffix()
-                        .and_then(|d| d.rsplit('.').next())
-                        .unwrap_or("");
+                    // The suffix after upn_suffixes, without building the rewritten UPN.
+                    let routable = desired
+                        .upn_suffixes
+                        .iter()
+                        .find(|(from, _)| eq_ci(from, domain))
+                        .map_or(domain, |(_, to)| to.as_str());
+                    let tld = routable.rsplit('.').next().unwrap_or("");
                     if NON_ROUTABLE_TLDS
                         .iter()
                         .any(|t| t.eq_ignore_ascii_case(tld))
@@ -128,7 +152,7 @@ pub fn check(p: &Projected<'_>, desired: &DesiredState, out: &mut Vec<Diagnostic
                     }
                 }
             }
-            if upn.chars().count() > MAX_UPN {
+            if upn.len() > MAX_UPN && upn.chars().count() > MAX_UPN {
                 out.push(diag(
                     err,
                     "length",
@@ -152,7 +176,7 @@ pub fn check(p: &Projected<'_>, desired: &DesiredState, out: &mut Vec<Diagnostic
             "sAMAccountName is blank".into(),
         )),
         Some(sam) => {
-            if let Some(c) = sam.chars().find(|c| SAM_BAD.contains(c) || c.is_control()) {
+            if let Some(c) = sam.chars().find(|c| sam_bad(*c) || c.is_control()) {
                 out.push(diag(
                     err,
                     "character",
@@ -170,7 +194,7 @@ pub fn check(p: &Projected<'_>, desired: &DesiredState, out: &mut Vec<Diagnostic
                     format!("sAMAccountName {sam:?} ends with a period"),
                 ));
             }
-            if sam.chars().count() > MAX_SAM {
+            if sam.len() > MAX_SAM && sam.chars().count() > MAX_SAM {
                 out.push(diag(
                     err,
                     "length",
@@ -248,16 +272,18 @@ pub fn check(p: &Projected<'_>, desired: &DesiredState, out: &mut Vec<Diagnostic
     }
 
     match p.display_name {
-        Some(d) if d.chars().count() > MAX_DISPLAY_NAME => out.push(diag(
-            err,
-            "length",
-            obj,
-            "displayName",
-            format!(
-                "displayName is {} characters; at most {MAX_DISPLAY_NAME}",
-                d.chars().count()
-            ),
-        )),
+        Some(d) if d.len() > MAX_DISPLAY_NAME && d.chars().count() > MAX_DISPLAY_NAME => {
+            out.push(diag(
+                err,
+                "length",
+                obj,
+                "displayName",
+                format!(
+                    "displayName is {} characters; at most {MAX_DISPLAY_NAME}",
+                    d.chars().count()
+                ),
+            ))
+        }
         Some(d) if d.trim().is_empty() => out.push(diag(
             Severity::Warning,
             "blank",
@@ -275,7 +301,7 @@ pub fn check(p: &Projected<'_>, desired: &DesiredState, out: &mut Vec<Diagnostic
         Some(_) => {}
     }
     if let Some(n) = p.mail_nickname {
-        if n.chars().count() > MAX_MAIL_NICKNAME {
+        if n.len() > MAX_MAIL_NICKNAME && n.chars().count() > MAX_MAIL_NICKNAME {
             out.push(diag(
                 err,
                 "length",
@@ -301,10 +327,13 @@ pub fn check(p: &Projected<'_>, desired: &DesiredState, out: &mut Vec<Diagnostic
 
 /// Checks `local@domain`; returns the domain.
 fn address_format(address: &str) -> Result<&str, &'static str> {
-    let mut parts = address.split('@');
-    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+    let Some(at) = address.find('@') else {
         return Err("must contain exactly one @");
     };
+    let (local, domain) = (&address[..at], &address[at + 1..]);
+    if domain.contains('@') {
+        return Err("must contain exactly one @");
+    }
     if local.is_empty() {
         return Err("has nothing before the @");
     }
@@ -323,8 +352,6 @@ fn address_format(address: &str) -> Result<&str, &'static str> {
     Ok(domain)
 }
 
-/// A value several in-scope objects hold (UPN, mail or an SMTP proxy address): IdFix
-/// `duplicate`, on every object that holds it.
 /// The values of an AD object that must be unique among in-scope objects: UPN, mail and
 /// every SMTP proxy address, with the attribute holding each.
 pub(crate) fn unique_values(u: &AdUser) -> impl Iterator<Item = (&'static str, &str)> {
@@ -341,7 +368,11 @@ pub(crate) fn unique_values(u: &AdUser) -> impl Iterator<Item = (&'static str, &
 /// IdFix `duplicate`: a value several in-scope objects hold, reported on every holder.
 /// Sorts value hashes instead of building a map, so a million objects stay cheap.
 pub(crate) fn duplicates(ad: &[AdUser], in_scope: &[usize], out: &mut Vec<Diagnostic>) {
-    let value = |i: u32, k: u16| unique_values(&ad[i as usize]).nth(usize::from(k)).unwrap_or(("", ""));
+    let value = |i: u32, k: u16| {
+        unique_values(&ad[i as usize])
+            .nth(usize::from(k))
+            .unwrap_or(("", ""))
+    };
     let mut entries: Vec<(u64, u32, u16)> = Vec::new();
     for &i in in_scope {
         for (k, (_, v)) in unique_values(&ad[i]).enumerate() {
@@ -360,11 +391,23 @@ pub(crate) fn duplicates(ad: &[AdUser], in_scope: &[usize], out: &mut Vec<Diagno
         }
         let shared = fold(value(group[0].0, group[0].1).1);
         for &(i, attr) in &holders {
-            let others: Vec<&str> = holders.iter().filter(|(o, _)| *o != i).map(|(o, _)| ad[*o as usize].dn.as_str()).collect();
-            found.push(diag(Severity::Error, "duplicate", ad[i as usize].dn.as_str(), attr, format!("{shared} is also held by {}", others.join("; "))));
+            let others: Vec<&str> = holders
+                .iter()
+                .filter(|(o, _)| *o != i)
+                .map(|(o, _)| ad[*o as usize].dn.as_str())
+                .collect();
+            found.push(diag(
+                Severity::Error,
+                "duplicate",
+                ad[i as usize].dn.as_str(),
+                attr,
+                format!("{shared} is also held by {}", others.join("; ")),
+            ));
         }
     }
-    found.sort_by(|a, b| (&a.object, &a.attribute, &a.message).cmp(&(&b.object, &b.attribute, &b.message)));
+    found.sort_by(|a, b| {
+        (&a.object, &a.attribute, &a.message).cmp(&(&b.object, &b.attribute, &b.message))
+    });
     out.extend(found);
 }
 
@@ -494,7 +537,9 @@ mod tests {
     #[test]
     fn duplicates_are_reported_on_every_holder() {
         use crate::directory::{Dn, Guid};
-        let user = |cn: &str, n: u8| AdUser::new(Dn::parse(&format!("CN={cn},DC=x")).unwrap(), Guid([n; 16]));
+        let user = |cn: &str, n: u8| {
+            AdUser::new(Dn::parse(&format!("CN={cn},DC=x")).unwrap(), Guid([n; 16]))
+        };
         let mut a = user("a", 1);
         a.upn = Some("a@example.com".into());
         a.mail = Some("shared@example.com".into());
@@ -505,9 +550,19 @@ mod tests {
         let c = user("c", 3);
         let mut out = Vec::new();
         duplicates(&[a, b, c], &[0, 1, 2], &mut out);
-        let objects: Vec<_> = out.iter().map(|d| (d.object.as_str(), d.attribute.as_str())).collect();
+        let objects: Vec<_> = out
+            .iter()
+            .map(|d| (d.object.as_str(), d.attribute.as_str()))
+            .collect();
         // Each holder once, with the first attribute holding the value.
-        assert_eq!(objects, vec![("CN=a,DC=x", "mail"), ("CN=b,DC=x", "proxyAddresses")]);
-        assert!(out[0].message.contains("shared@example.com is also held by CN=b,DC=x"));
+        assert_eq!(
+            objects,
+            vec![("CN=a,DC=x", "mail"), ("CN=b,DC=x", "proxyAddresses")]
+        );
+        assert!(
+            out[0]
+                .message
+                .contains("shared@example.com is also held by CN=b,DC=x")
+        );
     }
 }

@@ -42,7 +42,11 @@ pub(crate) fn ci_hash(parts: &[&str]) -> u64 {
             }
         }
     }
-    let bytes: &[u8] = if heap.is_empty() { &stack[..len] } else { &heap };
+    let bytes: &[u8] = if heap.is_empty() {
+        &stack[..len]
+    } else {
+        &heap
+    };
     FixedState::default().hash_one(bytes)
 }
 
@@ -77,7 +81,8 @@ impl HashIndex {
     pub(crate) fn insert(&mut self, hash: u64, object: usize) {
         let h = short(hash);
         let object = u32::try_from(object).expect("fewer than 4 billion objects");
-        self.table.insert_unique(spread(h), (object, h), |&(_, h)| spread(h));
+        self.table
+            .insert_unique(spread(h), (object, h), |&(_, h)| spread(h));
     }
 
     /// Objects filed under `hash`, in no particular order.
@@ -105,11 +110,13 @@ pub(crate) fn shared_keys<T: Copy>(
         while end < entries.len() && entries[end].0 == entries[start].0 {
             end += 1;
         }
-        if end - start > 1 {
+        // Entries are sorted by object within a hash: a run of one object's values is no group.
+        if end - start > 1 && entries[start].1 != entries[end - 1].1 {
             // Usually one key per run; a hash collision splits it.
             let mut run: Vec<(u64, u32, T)> = entries[start..end].to_vec();
             while let Some(first) = run.first().copied() {
-                let (same, rest): (Vec<_>, Vec<_>) = run.into_iter().partition(|e| same_key(&first, e));
+                let (same, rest): (Vec<_>, Vec<_>) =
+                    run.into_iter().partition(|e| same_key(&first, e));
                 let mut objects: Vec<u32> = same.iter().map(|e| e.1).collect();
                 objects.dedup();
                 if objects.len() > 1 {
@@ -129,7 +136,10 @@ mod tests {
 
     #[test]
     fn ci_hash_ignores_case_and_splitting() {
-        assert_eq!(ci_hash(&["JDoe@Example.com"]), ci_hash(&["jdoe", "@", "EXAMPLE.COM"]));
+        assert_eq!(
+            ci_hash(&["JDoe@Example.com"]),
+            ci_hash(&["jdoe", "@", "EXAMPLE.COM"])
+        );
         assert_eq!(ci_hash(&["Ärger"]), ci_hash(&["ärger"]));
         assert_ne!(ci_hash(&["a"]), ci_hash(&["b"]));
         let long = "x".repeat(300);
@@ -150,7 +160,14 @@ mod tests {
 
     #[test]
     fn shared_keys_groups_only_different_objects() {
-        let e = vec![(1, 0, 'a'), (2, 1, 'b'), (1, 2, 'c'), (1, 2, 'd'), (3, 3, 'e'), (3, 3, 'f')];
+        let e = vec![
+            (1, 0, 'a'),
+            (2, 1, 'b'),
+            (1, 2, 'c'),
+            (1, 2, 'd'),
+            (3, 3, 'e'),
+            (3, 3, 'f'),
+        ];
         let groups = shared_keys(e, |_, _| true);
         assert_eq!(groups, vec![vec![(0, 'a'), (2, 'c'), (2, 'd')]]);
     }

@@ -5,6 +5,8 @@
 //! Every step is a hash lookup or a sort, so the join is linear(-log) in the number of objects;
 //! the indexes store object numbers only (see [`super::index`]).
 
+use std::cell::OnceCell;
+
 use super::anchor::anchor_bytes;
 use super::index::{HashIndex, ci_hash, exact_hash, shared_keys};
 use crate::desired::{AdSelector, DesiredState, EntraSelector, SoftMatchKey};
@@ -132,90 +134,117 @@ fn routable_eq((local, suffix): (&str, &str), upn: &str) -> bool {
     }
 }
 
-/// Every AD user by each key an `identities[]` or `protect` entry may use.
+/// Every AD user by each key an `identities[]` or `protect` entry may use. Each index is built
+/// the first time it is asked for: a plan without explicit identities builds none.
 pub(crate) struct AdIndex<'a> {
     ad: &'a [AdUser],
-    by_sam: HashIndex,
-    by_dn: HashIndex,
-    by_guid: HashIndex,
-    by_upn: HashIndex,
+    by_sam: OnceCell<HashIndex>,
+    by_dn: OnceCell<HashIndex>,
+    by_guid: OnceCell<HashIndex>,
+    by_upn: OnceCell<HashIndex>,
+}
+
+fn build_index<T>(items: &[T], key: impl Fn(&T) -> Option<u64>) -> HashIndex {
+    let mut ix = HashIndex::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        if let Some(h) = key(item) {
+            ix.insert(h, i);
+        }
+    }
+    ix
 }
 
 impl<'a> AdIndex<'a> {
     pub(crate) fn build(ad: &'a [AdUser]) -> Self {
-        let mut ix = AdIndex {
+        AdIndex {
             ad,
-            by_sam: HashIndex::with_capacity(ad.len()),
-            by_dn: HashIndex::with_capacity(ad.len()),
-            by_guid: HashIndex::with_capacity(ad.len()),
-            by_upn: HashIndex::with_capacity(ad.len()),
-        };
-        for (i, u) in ad.iter().enumerate() {
-            if let Some(s) = &u.sam_account_name {
-                ix.by_sam.insert(ci_hash(&[s.as_str()]), i);
-            }
-            ix.by_dn.insert(u.dn.hash_value(), i);
-            ix.by_guid.insert(exact_hash(&u.object_guid.0), i);
-            if let Some(upn) = &u.upn {
-                ix.by_upn.insert(ci_hash(&[upn.as_str()]), i);
-            }
+            by_sam: OnceCell::new(),
+            by_dn: OnceCell::new(),
+            by_guid: OnceCell::new(),
+            by_upn: OnceCell::new(),
         }
-        ix
     }
 
     /// The AD users a selector names (usually one).
     pub(crate) fn find(&self, sel: &AdSelector) -> Vec<usize> {
-        let candidates: Box<dyn Iterator<Item = usize> + '_> = match sel {
-            AdSelector::SamAccountName(s) => Box::new(self.by_sam.candidates(ci_hash(&[s.as_str()]))),
-            AdSelector::Dn(dn) => Box::new(self.by_dn.candidates(dn.hash_value())),
-            AdSelector::ObjectGuid(g) => Box::new(self.by_guid.candidates(exact_hash(&g.0))),
-            AdSelector::Upn(u) => Box::new(self.by_upn.candidates(ci_hash(&[u.as_str()]))),
+        let ad = self.ad;
+        let (ix, hash) = match sel {
+            AdSelector::SamAccountName(s) => (
+                self.by_sam.get_or_init(|| {
+                    build_index(ad, |u| {
+                        u.sam_account_name.as_ref().map(|s| ci_hash(&[s.as_str()]))
+                    })
+                }),
+                ci_hash(&[s.as_str()]),
+            ),
+            AdSelector::Dn(dn) => (
+                self.by_dn
+                    .get_or_init(|| build_index(ad, |u| Some(u.dn.hash_value()))),
+                dn.hash_value(),
+            ),
+            AdSelector::ObjectGuid(g) => (
+                self.by_guid
+                    .get_or_init(|| build_index(ad, |u| Some(exact_hash(&u.object_guid.0)))),
+                exact_hash(&g.0),
+            ),
+            AdSelector::Upn(u) => (
+                self.by_upn.get_or_init(|| {
+                    build_index(ad, |u| u.upn.as_ref().map(|upn| ci_hash(&[upn.as_str()])))
+                }),
+                ci_hash(&[u.as_str()]),
+            ),
         };
-        let mut found: Vec<usize> = candidates.filter(|&i| ad_matches(sel, &self.ad[i])).collect();
+        let mut found: Vec<usize> = ix
+            .candidates(hash)
+            .filter(|&i| ad_matches(sel, &ad[i]))
+            .collect();
         found.sort_unstable();
         found
     }
 }
 
-/// Every cloud user by id and by UPN.
+/// Every cloud user by id and by UPN, each index built on first use.
 pub(crate) struct CloudIndex<'a> {
     cloud: &'a [CloudUser],
-    by_id: HashIndex,
-    by_upn: HashIndex,
+    by_id: OnceCell<HashIndex>,
+    by_upn: OnceCell<HashIndex>,
 }
 
 impl<'a> CloudIndex<'a> {
     pub(crate) fn build(cloud: &'a [CloudUser]) -> Self {
-        let mut ix = CloudIndex {
+        CloudIndex {
             cloud,
-            by_id: HashIndex::with_capacity(cloud.len()),
-            by_upn: HashIndex::with_capacity(cloud.len()),
-        };
-        for (i, u) in cloud.iter().enumerate() {
-            ix.by_id.insert(ci_hash(&[&u.id]), i);
-            ix.by_upn.insert(ci_hash(&[u.upn.as_str()]), i);
+            by_id: OnceCell::new(),
+            by_upn: OnceCell::new(),
         }
-        ix
+    }
+
+    fn upns(&self) -> &HashIndex {
+        self.by_upn
+            .get_or_init(|| build_index(self.cloud, |u| Some(ci_hash(&[u.upn.as_str()]))))
     }
 
     /// The cloud users a selector names (usually one).
     pub(crate) fn find(&self, sel: &EntraSelector) -> Vec<usize> {
-        let hash = match sel {
-            EntraSelector::Upn(u) => ci_hash(&[u.as_str()]),
-            EntraSelector::Id(id) => ci_hash(&[id]),
+        let (ix, hash) = match sel {
+            EntraSelector::Upn(u) => (self.upns(), ci_hash(&[u.as_str()])),
+            EntraSelector::Id(id) => (
+                self.by_id
+                    .get_or_init(|| build_index(self.cloud, |u| Some(ci_hash(&[&u.id])))),
+                ci_hash(&[id]),
+            ),
         };
-        let ix = match sel {
-            EntraSelector::Upn(_) => &self.by_upn,
-            EntraSelector::Id(_) => &self.by_id,
-        };
-        let mut found: Vec<usize> = ix.candidates(hash).filter(|&i| cloud_matches(sel, &self.cloud[i])).collect();
+        let mut found: Vec<usize> = ix
+            .candidates(hash)
+            .filter(|&i| cloud_matches(sel, &self.cloud[i]))
+            .collect();
         found.sort_unstable();
         found
     }
 
     /// Cloud users whose UPN is `local@suffix`.
     fn by_routable<'s>(&'s self, key: (&'s str, &'s str)) -> impl Iterator<Item = usize> + 's {
-        self.by_upn
+        self.upns()
             .candidates(routable_hash(key))
             .filter(move |&c| routable_eq(key, self.cloud[c].upn.as_str()))
     }
@@ -312,7 +341,14 @@ impl<'a> Joiner<'a> {
         format!("{} (entra {})", self.cloud[i].upn, self.cloud[i].id)
     }
 
-    fn conflict(&mut self, kind: ConflictKind, identity: String, ads: &[usize], clouds: &[usize], message: String) {
+    fn conflict(
+        &mut self,
+        kind: ConflictKind,
+        identity: String,
+        ads: &[usize],
+        clouds: &[usize],
+        message: String,
+    ) {
         let mut objects: Vec<String> = ads.iter().map(|&i| self.ad_label(i)).collect();
         objects.extend(clouds.iter().map(|&i| self.cloud_label(i)));
         let k = small(self.conflicts.len());
@@ -344,7 +380,9 @@ impl<'a> Joiner<'a> {
 
         let ad_upns: Vec<(u64, u32, ())> = self
             .ad_indices()
-            .filter_map(|i| routable(self.desired, &self.ad[i]).map(|k| (routable_hash(k), small(i), ())))
+            .filter_map(|i| {
+                routable(self.desired, &self.ad[i]).map(|k| (routable_hash(k), small(i), ()))
+            })
             .collect();
         let same_routable = |x: &(u64, u32, ()), y: &(u64, u32, ())| {
             let (a, b) = (&self.ad[x.1 as usize], &self.ad[y.1 as usize]);
@@ -356,33 +394,65 @@ impl<'a> Joiner<'a> {
         for g in shared_keys(ad_upns, same_routable) {
             let ids: Vec<usize> = g.iter().map(|(i, _)| *i as usize).collect();
             let (local, suffix) = routable(self.desired, &self.ad[ids[0]]).unwrap_or_default();
-            let upn = if suffix.is_empty() { local.to_owned() } else { format!("{local}@{suffix}") };
+            let upn = if suffix.is_empty() {
+                local.to_owned()
+            } else {
+                format!("{local}@{suffix}")
+            };
             let n = ids.len();
-            groups.push((ConflictKind::DuplicateUpn, upn.clone(), ids, vec![], format!("{n} in-scope AD users share the UPN {upn} (after upn_suffixes)")));
+            groups.push((
+                ConflictKind::DuplicateUpn,
+                upn.clone(),
+                ids,
+                vec![],
+                format!("{n} in-scope AD users share the UPN {upn} (after upn_suffixes)"),
+            ));
         }
 
         let ad_smtp: Vec<(u64, u32, ())> = self
             .ad_indices()
             .filter_map(|i| primary_smtp(&self.ad[i]).map(|a| (ci_hash(&[a]), small(i), ())))
             .collect();
-        let same_smtp = |x: &(u64, u32, ()), y: &(u64, u32, ())| match (primary_smtp(&self.ad[x.1 as usize]), primary_smtp(&self.ad[y.1 as usize])) {
+        let same_smtp = |x: &(u64, u32, ()), y: &(u64, u32, ())| match (
+            primary_smtp(&self.ad[x.1 as usize]),
+            primary_smtp(&self.ad[y.1 as usize]),
+        ) {
             (Some(a), Some(b)) => eq_ci(a, b),
             _ => false,
         };
         for g in shared_keys(ad_smtp, same_smtp) {
             let ids: Vec<usize> = g.iter().map(|(i, _)| *i as usize).collect();
-            let smtp = primary_smtp(&self.ad[ids[0]]).unwrap_or_default().to_owned();
+            let smtp = primary_smtp(&self.ad[ids[0]])
+                .unwrap_or_default()
+                .to_owned();
             let n = ids.len();
-            groups.push((ConflictKind::DuplicateSmtp, smtp.clone(), ids, vec![], format!("{n} in-scope AD users have the primary SMTP address {smtp}")));
+            groups.push((
+                ConflictKind::DuplicateSmtp,
+                smtp.clone(),
+                ids,
+                vec![],
+                format!("{n} in-scope AD users have the primary SMTP address {smtp}"),
+            ));
         }
 
-        let cloud_upns: Vec<(u64, u32, ())> = self.cloud_indices().map(|c| (ci_hash(&[self.cloud[c].upn.as_str()]), small(c), ())).collect();
-        let same_upn = |x: &(u64, u32, ()), y: &(u64, u32, ())| self.cloud[x.1 as usize].upn == self.cloud[y.1 as usize].upn;
+        let cloud_upns: Vec<(u64, u32, ())> = self
+            .cloud_indices()
+            .map(|c| (ci_hash(&[self.cloud[c].upn.as_str()]), small(c), ()))
+            .collect();
+        let same_upn = |x: &(u64, u32, ()), y: &(u64, u32, ())| {
+            self.cloud[x.1 as usize].upn == self.cloud[y.1 as usize].upn
+        };
         for g in shared_keys(cloud_upns, same_upn) {
             let ids: Vec<usize> = g.iter().map(|(i, _)| *i as usize).collect();
             let upn = self.cloud[ids[0]].upn.to_string();
             let n = ids.len();
-            groups.push((ConflictKind::DuplicateUpn, upn.clone(), vec![], ids, format!("{n} cloud users share the UPN {upn}")));
+            groups.push((
+                ConflictKind::DuplicateUpn,
+                upn.clone(),
+                vec![],
+                ids,
+                format!("{n} cloud users share the UPN {upn}"),
+            ));
         }
 
         // Every address of every cloud user, tagged with its position so groups can name it.
@@ -392,26 +462,39 @@ impl<'a> Joiner<'a> {
                 cloud_smtp_entries.push((ci_hash(&[a]), small(c), k as u16));
             }
         }
-        let address = |c: u32, k: u16| cloud_smtp(&self.cloud[c as usize]).nth(k as usize).unwrap_or_default();
-        let same_address = |x: &(u64, u32, u16), y: &(u64, u32, u16)| eq_ci(address(x.1, x.2), address(y.1, y.2));
+        let address = |c: u32, k: u16| {
+            cloud_smtp(&self.cloud[c as usize])
+                .nth(k as usize)
+                .unwrap_or_default()
+        };
+        let same_address =
+            |x: &(u64, u32, u16), y: &(u64, u32, u16)| eq_ci(address(x.1, x.2), address(y.1, y.2));
         for g in shared_keys(cloud_smtp_entries, same_address) {
             let mut ids: Vec<usize> = g.iter().map(|(c, _)| *c as usize).collect();
             ids.dedup();
             let smtp = address(g[0].0, g[0].1).to_owned();
             let n = ids.len();
-            groups.push((ConflictKind::DuplicateSmtp, smtp.clone(), vec![], ids, format!("{n} cloud users answer to the SMTP address {smtp}")));
+            groups.push((
+                ConflictKind::DuplicateSmtp,
+                smtp.clone(),
+                vec![],
+                ids,
+                format!("{n} cloud users answer to the SMTP address {smtp}"),
+            ));
         }
         groups
     }
 
     fn spec_name(&self, s: usize) -> String {
         let spec = &self.desired.identities[s];
-        spec.name.clone().unwrap_or_else(|| match (&spec.entra, &spec.ad) {
-            (Some(EntraSelector::Upn(u)), _) => u.to_string(),
-            (Some(EntraSelector::Id(id)), _) => id.clone(),
-            (None, Some(sel)) => describe_ad(sel),
-            (None, None) => spec.origin.clone(),
-        })
+        spec.name
+            .clone()
+            .unwrap_or_else(|| match (&spec.entra, &spec.ad) {
+                (Some(EntraSelector::Upn(u)), _) => u.to_string(),
+                (Some(EntraSelector::Id(id)), _) => id.clone(),
+                (None, Some(sel)) => describe_ad(sel),
+                (None, None) => spec.origin.clone(),
+            })
     }
 
     /// `identities[]` entries: resolve both sides; pairs are fixed, single sides are hints.
@@ -429,9 +512,23 @@ impl<'a> Joiner<'a> {
                         Some(i) => Some(i),
                         None => {
                             let cloud = spec.entra.as_ref().and_then(|sel| self.find_cloud(sel));
-                            let why = if found.is_empty() { "does not exist" } else { "is outside scope" };
-                            let message = format!("identities[] at {} names AD {}, which {why}", spec.origin, describe_ad(sel));
-                            self.conflict(ConflictKind::MissingObject, name, &[], cloud.as_slice(), message);
+                            let why = if found.is_empty() {
+                                "does not exist"
+                            } else {
+                                "is outside scope"
+                            };
+                            let message = format!(
+                                "identities[] at {} names AD {}, which {why}",
+                                spec.origin,
+                                describe_ad(sel)
+                            );
+                            self.conflict(
+                                ConflictKind::MissingObject,
+                                name,
+                                &[],
+                                cloud.as_slice(),
+                                message,
+                            );
                             continue;
                         }
                     }
@@ -442,8 +539,18 @@ impl<'a> Joiner<'a> {
                 Some(sel) => match self.find_cloud(sel) {
                     Some(i) => Some(i),
                     None => {
-                        let message = format!("identities[] at {} names cloud user {}, which does not exist", spec.origin, describe_entra(sel));
-                        self.conflict(ConflictKind::MissingObject, name, ad.as_slice(), &[], message);
+                        let message = format!(
+                            "identities[] at {} names cloud user {}, which does not exist",
+                            spec.origin,
+                            describe_entra(sel)
+                        );
+                        self.conflict(
+                            ConflictKind::MissingObject,
+                            name,
+                            ad.as_slice(),
+                            &[],
+                            message,
+                        );
                         continue;
                     }
                 },
@@ -453,8 +560,17 @@ impl<'a> Joiner<'a> {
             let cloud_taken = cloud.and_then(|i| self.cloud_spec[i]);
             if let Some(other) = ad_taken.or(cloud_taken) {
                 let first = self.desired.identities[other as usize].origin.clone();
-                let message = format!("identities[] at {} and at {first} name the same object", spec.origin);
-                self.conflict(ConflictKind::DuplicateIdentity, name, ad.as_slice(), cloud.as_slice(), message);
+                let message = format!(
+                    "identities[] at {} and at {first} name the same object",
+                    spec.origin
+                );
+                self.conflict(
+                    ConflictKind::DuplicateIdentity,
+                    name,
+                    ad.as_slice(),
+                    cloud.as_slice(),
+                    message,
+                );
                 continue;
             }
             if let Some(i) = ad {
@@ -470,7 +586,10 @@ impl<'a> Joiner<'a> {
     }
 
     fn find_cloud(&self, sel: &EntraSelector) -> Option<usize> {
-        self.cloud_index.find(sel).into_iter().find(|&i| self.universe.cloud_ok[i])
+        self.cloud_index
+            .find(sel)
+            .into_iter()
+            .find(|&i| self.universe.cloud_ok[i])
     }
 
     fn free_ad(&self, i: usize) -> bool {
@@ -487,8 +606,14 @@ impl<'a> Joiner<'a> {
             if !self.free_ad(a) {
                 continue;
             }
-            let Some(id) = self.ad[a].owner_marker() else { continue };
-            let twin = self.cloud_index.find(&EntraSelector::Id(id.to_owned())).into_iter().next();
+            let Some(id) = self.ad[a].owner_marker() else {
+                continue;
+            };
+            let twin = self
+                .cloud_index
+                .find(&EntraSelector::Id(id.to_owned()))
+                .into_iter()
+                .next();
             if let Some(c) = twin.filter(|&c| self.free_cloud(c)) {
                 self.pair(a, c, MatchKind::Marker);
             }
@@ -496,7 +621,11 @@ impl<'a> Joiner<'a> {
     }
 
     /// The cloud users (free of conflicts) that carry this anchor as onPremisesImmutableId.
-    fn by_anchor<'s>(&'s self, by_immutable: &'s HashIndex, anchor: &'s str) -> impl Iterator<Item = usize> + 's {
+    fn by_anchor<'s>(
+        &'s self,
+        by_immutable: &'s HashIndex,
+        anchor: &'s str,
+    ) -> impl Iterator<Item = usize> + 's {
         by_immutable
             .candidates(exact_hash(anchor.as_bytes()))
             .filter(move |&c| self.cloud[c].immutable_id.as_deref() == Some(anchor))
@@ -510,7 +639,11 @@ impl<'a> Joiner<'a> {
             if self.cloud_blocked[c] {
                 continue;
             }
-            if let Some(id) = self.cloud[c].immutable_id.as_deref().filter(|s| !s.is_empty()) {
+            if let Some(id) = self.cloud[c]
+                .immutable_id
+                .as_deref()
+                .filter(|s| !s.is_empty())
+            {
                 by_immutable.insert(exact_hash(id.as_bytes()), c);
             }
             let mut last = None;
@@ -526,7 +659,10 @@ impl<'a> Joiner<'a> {
 
         // A conflicted AD user still drags its would-be partner into the conflict, so the
         // partner is not mistaken for a cloud-only user and provisioned a second twin.
-        let conflicted: Vec<usize> = self.ad_indices().filter(|&a| self.ad_blocked[a] && self.ad_pair[a].is_none()).collect();
+        let conflicted: Vec<usize> = self
+            .ad_indices()
+            .filter(|&a| self.ad_blocked[a] && self.ad_pair[a].is_none())
+            .collect();
         for a in conflicted {
             let candidate = self.candidate(a, &by_immutable);
             if let (Some(c), Some(k)) = (candidate, self.ad_conflict[a])
@@ -546,9 +682,12 @@ impl<'a> Joiner<'a> {
                 continue;
             }
             let anchor = base64_anchor(&self.ad[a], source_anchor);
-            let hard: Vec<usize> = self.by_anchor(&by_immutable, &anchor).collect();
-            if !hard.is_empty() {
-                claims.extend(hard.into_iter().map(|c| (small(c), small(a), MatchKind::Hard)));
+            let before = claims.len();
+            claims.extend(
+                self.by_anchor(&by_immutable, &anchor)
+                    .map(|c| (small(c), small(a), MatchKind::Hard)),
+            );
+            if claims.len() > before {
                 continue;
             }
             for key in &self.desired.soft_match {
@@ -567,10 +706,37 @@ impl<'a> Joiner<'a> {
             while end < claims.len() && claims[end].0 as usize == c {
                 end += 1;
             }
-            let list: Vec<(usize, MatchKind)> = claims[start..end].iter().map(|&(_, a, k)| (a as usize, k)).collect();
+            if end - start == 1 && self.settle_one(c, claims[start].1 as usize, claims[start].2) {
+                start = end;
+                continue;
+            }
+            let list: Vec<(usize, MatchKind)> = claims[start..end]
+                .iter()
+                .map(|&(_, a, k)| (a as usize, k))
+                .collect();
             start = end;
             self.settle(c, list);
         }
+    }
+
+    /// The common case without allocating: one AD user claims a free cloud user, by hard match
+    /// or by a soft match the cloud user's anchor does not contradict. False: not that case.
+    fn settle_one(&mut self, c: usize, a: usize, how: MatchKind) -> bool {
+        if self.cloud_blocked[c] || self.cloud_pair[c].is_some() {
+            return false;
+        }
+        if how != MatchKind::Hard {
+            let anchor = base64_anchor(&self.ad[a], self.desired.source_anchor);
+            if self.cloud[c]
+                .immutable_id
+                .as_deref()
+                .is_some_and(|id| !id.is_empty() && id != anchor)
+            {
+                return false;
+            }
+        }
+        self.pair(a, c, how);
+        true
     }
 
     /// Decides the claims on cloud user `c`: a pair, or a conflict.
@@ -579,16 +745,36 @@ impl<'a> Joiner<'a> {
         let cloud_name = self.cloud[c].upn.to_string();
         let ads: Vec<usize> = list.iter().map(|(a, _)| *a).collect();
         if self.cloud_blocked[c] {
-            self.conflict(ConflictKind::AmbiguousMatch, cloud_name.clone(), &ads, &[], format!("matches cloud user {cloud_name}, which is itself in a conflict"));
+            self.conflict(
+                ConflictKind::AmbiguousMatch,
+                cloud_name.clone(),
+                &ads,
+                &[],
+                format!("matches cloud user {cloud_name}, which is itself in a conflict"),
+            );
             return;
         }
         if let Some(owner) = self.cloud_pair[c] {
             let owner_dn = self.ad[owner as usize].dn.to_string();
-            self.conflict(ConflictKind::AmbiguousMatch, cloud_name.clone(), &ads, &[], format!("matches cloud user {cloud_name}, which is already paired with {owner_dn}"));
+            self.conflict(
+                ConflictKind::AmbiguousMatch,
+                cloud_name.clone(),
+                &ads,
+                &[],
+                format!("matches cloud user {cloud_name}, which is already paired with {owner_dn}"),
+            );
             return;
         }
-        let hard: Vec<usize> = list.iter().filter(|(_, k)| *k == MatchKind::Hard).map(|(a, _)| *a).collect();
-        let soft: Vec<(usize, MatchKind)> = list.iter().filter(|(_, k)| *k != MatchKind::Hard).copied().collect();
+        let hard: Vec<usize> = list
+            .iter()
+            .filter(|(_, k)| *k == MatchKind::Hard)
+            .map(|(a, _)| *a)
+            .collect();
+        let soft: Vec<(usize, MatchKind)> = list
+            .iter()
+            .filter(|(_, k)| *k != MatchKind::Hard)
+            .copied()
+            .collect();
         match hard.len() {
             1 => {
                 let a = hard[0];
@@ -601,21 +787,39 @@ impl<'a> Joiner<'a> {
             0 if soft.len() == 1 => {
                 let (a, how) = soft[0];
                 let expected = base64_anchor(&self.ad[a], source_anchor);
-                match self.cloud[c].immutable_id.as_deref().filter(|s| !s.is_empty()) {
+                match self.cloud[c]
+                    .immutable_id
+                    .as_deref()
+                    .filter(|s| !s.is_empty())
+                {
                     Some(existing) if existing != expected => {
                         let key = match how {
                             MatchKind::Soft(SoftMatchKey::Smtp) => "SMTP address",
                             _ => "UPN",
                         };
-                        let message = format!("soft-matches cloud user {cloud_name} by {key}, but its onPremisesImmutableId is {existing}, not this object's anchor {expected} (Entra: InvalidSoftMatch)");
-                        self.conflict(ConflictKind::InvalidSoftMatch, cloud_name.clone(), &[a], &[c], message);
+                        let message = format!(
+                            "soft-matches cloud user {cloud_name} by {key}, but its onPremisesImmutableId is {existing}, not this object's anchor {expected} (Entra: InvalidSoftMatch)"
+                        );
+                        self.conflict(
+                            ConflictKind::InvalidSoftMatch,
+                            cloud_name.clone(),
+                            &[a],
+                            &[c],
+                            message,
+                        );
                     }
                     _ => self.pair(a, c, how),
                 }
             }
             _ => {
                 let n = ads.len();
-                self.conflict(ConflictKind::AmbiguousMatch, cloud_name.clone(), &ads, &[c], format!("{n} AD users claim cloud user {cloud_name}"));
+                self.conflict(
+                    ConflictKind::AmbiguousMatch,
+                    cloud_name.clone(),
+                    &ads,
+                    &[c],
+                    format!("{n} AD users claim cloud user {cloud_name}"),
+                );
             }
         }
     }
@@ -626,7 +830,10 @@ impl<'a> Joiner<'a> {
         if let Some(c) = self.by_anchor(by_immutable, &anchor).next() {
             return Some(c);
         }
-        self.desired.soft_match.iter().find_map(|key| self.soft_candidate(a, *key))
+        self.desired
+            .soft_match
+            .iter()
+            .find_map(|key| self.soft_candidate(a, *key))
     }
 
     /// The cloud user AD user `a` soft-matches by one key (the first, if several).
@@ -643,7 +850,10 @@ impl<'a> Joiner<'a> {
             }
             SoftMatchKey::Upn => {
                 let key = routable(self.desired, &self.ad[a])?;
-                self.cloud_index.by_routable(key).filter(|c| self.universe.cloud_ok[*c]).min()
+                self.cloud_index
+                    .by_routable(key)
+                    .filter(|c| self.universe.cloud_ok[*c])
+                    .min()
             }
         }
     }
@@ -690,7 +900,9 @@ impl<'a> Joiner<'a> {
         }
         let mut conflicts = self.conflicts;
         // Conflicts are found in data order; callers see a stable, readable order.
-        conflicts.sort_by(|a, b| (a.kind, &a.identity, &a.objects).cmp(&(b.kind, &b.identity, &b.objects)));
+        conflicts.sort_by(|a, b| {
+            (a.kind, &a.identity, &a.objects).cmp(&(b.kind, &b.identity, &b.objects))
+        });
         Joined {
             joints,
             conflicts,

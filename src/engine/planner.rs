@@ -1,5 +1,7 @@
 //! The planner: for each joined identity, the actions that converge it.
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeSet;
 
 use foldhash::{HashMap, HashSet};
@@ -95,6 +97,33 @@ struct Draft {
     precondition: Option<String>,
 }
 
+/// An attribute converged on pairs: its mapping and the authoritative side (none when only
+/// identity overrides name it).
+type Converged = (&'static Mapping, Option<Authority>);
+
+/// The attributes to converge on a pair, identifiers aside: everything under `attributes:`
+/// plus what this identity overrides.
+fn converged_attributes(d: &DesiredState, spec: Option<&IdentitySpec>) -> Vec<Converged> {
+    let mut names: BTreeSet<&str> = d.attributes.keys().map(String::as_str).collect();
+    if let Some(s) = spec {
+        names.extend(s.attributes.keys().map(String::as_str));
+    }
+    names
+        .into_iter()
+        .filter(|n| !IDENTIFIERS.contains(n))
+        .filter_map(|n| Some((attributes::by_graph(n)?, d.attributes.get(n).copied())))
+        .collect()
+}
+
+/// The `SMTP:` address among proxy address values, borrowed.
+fn primary_smtp_of(values: &[String]) -> Option<&str> {
+    values
+        .iter()
+        .filter_map(|v| ProxyAddress::parse(v))
+        .find(ProxyAddress::is_primary_smtp)
+        .map(|p| p.address)
+}
+
 /// What one identity contributes; dropped whole when one of its objects has an error.
 #[derive(Default)]
 struct Batch {
@@ -130,12 +159,17 @@ struct Planner<'a> {
     ad_index: AdIndex<'a>,
     cloud_index: CloudIndex<'a>,
     /// Every DN read or planned, so creates pick free names.
-    dns: HashIndex,
+    /// Every DN read, by hash; built when a create or move first needs a free name.
+    dns: OnceCell<HashIndex>,
     /// DNs of objects this plan creates or moves to.
     planned_dns: HashSet<Dn>,
     /// Folded UPN/mail/SMTP values held by in-scope AD objects -> the holder's DN.
-    /// UPN, mail and SMTP values of in-scope AD objects, by hash.
-    ad_values: HashIndex,
+    /// UPN, mail and SMTP values of in-scope AD objects, by hash; built when a create first
+    /// checks its names.
+    ad_values: OnceCell<HashIndex>,
+    ad_in_scope: Vec<usize>,
+    /// `converged_attributes` for identities without overrides, computed once.
+    converged: Vec<Converged>,
     /// sAMAccountNames this plan's creates take (folded).
     planned_sams: HashSet<String>,
     /// Folded values taken domain-wide -> (attribute, DN).
@@ -163,15 +197,11 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         cloud: input.cloud,
         ad_index: joined.ad_index,
         cloud_index: joined.cloud_index,
-        dns: {
-            let mut ix = HashIndex::with_capacity(input.ad.len());
-            for (i, u) in input.ad.iter().enumerate() {
-                ix.insert(u.dn.hash_value(), i);
-            }
-            ix
-        },
+        dns: OnceCell::new(),
         planned_dns: HashSet::default(),
-        ad_values: HashIndex::with_capacity(input.ad.len() * 3),
+        ad_values: OnceCell::new(),
+        ad_in_scope: joined.ad_in_scope.clone(),
+        converged: converged_attributes(d, None),
         planned_sams: HashSet::default(),
         taken,
         drafts: Vec::new(),
@@ -184,12 +214,6 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
 
     // IdFix `duplicate` over the in-scope AD objects as they are now.
     diagnostics::duplicates(input.ad, &joined.ad_in_scope, &mut p.diagnostics);
-    // Which in-scope object holds a value a create wants.
-    for &i in &joined.ad_in_scope {
-        for (_, v) in diagnostics::unique_values(&input.ad[i]) {
-            p.ad_values.insert(ci_hash(&[v]), i);
-        }
-    }
     let duplicate_holders: HashSet<String> = p
         .diagnostics
         .iter()
@@ -227,13 +251,30 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
 
 impl<'a> Planner<'a> {
     fn dn_taken(&self, dn: &Dn) -> bool {
-        self.dns.candidates(dn.hash_value()).any(|i| &self.ad[i].dn == dn) || self.planned_dns.contains(dn)
+        let ad = self.ad;
+        let dns = self.dns.get_or_init(|| {
+            let mut ix = HashIndex::with_capacity(ad.len());
+            for (i, u) in ad.iter().enumerate() {
+                ix.insert(u.dn.hash_value(), i);
+            }
+            ix
+        });
+        dns.candidates(dn.hash_value()).any(|i| &ad[i].dn == dn) || self.planned_dns.contains(dn)
     }
 
     /// The DN of the in-scope AD object holding `value` as UPN, mail or SMTP address.
     fn value_holder(&self, value: &str) -> Option<&'a str> {
         let ad = self.ad;
-        self.ad_values
+        let values = self.ad_values.get_or_init(|| {
+            let mut ix = HashIndex::with_capacity(self.ad_in_scope.len() * 3);
+            for &i in &self.ad_in_scope {
+                for (_, v) in diagnostics::unique_values(&ad[i]) {
+                    ix.insert(ci_hash(&[v]), i);
+                }
+            }
+            ix
+        });
+        values
             .candidates(ci_hash(&[value]))
             .find(|&i| diagnostics::unique_values(&ad[i]).any(|(_, v)| eq_ci(v, value)))
             .map(|i| ad[i].dn.as_str())
@@ -322,19 +363,20 @@ impl<'a> Planner<'a> {
         joint.spec.map(|s| &self.d.identities[s])
     }
 
-    fn identity_name(&self, joint: &Joint) -> String {
-        if let Some(name) = self.spec(joint).and_then(|s| s.name.clone()) {
+    /// The identity's name in plans: borrowed, as most identities never get an action.
+    fn identity_name(&self, joint: &Joint) -> &'a str {
+        if let Some(name) = self.spec(joint).and_then(|s| s.name.as_deref()) {
             return name;
         }
         if let Some(c) = joint.cloud {
-            return self.cloud[c].upn.to_string();
+            return self.cloud[c].upn.as_str();
         }
         let a = &self.ad[joint.ad.expect("a joint has a side")];
         a.upn
             .as_ref()
-            .map(|u| u.to_string())
-            .or_else(|| a.sam_account_name.as_ref().map(|s| s.to_string()))
-            .unwrap_or_else(|| a.dn.to_string())
+            .map(|u| u.as_str())
+            .or_else(|| a.sam_account_name.as_ref().map(|s| s.as_str()))
+            .unwrap_or_else(|| a.dn.as_str())
     }
 
     fn protected(&self, joint: &Joint) -> bool {
@@ -354,9 +396,9 @@ impl<'a> Planner<'a> {
         let name = self.identity_name(joint);
         let protected = self.protected(joint);
         match (joint.ad, joint.cloud) {
-            (Some(a), Some(c)) => self.pair(joint, &name, a, c, batch),
-            (None, Some(c)) => self.cloud_only(joint, &name, c, batch),
-            (Some(a), None) => self.ad_only(joint, &name, a, batch),
+            (Some(a), Some(c)) => self.pair(joint, name, a, c, batch),
+            (None, Some(c)) => self.cloud_only(joint, name, c, batch),
+            (Some(a), None) => self.ad_only(joint, name, a, batch),
             (None, None) => {}
         }
         if protected && !batch.drafts.is_empty() {
@@ -370,7 +412,7 @@ impl<'a> Planner<'a> {
             batch.deprovision_entra = 0;
             batch.note(
                 NoteKind::Protected,
-                &name,
+                name,
                 format!("not planned because it is protected: {}", what.join(", ")),
             );
         }
@@ -436,22 +478,24 @@ impl<'a> Planner<'a> {
 
         // Identifiers: make AD carry the cloud's UPN, mail and primary SMTP address (or the
         // reverse where `attributes:` makes AD authoritative), so Entra Connect matches.
+        // Everything is borrowed until a change is recorded: a converged pair allocates nothing.
         let upn_auth = self.authority("userPrincipalName");
         let override_upn = spec.and_then(|s| s.attributes.get("userPrincipalName"));
-        let want_upn = match (override_upn, upn_auth) {
-            (Some(v), _) => Some(v.clone()),
-            (None, Authority::Entra) => Some(cloud.upn.to_string()),
-            (None, Authority::Ad) => ad.upn.as_ref().map(|u| self.d.routable_upn(u).to_string()),
+        let routable = ad.upn.as_ref().map(|u| self.d.routable_upn(u));
+        let want_upn: Option<&str> = match (override_upn, upn_auth) {
+            (Some(v), _) => Some(v),
+            (None, Authority::Entra) => Some(cloud.upn.as_str()),
+            (None, Authority::Ad) => routable.as_ref().map(|u| u.as_str()),
         };
-        let mut projected_upn = ad.upn.as_ref().map(|u| u.to_string());
-        if let Some(want) = &want_upn {
+        let mut projected_upn = ad.upn.as_ref().map(|u| u.as_str());
+        if let Some(want) = want_upn {
             if !ad.upn.as_ref().is_some_and(|u| eq_ci(u.as_str(), want)) {
                 ad_changes.push(Change::set(
                     "userPrincipalName",
                     opt(ad.upn.as_ref().map(|u| u.as_str())),
                     json!(want),
                 ));
-                projected_upn = Some(want.clone());
+                projected_upn = Some(want);
             }
             if !eq_ci(cloud.upn.as_str(), want) {
                 self.entra_or_pending(
@@ -466,20 +510,20 @@ impl<'a> Planner<'a> {
         }
 
         let mail_auth = self.authority("mail");
-        let override_mail = spec.and_then(|s| s.attributes.get("mail")).cloned();
-        let cloud_primary = cloud
-            .primary_smtp()
-            .map(SmtpAddress::into_string)
-            .or_else(|| cloud.mail.clone());
-        let want_mail = override_mail.or_else(|| match mail_auth {
-            Authority::Entra => cloud.mail.clone().or_else(|| cloud_primary.clone()),
-            Authority::Ad => ad.mail.clone(),
+        let override_mail = spec
+            .and_then(|s| s.attributes.get("mail"))
+            .map(String::as_str);
+        let cloud_primary: Option<&str> =
+            primary_smtp_of(&cloud.proxy_addresses).or(cloud.mail.as_deref());
+        let want_mail: Option<&str> = override_mail.or(match mail_auth {
+            Authority::Entra => cloud.mail.as_deref().or(cloud_primary),
+            Authority::Ad => ad.mail.as_deref(),
         });
-        let mut projected_mail = ad.mail.clone();
-        if let Some(want) = &want_mail {
+        let mut projected_mail = ad.mail.as_deref();
+        if let Some(want) = want_mail {
             if !ad.mail.as_deref().is_some_and(|m| eq_ci(m, want)) {
                 ad_changes.push(Change::set("mail", opt(ad.mail.as_deref()), json!(want)));
-                projected_mail = Some(want.clone());
+                projected_mail = Some(want);
             }
             if !cloud.mail.as_deref().is_some_and(|m| eq_ci(m, want)) && mail_auth == Authority::Ad
             {
@@ -494,39 +538,36 @@ impl<'a> Planner<'a> {
             }
         }
 
-        let mut projected_proxies = ad.proxy_addresses.clone();
+        let mut changed_proxies: Option<Vec<String>> = None;
         let primary = match mail_auth {
-            Authority::Entra => spec
-                .and_then(|s| s.attributes.get("mail").cloned())
-                .or(cloud_primary),
+            Authority::Entra => override_mail.or(cloud_primary),
             Authority::Ad => None,
         };
-        if let Some(primary) = primary {
-            let aliases: Vec<String> = smtp_addresses(&cloud.proxy_addresses)
-                .map(SmtpAddress::into_string)
-                .collect();
-            if let Some(change) = proxy_change(&ad.proxy_addresses, &primary, &aliases) {
-                projected_proxies = change
-                    .after
-                    .as_array()
-                    .map(|v| {
-                        v.iter()
-                            .filter_map(|s| s.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                ad_changes.push(change);
-            }
+        if let Some(primary) = primary
+            && let Some(change) = proxy_change(&ad.proxy_addresses, primary, &cloud.proxy_addresses)
+        {
+            changed_proxies = change.after.as_array().map(|v| {
+                v.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            });
+            ad_changes.push(change);
         }
 
         // Attributes under `attributes:` and per-identity overrides.
-        let mut projected_display = ad.attr("displayName").map(str::to_owned);
+        let mut projected_display: Option<Cow<'_, str>> = ad.attr("displayName").map(Cow::Borrowed);
         let mut disable_drafts: Vec<Draft> = Vec::new();
-        for (m, auth, over) in self.converged_attributes(spec) {
+        let overrides = spec.map(|s| &s.attributes).filter(|a| !a.is_empty());
+        let converged: Cow<'_, [Converged]> = match overrides {
+            None => Cow::Borrowed(&self.converged),
+            Some(_) => Cow::Owned(converged_attributes(self.d, spec)),
+        };
+        for &(m, auth) in converged.iter() {
+            let over: Option<&str> = overrides.and_then(|o| o.get(m.graph)).map(String::as_str);
             let ad_val = ad_value(ad, m);
             let cloud_val = cloud_value(cloud, m);
-            let want = match (&over, auth) {
-                (Some(v), _) => Some(v.clone()),
+            let want: Option<Cow<'_, str>> = match (over, auth) {
+                (Some(v), _) => Some(Cow::Borrowed(v)),
                 (None, Some(Authority::Ad)) => ad_val.clone(),
                 (None, Some(Authority::Entra)) => cloud_val.clone(),
                 (None, None) => continue,
@@ -626,10 +667,10 @@ impl<'a> Planner<'a> {
 
         let projected = Projected {
             object: ad.dn.as_str(),
-            upn: projected_upn.as_deref(),
+            upn: projected_upn,
             sam_account_name: ad.sam_account_name.as_ref().map(|s| s.as_str()),
-            mail: projected_mail.as_deref(),
-            proxy_addresses: &projected_proxies,
+            mail: projected_mail,
+            proxy_addresses: changed_proxies.as_deref().unwrap_or(&ad.proxy_addresses),
             display_name: projected_display.as_deref(),
             mail_nickname: ad.attr("mailNickname"),
         };
@@ -677,26 +718,6 @@ impl<'a> Planner<'a> {
             .get(graph)
             .copied()
             .unwrap_or(Authority::Entra)
-    }
-
-    /// The attributes to converge on a pair: (mapping, authority, override), identifiers aside.
-    fn converged_attributes(
-        &self,
-        spec: Option<&IdentitySpec>,
-    ) -> Vec<(&'static Mapping, Option<Authority>, Option<String>)> {
-        let mut names: BTreeSet<&str> = self.d.attributes.keys().map(String::as_str).collect();
-        if let Some(s) = spec {
-            names.extend(s.attributes.keys().map(String::as_str));
-        }
-        names
-            .into_iter()
-            .filter(|n| !IDENTIFIERS.contains(n))
-            .filter_map(|n| {
-                let m = attributes::by_graph(n)?;
-                let over = spec.and_then(|s| s.attributes.get(n)).cloned();
-                Some((m, self.d.attributes.get(n).copied(), over))
-            })
-            .collect()
     }
 
     fn entra_or_pending(
@@ -842,7 +863,7 @@ impl<'a> Planner<'a> {
             }
             let value = spec
                 .and_then(|s| s.attributes.get(graph).cloned())
-                .or_else(|| cloud_value(cloud, m));
+                .or_else(|| cloud_value(cloud, m).map(Cow::into_owned));
             if let Some(v) = value {
                 changes.push(Change::set(m.ad, Value::Null, json!(v)));
             }
@@ -1140,7 +1161,7 @@ impl<'a> Planner<'a> {
             }
             let value = spec
                 .and_then(|s| s.attributes.get(graph).cloned())
-                .or_else(|| ad_value(ad, m));
+                .or_else(|| ad_value(ad, m).map(Cow::into_owned));
             if let Some(v) = value {
                 let (_, after) = entra_values(m, None, Some(&v));
                 changes.push(Change::set(m.graph, Value::Null, after));
@@ -1196,25 +1217,31 @@ fn entra_precondition(c: &CloudUser) -> String {
 }
 
 /// The AD side of a mapped attribute, as text.
-fn ad_value(ad: &AdUser, m: &Mapping) -> Option<String> {
+fn ad_value<'u>(ad: &'u AdUser, m: &Mapping) -> Option<Cow<'u, str>> {
     match m.kind {
-        ValueKind::AccountEnabled => Some((!ad.is_disabled()).to_string()),
-        _ => ad.attr(m.ad).map(str::to_owned),
+        ValueKind::AccountEnabled => Some(Cow::Borrowed(if ad.is_disabled() {
+            "false"
+        } else {
+            "true"
+        })),
+        _ => ad.attr(m.ad).map(Cow::Borrowed),
     }
 }
 
 /// The cloud side of a mapped attribute, as text.
-fn cloud_value(c: &CloudUser, m: &Mapping) -> Option<String> {
+fn cloud_value<'u>(c: &'u CloudUser, m: &Mapping) -> Option<Cow<'u, str>> {
     match m.kind {
-        ValueKind::AccountEnabled => c.account_enabled.map(|b| b.to_string()),
+        ValueKind::AccountEnabled => c
+            .account_enabled
+            .map(|b| Cow::Borrowed(if b { "true" } else { "false" })),
         ValueKind::GraphList => c
             .properties
             .get(m.graph)
             .and_then(|v| v.as_array())
             .and_then(|a| a.first())
             .and_then(|v| v.as_str())
-            .map(str::to_owned),
-        ValueKind::Text => c.text(m.graph).map(str::to_owned),
+            .map(Cow::Borrowed),
+        ValueKind::Text => c.text(m.graph).map(Cow::Borrowed),
     }
 }
 
@@ -1253,7 +1280,7 @@ fn entra_values(m: &Mapping, before: Option<&str>, after: Option<&str>) -> (Valu
 
 /// The per-value edit of AD `proxyAddresses` that makes `primary` the one `SMTP:` address and
 /// adds the cloud's other SMTP addresses; `None` when nothing changes.
-fn proxy_change(current: &[String], primary: &str, aliases: &[String]) -> Option<Change> {
+fn proxy_change(current: &[String], primary: &str, cloud_proxies: &[String]) -> Option<Change> {
     let mut add: Vec<String> = Vec::new();
     let mut remove: Vec<String> = Vec::new();
     let mut has_primary = false;
@@ -1277,21 +1304,23 @@ fn proxy_change(current: &[String], primary: &str, aliases: &[String]) -> Option
     if !has_primary {
         add.push(format!("SMTP:{primary}"));
     }
-    let holds = |list: &[String], address: &str| {
-        list.iter().any(|v| {
-            ProxyAddress::parse(v).is_some_and(|p| p.is_smtp() && eq_ci(p.address, address))
-        })
+    let holds = |v: &String, address: &str| {
+        ProxyAddress::parse(v).is_some_and(|p| p.is_smtp() && eq_ci(p.address, address))
     };
+    let aliases = cloud_proxies
+        .iter()
+        .filter_map(|v| ProxyAddress::parse(v))
+        .filter(ProxyAddress::is_smtp)
+        .map(|p| p.address);
     for alias in aliases {
         if eq_ci(alias, primary) {
             continue;
         }
-        let kept: Vec<String> = current
+        let kept = current
             .iter()
             .filter(|v| !remove.contains(v))
-            .cloned()
-            .collect();
-        if !holds(&kept, alias) && !holds(&add, alias) {
+            .any(|v| holds(v, alias));
+        if !kept && !add.iter().any(|v| holds(v, alias)) {
             add.push(format!("smtp:{alias}"));
         }
     }
@@ -1326,7 +1355,7 @@ mod tests {
         let c = proxy_change(
             &[],
             "a@example.com",
-            &s(&["a@example.com", "alias@example.com"]),
+            &s(&["SMTP:a@example.com", "smtp:alias@example.com"]),
         )
         .unwrap();
         assert_eq!(c.add, s(&["SMTP:a@example.com", "smtp:alias@example.com"]));
@@ -1357,7 +1386,7 @@ mod tests {
             proxy_change(
                 &s(&["SMTP:A@Example.com", "smtp:b@example.com"]),
                 "a@example.com",
-                &s(&["b@example.com"])
+                &s(&["smtp:b@example.com"])
             )
             .is_none()
         );

@@ -162,7 +162,8 @@ fn with_attributes(mut user: AdUser, attrs: Vec<(String, Vec<Vec<u8>>)>) -> AdUs
         }
         let name = AttrName::from(name);
         for v in values {
-            user.attributes.push(name, String::from_utf8(v).unwrap_or_default());
+            user.attributes
+                .push(name, String::from_utf8(v).unwrap_or_default());
         }
     }
     user.attributes.shrink_to_fit();

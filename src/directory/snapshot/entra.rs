@@ -904,7 +904,9 @@ mod tests {
         assert_eq!(adam.user_type.as_deref(), Some("Member"));
         assert_eq!(adam.text("displayName"), Some("Adam Anderson"));
         assert_eq!(
-            adam.properties["onPremisesExtensionAttributes"]["extensionAttribute1"],
+            adam.properties
+                .value("onPremisesExtensionAttributes")
+                .unwrap()["extensionAttribute1"],
             "cost-center-17"
         );
         assert!(!adam.properties.contains_key("mail"));
@@ -1138,7 +1140,10 @@ mod tests {
             SYNCED_OBJECT_MESSAGE,
             "jobTitle is mastered; the whole patch fails"
         );
-        assert_eq!(next().unwrap().unwrap().properties["usageLocation"], "NO");
+        assert_eq!(
+            next().unwrap().unwrap().properties.text("usageLocation"),
+            Some("NO")
+        );
         assert_eq!(refusal(next()), SYNCED_OBJECT_MESSAGE);
         assert_eq!(
             refusal(next()),
