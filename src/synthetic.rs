@@ -80,13 +80,24 @@ pub fn kind_of(i: usize, mix: Mix) -> Kind {
     }
 }
 
-/// A deterministic GUID for identity `i` (`salt` tells AD and cloud ids apart).
+/// A deterministic, random-looking GUID for identity `i` (`salt` tells AD and cloud ids
+/// apart). Random-looking matters: base64 anchors that differ only in letter case collide in
+/// Entra's uniqueness check, and real GUIDs never come that close.
 pub fn guid(i: usize, salt: u8) -> Guid {
+    // SplitMix64 over (i, salt): fast, deterministic, well spread.
+    let mut x = (i as u64) ^ (u64::from(salt) << 56);
+    let mut next = || {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
     let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&(i as u64).to_le_bytes());
-    b[8] = salt;
-    b[9..16].copy_from_slice(&[0x5e, 0x1d, 0x5c, 0x00, 0x1d, 0xe5, 0x7e]);
+    b[..8].copy_from_slice(&next().to_le_bytes());
+    b[8..].copy_from_slice(&next().to_le_bytes());
     b[7] = (b[7] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
     Guid(b)
 }
 

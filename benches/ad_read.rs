@@ -1,0 +1,205 @@
+//! Live AD: the connector's full read of N users against `ldapsearch -E pr=1000/noprompt` of
+//! the same attributes from the same Samba DC.
+//!
+//!   cargo bench --bench ad_read            # 20,000 users (loading them takes a minute or two)
+//!   cargo bench --bench ad_read -- 5000
+//!
+//! Starts a throwaway DC with `scripts/samba-dc` (root; the packages scripts/test installs),
+//! loads synthetic users with `ldapadd`, then runs 5 alternating pairs (A ldapsearch, B the
+//! connector, each including connect and bind) and prints medians and the ratio B/A.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use idsync::connect::ad_query;
+use idsync::desired::{LdapConfig, SecretSource};
+use idsync::directory::ldap::LdapDirectory;
+use idsync::directory::{AdRead, Dn};
+use idsync::synthetic::{self, Mix};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+struct Dc {
+    dir: tempfile::TempDir,
+    env: HashMap<String, String>,
+}
+
+impl Dc {
+    fn start() -> Dc {
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/samba-dc");
+        let out = Command::new(&script)
+            .args(["start", "--dir"])
+            .arg(dir.path().join("dc"))
+            .arg("--watch-pid")
+            .arg(std::process::id().to_string())
+            .output()
+            .expect("run scripts/samba-dc");
+        assert!(
+            out.status.success(),
+            "samba-dc start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .collect();
+        Dc { dir, env }
+    }
+    fn get(&self, k: &str) -> &str {
+        &self.env[k]
+    }
+    fn ldap_tool(&self, tool: &str) -> Command {
+        let mut c = Command::new(tool);
+        c.env("LDAPTLS_CACERT", self.get("IDSYNC_DC_CA")).args([
+            "-x",
+            "-H",
+            self.get("IDSYNC_DC_URL"),
+            "-D",
+            self.get("IDSYNC_DC_ADMIN_UPN"),
+            "-w",
+            self.get("IDSYNC_DC_PASSWORD"),
+        ]);
+        c
+    }
+}
+
+impl Drop for Dc {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/samba-dc");
+        let _ = Command::new(script)
+            .args(["stop", "--dir"])
+            .arg(self.dir.path().join("dc"))
+            .output();
+    }
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.replace('_', "").parse().ok())
+        .unwrap_or(20_000);
+    let dc = Dc::start();
+
+    // Load: OUs, then the synthetic AD users (in scope and out), in one ldapadd.
+    let ldif = dc.dir.path().join("load.ldif");
+    let mut text = Vec::new();
+    synthetic::write_ous_ldif(&mut text).unwrap();
+    let mut in_scope = 0;
+    for i in 0..n {
+        for u in synthetic::identity(i, Mix::SteadyState).0 {
+            synthetic::write_ldif_entry(&mut text, &u, false).unwrap();
+            if u.dn.is_within(&Dn::parse(synthetic::SCOPE_OU).unwrap()) {
+                in_scope += 1;
+            }
+        }
+    }
+    std::fs::write(&ldif, text).unwrap();
+    let t = Instant::now();
+    let status = dc
+        .ldap_tool("ldapadd")
+        .arg("-c")
+        .arg("-f")
+        .arg(&ldif)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "ldapadd failed");
+    eprintln!(
+        "loaded {n} identities ({in_scope} AD users in scope) in {:.0} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let desired_dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        desired_dir.path().join("d.yaml"),
+        synthetic::desired_yaml(n),
+    )
+    .unwrap();
+    let desired = idsync::desired::load(desired_dir.path()).unwrap();
+    let query = ad_query(&desired);
+    let mut attrs: Vec<String> = vec![
+        "objectGUID",
+        "mS-DS-ConsistencyGuid",
+        "sAMAccountName",
+        "userPrincipalName",
+        "mail",
+        "proxyAddresses",
+        "userAccountControl",
+        "uSNChanged",
+        "adminDescription",
+        "objectClass",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    for a in &query.attributes {
+        if !attrs.iter().any(|x| x.eq_ignore_ascii_case(a.as_str())) {
+            attrs.push(a.as_str().to_owned());
+        }
+    }
+    let password = desired_dir.path().join("password");
+    std::fs::write(&password, dc.get("IDSYNC_DC_PASSWORD")).unwrap();
+    let config = LdapConfig {
+        url: dc.get("IDSYNC_DC_URL").to_owned(),
+        start_tls: false,
+        base_dn: Dn::parse(dc.get("IDSYNC_DC_BASE_DN")).unwrap(),
+        bind_dn: dc.get("IDSYNC_DC_ADMIN_UPN").to_owned(),
+        password: SecretSource::File(password),
+        ca_file: Some(dc.get("IDSYNC_DC_CA").into()),
+        timeout_seconds: 120,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let ldapsearch = || {
+        let t = Instant::now();
+        let status = dc
+            .ldap_tool("ldapsearch")
+            .args([
+                "-LLL",
+                "-o",
+                "ldif-wrap=no",
+                "-E",
+                "pr=1000/noprompt",
+                "-b",
+                synthetic::SCOPE_OU,
+                "(&(objectClass=user)(!(objectClass=computer)))",
+            ])
+            .args(&attrs)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        t.elapsed().as_secs_f64()
+    };
+    let ours = || {
+        let t = Instant::now();
+        let read = rt.block_on(async {
+            let mut ad = LdapDirectory::connect(&config).await.unwrap();
+            ad.read_users(&query).await.unwrap().len()
+        });
+        assert_eq!(read, in_scope);
+        t.elapsed().as_secs_f64()
+    };
+    ldapsearch();
+    ours();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        a.push(ldapsearch());
+        b.push(ours());
+    }
+    let (a, b) = (median(a), median(b));
+    println!("| measurement | baseline (A) | idsync (B) | B/A | target |");
+    println!("|---|---:|---:|---:|---|");
+    println!(
+        "| AD full read, {in_scope} users, paged 1000 | {a:.2} s `ldapsearch -E pr=1000` | {b:.2} s `read_users` | {:.2} | ≤ 1.25 |",
+        b / a
+    );
+}
