@@ -136,6 +136,34 @@ async fn writes_survive_503_bursts_and_dropped_connections() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_survive_503s_inside_batches_and_answers_lost_after_landing() {
+    // One request of a batch answered 503 (the rest go through), and requests carried out
+    // whose answer never arrives: creates must still land exactly once.
+    let mut config = Config::default();
+    config.knobs.item_fail_rate = 0.2;
+    config.knobs.lost_answer_rate = 0.2;
+    config.knobs.retry_after_503 = 0;
+    config.seed = 23;
+    let emu = start(config, users(40)).await;
+    let (mut graph, _s) = connect(&emu, fast()).await;
+    let ops = ops(40, 20, 10);
+    let results = graph.write(ops.clone()).await;
+    // No user twice, every result right; a PATCH whose answer was lost is sent again (it is
+    // idempotent), so the emulator may count more applied writes than there were.
+    assert_landed(&emu, &ops, &results, 40, false);
+    let stats = emu.stats();
+    assert!(
+        stats.injected_failures > 0 && stats.lost_answers > 0,
+        "{stats:?}"
+    );
+    assert_eq!(
+        stats.count_status(201),
+        40,
+        "each create POSTed once: {stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_that_time_out_are_retried_and_land_once() {
     let emu = start(Config::default(), users(5)).await;
     let (mut graph, _s) = connect(

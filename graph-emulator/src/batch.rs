@@ -232,6 +232,14 @@ pub fn run(shared: &Shared, app: &str, body: &[u8], ids: &Ids, origin: Origin) -
                 &sub_ids.request_id,
                 &sub_ids.client_request_id,
             )
+        } else if shared.roll(shared.knobs().item_fail_rate) {
+            // Graph can answer one request of a batch 503 while the others go through.
+            shared.stats.lock().expect("stats lock").injected_failures += 1;
+            GraphResponse::error(
+                &GraphError::service_unavailable(shared.knobs().retry_after_503),
+                &sub_ids.request_id,
+                &sub_ids.client_request_id,
+            )
         } else {
             let url = it.url.trim_start_matches('/');
             let (path, query) = match url.split_once('?') {

@@ -27,6 +27,12 @@ pub struct Knobs {
     pub fail_rate: f64,
     /// Share (0.0–1.0) of Graph requests whose connection is closed without an answer.
     pub drop_rate: f64,
+    /// Share (0.0–1.0) of `$batch` sub-requests answered 503 inside a 200 batch response, as
+    /// Graph does for one request of a batch.
+    pub item_fail_rate: f64,
+    /// Share (0.0–1.0) of Graph requests that are carried out and then lose their answer (the
+    /// connection closes): the client cannot tell whether the write happened.
+    pub lost_answer_rate: f64,
     /// `Retry-After` seconds sent with injected 503s.
     pub retry_after_503: u64,
 }
@@ -38,6 +44,8 @@ impl Default for Knobs {
             latency_ms: 0,
             fail_rate: 0.0,
             drop_rate: 0.0,
+            item_fail_rate: 0.0,
+            lost_answer_rate: 0.0,
             retry_after_503: 1,
         }
     }
@@ -45,7 +53,12 @@ impl Default for Knobs {
 
 impl Knobs {
     pub fn validate(&self) -> Result<()> {
-        for (name, v) in [("fail_rate", self.fail_rate), ("drop_rate", self.drop_rate)] {
+        for (name, v) in [
+            ("fail_rate", self.fail_rate),
+            ("drop_rate", self.drop_rate),
+            ("item_fail_rate", self.item_fail_rate),
+            ("lost_answer_rate", self.lost_answer_rate),
+        ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(EmulatorError::Config(format!(
                     "{name} must be between 0.0 and 1.0, got {v}"
@@ -82,6 +95,8 @@ impl Knobs {
                 "latency_ms" => next.latency_ms = val.as_u64().ok_or_else(bad)?,
                 "fail_rate" => next.fail_rate = val.as_f64().ok_or_else(bad)?,
                 "drop_rate" => next.drop_rate = val.as_f64().ok_or_else(bad)?,
+                "item_fail_rate" => next.item_fail_rate = val.as_f64().ok_or_else(bad)?,
+                "lost_answer_rate" => next.lost_answer_rate = val.as_f64().ok_or_else(bad)?,
                 "retry_after_503" => next.retry_after_503 = val.as_u64().ok_or_else(bad)?,
                 _ => return Err(EmulatorError::Config(format!("unknown knob {k}"))),
             }

@@ -21,6 +21,8 @@ usage: graph-emulator --listen ADDR --tenant-file FILE [options]
   --latency-ms N              delay added to every request (default 0)
   --fail-rate P               share 0.0-1.0 of Graph requests answered 503 (default 0)
   --drop-rate P               share 0.0-1.0 of Graph requests whose connection is closed unanswered
+  --item-fail-rate P          share 0.0-1.0 of $batch sub-requests answered 503 inside the batch
+  --lost-answer-rate P        share 0.0-1.0 of Graph requests carried out, then left unanswered
   --verified-domain D         a verified domain; repeat for more (default: any UPN domain)
   --seed N                    seed for the fault-injection draws (default 0)
   --delta-page-size N         users per page of a delta round (default 100)
@@ -87,6 +89,8 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
             "--latency-ms" => config.knobs.latency_ms = num(value()?)?,
             "--fail-rate" => config.knobs.fail_rate = share(value()?)?,
             "--drop-rate" => config.knobs.drop_rate = share(value()?)?,
+            "--item-fail-rate" => config.knobs.item_fail_rate = share(value()?)?,
+            "--lost-answer-rate" => config.knobs.lost_answer_rate = share(value()?)?,
             "--verified-domain" => domains.push(value()?),
             "--seed" => config.seed = num(value()?)?,
             "--delta-page-size" => config.delta_page_size = num(value()?)?.max(1) as usize,

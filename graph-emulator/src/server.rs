@@ -49,7 +49,7 @@ impl Shared {
         self.knobs.lock().expect("knobs lock").clone()
     }
 
-    fn roll(&self, p: f64) -> bool {
+    pub(crate) fn roll(&self, p: f64) -> bool {
         p > 0.0 && self.rng.lock().expect("rng lock").random::<f64>() < p
     }
 }
@@ -179,6 +179,14 @@ async fn graph_entry(
             }
         }
     };
+    // The work is done; now the answer may be lost on the way back.
+    if let Some(k) = killer.as_ref().map(|k| &k.0)
+        && shared.roll(shared.knobs().lost_answer_rate)
+    {
+        shared.stats.lock().expect("stats lock").lost_answers += 1;
+        k.0.notify_one();
+        std::future::pending::<()>().await;
+    }
     shared.stats.lock().expect("stats lock").status(resp.status);
     graph_http_response(resp, &ids)
 }

@@ -19,10 +19,12 @@ pub struct Stats {
     /// (requests already in flight, or in the same `$batch`, do not count; see `throttle.rs`).
     /// A well-behaved client keeps this at 0.
     pub early_requests: u64,
-    /// 503 answers injected by `fail_rate`.
+    /// 503 answers injected by `fail_rate` and `item_fail_rate`.
     pub injected_failures: u64,
     /// Connections closed without an answer by `drop_rate`.
     pub dropped: u64,
+    /// Requests carried out whose answer was then lost (`lost_answer_rate`).
+    pub lost_answers: u64,
     /// Successful POST, PATCH and DELETE on users.
     pub writes_applied: u64,
 }

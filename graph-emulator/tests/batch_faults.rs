@@ -315,6 +315,65 @@ async fn drop_rate_closes_the_connection_without_an_answer() {
 }
 
 #[tokio::test]
+async fn item_fail_rate_answers_one_batch_request_503_and_runs_the_others() {
+    let emu = start(sample_users()).await;
+    let g = Graph::new(&emu).await;
+    emu.update_knobs(|k| {
+        k.item_fail_rate = 1.0;
+        k.retry_after_503 = 3;
+    })
+    .unwrap();
+    let a = g
+        .post(
+            "/$batch",
+            json!({"requests": [
+                {"id": "1", "method": "PATCH", "url": format!("/users/{ADAM}"),
+                 "headers": {"Content-Type": "application/json"}, "body": {"jobTitle": "Director"}}
+            ]}),
+        )
+        .await;
+    assert_eq!(a.status, 200, "the batch itself goes through: {}", a.text);
+    let rs = responses(&a);
+    assert_eq!(by_id(&rs, "1")["status"], 503);
+    assert_eq!(by_id(&rs, "1")["headers"]["Retry-After"], "3");
+    assert_eq!(
+        by_id(&rs, "1")["body"]["error"]["code"],
+        "serviceNotAvailable"
+    );
+    assert_ne!(
+        emu.user(ADAM).unwrap()["jobTitle"],
+        "Director",
+        "not carried out"
+    );
+    // Outside $batch the knob does nothing.
+    emu.update_knobs(|k| k.item_fail_rate = 0.0).unwrap();
+    assert_eq!(g.get("/users?$top=1").await.status, 200);
+    assert_eq!(emu.stats().injected_failures, 1);
+}
+
+#[tokio::test]
+async fn lost_answer_rate_carries_out_the_request_then_closes_the_connection() {
+    let emu = start(sample_users()).await;
+    let g = Graph::new(&emu).await;
+    emu.update_knobs(|k| k.lost_answer_rate = 1.0).unwrap();
+    let err = g
+        .http
+        .patch(format!("{}/v1.0/users/{ADAM}", emu.base_url()))
+        .bearer_auth(&g.token)
+        .json(&json!({"jobTitle": "Director"}))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect_err("no response");
+    assert!(err.is_request() && !err.is_timeout(), "{err:?}");
+    emu.update_knobs(|k| k.lost_answer_rate = 0.0).unwrap();
+    // The write happened although the client never heard so.
+    assert_eq!(emu.user(ADAM).unwrap()["jobTitle"], "Director");
+    let s = emu.stats();
+    assert_eq!((s.lost_answers, s.writes_applied), (1, 1));
+}
+
+#[tokio::test]
 async fn latency_is_added_to_every_request() {
     let emu = start(sample_users()).await;
     let g = Graph::new(&emu).await;
