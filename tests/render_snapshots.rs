@@ -24,7 +24,8 @@ fn redacted(f: impl FnOnce()) {
         (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[GUID]"),
         (r"[A-Za-z0-9+/]{22}==", "[ANCHOR]"),
         (r"sha256:[0-9a-f]+", "sha256:[HASH]"),
-        (r"desired-state[/\\]identities\.yaml", "desired-state/identities.yaml"),
+        // The desired-state path is absolute and depends on where the repository was cloned.
+        (r#"[^\s"'`|(]*desired-state[/\\]identities\.yaml"#, "[REPO]/desired-state/identities.yaml"),
     ]}, {
         f()
     });
