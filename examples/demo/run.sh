@@ -19,8 +19,9 @@ step "Building idsync and the Graph emulator ($profile)"
 flag=$([[ $profile == release ]] && echo --release || true)
 cargo build $flag --quiet -p idsync --bin idsync
 cargo build $flag --quiet -p graph-emulator --bin graph-emulator
-idsync=$root/target/$profile/idsync
-emulator=$root/target/$profile/graph-emulator
+target=${CARGO_TARGET_DIR:-$root/target}
+idsync=$target/$profile/idsync
+emulator=$target/$profile/graph-emulator
 
 work=$(mktemp -d /tmp/idsync-demo.XXXXXX)
 emu_pid=""
