@@ -1,7 +1,7 @@
 //! Live AD: the connector's full read of N users against `ldapsearch -E pr=1000/noprompt` of
 //! the same attributes from the same Samba DC.
 //!
-//!   cargo bench --bench ad_read            # 21,000 identities, over 20,000 AD users in scope (loading takes minutes)
+//!   cargo bench --bench ad_read            # 21,000 identities: over 20,000 AD users in scope
 //!   cargo bench --bench ad_read -- 5000
 //!
 //! Starts a throwaway DC with `scripts/samba-dc` (root; the packages scripts/test installs),
