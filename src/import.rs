@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use crate::desired::DesiredState;
 use crate::directory::{AdUser, CloudUser};
 use crate::engine::join::{self, MatchKind};
+use crate::names::cmp_ci;
 use crate::plan::Side;
 
 /// The YAML text of an `identities:` file. `from` decides the order and which key comes first.
@@ -33,10 +34,10 @@ pub fn identities_yaml(
     }
     match from {
         Side::Ad => pairs.sort_by(|x, y| x.0.dn.cmp(&y.0.dn)),
-        Side::Entra => pairs.sort_by(|x, y| x.1.upn.cmp(&y.1.upn)),
+        Side::Entra => pairs.sort_by(|x, y| cmp_ci(x.1.upn(), y.1.upn())),
     }
     ad_only.sort_by(|x, y| x.dn.cmp(&y.dn));
-    cloud_only.sort_by(|x, y| x.upn.cmp(&y.upn));
+    cloud_only.sort_by(|x, y| cmp_ci(x.upn(), y.upn()));
 
     let mut out = String::new();
     out.push_str("# yaml-language-server: $schema=../schema/idsync.schema.json\n");
@@ -52,19 +53,19 @@ pub fn identities_yaml(
         out.push_str("identities:\n");
     }
     for (a, c, how) in &pairs {
-        let ad_key = match &a.sam_account_name {
-            Some(sam) => format!("{{ sam_account_name: {} }}", quote(sam.as_str())),
+        let ad_key = match a.sam_account_name() {
+            Some(sam) => format!("{{ sam_account_name: {} }}", quote(sam)),
             None => format!("{{ object_guid: {} }}", quote(&a.object_guid.to_string())),
         };
-        let entra_key = format!("{{ id: {} }}", quote(&c.id));
+        let entra_key = format!("{{ id: {} }}", quote(c.id()));
         let lines = [
             format!("    ad: {ad_key}    # {}", a.dn),
-            format!("    entra: {entra_key}    # {}", c.upn),
+            format!("    entra: {entra_key}    # {}", c.upn()),
         ];
         let _ = writeln!(
             out,
             "  # {} ({})",
-            c.upn,
+            c.upn(),
             match how {
                 MatchKind::Explicit => "explicit",
                 MatchKind::Marker => "created by idsync",
@@ -83,16 +84,15 @@ pub fn identities_yaml(
         out.push_str("\n# In-scope AD users with no cloud twin (not listed as identities):\n");
         for a in ad_only {
             let key = a
-                .sam_account_name
-                .as_ref()
-                .map_or(a.object_guid.to_string(), |s| s.to_string());
+                .sam_account_name()
+                .map_or(a.object_guid.to_string(), str::to_owned);
             let _ = writeln!(out, "#   {key}    {}", a.dn);
         }
     }
     if !cloud_only.is_empty() {
         out.push_str("\n# Cloud users with no AD twin (not listed as identities):\n");
         for c in cloud_only {
-            let _ = writeln!(out, "#   {}    id {}", c.upn, c.id);
+            let _ = writeln!(out, "#   {}    id {}", c.upn(), c.id());
         }
     }
     if !joined.conflicts.is_empty() {

@@ -152,7 +152,7 @@ fn ad_user(i: usize, p: &Person, kind: Kind) -> AdUser {
     let cn = format!("{} {}", p.given, p.sur);
     let dn = Dn::child("CN", &cn, &Dn::parse(ou).expect("constant DN"));
     let mut u = AdUser::new(dn, guid(i, 0xad));
-    u.sam_account_name = Some(p.sam.clone().into());
+    u.set_sam_account_name(p.sam.as_str());
     u.user_account_control = Some(512);
     u.usn_changed = Some(10_000 + i as u64);
     let mut set = |name: &str, value: String| {
@@ -166,36 +166,36 @@ fn ad_user(i: usize, p: &Person, kind: Kind) -> AdUser {
     set("department", format!("Dept {}", i % 40));
     match kind {
         Kind::SoftMatch => {
-            u.upn = Some(p.upn.replace("@example.com", "@corp.local").into());
+            u.set_upn(p.upn.replace("@example.com", "@corp.local").as_str());
         }
         Kind::BadUpn => {
-            u.upn = Some(p.upn.replace('.', " ").replacen(' ', ".", 1).into());
+            u.set_upn(p.upn.replace('.', " ").replacen(' ', ".", 1).as_str());
         }
         Kind::DuplicateSmtp => {
-            u.upn = Some(p.upn.clone().into());
-            u.proxy_addresses = vec![format!("SMTP:shared{}@example.com", i / 200)];
+            u.set_upn(p.upn.as_str());
+            u.set_proxy_addresses([format!("SMTP:shared{}@example.com", i / 200)]);
         }
         _ => {
-            u.upn = Some(p.upn.clone().into());
-            u.mail = Some(p.upn.clone());
-            u.proxy_addresses = vec![format!("SMTP:{}", p.upn)];
+            u.set_upn(p.upn.as_str());
+            u.set_mail(p.upn.as_str());
+            u.set_proxy_addresses([format!("SMTP:{}", p.upn)]);
         }
     }
     if matches!(kind, Kind::Matched | Kind::Drifted) {
-        u.consistency_guid = Some(u.object_guid.0.to_vec());
+        u.consistency_guid = Some(u.object_guid.0.into());
     }
     u.attributes.shrink_to_fit();
     u
 }
 
 fn cloud_user(i: usize, p: &Person, kind: Kind, anchor: Option<&AdUser>) -> CloudUser {
-    let mut c = CloudUser::new(cloud_id(i), p.upn.clone());
-    c.mail = Some(p.upn.clone());
-    c.mail_nickname = Some(p.upn.split('@').next().unwrap_or_default().to_owned());
-    c.proxy_addresses = vec![format!("SMTP:{}", p.upn)];
+    let mut c = CloudUser::new(cloud_id(i), &p.upn);
+    c.set_mail(p.upn.as_str());
+    c.set_mail_nickname(p.upn.split('@').next());
+    c.set_proxy_addresses([format!("SMTP:{}", p.upn)]);
     c.account_enabled = Some(true);
-    c.user_type = Some("Member".into());
-    c.immutable_id = anchor.map(|a| a.object_guid.to_base64());
+    c.set_user_type("Member");
+    c.set_immutable_id(anchor.map(|a| a.object_guid.to_base64()).as_deref());
     let title = if kind == Kind::Drifted {
         "Senior Engineer"
     } else {
@@ -271,23 +271,19 @@ pub fn write_ldif_entry(out: &mut impl Write, u: &AdUser, with_guid: bool) -> io
             out.write_all(&encode_line("uSNChanged", usn.to_string().as_bytes(), eol))?;
         }
     }
-    if let Some(cg) = &u.consistency_guid {
+    if let Some(cg) = u.consistency_guid() {
         out.write_all(&encode_line("mS-DS-ConsistencyGuid", cg, eol))?;
     }
-    if let Some(s) = &u.sam_account_name {
-        out.write_all(&encode_line("sAMAccountName", s.as_str().as_bytes(), eol))?;
+    if let Some(s) = u.sam_account_name() {
+        out.write_all(&encode_line("sAMAccountName", s.as_bytes(), eol))?;
     }
-    if let Some(s) = &u.upn {
-        out.write_all(&encode_line(
-            "userPrincipalName",
-            s.as_str().as_bytes(),
-            eol,
-        ))?;
+    if let Some(s) = u.upn() {
+        out.write_all(&encode_line("userPrincipalName", s.as_bytes(), eol))?;
     }
-    if let Some(s) = &u.mail {
+    if let Some(s) = u.mail() {
         out.write_all(&encode_line("mail", s.as_bytes(), eol))?;
     }
-    for p in &u.proxy_addresses {
+    for p in u.proxy_addresses() {
         out.write_all(&encode_line("proxyAddresses", p.as_bytes(), eol))?;
     }
     if let Some(uac) = u.user_account_control.filter(|_| with_guid) {
@@ -297,8 +293,13 @@ pub fn write_ldif_entry(out: &mut impl Write, u: &AdUser, with_guid: bool) -> io
             eol,
         ))?;
     }
-    for (name, value) in u.attributes.iter() {
-        if !name.as_str().eq_ignore_ascii_case("objectClass") {
+    // The attributes with accessors were written above.
+    let others = u
+        .attributes
+        .iter()
+        .filter(|(name, _)| !AdUser::WITH_ACCESSORS.contains(name));
+    for (name, value) in others {
+        if name != AttrName::OBJECT_CLASS {
             out.write_all(&encode_line(name.as_str(), value.as_bytes(), eol))?;
         }
     }
@@ -323,19 +324,20 @@ pub fn write_ous_ldif(out: &mut impl Write) -> io::Result<()> {
 /// A cloud user as Graph returns it.
 pub fn cloud_json(c: &CloudUser) -> Value {
     let mut m = Map::new();
-    m.insert("id".into(), json!(c.id));
-    m.insert("userPrincipalName".into(), json!(c.upn.as_str()));
-    m.insert("mail".into(), json!(c.mail));
-    m.insert("mailNickname".into(), json!(c.mail_nickname));
-    m.insert("proxyAddresses".into(), json!(c.proxy_addresses));
-    m.insert("onPremisesImmutableId".into(), json!(c.immutable_id));
+    m.insert("id".into(), json!(c.id()));
+    m.insert("userPrincipalName".into(), json!(c.upn()));
+    m.insert("mail".into(), json!(c.mail()));
+    m.insert("mailNickname".into(), json!(c.mail_nickname()));
+    let proxies: Vec<&str> = c.proxy_addresses().collect();
+    m.insert("proxyAddresses".into(), json!(proxies));
+    m.insert("onPremisesImmutableId".into(), json!(c.immutable_id()));
     m.insert(
         "onPremisesSyncEnabled".into(),
         json!(c.sync_enabled.then_some(true)),
     );
     m.insert("accountEnabled".into(), json!(c.account_enabled));
-    m.insert("userType".into(), json!(c.user_type));
-    for (k, v) in c.properties.iter() {
+    m.insert("userType".into(), json!(c.user_type()));
+    for (k, v) in c.other_properties() {
         m.insert(k.to_owned(), v.to_value());
     }
     Value::Object(m)

@@ -64,11 +64,11 @@ fn assert_landed(
             (EntraOp::Create(body), Ok(Some(user))) => {
                 creates += 1;
                 assert_eq!(
-                    user.upn.as_str(),
+                    user.upn(),
                     body["userPrincipalName"].as_str().unwrap(),
                     "results are in the writes' order"
                 );
-                assert!(emu.user(&user.id).is_some());
+                assert!(emu.user(user.id()).is_some());
             }
             (EntraOp::Update { id, patch }, Ok(None)) => {
                 assert_eq!(emu.user(id).unwrap()["jobTitle"], patch["jobTitle"]);
@@ -193,7 +193,7 @@ async fn writes_that_time_out_are_retried_and_land_once() {
     };
     let (results, ()) = tokio::join!(write, calm);
     let created = results[0].as_ref().unwrap().as_ref().unwrap();
-    assert_eq!(created.upn.as_str(), "lost.answer@example.com");
+    assert_eq!(created.upn(), "lost.answer@example.com");
     assert!(matches!(results[1], Ok(None)), "{:?}", results[1]);
     assert!(matches!(results[2], Ok(None)), "{:?}", results[2]);
     assert_eq!(upn_counts(&emu)["lost.answer@example.com"], 1);
@@ -293,7 +293,7 @@ async fn refusals_for_synced_users_are_that_writes_error_and_the_others_land() {
         other => panic!("{other:?}"),
     }
     let fresh = next().unwrap().unwrap();
-    assert_eq!(fresh.upn.as_str(), "fresh.user@example.com");
+    assert_eq!(fresh.upn(), "fresh.user@example.com");
     assert!(matches!(next(), Err(DirectoryError::NotFound { .. })));
     let synced = emu.user("synced.user@example.com").unwrap();
     assert_eq!(synced["displayName"], "Synced User");

@@ -29,7 +29,7 @@ fn code(e: &DirectoryError) -> String {
 fn sams(users: &[AdUser]) -> BTreeSet<String> {
     users
         .iter()
-        .filter_map(|u| u.sam_account_name.as_ref())
+        .filter_map(|u| u.sam_account_name())
         .map(|s| s.to_string())
         .collect()
 }
@@ -152,7 +152,7 @@ async fn reads_return_in_scope_users_only_with_raw_anchors() {
             .unwrap_or_else(|| panic!("{} not in {raw:?}", user.dn));
         assert_eq!(Some(&user.object_guid.0[..]), entry.bytes("objectGUID"));
         assert_eq!(
-            user.consistency_guid.as_deref(),
+            user.consistency_guid(),
             entry.bytes("mS-DS-ConsistencyGuid")
         );
         assert!(user.usn_changed.is_some() && user.user_account_control.is_some());
@@ -163,7 +163,7 @@ async fn reads_return_in_scope_users_only_with_raw_anchors() {
         .find(|u| u.attr("displayName").is_some())
         .unwrap();
     assert_eq!(ann.attr("displayName"), Some("Ann Sales"));
-    assert_eq!(ann.consistency_guid.as_deref(), Some(&anchor[..]));
+    assert_eq!(ann.consistency_guid(), Some(&anchor[..]));
 
     // read_user finds a user anywhere in the domain, and nothing for an unknown GUID.
     let bob = guid_of(dc, "sc-bob");
@@ -222,7 +222,7 @@ async fn create_with_a_password_enables_the_account_and_without_stays_disabled()
     assert!(user.usn_changed.is_some());
     assert_eq!(user.owner_marker(), Some("cloud-1"));
     assert_eq!(user.attr("cn"), Some("Alva Wood"));
-    let mut proxies = user.proxy_addresses.clone();
+    let mut proxies: Vec<&str> = user.proxy_addresses().collect();
     proxies.sort();
     assert_eq!(
         proxies,
@@ -331,7 +331,7 @@ async fn every_modify_kind_applies_per_value_and_bumps_usn_changed() {
     .unwrap();
     bumped(&mut ad, &guid, &mut last, "proxyAddresses").await;
     let u = ad.read_user(&guid).await.unwrap().unwrap();
-    let mut proxies = u.proxy_addresses.clone();
+    let mut proxies: Vec<&str> = u.proxy_addresses().collect();
     proxies.sort();
     assert_eq!(
         proxies,
@@ -365,7 +365,7 @@ async fn every_modify_kind_applies_per_value_and_bumps_usn_changed() {
     .unwrap();
     bumped(&mut ad, &guid, &mut last, "mS-DS-ConsistencyGuid").await;
     let u = ad.read_user(&guid).await.unwrap().unwrap();
-    assert_eq!(u.consistency_guid.as_deref(), Some(&guid.0[..]));
+    assert_eq!(u.consistency_guid(), Some(&guid.0[..]));
     let raw = dc.search(
         ou.dn(),
         "(sAMAccountName=md-user)",

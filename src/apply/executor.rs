@@ -461,7 +461,8 @@ where
             if let Ok(Some(existing)) = self.entra.read_user(&a.target).await {
                 return Ok(Err(format!(
                     "stale: {} now exists (entra {})",
-                    a.target, existing.id
+                    a.target,
+                    existing.id()
                 )));
             }
             let mut body = Map::new();

@@ -71,15 +71,15 @@ impl DesiredState {
     }
 
     /// The cloud UPN an AD UPN becomes after `upn_suffixes` (borrowed when no entry applies).
-    pub fn routable_upn<'u>(&self, upn: &'u Upn) -> std::borrow::Cow<'u, Upn> {
-        let target = upn.suffix().and_then(|s| {
+    pub fn routable_upn<'u>(&self, upn: &'u str) -> std::borrow::Cow<'u, str> {
+        let target = crate::names::upn_suffix(upn).and_then(|s| {
             self.upn_suffixes
                 .iter()
                 .find(|(from, _)| crate::names::eq_ci(from, s))
                 .map(|(_, to)| to)
         });
         match target {
-            Some(target) => std::borrow::Cow::Owned(upn.with_suffix(target)),
+            Some(target) => format!("{}@{target}", crate::names::upn_local_part(upn)).into(),
             None => std::borrow::Cow::Borrowed(upn),
         }
     }

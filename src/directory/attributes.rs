@@ -1,5 +1,7 @@
 //! The built-in table between Graph property names (used in the YAML) and AD attribute names.
 
+use crate::names::AttrName;
+
 /// How a value is carried on each side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueKind {
@@ -16,18 +18,32 @@ pub enum ValueKind {
 pub struct Mapping {
     pub graph: &'static str,
     pub ad: &'static str,
+    /// The names interned (well-known ids): lookups on objects compare integers.
+    pub graph_name: AttrName,
+    pub ad_name: AttrName,
     pub kind: ValueKind,
     /// Longest value Entra accepts, where it is documented (IdFix `length`).
     pub max_len: Option<usize>,
 }
 
-const fn text(graph: &'static str, ad: &'static str, max_len: Option<usize>) -> Mapping {
+const fn row(
+    graph: &'static str,
+    ad: &'static str,
+    kind: ValueKind,
+    max_len: Option<usize>,
+) -> Mapping {
     Mapping {
         graph,
         ad,
-        kind: ValueKind::Text,
+        graph_name: AttrName::well_known(graph),
+        ad_name: AttrName::well_known(ad),
+        kind,
         max_len,
     }
+}
+
+const fn text(graph: &'static str, ad: &'static str, max_len: Option<usize>) -> Mapping {
+    row(graph, ad, ValueKind::Text, max_len)
 }
 
 /// Graph ↔ AD attribute names idsync knows how to keep converged. Kept in README order.
@@ -46,12 +62,12 @@ pub const TABLE: &[Mapping] = &[
     text("country", "co", Some(128)),
     text("usageLocation", "c", Some(2)),
     text("mobilePhone", "mobile", Some(64)),
-    Mapping {
-        graph: "businessPhones",
-        ad: "telephoneNumber",
-        kind: ValueKind::GraphList,
-        max_len: Some(64),
-    },
+    row(
+        "businessPhones",
+        "telephoneNumber",
+        ValueKind::GraphList,
+        Some(64),
+    ),
     text("faxNumber", "facsimileTelephoneNumber", Some(64)),
     text("employeeId", "employeeID", Some(16)),
     text("employeeType", "employeeType", Some(64)),
@@ -59,12 +75,12 @@ pub const TABLE: &[Mapping] = &[
     text("mail", "mail", Some(256)),
     text("mailNickname", "mailNickname", Some(64)),
     text("userPrincipalName", "userPrincipalName", Some(113)),
-    Mapping {
-        graph: "accountEnabled",
-        ad: "userAccountControl",
-        kind: ValueKind::AccountEnabled,
-        max_len: None,
-    },
+    row(
+        "accountEnabled",
+        "userAccountControl",
+        ValueKind::AccountEnabled,
+        None,
+    ),
 ];
 
 /// The row for a Graph property name (exact spelling, as Graph is case-sensitive in JSON).

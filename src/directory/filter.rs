@@ -639,20 +639,6 @@ impl AttributeLookup for AdUser {
                 .collect()
         } else if is("distinguishedName") {
             text(self.dn.as_str())
-        } else if is("sAMAccountName") {
-            self.sam_account_name
-                .iter()
-                .flat_map(|s| text(s.as_str()))
-                .collect()
-        } else if is("userPrincipalName") {
-            self.upn.iter().flat_map(|s| text(s.as_str())).collect()
-        } else if is("mail") {
-            self.mail.iter().flat_map(|s| text(s)).collect()
-        } else if is("proxyAddresses") {
-            self.proxy_addresses
-                .iter()
-                .map(|s| Cow::Borrowed(s.as_bytes()))
-                .collect()
         } else if is("userAccountControl") {
             self.user_account_control
                 .iter()
@@ -663,12 +649,8 @@ impl AttributeLookup for AdUser {
                 .iter()
                 .flat_map(|v| text(&v.to_string()))
                 .collect()
-        } else if is("adminDescription") {
-            self.admin_description
-                .iter()
-                .flat_map(|s| text(s))
-                .collect()
         } else {
+            // Every text attribute, sAMAccountName, UPN, mail and proxyAddresses included.
             self.attributes
                 .values(attr)
                 .map(|v| Cow::Borrowed(v.as_bytes()))
@@ -1135,15 +1117,13 @@ objectGUID:: BpazOkLGm0iEtljAONPvOQ==
     #[test]
     fn evaluates_against_ad_users() {
         use crate::directory::model::{AdUser, Guid};
-        use crate::names::{AttrName, SamAccountName};
+        use crate::names::AttrName;
         let dn = Dn::parse("CN=a,OU=Sales,DC=x").unwrap();
         let mut user = AdUser::new(dn, Guid([1; 16]));
-        user.sam_account_name = Some(SamAccountName::new("svc-backup"));
+        user.set_sam_account_name("svc-backup");
         user.user_account_control = Some(514);
-        user.attributes.insert(
-            AttrName::from("objectClass"),
-            vec!["top".into(), "user".into()],
-        );
+        user.attributes
+            .insert(AttrName::from("objectClass"), ["top", "user"]);
         assert!(parse("(&(objectClass=user)(sAMAccountName=svc-*))").matches(&user));
         assert!(parse("(userAccountControl:1.2.840.113556.1.4.803:=2)").matches(&user));
         assert!(parse("(OU:dn:=sales)").matches(&user));

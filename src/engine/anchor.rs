@@ -9,7 +9,7 @@ use crate::directory::AdUser;
 /// The anchor bytes Entra Connect would use for this user: `mS-DS-ConsistencyGuid` when that
 /// is the anchor and set, else the objectGUID.
 pub fn anchor_bytes(ad: &AdUser, anchor: SourceAnchor) -> &[u8] {
-    match (anchor, &ad.consistency_guid) {
+    match (anchor, ad.consistency_guid()) {
         (SourceAnchor::ConsistencyGuid, Some(bytes)) if !bytes.is_empty() => bytes,
         _ => &ad.object_guid.0,
     }
@@ -22,8 +22,7 @@ pub fn immutable_id(ad: &AdUser, anchor: SourceAnchor) -> String {
 
 /// True when the anchor is ConsistencyGuid and AD has not stored it yet (idsync writes it).
 pub fn needs_consistency_guid(ad: &AdUser, anchor: SourceAnchor) -> bool {
-    anchor == SourceAnchor::ConsistencyGuid
-        && ad.consistency_guid.as_ref().is_none_or(|b| b.is_empty())
+    anchor == SourceAnchor::ConsistencyGuid && ad.consistency_guid().is_none_or(|b| b.is_empty())
 }
 
 #[cfg(test)]
@@ -56,7 +55,7 @@ mod tests {
         );
         assert!(needs_consistency_guid(&u, SourceAnchor::ConsistencyGuid));
         assert!(!needs_consistency_guid(&u, SourceAnchor::ObjectGuid));
-        u.consistency_guid = Some(vec![1; 16]);
+        u.consistency_guid = Some([1; 16].into());
         assert_eq!(
             immutable_id(&u, SourceAnchor::ConsistencyGuid),
             "AQEBAQEBAQEBAQEBAQEBAQ=="

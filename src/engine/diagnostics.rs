@@ -6,7 +6,8 @@ use super::index::{ci_hash, shared_keys};
 
 use crate::desired::DesiredState;
 use crate::directory::AdUser;
-use crate::names::{ProxyAddress, eq_ci, fold};
+use crate::directory::model::Values;
+use crate::names::{AttrName, ProxyAddress, eq_ci, fold};
 use crate::plan::{Diagnostic, Severity};
 
 /// Characters IdFix rejects in a userPrincipalName (besides whitespace).
@@ -70,21 +71,46 @@ pub struct Projected<'a> {
     pub upn: Option<&'a str>,
     pub sam_account_name: Option<&'a str>,
     pub mail: Option<&'a str>,
-    pub proxy_addresses: &'a [String],
+    pub proxy_addresses: ProxyValues<'a>,
     pub display_name: Option<&'a str>,
     pub mail_nickname: Option<&'a str>,
+}
+
+/// `proxyAddresses` values: as read, or as the plan would leave them.
+#[derive(Debug, Clone)]
+pub enum ProxyValues<'a> {
+    Read(Values<'a>),
+    Planned(&'a [String]),
+}
+
+impl Default for ProxyValues<'_> {
+    fn default() -> Self {
+        ProxyValues::Planned(&[])
+    }
+}
+
+impl<'a> ProxyValues<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        let (read, planned) = match self {
+            ProxyValues::Read(values) => (Some(values.clone()), None),
+            ProxyValues::Planned(values) => (None, Some(values.iter().map(String::as_str))),
+        };
+        read.into_iter()
+            .flatten()
+            .chain(planned.into_iter().flatten())
+    }
 }
 
 impl<'a> Projected<'a> {
     pub fn of(u: &'a AdUser) -> Self {
         Projected {
             object: u.dn.as_str(),
-            upn: u.upn.as_ref().map(|s| s.as_str()),
-            sam_account_name: u.sam_account_name.as_ref().map(|s| s.as_str()),
-            mail: u.mail.as_deref(),
-            proxy_addresses: &u.proxy_addresses,
-            display_name: u.attr("displayName"),
-            mail_nickname: u.attr("mailNickname"),
+            upn: u.upn(),
+            sam_account_name: u.sam_account_name(),
+            mail: u.mail(),
+            proxy_addresses: ProxyValues::Read(u.proxy_addresses()),
+            display_name: u.attr(AttrName::DISPLAY_NAME),
+            mail_nickname: u.attr(AttrName::MAIL_NICKNAME),
         }
     }
 }
@@ -230,7 +256,7 @@ pub fn check(p: &Projected<'_>, desired: &DesiredState, out: &mut Vec<Diagnostic
     }
 
     let mut primaries = 0;
-    for value in p.proxy_addresses {
+    for value in p.proxy_addresses.iter() {
         match ProxyAddress::parse(value) {
             None => out.push(diag(
                 err,
@@ -355,11 +381,10 @@ fn address_format(address: &str) -> Result<&str, &'static str> {
 /// The values of an AD object that must be unique among in-scope objects: UPN, mail and
 /// every SMTP proxy address, with the attribute holding each.
 pub(crate) fn unique_values(u: &AdUser) -> impl Iterator<Item = (&'static str, &str)> {
-    let upn = u.upn.as_ref().map(|v| ("userPrincipalName", v.as_str()));
-    let mail = u.mail.as_deref().map(|v| ("mail", v));
+    let upn = u.upn().map(|v| ("userPrincipalName", v));
+    let mail = u.mail().map(|v| ("mail", v));
     let proxies = u
-        .proxy_addresses
-        .iter()
+        .proxy_addresses()
         .filter_map(|v| ProxyAddress::parse(v).filter(ProxyAddress::is_smtp))
         .map(|pa| ("proxyAddresses", pa.address));
     upn.into_iter().chain(mail).chain(proxies)
@@ -434,7 +459,7 @@ mod tests {
             upn: Some("a@example.com"),
             sam_account_name: Some("a"),
             mail: Some("a@example.com"),
-            proxy_addresses: &[],
+            proxy_addresses: ProxyValues::Planned(&[]),
             display_name: Some("A"),
             mail_nickname: None,
         }
@@ -527,7 +552,7 @@ mod tests {
         ];
         assert!(
             r(Projected {
-                proxy_addresses: &two,
+                proxy_addresses: ProxyValues::Planned(&two),
                 ..good()
             })
             .contains(&("format".into(), "proxyAddresses".into()))
@@ -541,12 +566,12 @@ mod tests {
             AdUser::new(Dn::parse(&format!("CN={cn},DC=x")).unwrap(), Guid([n; 16]))
         };
         let mut a = user("a", 1);
-        a.upn = Some("a@example.com".into());
-        a.mail = Some("shared@example.com".into());
-        a.proxy_addresses = vec!["SMTP:shared@example.com".into()];
+        a.set_upn("a@example.com");
+        a.set_mail("shared@example.com");
+        a.set_proxy_addresses(["SMTP:shared@example.com"]);
         let mut b = user("b", 2);
-        b.upn = Some("b@example.com".into());
-        b.proxy_addresses = vec!["smtp:Shared@Example.com".into()];
+        b.set_upn("b@example.com");
+        b.set_proxy_addresses(["smtp:Shared@Example.com"]);
         let c = user("c", 3);
         let mut out = Vec::new();
         duplicates(&[a, b, c], &[0, 1, 2], &mut out);

@@ -11,7 +11,7 @@ use super::anchor::anchor_bytes;
 use super::index::{HashIndex, ci_hash, exact_hash, shared_keys};
 use crate::desired::{AdSelector, DesiredState, EntraSelector, SoftMatchKey};
 use crate::directory::{AdUser, CloudUser};
-use crate::names::{ProxyAddress, eq_ci};
+use crate::names::{AttrName, ProxyAddress, eq_ci};
 use crate::plan::{Conflict, ConflictKind};
 
 /// How a pair was found.
@@ -58,11 +58,11 @@ pub fn join<'a>(desired: &'a DesiredState, ad: &'a [AdUser], cloud: &'a [CloudUs
 
 fn is_user_entry(u: &AdUser) -> bool {
     // Reads return users only; objects without objectClass came from a filtered read.
-    if !u.attributes.contains("objectClass") {
+    if !u.attributes.contains(AttrName::OBJECT_CLASS) {
         return true;
     }
     let (mut user, mut computer) = (false, false);
-    for c in u.attributes.values("objectClass") {
+    for c in u.attributes.values(AttrName::OBJECT_CLASS) {
         user |= c.eq_ignore_ascii_case("user");
         computer |= c.eq_ignore_ascii_case("computer");
     }
@@ -71,42 +71,40 @@ fn is_user_entry(u: &AdUser) -> bool {
 
 pub(crate) fn ad_matches(sel: &AdSelector, u: &AdUser) -> bool {
     match sel {
-        AdSelector::SamAccountName(s) => u.sam_account_name.as_ref() == Some(s),
+        AdSelector::SamAccountName(s) => u.sam_account_name().is_some_and(|v| eq_ci(v, s.as_str())),
         AdSelector::Dn(dn) => &u.dn == dn,
         AdSelector::ObjectGuid(g) => &u.object_guid == g,
-        AdSelector::Upn(upn) => u.upn.as_ref() == Some(upn),
+        AdSelector::Upn(upn) => u.upn().is_some_and(|v| eq_ci(v, upn.as_str())),
     }
 }
 
 pub(crate) fn cloud_matches(sel: &EntraSelector, u: &CloudUser) -> bool {
     match sel {
-        EntraSelector::Upn(upn) => &u.upn == upn,
-        EntraSelector::Id(id) => u.id.eq_ignore_ascii_case(id),
+        EntraSelector::Upn(upn) => eq_ci(u.upn(), upn.as_str()),
+        EntraSelector::Id(id) => u.id().eq_ignore_ascii_case(id),
     }
 }
 
 /// Every SMTP address a cloud user answers to: proxy addresses and `mail` (may repeat one).
 fn cloud_smtp(u: &CloudUser) -> impl Iterator<Item = &str> {
-    u.proxy_addresses
-        .iter()
-        .filter_map(|v| ProxyAddress::parse(v))
+    u.proxy_addresses()
+        .filter_map(ProxyAddress::parse)
         .filter(ProxyAddress::is_smtp)
         .map(|p| p.address)
-        .chain(u.mail.as_deref())
+        .chain(u.mail())
 }
 
 /// An AD user's primary SMTP address (its `SMTP:` proxy address).
 fn primary_smtp(u: &AdUser) -> Option<&str> {
-    u.proxy_addresses
-        .iter()
-        .filter_map(|v| ProxyAddress::parse(v))
+    u.proxy_addresses()
+        .filter_map(ProxyAddress::parse)
         .find(ProxyAddress::is_primary_smtp)
         .map(|p| p.address)
 }
 
 /// An AD user's UPN after `upn_suffixes`, as (local part, suffix), without allocating.
 fn routable<'a>(desired: &'a DesiredState, u: &'a AdUser) -> Option<(&'a str, &'a str)> {
-    let upn = u.upn.as_ref()?.as_str();
+    let upn = u.upn()?;
     let Some((local, suffix)) = upn.rsplit_once('@') else {
         return Some((upn, ""));
     };
@@ -171,9 +169,7 @@ impl<'a> AdIndex<'a> {
         let (ix, hash) = match sel {
             AdSelector::SamAccountName(s) => (
                 self.by_sam.get_or_init(|| {
-                    build_index(ad, |u| {
-                        u.sam_account_name.as_ref().map(|s| ci_hash(&[s.as_str()]))
-                    })
+                    build_index(ad, |u| u.sam_account_name().map(|s| ci_hash(&[s])))
                 }),
                 ci_hash(&[s.as_str()]),
             ),
@@ -188,9 +184,8 @@ impl<'a> AdIndex<'a> {
                 exact_hash(&g.0),
             ),
             AdSelector::Upn(u) => (
-                self.by_upn.get_or_init(|| {
-                    build_index(ad, |u| u.upn.as_ref().map(|upn| ci_hash(&[upn.as_str()])))
-                }),
+                self.by_upn
+                    .get_or_init(|| build_index(ad, |u| u.upn().map(|upn| ci_hash(&[upn])))),
                 ci_hash(&[u.as_str()]),
             ),
         };
@@ -221,7 +216,7 @@ impl<'a> CloudIndex<'a> {
 
     fn upns(&self) -> &HashIndex {
         self.by_upn
-            .get_or_init(|| build_index(self.cloud, |u| Some(ci_hash(&[u.upn.as_str()]))))
+            .get_or_init(|| build_index(self.cloud, |u| Some(ci_hash(&[u.upn()]))))
     }
 
     /// The cloud users a selector names (usually one).
@@ -230,7 +225,7 @@ impl<'a> CloudIndex<'a> {
             EntraSelector::Upn(u) => (self.upns(), ci_hash(&[u.as_str()])),
             EntraSelector::Id(id) => (
                 self.by_id
-                    .get_or_init(|| build_index(self.cloud, |u| Some(ci_hash(&[&u.id])))),
+                    .get_or_init(|| build_index(self.cloud, |u| Some(ci_hash(&[u.id()])))),
                 ci_hash(&[id]),
             ),
         };
@@ -246,7 +241,7 @@ impl<'a> CloudIndex<'a> {
     fn by_routable<'s>(&'s self, key: (&'s str, &'s str)) -> impl Iterator<Item = usize> + 's {
         self.upns()
             .candidates(routable_hash(key))
-            .filter(move |&c| routable_eq(key, self.cloud[c].upn.as_str()))
+            .filter(move |&c| routable_eq(key, self.cloud[c].upn()))
     }
 }
 
@@ -338,7 +333,7 @@ impl<'a> Joiner<'a> {
     }
 
     fn cloud_label(&self, i: usize) -> String {
-        format!("{} (entra {})", self.cloud[i].upn, self.cloud[i].id)
+        format!("{} (entra {})", self.cloud[i].upn(), self.cloud[i].id())
     }
 
     fn conflict(
@@ -437,14 +432,17 @@ impl<'a> Joiner<'a> {
 
         let cloud_upns: Vec<(u64, u32, ())> = self
             .cloud_indices()
-            .map(|c| (ci_hash(&[self.cloud[c].upn.as_str()]), small(c), ()))
+            .map(|c| (ci_hash(&[self.cloud[c].upn()]), small(c), ()))
             .collect();
         let same_upn = |x: &(u64, u32, ()), y: &(u64, u32, ())| {
-            self.cloud[x.1 as usize].upn == self.cloud[y.1 as usize].upn
+            eq_ci(
+                self.cloud[x.1 as usize].upn(),
+                self.cloud[y.1 as usize].upn(),
+            )
         };
         for g in shared_keys(cloud_upns, same_upn) {
             let ids: Vec<usize> = g.iter().map(|(i, _)| *i as usize).collect();
-            let upn = self.cloud[ids[0]].upn.to_string();
+            let upn = self.cloud[ids[0]].upn().to_owned();
             let n = ids.len();
             groups.push((
                 ConflictKind::DuplicateUpn,
@@ -628,7 +626,7 @@ impl<'a> Joiner<'a> {
     ) -> impl Iterator<Item = usize> + 's {
         by_immutable
             .candidates(exact_hash(anchor.as_bytes()))
-            .filter(move |&c| self.cloud[c].immutable_id.as_deref() == Some(anchor))
+            .filter(move |&c| self.cloud[c].immutable_id() == Some(anchor))
     }
 
     fn hard_and_soft(&mut self) {
@@ -639,11 +637,7 @@ impl<'a> Joiner<'a> {
             if self.cloud_blocked[c] {
                 continue;
             }
-            if let Some(id) = self.cloud[c]
-                .immutable_id
-                .as_deref()
-                .filter(|s| !s.is_empty())
-            {
+            if let Some(id) = self.cloud[c].immutable_id().filter(|s| !s.is_empty()) {
                 by_immutable.insert(exact_hash(id.as_bytes()), c);
             }
             let mut last = None;
@@ -728,8 +722,7 @@ impl<'a> Joiner<'a> {
         if how != MatchKind::Hard {
             let anchor = base64_anchor(&self.ad[a], self.desired.source_anchor);
             if self.cloud[c]
-                .immutable_id
-                .as_deref()
+                .immutable_id()
                 .is_some_and(|id| !id.is_empty() && id != anchor)
             {
                 return false;
@@ -742,7 +735,7 @@ impl<'a> Joiner<'a> {
     /// Decides the claims on cloud user `c`: a pair, or a conflict.
     fn settle(&mut self, c: usize, list: Vec<(usize, MatchKind)>) {
         let source_anchor = self.desired.source_anchor;
-        let cloud_name = self.cloud[c].upn.to_string();
+        let cloud_name = self.cloud[c].upn().to_owned();
         let ads: Vec<usize> = list.iter().map(|(a, _)| *a).collect();
         if self.cloud_blocked[c] {
             self.conflict(
@@ -787,11 +780,7 @@ impl<'a> Joiner<'a> {
             0 if soft.len() == 1 => {
                 let (a, how) = soft[0];
                 let expected = base64_anchor(&self.ad[a], source_anchor);
-                match self.cloud[c]
-                    .immutable_id
-                    .as_deref()
-                    .filter(|s| !s.is_empty())
-                {
+                match self.cloud[c].immutable_id().filter(|s| !s.is_empty()) {
                     Some(existing) if existing != expected => {
                         let key = match how {
                             MatchKind::Soft(SoftMatchKey::Smtp) => "SMTP address",

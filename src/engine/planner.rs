@@ -9,7 +9,7 @@ use foldhash::{HashMap, HashSet};
 use serde_json::{Value, json};
 
 use super::anchor::{immutable_id, needs_consistency_guid};
-use super::diagnostics::{self, Projected};
+use super::diagnostics::{self, Projected, ProxyValues};
 use super::index::{HashIndex, ci_hash};
 use super::join::{self, AdIndex, CloudIndex, Joint};
 use super::{PlanError, PlanInput};
@@ -17,9 +17,11 @@ use crate::desired::{
     Authority, DeprovisionAction, DesiredState, IdentitySpec, InitialState, Selector,
 };
 use crate::directory::attributes::{self, Mapping, ValueKind};
-use crate::directory::model::{OWNER_MARKER_PREFIX, UAC_ACCOUNTDISABLE, UAC_NORMAL_ACCOUNT};
+use crate::directory::model::{OWNER_MARKER_PREFIX, Prop, UAC_ACCOUNTDISABLE, UAC_NORMAL_ACCOUNT};
 use crate::directory::{AdUser, CloudUser, Dn};
-use crate::names::{AttrName, ProxyAddress, SmtpAddress, eq_ci, fold, smtp_addresses};
+use crate::names::{
+    AttrName, ProxyAddress, SmtpAddress, Upn, eq_ci, fold, smtp_addresses, upn_local_part,
+};
 use crate::plan::{
     Action, ActionKind, Change, Conflict, ConflictKind, Diagnostic, KNOWN_AFTER_APPLY, Note,
     NoteKind, Plan, Severity, Side,
@@ -116,12 +118,12 @@ fn converged_attributes(d: &DesiredState, spec: Option<&IdentitySpec>) -> Vec<Co
 }
 
 /// The `SMTP:` address among proxy address values, borrowed.
-fn primary_smtp_of(values: &[String]) -> Option<&str> {
-    values
-        .iter()
-        .filter_map(|v| ProxyAddress::parse(v))
-        .find(ProxyAddress::is_primary_smtp)
-        .map(|p| p.address)
+fn primary_smtp_of<'a>(mut values: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    values.find_map(|v| {
+        ProxyAddress::parse(v)
+            .filter(ProxyAddress::is_primary_smtp)
+            .map(|p| p.address)
+    })
 }
 
 /// What one identity contributes; dropped whole when one of its objects has an error.
@@ -369,13 +371,11 @@ impl<'a> Planner<'a> {
             return name;
         }
         if let Some(c) = joint.cloud {
-            return self.cloud[c].upn.as_str();
+            return self.cloud[c].upn();
         }
         let a = &self.ad[joint.ad.expect("a joint has a side")];
-        a.upn
-            .as_ref()
-            .map(|u| u.as_str())
-            .or_else(|| a.sam_account_name.as_ref().map(|s| s.as_str()))
+        a.upn()
+            .or_else(|| a.sam_account_name())
             .unwrap_or_else(|| a.dn.as_str())
     }
 
@@ -386,8 +386,8 @@ impl<'a> Planner<'a> {
             Selector::Ad(s) => ad.is_some_and(|u| join::ad_matches(s, u)),
             Selector::Entra(s) => cloud.is_some_and(|u| join::cloud_matches(s, u)),
             Selector::Upn(upn) => {
-                ad.is_some_and(|u| u.upn.as_ref() == Some(upn))
-                    || cloud.is_some_and(|u| &u.upn == upn)
+                ad.is_some_and(|u| u.upn().is_some_and(|v| eq_ci(v, upn.as_str())))
+                    || cloud.is_some_and(|u| eq_ci(u.upn(), upn.as_str()))
             }
         })
     }
@@ -429,7 +429,7 @@ impl<'a> Planner<'a> {
         let mut pending: Vec<String> = Vec::new();
 
         // Hard-match preparation: the cloud user carries the AD anchor.
-        if cloud.immutable_id.as_deref() != Some(anchor.as_str()) {
+        if cloud.immutable_id() != Some(anchor.as_str()) {
             if cloud.sync_enabled {
                 batch.conflicts.push(Conflict {
                     kind: ConflictKind::InvalidSoftMatch,
@@ -437,8 +437,8 @@ impl<'a> Planner<'a> {
                     objects: vec![ad.dn.to_string(), cloud_label(cloud)],
                     message: format!(
                         "cloud user {} is synced from another AD object (onPremisesImmutableId {}), not from {} (anchor {anchor})",
-                        cloud.upn,
-                        cloud.immutable_id.as_deref().unwrap_or("(none)"),
+                        cloud.upn(),
+                        cloud.immutable_id().unwrap_or("(none)"),
                         ad.dn
                     ),
                 });
@@ -448,11 +448,11 @@ impl<'a> Planner<'a> {
                 kind: ActionKind::Link,
                 side: Side::Entra,
                 identity: name.to_owned(),
-                target: cloud.upn.to_string(),
-                object: Some(cloud.id.clone()),
+                target: cloud.upn().to_owned(),
+                object: Some(cloud.id().to_owned()),
                 changes: vec![Change::set(
                     "onPremisesImmutableId",
-                    opt(cloud.immutable_id.as_deref()),
+                    opt(cloud.immutable_id()),
                     json!(anchor),
                 )],
                 depends_on: vec![],
@@ -481,29 +481,25 @@ impl<'a> Planner<'a> {
         // Everything is borrowed until a change is recorded: a converged pair allocates nothing.
         let upn_auth = self.authority("userPrincipalName");
         let override_upn = spec.and_then(|s| s.attributes.get("userPrincipalName"));
-        let routable = ad.upn.as_ref().map(|u| self.d.routable_upn(u));
+        let routable = ad.upn().map(|u| self.d.routable_upn(u));
         let want_upn: Option<&str> = match (override_upn, upn_auth) {
             (Some(v), _) => Some(v),
-            (None, Authority::Entra) => Some(cloud.upn.as_str()),
-            (None, Authority::Ad) => routable.as_ref().map(|u| u.as_str()),
+            (None, Authority::Entra) => Some(cloud.upn()),
+            (None, Authority::Ad) => routable.as_deref(),
         };
-        let mut projected_upn = ad.upn.as_ref().map(|u| u.as_str());
+        let mut projected_upn = ad.upn();
         if let Some(want) = want_upn {
-            if !ad.upn.as_ref().is_some_and(|u| eq_ci(u.as_str(), want)) {
-                ad_changes.push(Change::set(
-                    "userPrincipalName",
-                    opt(ad.upn.as_ref().map(|u| u.as_str())),
-                    json!(want),
-                ));
+            if !ad.upn().is_some_and(|u| eq_ci(u, want)) {
+                ad_changes.push(Change::set("userPrincipalName", opt(ad.upn()), json!(want)));
                 projected_upn = Some(want);
             }
-            if !eq_ci(cloud.upn.as_str(), want) {
+            if !eq_ci(cloud.upn(), want) {
                 self.entra_or_pending(
                     cloud,
                     &mut entra_changes,
                     &mut pending,
                     "userPrincipalName",
-                    json!(cloud.upn.as_str()),
+                    json!(cloud.upn()),
                     json!(want),
                 );
             }
@@ -513,26 +509,24 @@ impl<'a> Planner<'a> {
         let override_mail = spec
             .and_then(|s| s.attributes.get("mail"))
             .map(String::as_str);
-        let cloud_primary: Option<&str> =
-            primary_smtp_of(&cloud.proxy_addresses).or(cloud.mail.as_deref());
+        let cloud_primary: Option<&str> = primary_smtp_of(cloud.proxy_addresses()).or(cloud.mail());
         let want_mail: Option<&str> = override_mail.or(match mail_auth {
-            Authority::Entra => cloud.mail.as_deref().or(cloud_primary),
-            Authority::Ad => ad.mail.as_deref(),
+            Authority::Entra => cloud.mail().or(cloud_primary),
+            Authority::Ad => ad.mail(),
         });
-        let mut projected_mail = ad.mail.as_deref();
+        let mut projected_mail = ad.mail();
         if let Some(want) = want_mail {
-            if !ad.mail.as_deref().is_some_and(|m| eq_ci(m, want)) {
-                ad_changes.push(Change::set("mail", opt(ad.mail.as_deref()), json!(want)));
+            if !ad.mail().is_some_and(|m| eq_ci(m, want)) {
+                ad_changes.push(Change::set("mail", opt(ad.mail()), json!(want)));
                 projected_mail = Some(want);
             }
-            if !cloud.mail.as_deref().is_some_and(|m| eq_ci(m, want)) && mail_auth == Authority::Ad
-            {
+            if !cloud.mail().is_some_and(|m| eq_ci(m, want)) && mail_auth == Authority::Ad {
                 self.entra_or_pending(
                     cloud,
                     &mut entra_changes,
                     &mut pending,
                     "mail",
-                    opt(cloud.mail.as_deref()),
+                    opt(cloud.mail()),
                     json!(want),
                 );
             }
@@ -544,7 +538,8 @@ impl<'a> Planner<'a> {
             Authority::Ad => None,
         };
         if let Some(primary) = primary
-            && let Some(change) = proxy_change(&ad.proxy_addresses, primary, &cloud.proxy_addresses)
+            && let Some(change) =
+                proxy_change(ad.proxy_addresses(), primary, cloud.proxy_addresses())
         {
             changed_proxies = change.after.as_array().map(|v| {
                 v.iter()
@@ -555,7 +550,8 @@ impl<'a> Planner<'a> {
         }
 
         // Attributes under `attributes:` and per-identity overrides.
-        let mut projected_display: Option<Cow<'_, str>> = ad.attr("displayName").map(Cow::Borrowed);
+        let mut projected_display: Option<Cow<'_, str>> =
+            ad.attr(AttrName::DISPLAY_NAME).map(Cow::Borrowed);
         let mut disable_drafts: Vec<Draft> = Vec::new();
         let overrides = spec.map(|s| &s.attributes).filter(|a| !a.is_empty());
         let converged: Cow<'_, [Converged]> = match overrides {
@@ -601,8 +597,8 @@ impl<'a> Planner<'a> {
                         kind: ActionKind::Disable,
                         side: Side::Entra,
                         identity: name.to_owned(),
-                        target: cloud.upn.to_string(),
-                        object: Some(cloud.id.clone()),
+                        target: cloud.upn().to_owned(),
+                        object: Some(cloud.id().to_owned()),
                         changes: vec![Change::set(m.graph, before, after)],
                         depends_on: vec![],
                         precondition: Some(entra_precondition(cloud)),
@@ -638,8 +634,8 @@ impl<'a> Planner<'a> {
                 kind: ActionKind::Update,
                 side: Side::Entra,
                 identity: name.to_owned(),
-                target: cloud.upn.to_string(),
-                object: Some(cloud.id.clone()),
+                target: cloud.upn().to_owned(),
+                object: Some(cloud.id().to_owned()),
                 changes: entra_changes,
                 depends_on: vec![],
                 precondition: Some(entra_precondition(cloud)),
@@ -651,7 +647,7 @@ impl<'a> Planner<'a> {
                 name,
                 format!(
                     "{} is synced by Entra Connect (onPremisesSyncEnabled), so idsync does not write it; {} will converge from AD at the next sync",
-                    cloud.upn,
+                    cloud.upn(),
                     pending.join(", ")
                 ),
             );
@@ -668,11 +664,14 @@ impl<'a> Planner<'a> {
         let projected = Projected {
             object: ad.dn.as_str(),
             upn: projected_upn,
-            sam_account_name: ad.sam_account_name.as_ref().map(|s| s.as_str()),
+            sam_account_name: ad.sam_account_name(),
             mail: projected_mail,
-            proxy_addresses: changed_proxies.as_deref().unwrap_or(&ad.proxy_addresses),
+            proxy_addresses: match &changed_proxies {
+                Some(planned) => ProxyValues::Planned(planned),
+                None => ProxyValues::Read(ad.proxy_addresses()),
+            },
             display_name: projected_display.as_deref(),
-            mail_nickname: ad.attr("mailNickname"),
+            mail_nickname: ad.attr(AttrName::MAIL_NICKNAME),
         };
         diagnostics::check(&projected, self.d, &mut batch.diagnostics);
     }
@@ -746,8 +745,8 @@ impl<'a> Planner<'a> {
                 name,
                 format!(
                     "{} is synced by Entra Connect from an AD object that is not in scope (onPremisesImmutableId {}); if that object left Entra Connect's scope too, the next sync deletes it",
-                    cloud.upn,
-                    cloud.immutable_id.as_deref().unwrap_or("(none)")
+                    cloud.upn(),
+                    cloud.immutable_id().unwrap_or("(none)")
                 ),
             );
             return;
@@ -756,7 +755,7 @@ impl<'a> Planner<'a> {
             self.provision_ad(joint, name, cloud, batch);
             return;
         }
-        let dangling = cloud.immutable_id.as_deref().filter(|s| !s.is_empty());
+        let dangling = cloud.immutable_id().filter(|s| !s.is_empty());
         match dangling {
             Some(id) if self.d.provision_entra => {
                 let why = format!(
@@ -769,7 +768,7 @@ impl<'a> Planner<'a> {
                 name,
                 format!(
                     "{}: onPremisesImmutableId {id} names no in-scope AD object; left alone",
-                    cloud.upn
+                    cloud.upn()
                 ),
             ),
             None => batch.note(
@@ -777,7 +776,7 @@ impl<'a> Planner<'a> {
                 name,
                 format!(
                     "{} exists in the cloud only; no AD provisioning is configured",
-                    cloud.upn
+                    cloud.upn()
                 ),
             ),
         }
@@ -792,7 +791,7 @@ impl<'a> Planner<'a> {
                 batch.diagnostics.push(Diagnostic {
                     severity: Severity::Error,
                     rule: "blank".into(),
-                    object: cloud.upn.to_string(),
+                    object: cloud.upn().to_owned(),
                     attribute: "sAMAccountName".into(),
                     message: format!("cannot fill provision.ad.sam_account_name {:?}: the cloud user has no {missing}", prov.sam_account_name.to_string()),
                 });
@@ -802,7 +801,7 @@ impl<'a> Planner<'a> {
         let display = cloud
             .text("displayName")
             .filter(|s| !s.trim().is_empty())
-            .unwrap_or(cloud.upn.local_part())
+            .unwrap_or(upn_local_part(cloud.upn()))
             .to_owned();
         let mut dn = Dn::child("CN", &display, &prov.ou);
         if self.dn_taken(&dn) {
@@ -818,17 +817,17 @@ impl<'a> Planner<'a> {
             return;
         }
         let mail = cloud
-            .mail
-            .clone()
+            .mail()
+            .map(str::to_owned)
             .or_else(|| cloud.primary_smtp().map(SmtpAddress::into_string))
-            .unwrap_or_else(|| cloud.upn.to_string());
+            .unwrap_or_else(|| cloud.upn().to_owned());
         let mut proxies: Vec<String> = Vec::new();
         let primary = cloud
             .primary_smtp()
             .map(SmtpAddress::into_string)
             .unwrap_or_else(|| mail.clone());
         proxies.push(format!("SMTP:{primary}"));
-        for a in smtp_addresses(&cloud.proxy_addresses) {
+        for a in smtp_addresses(cloud.proxy_addresses()) {
             if !eq_ci(a.as_str(), &primary) {
                 proxies.push(format!("smtp:{a}"));
             }
@@ -840,7 +839,7 @@ impl<'a> Planner<'a> {
         };
         let mut changes = vec![
             Change::set("sAMAccountName", Value::Null, json!(sam)),
-            Change::set("userPrincipalName", Value::Null, json!(cloud.upn.as_str())),
+            Change::set("userPrincipalName", Value::Null, json!(cloud.upn())),
             Change::set("mail", Value::Null, json!(mail)),
             Change::set("proxyAddresses", Value::Null, json!(proxies)),
             Change::set("displayName", Value::Null, json!(display)),
@@ -871,7 +870,7 @@ impl<'a> Planner<'a> {
         changes.push(Change::set(
             "adminDescription",
             Value::Null,
-            json!(format!("{OWNER_MARKER_PREFIX}{}", cloud.id)),
+            json!(format!("{OWNER_MARKER_PREFIX}{}", cloud.id())),
         ));
         changes.push(Change::set(
             "userAccountControl",
@@ -885,13 +884,13 @@ impl<'a> Planner<'a> {
                 rule: "initial_state".into(),
                 object: dn.to_string(),
                 attribute: "userAccountControl".into(),
-                message: format!("created disabled (provision.ad.initial_state: disabled): once Entra Connect syncs it, {} is disabled in the cloud too", cloud.upn),
+                message: format!("created disabled (provision.ad.initial_state: disabled): once Entra Connect syncs it, {} is disabled in the cloud too", cloud.upn()),
             });
         }
 
         // The new account's names must be free, in scope and domain-wide.
         let mut wanted: Vec<(&str, String)> = vec![
-            ("userPrincipalName", cloud.upn.to_string()),
+            ("userPrincipalName", cloud.upn().to_owned()),
             ("mail", mail.clone()),
             ("sAMAccountName", sam.clone()),
         ];
@@ -946,10 +945,10 @@ impl<'a> Planner<'a> {
 
         let projected = Projected {
             object: dn.as_str(),
-            upn: Some(cloud.upn.as_str()),
+            upn: Some(cloud.upn()),
             sam_account_name: Some(&sam),
             mail: Some(&mail),
-            proxy_addresses: &proxies,
+            proxy_addresses: ProxyValues::Planned(&proxies),
             display_name: Some(&display),
             mail_nickname: None,
         };
@@ -972,11 +971,11 @@ impl<'a> Planner<'a> {
             kind: ActionKind::Link,
             side: Side::Entra,
             identity: name.to_owned(),
-            target: cloud.upn.to_string(),
-            object: Some(cloud.id.clone()),
+            target: cloud.upn().to_owned(),
+            object: Some(cloud.id().to_owned()),
             changes: vec![Change::set(
                 "onPremisesImmutableId",
-                opt(cloud.immutable_id.as_deref()),
+                opt(cloud.immutable_id()),
                 json!(KNOWN_AFTER_APPLY),
             )],
             depends_on: vec![create],
@@ -1008,7 +1007,7 @@ impl<'a> Planner<'a> {
                     name,
                     format!(
                         "would deprovision cloud user {}: {why}; deprovision.action is report",
-                        cloud.upn
+                        cloud.upn()
                     ),
                 );
                 return;
@@ -1029,8 +1028,8 @@ impl<'a> Planner<'a> {
             kind,
             side: Side::Entra,
             identity: name.to_owned(),
-            target: cloud.upn.to_string(),
-            object: Some(cloud.id.clone()),
+            target: cloud.upn().to_owned(),
+            object: Some(cloud.id().to_owned()),
             changes,
             depends_on: vec![],
             precondition: Some(entra_precondition(cloud)),
@@ -1104,7 +1103,7 @@ impl<'a> Planner<'a> {
 
     fn provision_entra(&mut self, joint: &Joint, name: &str, ad: &AdUser, batch: &mut Batch) {
         let spec = self.spec(joint);
-        let Some(upn) = ad.upn.as_ref().map(|u| self.d.routable_upn(u).into_owned()) else {
+        let Some(upn) = ad.upn().map(|u| Upn::new(self.d.routable_upn(u))) else {
             return; // diagnosed as blank already
         };
         if let Some(&holder) = self
@@ -1125,14 +1124,14 @@ impl<'a> Planner<'a> {
         }
         let anchor = immutable_id(ad, self.d.source_anchor);
         let display = ad
-            .attr("displayName")
+            .attr(AttrName::DISPLAY_NAME)
             .map(str::to_owned)
             .or_else(|| ad.dn.leaf_value())
             .unwrap_or_else(|| upn.local_part().to_owned());
         let nickname = ad
-            .attr("mailNickname")
+            .attr(AttrName::MAIL_NICKNAME)
             .map(str::to_owned)
-            .or_else(|| ad.sam_account_name.as_ref().map(|s| s.to_string()))
+            .or_else(|| ad.sam_account_name().map(str::to_owned))
             .unwrap_or_else(|| upn.local_part().to_owned());
         let mut changes = vec![
             Change::set("userPrincipalName", Value::Null, json!(upn.as_str())),
@@ -1141,7 +1140,7 @@ impl<'a> Planner<'a> {
             Change::set("accountEnabled", Value::Null, json!(!ad.is_disabled())),
             Change::set("onPremisesImmutableId", Value::Null, json!(anchor)),
         ];
-        if let Some(mail) = &ad.mail {
+        if let Some(mail) = ad.mail() {
             changes.push(Change::set("mail", Value::Null, json!(mail)));
         }
         let mut copied: BTreeSet<&str> = ["givenName", "surname"].into();
@@ -1197,7 +1196,7 @@ impl<'a> Planner<'a> {
 }
 
 fn cloud_label(c: &CloudUser) -> String {
-    format!("{} (entra {})", c.upn, c.id)
+    format!("{} (entra {})", c.upn(), c.id())
 }
 
 fn opt(v: Option<&str>) -> Value {
@@ -1224,7 +1223,7 @@ fn ad_value<'u>(ad: &'u AdUser, m: &Mapping) -> Option<Cow<'u, str>> {
         } else {
             "true"
         })),
-        _ => ad.attr(m.ad).map(Cow::Borrowed),
+        _ => ad.attr(m.ad_name).map(Cow::Borrowed),
     }
 }
 
@@ -1236,12 +1235,11 @@ fn cloud_value<'u>(c: &'u CloudUser, m: &Mapping) -> Option<Cow<'u, str>> {
             .map(|b| Cow::Borrowed(if b { "true" } else { "false" })),
         ValueKind::GraphList => c
             .properties
-            .get(m.graph)
-            .and_then(|v| v.as_array())
-            .and_then(|a| a.first())
-            .and_then(|v| v.as_str())
+            .get(m.graph_name)
+            .and_then(Prop::first_item)
             .map(Cow::Borrowed),
-        ValueKind::Text => c.text(m.graph).map(Cow::Borrowed),
+        // The mapping names no property `CloudUser::text` hides: look it up by id.
+        ValueKind::Text => c.properties.text(m.graph_name).map(Cow::Borrowed),
     }
 }
 
@@ -1280,11 +1278,15 @@ fn entra_values(m: &Mapping, before: Option<&str>, after: Option<&str>) -> (Valu
 
 /// The per-value edit of AD `proxyAddresses` that makes `primary` the one `SMTP:` address and
 /// adds the cloud's other SMTP addresses; `None` when nothing changes.
-fn proxy_change(current: &[String], primary: &str, cloud_proxies: &[String]) -> Option<Change> {
+fn proxy_change<'a>(
+    current: impl Iterator<Item = &'a str> + Clone,
+    primary: &str,
+    cloud_proxies: impl Iterator<Item = &'a str>,
+) -> Option<Change> {
     let mut add: Vec<String> = Vec::new();
     let mut remove: Vec<String> = Vec::new();
     let mut has_primary = false;
-    for v in current {
+    for v in current.clone() {
         let Some(p) = ProxyAddress::parse(v).filter(ProxyAddress::is_smtp) else {
             continue;
         };
@@ -1293,23 +1295,23 @@ fn proxy_change(current: &[String], primary: &str, cloud_proxies: &[String]) -> 
             (true, true) => has_primary = true,
             // Another primary is demoted to a secondary address.
             (true, false) => {
-                remove.push(v.clone());
+                remove.push(v.to_owned());
                 add.push(format!("smtp:{}", p.address));
             }
             // The new primary was a secondary: it is promoted.
-            (false, true) => remove.push(v.clone()),
+            (false, true) => remove.push(v.to_owned()),
             (false, false) => {}
         }
     }
     if !has_primary {
         add.push(format!("SMTP:{primary}"));
     }
-    let holds = |v: &String, address: &str| {
+    let holds = |v: &str, address: &str| {
         ProxyAddress::parse(v).is_some_and(|p| p.is_smtp() && eq_ci(p.address, address))
     };
+    let removed = |v: &str| remove.iter().any(|r| r == v);
     let aliases = cloud_proxies
-        .iter()
-        .filter_map(|v| ProxyAddress::parse(v))
+        .filter_map(ProxyAddress::parse)
         .filter(ProxyAddress::is_smtp)
         .map(|p| p.address);
     for alias in aliases {
@@ -1317,8 +1319,8 @@ fn proxy_change(current: &[String], primary: &str, cloud_proxies: &[String]) -> 
             continue;
         }
         let kept = current
-            .iter()
-            .filter(|v| !remove.contains(v))
+            .clone()
+            .filter(|v| !removed(v))
             .any(|v| holds(v, alias));
         if !kept && !add.iter().any(|v| holds(v, alias)) {
             add.push(format!("smtp:{alias}"));
@@ -1327,15 +1329,12 @@ fn proxy_change(current: &[String], primary: &str, cloud_proxies: &[String]) -> 
     if add.is_empty() && remove.is_empty() {
         return None;
     }
-    let mut after: Vec<String> = current
-        .iter()
-        .filter(|v| !remove.contains(v))
-        .cloned()
-        .collect();
+    let before: Vec<&str> = current.clone().collect();
+    let mut after: Vec<String> = current.filter(|v| !removed(v)).map(str::to_owned).collect();
     after.extend(add.iter().cloned());
     Some(Change {
         attribute: "proxyAddresses".into(),
-        before: json!(current),
+        before: json!(before),
         after: json!(after),
         add,
         remove,
@@ -1350,12 +1349,16 @@ mod tests {
         v.iter().map(|x| x.to_string()).collect()
     }
 
+    fn v<'a>(values: &'a [&'a str]) -> impl Iterator<Item = &'a str> + Clone {
+        values.iter().copied()
+    }
+
     #[test]
     fn proxy_change_adds_primary_to_empty() {
         let c = proxy_change(
-            &[],
+            v(&[]),
             "a@example.com",
-            &s(&["SMTP:a@example.com", "smtp:alias@example.com"]),
+            v(&["SMTP:a@example.com", "smtp:alias@example.com"]),
         )
         .unwrap();
         assert_eq!(c.add, s(&["SMTP:a@example.com", "smtp:alias@example.com"]));
@@ -1365,9 +1368,9 @@ mod tests {
     #[test]
     fn proxy_change_demotes_old_primary_and_promotes_secondary() {
         let c = proxy_change(
-            &s(&["SMTP:old@example.com", "smtp:new@example.com", "X500:/o=x"]),
+            v(&["SMTP:old@example.com", "smtp:new@example.com", "X500:/o=x"]),
             "new@example.com",
-            &[],
+            v(&[]),
         )
         .unwrap();
         assert_eq!(
@@ -1384,9 +1387,9 @@ mod tests {
     fn proxy_change_is_none_when_converged() {
         assert!(
             proxy_change(
-                &s(&["SMTP:A@Example.com", "smtp:b@example.com"]),
+                v(&["SMTP:A@Example.com", "smtp:b@example.com"]),
                 "a@example.com",
-                &s(&["smtp:b@example.com"])
+                v(&["smtp:b@example.com"])
             )
             .is_none()
         );

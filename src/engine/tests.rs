@@ -22,8 +22,8 @@ fn guid(n: u8) -> Guid {
 
 fn ad(n: u8, sam: &str) -> AdUser {
     let mut u = AdUser::new(Dn::parse(&format!("CN={sam},{OU}")).unwrap(), guid(n));
-    u.sam_account_name = Some(sam.into());
-    u.upn = Some(format!("{sam}@example.com").into());
+    u.set_sam_account_name(sam);
+    u.set_upn(format!("{sam}@example.com").as_str());
     u.user_account_control = Some(512);
     u.usn_changed = Some(1000 + n as u64);
     u.attributes
@@ -93,14 +93,11 @@ fn kinds(p: &Plan) -> Vec<(ActionKind, Side, String)> {
 fn cloud_first_tenant_gets_ad_accounts_then_links() {
     let d = with_provision(desired());
     let mut alva = cloud("c1", "alva.wood@example.com");
-    alva.mail_nickname = Some("alva.wood".into());
-    alva.mail = Some("alva.wood@example.com".into());
-    alva.proxy_addresses = vec![
-        "SMTP:alva.wood@example.com".into(),
-        "smtp:alva@example.com".into(),
-    ];
+    alva.set_mail_nickname("alva.wood");
+    alva.set_mail("alva.wood@example.com");
+    alva.set_proxy_addresses(["SMTP:alva.wood@example.com", "smtp:alva@example.com"]);
     let mut bob = cloud("c2", "bob@example.com");
-    bob.mail_nickname = Some("bob".into());
+    bob.set_mail_nickname("bob");
     let p = run(&d, &[], &[alva, bob]);
 
     assert_eq!(p.summary.create, 2);
@@ -148,7 +145,7 @@ fn disabled_initial_state_warns() {
     let mut d = with_provision(desired());
     d.provision_ad.as_mut().unwrap().initial_state = InitialState::Disabled;
     let mut c = cloud("c1", "x@example.com");
-    c.mail_nickname = Some("x".into());
+    c.set_mail_nickname("x");
     let p = run(&d, &[], &[c]);
     let create = find(&p, ActionKind::Create, Side::Ad, "x@example.com");
     assert_eq!(change(create, "userAccountControl").after, json!("514"));
@@ -163,7 +160,7 @@ fn disabled_initial_state_warns() {
 fn template_without_value_blocks_only_that_create() {
     let d = with_provision(desired());
     let mut ok = cloud("c1", "ok@example.com");
-    ok.mail_nickname = Some("ok".into());
+    ok.set_mail_nickname("ok");
     let missing = cloud("c2", "nonick@example.com");
     let p = run(&d, &[], &[ok, missing]);
     assert_eq!(p.summary.create, 1);
@@ -178,7 +175,7 @@ fn template_without_value_blocks_only_that_create() {
 fn provisioning_collision_with_an_object_outside_scope_is_a_conflict() {
     let d = with_provision(desired());
     let mut c = cloud("c1", "dup@example.com");
-    c.mail_nickname = Some("dup".into());
+    c.set_mail_nickname("dup");
     let taken = [Taken {
         attribute: "userPrincipalName",
         value: "dup@example.com".into(),
@@ -201,10 +198,10 @@ fn provisioning_collision_with_an_object_outside_scope_is_a_conflict() {
 fn local_suffix_is_prepared_for_soft_match() {
     let d = desired();
     let mut a = ad(1, "jdoe");
-    a.upn = Some("jdoe@corp.local".into());
+    a.set_upn("jdoe@corp.local");
     let mut c = cloud("c1", "jdoe@example.com");
-    c.mail = Some("jdoe@example.com".into());
-    c.proxy_addresses = vec!["SMTP:jdoe@example.com".into()];
+    c.set_mail("jdoe@example.com");
+    c.set_proxy_addresses(["SMTP:jdoe@example.com"]);
     let p = run(&d, std::slice::from_ref(&a), &[c]);
 
     let up = find(&p, ActionKind::Update, Side::Ad, "jdoe@example.com");
@@ -232,9 +229,9 @@ fn local_suffix_is_prepared_for_soft_match() {
 fn soft_match_keys_follow_the_configured_order_and_can_be_disabled() {
     let mut d = desired();
     let mut a = ad(1, "x");
-    a.proxy_addresses = vec!["SMTP:shared@example.com".into()];
+    a.set_proxy_addresses(["SMTP:shared@example.com"]);
     let mut by_smtp = cloud("c-smtp", "other@example.com");
-    by_smtp.proxy_addresses = vec!["SMTP:shared@example.com".into()];
+    by_smtp.set_proxy_addresses(["SMTP:shared@example.com"]);
     let by_upn = cloud("c-upn", "x@example.com");
     let p = run(&d, &[a.clone()], &[by_smtp.clone(), by_upn.clone()]);
     assert_eq!(
@@ -273,10 +270,10 @@ fn hard_matched_pair_that_is_converged_gets_nothing() {
     d.attributes.insert("displayName".into(), Authority::Ad);
     let a = ad(1, "ssmith");
     let mut c = cloud("c1", "someone.else@example.com");
-    c.immutable_id = Some(a.object_guid.to_base64());
+    c.set_immutable_id(a.object_guid.to_base64().as_str());
     c.properties.insert("displayName", json!("SSMITH"));
     let mut a2 = a.clone();
-    a2.upn = Some("someone.else@example.com".into());
+    a2.set_upn("someone.else@example.com");
     let p = run(&d, &[a2], &[c]);
     assert!(p.actions.is_empty(), "{:#?}", p.actions);
     assert!(p.notes.is_empty() && p.conflicts.is_empty());
@@ -288,7 +285,7 @@ fn hard_match_wins_over_soft_match() {
     d.source_anchor = SourceAnchor::ObjectGuid;
     let a = ad(1, "x");
     let mut hard = cloud("hard", "renamed@example.com");
-    hard.immutable_id = Some(a.object_guid.to_base64());
+    hard.set_immutable_id(a.object_guid.to_base64().as_str());
     let soft = cloud("soft", "x@example.com");
     let p = run(&d, &[a], &[hard, soft]);
     // The AD UPN follows the hard-matched cloud user; the soft candidate stays cloud-only.
@@ -340,9 +337,9 @@ fn consistency_guid_is_written_back_and_used_as_immutable_id() {
 
     // Once set, the ConsistencyGuid value (not the objectGUID) is the anchor.
     let mut set = a.clone();
-    set.consistency_guid = Some(vec![9; 16]);
+    set.consistency_guid = Some(vec![9; 16].into());
     let mut linked = cloud("c1", "x@example.com");
-    linked.immutable_id = Some("CQkJCQkJCQkJCQkJCQkJCQ==".into());
+    linked.set_immutable_id("CQkJCQkJCQkJCQkJCQkJCQ==");
     let p = run(&d, &[set], &[linked]);
     assert!(p.actions.is_empty(), "{:#?}", p.actions);
 }
@@ -353,7 +350,7 @@ fn invalid_soft_match_is_a_conflict_and_others_proceed() {
     let d = desired();
     let a = ad(1, "pwhite");
     let mut c = cloud("c1", "pwhite@example.com");
-    c.immutable_id = Some("c29tZS1vdGhlcg==".into());
+    c.set_immutable_id("c29tZS1vdGhlcg==");
     let ok = ad(2, "fine");
     let okc = cloud("c2", "fine@example.com");
     let p = run(&d, &[a, ok], &[c, okc]);
@@ -369,15 +366,15 @@ fn invalid_soft_match_is_a_conflict_and_others_proceed() {
 fn duplicate_upn_and_smtp_among_ad_users_are_conflicts() {
     let d = desired();
     let mut a = ad(1, "a");
-    a.upn = Some("same@corp.local".into());
+    a.set_upn("same@corp.local");
     let mut b = ad(2, "b");
-    b.upn = Some("same@example.com".into()); // the same once corp.local is rewritten
+    b.set_upn("same@example.com"); // the same once corp.local is rewritten
     let mut c = ad(3, "c");
-    c.proxy_addresses = vec!["SMTP:tom@example.com".into()];
+    c.set_proxy_addresses(["SMTP:tom@example.com"]);
     let mut e = ad(4, "e");
-    e.proxy_addresses = vec!["SMTP:Tom@Example.com".into()];
+    e.set_proxy_addresses(["SMTP:Tom@Example.com"]);
     let mut tom = cloud("t", "tom@example.com");
-    tom.proxy_addresses = vec!["SMTP:tom@example.com".into()];
+    tom.set_proxy_addresses(["SMTP:tom@example.com"]);
     let p = run(&d, &[a, b, c, e], &[tom]);
     let kinds: Vec<_> = p.conflicts.iter().map(|c| c.kind).collect();
     assert!(kinds.contains(&ConflictKind::DuplicateUpn));
@@ -400,12 +397,12 @@ fn duplicate_upn_and_smtp_among_ad_users_are_conflicts() {
 fn two_ad_users_claiming_one_cloud_user_is_a_conflict() {
     let d = desired();
     let mut a = ad(1, "chall");
-    a.proxy_addresses = vec!["SMTP:chris@example.com".into()];
-    a.upn = Some("chall@corp.local".into());
+    a.set_proxy_addresses(["SMTP:chris@example.com"]);
+    a.set_upn("chall@corp.local");
     let mut b = ad(2, "chhall");
-    b.upn = Some("chris@corp.local".into());
+    b.set_upn("chris@corp.local");
     let mut c = cloud("c1", "chris@example.com");
-    c.mail = Some("chris@example.com".into());
+    c.set_mail("chris@example.com");
     let p = run(&d, &[a, b], &[c]);
     assert_eq!(p.conflicts.len(), 1);
     assert_eq!(p.conflicts[0].kind, ConflictKind::AmbiguousMatch);
@@ -446,8 +443,7 @@ fn explicit_pair_overrides_matching_and_sets_attributes() {
         origin: "x:1:1".into(),
     });
     let mut a = ad(1, "aanderson");
-    a.attributes
-        .insert("department".into(), vec!["Marketing".into()]);
+    a.attributes.insert("department".into(), ["Marketing"]);
     let mut c = cloud("c1", "adam.anderson@example.com");
     c.properties.insert("department", json!("Marketing"));
     let p = run(&d, &[a], &[c]);
@@ -488,9 +484,9 @@ fn synced_cloud_users_get_pending_sync_notes_not_writes() {
     let mut d = desired();
     d.attributes.insert("displayName".into(), Authority::Ad);
     let mut a = ad(1, "kclark");
-    a.consistency_guid = Some(a.object_guid.0.to_vec());
+    a.consistency_guid = Some(a.object_guid.0.into());
     let mut c = cloud("c1", "kclark@example.com");
-    c.immutable_id = Some(a.object_guid.to_base64());
+    c.set_immutable_id(a.object_guid.to_base64().as_str());
     c.sync_enabled = true;
     c.properties.insert("displayName", json!("Old Name"));
     let p = run(&d, &[a], &[c]);
@@ -516,9 +512,9 @@ fn protected_objects_are_never_changed_and_ignored_ones_never_reported() {
         origin: "x:1:1".into(),
     });
     let mut bg = cloud("c1", "breakglass@example.com");
-    bg.mail_nickname = Some("breakglass".into());
+    bg.set_mail_nickname("breakglass");
     let mut room = cloud("c2", "room@example.com");
-    room.mail_nickname = Some("room".into());
+    room.set_mail_nickname("room");
     let admin = ad(1, "admin");
     let admin_cloud = cloud("c3", "admin@example.com");
     let p = run(&d, &[admin], &[bg, room, admin_cloud]);
@@ -542,9 +538,9 @@ fn owned_accounts_whose_cloud_twin_is_gone_are_deprovisioned() {
     let mut d = with_provision(desired());
     d.deprovision_action = DeprovisionAction::Disable;
     let mut owned = ad(1, "gone");
-    owned.admin_description = Some("idsync:deleted-id".into());
+    owned.set_admin_description("idsync:deleted-id");
     let mut unowned = ad(2, "manual");
-    unowned.admin_description = Some("created by hand".into());
+    unowned.set_admin_description("created by hand");
     let keep = cloud("c9", "keep@example.com");
     let p = run(&d, &[owned, unowned], std::slice::from_ref(&keep));
     let dis = find(&p, ActionKind::Disable, Side::Ad, "gone@example.com");
@@ -553,7 +549,7 @@ fn owned_accounts_whose_cloud_twin_is_gone_are_deprovisioned() {
 
     d.deprovision_action = DeprovisionAction::Report;
     let mut owned = ad(1, "gone");
-    owned.admin_description = Some("idsync:deleted-id".into());
+    owned.set_admin_description("idsync:deleted-id");
     let p = run(&d, &[owned], &[keep]);
     assert!(
         p.actions
@@ -571,7 +567,7 @@ fn more_deletes_than_max_deletes_fails_the_whole_plan() {
     let users: Vec<AdUser> = (0..3)
         .map(|n| {
             let mut u = ad(n, &format!("u{n}"));
-            u.admin_description = Some(format!("idsync:gone-{n}"));
+            u.set_admin_description(format!("idsync:gone-{n}").as_str());
             u
         })
         .collect();
@@ -601,7 +597,7 @@ fn an_empty_read_never_causes_deprovisioning() {
     let mut d = with_provision(desired());
     d.deprovision_action = DeprovisionAction::Delete;
     let mut owned = ad(1, "x");
-    owned.admin_description = Some("idsync:c1".into());
+    owned.set_admin_description("idsync:c1");
     let err = plan(PlanInput {
         desired: &d,
         ad: &[owned],
@@ -621,7 +617,7 @@ fn an_empty_read_never_causes_deprovisioning() {
     d.provision_entra = true;
     d.deprovision_action = DeprovisionAction::Delete;
     let mut orphan = cloud("c1", "o@example.com");
-    orphan.immutable_id = Some("AAAA".into());
+    orphan.set_immutable_id("AAAA");
     let err = plan(PlanInput {
         desired: &d,
         ad: &[],
@@ -644,9 +640,9 @@ fn cloud_disable_follows_to_ad_as_a_disable_action() {
     d.attributes
         .insert("accountEnabled".into(), Authority::Entra);
     let mut a = ad(1, "ojones");
-    a.consistency_guid = Some(a.object_guid.0.to_vec());
+    a.consistency_guid = Some(a.object_guid.0.into());
     let mut c = cloud("c1", "ojones@example.com");
-    c.immutable_id = Some(a.object_guid.to_base64());
+    c.set_immutable_id(a.object_guid.to_base64().as_str());
     c.account_enabled = Some(false);
     let p = run(&d, &[a], &[c]);
     let dis = find(&p, ActionKind::Disable, Side::Ad, "ojones@example.com");
@@ -658,10 +654,10 @@ fn cloud_disable_follows_to_ad_as_a_disable_action() {
 fn owned_accounts_follow_the_provisioning_ou() {
     let d = with_provision(desired());
     let mut a = ad(1, "lbaker");
-    a.admin_description = Some("idsync:c1".into());
-    a.consistency_guid = Some(a.object_guid.0.to_vec());
+    a.set_admin_description("idsync:c1");
+    a.consistency_guid = Some(a.object_guid.0.into());
     let mut c = cloud("c1", "lbaker@example.com");
-    c.immutable_id = Some(a.object_guid.to_base64());
+    c.set_immutable_id(a.object_guid.to_base64().as_str());
     let p = run(&d, &[a], &[c]);
     assert_eq!(
         kinds(&p),
@@ -678,7 +674,7 @@ fn owned_accounts_follow_the_provisioning_ou() {
 fn diagnostic_errors_block_only_their_identity() {
     let d = desired();
     let mut bad = ad(1, "bad");
-    bad.upn = Some("bad@corp.lan".into());
+    bad.set_upn("bad@corp.lan");
     let bad_cloud = cloud("c1", "bad@corp.lan");
     let good = ad(2, "good");
     let good_cloud = cloud("c2", "good@example.com");
@@ -698,7 +694,7 @@ fn plans_are_deterministic() {
     let mut users: Vec<CloudUser> = (0..50)
         .map(|n| {
             let mut c = cloud(&format!("c{n}"), &format!("u{n}@example.com"));
-            c.mail_nickname = Some(format!("u{n}"));
+            c.set_mail_nickname(format!("u{n}").as_str());
             c
         })
         .collect();

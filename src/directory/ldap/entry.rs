@@ -9,8 +9,8 @@ use ldap3::ResultEntry;
 use ldap3::asn1::StructureTag;
 
 use crate::directory::Dn;
-use crate::directory::model::{AdUser, Guid};
-use crate::names::{AttrName, SamAccountName, Upn};
+use crate::directory::model::{AdUser, Guid, SmallBytes};
+use crate::names::AttrName;
 
 /// One entry: its DN and attributes, values as the DC sent them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,11 +116,11 @@ fn convert(entry: &RawEntry) -> Result<AdUser, String> {
             .ok_or_else(|| format!("objectGUID is {} bytes, not 16", raw.len()))?,
         None => return Err("no objectGUID (the bind account may not read it)".into()),
     };
-    let text = |name: &str| -> Result<Option<String>, String> {
+    let text = |name: &str| -> Result<Option<&str>, String> {
         match entry.first(name) {
             None => Ok(None),
             Some(v) => std::str::from_utf8(v)
-                .map(|s| Some(s.to_owned()))
+                .map(Some)
                 .map_err(|_| format!("{name} is not UTF-8 text")),
         }
     };
@@ -135,22 +135,23 @@ fn convert(entry: &RawEntry) -> Result<AdUser, String> {
         }
     };
     let mut user = AdUser::new(dn, guid);
-    user.consistency_guid = entry.first("mS-DS-ConsistencyGuid").map(<[u8]>::to_vec);
-    user.sam_account_name = text("sAMAccountName")?.map(SamAccountName::from);
-    user.upn = text("userPrincipalName")?.map(Upn::from);
-    user.mail = text("mail")?;
-    user.proxy_addresses = entry
+    user.consistency_guid = entry.first("mS-DS-ConsistencyGuid").map(SmallBytes::new);
+    user.set_sam_account_name(text("sAMAccountName")?);
+    user.set_upn(text("userPrincipalName")?);
+    user.set_mail(text("mail")?);
+    let proxies: Vec<&str> = entry
         .values("proxyAddresses")
         .iter()
-        .map(|v| String::from_utf8(v.clone()))
+        .map(|v| std::str::from_utf8(v))
         .collect::<Result<_, _>>()
         .map_err(|_| "proxyAddresses is not UTF-8 text".to_owned())?;
+    user.set_proxy_addresses(proxies);
     // AD's Integer syntax is signed 32-bit; the flags are its bit pattern.
     user.user_account_control = integer("userAccountControl")?.map(|v| v as u32);
     user.usn_changed = integer("uSNChanged")?
         .map(|v| u64::try_from(v).map_err(|_| "uSNChanged is negative".to_owned()))
         .transpose()?;
-    user.admin_description = text("adminDescription")?;
+    user.set_admin_description(text("adminDescription")?);
     Ok(user)
 }
 
@@ -163,11 +164,10 @@ fn with_attributes(mut user: AdUser, attrs: Vec<(String, Vec<Vec<u8>>)>) -> AdUs
         let name = AttrName::from(name);
         for v in values {
             user.attributes
-                .push(name, String::from_utf8(v).unwrap_or_default());
+                .push(name, std::str::from_utf8(&v).unwrap_or_default());
         }
     }
     user.attributes.shrink_to_fit();
-    user.proxy_addresses.shrink_to_fit();
     user
 }
 
@@ -232,8 +232,11 @@ mod tests {
         let raw = RawEntry::parse(ResultEntry::new(tag)).unwrap();
         let user = to_user(raw).unwrap();
         assert_eq!(user.object_guid.0, *ascii_guid);
-        assert_eq!(user.consistency_guid, Some(vec![7; 16]));
-        assert_eq!(user.proxy_addresses, ["SMTP:a@x", "smtp:b@x"]);
+        assert_eq!(user.consistency_guid(), Some(&[7; 16][..]));
+        assert_eq!(
+            user.proxy_addresses().collect::<Vec<_>>(),
+            ["SMTP:a@x", "smtp:b@x"]
+        );
         assert_eq!(user.user_account_control, Some(66050));
         assert_eq!(user.usn_changed, Some(4711));
         assert_eq!(user.attr("displayName"), Some("Zoë"));

@@ -29,11 +29,11 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use super::{SnapshotError, SnapshotFile};
 use crate::directory::ldif::{Entry, LdifFile, ValueMatch};
-use crate::directory::model::{AdUser, Guid};
+use crate::directory::model::{AdUser, Guid, SmallBytes};
 use crate::directory::{
     AdCreate, AdMod, AdQuery, AdRead, AdValue, AdWrite, DirectoryError, Dn, Taken, TakenQuery,
 };
-use crate::names::{AttrName, ProxyAddress, SamAccountName, Upn, fold};
+use crate::names::{AttrName, ProxyAddress, fold};
 
 /// Attributes `AdUser` holds in typed fields rather than in `attributes`.
 const TYPED: &[&str] = &[
@@ -879,7 +879,6 @@ fn to_user(entry: &Entry, dn: &Dn) -> Result<AdUser, (usize, String)> {
         }
     }
     user.attributes.shrink_to_fit();
-    user.proxy_addresses.shrink_to_fit();
     Ok(user)
 }
 
@@ -892,17 +891,15 @@ fn typed_user(entry: &Entry, dn: &Dn) -> Result<AdUser, (usize, String)> {
                 .to_owned(),
         )
     })?;
-    let text = |name: &str| -> Result<Option<String>, (usize, String)> {
+    let text = |name: &str| -> Result<Option<&str>, (usize, String)> {
         match entry.first(name) {
             None => Ok(None),
-            Some(v) => std::str::from_utf8(v)
-                .map(|s| Some(s.to_owned()))
-                .map_err(|_| {
-                    (
-                        entry.line_of(name).unwrap_or(0),
-                        format!("{name} is not UTF-8 text"),
-                    )
-                }),
+            Some(v) => std::str::from_utf8(v).map(Some).map_err(|_| {
+                (
+                    entry.line_of(name).unwrap_or(0),
+                    format!("{name} is not UTF-8 text"),
+                )
+            }),
         }
     };
     let integer = |name: &str| -> Result<Option<i64>, (usize, String)> {
@@ -917,14 +914,14 @@ fn typed_user(entry: &Entry, dn: &Dn) -> Result<AdUser, (usize, String)> {
         }
     };
     let mut user = AdUser::new(dn.clone(), guid);
-    user.consistency_guid = entry.first("mS-DS-ConsistencyGuid").map(<[u8]>::to_vec);
-    user.sam_account_name = text("sAMAccountName")?.map(SamAccountName::from);
-    user.upn = text("userPrincipalName")?.map(Upn::from);
-    user.mail = text("mail")?;
-    user.proxy_addresses = entry
+    user.consistency_guid = entry.first("mS-DS-ConsistencyGuid").map(SmallBytes::new);
+    user.set_sam_account_name(text("sAMAccountName")?);
+    user.set_upn(text("userPrincipalName")?);
+    user.set_mail(text("mail")?);
+    let proxies: Vec<&str> = entry
         .values("proxyAddresses")
         .into_iter()
-        .map(|v| String::from_utf8(v.to_vec()))
+        .map(std::str::from_utf8)
         .collect::<Result<_, _>>()
         .map_err(|_| {
             (
@@ -932,6 +929,7 @@ fn typed_user(entry: &Entry, dn: &Dn) -> Result<AdUser, (usize, String)> {
                 "proxyAddresses is not UTF-8 text".to_owned(),
             )
         })?;
+    user.set_proxy_addresses(proxies);
     // AD's Integer syntax is signed 32-bit; the flags are its bit pattern.
     user.user_account_control = integer("userAccountControl")?.map(|v| v as u32);
     user.usn_changed = integer("uSNChanged")?
@@ -944,7 +942,7 @@ fn typed_user(entry: &Entry, dn: &Dn) -> Result<AdUser, (usize, String)> {
             })
         })
         .transpose()?;
-    user.admin_description = text("adminDescription")?;
+    user.set_admin_description(text("adminDescription")?);
     Ok(user)
 }
 
@@ -1269,7 +1267,7 @@ proxyAddresses: smtp:taken@example.com
     fn sams(users: &[AdUser]) -> Vec<String> {
         users
             .iter()
-            .filter_map(|u| u.sam_account_name.as_ref().map(|s| s.to_string()))
+            .filter_map(|u| u.sam_account_name().map(str::to_owned))
             .collect()
     }
 
@@ -1292,16 +1290,10 @@ proxyAddresses: smtp:taken@example.com
             adam.object_guid.to_string(),
             "3ab39606-c642-489b-84b6-58c038d3ef39"
         );
-        assert_eq!(
-            adam.consistency_guid.as_deref(),
-            Some(&adam.object_guid.0[..])
-        );
-        assert_eq!(
-            adam.upn.as_ref().map(Upn::as_str),
-            Some("aanderson@corp.local")
-        );
-        assert_eq!(adam.mail.as_deref(), Some("adam.anderson@example.com"));
-        assert_eq!(adam.proxy_addresses.len(), 2);
+        assert_eq!(adam.consistency_guid(), Some(&adam.object_guid.0[..]));
+        assert_eq!(adam.upn(), Some("aanderson@corp.local"));
+        assert_eq!(adam.mail(), Some("adam.anderson@example.com"));
+        assert_eq!(adam.proxy_addresses().count(), 2);
         assert_eq!(
             adam.primary_smtp().map(|s| s.to_string()).as_deref(),
             Some("adam.anderson@example.com")
@@ -1315,9 +1307,11 @@ proxyAddresses: smtp:taken@example.com
             adam.attr("objectSid").is_none(),
             "binary attributes are skipped"
         );
-        assert!(
-            adam.attr("objectGUID").is_none() && adam.attr("mail").is_none(),
-            "typed ones too"
+        assert!(adam.attr("objectGUID").is_none(), "binary ones too");
+        assert_eq!(
+            adam.attr("mail"),
+            adam.mail(),
+            "text with accessors are attributes too"
         );
         let jurgen = &users[1];
         assert_eq!(jurgen.dn.leaf_value().as_deref(), Some("Jürgen König"));
@@ -1574,7 +1568,7 @@ proxyAddresses: smtp:taken@example.com
         let mut c = create_alva();
         c.attributes.remove(0);
         let user = snap.create_user(&c).await.unwrap();
-        let sam = user.sam_account_name.unwrap().to_string();
+        let sam = user.sam_account_name().unwrap().to_owned();
         assert!(sam.starts_with('$') && sam.len() == 20, "{sam}");
 
         // Users-only export: a container inside the domain that the file omits is fine...
@@ -1672,17 +1666,17 @@ sAMAccountName: adam
         .unwrap();
         let user = snap.users(&office365()).unwrap().remove(0);
         assert_eq!(
-            user.proxy_addresses,
+            user.proxy_addresses().collect::<Vec<_>>(),
             [
                 "smtp:aanderson@corp.example.com",
                 "smtp:adam.anderson@example.com",
                 "SMTP:adam@example.com"
             ]
         );
-        assert_eq!(user.mail.as_deref(), Some("adam@example.com"));
+        assert_eq!(user.mail(), Some("adam@example.com"));
         assert_eq!(user.attr("department"), None);
         assert_eq!(user.attr("title"), Some("Manager"));
-        assert_eq!(user.consistency_guid, Some(vec![7; 16]));
+        assert_eq!(user.consistency_guid(), Some(&[7; 16][..]));
         assert_eq!(user.usn_changed, Some(5001));
 
         // Per-value errors, naming the object and the attribute; nothing is applied.

@@ -3,6 +3,10 @@
 //! Directories compare these without regard to case, so every comparison, hash and ordering here
 //! folds case, while the original spelling is kept for display and for writing back.
 
+mod attr_name;
+
+pub use attr_name::{AttrName, NameKey};
+
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -180,96 +184,25 @@ ci_name!(
     /// An AD sAMAccountName, compared without case.
     SamAccountName
 );
-/// An LDAP attribute name (`sn`, `mS-DS-ConsistencyGuid`), compared without case.
-///
-/// Names are interned: every object read carries the same few dozen names, so each is stored
-/// once for the whole process and an `AttrName` is a pointer (`Copy`). The first spelling seen
-/// is kept.
-#[derive(Clone, Copy)]
-pub struct AttrName(&'static str);
 
-impl AttrName {
-    pub fn new(name: &str) -> Self {
-        AttrName(intern(name))
-    }
-    pub fn as_str(&self) -> &'static str {
-        self.0
-    }
+/// The part of a UPN after the last `@`, if any.
+pub fn upn_suffix(upn: &str) -> Option<&str> {
+    upn.rsplit_once('@').map(|(_, s)| s)
 }
 
-/// The process-wide table of attribute names. Bounded by the schema's size in practice.
-fn intern(name: &str) -> &'static str {
-    use std::sync::{Mutex, OnceLock};
-    static NAMES: OnceLock<Mutex<std::collections::HashMap<String, &'static str>>> =
-        OnceLock::new();
-    let mut names = NAMES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    let key = fold(name);
-    if let Some(&interned) = names.get(&key) {
-        return interned;
-    }
-    let interned: &'static str = Box::leak(name.to_owned().into_boxed_str());
-    names.insert(key, interned);
-    interned
-}
-
-impl PartialEq for AttrName {
-    fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self.0, other.0) || eq_ci(self.0, other.0)
-    }
-}
-impl Eq for AttrName {}
-impl Hash for AttrName {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        hash_ci(self.0, state);
-    }
-}
-impl Ord for AttrName {
-    fn cmp(&self, other: &Self) -> Ordering {
-        cmp_ci(self.0, other.0)
-    }
-}
-impl PartialOrd for AttrName {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl fmt::Display for AttrName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-impl fmt::Debug for AttrName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.0, f)
-    }
-}
-impl From<&str> for AttrName {
-    fn from(s: &str) -> Self {
-        AttrName::new(s)
-    }
-}
-impl From<String> for AttrName {
-    fn from(s: String) -> Self {
-        AttrName::new(&s)
-    }
-}
-impl AsRef<str> for AttrName {
-    fn as_ref(&self) -> &str {
-        self.0
-    }
+/// The part of a UPN before the last `@` (the whole value when there is none).
+pub fn upn_local_part(upn: &str) -> &str {
+    upn.rsplit_once('@').map_or(upn, |(l, _)| l)
 }
 
 impl Upn {
     /// The part after the last `@`, if any.
     pub fn suffix(&self) -> Option<&str> {
-        self.0.rsplit_once('@').map(|(_, s)| s)
+        upn_suffix(&self.0)
     }
     /// The part before the last `@` (the whole value when there is none).
     pub fn local_part(&self) -> &str {
-        self.0.rsplit_once('@').map_or(&self.0, |(l, _)| l)
+        upn_local_part(&self.0)
     }
     /// The same local part on another suffix.
     pub fn with_suffix(&self, suffix: &str) -> Upn {
@@ -299,21 +232,25 @@ impl<'a> ProxyAddress<'a> {
 }
 
 /// The primary SMTP address among `proxyAddresses` values (the `SMTP:` one), if any.
-pub fn primary_smtp(proxy_addresses: &[String]) -> Option<SmtpAddress> {
-    proxy_addresses
-        .iter()
-        .filter_map(|v| ProxyAddress::parse(v))
-        .find(ProxyAddress::is_primary_smtp)
-        .map(|p| SmtpAddress::new(p.address))
+pub fn primary_smtp<S: AsRef<str>>(
+    proxy_addresses: impl IntoIterator<Item = S>,
+) -> Option<SmtpAddress> {
+    proxy_addresses.into_iter().find_map(|v| {
+        ProxyAddress::parse(v.as_ref())
+            .filter(ProxyAddress::is_primary_smtp)
+            .map(|p| SmtpAddress::new(p.address))
+    })
 }
 
 /// Every SMTP address (primary or secondary) among `proxyAddresses` values.
-pub fn smtp_addresses(proxy_addresses: &[String]) -> impl Iterator<Item = SmtpAddress> + '_ {
-    proxy_addresses
-        .iter()
-        .filter_map(|v| ProxyAddress::parse(v))
-        .filter(ProxyAddress::is_smtp)
-        .map(|p| SmtpAddress::new(p.address))
+pub fn smtp_addresses<S: AsRef<str>>(
+    proxy_addresses: impl IntoIterator<Item = S>,
+) -> impl Iterator<Item = SmtpAddress> {
+    proxy_addresses.into_iter().filter_map(|v| {
+        ProxyAddress::parse(v.as_ref())
+            .filter(ProxyAddress::is_smtp)
+            .map(|p| SmtpAddress::new(p.address))
+    })
 }
 
 #[cfg(test)]
@@ -328,15 +265,6 @@ mod tests {
         assert_eq!(set.len(), 1);
         assert!(SamAccountName::new("a") < SamAccountName::new("B"));
         assert_eq!(Upn::new("Adam@Example.COM").to_string(), "Adam@Example.COM");
-    }
-
-    #[test]
-    fn attribute_names_are_interned_without_case() {
-        let a = AttrName::from("displayName");
-        let b = AttrName::from("DISPLAYNAME".to_owned());
-        assert_eq!(a, b);
-        assert!(std::ptr::eq(a.as_str(), b.as_str()));
-        assert_eq!(b.as_str(), "displayName");
     }
 
     #[test]

@@ -1,0 +1,159 @@
+//! A user object read from Active Directory.
+
+use super::attributes::Attributes;
+use super::guid::{Guid, SmallBytes};
+use super::packed::Values;
+use crate::directory::dn::Dn;
+use crate::names::{AttrName, NameKey, SmtpAddress, primary_smtp};
+
+/// userAccountControl bit: the account is disabled.
+pub const UAC_ACCOUNTDISABLE: u32 = 0x2;
+/// userAccountControl for a normal, enabled account.
+pub const UAC_NORMAL_ACCOUNT: u32 = 0x200;
+
+/// Prefix of the `adminDescription` value that marks accounts idsync created.
+pub const OWNER_MARKER_PREFIX: &str = "idsync:";
+
+/// A user object read from Active Directory.
+///
+/// The text attributes idsync reasons about (sAMAccountName, userPrincipalName, mail,
+/// proxyAddresses, adminDescription) live in `attributes` with all the others, one buffer per
+/// object; read them with the accessors (`upn()`, `proxy_addresses()`, …) and change them with
+/// the setters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdUser {
+    pub dn: Dn,
+    pub object_guid: Guid,
+    pub consistency_guid: Option<SmallBytes>,
+    pub user_account_control: Option<u32>,
+    pub usn_changed: Option<u64>,
+    /// Every text attribute read (`sAMAccountName`, `displayName`, `objectClass`, …).
+    pub attributes: Attributes,
+}
+
+impl AdUser {
+    /// The attributes with accessors of their own.
+    pub const WITH_ACCESSORS: &[AttrName] = &[
+        AttrName::SAM_ACCOUNT_NAME,
+        AttrName::USER_PRINCIPAL_NAME,
+        AttrName::MAIL,
+        AttrName::PROXY_ADDRESSES,
+        AttrName::ADMIN_DESCRIPTION,
+    ];
+
+    /// A user with only the identifying parts set; handy for tests and creates.
+    pub fn new(dn: Dn, object_guid: Guid) -> Self {
+        Self {
+            dn,
+            object_guid,
+            consistency_guid: None,
+            user_account_control: None,
+            usn_changed: None,
+            attributes: Attributes::new(),
+        }
+    }
+
+    /// The first value of a text attribute, by LDAP name (any case) or [`AttrName`].
+    pub fn attr(&self, name: impl NameKey) -> Option<&str> {
+        self.attributes.get(name)
+    }
+
+    pub fn sam_account_name(&self) -> Option<&str> {
+        self.attributes.get(AttrName::SAM_ACCOUNT_NAME)
+    }
+
+    pub fn upn(&self) -> Option<&str> {
+        self.attributes.get(AttrName::USER_PRINCIPAL_NAME)
+    }
+
+    pub fn mail(&self) -> Option<&str> {
+        self.attributes.get(AttrName::MAIL)
+    }
+
+    /// The `proxyAddresses` values (`SMTP:a@example.com`, `smtp:…`, `X500:…`), in order.
+    pub fn proxy_addresses(&self) -> Values<'_> {
+        self.attributes.values(AttrName::PROXY_ADDRESSES)
+    }
+
+    /// idsync marks accounts it creates with `idsync:<entra object id>`.
+    pub fn admin_description(&self) -> Option<&str> {
+        self.attributes.get(AttrName::ADMIN_DESCRIPTION)
+    }
+
+    pub fn set_sam_account_name<'v>(&mut self, value: impl Into<Option<&'v str>>) {
+        self.attributes
+            .insert(AttrName::SAM_ACCOUNT_NAME, value.into());
+    }
+
+    pub fn set_upn<'v>(&mut self, value: impl Into<Option<&'v str>>) {
+        self.attributes
+            .insert(AttrName::USER_PRINCIPAL_NAME, value.into());
+    }
+
+    pub fn set_mail<'v>(&mut self, value: impl Into<Option<&'v str>>) {
+        self.attributes.insert(AttrName::MAIL, value.into());
+    }
+
+    pub fn set_proxy_addresses<S: AsRef<str>>(&mut self, values: impl IntoIterator<Item = S>) {
+        self.attributes.insert(AttrName::PROXY_ADDRESSES, values);
+    }
+
+    pub fn set_admin_description<'v>(&mut self, value: impl Into<Option<&'v str>>) {
+        self.attributes
+            .insert(AttrName::ADMIN_DESCRIPTION, value.into());
+    }
+
+    /// The consistency GUID bytes, if set.
+    pub fn consistency_guid(&self) -> Option<&[u8]> {
+        self.consistency_guid.as_deref()
+    }
+
+    pub fn primary_smtp(&self) -> Option<SmtpAddress> {
+        primary_smtp(self.proxy_addresses())
+    }
+
+    pub fn is_disabled(&self) -> bool {
+        self.user_account_control
+            .is_some_and(|uac| uac & UAC_ACCOUNTDISABLE != 0)
+    }
+
+    /// The entra object id in idsync's ownership marker, if idsync created this account.
+    pub fn owner_marker(&self) -> Option<&str> {
+        self.admin_description()
+            .and_then(|d| d.strip_prefix(OWNER_MARKER_PREFIX))
+    }
+
+    /// A short name for messages: sAMAccountName, else the DN.
+    pub fn label(&self) -> String {
+        match self.sam_account_name() {
+            Some(sam) => format!("{sam} ({})", self.dn),
+            None => self.dn.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accessors_read_and_setters_replace_the_packed_values() {
+        let mut u = AdUser::new(Dn::parse("CN=A,DC=x").unwrap(), Guid([1; 16]));
+        u.attributes.push(AttrName::from("displayName"), "A");
+        u.set_upn("a@x.com");
+        u.set_proxy_addresses(["smtp:b@x.com", "SMTP:a@x.com"]);
+        u.set_admin_description("idsync:42");
+        assert_eq!(u.upn(), Some("a@x.com"));
+        assert_eq!(u.attr("userprincipalname"), Some("a@x.com"));
+        assert_eq!(u.primary_smtp(), Some(SmtpAddress::new("a@x.com")));
+        assert_eq!(u.owner_marker(), Some("42"));
+        assert_eq!(u.label(), "CN=A,DC=x");
+        u.set_upn(None);
+        u.set_sam_account_name("a");
+        u.set_proxy_addresses(["SMTP:c@x.com"]);
+        assert_eq!(u.upn(), None);
+        assert_eq!(u.proxy_addresses().collect::<Vec<_>>(), ["SMTP:c@x.com"]);
+        assert_eq!(u.label(), "a (CN=A,DC=x)");
+        assert_eq!(u.attr("displayName"), Some("A"));
+    }
+}

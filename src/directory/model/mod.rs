@@ -1,0 +1,19 @@
+//! The object model both directories are read into: AD users and cloud (Entra) users.
+//!
+//! Compact on purpose: a plan holds a million of each at once. An object's text values (the
+//! typed ones like the UPN included) share one buffer, names are 2-byte ids, so a user costs
+//! a few allocations whatever it holds; accessors read the typed values out (see `packed`).
+
+mod ad_user;
+mod attributes;
+mod cloud_user;
+mod guid;
+mod packed;
+mod properties;
+
+pub use ad_user::{AdUser, OWNER_MARKER_PREFIX, UAC_ACCOUNTDISABLE, UAC_NORMAL_ACCOUNT};
+pub use attributes::Attributes;
+pub use cloud_user::CloudUser;
+pub use guid::{Guid, SmallBytes};
+pub use packed::Values;
+pub use properties::{List, Prop, Properties};

@@ -1,0 +1,270 @@
+//! Interned attribute and property names: a `u16` id into one process-wide table.
+//!
+//! Every object read carries the same few dozen names, so each is stored once for the whole
+//! process and an object holds 2-byte ids. Ids are handed out per case-folded name, so two
+//! names are equal (without case) exactly when their ids are: comparing and hashing are
+//! integer operations.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Mutex, OnceLock};
+
+use super::{cmp_ci, eq_ci};
+
+/// An LDAP attribute or Graph property name (`sn`, `mS-DS-ConsistencyGuid`, `jobTitle`),
+/// compared without case. Keeps the first spelling seen (the spelling below for the
+/// well-known names).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AttrName(u16);
+
+/// Names looked up on every object, at fixed ids (their index here), so lookups by them
+/// compare integers and need no table: the model's accessors and the Graph <-> AD mapping
+/// table ([`crate::directory::attributes`]). Where Graph and AD spell a name differently
+/// only in case, Graph's spelling is kept: Graph JSON keys are case-sensitive.
+const WELL_KNOWN: &[&str] = &[
+    // The object model.
+    "objectClass",
+    "displayName",
+    "sAMAccountName",
+    "userPrincipalName",
+    "mail",
+    "proxyAddresses",
+    "adminDescription",
+    "id",
+    "mailNickname",
+    "onPremisesImmutableId",
+    "userType",
+    // The mapping table, Graph and AD names.
+    "givenName",
+    "surname",
+    "sn",
+    "jobTitle",
+    "title",
+    "department",
+    "companyName",
+    "company",
+    "officeLocation",
+    "physicalDeliveryOfficeName",
+    "streetAddress",
+    "city",
+    "l",
+    "state",
+    "st",
+    "postalCode",
+    "country",
+    "co",
+    "usageLocation",
+    "c",
+    "mobilePhone",
+    "mobile",
+    "businessPhones",
+    "telephoneNumber",
+    "faxNumber",
+    "facsimileTelephoneNumber",
+    "employeeId",
+    "employeeType",
+    "preferredLanguage",
+    "accountEnabled",
+    "userAccountControl",
+];
+
+impl AttrName {
+    pub const OBJECT_CLASS: AttrName = AttrName::well_known("objectClass");
+    pub const DISPLAY_NAME: AttrName = AttrName::well_known("displayName");
+    pub const SAM_ACCOUNT_NAME: AttrName = AttrName::well_known("sAMAccountName");
+    pub const USER_PRINCIPAL_NAME: AttrName = AttrName::well_known("userPrincipalName");
+    pub const MAIL: AttrName = AttrName::well_known("mail");
+    pub const PROXY_ADDRESSES: AttrName = AttrName::well_known("proxyAddresses");
+    pub const ADMIN_DESCRIPTION: AttrName = AttrName::well_known("adminDescription");
+    pub const ID: AttrName = AttrName::well_known("id");
+    pub const MAIL_NICKNAME: AttrName = AttrName::well_known("mailNickname");
+    pub const ON_PREMISES_IMMUTABLE_ID: AttrName = AttrName::well_known("onPremisesImmutableId");
+    pub const USER_TYPE: AttrName = AttrName::well_known("userType");
+
+    /// The id of a well-known name (any case), computed at compile time in constants; a
+    /// name that is not well-known does not compile.
+    pub const fn well_known(name: &str) -> AttrName {
+        let mut i = 0;
+        while i < WELL_KNOWN.len() {
+            if const_eq_ignore_ascii_case(WELL_KNOWN[i].as_bytes(), name.as_bytes()) {
+                return AttrName(i as u16);
+            }
+            i += 1;
+        }
+        panic!("not a well-known attribute name")
+    }
+
+    /// The name's id, interning it on first sight.
+    ///
+    /// # Panics
+    /// On the 65,537th distinct name: schemas have a few thousand at most, so only a bug or
+    /// hostile input gets there.
+    pub fn new(name: &str) -> Self {
+        let mut ids = interner().lock().unwrap_or_else(|p| p.into_inner());
+        let key = folded(name);
+        if let Some(&id) = ids.get(&key) {
+            return AttrName(id);
+        }
+        let id = u16::try_from(ids.len())
+            .ok()
+            .filter(|&id| usize::from(id) < SPELLINGS.len())
+            .expect("more than 65,536 distinct attribute names");
+        // Stored before the id is handed out (under the lock), so `as_str` always finds it.
+        let spelling: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        let _ = SPELLINGS[usize::from(id)].set(spelling);
+        ids.insert(key, id);
+        AttrName(id)
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        let i = usize::from(self.0);
+        match WELL_KNOWN.get(i) {
+            Some(name) => name,
+            None => SPELLINGS[i]
+                .get()
+                .expect("an id is handed out after its spelling is stored"),
+        }
+    }
+}
+
+/// Spellings of the names interned at run time, by id (the well-known ids stay unused).
+/// Lock-free to read; about 1.5 MiB of address space, zeroed and untouched until used.
+static SPELLINGS: [OnceLock<&'static str>; 1 << 16] = [const { OnceLock::new() }; 1 << 16];
+
+/// Case-folded name -> id; seeded with the well-known names.
+fn interner() -> &'static Mutex<HashMap<String, u16>> {
+    static IDS: OnceLock<Mutex<HashMap<String, u16>>> = OnceLock::new();
+    IDS.get_or_init(|| {
+        let ids = WELL_KNOWN
+            .iter()
+            .zip(0u16..)
+            .map(|(name, id)| (folded(name), id))
+            .collect();
+        Mutex::new(ids)
+    })
+}
+
+/// The interning key: folded character by character, exactly as [`eq_ci`] compares.
+fn folded(name: &str) -> String {
+    if name.is_ascii() {
+        name.to_ascii_lowercase()
+    } else {
+        name.chars().flat_map(char::to_lowercase).collect()
+    }
+}
+
+const fn const_eq_ignore_ascii_case(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i].to_ascii_lowercase() != b[i].to_ascii_lowercase() {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// What an attribute is looked up by: an [`AttrName`] (an integer compare) or any text
+/// (compared without case, no interning).
+pub trait NameKey: Copy {
+    fn same_name(self, name: AttrName) -> bool;
+}
+
+impl NameKey for AttrName {
+    #[inline]
+    fn same_name(self, name: AttrName) -> bool {
+        self == name
+    }
+}
+impl NameKey for &str {
+    #[inline]
+    fn same_name(self, name: AttrName) -> bool {
+        eq_ci(name.as_str(), self)
+    }
+}
+impl NameKey for &String {
+    #[inline]
+    fn same_name(self, name: AttrName) -> bool {
+        eq_ci(name.as_str(), self)
+    }
+}
+
+/// Alphabetical without case (not by id), so sorted lists read the same in every run.
+impl Ord for AttrName {
+    fn cmp(&self, other: &Self) -> Ordering {
+        if self == other {
+            Ordering::Equal
+        } else {
+            cmp_ci(self.as_str(), other.as_str())
+        }
+    }
+}
+impl PartialOrd for AttrName {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl fmt::Display for AttrName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl fmt::Debug for AttrName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+impl From<&str> for AttrName {
+    fn from(s: &str) -> Self {
+        AttrName::new(s)
+    }
+}
+impl From<String> for AttrName {
+    fn from(s: String) -> Self {
+        AttrName::new(&s)
+    }
+}
+impl AsRef<str> for AttrName {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_interned_without_case() {
+        let a = AttrName::from("someAttributeName");
+        let b = AttrName::from("SOMEATTRIBUTENAME".to_owned());
+        assert_eq!(a, b);
+        assert_eq!(b.as_str(), "someAttributeName");
+        assert_ne!(a, AttrName::from("otherAttributeName"));
+        assert!("SomeAttributeName".same_name(a));
+    }
+
+    #[test]
+    fn well_known_names_have_their_fixed_ids() {
+        for (i, name) in WELL_KNOWN.iter().enumerate() {
+            assert_eq!(AttrName::new(&name.to_uppercase()), AttrName(i as u16));
+        }
+        assert_eq!(
+            AttrName::from("USERPRINCIPALNAME"),
+            AttrName::USER_PRINCIPAL_NAME
+        );
+        assert_eq!(AttrName::USER_TYPE.as_str(), "userType");
+        assert_eq!(AttrName::OBJECT_CLASS.to_string(), "objectClass");
+        assert_eq!(AttrName::from("employeeID").as_str(), "employeeId");
+    }
+
+    #[test]
+    fn order_is_alphabetical_without_case() {
+        assert!(AttrName::from("sn") > AttrName::from("Department"));
+        assert!(AttrName::MAIL < AttrName::MAIL_NICKNAME);
+    }
+}
