@@ -294,6 +294,9 @@ impl<'a> Planner<'a> {
             for dep in &mut draft.depends_on {
                 *dep += offset;
             }
+            // A plan can hold 100k+ actions: drop the spare room pushes left (a Change is
+            // over 200 bytes, and a create's list grows to twice what it holds).
+            draft.changes.shrink_to_fit();
             self.drafts.push(draft);
         }
         self.deprovision_ad += batch.deprovision_ad;

@@ -117,6 +117,13 @@ impl AttrName {
         AttrName(id)
     }
 
+    /// A bit per name for the first 64 ids (the well-known names among them), so an object
+    /// can record which of them it holds and answer "absent" without a scan; 0 for others.
+    #[inline]
+    pub fn presence_bit(self) -> u64 {
+        1u64.checked_shl(u32::from(self.0)).unwrap_or(0)
+    }
+
     pub fn as_str(&self) -> &'static str {
         let i = usize::from(self.0);
         match WELL_KNOWN.get(i) {
@@ -172,12 +179,24 @@ const fn const_eq_ignore_ascii_case(a: &[u8], b: &[u8]) -> bool {
 /// (compared without case, no interning).
 pub trait NameKey: Copy {
     fn same_name(self, name: AttrName) -> bool;
+
+    /// The name's bit in an object's presence mask ([`AttrName::presence_bit`]), 0 when it
+    /// has none (then only a scan can tell).
+    #[inline]
+    fn presence_bit(self) -> u64 {
+        0
+    }
 }
 
 impl NameKey for AttrName {
     #[inline]
     fn same_name(self, name: AttrName) -> bool {
         self == name
+    }
+
+    #[inline]
+    fn presence_bit(self) -> u64 {
+        AttrName::presence_bit(self)
     }
 }
 impl NameKey for &str {

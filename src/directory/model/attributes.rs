@@ -16,6 +16,9 @@ use crate::names::{AttrName, NameKey};
 pub struct Attributes {
     entries: Vec<Entry>,
     text: String,
+    /// The presence bits of the names held: most lookups are of well-known names, and many
+    /// of absent ones (no adminDescription, no mail), which this answers without a scan.
+    present: u64,
 }
 
 impl Attributes {
@@ -30,10 +33,20 @@ impl Attributes {
 
     /// Every value of `name`, in order.
     pub fn values<K: NameKey>(&self, name: K) -> Values<'_, K> {
-        Values::new(&self.text, &self.entries, name)
+        let bit = name.presence_bit();
+        let entries = if bit != 0 && self.present & bit == 0 {
+            &[][..]
+        } else {
+            &self.entries[..]
+        };
+        Values::new(&self.text, entries, name)
     }
 
     pub fn contains(&self, name: impl NameKey) -> bool {
+        let bit = name.presence_bit();
+        if bit != 0 {
+            return self.present & bit != 0;
+        }
         self.entries.iter().any(|e| name.same_name(e.name))
     }
 
@@ -42,6 +55,7 @@ impl Attributes {
         self.text.push_str(value.as_ref());
         self.entries
             .push(Entry::text(name, Kind::Text, self.text.len()));
+        self.present |= name.presence_bit();
     }
 
     /// Sets the values of `name`, replacing any it had (in place of the first old value, else

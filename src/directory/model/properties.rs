@@ -20,6 +20,9 @@ pub struct Properties {
     entries: Vec<Entry>,
     text: String,
     other: Vec<Value>,
+    /// The presence bits of the names held (see [`AttrName::presence_bit`]): lookups of
+    /// absent well-known names (no onPremisesImmutableId, no userType) need no scan.
+    present: u64,
 }
 
 /// One property's value, borrowed.
@@ -130,12 +133,18 @@ impl Properties {
 
     /// A property by name (an [`AttrName`], or text in any case): a scan comparing ids.
     pub fn get(&self, name: impl NameKey) -> Option<Prop<'_>> {
+        if !self.may_hold(name) {
+            return None;
+        }
         let start = self.entries.iter().position(|e| name.same_name(e.name))?;
         Some(self.prop(self.run(start)))
     }
 
     /// A text property.
     pub fn text(&self, name: impl NameKey) -> Option<&str> {
+        if !self.may_hold(name) {
+            return None;
+        }
         let (e, range) = spans(&self.entries).find(|(e, _)| name.same_name(e.name))?;
         match e.kind {
             Kind::Text => Some(&self.text[range]),
@@ -146,7 +155,19 @@ impl Properties {
 
     /// The strings of a property: a text value, or the items of a list.
     pub fn values<K: NameKey>(&self, name: K) -> Values<'_, K> {
-        Values::new(&self.text, &self.entries, name)
+        let entries = if self.may_hold(name) {
+            &self.entries[..]
+        } else {
+            &[][..]
+        };
+        Values::new(&self.text, entries, name)
+    }
+
+    /// False when the presence mask says `name` is absent; true when it may be there.
+    #[inline]
+    fn may_hold(&self, name: impl NameKey) -> bool {
+        let bit = name.presence_bit();
+        bit == 0 || self.present & bit != 0
     }
 
     /// A property as JSON (owned).
@@ -155,6 +176,9 @@ impl Properties {
     }
 
     pub fn contains_key(&self, name: impl NameKey) -> bool {
+        if !self.may_hold(name) {
+            return false;
+        }
         self.entries.iter().any(|e| name.same_name(e.name))
     }
 
@@ -188,6 +212,7 @@ impl Properties {
             kind: Kind::Json,
             at: index,
         });
+        self.present |= name.presence_bit();
     }
 
     /// Sets a text property (`Some`) or removes it (`None`).
@@ -216,12 +241,18 @@ impl Properties {
         for v in values {
             self.text.push_str(v.as_ref());
             self.entries.push(Entry::text(name, kind, self.text.len()));
+            self.present |= name.presence_bit();
         }
     }
 
     pub fn remove(&mut self, name: impl NameKey) -> Option<Value> {
+        if !self.may_hold(name) {
+            return None;
+        }
         let start = self.entries.iter().position(|e| name.same_name(e.name))?;
         let range = self.run(start);
+        // A name's entries are one run (`put` removes before it adds): it is gone now.
+        self.present &= !self.entries[start].name.presence_bit();
         let value = self.prop(range.clone()).to_value();
         let first = self.entries[range.start];
         if first.kind == Kind::Json {
