@@ -23,6 +23,14 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// How many plans each size's median is of (`PLAN_CORE_RUNS`, default 3).
+fn runs() -> usize {
+    std::env::var("PLAN_CORE_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+}
+
 /// Child mode: one size, prints `N SECONDS MIB ACTIONS`.
 fn one(n: usize, mix: synthetic::Mix) {
     let dir = tempfile::tempdir().unwrap();
@@ -34,11 +42,7 @@ fn one(n: usize, mix: synthetic::Mix) {
     }
     let mut times = Vec::new();
     let mut actions = 0;
-    let runs: usize = std::env::var("PLAN_CORE_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
-    for _ in 0..runs {
+    for _ in 0..runs() {
         let start = Instant::now();
         let p = plan(PlanInput {
             desired: &desired,
@@ -92,7 +96,8 @@ fn main() {
     let exe = std::env::current_exe().unwrap();
     println!("Mix: {mix}\n");
     println!(
-        "| identities | plan (median of 3) | per identity | peak memory | time ratio vs previous | size ratio |"
+        "| identities | plan (median of {}) | per identity | peak memory | time ratio vs previous | size ratio |",
+        runs()
     );
     println!("|---:|---:|---:|---:|---:|---:|");
     let mut previous: Option<(usize, f64)> = None;
