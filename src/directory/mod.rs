@@ -19,7 +19,7 @@ pub use dn::Dn;
 pub use filter::Filter;
 pub use model::{AdUser, CloudUser, Guid};
 
-use crate::names::AttrName;
+use crate::names::{AttrName, ProxyAddress};
 
 /// What an AD read covers: subtrees (none: the whole directory), excluded subtrees, and an
 /// optional LDAP filter (ANDed with `(objectClass=user)`).
@@ -93,6 +93,89 @@ pub struct TakenQuery {
     pub upns: Vec<String>,
     pub sam_account_names: Vec<String>,
     pub smtp_addresses: Vec<String>,
+}
+
+/// Matches stored values against a [`TakenQuery`] without case, as AD compares them; built
+/// once per search, shared by the directories that answer `find_taken`.
+pub struct TakenMatcher<'q> {
+    upns: std::collections::HashMap<String, Vec<&'q str>>,
+    sams: std::collections::HashMap<String, Vec<&'q str>>,
+    addresses: std::collections::HashMap<String, Vec<&'q str>>,
+}
+
+impl<'q> TakenMatcher<'q> {
+    /// The attributes a taken value can be held in.
+    pub const ATTRIBUTES: [&'static str; 4] = [
+        "userPrincipalName",
+        "sAMAccountName",
+        "mail",
+        "proxyAddresses",
+    ];
+
+    pub fn new(query: &'q TakenQuery) -> Self {
+        /// Folded value -> the query's spellings of it.
+        fn wanted(values: &[String]) -> std::collections::HashMap<String, Vec<&str>> {
+            let mut map: std::collections::HashMap<String, Vec<&str>> = Default::default();
+            for v in values {
+                map.entry(crate::names::fold(v))
+                    .or_default()
+                    .push(v.as_str());
+            }
+            map
+        }
+        TakenMatcher {
+            upns: wanted(&query.upns),
+            sams: wanted(&query.sam_account_names),
+            addresses: wanted(&query.smtp_addresses),
+        }
+    }
+
+    fn wanted(&self, attribute: &str) -> &std::collections::HashMap<String, Vec<&'q str>> {
+        match attribute {
+            "userPrincipalName" => &self.upns,
+            "sAMAccountName" => &self.sams,
+            _ => &self.addresses,
+        }
+    }
+
+    /// What the object `dn` holds of the query: `values_of(attribute)` gives its stored values
+    /// of each of [`Self::ATTRIBUTES`] (`proxyAddresses` count by their `smtp:` address). Each
+    /// of the query's spellings once per attribute.
+    pub fn taken<'v, I: IntoIterator<Item = &'v str>>(
+        &self,
+        dn: &Dn,
+        mut values_of: impl FnMut(&'static str) -> I,
+    ) -> Vec<Taken> {
+        let mut hits: Vec<(&'static str, &'q str)> = Vec::new();
+        for attribute in Self::ATTRIBUTES {
+            let map = self.wanted(attribute);
+            if map.is_empty() {
+                continue;
+            }
+            for stored in values_of(attribute) {
+                let stored = if attribute == "proxyAddresses" {
+                    match ProxyAddress::parse(stored).filter(ProxyAddress::is_smtp) {
+                        Some(p) => p.address,
+                        None => continue,
+                    }
+                } else {
+                    stored
+                };
+                for &asked in map.get(&crate::names::fold(stored)).into_iter().flatten() {
+                    if !hits.contains(&(attribute, asked)) {
+                        hits.push((attribute, asked));
+                    }
+                }
+            }
+        }
+        hits.into_iter()
+            .map(|(attribute, value)| Taken {
+                attribute,
+                value: value.to_owned(),
+                dn: dn.clone(),
+            })
+            .collect()
+    }
 }
 
 /// An object that already holds a value a create wanted.

@@ -462,22 +462,7 @@ impl<'a> Planner<'a> {
                 precondition: Some(entra_precondition(cloud)),
             });
         }
-        if needs_consistency_guid(ad, self.d.source_anchor) {
-            batch.drafts.push(Draft {
-                kind: ActionKind::Link,
-                side: Side::Ad,
-                identity: name.to_owned(),
-                target: ad.dn.to_string(),
-                object: Some(ad.object_guid.to_string()),
-                changes: vec![Change::set(
-                    "mS-DS-ConsistencyGuid",
-                    Value::Null,
-                    json!(ad.object_guid.to_base64()),
-                )],
-                depends_on: vec![],
-                precondition: ad_precondition(ad),
-            });
-        }
+        self.write_back_consistency_guid(name, ad, batch);
 
         // Identifiers: make AD carry the cloud's UPN, mail and primary SMTP address (or the
         // reverse where `attributes:` makes AD authoritative), so Entra Connect matches.
@@ -783,6 +768,28 @@ impl<'a> Planner<'a> {
                 ),
             ),
         }
+    }
+
+    /// The anchor write-back on an existing AD user (ConsistencyGuid = objectGUID), when the
+    /// source anchor is ConsistencyGuid and the user does not carry it yet.
+    fn write_back_consistency_guid(&self, name: &str, ad: &AdUser, batch: &mut Batch) {
+        if !needs_consistency_guid(ad, self.d.source_anchor) {
+            return;
+        }
+        batch.drafts.push(Draft {
+            kind: ActionKind::Link,
+            side: Side::Ad,
+            identity: name.to_owned(),
+            target: ad.dn.to_string(),
+            object: Some(ad.object_guid.to_string()),
+            changes: vec![Change::set(
+                "mS-DS-ConsistencyGuid",
+                Value::Null,
+                json!(ad.object_guid.to_base64()),
+            )],
+            depends_on: vec![],
+            precondition: ad_precondition(ad),
+        });
     }
 
     fn provision_ad(&mut self, joint: &Joint, name: &str, cloud: &CloudUser, batch: &mut Batch) {
@@ -1179,22 +1186,7 @@ impl<'a> Planner<'a> {
             depends_on: vec![],
             precondition: Some("absent".into()),
         });
-        if needs_consistency_guid(ad, self.d.source_anchor) {
-            batch.drafts.push(Draft {
-                kind: ActionKind::Link,
-                side: Side::Ad,
-                identity: name.to_owned(),
-                target: ad.dn.to_string(),
-                object: Some(ad.object_guid.to_string()),
-                changes: vec![Change::set(
-                    "mS-DS-ConsistencyGuid",
-                    Value::Null,
-                    json!(ad.object_guid.to_base64()),
-                )],
-                depends_on: vec![],
-                precondition: ad_precondition(ad),
-            });
-        }
+        self.write_back_consistency_guid(name, ad, batch);
     }
 }
 

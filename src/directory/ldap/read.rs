@@ -5,7 +5,7 @@
 //! (RFC 4515), or from bytes escaped as `\XX`: nothing from the desired state or the directory
 //! is spliced into a filter as text.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{LdapError, Scope};
@@ -15,9 +15,9 @@ use super::entry::{RawEntry, to_user};
 use super::error::{OpContext, op_error};
 use crate::directory::model::{AdUser, Guid};
 use crate::directory::{
-    AdQuery, DirectoryError, Dn, Filter, ProgressEvent, ProgressSink, Taken, TakenQuery,
+    AdQuery, DirectoryError, Dn, Filter, ProgressEvent, ProgressSink, Taken, TakenMatcher,
+    TakenQuery,
 };
-use crate::names::{ProxyAddress, fold};
 
 /// What every read asks for: what an [`AdUser`] needs to be identified and joined.
 pub(super) const IDENTIFYING: &[&str] = &[
@@ -259,30 +259,7 @@ pub(super) async fn taken(
     base_dn: &Dn,
     query: &TakenQuery,
 ) -> Result<Vec<Taken>, DirectoryError> {
-    /// Folded value -> the query's spellings of it.
-    fn wanted(values: &[String]) -> HashMap<String, Vec<&str>> {
-        let mut map: HashMap<String, Vec<&str>> = HashMap::new();
-        for v in values {
-            map.entry(fold(v)).or_default().push(v.as_str());
-        }
-        map
-    }
-    /// Records the query's spellings of `stored`, once each.
-    fn note<'q>(
-        hits: &mut Vec<(&'static str, &'q str)>,
-        attribute: &'static str,
-        stored: &str,
-        map: &HashMap<String, Vec<&'q str>>,
-    ) {
-        for &asked in map.get(&fold(stored)).into_iter().flatten() {
-            if !hits.contains(&(attribute, asked)) {
-                hits.push((attribute, asked));
-            }
-        }
-    }
-    let upns = wanted(&query.upns);
-    let sams = wanted(&query.sam_account_names);
-    let addresses = wanted(&query.smtp_addresses);
+    let matcher = TakenMatcher::new(query);
 
     let mut clauses: Vec<Filter> = Vec::new();
     for v in &query.upns {
@@ -296,15 +273,7 @@ pub(super) async fn taken(
         // AD compares proxyAddresses without case, prefix included: this finds SMTP: too.
         clauses.push(Filter::equals("proxyAddresses", format!("smtp:{v}")));
     }
-    let attrs: Vec<String> = [
-        "userPrincipalName",
-        "sAMAccountName",
-        "mail",
-        "proxyAddresses",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
+    let attrs: Vec<String> = TakenMatcher::ATTRIBUTES.map(str::to_owned).to_vec();
     let mut found: Vec<Taken> = Vec::new();
     let mut seen_dns: HashSet<Dn> = HashSet::new();
     for chunk in clauses.chunks(TAKEN_CHUNK) {
@@ -328,26 +297,7 @@ pub(super) async fn taken(
                 if !seen_dns.insert(dn.clone()) {
                     return Ok(());
                 }
-                let mut hits: Vec<(&'static str, &str)> = Vec::new();
-                for stored in raw.texts("userPrincipalName") {
-                    note(&mut hits, "userPrincipalName", stored, &upns);
-                }
-                for stored in raw.texts("sAMAccountName") {
-                    note(&mut hits, "sAMAccountName", stored, &sams);
-                }
-                for stored in raw.texts("mail") {
-                    note(&mut hits, "mail", stored, &addresses);
-                }
-                for stored in raw.texts("proxyAddresses") {
-                    if let Some(p) = ProxyAddress::parse(stored).filter(ProxyAddress::is_smtp) {
-                        note(&mut hits, "proxyAddresses", p.address, &addresses);
-                    }
-                }
-                found.extend(hits.into_iter().map(|(attribute, value)| Taken {
-                    attribute,
-                    value: value.to_owned(),
-                    dn: dn.clone(),
-                }));
+                found.extend(matcher.taken(&dn, |attribute| raw.texts(attribute)));
                 Ok(())
             },
         )

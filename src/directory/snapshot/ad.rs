@@ -31,9 +31,10 @@ use super::{SnapshotError, SnapshotFile};
 use crate::directory::ldif::{Entry, LdifFile, ValueMatch};
 use crate::directory::model::{AdUser, Guid, SmallBytes};
 use crate::directory::{
-    AdCreate, AdMod, AdQuery, AdRead, AdValue, AdWrite, DirectoryError, Dn, Taken, TakenQuery,
+    AdCreate, AdMod, AdQuery, AdRead, AdValue, AdWrite, DirectoryError, Dn, Taken, TakenMatcher,
+    TakenQuery,
 };
-use crate::names::{AttrName, ProxyAddress, fold};
+use crate::names::{AttrName, fold};
 
 /// Attributes `AdUser` holds in typed fields rather than in `attributes`.
 const TYPED: &[&str] = &[
@@ -382,60 +383,11 @@ impl AdSnapshot {
     /// Objects anywhere in the file holding one of the values (compared without case), in
     /// file order. `Taken::value` is the value as the query spelled it.
     pub fn taken(&self, query: &TakenQuery) -> Vec<Taken> {
-        /// Folded value -> the query's spellings of it.
-        fn wanted(values: &[String]) -> HashMap<String, Vec<&str>> {
-            let mut map: HashMap<String, Vec<&str>> = HashMap::new();
-            for v in values {
-                map.entry(fold(v)).or_default().push(v);
-            }
-            map
-        }
-        /// Records the query's spellings of `stored`, once each.
-        fn note<'q>(
-            hits: &mut Vec<(&'static str, &'q str)>,
-            attribute: &'static str,
-            stored: &str,
-            map: &HashMap<String, Vec<&'q str>>,
-        ) {
-            for &asked in map.get(&fold(stored)).into_iter().flatten() {
-                if !hits.contains(&(attribute, asked)) {
-                    hits.push((attribute, asked));
-                }
-            }
-        }
-        let upns = wanted(&query.upns);
-        let sams = wanted(&query.sam_account_names);
-        let addresses = wanted(&query.smtp_addresses);
+        let matcher = TakenMatcher::new(query);
         let mut found = Vec::new();
         for (entry, dn) in self.ldif.entries().iter().zip(&self.index.dns) {
-            let mut hits: Vec<(&'static str, &str)> = Vec::new();
-            for (attribute, map) in [
-                ("userPrincipalName", &upns),
-                ("sAMAccountName", &sams),
-                ("mail", &addresses),
-            ] {
-                if !map.is_empty() {
-                    for stored in entry.values(attribute) {
-                        if let Ok(stored) = std::str::from_utf8(stored) {
-                            note(&mut hits, attribute, stored, map);
-                        }
-                    }
-                }
-            }
-            if !addresses.is_empty() {
-                for stored in entry.values("proxyAddresses") {
-                    let proxy = std::str::from_utf8(stored)
-                        .ok()
-                        .and_then(ProxyAddress::parse);
-                    if let Some(p) = proxy.filter(ProxyAddress::is_smtp) {
-                        note(&mut hits, "proxyAddresses", p.address, &addresses);
-                    }
-                }
-            }
-            found.extend(hits.into_iter().map(|(attribute, value)| Taken {
-                attribute,
-                value: value.to_owned(),
-                dn: dn.clone(),
+            found.extend(matcher.taken(dn, |attribute| {
+                (entry.values(attribute).into_iter()).filter_map(|v| std::str::from_utf8(v).ok())
             }));
         }
         found
