@@ -307,14 +307,7 @@ fn taken_query(plan: &crate::plan::Plan) -> TakenQuery {
         .filter(|a| a.action == ActionKind::Create && a.directory == Side::Ad)
     {
         for c in &a.changes {
-            let values: Vec<String> = match &c.after {
-                serde_json::Value::String(s) => vec![s.clone()],
-                serde_json::Value::Array(v) => v
-                    .iter()
-                    .filter_map(|x| x.as_str().map(str::to_owned))
-                    .collect(),
-                _ => continue,
-            };
+            let values: Vec<String> = c.after.texts().iter().map(|s| s.to_string()).collect();
             match c.attribute.as_str() {
                 "userPrincipalName" => q.upns.extend(values),
                 "sAMAccountName" => q.sam_account_names.extend(values),

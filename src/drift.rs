@@ -85,7 +85,10 @@ fn change_keys(a: &Action) -> Vec<(String, Option<usize>)> {
             (
                 format!(
                     "{head}|{}={}|{:?}|{:?}",
-                    c.attribute, c.after, c.add, c.remove
+                    c.attribute,
+                    c.after,
+                    c.added(),
+                    c.removed()
                 ),
                 Some(i),
             )
@@ -101,9 +104,9 @@ pub fn action_summary(a: &Action, only: Option<usize>) -> String {
         .enumerate()
         .filter(|(i, _)| only.is_none_or(|o| o == *i))
         .map(|(_, c)| {
-            if !c.add.is_empty() || !c.remove.is_empty() {
-                let mut parts: Vec<String> = c.remove.iter().map(|v| format!("-{v}")).collect();
-                parts.extend(c.add.iter().map(|v| format!("+{v}")));
+            if c.is_edit() {
+                let mut parts: Vec<String> = c.removed().iter().map(|v| format!("-{v}")).collect();
+                parts.extend(c.added().iter().map(|v| format!("+{v}")));
                 format!("{} {}", c.attribute, parts.join(" "))
             } else {
                 format!("{} {} -> {}", c.attribute, c.before, c.after)
@@ -166,7 +169,7 @@ pub fn assess(current: Plan, baseline: Option<(&str, &Plan)>) -> DriftReport {
         for (key, only) in change_keys(a) {
             items.push(DriftItem {
                 kind: ItemKind::Action,
-                identity: a.identity.clone(),
+                identity: a.identity.to_string(),
                 directory: Some(a.directory),
                 summary: action_summary(a, only),
                 cause: cause_of(base_actions.contains(&key)),
@@ -211,18 +214,17 @@ pub fn assess(current: Plan, baseline: Option<(&str, &Plan)>) -> DriftReport {
 mod tests {
     use super::*;
     use crate::plan::{ActionKind, Change};
-    use serde_json::json;
 
     fn action(target: &str, after: &str) -> Action {
         Action {
-            id: "a1".into(),
+            id: crate::plan::ActionId(1),
             action: ActionKind::Update,
             directory: Side::Entra,
             identity: target.into(),
             target: target.into(),
             object: None,
-            changes: vec![Change::set("jobTitle", json!("x"), json!(after))],
-            depends_on: vec![],
+            changes: Box::new([Change::set("jobTitle", "x".into(), after.into())]),
+            depends_on: Box::default(),
             precondition: None,
         }
     }

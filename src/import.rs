@@ -23,9 +23,9 @@ pub fn identities_yaml(
     let mut ad_only: Vec<&AdUser> = Vec::new();
     let mut cloud_only: Vec<&CloudUser> = Vec::new();
     for j in &joined.joints {
-        match (j.ad, j.cloud, j.how) {
+        match (j.ad(), j.cloud(), j.how) {
             // Identities the desired state already names stay where they are.
-            _ if j.spec.is_some() => {}
+            _ if j.spec().is_some() => {}
             (Some(a), Some(c), Some(how)) => pairs.push((&ad[a], &cloud[c], how)),
             (Some(a), None, _) => ad_only.push(&ad[a]),
             (None, Some(c), _) => cloud_only.push(&cloud[c]),

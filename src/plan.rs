@@ -4,7 +4,8 @@
 //! executor read it, the engine writes it.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
+use crate::directory::model::Guid;
 
 /// The value shown for something only known once an earlier action has run.
 pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
@@ -47,7 +48,7 @@ impl Plan {
         !self.actions.is_empty()
     }
 
-    pub fn action(&self, id: &str) -> Option<&Action> {
+    pub fn action(&self, id: ActionId) -> Option<&Action> {
         self.actions.iter().find(|a| a.id == id)
     }
 
@@ -131,48 +132,533 @@ impl Side {
     }
 }
 
+/// A plan's short text: inline when it fits in 24 bytes (attribute names, UPNs, most values),
+/// so a plan of a million actions is not a few million small allocations.
+pub type Text = compact_str::CompactString;
+
+/// An action's id, `a1`, `a2`, … in plan order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ActionId(pub u32);
+
+impl std::fmt::Display for ActionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a{}", self.0)
+    }
+}
+
+impl std::str::FromStr for ActionId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.strip_prefix('a')
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse().ok())
+            .map(ActionId)
+            .ok_or_else(|| format!("`{s}` is not an action id (a1, a2, …)"))
+    }
+}
+
+impl PartialEq<str> for ActionId {
+    fn eq(&self, other: &str) -> bool {
+        other.parse::<ActionId>().is_ok_and(|id| id == *self)
+    }
+}
+
+impl Serialize for ActionId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ActionId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// One change to one object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Action {
-    pub id: String,
+    pub id: ActionId,
     pub action: ActionKind,
     pub directory: Side,
-    pub identity: String,
+    /// Shared by the identity's actions (a create, its links and write-back name it alike).
+    pub identity: std::sync::Arc<str>,
     /// AD: the DN; Entra: the userPrincipalName.
-    pub target: String,
+    pub target: Text,
     /// The object's key for re-reading: AD objectGUID, Entra object id. Absent for creates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub object: Option<String>,
-    pub changes: Vec<Change>,
-    pub depends_on: Vec<String>,
-    /// What must still hold when the action runs: `uSNChanged=N` (AD), `sha256:…` (a hash of
-    /// the Graph properties read), or `absent` (nothing holds the new object's name yet).
-    pub precondition: Option<String>,
+    pub object: Option<ObjectId>,
+    pub changes: Box<[Change]>,
+    pub depends_on: Box<[ActionId]>,
+    pub precondition: Option<Precondition>,
+}
+
+/// An object's key for re-reading: an AD objectGUID or an Entra object id. Both are GUIDs in
+/// practice and are kept as their 16 bytes (a large plan holds a million of them); any other
+/// text is kept as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ObjectId {
+    Guid(Guid),
+    Text(Text),
+}
+
+impl ObjectId {
+    /// The GUID, whichever way it was written.
+    pub fn guid(&self) -> Option<Guid> {
+        match self {
+            ObjectId::Guid(g) => Some(*g),
+            ObjectId::Text(t) => Guid::parse(t),
+        }
+    }
+}
+
+impl From<Guid> for ObjectId {
+    fn from(g: Guid) -> Self {
+        ObjectId::Guid(g)
+    }
+}
+
+impl From<&str> for ObjectId {
+    /// A GUID only in the form `Guid` prints (lowercase, hyphenated), so the text comes back
+    /// exactly as it was given.
+    fn from(s: &str) -> Self {
+        let b = s.as_bytes();
+        let canonical = b.len() == 36
+            && b.iter().enumerate().all(|(i, &c)| match i {
+                8 | 13 | 18 | 23 => c == b'-',
+                _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
+            });
+        match Guid::parse(s).filter(|_| canonical) {
+            Some(g) => ObjectId::Guid(g),
+            None => ObjectId::Text(s.into()),
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ObjectId::Guid(g) => g.fmt(f),
+            ObjectId::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+impl Serialize for ObjectId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ObjectId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(ObjectId::from(
+            <std::borrow::Cow<'de, str>>::deserialize(d)?.as_ref(),
+        ))
+    }
+}
+
+/// What must still hold when an action runs, checked on a fresh read of its object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// `absent`: nothing holds the new object's names yet (creates).
+    Absent,
+    /// `uSNChanged=N`: the AD object has not changed since it was read.
+    UsnChanged(u64),
+    /// `sha256:…`: a hash of the Graph properties read is unchanged (the hex after the prefix).
+    Fingerprint(Text),
+}
+
+impl std::fmt::Display for Precondition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Precondition::Absent => f.write_str("absent"),
+            Precondition::UsnChanged(n) => write!(f, "uSNChanged={n}"),
+            Precondition::Fingerprint(h) => write!(f, "sha256:{h}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Precondition {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "absent" {
+            return Ok(Precondition::Absent);
+        }
+        if let Some(n) = s.strip_prefix("uSNChanged=").and_then(|n| n.parse().ok()) {
+            return Ok(Precondition::UsnChanged(n));
+        }
+        match s.strip_prefix("sha256:") {
+            Some(h) if !h.is_empty() => Ok(Precondition::Fingerprint(h.into())),
+            _ => Err(format!(
+                "`{s}` is not a precondition (absent, uSNChanged=N or sha256:HEX)"
+            )),
+        }
+    }
+}
+
+impl Serialize for Precondition {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Precondition {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A value before or after a change, as it shows in the JSON plan: `null`, a boolean, a
+/// string, or a list of strings (multi-valued attributes). Nothing else occurs in a plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Value {
+    #[default]
+    Null,
+    Bool(bool),
+    Text(Text),
+    List(Box<[Text]>),
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_list(&self) -> Option<&[Text]> {
+        match self {
+            Value::List(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The value's strings: none for null, one for a string, each for a list.
+    pub fn texts(&self) -> &[Text] {
+        match self {
+            Value::Text(s) => std::slice::from_ref(s),
+            Value::List(v) => v,
+            Value::Null | Value::Bool(_) => &[],
+        }
+    }
+
+    /// The same value as JSON (for Graph request bodies).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Text(s) => serde_json::Value::String(s.to_string()),
+            Value::List(v) => v
+                .iter()
+                .map(|s| serde_json::Value::from(s.as_str()))
+                .collect(),
+        }
+    }
+
+    pub fn list<S: Into<Text>>(values: impl IntoIterator<Item = S>) -> Value {
+        Value::List(values.into_iter().map(Into::into).collect())
+    }
+
+    pub fn opt(v: Option<&str>) -> Value {
+        v.map_or(Value::Null, Value::from)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::Text(s.into())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::Text(s.into())
+    }
+}
+
+impl From<Text> for Value {
+    fn from(s: Text) -> Value {
+        Value::Text(s)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+
+/// Compares with the JSON the value serializes to.
+impl PartialEq<serde_json::Value> for Value {
+    fn eq(&self, other: &serde_json::Value) -> bool {
+        self.to_json() == *other
+    }
+}
+
+/// As JSON text: `null`, `true`, `"x"`, `["a","b"]`.
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match serde_json::to_string(self) {
+            Ok(s) => f.write_str(&s),
+            Err(_) => Err(std::fmt::Error),
+        }
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Text(t) => s.serialize_str(t),
+            Value::List(v) => s.collect_seq(v.iter().map(Text::as_str)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Value;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("null, a boolean, a string or a list of strings")
+            }
+            fn visit_unit<E>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+            fn visit_none<E>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+                Ok(Value::Bool(b))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+                Ok(Value::from(s))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Value, A::Error> {
+                let mut v = Vec::new();
+                while let Some(s) = seq.next_element::<Text>()? {
+                    v.push(s);
+                }
+                Ok(Value::List(v.into()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// An attribute name in a plan, spelled as the target directory spells it: one of the names
+/// idsync plans, kept as its number in a fixed table (a first plan of a million identities
+/// holds some three million names).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Attribute(u16);
+
+/// Names a plan holds besides those of the mapping table.
+const PLANNED_NAMES: &[&str] = &[
+    "sAMAccountName",
+    "userPrincipalName",
+    "mail",
+    "proxyAddresses",
+    "mailNickname",
+    "onPremisesImmutableId",
+    "mS-DS-ConsistencyGuid",
+    "adminDescription",
+    "userAccountControl",
+    "accountEnabled",
+    "distinguishedName",
+];
+
+struct AttributeTable {
+    names: Vec<&'static str>,
+    numbers: std::collections::HashMap<&'static str, u16>,
+}
+
+fn attribute_table() -> &'static AttributeTable {
+    static TABLE: std::sync::OnceLock<AttributeTable> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mapped = crate::directory::attributes::TABLE
+            .iter()
+            .flat_map(|m| [m.graph, m.ad]);
+        let mut t = AttributeTable {
+            names: Vec::new(),
+            numbers: std::collections::HashMap::new(),
+        };
+        for name in PLANNED_NAMES.iter().copied().chain(mapped) {
+            if !t.numbers.contains_key(name) {
+                let n = u16::try_from(t.names.len()).expect("a short table");
+                t.numbers.insert(name, n);
+                t.names.push(name);
+            }
+        }
+        t
+    })
+}
+
+impl Attribute {
+    /// The name, if a plan can hold it (spelled exactly).
+    pub fn new(name: &str) -> Option<Attribute> {
+        attribute_table().numbers.get(name).copied().map(Attribute)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        attribute_table().names[usize::from(self.0)]
+    }
+}
+
+/// For the planner's own names, which are all in the table (a test checks each).
+impl From<&str> for Attribute {
+    fn from(name: &str) -> Attribute {
+        Attribute::new(name)
+            .unwrap_or_else(|| panic!("`{name}` is missing from the plan's attribute table"))
+    }
+}
+
+impl PartialEq<str> for Attribute {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Attribute {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for Attribute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for Attribute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl Serialize for Attribute {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Attribute {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Attribute::new(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("`{s}` is not an attribute idsync plans"))
+        })
+    }
 }
 
 /// One attribute's change. Names are the target directory's (LDAP names on AD, Graph names on
 /// Entra). Multi-valued attributes list the values added and removed; they are edited per
 /// value, never replaced.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "ChangeFields")]
 pub struct Change {
-    pub attribute: String,
+    pub attribute: Attribute,
     pub before: Value,
     pub after: Value,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub add: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub remove: Vec<String>,
+    /// Per-value edits of a multi-valued attribute; boxed, as few changes have them.
+    pub edits: Option<Box<Edits>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Edits {
+    pub add: Vec<Text>,
+    pub remove: Vec<Text>,
 }
 
 impl Change {
-    pub fn set(attribute: impl Into<String>, before: Value, after: Value) -> Self {
+    pub fn set(attribute: impl Into<Attribute>, before: Value, after: Value) -> Self {
         Change {
             attribute: attribute.into(),
             before,
             after,
-            add: Vec::new(),
-            remove: Vec::new(),
+            edits: None,
         }
+    }
+
+    /// A per-value edit of a multi-valued attribute.
+    pub fn edit(
+        attribute: impl Into<Attribute>,
+        before: Value,
+        after: Value,
+        add: Vec<Text>,
+        remove: Vec<Text>,
+    ) -> Self {
+        let edits =
+            (!add.is_empty() || !remove.is_empty()).then(|| Box::new(Edits { add, remove }));
+        Change {
+            attribute: attribute.into(),
+            before,
+            after,
+            edits,
+        }
+    }
+
+    /// True when the change edits values one by one rather than setting the attribute.
+    pub fn is_edit(&self) -> bool {
+        self.edits.is_some()
+    }
+
+    pub fn added(&self) -> &[Text] {
+        self.edits.as_deref().map_or(&[], |e| &e.add)
+    }
+
+    pub fn removed(&self) -> &[Text] {
+        self.edits.as_deref().map_or(&[], |e| &e.remove)
+    }
+}
+
+impl Serialize for Change {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let (add, remove) = (self.added(), self.removed());
+        let len = 3 + usize::from(!add.is_empty()) + usize::from(!remove.is_empty());
+        let mut st = s.serialize_struct("Change", len)?;
+        st.serialize_field("attribute", &self.attribute)?;
+        st.serialize_field("before", &self.before)?;
+        st.serialize_field("after", &self.after)?;
+        if !add.is_empty() {
+            st.serialize_field("add", add)?;
+        }
+        if !remove.is_empty() {
+            st.serialize_field("remove", remove)?;
+        }
+        st.end()
+    }
+}
+
+/// `Change` as its JSON keys.
+#[derive(Deserialize)]
+struct ChangeFields {
+    attribute: Attribute,
+    before: Value,
+    after: Value,
+    #[serde(default)]
+    add: Vec<Text>,
+    #[serde(default)]
+    remove: Vec<Text>,
+}
+
+impl From<ChangeFields> for Change {
+    fn from(c: ChangeFields) -> Change {
+        Change::edit(c.attribute, c.before, c.after, c.add, c.remove)
     }
 }
 
@@ -241,4 +727,129 @@ pub struct Note {
     pub kind: NoteKind,
     pub identity: String,
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_name_a_plan_holds_round_trips() {
+        let mapped = crate::directory::attributes::TABLE
+            .iter()
+            .flat_map(|m| [m.graph, m.ad]);
+        for name in PLANNED_NAMES.iter().copied().chain(mapped) {
+            let a = Attribute::new(name).unwrap();
+            assert_eq!(a.as_str(), name);
+            let back: Attribute = serde_json::from_value(json!(name)).unwrap();
+            assert_eq!(back, a);
+        }
+        // LDAP and Graph spellings that differ only in case stay apart.
+        assert_ne!(Attribute::new("employeeID"), Attribute::new("employeeId"));
+        let err = serde_json::from_value::<Attribute>(json!("favouriteColour")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`favouriteColour` is not an attribute")
+        );
+    }
+
+    #[test]
+    fn values_serialize_as_the_json_they_stand_for() {
+        let cases = [
+            (Value::Null, json!(null)),
+            (Value::Bool(false), json!(false)),
+            (Value::from("a"), json!("a")),
+            (
+                Value::list(["SMTP:a@x.com", "smtp:b@x.com"]),
+                json!(["SMTP:a@x.com", "smtp:b@x.com"]),
+            ),
+            (Value::list(Vec::<&str>::new()), json!([])),
+        ];
+        for (v, j) in cases {
+            assert_eq!(serde_json::to_value(&v).unwrap(), j);
+            assert_eq!(serde_json::from_value::<Value>(j.clone()).unwrap(), v);
+            assert_eq!(v.to_string(), j.to_string());
+            assert_eq!(v, j);
+        }
+        let err = serde_json::from_value::<Value>(json!(7)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("null, a boolean, a string or a list of strings")
+        );
+    }
+
+    #[test]
+    fn a_change_lists_add_and_remove_only_when_it_edits_values() {
+        let set = Change::set("mail", Value::Null, "a@x.com".into());
+        assert_eq!(
+            serde_json::to_value(&set).unwrap(),
+            json!({"attribute": "mail", "before": null, "after": "a@x.com"})
+        );
+        let edit = Change::edit(
+            "proxyAddresses",
+            Value::list(["SMTP:a@x.com"]),
+            Value::list(["smtp:a@x.com", "SMTP:b@x.com"]),
+            vec!["smtp:a@x.com".into(), "SMTP:b@x.com".into()],
+            vec!["SMTP:a@x.com".into()],
+        );
+        let j = serde_json::to_value(&edit).unwrap();
+        assert_eq!(j["add"], json!(["smtp:a@x.com", "SMTP:b@x.com"]));
+        assert_eq!(j["remove"], json!(["SMTP:a@x.com"]));
+        assert_eq!(serde_json::from_value::<Change>(j).unwrap(), edit);
+        assert_eq!(
+            serde_json::from_value::<Change>(serde_json::to_value(&set).unwrap()).unwrap(),
+            set
+        );
+    }
+
+    #[test]
+    fn ids_preconditions_and_object_ids_keep_their_text() {
+        assert_eq!(serde_json::to_value(ActionId(12)).unwrap(), json!("a12"));
+        assert_eq!(
+            serde_json::from_value::<ActionId>(json!("a12")).unwrap(),
+            ActionId(12)
+        );
+        assert!(serde_json::from_value::<ActionId>(json!("b1")).is_err());
+        assert!(serde_json::from_value::<ActionId>(json!("a-1")).is_err());
+
+        for text in [
+            "absent",
+            "uSNChanged=1007",
+            "sha256:39cfdfc6384084a390b49bae",
+        ] {
+            let p: Precondition = serde_json::from_value(json!(text)).unwrap();
+            assert_eq!(p.to_string(), text);
+        }
+        let err = serde_json::from_value::<Precondition>(json!("uSNChanged=x")).unwrap_err();
+        assert!(err.to_string().contains("is not a precondition"));
+
+        let guid = "3ab39606-c642-489b-84b6-58c038d3ef39";
+        assert!(matches!(ObjectId::from(guid), ObjectId::Guid(_)));
+        // Not in the form a GUID prints in: kept as text, so it comes back as written.
+        for text in [
+            "3AB39606-C642-489B-84B6-58C038D3EF39",
+            "{3ab39606-c642-489b-84b6-58c038d3ef39}",
+            "c-smtp",
+        ] {
+            assert!(matches!(ObjectId::from(text), ObjectId::Text(_)));
+            assert_eq!(ObjectId::from(text).to_string(), text);
+        }
+        assert_eq!(ObjectId::from(guid).to_string(), guid);
+        assert_eq!(
+            ObjectId::from("3AB39606-C642-489B-84B6-58C038D3EF39").guid(),
+            ObjectId::from(guid).guid()
+        );
+    }
+
+    /// A plan of a million actions holds millions of these; growing them costs hundreds of MiB.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn plan_records_stay_small() {
+        assert!(std::mem::size_of::<Value>() <= 24);
+        assert!(std::mem::size_of::<Change>() <= 64);
+        assert!(std::mem::size_of::<Action>() <= 128);
+        assert!(std::mem::size_of::<Option<Precondition>>() <= 24);
+        assert!(std::mem::size_of::<Option<ObjectId>>() <= 24);
+    }
 }

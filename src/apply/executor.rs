@@ -18,7 +18,10 @@ use crate::directory::{
 };
 use crate::engine::anchor::immutable_id;
 use crate::names::AttrName;
-use crate::plan::{Action, ActionKind, KNOWN_AFTER_APPLY, Plan, Side};
+use crate::plan::{
+    Action, ActionId, ActionKind, KNOWN_AFTER_APPLY, ObjectId, Plan, Precondition, Side, Text,
+    Value as PlanValue,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -33,11 +36,11 @@ pub enum Status {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionOutcome {
-    pub id: String,
+    pub id: ActionId,
     pub action: ActionKind,
     pub directory: Side,
-    pub identity: String,
-    pub target: String,
+    pub identity: Text,
+    pub target: Text,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -79,9 +82,9 @@ struct Executor<'p, A, E> {
     ad: &'p mut A,
     entra: &'p mut E,
     status: Vec<Option<(Status, Option<String>)>>,
-    index: HashMap<&'p str, usize>,
+    index: HashMap<ActionId, usize>,
     /// AD users created by create actions, by action id.
-    created_ad: HashMap<String, AdUser>,
+    created_ad: HashMap<ActionId, AdUser>,
     /// uSNChanged seen after our own writes, so a second action on one object is not stale.
     own_usn: HashMap<Guid, Option<u64>>,
     /// Fingerprints after our own writes to cloud users.
@@ -111,7 +114,7 @@ where
             .actions
             .iter()
             .enumerate()
-            .map(|(i, a)| (a.id.as_str(), i))
+            .map(|(i, a)| (a.id, i))
             .collect(),
         created_ad: HashMap::new(),
         own_usn: HashMap::new(),
@@ -149,10 +152,10 @@ where
                 let (status, message) =
                     s.unwrap_or((Status::NotAttempted, Some("not reached".into())));
                 ActionOutcome {
-                    id: a.id.clone(),
+                    id: a.id,
                     action: a.action,
                     directory: a.directory,
-                    identity: a.identity.clone(),
+                    identity: Text::from(&*a.identity),
                     target: a.target.clone(),
                     status,
                     message,
@@ -176,7 +179,7 @@ where
         for dep in &a.depends_on {
             let ok = self
                 .index
-                .get(dep.as_str())
+                .get(dep)
                 .and_then(|&j| self.status[j].as_ref())
                 .is_some_and(|(s, _)| *s == Status::Applied);
             if !ok {
@@ -220,7 +223,7 @@ where
             return self.ad_create(a, dn).await;
         }
         // The object: from the plan, or the account created earlier in this run.
-        let guid = match a.object.as_deref().and_then(Guid::parse) {
+        let guid = match a.object.as_ref().and_then(ObjectId::guid) {
             Some(g) => g,
             None => match self.created_by_dependency(a) {
                 Some(u) => u.object_guid,
@@ -236,14 +239,10 @@ where
             Some(u) => u,
             None => return Ok(Err(format!("stale: {} no longer exists", a.target))),
         };
-        if let Some(expected) = a
-            .precondition
-            .as_deref()
-            .and_then(|p| p.strip_prefix("uSNChanged="))
-        {
+        if let Some(Precondition::UsnChanged(expected)) = a.precondition {
             let expected: Option<u64> = match self.own_usn.get(&guid) {
                 Some(own) => *own,
-                None => expected.parse().ok(),
+                None => Some(expected),
             };
             if current.usn_changed != expected {
                 return Ok(Err(format!(
@@ -343,7 +342,7 @@ where
             if c.attribute == "userAccountControl" {
                 continue;
             }
-            let values = json_values(&c.after);
+            let values = ldap_values(&c.after);
             if !values.is_empty() {
                 attributes.push((
                     AttrName::from(c.attribute.as_str()),
@@ -359,7 +358,7 @@ where
         };
         let user = self.ad.create_user(&create).await?;
         self.own_usn.insert(user.object_guid, user.usn_changed);
-        self.created_ad.insert(a.id.clone(), user);
+        self.created_ad.insert(a.id, user);
         Ok(Ok(()))
     }
 
@@ -385,7 +384,12 @@ where
         // Preconditions, read in one go.
         let object_ids: Vec<String> = ready
             .iter()
-            .filter_map(|&i| self.plan.actions[i].object.clone())
+            .filter_map(|&i| {
+                self.plan.actions[i]
+                    .object
+                    .as_ref()
+                    .map(ObjectId::to_string)
+            })
             .collect();
         let current: HashMap<String, Option<CloudUser>> =
             match self.entra.read_users_by_id(&object_ids).await {
@@ -427,7 +431,7 @@ where
             match result {
                 Ok(_) => {
                     if let Some(id) = &self.plan.actions[i].object {
-                        touched.push(id.clone());
+                        touched.push(id.to_string());
                     }
                     self.set(i, Status::Applied, None);
                 }
@@ -467,7 +471,7 @@ where
             }
             let mut body = Map::new();
             for c in &a.changes {
-                body.insert(c.attribute.clone(), c.after.clone());
+                body.insert(c.attribute.to_string(), c.after.to_json());
             }
             body.insert(
                 "passwordProfile".into(),
@@ -477,21 +481,18 @@ where
         }
         let id = a
             .object
-            .clone()
+            .as_ref()
+            .map(ObjectId::to_string)
             .ok_or_else(|| format!("{}: the plan names no object id", a.target))?;
         let user = match current.get(&id) {
             Some(Some(u)) => u,
             _ => return Ok(Err(format!("stale: {} no longer exists", a.target))),
         };
-        if let Some(expected) = a
-            .precondition
-            .as_deref()
-            .and_then(|p| p.strip_prefix("sha256:"))
-        {
+        if let Some(Precondition::Fingerprint(expected)) = &a.precondition {
             let expected = self
                 .own_fingerprint
                 .get(&id)
-                .map_or(expected, String::as_str);
+                .map_or(expected.as_str(), String::as_str);
             if user.fingerprint() != expected {
                 return Ok(Err(format!("stale: {} changed since the plan", a.target)));
             }
@@ -510,9 +511,9 @@ where
                 })?;
                 Value::String(immutable_id(created, self.anchor))
             } else {
-                c.after.clone()
+                c.after.to_json()
             };
-            patch.insert(c.attribute.clone(), value);
+            patch.insert(c.attribute.to_string(), value);
         }
         Ok(Ok(EntraOp::Update { id, patch }))
     }
@@ -553,16 +554,11 @@ fn change_text(a: &Action, attribute: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The JSON `after` of a change as LDAP text values.
-fn json_values(v: &Value) -> Vec<String> {
+/// The `after` of a change as LDAP text values.
+fn ldap_values(v: &PlanValue) -> Vec<String> {
     match v {
-        Value::Null => Vec::new(),
-        Value::String(s) => vec![s.clone()],
-        Value::Array(items) => items
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_owned))
-            .collect(),
-        other => vec![other.to_string()],
+        PlanValue::Bool(b) => vec![b.to_string()],
+        other => other.texts().iter().map(Text::to_string).collect(),
     }
 }
 
@@ -575,22 +571,20 @@ fn ad_mods(
     let mut mods = Vec::new();
     for c in &a.changes {
         let name = AttrName::from(c.attribute.as_str());
-        if !c.add.is_empty() || !c.remove.is_empty() {
-            if !c.remove.is_empty() {
-                mods.push(AdMod::Delete(
-                    name,
-                    c.remove.iter().cloned().map(AdValue::Text).collect(),
-                ));
+        if c.is_edit() {
+            let values = |v: &[Text]| v.iter().map(|s| AdValue::Text(s.to_string())).collect();
+            if !c.removed().is_empty() {
+                mods.push(AdMod::Delete(name, values(c.removed())));
             }
-            if !c.add.is_empty() {
-                mods.push(AdMod::Add(
-                    name,
-                    c.add.iter().cloned().map(AdValue::Text).collect(),
-                ));
+            if !c.added().is_empty() {
+                mods.push(AdMod::Add(name, values(c.added())));
             }
             continue;
         }
-        if c.attribute.eq_ignore_ascii_case("mS-DS-ConsistencyGuid") {
+        if c.attribute
+            .as_str()
+            .eq_ignore_ascii_case("mS-DS-ConsistencyGuid")
+        {
             let bytes = match (c.after.as_str(), created) {
                 (Some(KNOWN_AFTER_APPLY), Some(u)) => u.object_guid.0.to_vec(),
                 (Some(KNOWN_AFTER_APPLY), None) => {
@@ -616,7 +610,7 @@ fn ad_mods(
         }
         mods.push(AdMod::Replace(
             name,
-            json_values(&c.after)
+            ldap_values(&c.after)
                 .into_iter()
                 .map(AdValue::Text)
                 .collect(),

@@ -24,14 +24,31 @@ pub enum MatchKind {
     Soft(SoftMatchKey),
 }
 
-/// One identity after the join: an AD user, a cloud user, or both.
+/// One identity after the join: an AD user, a cloud user, or both. Object numbers are kept
+/// as `u32` (a join of a million identities holds a million of these); read them with the
+/// accessors.
 #[derive(Debug, Clone)]
 pub struct Joint {
-    pub ad: Option<usize>,
-    pub cloud: Option<usize>,
-    pub how: Option<MatchKind>,
+    ad: Option<u32>,
+    cloud: Option<u32>,
     /// Index into `desired.identities` of the entry that names this identity, if any.
-    pub spec: Option<usize>,
+    spec: Option<u32>,
+    pub how: Option<MatchKind>,
+}
+
+impl Joint {
+    /// Index of the AD user in the input.
+    pub fn ad(&self) -> Option<usize> {
+        self.ad.map(|a| a as usize)
+    }
+    /// Index of the cloud user in the input.
+    pub fn cloud(&self) -> Option<usize> {
+        self.cloud.map(|c| c as usize)
+    }
+    /// Index into `desired.identities` of the entry that names this identity, if any.
+    pub fn spec(&self) -> Option<usize> {
+        self.spec.map(|s| s as usize)
+    }
 }
 
 pub struct Joined<'a> {
@@ -855,7 +872,6 @@ impl<'a> Joiner<'a> {
     fn finish(self) -> Joined<'a> {
         let mut joints = Vec::new();
         let mut ad_in_scope = Vec::new();
-        let spec = |s: Option<u32>| s.map(|s| s as usize);
         for a in self.ad_indices() {
             ad_in_scope.push(a);
             if self.ad_blocked[a] {
@@ -863,17 +879,17 @@ impl<'a> Joiner<'a> {
             }
             match self.ad_pair[a] {
                 Some((c, how)) if !self.cloud_blocked[c as usize] => joints.push(Joint {
-                    ad: Some(a),
-                    cloud: Some(c as usize),
+                    ad: Some(small(a)),
+                    cloud: Some(c),
                     how: Some(how),
-                    spec: spec(self.ad_spec[a].or(self.cloud_spec[c as usize])),
+                    spec: self.ad_spec[a].or(self.cloud_spec[c as usize]),
                 }),
                 Some(_) => {}
                 None => joints.push(Joint {
-                    ad: Some(a),
+                    ad: Some(small(a)),
                     cloud: None,
                     how: None,
-                    spec: spec(self.ad_spec[a]),
+                    spec: self.ad_spec[a],
                 }),
             }
         }
@@ -881,9 +897,9 @@ impl<'a> Joiner<'a> {
             if !self.cloud_blocked[c] && self.cloud_pair[c].is_none() {
                 joints.push(Joint {
                     ad: None,
-                    cloud: Some(c),
+                    cloud: Some(small(c)),
                     how: None,
-                    spec: spec(self.cloud_spec[c]),
+                    spec: self.cloud_spec[c],
                 });
             }
         }

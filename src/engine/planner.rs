@@ -3,10 +3,11 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use foldhash::{HashMap, HashSet};
 
-use serde_json::{Value, json};
+use compact_str::{ToCompactString, format_compact};
 
 use super::anchor::{immutable_id, needs_consistency_guid};
 use super::diagnostics::{self, Projected, ProxyValues};
@@ -23,8 +24,8 @@ use crate::names::{
     AttrName, ProxyAddress, SmtpAddress, Upn, eq_ci, fold, smtp_addresses, upn_local_part,
 };
 use crate::plan::{
-    Action, ActionKind, Change, Conflict, ConflictKind, Diagnostic, KNOWN_AFTER_APPLY, Note,
-    NoteKind, Plan, Severity, Side,
+    Action, ActionId, ActionKind, Change, Conflict, ConflictKind, Diagnostic, KNOWN_AFTER_APPLY,
+    Note, NoteKind, Plan, Precondition, Severity, Side, Text, Value,
 };
 
 /// AD attributes every read returns, whatever the desired state says.
@@ -87,18 +88,6 @@ pub fn attribute_names_needed(desired: &DesiredState) -> (Vec<AttrName>, Vec<Str
     (ad, graph.into_iter().map(str::to_owned).collect())
 }
 
-struct Draft {
-    kind: ActionKind,
-    side: Side,
-    identity: String,
-    target: String,
-    object: Option<String>,
-    changes: Vec<Change>,
-    /// Indices into the planner's drafts.
-    depends_on: Vec<usize>,
-    precondition: Option<String>,
-}
-
 /// An attribute converged on pairs: its mapping and the authoritative side (none when only
 /// identity overrides name it).
 type Converged = (&'static Mapping, Option<Authority>);
@@ -129,7 +118,9 @@ fn primary_smtp_of<'a>(mut values: impl Iterator<Item = &'a str>) -> Option<&'a 
 /// What one identity contributes; dropped whole when one of its objects has an error.
 #[derive(Default)]
 struct Batch {
-    drafts: Vec<Draft>,
+    /// Ids are placeholders and `depends_on` indexes this list until the planner takes it.
+    actions: Vec<Action>,
+    identity: OnceCell<Arc<str>>,
     notes: Vec<Note>,
     diagnostics: Vec<Diagnostic>,
     conflicts: Vec<Conflict>,
@@ -144,6 +135,14 @@ impl Batch {
             identity: identity.to_owned(),
             message,
         });
+    }
+    /// The identity's name, allocated once for all its actions.
+    fn identity(&self, name: &str) -> Arc<str> {
+        self.identity.get_or_init(|| Arc::from(name)).clone()
+    }
+    /// The id the next action pushed gets within this batch (what `depends_on` refers to).
+    fn next_id(&self) -> ActionId {
+        ActionId(u32::try_from(self.actions.len()).expect("fewer than 2^32 actions"))
     }
     fn blocked(&self) -> bool {
         !self.conflicts.is_empty()
@@ -176,7 +175,8 @@ struct Planner<'a> {
     planned_sams: HashSet<String>,
     /// Folded values taken domain-wide -> (attribute, DN).
     taken: HashMap<String, (&'static str, String)>,
-    drafts: Vec<Draft>,
+    /// Numbered by position until `finish` sorts them.
+    actions: Vec<Action>,
     notes: Vec<Note>,
     diagnostics: Vec<Diagnostic>,
     conflicts: Vec<Conflict>,
@@ -202,11 +202,11 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         dns: OnceCell::new(),
         planned_dns: HashSet::default(),
         ad_values: OnceCell::new(),
-        ad_in_scope: joined.ad_in_scope.clone(),
+        ad_in_scope: joined.ad_in_scope,
         converged: converged_attributes(d, None),
         planned_sams: HashSet::default(),
         taken,
-        drafts: Vec::new(),
+        actions: Vec::new(),
         notes: Vec::new(),
         diagnostics: Vec::new(),
         conflicts: joined.conflicts,
@@ -215,7 +215,7 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     };
 
     // IdFix `duplicate` over the in-scope AD objects as they are now.
-    diagnostics::duplicates(input.ad, &joined.ad_in_scope, &mut p.diagnostics);
+    diagnostics::duplicates(input.ad, &p.ad_in_scope, &mut p.diagnostics);
     let duplicate_holders: HashSet<String> = p
         .diagnostics
         .iter()
@@ -225,7 +225,7 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
 
     for joint in &joined.joints {
         let mut batch = Batch::default();
-        if let Some(a) = joint.ad
+        if let Some(a) = joint.ad()
             && duplicate_holders.contains(input.ad[a].dn.as_str())
         {
             // Already diagnosed; the identity is blocked without repeating it.
@@ -234,8 +234,10 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         p.identity(joint, &mut batch);
         p.take(batch);
     }
+    // The joints are done with; the numbering in `finish` is the last big allocation.
+    drop(joined.joints);
 
-    let in_scope_ad = joined.ad_in_scope.len();
+    let in_scope_ad = p.ad_in_scope.len();
     if in_scope_ad == 0 && p.deprovision_entra > 0 {
         return Err(PlanError::EmptyRead {
             directory: "AD",
@@ -289,15 +291,13 @@ impl<'a> Planner<'a> {
             return;
         }
         self.notes.extend(batch.notes);
-        let offset = self.drafts.len();
-        for mut draft in batch.drafts {
-            for dep in &mut draft.depends_on {
-                *dep += offset;
+        let offset = u32::try_from(self.actions.len()).expect("fewer than 2^32 actions");
+        for (n, mut action) in (offset..).zip(batch.actions) {
+            action.id = ActionId(n);
+            for dep in &mut action.depends_on {
+                dep.0 += offset;
             }
-            // A plan can hold 100k+ actions: drop the spare room pushes left (a Change is
-            // over 200 bytes, and a create's list grows to twice what it holds).
-            draft.changes.shrink_to_fit();
-            self.drafts.push(draft);
+            self.actions.push(action);
         }
         self.deprovision_ad += batch.deprovision_ad;
         self.deprovision_entra += batch.deprovision_entra;
@@ -305,9 +305,9 @@ impl<'a> Planner<'a> {
 
     fn finish(self) -> Result<Plan, PlanError> {
         let deletes = self
-            .drafts
+            .actions
             .iter()
-            .filter(|d| matches!(d.kind, ActionKind::Disable | ActionKind::Delete))
+            .filter(|a| matches!(a.action, ActionKind::Disable | ActionKind::Delete))
             .count();
         if deletes > self.d.max_deletes {
             return Err(PlanError::TooManyDeletes {
@@ -315,33 +315,8 @@ impl<'a> Planner<'a> {
                 max: self.d.max_deletes,
             });
         }
-        let mut order: Vec<usize> = (0..self.drafts.len()).collect();
-        order.sort_by(|&a, &b| {
-            let (x, y) = (&self.drafts[a], &self.drafts[b]);
-            (x.kind, &x.identity, x.side, &x.target).cmp(&(y.kind, &y.identity, y.side, &y.target))
-        });
-        let mut id_of = vec![String::new(); self.drafts.len()];
-        for (n, &i) in order.iter().enumerate() {
-            id_of[i] = format!("a{}", n + 1);
-        }
-        let mut drafts: Vec<Option<Draft>> = self.drafts.into_iter().map(Some).collect();
-        let actions = order
-            .iter()
-            .map(|&i| {
-                let d = drafts[i].take().expect("each draft once");
-                Action {
-                    id: id_of[i].clone(),
-                    action: d.kind,
-                    directory: d.side,
-                    identity: d.identity,
-                    target: d.target,
-                    object: d.object,
-                    changes: d.changes,
-                    depends_on: d.depends_on.iter().map(|&j| id_of[j].clone()).collect(),
-                    precondition: d.precondition,
-                }
-            })
-            .collect();
+        let mut actions = self.actions;
+        number_in_plan_order(&mut actions);
         let mut conflicts = self.conflicts;
         conflicts.sort_by(|a, b| {
             (a.kind, &a.identity, &a.objects).cmp(&(b.kind, &b.identity, &b.objects))
@@ -365,7 +340,7 @@ impl<'a> Planner<'a> {
     }
 
     fn spec(&self, joint: &Joint) -> Option<&'a IdentitySpec> {
-        joint.spec.map(|s| &self.d.identities[s])
+        joint.spec().map(|s| &self.d.identities[s])
     }
 
     /// The identity's name in plans: borrowed, as most identities never get an action.
@@ -373,18 +348,18 @@ impl<'a> Planner<'a> {
         if let Some(name) = self.spec(joint).and_then(|s| s.name.as_deref()) {
             return name;
         }
-        if let Some(c) = joint.cloud {
+        if let Some(c) = joint.cloud() {
             return self.cloud[c].upn();
         }
-        let a = &self.ad[joint.ad.expect("a joint has a side")];
+        let a = &self.ad[joint.ad().expect("a joint has a side")];
         a.upn()
             .or_else(|| a.sam_account_name())
             .unwrap_or_else(|| a.dn.as_str())
     }
 
     fn protected(&self, joint: &Joint) -> bool {
-        let ad = joint.ad.map(|a| &self.ad[a]);
-        let cloud = joint.cloud.map(|c| &self.cloud[c]);
+        let ad = joint.ad().map(|a| &self.ad[a]);
+        let cloud = joint.cloud().map(|c| &self.cloud[c]);
         self.d.protect.iter().any(|sel| match sel {
             Selector::Ad(s) => ad.is_some_and(|u| join::ad_matches(s, u)),
             Selector::Entra(s) => cloud.is_some_and(|u| join::cloud_matches(s, u)),
@@ -398,19 +373,19 @@ impl<'a> Planner<'a> {
     fn identity(&mut self, joint: &Joint, batch: &mut Batch) {
         let name = self.identity_name(joint);
         let protected = self.protected(joint);
-        match (joint.ad, joint.cloud) {
+        match (joint.ad(), joint.cloud()) {
             (Some(a), Some(c)) => self.pair(joint, name, a, c, batch),
             (None, Some(c)) => self.cloud_only(joint, name, c, batch),
             (Some(a), None) => self.ad_only(joint, name, a, batch),
             (None, None) => {}
         }
-        if protected && !batch.drafts.is_empty() {
+        if protected && !batch.actions.is_empty() {
             let what: Vec<String> = batch
-                .drafts
+                .actions
                 .iter()
-                .map(|d| format!("{} {}", d.kind.as_str(), d.side.as_str()))
+                .map(|a| format!("{} {}", a.action.as_str(), a.directory.as_str()))
                 .collect();
-            batch.drafts.clear();
+            batch.actions.clear();
             batch.deprovision_ad = 0;
             batch.deprovision_entra = 0;
             batch.note(
@@ -447,18 +422,19 @@ impl<'a> Planner<'a> {
                 });
                 return;
             }
-            batch.drafts.push(Draft {
-                kind: ActionKind::Link,
-                side: Side::Entra,
-                identity: name.to_owned(),
-                target: cloud.upn().to_owned(),
-                object: Some(cloud.id().to_owned()),
-                changes: vec![Change::set(
+            batch.actions.push(Action {
+                id: ActionId(0),
+                action: ActionKind::Link,
+                directory: Side::Entra,
+                identity: batch.identity(name),
+                target: cloud.upn().into(),
+                object: Some(cloud.id().into()),
+                changes: Box::new([Change::set(
                     "onPremisesImmutableId",
                     opt(cloud.immutable_id()),
-                    json!(anchor),
-                )],
-                depends_on: vec![],
+                    Value::from(anchor),
+                )]),
+                depends_on: Box::default(),
                 precondition: Some(entra_precondition(cloud)),
             });
         }
@@ -478,7 +454,11 @@ impl<'a> Planner<'a> {
         let mut projected_upn = ad.upn();
         if let Some(want) = want_upn {
             if !ad.upn().is_some_and(|u| eq_ci(u, want)) {
-                ad_changes.push(Change::set("userPrincipalName", opt(ad.upn()), json!(want)));
+                ad_changes.push(Change::set(
+                    "userPrincipalName",
+                    opt(ad.upn()),
+                    Value::from(want),
+                ));
                 projected_upn = Some(want);
             }
             if !eq_ci(cloud.upn(), want) {
@@ -487,8 +467,8 @@ impl<'a> Planner<'a> {
                     &mut entra_changes,
                     &mut pending,
                     "userPrincipalName",
-                    json!(cloud.upn()),
-                    json!(want),
+                    Value::from(cloud.upn()),
+                    Value::from(want),
                 );
             }
         }
@@ -505,7 +485,7 @@ impl<'a> Planner<'a> {
         let mut projected_mail = ad.mail();
         if let Some(want) = want_mail {
             if !ad.mail().is_some_and(|m| eq_ci(m, want)) {
-                ad_changes.push(Change::set("mail", opt(ad.mail()), json!(want)));
+                ad_changes.push(Change::set("mail", opt(ad.mail()), Value::from(want)));
                 projected_mail = Some(want);
             }
             if !cloud.mail().is_some_and(|m| eq_ci(m, want)) && mail_auth == Authority::Ad {
@@ -515,7 +495,7 @@ impl<'a> Planner<'a> {
                     &mut pending,
                     "mail",
                     opt(cloud.mail()),
-                    json!(want),
+                    Value::from(want),
                 );
             }
         }
@@ -529,18 +509,17 @@ impl<'a> Planner<'a> {
             && let Some(change) =
                 proxy_change(ad.proxy_addresses(), primary, cloud.proxy_addresses())
         {
-            changed_proxies = change.after.as_array().map(|v| {
-                v.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect()
-            });
+            changed_proxies = change
+                .after
+                .as_list()
+                .map(|v| v.iter().map(Text::to_string).collect());
             ad_changes.push(change);
         }
 
         // Attributes under `attributes:` and per-identity overrides.
         let mut projected_display: Option<Cow<'_, str>> =
             ad.attr(AttrName::DISPLAY_NAME).map(Cow::Borrowed);
-        let mut disable_drafts: Vec<Draft> = Vec::new();
+        let mut disable_drafts: Vec<Action> = Vec::new();
         let overrides = spec.map(|s| &s.attributes).filter(|a| !a.is_empty());
         let converged: Cow<'_, [Converged]> = match overrides {
             None => Cow::Borrowed(&self.converged),
@@ -561,14 +540,15 @@ impl<'a> Planner<'a> {
                 let change = ad_change(ad, m, ad_val.as_deref(), want.as_deref());
                 if disabling {
                     // Turning an account off is a `disable`, counted against max_deletes.
-                    disable_drafts.push(Draft {
-                        kind: ActionKind::Disable,
-                        side: Side::Ad,
-                        identity: name.to_owned(),
-                        target: ad.dn.to_string(),
-                        object: Some(ad.object_guid.to_string()),
-                        changes: vec![change],
-                        depends_on: vec![],
+                    disable_drafts.push(Action {
+                        id: ActionId(0),
+                        action: ActionKind::Disable,
+                        directory: Side::Ad,
+                        identity: batch.identity(name),
+                        target: ad.dn.as_str().into(),
+                        object: Some(ad.object_guid.into()),
+                        changes: Box::new([change]),
+                        depends_on: Box::default(),
                         precondition: ad_precondition(ad),
                     });
                     continue;
@@ -581,14 +561,15 @@ impl<'a> Planner<'a> {
             if cloud_val != want && (over.is_some() || auth == Some(Authority::Ad)) {
                 let (before, after) = entra_values(m, cloud_val.as_deref(), want.as_deref());
                 if disabling && !cloud.sync_enabled {
-                    disable_drafts.push(Draft {
-                        kind: ActionKind::Disable,
-                        side: Side::Entra,
-                        identity: name.to_owned(),
-                        target: cloud.upn().to_owned(),
-                        object: Some(cloud.id().to_owned()),
-                        changes: vec![Change::set(m.graph, before, after)],
-                        depends_on: vec![],
+                    disable_drafts.push(Action {
+                        id: ActionId(0),
+                        action: ActionKind::Disable,
+                        directory: Side::Entra,
+                        identity: batch.identity(name),
+                        target: cloud.upn().into(),
+                        object: Some(cloud.id().into()),
+                        changes: Box::new([Change::set(m.graph, before, after)]),
+                        depends_on: Box::default(),
                         precondition: Some(entra_precondition(cloud)),
                     });
                     continue;
@@ -603,29 +584,31 @@ impl<'a> Planner<'a> {
                 );
             }
         }
-        batch.drafts.append(&mut disable_drafts);
+        batch.actions.append(&mut disable_drafts);
 
         if !ad_changes.is_empty() {
-            batch.drafts.push(Draft {
-                kind: ActionKind::Update,
-                side: Side::Ad,
-                identity: name.to_owned(),
-                target: ad.dn.to_string(),
-                object: Some(ad.object_guid.to_string()),
-                changes: ad_changes,
-                depends_on: vec![],
+            batch.actions.push(Action {
+                id: ActionId(0),
+                action: ActionKind::Update,
+                directory: Side::Ad,
+                identity: batch.identity(name),
+                target: ad.dn.as_str().into(),
+                object: Some(ad.object_guid.into()),
+                changes: ad_changes.into(),
+                depends_on: Box::default(),
                 precondition: ad_precondition(ad),
             });
         }
         if !entra_changes.is_empty() {
-            batch.drafts.push(Draft {
-                kind: ActionKind::Update,
-                side: Side::Entra,
-                identity: name.to_owned(),
-                target: cloud.upn().to_owned(),
-                object: Some(cloud.id().to_owned()),
-                changes: entra_changes,
-                depends_on: vec![],
+            batch.actions.push(Action {
+                id: ActionId(0),
+                action: ActionKind::Update,
+                directory: Side::Entra,
+                identity: batch.identity(name),
+                target: cloud.upn().into(),
+                object: Some(cloud.id().into()),
+                changes: entra_changes.into(),
+                depends_on: Box::default(),
                 precondition: Some(entra_precondition(cloud)),
             });
         }
@@ -683,18 +666,19 @@ impl<'a> Planner<'a> {
             return;
         }
         self.planned_dns.insert(new_dn.clone());
-        batch.drafts.push(Draft {
-            kind: ActionKind::Move,
-            side: Side::Ad,
-            identity: name.to_owned(),
-            target: ad.dn.to_string(),
-            object: Some(ad.object_guid.to_string()),
-            changes: vec![Change::set(
+        batch.actions.push(Action {
+            id: ActionId(0),
+            action: ActionKind::Move,
+            directory: Side::Ad,
+            identity: batch.identity(name),
+            target: ad.dn.as_str().into(),
+            object: Some(ad.object_guid.into()),
+            changes: Box::new([Change::set(
                 "distinguishedName",
-                json!(ad.dn.as_str()),
-                json!(new_dn.as_str()),
-            )],
-            depends_on: vec![],
+                Value::from(ad.dn.as_str()),
+                Value::from(new_dn.as_str()),
+            )]),
+            depends_on: Box::default(),
             precondition: ad_precondition(ad),
         });
     }
@@ -776,18 +760,19 @@ impl<'a> Planner<'a> {
         if !needs_consistency_guid(ad, self.d.source_anchor) {
             return;
         }
-        batch.drafts.push(Draft {
-            kind: ActionKind::Link,
-            side: Side::Ad,
-            identity: name.to_owned(),
-            target: ad.dn.to_string(),
-            object: Some(ad.object_guid.to_string()),
-            changes: vec![Change::set(
+        batch.actions.push(Action {
+            id: ActionId(0),
+            action: ActionKind::Link,
+            directory: Side::Ad,
+            identity: batch.identity(name),
+            target: ad.dn.as_str().into(),
+            object: Some(ad.object_guid.into()),
+            changes: Box::new([Change::set(
                 "mS-DS-ConsistencyGuid",
                 Value::Null,
-                json!(ad.object_guid.to_base64()),
-            )],
-            depends_on: vec![],
+                Value::from(ad.object_guid.to_base64()),
+            )]),
+            depends_on: Box::default(),
             precondition: ad_precondition(ad),
         });
     }
@@ -848,11 +833,15 @@ impl<'a> Planner<'a> {
             InitialState::Disabled => UAC_NORMAL_ACCOUNT | UAC_ACCOUNTDISABLE,
         };
         let mut changes = vec![
-            Change::set("sAMAccountName", Value::Null, json!(sam)),
-            Change::set("userPrincipalName", Value::Null, json!(cloud.upn())),
-            Change::set("mail", Value::Null, json!(mail)),
-            Change::set("proxyAddresses", Value::Null, json!(proxies)),
-            Change::set("displayName", Value::Null, json!(display)),
+            Change::set("sAMAccountName", Value::Null, Value::from(sam.as_str())),
+            Change::set("userPrincipalName", Value::Null, Value::from(cloud.upn())),
+            Change::set("mail", Value::Null, Value::from(mail.as_str())),
+            Change::set(
+                "proxyAddresses",
+                Value::Null,
+                Value::list(proxies.iter().map(String::as_str)),
+            ),
+            Change::set("displayName", Value::Null, Value::from(display.as_str())),
         ];
         // Name attributes always, plus everything `attributes:` maps, from the cloud user.
         let mut copied: BTreeSet<&str> = ["givenName", "surname"].into();
@@ -874,18 +863,18 @@ impl<'a> Planner<'a> {
                 .and_then(|s| s.attributes.get(graph).cloned())
                 .or_else(|| cloud_value(cloud, m).map(Cow::into_owned));
             if let Some(v) = value {
-                changes.push(Change::set(m.ad, Value::Null, json!(v)));
+                changes.push(Change::set(m.ad, Value::Null, Value::from(v)));
             }
         }
         changes.push(Change::set(
             "adminDescription",
             Value::Null,
-            json!(format!("{OWNER_MARKER_PREFIX}{}", cloud.id())),
+            Value::from(format_compact!("{OWNER_MARKER_PREFIX}{}", cloud.id())),
         ));
         changes.push(Change::set(
             "userAccountControl",
             Value::Null,
-            json!(uac.to_string()),
+            Value::from(uac.to_compact_string()),
         ));
 
         if prov.initial_state == InitialState::Disabled {
@@ -966,44 +955,47 @@ impl<'a> Planner<'a> {
 
         self.planned_dns.insert(dn.clone());
         self.planned_sams.insert(fold(&sam));
-        let create = batch.drafts.len();
-        batch.drafts.push(Draft {
-            kind: ActionKind::Create,
-            side: Side::Ad,
-            identity: name.to_owned(),
-            target: dn.to_string(),
+        let create = batch.next_id();
+        batch.actions.push(Action {
+            id: ActionId(0),
+            action: ActionKind::Create,
+            directory: Side::Ad,
+            identity: batch.identity(name),
+            target: dn.as_str().into(),
             object: None,
-            changes,
-            depends_on: vec![],
-            precondition: Some("absent".into()),
+            changes: changes.into(),
+            depends_on: Box::default(),
+            precondition: Some(Precondition::Absent),
         });
-        batch.drafts.push(Draft {
-            kind: ActionKind::Link,
-            side: Side::Entra,
-            identity: name.to_owned(),
-            target: cloud.upn().to_owned(),
-            object: Some(cloud.id().to_owned()),
-            changes: vec![Change::set(
+        batch.actions.push(Action {
+            id: ActionId(0),
+            action: ActionKind::Link,
+            directory: Side::Entra,
+            identity: batch.identity(name),
+            target: cloud.upn().into(),
+            object: Some(cloud.id().into()),
+            changes: Box::new([Change::set(
                 "onPremisesImmutableId",
                 opt(cloud.immutable_id()),
-                json!(KNOWN_AFTER_APPLY),
-            )],
-            depends_on: vec![create],
+                Value::from(KNOWN_AFTER_APPLY),
+            )]),
+            depends_on: Box::new([create]),
             precondition: Some(entra_precondition(cloud)),
         });
         if self.d.source_anchor == crate::desired::SourceAnchor::ConsistencyGuid {
-            batch.drafts.push(Draft {
-                kind: ActionKind::Link,
-                side: Side::Ad,
-                identity: name.to_owned(),
-                target: dn.to_string(),
+            batch.actions.push(Action {
+                id: ActionId(0),
+                action: ActionKind::Link,
+                directory: Side::Ad,
+                identity: batch.identity(name),
+                target: dn.as_str().into(),
                 object: None,
-                changes: vec![Change::set(
+                changes: Box::new([Change::set(
                     "mS-DS-ConsistencyGuid",
                     Value::Null,
-                    json!(KNOWN_AFTER_APPLY),
-                )],
-                depends_on: vec![create],
+                    Value::from(KNOWN_AFTER_APPLY),
+                )]),
+                depends_on: Box::new([create]),
                 precondition: None,
             });
         }
@@ -1028,20 +1020,21 @@ impl<'a> Planner<'a> {
                 vec![Change::set(
                     "accountEnabled",
                     opt_bool(cloud.account_enabled),
-                    json!(false),
+                    Value::from(false),
                 )],
             ),
             DeprovisionAction::Delete => (ActionKind::Delete, vec![]),
         };
         batch.deprovision_entra += 1;
-        batch.drafts.push(Draft {
-            kind,
-            side: Side::Entra,
-            identity: name.to_owned(),
-            target: cloud.upn().to_owned(),
-            object: Some(cloud.id().to_owned()),
-            changes,
-            depends_on: vec![],
+        batch.actions.push(Action {
+            id: ActionId(0),
+            action: kind,
+            directory: Side::Entra,
+            identity: batch.identity(name),
+            target: cloud.upn().into(),
+            object: Some(cloud.id().into()),
+            changes: changes.into(),
+            depends_on: Box::default(),
             precondition: Some(entra_precondition(cloud)),
         });
     }
@@ -1091,22 +1084,23 @@ impl<'a> Planner<'a> {
                     ActionKind::Disable,
                     vec![Change::set(
                         "userAccountControl",
-                        json!(uac.to_string()),
-                        json!((uac | UAC_ACCOUNTDISABLE).to_string()),
+                        Value::from(uac.to_compact_string()),
+                        Value::from((uac | UAC_ACCOUNTDISABLE).to_compact_string()),
                     )],
                 )
             }
             DeprovisionAction::Delete => (ActionKind::Delete, vec![]),
         };
         batch.deprovision_ad += 1;
-        batch.drafts.push(Draft {
-            kind,
-            side: Side::Ad,
-            identity: name.to_owned(),
-            target: ad.dn.to_string(),
-            object: Some(ad.object_guid.to_string()),
-            changes,
-            depends_on: vec![],
+        batch.actions.push(Action {
+            id: ActionId(0),
+            action: kind,
+            directory: Side::Ad,
+            identity: batch.identity(name),
+            target: ad.dn.as_str().into(),
+            object: Some(ad.object_guid.into()),
+            changes: changes.into(),
+            depends_on: Box::default(),
             precondition: ad_precondition(ad),
         });
     }
@@ -1144,14 +1138,18 @@ impl<'a> Planner<'a> {
             .or_else(|| ad.sam_account_name().map(str::to_owned))
             .unwrap_or_else(|| upn.local_part().to_owned());
         let mut changes = vec![
-            Change::set("userPrincipalName", Value::Null, json!(upn.as_str())),
-            Change::set("displayName", Value::Null, json!(display)),
-            Change::set("mailNickname", Value::Null, json!(nickname)),
-            Change::set("accountEnabled", Value::Null, json!(!ad.is_disabled())),
-            Change::set("onPremisesImmutableId", Value::Null, json!(anchor)),
+            Change::set("userPrincipalName", Value::Null, Value::from(upn.as_str())),
+            Change::set("displayName", Value::Null, Value::from(display)),
+            Change::set("mailNickname", Value::Null, Value::from(nickname)),
+            Change::set(
+                "accountEnabled",
+                Value::Null,
+                Value::from(!ad.is_disabled()),
+            ),
+            Change::set("onPremisesImmutableId", Value::Null, Value::from(anchor)),
         ];
         if let Some(mail) = ad.mail() {
-            changes.push(Change::set("mail", Value::Null, json!(mail)));
+            changes.push(Change::set("mail", Value::Null, Value::from(mail)));
         }
         let mut copied: BTreeSet<&str> = ["givenName", "surname"].into();
         copied.extend(self.d.attributes.keys().map(String::as_str));
@@ -1176,18 +1174,48 @@ impl<'a> Planner<'a> {
                 changes.push(Change::set(m.graph, Value::Null, after));
             }
         }
-        batch.drafts.push(Draft {
-            kind: ActionKind::Create,
-            side: Side::Entra,
-            identity: name.to_owned(),
-            target: upn.to_string(),
+        batch.actions.push(Action {
+            id: ActionId(0),
+            action: ActionKind::Create,
+            directory: Side::Entra,
+            identity: batch.identity(name),
+            target: upn.as_str().into(),
             object: None,
-            changes,
-            depends_on: vec![],
-            precondition: Some("absent".into()),
+            changes: changes.into(),
+            depends_on: Box::default(),
+            precondition: Some(Precondition::Absent),
         });
         self.write_back_consistency_guid(name, ad, batch);
     }
+}
+
+/// Sorts actions into plan order (kind, identity, directory, target) and numbers them `a1…`,
+/// rewriting `depends_on` from the planner's positions to the new ids. In place: a plan of a
+/// million actions is not copied (ties keep the planner's order, so plans are deterministic).
+fn number_in_plan_order(actions: &mut [Action]) {
+    let mut order: Vec<u32> = (0..).take(actions.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&actions[a as usize], &actions[b as usize]);
+        (x.action, &x.identity, x.directory, &x.target).cmp(&(
+            y.action,
+            &y.identity,
+            y.directory,
+            &y.target,
+        ))
+    });
+    // The new id of the action now at each position.
+    let mut id_at = vec![ActionId(0); actions.len()];
+    for (n, &i) in (1..).zip(&order) {
+        id_at[i as usize] = ActionId(n);
+    }
+    drop(order);
+    for (a, &id) in actions.iter_mut().zip(&id_at) {
+        a.id = id;
+        for dep in &mut a.depends_on {
+            *dep = id_at[dep.0 as usize];
+        }
+    }
+    actions.sort_unstable_by_key(|a| a.id);
 }
 
 fn cloud_label(c: &CloudUser) -> String {
@@ -1195,19 +1223,20 @@ fn cloud_label(c: &CloudUser) -> String {
 }
 
 fn opt(v: Option<&str>) -> Value {
-    v.map_or(Value::Null, |s| json!(s))
+    Value::opt(v)
 }
 
 fn opt_bool(v: Option<bool>) -> Value {
-    v.map_or(Value::Null, |b| json!(b))
+    v.map_or(Value::Null, Value::Bool)
 }
 
-fn ad_precondition(ad: &AdUser) -> Option<String> {
-    ad.usn_changed.map(|usn| format!("uSNChanged={usn}"))
+fn ad_precondition(ad: &AdUser) -> Option<Precondition> {
+    ad.usn_changed.map(Precondition::UsnChanged)
 }
 
-fn entra_precondition(c: &CloudUser) -> String {
-    format!("sha256:{}", c.fingerprint())
+fn entra_precondition(c: &CloudUser) -> Precondition {
+    // From a `&str`, so the 24-digit hash is kept inline.
+    Precondition::Fingerprint(Text::from(c.fingerprint().as_str()))
 }
 
 /// The AD side of a mapped attribute, as text.
@@ -1249,8 +1278,8 @@ fn ad_change(ad: &AdUser, m: &Mapping, before: Option<&str>, after: Option<&str>
             };
             Change::set(
                 "userAccountControl",
-                json!(uac.to_string()),
-                json!(new.to_string()),
+                Value::from(uac.to_compact_string()),
+                Value::from(new.to_compact_string()),
             )
         }
         _ => Change::set(m.ad, opt(before), opt(after)),
@@ -1260,13 +1289,10 @@ fn ad_change(ad: &AdUser, m: &Mapping, before: Option<&str>, after: Option<&str>
 fn entra_values(m: &Mapping, before: Option<&str>, after: Option<&str>) -> (Value, Value) {
     match m.kind {
         ValueKind::AccountEnabled => (
-            before.map_or(Value::Null, |b| json!(b == "true")),
-            after.map_or(Value::Null, |a| json!(a == "true")),
+            before.map_or(Value::Null, |b| Value::from(b == "true")),
+            after.map_or(Value::Null, |a| Value::from(a == "true")),
         ),
-        ValueKind::GraphList => (
-            json!(before.into_iter().collect::<Vec<_>>()),
-            json!(after.into_iter().collect::<Vec<_>>()),
-        ),
+        ValueKind::GraphList => (Value::list(before), Value::list(after)),
         ValueKind::Text => (opt(before), opt(after)),
     }
 }
@@ -1278,8 +1304,8 @@ fn proxy_change<'a>(
     primary: &str,
     cloud_proxies: impl Iterator<Item = &'a str>,
 ) -> Option<Change> {
-    let mut add: Vec<String> = Vec::new();
-    let mut remove: Vec<String> = Vec::new();
+    let mut add: Vec<Text> = Vec::new();
+    let mut remove: Vec<Text> = Vec::new();
     let mut has_primary = false;
     for v in current.clone() {
         let Some(p) = ProxyAddress::parse(v).filter(ProxyAddress::is_smtp) else {
@@ -1290,16 +1316,16 @@ fn proxy_change<'a>(
             (true, true) => has_primary = true,
             // Another primary is demoted to a secondary address.
             (true, false) => {
-                remove.push(v.to_owned());
-                add.push(format!("smtp:{}", p.address));
+                remove.push(v.into());
+                add.push(format_compact!("smtp:{}", p.address));
             }
             // The new primary was a secondary: it is promoted.
-            (false, true) => remove.push(v.to_owned()),
+            (false, true) => remove.push(v.into()),
             (false, false) => {}
         }
     }
     if !has_primary {
-        add.push(format!("SMTP:{primary}"));
+        add.push(format_compact!("SMTP:{primary}"));
     }
     let holds = |v: &str, address: &str| {
         ProxyAddress::parse(v).is_some_and(|p| p.is_smtp() && eq_ci(p.address, address))
@@ -1318,30 +1344,30 @@ fn proxy_change<'a>(
             .filter(|v| !removed(v))
             .any(|v| holds(v, alias));
         if !kept && !add.iter().any(|v| holds(v, alias)) {
-            add.push(format!("smtp:{alias}"));
+            add.push(format_compact!("smtp:{alias}"));
         }
     }
     if add.is_empty() && remove.is_empty() {
         return None;
     }
     let before: Vec<&str> = current.clone().collect();
-    let mut after: Vec<String> = current.filter(|v| !removed(v)).map(str::to_owned).collect();
+    let mut after: Vec<Text> = current.filter(|v| !removed(v)).map(Text::from).collect();
     after.extend(add.iter().cloned());
-    Some(Change {
-        attribute: "proxyAddresses".into(),
-        before: json!(before),
-        after: json!(after),
+    Some(Change::edit(
+        "proxyAddresses",
+        Value::list(before),
+        Value::list(after),
         add,
         remove,
-    })
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn s(v: &[&str]) -> Vec<String> {
-        v.iter().map(|x| x.to_string()).collect()
+    fn s(v: &[&str]) -> Vec<Text> {
+        v.iter().map(|&x| Text::from(x)).collect()
     }
 
     fn v<'a>(values: &'a [&'a str]) -> impl Iterator<Item = &'a str> + Clone {
@@ -1356,8 +1382,11 @@ mod tests {
             v(&["SMTP:a@example.com", "smtp:alias@example.com"]),
         )
         .unwrap();
-        assert_eq!(c.add, s(&["SMTP:a@example.com", "smtp:alias@example.com"]));
-        assert!(c.remove.is_empty());
+        assert_eq!(
+            c.added(),
+            s(&["SMTP:a@example.com", "smtp:alias@example.com"])
+        );
+        assert!(c.removed().is_empty());
     }
 
     #[test]
@@ -1369,13 +1398,54 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            c.remove,
+            c.removed(),
             s(&["SMTP:old@example.com", "smtp:new@example.com"])
         );
-        assert_eq!(c.add, s(&["smtp:old@example.com", "SMTP:new@example.com"]));
-        let after: Vec<String> = serde_json::from_value(c.after).unwrap();
+        assert_eq!(
+            c.added(),
+            s(&["smtp:old@example.com", "SMTP:new@example.com"])
+        );
+        let after = c.after.texts();
         assert_eq!(after.iter().filter(|v| v.starts_with("SMTP:")).count(), 1);
-        assert!(after.contains(&"X500:/o=x".to_owned()));
+        assert!(after.iter().any(|v| v == "X500:/o=x"));
+    }
+
+    fn action(n: u32, kind: ActionKind, identity: &str, deps: &[u32]) -> Action {
+        Action {
+            id: ActionId(n),
+            action: kind,
+            directory: Side::Ad,
+            identity: Arc::from(identity),
+            target: identity.into(),
+            object: None,
+            changes: Box::default(),
+            depends_on: deps.iter().map(|&d| ActionId(d)).collect(),
+            precondition: None,
+        }
+    }
+
+    #[test]
+    fn numbering_sorts_in_place_and_follows_dependencies() {
+        // As planned: a link that depends on the create after it, then an earlier identity.
+        let mut actions = vec![
+            action(0, ActionKind::Link, "b", &[1]),
+            action(1, ActionKind::Create, "b", &[]),
+            action(2, ActionKind::Link, "a", &[]),
+        ];
+        number_in_plan_order(&mut actions);
+        let order: Vec<(String, ActionKind, &str)> = actions
+            .iter()
+            .map(|a| (a.id.to_string(), a.action, &*a.identity))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("a1".to_owned(), ActionKind::Create, "b"),
+                ("a2".to_owned(), ActionKind::Link, "a"),
+                ("a3".to_owned(), ActionKind::Link, "b"),
+            ]
+        );
+        assert_eq!(*actions[2].depends_on, [ActionId(1)]);
     }
 
     #[test]

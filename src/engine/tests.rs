@@ -8,7 +8,7 @@ use crate::desired::{
     InitialState, ProvisionAdConfig, Selector, SoftMatchKey, SourceAnchor, Template,
 };
 use crate::directory::{AdUser, CloudUser, Dn, Guid, Taken};
-use crate::plan::{Action, ActionKind, ConflictKind, NoteKind, Plan, Side};
+use crate::plan::{Action, ActionKind, ConflictKind, NoteKind, ObjectId, Plan, Precondition, Side};
 
 const OU: &str = "OU=Office365,DC=corp,DC=example,DC=com";
 const CLOUD_OU: &str = "OU=Cloud,OU=Office365,DC=corp,DC=example,DC=com";
@@ -70,7 +70,7 @@ fn run(d: &DesiredState, ad: &[AdUser], cloud: &[CloudUser]) -> Plan {
 fn find<'p>(p: &'p Plan, kind: ActionKind, side: Side, identity: &str) -> &'p Action {
     p.actions
         .iter()
-        .find(|a| a.action == kind && a.directory == side && a.identity == identity)
+        .find(|a| a.action == kind && a.directory == side && *a.identity == *identity)
         .unwrap_or_else(|| panic!("no {kind:?} {side:?} for {identity} in {:#?}", p.actions))
 }
 
@@ -84,7 +84,7 @@ fn change<'a>(a: &'a Action, attribute: &str) -> &'a crate::plan::Change {
 fn kinds(p: &Plan) -> Vec<(ActionKind, Side, String)> {
     p.actions
         .iter()
-        .map(|a| (a.action, a.directory, a.identity.clone()))
+        .map(|a| (a.action, a.directory, a.identity.to_string()))
         .collect()
 }
 
@@ -116,16 +116,16 @@ fn cloud_first_tenant_gets_ad_accounts_then_links() {
     );
     assert_eq!(change(create, "adminDescription").after, json!("idsync:c1"));
     assert_eq!(change(create, "userAccountControl").after, json!("512"));
-    assert_eq!(create.precondition.as_deref(), Some("absent"));
+    assert_eq!(create.precondition, Some(Precondition::Absent));
 
     let link = find(&p, ActionKind::Link, Side::Entra, "alva.wood@example.com");
-    assert_eq!(link.depends_on, vec![create.id.clone()]);
+    assert_eq!(*link.depends_on, [create.id]);
     assert_eq!(
         change(link, "onPremisesImmutableId").after,
         json!("(known after apply)")
     );
     let write_back = find(&p, ActionKind::Link, Side::Ad, "alva.wood@example.com");
-    assert_eq!(write_back.depends_on, vec![create.id.clone()]);
+    assert_eq!(*write_back.depends_on, [create.id]);
     // Creates come first, so the ids of dependencies are lower.
     assert!(
         p.actions.iter().position(|a| a.id == create.id)
@@ -215,8 +215,8 @@ fn local_suffix_is_prepared_for_soft_match() {
     );
     assert_eq!(change(up, "mail").after, json!("jdoe@example.com"));
     let proxies = change(up, "proxyAddresses");
-    assert_eq!(proxies.add, vec!["SMTP:jdoe@example.com".to_owned()]);
-    assert!(proxies.remove.is_empty());
+    assert_eq!(proxies.added(), ["SMTP:jdoe@example.com"]);
+    assert!(proxies.removed().is_empty());
     let link = find(&p, ActionKind::Link, Side::Entra, "jdoe@example.com");
     assert_eq!(
         change(link, "onPremisesImmutableId").after,
@@ -235,19 +235,15 @@ fn soft_match_keys_follow_the_configured_order_and_can_be_disabled() {
     let by_upn = cloud("c-upn", "x@example.com");
     let p = run(&d, &[a.clone()], &[by_smtp.clone(), by_upn.clone()]);
     assert_eq!(
-        find(&p, ActionKind::Link, Side::Entra, "other@example.com")
-            .object
-            .as_deref(),
-        Some("c-smtp")
+        find(&p, ActionKind::Link, Side::Entra, "other@example.com").object,
+        Some(ObjectId::from("c-smtp"))
     );
 
     d.soft_match = vec![SoftMatchKey::Upn, SoftMatchKey::Smtp];
     let p = run(&d, &[a.clone()], &[by_smtp.clone(), by_upn.clone()]);
     assert_eq!(
-        find(&p, ActionKind::Link, Side::Entra, "x@example.com")
-            .object
-            .as_deref(),
-        Some("c-upn")
+        find(&p, ActionKind::Link, Side::Entra, "x@example.com").object,
+        Some(ObjectId::from("c-upn"))
     );
 
     d.soft_match = vec![];
@@ -333,7 +329,7 @@ fn consistency_guid_is_written_back_and_used_as_immutable_id() {
         change(link, "onPremisesImmutableId").after,
         change(back, "mS-DS-ConsistencyGuid").after
     );
-    assert_eq!(back.precondition.as_deref(), Some("uSNChanged=1007"));
+    assert_eq!(back.precondition, Some(Precondition::UsnChanged(1007)));
 
     // Once set, the ConsistencyGuid value (not the objectGUID) is the anchor.
     let mut set = a.clone();
@@ -358,7 +354,7 @@ fn invalid_soft_match_is_a_conflict_and_others_proceed() {
     let k = &p.conflicts[0];
     assert_eq!(k.kind, ConflictKind::InvalidSoftMatch);
     assert_eq!(k.objects.len(), 2);
-    assert!(p.actions.iter().all(|a| a.identity == "fine@example.com"));
+    assert!(p.actions.iter().all(|a| &*a.identity == "fine@example.com"));
     assert!(!p.actions.is_empty());
 }
 
@@ -545,7 +541,11 @@ fn owned_accounts_whose_cloud_twin_is_gone_are_deprovisioned() {
     let p = run(&d, &[owned, unowned], std::slice::from_ref(&keep));
     let dis = find(&p, ActionKind::Disable, Side::Ad, "gone@example.com");
     assert_eq!(change(dis, "userAccountControl").after, json!("514"));
-    assert!(p.actions.iter().all(|a| a.identity != "manual@example.com"));
+    assert!(
+        p.actions
+            .iter()
+            .all(|a| &*a.identity != "manual@example.com")
+    );
 
     d.deprovision_action = DeprovisionAction::Report;
     let mut owned = ad(1, "gone");
@@ -684,7 +684,7 @@ fn diagnostic_errors_block_only_their_identity() {
             .iter()
             .any(|x| x.rule == "topleveldomain" && x.object.starts_with("CN=bad"))
     );
-    assert!(p.actions.iter().all(|a| a.identity == "good@example.com"));
+    assert!(p.actions.iter().all(|a| &*a.identity == "good@example.com"));
     assert!(!p.actions.is_empty());
 }
 

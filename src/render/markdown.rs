@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{show_value, summary_line};
+use super::{id_list, show_value, summary_line};
 use crate::plan::{Plan, Severity};
 
 /// GitHub refuses comments over 65,536 characters; stop adding details well before that.
@@ -38,7 +38,7 @@ pub fn markdown(plan: &Plan) -> String {
             let deps = if a.depends_on.is_empty() {
                 String::new()
             } else {
-                format!(" (after {})", a.depends_on.join(", "))
+                format!(" (after {})", id_list(&a.depends_on))
             };
             let _ = writeln!(
                 out,
@@ -53,14 +53,14 @@ pub fn markdown(plan: &Plan) -> String {
             if !a.changes.is_empty() {
                 out.push_str("| attribute | before | after |\n|---|---|---|\n");
                 for c in &a.changes {
-                    let (before, after) = if !c.add.is_empty() || !c.remove.is_empty() {
+                    let (before, after) = if c.is_edit() {
                         (
-                            c.remove
+                            c.removed()
                                 .iter()
                                 .map(|v| format!("−`{}`", cell(v)))
                                 .collect::<Vec<_>>()
                                 .join("<br>"),
-                            c.add
+                            c.added()
                                 .iter()
                                 .map(|v| format!("+`{}`", cell(v)))
                                 .collect::<Vec<_>>()
@@ -69,7 +69,11 @@ pub fn markdown(plan: &Plan) -> String {
                     } else {
                         (code(&show_value(&c.before)), code(&show_value(&c.after)))
                     };
-                    let _ = writeln!(out, "| {} | {before} | {after} |", cell(&c.attribute));
+                    let _ = writeln!(
+                        out,
+                        "| {} | {before} | {after} |",
+                        cell(c.attribute.as_str())
+                    );
                 }
                 out.push('\n');
             }

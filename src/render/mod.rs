@@ -79,10 +79,16 @@ pub(crate) fn plural(n: usize, word: &str) -> String {
 
 /// A JSON value as the text renderers show it: strings quoted, `null` for nothing, the
 /// "(known after apply)" marker bare.
-pub(crate) fn show_value(v: &serde_json::Value) -> String {
+pub(crate) fn show_value(v: &crate::plan::Value) -> String {
     match v {
-        serde_json::Value::String(s) if s == crate::plan::KNOWN_AFTER_APPLY => s.clone(),
-        serde_json::Value::String(s) => format!("{s:?}"),
+        crate::plan::Value::Text(s) if s == crate::plan::KNOWN_AFTER_APPLY => s.to_string(),
+        crate::plan::Value::Text(s) => format!("{s:?}"),
         other => other.to_string(),
     }
+}
+
+/// Action ids as a list: `a1, a2`.
+pub(crate) fn id_list(ids: &[crate::plan::ActionId]) -> String {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    ids.join(", ")
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Styler, show_value, summary_line};
+use super::{Styler, id_list, show_value, summary_line};
 use crate::plan::{Action, ActionKind, Change, Plan, Severity};
 
 pub fn text(plan: &Plan, s: Styler) -> String {
@@ -83,7 +83,7 @@ fn action(out: &mut String, a: &Action, s: Styler) {
     };
     let mut header = format!("  # {} {} {}", a.directory.as_str(), a.target, verb);
     if !a.depends_on.is_empty() {
-        let _ = write!(header, " (after {})", a.depends_on.join(", "));
+        let _ = write!(header, " (after {})", id_list(&a.depends_on));
     }
     let _ = writeln!(out, "{}", s.bold(&header));
     let _ = writeln!(
@@ -97,7 +97,7 @@ fn action(out: &mut String, a: &Action, s: Styler) {
     let width = a
         .changes
         .iter()
-        .map(|c| c.attribute.len())
+        .map(|c| c.attribute.as_str().len())
         .max()
         .unwrap_or(0);
     for c in &a.changes {
@@ -106,12 +106,12 @@ fn action(out: &mut String, a: &Action, s: Styler) {
 }
 
 fn change(out: &mut String, kind: ActionKind, c: &Change, width: usize, s: Styler) {
-    if !c.add.is_empty() || !c.remove.is_empty() {
+    if c.is_edit() {
         let _ = writeln!(out, "      {} {}", s.change("~"), c.attribute);
-        for v in &c.remove {
+        for v in c.removed() {
             let _ = writeln!(out, "          {} {v:?}", s.remove("-"));
         }
-        for v in &c.add {
+        for v in c.added() {
             let _ = writeln!(out, "          {} {v:?}", s.add("+"));
         }
         return;
