@@ -345,11 +345,13 @@ fn partial_failures_then_a_rerun_completes_with_no_duplicates() {
     let f = live(shared_dc(), "e2e-partial", &emu);
     f.desired(&entra_yaml(&emu), &provisioning(&f, ""));
 
-    // 1. Transient trouble: 503s and dropped connections on a third of the requests. The
-    // connector retries; everything lands exactly once.
+    // 1. Transient trouble: 503s and dropped connections on about a quarter of the requests.
+    // The connector retries; everything lands exactly once. (Rates this high and not higher:
+    // the draws are random, and six failures in a row make the connector give up — at
+    // 0.3/0.2 that happened about once in a few dozen runs.)
     emu.update_knobs(|k| {
-        k.fail_rate = 0.3;
-        k.drop_rate = 0.2;
+        k.fail_rate = 0.15;
+        k.drop_rate = 0.1;
         k.retry_after_503 = 0;
     })
     .unwrap();
