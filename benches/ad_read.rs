@@ -124,26 +124,8 @@ fn main() {
     .unwrap();
     let desired = idsync::desired::load(desired_dir.path()).unwrap();
     let query = ad_query(&desired);
-    let mut attrs: Vec<String> = vec![
-        "objectGUID",
-        "mS-DS-ConsistencyGuid",
-        "sAMAccountName",
-        "userPrincipalName",
-        "mail",
-        "proxyAddresses",
-        "userAccountControl",
-        "uSNChanged",
-        "adminDescription",
-        "objectClass",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .collect();
-    for a in &query.attributes {
-        if !attrs.iter().any(|x| x.eq_ignore_ascii_case(a.as_str())) {
-            attrs.push(a.as_str().to_owned());
-        }
-    }
+    // The same attributes the connector selects, so both sides fetch the same data.
+    let attrs = idsync::directory::ldap::attribute_list(&query.attributes);
     let password = desired_dir.path().join("password");
     std::fs::write(&password, dc.get("IDSYNC_DC_PASSWORD")).unwrap();
     let config = LdapConfig {

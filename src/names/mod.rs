@@ -37,6 +37,11 @@ pub fn eq_ci(a: &str, b: &str) -> bool {
     folded(a).eq(folded(b))
 }
 
+/// Whether `name` is in `list`, without case (attribute names).
+pub fn listed(list: &[&str], name: &str) -> bool {
+    list.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
 /// The lower-cased form used as a hash-map key where a plain `String` key is wanted.
 pub fn fold(s: &str) -> String {
     if s.is_ascii() {

@@ -9,8 +9,8 @@ use ldap3::ResultEntry;
 use ldap3::asn1::StructureTag;
 
 use crate::directory::Dn;
-use crate::directory::model::{AdUser, Guid, SmallBytes};
-use crate::names::AttrName;
+use crate::directory::model::{AdUser, Guid, SmallBytes, TYPED_ATTRIBUTES};
+use crate::names::{AttrName, listed};
 
 /// One entry: its DN and attributes, values as the DC sent them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,23 +33,6 @@ const BINARY: &[&str] = &[
     "nTSecurityDescriptor",
     "logonHours",
 ];
-
-/// Attributes `AdUser` holds in typed fields rather than in `attributes`.
-const TYPED: &[&str] = &[
-    "objectGUID",
-    "mS-DS-ConsistencyGuid",
-    "sAMAccountName",
-    "userPrincipalName",
-    "mail",
-    "proxyAddresses",
-    "userAccountControl",
-    "uSNChanged",
-    "adminDescription",
-];
-
-fn listed(list: &[&str], name: &str) -> bool {
-    list.iter().any(|n| n.eq_ignore_ascii_case(name))
-}
 
 impl RawEntry {
     /// A SearchResultEntry (`[APPLICATION 4] { objectName, attributes }`); `None` if the DC
@@ -158,7 +141,7 @@ fn convert(entry: &RawEntry) -> Result<AdUser, String> {
 /// Moves every other text attribute into `attributes`.
 fn with_attributes(mut user: AdUser, attrs: Vec<(String, Vec<Vec<u8>>)>) -> AdUser {
     for (name, values) in attrs {
-        if listed(TYPED, &name) || !is_text(&name, &values) {
+        if listed(TYPED_ATTRIBUTES, &name) || !is_text(&name, &values) {
             continue;
         }
         let name = AttrName::from(name);

@@ -18,6 +18,8 @@ mod error;
 mod read;
 mod write;
 
+pub use read::attribute_list;
+
 use std::fmt;
 use std::sync::Arc;
 

@@ -54,8 +54,9 @@ pub(super) fn escape_bytes(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("\\{b:02x}")).collect()
 }
 
-/// The identifying attributes plus the query's, each once (any case).
-fn attribute_list(extra: &[crate::names::AttrName]) -> Vec<String> {
+/// The attributes a read selects: the identifying ones plus the query's, each once (any case).
+/// Public so a baseline (the `ad_read` benchmark's `ldapsearch`) can select the same.
+pub fn attribute_list(extra: &[crate::names::AttrName]) -> Vec<String> {
     let mut list: Vec<String> = IDENTIFYING.iter().map(|s| (*s).to_owned()).collect();
     for a in extra {
         if !list.iter().any(|l| l.eq_ignore_ascii_case(a.as_str())) {

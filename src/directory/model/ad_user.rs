@@ -14,6 +14,20 @@ pub const UAC_NORMAL_ACCOUNT: u32 = 0x200;
 /// Prefix of the `adminDescription` value that marks accounts idsync created.
 pub const OWNER_MARKER_PREFIX: &str = "idsync:";
 
+/// Attributes `AdUser` holds in typed fields rather than in `attributes` (the LDAP reader and
+/// the LDIF snapshot both sort entries by it).
+pub(crate) const TYPED_ATTRIBUTES: &[&str] = &[
+    "objectGUID",
+    "mS-DS-ConsistencyGuid",
+    "sAMAccountName",
+    "userPrincipalName",
+    "mail",
+    "proxyAddresses",
+    "userAccountControl",
+    "uSNChanged",
+    "adminDescription",
+];
+
 /// A user object read from Active Directory.
 ///
 /// The text attributes idsync reasons about (sAMAccountName, userPrincipalName, mail,

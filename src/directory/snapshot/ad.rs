@@ -29,25 +29,12 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use super::{SnapshotError, SnapshotFile};
 use crate::directory::ldif::{Entry, LdifFile, ValueMatch};
-use crate::directory::model::{AdUser, Guid, SmallBytes};
+use crate::directory::model::{AdUser, Guid, SmallBytes, TYPED_ATTRIBUTES};
 use crate::directory::{
     AdCreate, AdMod, AdQuery, AdRead, AdValue, AdWrite, DirectoryError, Dn, Taken, TakenMatcher,
     TakenQuery,
 };
-use crate::names::{AttrName, fold};
-
-/// Attributes `AdUser` holds in typed fields rather than in `attributes`.
-const TYPED: &[&str] = &[
-    "objectGUID",
-    "mS-DS-ConsistencyGuid",
-    "sAMAccountName",
-    "userPrincipalName",
-    "mail",
-    "proxyAddresses",
-    "userAccountControl",
-    "uSNChanged",
-    "adminDescription",
-];
+use crate::names::{AttrName, fold, listed};
 
 /// Attributes AD stores as octet strings (or security descriptors): never text.
 const BINARY: &[&str] = &[
@@ -133,10 +120,6 @@ const CONTAINER_CLASSES: &[&str] = &[
     "domainDNS",
     "builtinDomain",
 ];
-
-fn listed(list: &[&str], name: &str) -> bool {
-    list.iter().any(|n| n.eq_ignore_ascii_case(name))
-}
 
 /// Lookups into the entries of the file, by position.
 #[derive(Debug, Default)]
@@ -819,7 +802,7 @@ fn is_text_attribute(name: &str, values: &[&[u8]]) -> bool {
 fn to_user(entry: &Entry, dn: &Dn) -> Result<AdUser, (usize, String)> {
     let mut user = typed_user(entry, dn)?;
     for name in entry.attribute_names() {
-        if listed(TYPED, name) {
+        if listed(TYPED_ATTRIBUTES, name) {
             continue;
         }
         let values = entry.values(name);
