@@ -157,12 +157,6 @@ impl std::str::FromStr for ActionId {
     }
 }
 
-impl PartialEq<str> for ActionId {
-    fn eq(&self, other: &str) -> bool {
-        other.parse::<ActionId>().is_ok_and(|id| id == *self)
-    }
-}
-
 impl Serialize for ActionId {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)

@@ -140,6 +140,49 @@ impl Batch {
     fn identity(&self, name: &str) -> Arc<str> {
         self.identity.get_or_init(|| Arc::from(name)).clone()
     }
+
+    /// An action on an AD object that exists, guarded by its `uSNChanged`.
+    fn on_ad(
+        &self,
+        kind: ActionKind,
+        name: &str,
+        ad: &AdUser,
+        changes: impl Into<Box<[Change]>>,
+    ) -> Action {
+        Action {
+            id: ActionId(0),
+            action: kind,
+            directory: Side::Ad,
+            identity: self.identity(name),
+            target: ad.dn.as_str().into(),
+            object: Some(ad.object_guid.into()),
+            changes: changes.into(),
+            depends_on: Box::default(),
+            precondition: ad_precondition(ad),
+        }
+    }
+
+    /// An action on a cloud user that exists, guarded by a hash of what was read.
+    fn on_entra(
+        &self,
+        kind: ActionKind,
+        name: &str,
+        cloud: &CloudUser,
+        changes: impl Into<Box<[Change]>>,
+    ) -> Action {
+        Action {
+            id: ActionId(0),
+            action: kind,
+            directory: Side::Entra,
+            identity: self.identity(name),
+            target: cloud.upn().into(),
+            object: Some(cloud.id().into()),
+            changes: changes.into(),
+            depends_on: Box::default(),
+            precondition: Some(entra_precondition(cloud)),
+        }
+    }
+
     /// The id the next action pushed gets within this batch (what `depends_on` refers to).
     fn next_id(&self) -> ActionId {
         ActionId(u32::try_from(self.actions.len()).expect("fewer than 2^32 actions"))
@@ -422,21 +465,16 @@ impl<'a> Planner<'a> {
                 });
                 return;
             }
-            batch.actions.push(Action {
-                id: ActionId(0),
-                action: ActionKind::Link,
-                directory: Side::Entra,
-                identity: batch.identity(name),
-                target: cloud.upn().into(),
-                object: Some(cloud.id().into()),
-                changes: Box::new([Change::set(
+            batch.actions.push(batch.on_entra(
+                ActionKind::Link,
+                name,
+                cloud,
+                [Change::set(
                     "onPremisesImmutableId",
-                    opt(cloud.immutable_id()),
+                    Value::opt(cloud.immutable_id()),
                     Value::from(anchor),
-                )]),
-                depends_on: Box::default(),
-                precondition: Some(entra_precondition(cloud)),
-            });
+                )],
+            ));
         }
         self.write_back_consistency_guid(name, ad, batch);
 
@@ -456,7 +494,7 @@ impl<'a> Planner<'a> {
             if !ad.upn().is_some_and(|u| eq_ci(u, want)) {
                 ad_changes.push(Change::set(
                     "userPrincipalName",
-                    opt(ad.upn()),
+                    Value::opt(ad.upn()),
                     Value::from(want),
                 ));
                 projected_upn = Some(want);
@@ -485,7 +523,11 @@ impl<'a> Planner<'a> {
         let mut projected_mail = ad.mail();
         if let Some(want) = want_mail {
             if !ad.mail().is_some_and(|m| eq_ci(m, want)) {
-                ad_changes.push(Change::set("mail", opt(ad.mail()), Value::from(want)));
+                ad_changes.push(Change::set(
+                    "mail",
+                    Value::opt(ad.mail()),
+                    Value::from(want),
+                ));
                 projected_mail = Some(want);
             }
             if !cloud.mail().is_some_and(|m| eq_ci(m, want)) && mail_auth == Authority::Ad {
@@ -494,7 +536,7 @@ impl<'a> Planner<'a> {
                     &mut entra_changes,
                     &mut pending,
                     "mail",
-                    opt(cloud.mail()),
+                    Value::opt(cloud.mail()),
                     Value::from(want),
                 );
             }
@@ -519,7 +561,7 @@ impl<'a> Planner<'a> {
         // Attributes under `attributes:` and per-identity overrides.
         let mut projected_display: Option<Cow<'_, str>> =
             ad.attr(AttrName::DISPLAY_NAME).map(Cow::Borrowed);
-        let mut disable_drafts: Vec<Action> = Vec::new();
+        let mut disables: Vec<Action> = Vec::new();
         let overrides = spec.map(|s| &s.attributes).filter(|a| !a.is_empty());
         let converged: Cow<'_, [Converged]> = match overrides {
             None => Cow::Borrowed(&self.converged),
@@ -540,17 +582,7 @@ impl<'a> Planner<'a> {
                 let change = ad_change(ad, m, ad_val.as_deref(), want.as_deref());
                 if disabling {
                     // Turning an account off is a `disable`, counted against max_deletes.
-                    disable_drafts.push(Action {
-                        id: ActionId(0),
-                        action: ActionKind::Disable,
-                        directory: Side::Ad,
-                        identity: batch.identity(name),
-                        target: ad.dn.as_str().into(),
-                        object: Some(ad.object_guid.into()),
-                        changes: Box::new([change]),
-                        depends_on: Box::default(),
-                        precondition: ad_precondition(ad),
-                    });
+                    disables.push(batch.on_ad(ActionKind::Disable, name, ad, [change]));
                     continue;
                 }
                 ad_changes.push(change);
@@ -561,17 +593,12 @@ impl<'a> Planner<'a> {
             if cloud_val != want && (over.is_some() || auth == Some(Authority::Ad)) {
                 let (before, after) = entra_values(m, cloud_val.as_deref(), want.as_deref());
                 if disabling && !cloud.sync_enabled {
-                    disable_drafts.push(Action {
-                        id: ActionId(0),
-                        action: ActionKind::Disable,
-                        directory: Side::Entra,
-                        identity: batch.identity(name),
-                        target: cloud.upn().into(),
-                        object: Some(cloud.id().into()),
-                        changes: Box::new([Change::set(m.graph, before, after)]),
-                        depends_on: Box::default(),
-                        precondition: Some(entra_precondition(cloud)),
-                    });
+                    disables.push(batch.on_entra(
+                        ActionKind::Disable,
+                        name,
+                        cloud,
+                        [Change::set(m.graph, before, after)],
+                    ));
                     continue;
                 }
                 self.entra_or_pending(
@@ -584,33 +611,17 @@ impl<'a> Planner<'a> {
                 );
             }
         }
-        batch.actions.append(&mut disable_drafts);
+        batch.actions.append(&mut disables);
 
         if !ad_changes.is_empty() {
-            batch.actions.push(Action {
-                id: ActionId(0),
-                action: ActionKind::Update,
-                directory: Side::Ad,
-                identity: batch.identity(name),
-                target: ad.dn.as_str().into(),
-                object: Some(ad.object_guid.into()),
-                changes: ad_changes.into(),
-                depends_on: Box::default(),
-                precondition: ad_precondition(ad),
-            });
+            batch
+                .actions
+                .push(batch.on_ad(ActionKind::Update, name, ad, ad_changes));
         }
         if !entra_changes.is_empty() {
-            batch.actions.push(Action {
-                id: ActionId(0),
-                action: ActionKind::Update,
-                directory: Side::Entra,
-                identity: batch.identity(name),
-                target: cloud.upn().into(),
-                object: Some(cloud.id().into()),
-                changes: entra_changes.into(),
-                depends_on: Box::default(),
-                precondition: Some(entra_precondition(cloud)),
-            });
+            batch
+                .actions
+                .push(batch.on_entra(ActionKind::Update, name, cloud, entra_changes));
         }
         if !pending.is_empty() {
             batch.note(
@@ -666,21 +677,16 @@ impl<'a> Planner<'a> {
             return;
         }
         self.planned_dns.insert(new_dn.clone());
-        batch.actions.push(Action {
-            id: ActionId(0),
-            action: ActionKind::Move,
-            directory: Side::Ad,
-            identity: batch.identity(name),
-            target: ad.dn.as_str().into(),
-            object: Some(ad.object_guid.into()),
-            changes: Box::new([Change::set(
+        batch.actions.push(batch.on_ad(
+            ActionKind::Move,
+            name,
+            ad,
+            [Change::set(
                 "distinguishedName",
                 Value::from(ad.dn.as_str()),
                 Value::from(new_dn.as_str()),
-            )]),
-            depends_on: Box::default(),
-            precondition: ad_precondition(ad),
-        });
+            )],
+        ));
     }
 
     fn authority(&self, graph: &str) -> Authority {
@@ -760,21 +766,16 @@ impl<'a> Planner<'a> {
         if !needs_consistency_guid(ad, self.d.source_anchor) {
             return;
         }
-        batch.actions.push(Action {
-            id: ActionId(0),
-            action: ActionKind::Link,
-            directory: Side::Ad,
-            identity: batch.identity(name),
-            target: ad.dn.as_str().into(),
-            object: Some(ad.object_guid.into()),
-            changes: Box::new([Change::set(
+        batch.actions.push(batch.on_ad(
+            ActionKind::Link,
+            name,
+            ad,
+            [Change::set(
                 "mS-DS-ConsistencyGuid",
                 Value::Null,
                 Value::from(ad.object_guid.to_base64()),
-            )]),
-            depends_on: Box::default(),
-            precondition: ad_precondition(ad),
-        });
+            )],
+        ));
     }
 
     fn provision_ad(&mut self, joint: &Joint, name: &str, cloud: &CloudUser, batch: &mut Batch) {
@@ -968,19 +969,17 @@ impl<'a> Planner<'a> {
             precondition: Some(Precondition::Absent),
         });
         batch.actions.push(Action {
-            id: ActionId(0),
-            action: ActionKind::Link,
-            directory: Side::Entra,
-            identity: batch.identity(name),
-            target: cloud.upn().into(),
-            object: Some(cloud.id().into()),
-            changes: Box::new([Change::set(
-                "onPremisesImmutableId",
-                opt(cloud.immutable_id()),
-                Value::from(KNOWN_AFTER_APPLY),
-            )]),
             depends_on: Box::new([create]),
-            precondition: Some(entra_precondition(cloud)),
+            ..batch.on_entra(
+                ActionKind::Link,
+                name,
+                cloud,
+                [Change::set(
+                    "onPremisesImmutableId",
+                    Value::opt(cloud.immutable_id()),
+                    Value::from(KNOWN_AFTER_APPLY),
+                )],
+            )
         });
         if self.d.source_anchor == crate::desired::SourceAnchor::ConsistencyGuid {
             batch.actions.push(Action {
@@ -1026,17 +1025,9 @@ impl<'a> Planner<'a> {
             DeprovisionAction::Delete => (ActionKind::Delete, vec![]),
         };
         batch.deprovision_entra += 1;
-        batch.actions.push(Action {
-            id: ActionId(0),
-            action: kind,
-            directory: Side::Entra,
-            identity: batch.identity(name),
-            target: cloud.upn().into(),
-            object: Some(cloud.id().into()),
-            changes: changes.into(),
-            depends_on: Box::default(),
-            precondition: Some(entra_precondition(cloud)),
-        });
+        batch
+            .actions
+            .push(batch.on_entra(kind, name, cloud, changes));
     }
 
     // ----- AD users with no cloud twin -----
@@ -1092,17 +1083,7 @@ impl<'a> Planner<'a> {
             DeprovisionAction::Delete => (ActionKind::Delete, vec![]),
         };
         batch.deprovision_ad += 1;
-        batch.actions.push(Action {
-            id: ActionId(0),
-            action: kind,
-            directory: Side::Ad,
-            identity: batch.identity(name),
-            target: ad.dn.as_str().into(),
-            object: Some(ad.object_guid.into()),
-            changes: changes.into(),
-            depends_on: Box::default(),
-            precondition: ad_precondition(ad),
-        });
+        batch.actions.push(batch.on_ad(kind, name, ad, changes));
     }
 
     fn provision_entra(&mut self, joint: &Joint, name: &str, ad: &AdUser, batch: &mut Batch) {
@@ -1222,10 +1203,6 @@ fn cloud_label(c: &CloudUser) -> String {
     format!("{} (entra {})", c.upn(), c.id())
 }
 
-fn opt(v: Option<&str>) -> Value {
-    Value::opt(v)
-}
-
 fn opt_bool(v: Option<bool>) -> Value {
     v.map_or(Value::Null, Value::Bool)
 }
@@ -1282,7 +1259,7 @@ fn ad_change(ad: &AdUser, m: &Mapping, before: Option<&str>, after: Option<&str>
                 Value::from(new.to_compact_string()),
             )
         }
-        _ => Change::set(m.ad, opt(before), opt(after)),
+        _ => Change::set(m.ad, Value::opt(before), Value::opt(after)),
     }
 }
 
@@ -1293,7 +1270,7 @@ fn entra_values(m: &Mapping, before: Option<&str>, after: Option<&str>) -> (Valu
             after.map_or(Value::Null, |a| Value::from(a == "true")),
         ),
         ValueKind::GraphList => (Value::list(before), Value::list(after)),
-        ValueKind::Text => (opt(before), opt(after)),
+        ValueKind::Text => (Value::opt(before), Value::opt(after)),
     }
 }
 
