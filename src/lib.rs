@@ -12,6 +12,7 @@ pub mod desired;
 pub mod directory;
 pub mod drift;
 pub mod engine;
+pub mod files;
 pub mod import;
 pub mod names;
 pub mod plan;

@@ -1,0 +1,1 @@
+//! Bounded reads of regular files (secrets, snapshots, plans, desired state).

@@ -1,0 +1,1 @@
+//! Atomic writes beside the real target (plans, reports, snapshots, imports).
