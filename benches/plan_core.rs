@@ -52,6 +52,7 @@ fn one(n: usize, mix: synthetic::Mix) {
             ad: &ad,
             cloud: &cloud,
             taken: &[],
+            reads: Default::default(),
         })
         .unwrap();
         times.push(start.elapsed().as_secs_f64());

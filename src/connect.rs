@@ -16,6 +16,7 @@ use crate::directory::{
     EntraRead, EntraWrite, Guid, ProgressSink, Taken, TakenQuery,
 };
 use crate::engine::attribute_names_needed;
+use crate::names::AttrName;
 
 /// Where each directory comes from, after command-line overrides.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +60,15 @@ impl AdDirectory {
         match self {
             AdDirectory::Snapshot(s) => format!("AD snapshot {}", s.path().display()),
             AdDirectory::Ldap(l) => format!("AD {}", l.url()),
+        }
+    }
+
+    /// Of the attributes a read asks for, those this directory did not return at all, and
+    /// why (for the note). A live read returns every attribute it asks for.
+    pub fn unread(&self, _wanted: &[AttrName]) -> (Vec<AttrName>, &'static str) {
+        match self {
+            AdDirectory::Snapshot(_) => (Vec::new(), ""),
+            AdDirectory::Ldap(_) => (Vec::new(), ""),
         }
     }
 
@@ -274,11 +284,19 @@ pub async fn read_and_plan(
 ) -> Result<Planned, RunError> {
     use crate::engine::{PlanInput, plan};
     let (ad_users, cloud_users) = read_both(desired, ad, entra).await?;
+    let (ad_unread, ad_unread_why) = ad.unread(&ad_query(desired).attributes);
+    let (ad_source, entra_source) = (ad.describe(), entra.describe());
     let mut input = PlanInput {
         desired,
         ad: &ad_users,
         cloud: &cloud_users,
         taken: &[],
+        reads: crate::engine::Reads {
+            ad_unread: &ad_unread,
+            ad_unread_why,
+            ad_source: &ad_source,
+            entra_source: &entra_source,
+        },
     };
     let mut planned = plan(input)?;
     let query = taken_query(&planned);

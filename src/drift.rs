@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{Action, Plan, Severity, Side};
+use crate::plan::{Action, NoteKind, Plan, Severity, Side};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -200,6 +200,24 @@ pub fn assess(current: Plan, baseline: Option<(&str, &Plan)>) -> DriftReport {
             directory: Some(Side::Ad),
             summary: format!("{} {}: {}", d.rule, d.attribute, d.message),
             cause: cause_of(base_diags.contains(&(d.object.clone(), d.message.clone()))),
+        });
+    }
+    // A scope that caught nothing compared nothing: never "no drift".
+    for n in current
+        .notes
+        .iter()
+        .filter(|n| n.kind == NoteKind::EmptyScope)
+    {
+        items.push(DriftItem {
+            kind: ItemKind::Diagnostic,
+            identity: n.identity.clone(),
+            directory: Some(if n.identity == crate::engine::AD_NOTE {
+                Side::Ad
+            } else {
+                Side::Entra
+            }),
+            summary: format!("empty_scope: {}", n.message),
+            cause: Cause::Unknown,
         });
     }
     DriftReport {

@@ -21,6 +21,23 @@ pub struct Plan {
     pub conflicts: Vec<Conflict>,
     pub diagnostics: Vec<Diagnostic>,
     pub notes: Vec<Note>,
+    /// How many users each directory returned and how many are in scope (plans saved before
+    /// it was added read as zeros).
+    #[serde(default)]
+    pub inventory: Inventory,
+}
+
+/// The user objects each directory returned, and those in scope (DESIGN.md, "Plan").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inventory {
+    pub ad: Count,
+    pub entra: Count,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Count {
+    pub read: usize,
+    pub in_scope: usize,
 }
 
 impl Plan {
@@ -38,6 +55,7 @@ impl Plan {
             conflicts,
             diagnostics,
             notes,
+            inventory: Inventory::default(),
         };
         plan.summary = Summary::count(&plan);
         plan
@@ -714,6 +732,10 @@ pub enum NoteKind {
     Unmatched,
     /// A deprovisioning that `deprovision.action: report` only reports.
     Deprovision,
+    /// What the plan assumed because a read did not carry it (absent is not null).
+    Assumption,
+    /// A directory with no users in scope.
+    EmptyScope,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

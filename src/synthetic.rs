@@ -375,6 +375,7 @@ mod tests {
             ad: &ad,
             cloud: &cloud,
             taken: &[],
+            reads: Default::default(),
         })
         .unwrap();
         assert!(p.summary.create > 0 && p.summary.update > 0 && p.summary.link > 0);

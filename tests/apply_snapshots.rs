@@ -470,7 +470,15 @@ fn a_crash_mid_apply_leaves_parseable_files_and_a_rerun_completes() {
     // Many cloud-only users make a long apply; kill it (SIGKILL) at several moments.
     let n = 1000u16;
     let users: Vec<serde_json::Value> = (0..n)
-        .map(|i| json!({"id": format!("00000000-0000-4000-8000-00000000{i:04x}"), "userPrincipalName": format!("u{i}@example.com"), "mailNickname": format!("u{i}"), "displayName": format!("User {i}"), "accountEnabled": true}))
+        .map(|i| {
+            let mut u = cloud(
+                0,
+                &format!("u{i}@example.com"),
+                json!({"displayName": format!("User {i}")}),
+            );
+            u["id"] = json!(format!("00000000-0000-4000-8000-00000000{i:04x}"));
+            u
+        })
         .collect();
     let mut interrupted = 0;
     for delay_ms in [30u64, 150, 300, 500, 800] {

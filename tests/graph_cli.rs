@@ -50,16 +50,18 @@ fn tenant() -> Value {
         {"id": "e1d20001-7a6b-4c5d-8e9f-000000000001", "userPrincipalName": "adam.anderson@example.com",
          "displayName": "Adam A.", "mail": "adam.anderson@example.com", "mailNickname": "adam.anderson",
          "proxyAddresses": ["SMTP:adam.anderson@example.com"], "jobTitle": "Sales",
-         "accountEnabled": true, "userType": "Member"},
+         "accountEnabled": true, "userType": "Member", "givenName": null, "surname": null,
+         "onPremisesSyncEnabled": null, "onPremisesImmutableId": null},
         {"id": "e1d20002-7a6b-4c5d-8e9f-000000000002", "userPrincipalName": "nina.patel@example.com",
          "displayName": "Nina Patel", "givenName": "Nina", "surname": "Patel",
          "mail": "nina.patel@example.com", "mailNickname": "nina.patel",
          "proxyAddresses": ["SMTP:nina.patel@example.com"], "jobTitle": "Analyst",
-         "accountEnabled": true, "userType": "Member"},
+         "accountEnabled": true, "userType": "Member",
+         "onPremisesSyncEnabled": null, "onPremisesImmutableId": null},
         {"id": "e1d20003-7a6b-4c5d-8e9f-000000000003", "userPrincipalName": "sam.synced@example.com",
          "displayName": "Sam (cloud name)", "mail": "sam.synced@example.com", "mailNickname": "sam.synced",
          "proxyAddresses": ["SMTP:sam.synced@example.com"], "jobTitle": "Engineer",
-         "accountEnabled": true, "userType": "Member",
+         "accountEnabled": true, "userType": "Member", "givenName": null, "surname": null,
          "onPremisesSyncEnabled": true, "onPremisesImmutableId": "AAECAwQFBgcICQoLDA0ODw=="}
     ]})
 }

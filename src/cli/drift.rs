@@ -50,6 +50,7 @@ pub fn run(global: &Global, args: &DriftArgs) -> anyhow::Result<ExitCode> {
         super::progress::attach(global, &mut ad, &mut entra);
         Ok::<_, anyhow::Error>(connect::read_and_plan(&desired, &mut ad, &mut entra).await?)
     })?;
+    output::warn_about(global, &planned.plan);
     let base_plan = match &baseline {
         Some((name, state)) => {
             let input = PlanInput {
@@ -57,6 +58,7 @@ pub fn run(global: &Global, args: &DriftArgs) -> anyhow::Result<ExitCode> {
                 ad: &planned.ad,
                 cloud: &planned.cloud,
                 taken: &[],
+                reads: Default::default(),
             };
             let p = plan(input).with_context(|| format!("planning the baseline {name}"))?;
             Some((name.clone(), p))

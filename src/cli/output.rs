@@ -48,3 +48,17 @@ pub fn info(global: &Global, message: &str) {
         eprintln!("{message}");
     }
 }
+
+/// Warnings on stderr that every format must show: a directory with no users in scope
+/// (DESIGN.md: said out loud, whatever the output format).
+/// Shown with -q too: a plan that compared nothing must never pass unnoticed.
+pub fn warn_about(global: &Global, plan: &idsync::plan::Plan) {
+    let s = stderr_styler(global);
+    for n in plan
+        .notes
+        .iter()
+        .filter(|n| n.kind == idsync::plan::NoteKind::EmptyScope)
+    {
+        eprintln!("{} {}", s.warning("warning:"), n.message);
+    }
+}

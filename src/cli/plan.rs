@@ -61,6 +61,7 @@ pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         ),
     );
     let plan = planned.plan;
+    output::warn_about(global, &plan);
     print!(
         "{}",
         render::render(&plan, args.format.into(), output::stdout_styler(global))

@@ -56,6 +56,8 @@ pub struct Joined<'a> {
     pub conflicts: Vec<Conflict>,
     /// In-scope AD users (ignored ones excluded), by index; for diagnostics.
     pub ad_in_scope: Vec<usize>,
+    /// How many cloud users are in scope (guests and ignored ones excluded).
+    pub cloud_in_scope: usize,
     /// AD users and cloud users that are in a conflict.
     pub ad_blocked: Vec<bool>,
     pub cloud_blocked: Vec<bool>,
@@ -912,6 +914,7 @@ impl<'a> Joiner<'a> {
             joints,
             conflicts,
             ad_in_scope,
+            cloud_in_scope: self.universe.cloud_ok.iter().filter(|&&ok| ok).count(),
             ad_blocked: self.ad_blocked,
             cloud_blocked: self.cloud_blocked,
             ad_index: self.ad_index,

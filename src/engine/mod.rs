@@ -6,6 +6,7 @@ pub mod diagnostics;
 mod index;
 pub mod join;
 mod planner;
+mod reads;
 #[cfg(test)]
 mod tests;
 
@@ -14,6 +15,7 @@ use crate::directory::{AdUser, CloudUser, Taken};
 use crate::plan::Plan;
 
 pub use planner::attribute_names_needed;
+pub use reads::{AD as AD_NOTE, ENTRA as ENTRA_NOTE};
 
 /// Everything the planner looks at.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +26,23 @@ pub struct PlanInput<'a> {
     pub cloud: &'a [CloudUser],
     /// Domain-wide holders of the names planned creates want (see `AdRead::find_taken`).
     pub taken: &'a [Taken],
+    /// Where the objects came from and what the reads did not carry.
+    pub reads: Reads<'a>,
+}
+
+/// What the planner knows about the reads themselves. Absent is not null: an attribute a
+/// read did not carry is unknown, and nothing is planned from it (DESIGN.md).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Reads<'a> {
+    /// AD attributes the read did not return at all (an export made without them). Cloud
+    /// users record what their source carried themselves ([`CloudUser::carries`]).
+    pub ad_unread: &'a [crate::names::AttrName],
+    /// Why `ad_unread` is unread, for the note that names them (`"no entry carries them"`).
+    pub ad_unread_why: &'a str,
+    /// The directories as the CLI describes them (`AD snapshot examples/contoso/ad.ldif`),
+    /// for notes; empty when unknown.
+    pub ad_source: &'a str,
+    pub entra_source: &'a str,
 }
 
 /// Why no plan could be made.

@@ -13,7 +13,7 @@ use super::anchor::{immutable_id, needs_consistency_guid};
 use super::diagnostics::{self, Projected, ProxyValues};
 use super::index::{HashIndex, ci_hash};
 use super::join::{self, AdIndex, CloudIndex, Joint};
-use super::{PlanError, PlanInput};
+use super::{PlanError, PlanInput, Reads, reads};
 use crate::desired::{
     Authority, DeprovisionAction, DesiredState, IdentitySpec, InitialState, Selector,
 };
@@ -59,6 +59,20 @@ const GRAPH_BASE_PROPERTIES: &[&str] = &[
     "displayName",
     "givenName",
     "surname",
+];
+
+/// Cloud properties the join and the ownership rules decide on: with one of them unread, a
+/// cloud user "without a twin" may only be one the join could not see.
+const MATCH_KEYS: &[AttrName] = &[
+    AttrName::ON_PREMISES_SYNC_ENABLED,
+    AttrName::ON_PREMISES_IMMUTABLE_ID,
+    AttrName::PROXY_ADDRESSES,
+];
+
+/// Cloud properties a linked pair needs read before anything is planned for it.
+const PAIR_KEYS: &[AttrName] = &[
+    AttrName::ON_PREMISES_SYNC_ENABLED,
+    AttrName::ON_PREMISES_IMMUTABLE_ID,
 ];
 
 /// Identifiers idsync prepares for soft match on every pair, cloud to AD unless `attributes:`
@@ -225,6 +239,11 @@ struct Planner<'a> {
     conflicts: Vec<Conflict>,
     deprovision_entra: usize,
     deprovision_ad: usize,
+    reads: Reads<'a>,
+    /// Presence bits of `reads.ad_unread`, so the check per pair is a mask test.
+    ad_unread_mask: u64,
+    /// Some cloud user's read lacks a [`MATCH_KEYS`] property.
+    cloud_keys_unread: bool,
 }
 
 pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
@@ -255,6 +274,16 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         conflicts: joined.conflicts,
         deprovision_entra: 0,
         deprovision_ad: 0,
+        reads: input.reads,
+        ad_unread_mask: input
+            .reads
+            .ad_unread
+            .iter()
+            .fold(0, |m, n| m | n.presence_bit()),
+        cloud_keys_unread: input
+            .cloud
+            .iter()
+            .any(|c| MATCH_KEYS.iter().any(|&k| !c.carries(k))),
     };
 
     // IdFix `duplicate` over the in-scope AD objects as they are now.
@@ -293,10 +322,33 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
             count: p.deprovision_ad,
         });
     }
-    p.finish()
+    let inventory = reads::inventory(
+        input.ad.len(),
+        in_scope_ad,
+        input.cloud.len(),
+        joined.cloud_in_scope,
+    );
+    p.notes
+        .extend(reads::empty_scope(d, &inventory, &input.reads));
+    p.notes.extend(reads::assumptions(
+        &input.reads,
+        input.cloud,
+        &attribute_names_needed(d).1,
+    ));
+    let mut plan = p.finish()?;
+    plan.inventory = inventory;
+    Ok(plan)
 }
 
 impl<'a> Planner<'a> {
+    /// Whether the AD read carried `name` (absent is not null).
+    fn ad_reads(&self, name: AttrName) -> bool {
+        match name.presence_bit() {
+            0 => !self.reads.ad_unread.contains(&name),
+            bit => self.ad_unread_mask & bit == 0,
+        }
+    }
+
     fn dn_taken(&self, dn: &Dn) -> bool {
         let ad = self.ad;
         let dns = self.dns.get_or_init(|| {
@@ -443,6 +495,12 @@ impl<'a> Planner<'a> {
 
     fn pair(&mut self, joint: &Joint, name: &str, a: usize, c: usize, batch: &mut Batch) {
         let (ad, cloud) = (&self.ad[a], &self.cloud[c]);
+        // Whether the cloud user is synced, and from which anchor, decides what may be written
+        // and whether the pair is valid at all; unread, nothing is planned (the `assumption`
+        // note says so).
+        if !PAIR_KEYS.iter().all(|&k| cloud.carries(k)) {
+            return;
+        }
         let spec = self.spec(joint);
         let anchor = immutable_id(ad, self.d.source_anchor);
         let mut ad_changes: Vec<Change> = Vec::new();
@@ -516,13 +574,16 @@ impl<'a> Planner<'a> {
             .and_then(|s| s.attributes.get("mail"))
             .map(String::as_str);
         let cloud_primary: Option<&str> = primary_smtp_of(cloud.proxy_addresses()).or(cloud.mail());
+        let (ad_mail_read, cloud_mail_read) =
+            (self.ad_reads(AttrName::MAIL), cloud.carries(AttrName::MAIL));
         let want_mail: Option<&str> = override_mail.or(match mail_auth {
             Authority::Entra => cloud.mail().or(cloud_primary),
-            Authority::Ad => ad.mail(),
+            Authority::Ad if ad_mail_read => ad.mail(),
+            Authority::Ad => None,
         });
         let mut projected_mail = ad.mail();
         if let Some(want) = want_mail {
-            if !ad.mail().is_some_and(|m| eq_ci(m, want)) {
+            if ad_mail_read && !ad.mail().is_some_and(|m| eq_ci(m, want)) {
                 ad_changes.push(Change::set(
                     "mail",
                     Value::opt(ad.mail()),
@@ -530,7 +591,10 @@ impl<'a> Planner<'a> {
                 ));
                 projected_mail = Some(want);
             }
-            if !cloud.mail().is_some_and(|m| eq_ci(m, want)) && mail_auth == Authority::Ad {
+            if cloud_mail_read
+                && !cloud.mail().is_some_and(|m| eq_ci(m, want))
+                && mail_auth == Authority::Ad
+            {
                 self.entra_or_pending(
                     cloud,
                     &mut entra_changes,
@@ -548,6 +612,7 @@ impl<'a> Planner<'a> {
             Authority::Ad => None,
         };
         if let Some(primary) = primary
+            && self.ad_reads(AttrName::PROXY_ADDRESSES)
             && let Some(change) =
                 proxy_change(ad.proxy_addresses(), primary, cloud.proxy_addresses())
         {
@@ -568,6 +633,10 @@ impl<'a> Planner<'a> {
             Some(_) => Cow::Owned(converged_attributes(self.d, spec)),
         };
         for &(m, auth) in converged.iter() {
+            // Either side unknown (its read did not carry the attribute): nothing to compare.
+            if !self.ad_reads(m.ad_name) || !cloud.carries(m.graph_name) {
+                continue;
+            }
             let over: Option<&str> = overrides.and_then(|o| o.get(m.graph)).map(String::as_str);
             let ad_val = ad_value(ad, m);
             let cloud_val = cloud_value(cloud, m);
@@ -717,6 +786,11 @@ impl<'a> Planner<'a> {
 
     fn cloud_only(&mut self, joint: &Joint, name: &str, c: usize, batch: &mut Batch) {
         let cloud = &self.cloud[c];
+        // Whether it is synced, and from which anchor, decides everything below; unread, it
+        // is unknown, and the `assumption` note says so.
+        if !MATCH_KEYS.iter().all(|&k| cloud.carries(k)) {
+            return;
+        }
         if cloud.sync_enabled {
             batch.note(
                 NoteKind::Orphan,
@@ -1013,7 +1087,13 @@ impl<'a> Planner<'a> {
                 );
                 return;
             }
-            DeprovisionAction::Disable if cloud.account_enabled == Some(false) => return,
+            // Already off, or unknown (unread): nothing to plan.
+            DeprovisionAction::Disable
+                if cloud.account_enabled == Some(false)
+                    || !cloud.carries(AttrName::ACCOUNT_ENABLED) =>
+            {
+                return;
+            }
             DeprovisionAction::Disable => (
                 ActionKind::Disable,
                 vec![Change::set(
@@ -1049,7 +1129,10 @@ impl<'a> Planner<'a> {
             return;
         }
         if self.d.provision_entra {
-            self.provision_entra(joint, name, ad, batch);
+            // A twin the join could not see (match keys unread) must not be created twice.
+            if !self.cloud_keys_unread {
+                self.provision_entra(joint, name, ad, batch);
+            }
             return;
         }
         batch.note(NoteKind::Unmatched, name, format!("{} exists in AD only; no cloud provisioning is configured (Entra Connect creates its cloud twin when it syncs)", ad.dn));
@@ -1068,7 +1151,11 @@ impl<'a> Planner<'a> {
                 );
                 return;
             }
-            DeprovisionAction::Disable if ad.is_disabled() => return,
+            DeprovisionAction::Disable
+                if ad.is_disabled() || !self.ad_reads(AttrName::USER_ACCOUNT_CONTROL) =>
+            {
+                return;
+            }
             DeprovisionAction::Disable => {
                 let uac = ad.user_account_control.unwrap_or(UAC_NORMAL_ACCOUNT);
                 (

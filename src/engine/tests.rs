@@ -63,6 +63,7 @@ fn run(d: &DesiredState, ad: &[AdUser], cloud: &[CloudUser]) -> Plan {
         ad,
         cloud,
         taken: &[],
+        reads: Default::default(),
     })
     .expect("plan")
 }
@@ -186,6 +187,7 @@ fn provisioning_collision_with_an_object_outside_scope_is_a_conflict() {
         ad: &[],
         cloud: &[c],
         taken: &taken,
+        reads: Default::default(),
     })
     .unwrap();
     assert!(p.actions.is_empty());
@@ -470,7 +472,10 @@ fn objects_outside_scope_or_in_excluded_ous_are_not_touched() {
     excluded.dn = Dn::parse(&format!("CN=svc,OU=Service,{OU}")).unwrap();
     let inside = ad(3, "inside");
     let p = run(&d, &[other, excluded, inside], &[]);
-    let named: Vec<&str> = p.notes.iter().map(|n| n.identity.as_str()).collect();
+    let named: Vec<&str> = (p.notes.iter())
+        .filter(|n| n.kind != crate::plan::NoteKind::EmptyScope)
+        .map(|n| n.identity.as_str())
+        .collect();
     assert_eq!(named, vec!["inside@example.com"]);
 }
 
@@ -577,6 +582,7 @@ fn more_deletes_than_max_deletes_fails_the_whole_plan() {
         ad: &users,
         cloud: std::slice::from_ref(&keep),
         taken: &[],
+        reads: Default::default(),
     })
     .unwrap_err();
     assert_eq!(err, PlanError::TooManyDeletes { count: 3, max: 2 });
@@ -587,6 +593,7 @@ fn more_deletes_than_max_deletes_fails_the_whole_plan() {
         ad: &users,
         cloud: &[keep],
         taken: &[],
+        reads: Default::default(),
     })
     .unwrap();
     assert_eq!(p.summary.delete, 3);
@@ -603,6 +610,7 @@ fn an_empty_read_never_causes_deprovisioning() {
         ad: &[owned],
         cloud: &[],
         taken: &[],
+        reads: Default::default(),
     })
     .unwrap_err();
     assert!(matches!(
@@ -623,6 +631,7 @@ fn an_empty_read_never_causes_deprovisioning() {
         ad: &[],
         cloud: &[orphan],
         taken: &[],
+        reads: Default::default(),
     })
     .unwrap_err();
     assert!(matches!(
@@ -702,4 +711,184 @@ fn plans_are_deterministic() {
     users.reverse();
     let b = run(&d, &[], &users);
     assert_eq!(a, b);
+}
+
+// 10. absent is not null: nothing is planned from a property a read did not carry (DESIGN.md)
+
+/// A cloud user as an export carries it: exactly the keys given.
+fn exported(user: serde_json::Value) -> CloudUser {
+    CloudUser::from_graph(user.as_object().unwrap()).unwrap()
+}
+
+/// The pair ojones (AD, disabled, country US) and its linked cloud twin with `extra`.
+fn linked_pair(extra: serde_json::Value) -> (AdUser, CloudUser) {
+    let mut a = ad(1, "ojones");
+    a.consistency_guid = Some(a.object_guid.0.into());
+    a.user_account_control = Some(514);
+    a.attributes.insert("c".into(), ["US"]);
+    let mut user = json!({
+        "id": "c1", "userPrincipalName": "ojones@example.com",
+        "onPremisesImmutableId": a.object_guid.to_base64(),
+        "onPremisesSyncEnabled": null, "proxyAddresses": [], "mail": null,
+        "displayName": "OJONES"
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        user[k] = v.clone();
+    }
+    (a, exported(user))
+}
+
+fn entra_authority(names: &[&str]) -> DesiredState {
+    let mut d = desired();
+    for n in names {
+        d.attributes.insert((*n).into(), Authority::Entra);
+    }
+    d
+}
+
+#[test]
+fn an_unread_account_enabled_never_enables_or_disables() {
+    // The field's case: Graph's default GET /users omits accountEnabled; read as null it
+    // re-enabled a disabled AD account (userAccountControl 514 -> 512).
+    let d = entra_authority(&["accountEnabled"]);
+    let (a, c) = linked_pair(json!({}));
+    let p = run(&d, &[a], &[c]);
+    assert!(p.actions.is_empty(), "{:?}", kinds(&p));
+    let note = p
+        .notes
+        .iter()
+        .find(|n| n.kind == NoteKind::Assumption)
+        .unwrap();
+    assert!(note.message.contains("accountEnabled"), "{}", note.message);
+    assert!(note.message.contains("$select="), "{}", note.message);
+
+    // Carried (even disabled), it converges as before.
+    let (a, c) = linked_pair(json!({"accountEnabled": true}));
+    let p = run(&d, &[a], &[c]);
+    assert_eq!(
+        change(&p.actions[0], "userAccountControl").after,
+        json!("512")
+    );
+}
+
+#[test]
+fn an_unread_property_never_clears_its_twin_but_a_null_one_does() {
+    let d = entra_authority(&["usageLocation"]);
+    let (a, c) = linked_pair(json!({}));
+    assert!(run(&d, &[a], &[c]).actions.is_empty());
+    // Present with null is null: AD's country is cleared.
+    let (a, c) = linked_pair(json!({"usageLocation": null}));
+    let p = run(&d, &[a], &[c]);
+    let ch = change(
+        find(&p, ActionKind::Update, Side::Ad, "ojones@example.com"),
+        "c",
+    );
+    assert_eq!(ch.before, json!("US"));
+    assert_eq!(ch.after, json!(null));
+}
+
+#[test]
+fn an_unread_ad_attribute_never_clears_the_cloud() {
+    let mut d = desired();
+    d.attributes.insert("department".into(), Authority::Ad);
+    let (a, c) = linked_pair(json!({"department": "Sales"}));
+    let department = [crate::names::AttrName::from("department")];
+    let p = plan(PlanInput {
+        desired: &d,
+        ad: std::slice::from_ref(&a),
+        cloud: std::slice::from_ref(&c),
+        taken: &[],
+        reads: super::Reads {
+            ad_unread: &department,
+            ad_unread_why: "no entry carries it",
+            ad_source: "AD snapshot ad.ldif",
+            entra_source: "",
+        },
+    })
+    .unwrap();
+    assert!(p.actions.is_empty(), "{:?}", kinds(&p));
+    let note = p.notes.iter().find(|n| n.identity == "(ad)").unwrap();
+    assert!(
+        note.message
+            .contains("AD snapshot ad.ldif does not carry department (no entry carries it)")
+    );
+    // Read (as absent), AD wins and the cloud value is cleared.
+    assert!(!run(&d, &[a], &[c]).actions.is_empty());
+}
+
+#[test]
+fn cloud_users_whose_sync_state_or_anchor_is_unread_are_not_provisioned_or_paired() {
+    let d = with_provision(desired());
+    let c = exported(
+        json!({"id": "c1", "userPrincipalName": "new@example.com", "mailNickname": "new"}),
+    );
+    let p = run(&d, &[], &[c]);
+    assert!(p.actions.is_empty(), "{:?}", kinds(&p));
+    let note = p
+        .notes
+        .iter()
+        .find(|n| n.kind == NoteKind::Assumption)
+        .unwrap();
+    for name in [
+        "onPremisesSyncEnabled",
+        "onPremisesImmutableId",
+        "proxyAddresses",
+    ] {
+        assert!(note.message.contains(name), "{}", note.message);
+    }
+    // A pair whose cloud side's anchor is unread gets no link: it may be bound elsewhere.
+    let a = ad(1, "new");
+    let c = exported(
+        json!({"id": "c1", "userPrincipalName": "new@example.com", "onPremisesSyncEnabled": false}),
+    );
+    assert!(run(&desired(), &[a], &[c]).actions.is_empty());
+}
+
+#[test]
+fn an_unread_account_state_is_never_deprovisioned_by_disable() {
+    let mut d = desired();
+    d.provision_entra = true;
+    d.deprovision_action = DeprovisionAction::Disable;
+    let orphan = |extra: serde_json::Value| {
+        let mut user = json!({
+            "id": "c1", "userPrincipalName": "gone@example.com",
+            "onPremisesImmutableId": "AAAAAAAAAAAAAAAAAAAAAA==",
+            "onPremisesSyncEnabled": false, "proxyAddresses": []
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            user[k] = v.clone();
+        }
+        exported(user)
+    };
+    let p = run(&d, &[ad(2, "kept")], &[orphan(json!({}))]);
+    assert!(
+        !p.actions.iter().any(|a| a.action == ActionKind::Disable),
+        "{:?}",
+        kinds(&p)
+    );
+    let p = run(
+        &d,
+        &[ad(2, "kept")],
+        &[orphan(json!({"accountEnabled": true}))],
+    );
+    assert!(
+        p.actions.iter().any(|a| a.action == ActionKind::Disable),
+        "{:?}",
+        kinds(&p)
+    );
+}
+
+#[test]
+fn inventory_counts_reads_and_scope_and_an_empty_scope_is_said() {
+    let mut outside = ad(1, "other");
+    outside.dn = Dn::parse("CN=other,OU=Legacy,DC=corp,DC=example,DC=com").unwrap();
+    let p = run(&desired(), &[outside], &[cloud("c1", "a@example.com")]);
+    assert_eq!((p.inventory.ad.read, p.inventory.ad.in_scope), (1, 0));
+    assert_eq!((p.inventory.entra.read, p.inventory.entra.in_scope), (1, 1));
+    let empty: Vec<&str> = (p.notes.iter())
+        .filter(|n| n.kind == NoteKind::EmptyScope)
+        .map(|n| n.identity.as_str())
+        .collect();
+    assert_eq!(empty, ["(ad)"]);
+    assert!(p.notes[0].message.contains(OU) || p.notes.iter().any(|n| n.message.contains(OU)));
 }

@@ -67,6 +67,7 @@ const WELL_KNOWN: &[&str] = &[
     "preferredLanguage",
     "accountEnabled",
     "userAccountControl",
+    "onPremisesSyncEnabled",
 ];
 
 impl AttrName {
@@ -81,6 +82,9 @@ impl AttrName {
     pub const MAIL_NICKNAME: AttrName = AttrName::well_known("mailNickname");
     pub const ON_PREMISES_IMMUTABLE_ID: AttrName = AttrName::well_known("onPremisesImmutableId");
     pub const USER_TYPE: AttrName = AttrName::well_known("userType");
+    pub const ACCOUNT_ENABLED: AttrName = AttrName::well_known("accountEnabled");
+    pub const ON_PREMISES_SYNC_ENABLED: AttrName = AttrName::well_known("onPremisesSyncEnabled");
+    pub const USER_ACCOUNT_CONTROL: AttrName = AttrName::well_known("userAccountControl");
 
     /// The id of a well-known name (any case), computed at compile time in constants; a
     /// name that is not well-known does not compile.

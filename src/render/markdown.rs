@@ -23,7 +23,8 @@ pub fn markdown(plan: &Plan) -> String {
     let _ = writeln!(out, "**{}**\n", summary_line(plan));
 
     if plan.actions.is_empty() {
-        out.push_str("No changes. The directories match the desired state.\n");
+        out.push_str(&super::no_actions_line(plan));
+        out.push('\n');
     } else {
         out.push_str("#### Actions\n\n");
         for (n, a) in plan.actions.iter().enumerate() {

@@ -39,6 +39,30 @@ pub fn render(plan: &Plan, format: Format, styler: Styler) -> String {
     }
 }
 
+/// The opening line of a plan with no actions. "The directories match" only when nothing else
+/// stands: no conflicts, no error diagnostics, and users in scope on both sides.
+pub fn no_actions_line(plan: &Plan) -> String {
+    let empty = plan
+        .notes
+        .iter()
+        .any(|n| n.kind == crate::plan::NoteKind::EmptyScope);
+    let mut standing = Vec::new();
+    if !plan.conflicts.is_empty() {
+        standing.push(plural(plan.conflicts.len(), "conflict"));
+    }
+    if plan.error_count() > 0 {
+        standing.push(plural(plan.error_count(), "diagnostic error"));
+    }
+    match (standing.is_empty(), empty) {
+        (true, false) => "No changes. The directories match the desired state.".into(),
+        (true, true) => "No changes, but a directory has no users in scope (see the notes): nothing was compared.".into(),
+        (false, _) => format!(
+            "No changes to apply, but the directories do not match the desired state yet: {} to resolve (below).",
+            standing.join(" and ")
+        ),
+    }
+}
+
 /// The `Plan: …` summary line.
 pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;

@@ -8,7 +8,8 @@ use crate::plan::{Action, ActionKind, Change, Plan, Severity};
 pub fn text(plan: &Plan, s: Styler) -> String {
     let mut out = String::new();
     if plan.actions.is_empty() {
-        out.push_str("No changes. The directories match the desired state.\n");
+        out.push_str(&super::no_actions_line(plan));
+        out.push('\n');
     } else {
         out.push_str("idsync will perform the following actions:\n");
         for a in &plan.actions {

@@ -87,7 +87,8 @@ impl AdUser {
     }
 }
 
-/// One cloud user as Graph JSON.
+/// One cloud user as Graph JSON, as `GET /users?$select=…` gives it: every property the plan
+/// reads is present (null where unset), since an absent property is unknown, not null.
 pub fn cloud(n: u8, upn: &str, extra: Value) -> Value {
     let mut u = json!({
         "id": format!("00000000-0000-4000-8000-0000000000{n:02x}"),
@@ -95,6 +96,11 @@ pub fn cloud(n: u8, upn: &str, extra: Value) -> Value {
         "displayName": upn.split('@').next().unwrap(),
         "mailNickname": upn.split('@').next().unwrap(),
         "accountEnabled": true,
+        "mail": null,
+        "proxyAddresses": [],
+        "onPremisesImmutableId": null,
+        "onPremisesSyncEnabled": null,
+        "userType": "Member",
     });
     if let (Some(u), Some(e)) = (u.as_object_mut(), extra.as_object()) {
         for (k, v) in e {

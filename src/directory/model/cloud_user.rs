@@ -13,17 +13,34 @@ use crate::names::{AttrName, NameKey, SmtpAddress, primary_smtp};
 /// proxyAddresses, onPremisesImmutableId, userType) live in `properties` with all the others,
 /// one buffer per object; read them with the accessors (`id()`, `upn()`, …) and change them
 /// with the setters.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct CloudUser {
     /// Every property read but the two flags below, by Graph name.
     pub properties: Properties,
     /// `onPremisesSyncEnabled: true`: mastered by Entra Connect, synced attributes are read-only.
     pub sync_enabled: bool,
     pub account_enabled: Option<bool>,
+    /// Presence bits ([`AttrName::presence_bit`]) of the names the source did not carry at
+    /// all: such a property is unknown, not null (DESIGN.md, "absent is not null"). Users
+    /// built in code carry everything.
+    unread: u64,
 }
 
 /// Graph properties `CloudUser` does not keep in `properties`: the flags have fields.
 const FLAGS: &[&str] = &["onPremisesSyncEnabled", "accountEnabled"];
+const FLAG_NAMES: &[AttrName] = &[
+    AttrName::ON_PREMISES_SYNC_ENABLED,
+    AttrName::ACCOUNT_ENABLED,
+];
+
+/// Equal when their values are; what each source carried is not part of it.
+impl PartialEq for CloudUser {
+    fn eq(&self, other: &Self) -> bool {
+        self.properties == other.properties
+            && self.sync_enabled == other.sync_enabled
+            && self.account_enabled == other.account_enabled
+    }
+}
 
 impl CloudUser {
     /// The properties with accessors of their own.
@@ -45,7 +62,27 @@ impl CloudUser {
             properties,
             sync_enabled: false,
             account_enabled: None,
+            unread: 0,
         }
+    }
+
+    /// Whether the source carried `name` at all (with a value or as `null`). A property it did
+    /// not carry is unknown: nothing may be planned from it.
+    pub fn carries(&self, name: AttrName) -> bool {
+        match name.presence_bit() {
+            0 => self.properties.contains_key(name),
+            bit => self.unread & bit == 0,
+        }
+    }
+
+    /// The properties among `names` that the source did not carry.
+    pub fn unread<'s>(&'s self, names: &'s [AttrName]) -> impl Iterator<Item = AttrName> + 's {
+        names.iter().copied().filter(|&n| !self.carries(n))
+    }
+
+    /// Marks `name` as read (a setter gave it a value, or `null`).
+    fn mark_read(&mut self, name: AttrName) {
+        self.unread &= !name.presence_bit();
     }
 
     /// A Graph user object as a `CloudUser`; the error says which property is wrong.
@@ -92,6 +129,15 @@ impl CloudUser {
             cloud.properties.insert_ref(k.as_str(), v);
         }
         cloud.properties.shrink_to_fit();
+        // What the source carried: every property held (nulls of other properties are kept as
+        // JSON null), and the typed ones whose key was there, even as null.
+        let mut carried = cloud.properties.presence_mask();
+        for name in Self::WITH_ACCESSORS.iter().chain(FLAG_NAMES) {
+            if user.contains_key(name.as_str()) {
+                carried |= name.presence_bit();
+            }
+        }
+        cloud.unread = !carried;
         Ok(cloud)
     }
 
@@ -127,29 +173,35 @@ impl CloudUser {
     }
 
     pub fn set_upn(&mut self, value: &str) {
+        self.mark_read(AttrName::USER_PRINCIPAL_NAME);
         self.properties
             .set_text(AttrName::USER_PRINCIPAL_NAME, Some(value));
     }
 
     pub fn set_mail<'v>(&mut self, value: impl Into<Option<&'v str>>) {
+        self.mark_read(AttrName::MAIL);
         self.properties.set_text(AttrName::MAIL, value.into());
     }
 
     pub fn set_mail_nickname<'v>(&mut self, value: impl Into<Option<&'v str>>) {
+        self.mark_read(AttrName::MAIL_NICKNAME);
         self.properties
             .set_text(AttrName::MAIL_NICKNAME, value.into());
     }
 
     pub fn set_proxy_addresses<S: AsRef<str>>(&mut self, values: impl IntoIterator<Item = S>) {
+        self.mark_read(AttrName::PROXY_ADDRESSES);
         self.properties.set_list(AttrName::PROXY_ADDRESSES, values);
     }
 
     pub fn set_immutable_id<'v>(&mut self, value: impl Into<Option<&'v str>>) {
+        self.mark_read(AttrName::ON_PREMISES_IMMUTABLE_ID);
         self.properties
             .set_text(AttrName::ON_PREMISES_IMMUTABLE_ID, value.into());
     }
 
     pub fn set_user_type<'v>(&mut self, value: impl Into<Option<&'v str>>) {
+        self.mark_read(AttrName::USER_TYPE);
         self.properties.set_text(AttrName::USER_TYPE, value.into());
     }
 

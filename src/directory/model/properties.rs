@@ -163,6 +163,11 @@ impl Properties {
         Values::new(&self.text, entries, name)
     }
 
+    /// The presence bits of the names held ([`AttrName::presence_bit`]).
+    pub fn presence_mask(&self) -> u64 {
+        self.present
+    }
+
     /// False when the presence mask says `name` is absent; true when it may be there.
     #[inline]
     fn may_hold(&self, name: impl NameKey) -> bool {
