@@ -691,6 +691,8 @@ pub enum ConflictKind {
     DuplicateIdentity,
     /// A new account's UPN, sAMAccountName or SMTP address is already taken in the domain.
     ProvisionCollision,
+    /// An anchor another cloud user (or another link of the plan) already holds.
+    DuplicateAnchor,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

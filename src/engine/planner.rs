@@ -244,6 +244,10 @@ struct Planner<'a> {
     ad_unread_mask: u64,
     /// Some cloud user's read lacks a [`MATCH_KEYS`] property.
     cloud_keys_unread: bool,
+    /// Cloud users by onPremisesImmutableId without case; built when a link first needs it.
+    immutable_ids: OnceCell<HashIndex>,
+    /// Anchors this plan's links set (folded) -> the identity that sets it.
+    planned_anchors: HashMap<String, Arc<str>>,
 }
 
 pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
@@ -280,6 +284,8 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
             .ad_unread
             .iter()
             .fold(0, |m, n| m | n.presence_bit()),
+        immutable_ids: OnceCell::new(),
+        planned_anchors: HashMap::default(),
         cloud_keys_unread: input
             .cloud
             .iter()
@@ -361,6 +367,31 @@ impl<'a> Planner<'a> {
         dns.candidates(dn.hash_value()).any(|i| &ad[i].dn == dn) || self.planned_dns.contains(dn)
     }
 
+    /// Who already holds `anchor` as onPremisesImmutableId without regard to case (Entra keeps
+    /// it unique that way, and so does apply): another cloud user, or another link of this
+    /// plan. `None` when `me` may take it.
+    fn anchor_holder(&self, anchor: &str, me: usize) -> Option<String> {
+        let cloud = self.cloud;
+        let ix = self.immutable_ids.get_or_init(|| {
+            let mut ix = HashIndex::with_capacity(cloud.len());
+            for (i, c) in cloud.iter().enumerate() {
+                if let Some(id) = c.immutable_id().filter(|s| !s.is_empty()) {
+                    ix.insert(ci_hash(&[id]), i);
+                }
+            }
+            ix
+        });
+        if let Some(other) = ix
+            .candidates(ci_hash(&[anchor]))
+            .find(|&i| i != me && cloud[i].immutable_id().is_some_and(|v| eq_ci(v, anchor)))
+        {
+            return Some(cloud_label(&cloud[other]));
+        }
+        self.planned_anchors
+            .get(&fold(anchor))
+            .map(|who| format!("the link planned for {who}"))
+    }
+
     /// The DN of the in-scope AD object holding `value` as UPN, mail or SMTP address.
     fn value_holder(&self, value: &str) -> Option<&'a str> {
         let ad = self.ad;
@@ -389,6 +420,15 @@ impl<'a> Planner<'a> {
         let offset = u32::try_from(self.actions.len()).expect("fewer than 2^32 actions");
         for (n, mut action) in (offset..).zip(batch.actions) {
             action.id = ActionId(n);
+            // The anchors this plan sets, for `anchor_holder`: only links that stay planned.
+            if action.action == ActionKind::Link
+                && action.directory == Side::Entra
+                && let Some(anchor) = action.changes.first().and_then(|c| c.after.as_str())
+                && anchor != KNOWN_AFTER_APPLY
+            {
+                self.planned_anchors
+                    .insert(fold(anchor), Arc::clone(&action.identity));
+            }
             for dep in &mut action.depends_on {
                 dep.0 += offset;
             }
@@ -518,6 +558,18 @@ impl<'a> Planner<'a> {
                         "cloud user {} is synced from another AD object (onPremisesImmutableId {}), not from {} (anchor {anchor})",
                         cloud.upn(),
                         cloud.immutable_id().unwrap_or("(none)"),
+                        ad.dn
+                    ),
+                });
+                return;
+            }
+            if let Some(holder) = self.anchor_holder(&anchor, c) {
+                batch.conflicts.push(Conflict {
+                    kind: ConflictKind::DuplicateAnchor,
+                    identity: name.to_owned(),
+                    objects: vec![ad.dn.to_string(), cloud_label(cloud), holder.clone()],
+                    message: format!(
+                        "the anchor {anchor} of {} is already held by {holder} (onPremisesImmutableId is unique in the tenant, without regard to case), so Graph would refuse the link",
                         ad.dn
                     ),
                 });

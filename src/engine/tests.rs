@@ -892,3 +892,44 @@ fn inventory_counts_reads_and_scope_and_an_empty_scope_is_said() {
     assert_eq!(empty, ["(ad)"]);
     assert!(p.notes[0].message.contains(OU) || p.notes.iter().any(|n| n.message.contains(OU)));
 }
+
+#[test]
+fn an_anchor_held_by_another_cloud_user_without_regard_to_case_is_a_conflict() {
+    // Entra keeps onPremisesImmutableId unique without case (so does the emulator, and so
+    // apply would fail): the plan must not link a second user to the same anchor.
+    let mut a = ad(1, "ojones");
+    a.consistency_guid = Some(a.object_guid.0.into());
+    let anchor = a.object_guid.to_base64();
+    let swapped: String = anchor
+        .chars()
+        .map(|ch| {
+            if ch.is_ascii_lowercase() {
+                ch.to_ascii_uppercase()
+            } else {
+                ch.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    assert_ne!(anchor, swapped);
+    let mut holder = cloud("c9", "someone.else@example.com");
+    holder.set_immutable_id(swapped.as_str());
+    let twin = cloud("c1", "ojones@example.com");
+    let p = run(&desired(), &[a], &[twin, holder]);
+    assert!(
+        !p.actions
+            .iter()
+            .any(|x| x.action == ActionKind::Link && x.directory == Side::Entra),
+        "{:?}",
+        kinds(&p)
+    );
+    let c = p
+        .conflicts
+        .iter()
+        .find(|c| c.kind == ConflictKind::DuplicateAnchor)
+        .expect("a duplicate_anchor conflict");
+    assert!(
+        c.message.contains("someone.else@example.com"),
+        "{}",
+        c.message
+    );
+}
