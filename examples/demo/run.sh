@@ -27,17 +27,18 @@ work=$(mktemp -d /tmp/idsync-demo.XXXXXX)
 emu_pid=""
 cleanup() {
 	if [[ -n "${KEEP:-}" ]]; then
-		echo "Kept: $work (stop with: scripts/samba-dc stop --dir $work/dc; kill $emu_pid)"
+		echo "Kept: $work (stop with: $root/scripts/samba-dc stop --dir $work/dc; kill $emu_pid)"
 		return
 	fi
 	[[ -n "$emu_pid" ]] && kill "$emu_pid" 2>/dev/null || true
-	scripts/samba-dc stop --dir "$work/dc" >/dev/null 2>&1 || true
+	"$root/scripts/samba-dc" stop --dir "$work/dc" >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
 step "Starting a Samba AD domain controller (LDAPS with its own test CA)"
-scripts/samba-dc start --dir "$work/dc" >"$work/dc.env"
+# --watch-pid: the DC goes with this script even if it is killed before its EXIT trap runs.
+"$root/scripts/samba-dc" start --dir "$work/dc" --watch-pid $$ >"$work/dc.env"
 set -a
 # shellcheck disable=SC1091
 . "$work/dc.env"
