@@ -120,10 +120,10 @@ fn ldaps_with_a_wrong_ca_is_refused() {
         .expect_err("a CA that did not issue the DC's certificate must be refused");
     assert!(err.contains("Can't contact LDAP server"), "{err}");
     // The system bundle does not know the test CA either.
+    // (scripts/test installs ca-certificates, so the check always runs.)
     let sys = Path::new("/etc/ssl/certs/ca-certificates.crt");
-    if sys.exists() {
-        assert!(root_dse(dc, dc.url(), sys, "demand").is_err());
-    }
+    assert!(sys.exists(), "{} is missing: install ca-certificates", sys.display());
+    assert!(root_dse(dc, dc.url(), sys, "demand").is_err());
     std::fs::remove_dir_all(&dir).ok();
 }
 
