@@ -665,6 +665,9 @@ impl Entry {
 /// An attribute description with a `range=` option split into the description without it and
 /// the option's text (`member;range=0-1499` gives `member` and `range=0-1499`).
 fn split_range(name: &str) -> Option<(String, &str)> {
+    if !name.contains(';') {
+        return None; // the common case, without allocating
+    }
     let mut parts = name.split(';');
     let attr_type = parts.next()?;
     let mut base = attr_type.to_owned();
@@ -1292,10 +1295,9 @@ fn decode(input: &[u8]) -> Result<(TextEncoding, Cow<'_, [u8]>), LdifError> {
         }
         _ => return Ok((TextEncoding::Utf8, Cow::Borrowed(input))),
     };
-    let units = rest.chunks(2).map(|pair| match (encoding, pair) {
-        (TextEncoding::Utf16Be, &[hi, lo]) => Ok(u16::from_be_bytes([hi, lo])),
-        (_, &[lo, hi]) => Ok(u16::from_le_bytes([lo, hi])),
-        _ => Err(()),
+    let units = rest.chunks_exact(2).map(|pair| match encoding {
+        TextEncoding::Utf16Be => u16::from_be_bytes([pair[0], pair[1]]),
+        _ => u16::from_le_bytes([pair[0], pair[1]]),
     });
     let mut text = String::with_capacity(rest.len() / 2);
     let (mut line, mut column) = (1, 1);
@@ -1308,14 +1310,7 @@ fn decode(input: &[u8]) -> Result<(TextEncoding, Cow<'_, [u8]>), LdifError> {
             encoding.name()
         ),
     };
-    let mut pending_units = Vec::new();
-    for unit in units {
-        match unit {
-            Ok(u) => pending_units.push(u),
-            Err(()) => return Err(bad(line, column, "an odd number of bytes".into())),
-        }
-    }
-    for c in char::decode_utf16(pending_units) {
+    for c in char::decode_utf16(units) {
         match c {
             Ok(c) => {
                 text.push(c);
@@ -1334,6 +1329,9 @@ fn decode(input: &[u8]) -> Result<(TextEncoding, Cow<'_, [u8]>), LdifError> {
                 ));
             }
         }
+    }
+    if rest.len() % 2 == 1 {
+        return Err(bad(line, column, "an odd number of bytes".into()));
     }
     Ok((encoding, Cow::Owned(text.into_bytes())))
 }
@@ -1801,6 +1799,199 @@ cn: b
         );
     }
 
+    fn utf16(text: &str, be: bool) -> Vec<u8> {
+        let mut out = if be {
+            vec![0xfe, 0xff]
+        } else {
+            vec![0xff, 0xfe]
+        };
+        for u in text.encode_utf16() {
+            out.extend_from_slice(&if be { u.to_be_bytes() } else { u.to_le_bytes() });
+        }
+        out
+    }
+
+    #[test]
+    fn encodings_round_trip_and_edits_are_written_in_kind() {
+        let text = "dn: CN=Zoë,DC=x\r\ncn: Zoë\r\n";
+        for (bytes, encoding) in [
+            (text.as_bytes().to_vec(), TextEncoding::Utf8),
+            ([BOM_UTF8, text.as_bytes()].concat(), TextEncoding::Utf8Bom),
+            (utf16(text, false), TextEncoding::Utf16Le),
+            (utf16(text, true), TextEncoding::Utf16Be),
+        ] {
+            let mut file = LdifFile::parse(&bytes).unwrap();
+            assert_eq!(file.encoding(), encoding);
+            assert_eq!(file.entries()[0].first_text("cn"), Some("Zoë"));
+            assert_eq!(file.render(), bytes, "{encoding:?}");
+            file.entries_mut()[0].set_values("sn", ["Ø"]);
+            let again = LdifFile::parse(&file.render()).unwrap();
+            assert_eq!(again.encoding(), encoding);
+            assert_eq!(
+                again.render_utf8(),
+                format!("{text}sn:: w5g=\r\n").as_bytes()
+            );
+        }
+    }
+
+    #[test]
+    fn bad_encodings_are_located_and_named() {
+        let mut odd = utf16("dn: CN=a\ncn: a", false);
+        odd.push(b'x');
+        let mut lone = utf16("dn: CN=a\ncn: ", true);
+        lone.extend_from_slice(&[0xd8, 0x00, 0x00, b'a']);
+        let mut folded = b"dn: CN=a\ndescription: caf\n ".to_vec();
+        folded.extend_from_slice(&[0xe9, b'\n']);
+        let cases: [(&[u8], usize, usize, &str); 4] = [
+            (&odd, 2, 6, "not valid UTF-16LE: an odd number of bytes"),
+            (&lone, 2, 5, "not valid UTF-16BE: unpaired surrogate 0xD800"),
+            (&folded, 3, 2, "byte 0xE9 (\"é\" in Windows-1252)"),
+            (b"d\0n\0:\0", 1, 1, "UTF-16LE without a byte order mark"),
+        ];
+        for (input, line, column, message) in cases {
+            let e = LdifFile::parse(input).expect_err(message);
+            assert_eq!((e.line, e.column), (line, column), "{e}");
+            assert!(e.message.contains(message), "{e}");
+        }
+    }
+
+    #[test]
+    fn ldapsearch_records_are_kept_as_text_and_reported() {
+        let text = "\
+# extended LDIF
+# requesting: cn mail
+#
+
+dn: CN=a
+cn: a
+
+# search reference
+ref: ldap://other.example.com/DC=other
+
+# search result
+search: 2
+result: 32 No such object
+matchedDN: DC=x
+text: 0000208D: NameErr: DSID-03100213, problem 2001 (NO_OBJECT)
+
+# numEntries: 1
+";
+        let file = parse(text);
+        assert_eq!(file.len(), 1);
+        assert_eq!(file.render(), text.as_bytes());
+        assert_eq!(file.referrals(), [9]);
+        assert_eq!(
+            file.search_results(),
+            [SearchResult {
+                line: 13,
+                code: Some(32),
+                text: "No such object: 0000208D: NameErr: DSID-03100213, problem 2001 (NO_OBJECT)"
+                    .into(),
+            }]
+        );
+        assert_eq!(file.requesting()[0].attributes, ["cn", "mail"]);
+        let e = err("search: 2\ndn: CN=a\n");
+        assert_eq!((e.line, e.column), (2, 1));
+        assert!(e.message.contains("inside an ldapsearch result"), "{e}");
+    }
+
+    #[test]
+    fn ranges_merge_in_order_or_say_what_is_missing() {
+        let mut file = parse(
+            "dn: CN=g\nmember;range=0-1: a\nmember;range=0-1: b\ncn: g\nmember;range=2-*: c\n",
+        );
+        file.merge_ranges().unwrap();
+        let g = &file.entries()[0];
+        assert_eq!(g.values("member"), [&b"a"[..], b"b", b"c"]);
+        assert!(!g.has("member;range=0-1"));
+        assert_eq!(
+            file.render(),
+            parse(
+                "dn: CN=g\nmember;range=0-1: a\nmember;range=0-1: b\ncn: g\nmember;range=2-*: c\n"
+            )
+            .render()
+        );
+        let cases: &[(&str, usize, usize, &str)] = &[
+            (
+                "dn: CN=g\nmember;range=0-1: a\nmember;range=0-1: b\n",
+                2,
+                1,
+                "no range continues it up to member;range=2-*",
+            ),
+            (
+                "dn: CN=g\nmember;range=0-1: a\nmember;range=2-*: b\n",
+                2,
+                1,
+                "holds 1 values where its range says 2",
+            ),
+            (
+                "dn: CN=g\nmember;range=0-0: a\nmember;range=2-*: b\n",
+                3,
+                1,
+                "values 1-1 are missing",
+            ),
+            (
+                "dn: CN=g\nmember;range=1-*: a\n",
+                2,
+                1,
+                "does not start at value 0",
+            ),
+            (
+                "dn: CN=g\nmember;range=0-*: a\nmember;range=1-*: b\n",
+                3,
+                1,
+                "follows member;range=0-*, the last range",
+            ),
+            (
+                "dn: CN=g\nmember: x\nmember;range=0-*: a\n",
+                2,
+                1,
+                "both whole and in ranges",
+            ),
+            (
+                "dn: CN=g\nmember;range=zero-*: a\n",
+                2,
+                8,
+                "bad range option",
+            ),
+        ];
+        for &(input, line, column, message) in cases {
+            let e = parse(input).merge_ranges().expect_err(input);
+            assert_eq!((e.line, e.column), (line, column), "{input:?}: {e}");
+            assert!(e.message.contains(message), "{input:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn other_formats_are_named() {
+        let cases = [
+            ("{\"value\": []}\n", 1, "JSON"),
+            ("<Objs Version=\"1.1.0.1\">\n", 1, "XML"),
+            ("\nName : Adam\nEnabled : True\n", 2, "Format-List"),
+            (
+                "Name    Enabled\n----    -------\nAdam    True\n",
+                1,
+                "Format-Table",
+            ),
+            (
+                "#TYPE Microsoft.ActiveDirectory.Management.ADUser\n\"Name\",\"Enabled\"\n",
+                2,
+                "Export-Csv",
+            ),
+            ("DN,objectClass\n\"CN=a,DC=x\",user\n", 1, "csvde"),
+            (">> Dn: CN=a,DC=x\n\t1> cn: a;\n", 1, "ldp.exe"),
+        ];
+        for (input, line, what) in cases {
+            let e = err(input);
+            assert_eq!((e.line, e.column), (line, 1), "{input:?}: {e}");
+            assert!(e.message.contains(what), "{input:?}: {e}");
+            assert!(e.message.contains(EXPORT_COMMANDS), "{input:?}: {e}");
+        }
+        // Past the first line, the LDIF error stands.
+        let e = err("dn: CN=a\ncn a\n");
+        assert!(e.message.starts_with("line without a colon"), "{e}");
+    }
+
     /// A tiny deterministic generator, so the fuzz tests need no dependency.
     struct XorShift(u64);
     impl XorShift {
@@ -1832,6 +2023,26 @@ cn: b
                 .collect();
             if let Ok(file) = LdifFile::parse(&input) {
                 assert_eq!(file.render(), input);
+            }
+        }
+    }
+
+    #[test]
+    fn never_panics_on_mutated_utf16_exports() {
+        let mut rng = XorShift(7);
+        let base = utf16(LDAPSEARCH, false);
+        for _ in 0..1_000 {
+            let mut input = base.clone();
+            for _ in 0..1 + rng.below(3) {
+                let at = 2 + rng.below(input.len() - 2);
+                input[at] = rng.next() as u8;
+            }
+            if rng.below(4) == 0 {
+                input.truncate(rng.below(input.len()));
+            }
+            match LdifFile::parse(&input) {
+                Ok(file) => assert_eq!(file.render(), input),
+                Err(e) => assert!(e.line >= 1 && e.column >= 1),
             }
         }
     }
