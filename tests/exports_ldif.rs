@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use idsync::directory::ldif::TextEncoding;
 use idsync::directory::snapshot::AdSnapshot;
-use idsync::directory::{AdMod, AdQuery, AdUser, AdValue, Dn, TakenQuery};
+use idsync::directory::{AdCreate, AdMod, AdQuery, AdUser, AdValue, Dn, TakenQuery};
 use idsync::names::AttrName;
 
 fn fixture(name: &str) -> PathBuf {
@@ -169,6 +169,25 @@ fn tombstones_and_conflict_objects_are_not_users() {
         !holders.iter().any(|d| d.contains("\\0ADEL:")),
         "{holders:?}"
     );
+
+    // So a new account cannot take the conflict object's name, and can take the tombstone's.
+    let mut snap = snap;
+    let mut create = |sam: &str| {
+        snap.create(&AdCreate {
+            dn: Dn::parse(&format!(
+                "CN={sam},OU=Sales,OU=Staff,DC=corp,DC=example,DC=com"
+            ))
+            .unwrap(),
+            attributes: vec![("sAMAccountName".into(), vec![AdValue::Text(sam.into())])],
+            password: None,
+            user_account_control: 512,
+        })
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    };
+    let e = create("AANDERSON").unwrap_err();
+    assert!(e.contains("\\0ACNF:"), "{e}");
+    create("aanderson2").unwrap();
 }
 
 /// Windows AD returns a large `member` 1,500 values at a time as `member;range=0-1499`, …,
@@ -438,7 +457,7 @@ fn an_ldifde_file_gets_add_records_for_created_users() {
     let path = dir.path().join("ad.ldif");
     fs::copy(fixture("ldifde.ldif"), &path).unwrap();
     let mut snap = AdSnapshot::open(&path).unwrap();
-    snap.create(&idsync::directory::AdCreate {
+    snap.create(&AdCreate {
         dn: Dn::parse("CN=Alva Wood,OU=Sales,OU=Staff,DC=corp,DC=example,DC=com").unwrap(),
         attributes: vec![("sAMAccountName".into(), vec![AdValue::Text("awood".into())])],
         password: None,

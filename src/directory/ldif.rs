@@ -12,8 +12,18 @@
 //! - Reading is lenient where no meaning is lost: plain values may hold UTF-8 (as `ldifde`
 //!   writes them), base64 padding may be omitted, lines holding only whitespace between entries
 //!   count as blank lines. Writing is strict.
-//! - Change records (`changetype:`, `control:`) and URL values (`attr:< file://…`) are refused
-//!   with a clear error: a snapshot is a content file and must be self-contained.
+//! - Files are UTF-8, with or without a BOM, or UTF-16 with a BOM (`ldifde -u`); rendering
+//!   writes the encoding, BOM and line endings that were read. A plain value that is not
+//!   UTF-8 is an error naming the likely encoding (Windows-1252), never a lost value.
+//! - ldapsearch's own records are kept as text, not entries: `search:`/`result:` trailers
+//!   (reported by [`LdifFile::search_results`]), `ref:` search references, `# requesting:`
+//!   headers (reported by [`LdifFile::requesting`]).
+//! - `ldifde` exports' `changetype: add` records read as content (the line is kept, and new
+//!   entries get one in such a file); other change records (`changetype: modify`, `control:`)
+//!   and URL values (`attr:< file://…`) are refused with a clear error: a snapshot is a
+//!   content file and must be self-contained.
+//! - A file that is not LDIF at all (JSON, CSV, PowerShell output) is named in the error of
+//!   its first line, with the commands that make an export that reads.
 //! - Error columns are 1-based byte columns of the physical line, as serde_json counts them.
 //! - Attribute descriptions (`proxyAddresses`, `userCertificate;binary`) are matched without
 //!   regard to ASCII case, options included.
@@ -1413,7 +1423,11 @@ fn identify(first: &[u8], next: &[u8], export_csv: bool) -> Option<&'static str>
         .position(|b| !(b.is_ascii_alphanumeric() || *b == b'-'))
         .unwrap_or(line.len());
     let after_word = &line[word_end..];
-    if line.starts_with(b"{") || line.starts_with(b"[") {
+    if line.starts_with(b"SASL") || line.starts_with(b"ldap_") {
+        Some(
+            "ldapsearch's messages (its stderr) saved into the file: redirect only its output (`ldapsearch … > ad.ldif`)",
+        )
+    } else if line.starts_with(b"{") || line.starts_with(b"[") {
         Some("a JSON file (Entra snapshots are Graph JSON: pass one with --entra-snapshot)")
     } else if line.starts_with(b"<") {
         Some("an XML or HTML file (PowerShell's Export-Clixml writes XML)")
@@ -1980,6 +1994,11 @@ text: 0000208D: NameErr: DSID-03100213, problem 2001 (NO_OBJECT)
             ),
             ("DN,objectClass\n\"CN=a,DC=x\",user\n", 1, "csvde"),
             (">> Dn: CN=a,DC=x\n\t1> cn: a;\n", 1, "ldp.exe"),
+            (
+                "SASL/GSSAPI authentication started\nSASL SSF: 256\n",
+                1,
+                "stderr",
+            ),
         ];
         for (input, line, what) in cases {
             let e = err(input);

@@ -1547,6 +1547,14 @@ proxyAddresses: smtp:taken@example.com
                 "5:1: CN=b,DC=x: duplicate objectGUID",
             ),
             ("dn: novalue\ncn: a\n", "1:1: novalue: missing '='"),
+            (
+                "dn: CN=a,DC=x\nobjectGUID:: AAECAwQFBgcICQoLDA0ODw==\nsAMAccountName: a\n",
+                "1:1: CN=a,DC=x: no entry of the export carries objectClass",
+            ),
+            (
+                "dn: CN=a,DC=x\nobjectClass: top\n\nsearch: 2\n",
+                "4:1: the search that made this export has no \"result: 0 Success\" line",
+            ),
             ("dn: CN=a\ncn:: ***\n", "2:6: bad base64"),
         ];
         for (content, expected) in cases {
