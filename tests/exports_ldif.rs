@@ -246,10 +246,32 @@ fn the_requesting_header_says_exactly_what_was_exported() {
 }
 
 #[test]
-fn without_a_header_an_attribute_no_entry_carries_is_not_exported() {
+fn without_a_header_an_attribute_no_user_carries_is_not_exported() {
     let snap = AdSnapshot::open(fixture("ldapsearch-LLL.ldif")).unwrap();
     let wanted = names(&["department", "title", "mail", "objectClass", "objectGUID"]);
     assert_eq!(shown(&snap.not_exported(&wanted)), ["title"]);
+    assert!(
+        snap.not_exported_why()
+            .contains("no user in the LDIF export")
+    );
+    let headed = AdSnapshot::open(fixture("ldapsearch.ldif")).unwrap();
+    assert!(headed.not_exported_why().contains("# requesting:"));
+    // What a tombstone carries says nothing about the users.
+    let snap = AdSnapshot::open(fixture("tombstone-cnf.ldif")).unwrap();
+    assert_eq!(
+        shown(&snap.not_exported(&names(&["lastKnownParent", "mail"]))),
+        ["lastKnownParent"]
+    );
+    // With no user at all, no value is unknown.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ad.ldif");
+    fs::write(
+        &path,
+        "dn: OU=Staff,DC=corp,DC=example,DC=com\nobjectClass: organizationalUnit\n",
+    )
+    .unwrap();
+    let empty = AdSnapshot::open(&path).unwrap();
+    assert!(empty.not_exported(&names(&["title"])).is_empty());
 }
 
 // --- files that do not read -------------------------------------------------------------------
@@ -480,5 +502,26 @@ fn an_ldifde_file_gets_add_records_for_created_users() {
                 .unwrap()
         ),
         ["aanderson", "zaero", "awood"]
+    );
+}
+
+#[test]
+fn the_cli_refuses_an_incomplete_export_with_exit_code_1() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_idsync"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "plan",
+            "--dir",
+            "tests/fixtures/converged/desired",
+            "--ad-snapshot",
+        ])
+        .arg(fixture("ldapsearch-size-limit.ldif"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ldapsearch-size-limit.ldif:37:1:") && stderr.contains("incomplete"),
+        "{stderr}"
     );
 }

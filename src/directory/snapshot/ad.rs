@@ -321,21 +321,25 @@ impl AdSnapshot {
     /// every user attribute, `+` for the operational ones, and otherwise only the listed
     /// names were asked for (a requested attribute that no entry holds is empty, not
     /// unknown). Without a header (`-LLL`, `ldifde`) an attribute that no entry of the file
-    /// carries counts as not exported. That is conservative: an export of 10,000 users
+    /// user carries counts as not exported. That is conservative: an export of 10,000 users
     /// where not one has a `department` is far likelier to have been made without it, and
     /// taking absence as "cleared" would plan writes from values never read. An attribute
-    /// some entry carries is always exported (the identifying ones the reader requires,
-    /// `objectGUID` and `objectClass`, among them), and the DN is always known.
+    /// some user carries is always exported (the identifying ones the reader requires,
+    /// `objectGUID` and `objectClass`, among them), and the DN is always known. A file with
+    /// no live user has no value to be unknown: nothing is reported.
     pub fn not_exported(&self, wanted: &[AttrName]) -> Vec<AttrName> {
         let carried = self.carried.get_or_init(|| {
             let mut carried = HashSet::new();
-            for entry in self.ldif.entries() {
+            for entry in self.ldif.entries().iter().filter(|e| is_user(e)) {
                 for line in entry.lines() {
                     carried.insert(fold(line.attr_type()));
                 }
             }
             carried
         });
+        if carried.is_empty() {
+            return Vec::new();
+        }
         let headers = self.ldif.requesting();
         let requested = |name: &str| {
             !headers.is_empty()
@@ -350,7 +354,7 @@ impl AdSnapshot {
                         || (operational && has("+"))
                 })
         };
-        let mut missing = Vec::new();
+        let mut missing: Vec<AttrName> = Vec::new();
         for &name in wanted {
             let n = name.as_str();
             let known = n.eq_ignore_ascii_case("dn")
@@ -362,6 +366,15 @@ impl AdSnapshot {
             }
         }
         missing
+    }
+
+    /// Why [`not_exported`](Self::not_exported) names what it names, for the plan's note.
+    pub fn not_exported_why(&self) -> &'static str {
+        if self.ldif.requesting().is_empty() {
+            "no user in the LDIF export has a value for them, so the export was most likely made without them: add them to its attribute list (`ldapsearch … ATTR`, `ldifde -l ATTR,…`)"
+        } else {
+            "the ldapsearch that made the LDIF export did not request them (its `# requesting:` line): add them to its attribute list"
+        }
     }
 
     pub fn path(&self) -> &Path {
