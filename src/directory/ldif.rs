@@ -479,22 +479,23 @@ impl Entry {
                         )
                     }));
                 }
+                let size = |end: u64| end.checked_sub(r.start).and_then(|d| d.checked_add(1));
                 match r.end {
-                    Some(end) if end < r.start || end - r.start + 1 != r.count => {
+                    Some(end) if size(end) != Some(r.count) => {
                         return Err(fail(format!(
                             "{name} holds {} values where its range says {}",
                             r.count,
-                            end.saturating_sub(r.start).saturating_add(1)
+                            size(end).map_or_else(|| "none".to_owned(), |n| n.to_string())
                         )));
                     }
                     Some(end) if k + 1 == ranges.len() => {
                         return Err(fail(format!(
                             "{name} holds values {}-{end} of {base} and no range continues it up to {base};range={}-*",
                             r.start,
-                            end + 1
+                            end.saturating_add(1)
                         )));
                     }
-                    Some(end) => expected = end + 1,
+                    Some(end) => expected = end.saturating_add(1),
                     None if k + 1 != ranges.len() => {
                         let (line, next) = at(&ranges[k + 1]);
                         return Err(LdifError {
@@ -1967,6 +1968,18 @@ text: 0000208D: NameErr: DSID-03100213, problem 2001 (NO_OBJECT)
                 2,
                 8,
                 "bad range option",
+            ),
+            (
+                "dn: CN=g\nmember;range=0-18446744073709551615: a\n",
+                2,
+                1,
+                "range says none",
+            ),
+            (
+                "dn: CN=g\nmember;range=0-0: a\nmember;range=1-0: b\n",
+                3,
+                1,
+                "range says none",
             ),
         ];
         for &(input, line, column, message) in cases {

@@ -926,7 +926,8 @@ fn check_complete(ldif: &LdifFile) -> Result<(), LdifError> {
         }
         let outcome = match result.code {
             Some(code) => format!("ended with result {code} {}", result.text),
-            None => "has no \"result: 0 Success\" line".to_owned(),
+            None => "has no readable \"result:\" line (\"result: 0 Success\" ends a complete one)"
+                .to_owned(),
         };
         return Err(LdifError {
             line: result.line,
@@ -1566,7 +1567,7 @@ proxyAddresses: smtp:taken@example.com
             ),
             (
                 "dn: CN=a,DC=x\nobjectClass: top\n\nsearch: 2\n",
-                "4:1: the search that made this export has no \"result: 0 Success\" line",
+                "4:1: the search that made this export has no readable \"result:\" line",
             ),
             ("dn: CN=a\ncn:: ***\n", "2:6: bad base64"),
         ];
