@@ -276,8 +276,6 @@ pub struct AdSnapshot {
     base: Option<Dn>,
     next_usn: u64,
     dirty: bool,
-    /// Folded attribute types that some entry carries, for [`AdSnapshot::not_exported`].
-    carried: OnceCell<HashSet<String>>,
 }
 
 impl AdSnapshot {
@@ -294,7 +292,7 @@ impl AdSnapshot {
         ldif.merge_ranges().map_err(|e| {
             ldif_error(LdifError {
                 message: format!(
-                    "{}: make a complete export with `idsync snapshot --from ad` (it reads every range), or append the missing ranges to the entry (ldapsearch returns the next one for the attribute name `member;range=1500-*`)",
+                    "{}: make a complete export with `idsync snapshot --from ad` (it reads every range), or append the missing ranges to the entry (ldapsearch returns one when asked for the ranged name itself, e.g. `'member;range=1500-*'`)",
                     e.message
                 ),
                 ..e
@@ -307,7 +305,6 @@ impl AdSnapshot {
             base: None,
             next_usn: 1,
             dirty: false,
-            carried: OnceCell::new(),
         };
         snapshot.check_and_index()?;
         Ok(snapshot)
@@ -320,23 +317,21 @@ impl AdSnapshot {
     /// With ldapsearch's `# requesting:` header the answer is exact: `ALL` or `*` stands for
     /// every user attribute, `+` for the operational ones, and otherwise only the listed
     /// names were asked for (a requested attribute that no entry holds is empty, not
-    /// unknown). Without a header (`-LLL`, `ldifde`) an attribute that no entry of the file
-    /// user carries counts as not exported. That is conservative: an export of 10,000 users
+    /// unknown). Without a header (`-LLL`, `ldifde`) an attribute that no user of the file
+    /// carries counts as not exported. That is conservative: an export of 10,000 users
     /// where not one has a `department` is far likelier to have been made without it, and
     /// taking absence as "cleared" would plan writes from values never read. An attribute
     /// some user carries is always exported (the identifying ones the reader requires,
     /// `objectGUID` and `objectClass`, among them), and the DN is always known. A file with
     /// no live user has no value to be unknown: nothing is reported.
     pub fn not_exported(&self, wanted: &[AttrName]) -> Vec<AttrName> {
-        let carried = self.carried.get_or_init(|| {
-            let mut carried = HashSet::new();
-            for entry in self.ldif.entries().iter().filter(|e| is_user(e)) {
-                for line in entry.lines() {
-                    carried.insert(fold(line.attr_type()));
-                }
+        // Computed per call (once per plan): writes change what the users carry.
+        let mut carried = HashSet::new();
+        for entry in self.ldif.entries().iter().filter(|e| is_user(e)) {
+            for line in entry.lines() {
+                carried.insert(fold(line.attr_type()));
             }
-            carried
-        });
+        }
         if carried.is_empty() {
             return Vec::new();
         }
