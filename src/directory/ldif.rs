@@ -1268,6 +1268,9 @@ impl fmt::Display for LdifFile {
 pub const EXPORT_COMMANDS: &str =
     "`idsync snapshot --from ad`, `ldifde -f FILE` or `ldapsearch -LLL -E pr=1000/noprompt …`";
 
+/// How to make an export that is not missing part of the directory.
+pub const COMPLETE_EXPORT: &str = "make a complete export with `idsync snapshot --from ad`, or page the search with `ldapsearch -LLL -E pr=1000/noprompt …` (AD stops an unpaged search at 1,000 entries)";
+
 /// The message for a plain value that is not UTF-8, naming the likely encoding.
 fn not_utf8(name: &str, byte: Option<u8>) -> String {
     let Some(b) = byte else {
@@ -1376,6 +1379,19 @@ fn encode(encoding: TextEncoding, utf8: Vec<u8>) -> Vec<u8> {
 /// An error on a file's first content line, restated as what the file is when it is a
 /// well-known other format (admins pass whatever export they have).
 fn explain_non_ldif(text: &[u8], error: LdifError) -> LdifError {
+    let at = text
+        .split(|&b| b == b'\n')
+        .nth(error.line.saturating_sub(1))
+        .unwrap_or_default();
+    if let Some(message) = ldapsearch_error(at.trim_ascii()) {
+        return LdifError {
+            column: 1,
+            message: format!(
+                "\"{message}\" is ldapsearch's error message (its stderr saved into the file): the search stopped early and the export is incomplete; {COMPLETE_EXPORT}"
+            ),
+            ..error
+        };
+    }
     let mut lines = text
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
@@ -1412,6 +1428,17 @@ fn explain_non_ldif(text: &[u8], error: LdifError) -> LdifError {
             "this is {what}, not LDIF: an AD snapshot is an LDIF export, made with {EXPORT_COMMANDS}"
         ),
     }
+}
+
+/// An ldapsearch error as it prints it, `Size limit exceeded (4)`: text, then the result code.
+fn ldapsearch_error(line: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(line).ok()?;
+    let (message, code) = text.strip_suffix(')')?.rsplit_once(" (")?;
+    let plausible = !message.contains(':')
+        && message.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !code.is_empty()
+        && code.bytes().all(|b| b.is_ascii_digit());
+    plausible.then_some(text)
 }
 
 /// Names the format of a file from its first two content lines.
@@ -2019,6 +2046,15 @@ text: 0000208D: NameErr: DSID-03100213, problem 2001 (NO_OBJECT)
             assert!(e.message.contains(what), "{input:?}: {e}");
             assert!(e.message.contains(EXPORT_COMMANDS), "{input:?}: {e}");
         }
+        // ldapsearch's stderr at the end of its output (`> ad.ldif 2>&1`).
+        let e = err("dn: CN=a\ncn: a\n\nSize limit exceeded (4)\n");
+        assert_eq!((e.line, e.column), (4, 1), "{e}");
+        assert!(
+            e.message
+                .contains("\"Size limit exceeded (4)\" is ldapsearch's error message"),
+            "{e}"
+        );
+        assert!(e.message.contains(COMPLETE_EXPORT), "{e}");
         // Past the first line, the LDIF error stands.
         let e = err("dn: CN=a\ncn a\n");
         assert!(e.message.starts_with("line without a colon"), "{e}");

@@ -37,7 +37,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::{SnapshotError, SnapshotFile};
-use crate::directory::ldif::{Entry, LdifError, LdifFile, ValueMatch};
+use crate::directory::ldif::{COMPLETE_EXPORT, Entry, LdifError, LdifFile, ValueMatch};
 use crate::directory::model::{AdUser, Guid, SmallBytes, TYPED_ATTRIBUTES};
 use crate::directory::{
     AdCreate, AdMod, AdQuery, AdRead, AdValue, AdWrite, DirectoryError, Dn, Taken, TakenMatcher,
@@ -148,9 +148,6 @@ const OPERATIONAL: &[&str] = &[
     "modifiersName",
     "hasSubordinates",
 ];
-
-/// How to make an export that is not missing part of the directory.
-const COMPLETE_EXPORT: &str = "make a complete export with `idsync snapshot --from ad`, or page the search with `ldapsearch -LLL -E pr=1000/noprompt …` (AD stops an unpaged search at 1,000 entries)";
 
 /// Structural classes of containers: an export that holds one holds the containers below it.
 const CONTAINER_CLASSES: &[&str] = &[
