@@ -12,8 +12,18 @@
 //! - Reading is lenient where no meaning is lost: plain values may hold UTF-8 (as `ldifde`
 //!   writes them), base64 padding may be omitted, lines holding only whitespace between entries
 //!   count as blank lines. Writing is strict.
-//! - Change records (`changetype:`, `control:`) and URL values (`attr:< file://…`) are refused
-//!   with a clear error: a snapshot is a content file and must be self-contained.
+//! - Files are UTF-8, with or without a BOM, or UTF-16 with a BOM (`ldifde -u`); rendering
+//!   writes the encoding, BOM and line endings that were read. A plain value that is not
+//!   UTF-8 is an error naming the likely encoding (Windows-1252), never a lost value.
+//! - ldapsearch's own records are kept as text, not entries: `search:`/`result:` trailers
+//!   (reported by [`LdifFile::search_results`]), `ref:` search references, `# requesting:`
+//!   headers (reported by [`LdifFile::requesting`]).
+//! - `ldifde` exports' `changetype: add` records read as content (the line is kept, and new
+//!   entries get one in such a file); other change records (`changetype: modify`, `control:`)
+//!   and URL values (`attr:< file://…`) are refused with a clear error: a snapshot is a
+//!   content file and must be self-contained.
+//! - A file that is not LDIF at all (JSON, CSV, PowerShell output) is named in the error of
+//!   its first line, with the commands that make an export that reads.
 //! - Error columns are 1-based byte columns of the physical line, as serde_json counts them.
 //! - Attribute descriptions (`proxyAddresses`, `userCertificate;binary`) are matched without
 //!   regard to ASCII case, options included.
@@ -72,6 +82,50 @@ impl ValueMatch {
     }
 }
 
+/// How a file's text is encoded on disk; rendering writes it back the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TextEncoding {
+    #[default]
+    Utf8,
+    /// UTF-8 with a byte order mark (Windows tools write one).
+    Utf8Bom,
+    /// UTF-16 little-endian with a BOM (`ldifde -u`, Windows PowerShell's `>`).
+    Utf16Le,
+    /// UTF-16 big-endian with a BOM.
+    Utf16Be,
+}
+
+impl TextEncoding {
+    pub fn name(self) -> &'static str {
+        match self {
+            TextEncoding::Utf8 => "UTF-8",
+            TextEncoding::Utf8Bom => "UTF-8 with a BOM",
+            TextEncoding::Utf16Le => "UTF-16LE",
+            TextEncoding::Utf16Be => "UTF-16BE",
+        }
+    }
+}
+
+/// An ldapsearch `search:`/`result:` record: how the search that made the export ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchResult {
+    /// Line of the `result:` line (of the `search:` line when there is none).
+    pub line: usize,
+    /// The LDAP result code (`0` is success); `None` when the `result:` line is missing or
+    /// does not start with a number.
+    pub code: Option<u32>,
+    /// The `result:` text after the code, and any `text:` line (`Size limit exceeded`).
+    pub text: String,
+}
+
+/// An ldapsearch `# requesting:` header: the attribute list of the search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requesting {
+    pub line: usize,
+    /// As listed: attribute names, `*`, `+`, or `ALL` (no list given).
+    pub attributes: Vec<String>,
+}
+
 /// A parsed LDIF content file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LdifFile {
@@ -82,6 +136,13 @@ pub struct LdifFile {
     trailer: Vec<u8>,
     /// The file's line ending, used for new text.
     eol: &'static [u8],
+    encoding: TextEncoding,
+    /// Every entry was an `ldifde` `changetype: add` record: new entries get one too.
+    adds: bool,
+    results: Vec<SearchResult>,
+    requesting: Vec<Requesting>,
+    /// Lines of the `ref:` (search reference) records skipped.
+    referrals: Vec<usize>,
 }
 
 /// One entry (content record).
@@ -94,6 +155,8 @@ pub struct Entry {
     dn_raw: Option<Vec<u8>>,
     /// Line of the `dn` line in the original file; 0 for new entries.
     line: usize,
+    /// An `ldifde` export's `changetype: add` line (with comments before it), as read.
+    changetype: Option<Vec<u8>>,
     attrs: Vec<AttrLine>,
     /// Comments after the last attribute line, inside the entry.
     tail: Vec<u8>,
@@ -109,6 +172,8 @@ pub struct AttrLine {
     raw: Option<Vec<u8>>,
     /// Line in the original file; 0 for new lines.
     line: usize,
+    /// Read as a ranged name (`member;range=0-1499`) and merged into the plain one.
+    ranged: bool,
 }
 
 impl AttrLine {
@@ -118,6 +183,7 @@ impl AttrLine {
             value,
             raw: None,
             line: 0,
+            ranged: false,
         }
     }
 
@@ -141,9 +207,52 @@ impl AttrLine {
 }
 
 impl LdifFile {
-    /// Parses a content file. Never panics, whatever the input.
+    /// Parses a content file: UTF-8 (with or without a BOM) or UTF-16 with a BOM. Never
+    /// panics, whatever the input.
     pub fn parse(input: &[u8]) -> Result<Self, LdifError> {
-        Parser::new(input).run()
+        let (encoding, text) = decode(input)?;
+        let mut file = Parser::new(&text)
+            .run()
+            .map_err(|e| explain_non_ldif(&text, e))?;
+        file.encoding = encoding;
+        Ok(file)
+    }
+
+    /// The encoding the file was read in (and is rendered in).
+    pub fn encoding(&self) -> TextEncoding {
+        self.encoding
+    }
+
+    /// Whether the file uses CRLF line endings.
+    pub fn crlf(&self) -> bool {
+        self.eol == b"\r\n"
+    }
+
+    /// The ldapsearch `search:`/`result:` records, in file order.
+    pub fn search_results(&self) -> &[SearchResult] {
+        &self.results
+    }
+
+    /// The ldapsearch `# requesting:` headers (one per search concatenated into the file).
+    pub fn requesting(&self) -> &[Requesting] {
+        &self.requesting
+    }
+
+    /// Lines of the search references (`ref:` records) that were skipped.
+    pub fn referrals(&self) -> &[usize] {
+        &self.referrals
+    }
+
+    /// Reads AD's ranged values (`member;range=0-1499`, `member;range=1500-*`) as the plain
+    /// attribute, in range order, once every entry's ranges run from 0 to `*` without a gap.
+    /// An unfinished range (the export holds only the first 1,500 values) is an error at its
+    /// line: the attribute would read as smaller than it is. The text stays as read until the
+    /// attribute is edited, then it is written under its plain name.
+    pub fn merge_ranges(&mut self) -> Result<(), LdifError> {
+        for entry in &mut self.entries {
+            entry.merge_ranges()?;
+        }
+        Ok(())
     }
 
     /// An empty file that will be written with `\n` line endings.
@@ -153,6 +262,11 @@ impl LdifFile {
             entries: Vec::new(),
             trailer: Vec::new(),
             eol: b"\n",
+            encoding: TextEncoding::Utf8,
+            adds: false,
+            results: Vec::new(),
+            requesting: Vec::new(),
+            referrals: Vec::new(),
         }
     }
 
@@ -199,11 +313,23 @@ impl LdifFile {
         } else {
             Vec::new()
         };
+        if self.adds && entry.changetype.is_none() {
+            // Keep an ldifde file importable with `ldifde -i`: every record an add.
+            let mut line = b"changetype: add".to_vec();
+            line.extend_from_slice(self.eol);
+            entry.changetype = Some(line);
+        }
         self.entries.push(entry);
     }
 
-    /// The file's text: untouched pieces byte for byte, changed ones freshly encoded.
+    /// The file's bytes, in the encoding it was read in: untouched pieces byte for byte,
+    /// changed ones freshly encoded.
     pub fn render(&self) -> Vec<u8> {
+        encode(self.encoding, self.render_utf8())
+    }
+
+    /// The file's text as UTF-8 (what [`render`](Self::render) gives for a UTF-8 file).
+    pub fn render_utf8(&self) -> Vec<u8> {
         let mut out = Out {
             buf: Vec::with_capacity(self.entries.len() * 512 + self.preamble.len()),
             eol: self.eol,
@@ -250,6 +376,7 @@ impl Entry {
             dn: dn.into(),
             dn_raw: None,
             line: 0,
+            changetype: None,
             attrs: Vec::new(),
             tail: Vec::new(),
         }
@@ -271,6 +398,123 @@ impl Entry {
     /// Line of the `dn` line in the original file; 0 for entries added since.
     pub fn line(&self) -> usize {
         self.line
+    }
+
+    fn merge_ranges(&mut self) -> Result<(), LdifError> {
+        /// One ranged name's lines: (start, end or None for `*`, index of the first line,
+        /// number of values).
+        struct Range {
+            start: u64,
+            end: Option<u64>,
+            first: usize,
+            count: u64,
+        }
+        let mut ranged: Vec<(String, Vec<Range>)> = Vec::new();
+        for (i, line) in self.attrs.iter().enumerate() {
+            let Some((base, option)) = split_range(&line.name) else {
+                continue;
+            };
+            let (start, end) = parse_range(option).ok_or_else(|| LdifError {
+                line: line.line,
+                // `option` is a slice of `name`.
+                column: 1 + (option.as_ptr() as usize - line.name.as_ptr() as usize),
+                message: format!(
+                    "bad range option \"{option}\" in {}: expected range=FIRST-LAST or range=FIRST-*",
+                    line.name
+                ),
+            })?;
+            let slot = match ranged
+                .iter()
+                .position(|(b, _)| b.eq_ignore_ascii_case(&base))
+            {
+                Some(p) => p,
+                None => {
+                    ranged.push((base, Vec::new()));
+                    ranged.len() - 1
+                }
+            };
+            let ranges = &mut ranged[slot].1;
+            match ranges.last_mut() {
+                Some(r) if r.start == start && r.end == end => r.count += 1,
+                _ => ranges.push(Range {
+                    start,
+                    end,
+                    first: i,
+                    count: 1,
+                }),
+            }
+        }
+        for (base, ranges) in &ranged {
+            let at = |r: &Range| (self.attrs[r.first].line, &self.attrs[r.first].name);
+            if let Some(plain) = self
+                .attrs
+                .iter()
+                .find(|l| l.name.eq_ignore_ascii_case(base))
+            {
+                return Err(LdifError {
+                    line: plain.line,
+                    column: 1,
+                    message: format!(
+                        "{base} is given both whole and in ranges ({}): the export is ambiguous",
+                        at(&ranges[0]).1
+                    ),
+                });
+            }
+            let mut expected = 0;
+            for (k, r) in ranges.iter().enumerate() {
+                let (line, name) = at(r);
+                let fail = |what: String| LdifError {
+                    line,
+                    column: 1,
+                    message: format!("{what}: the export is incomplete"),
+                };
+                if r.start != expected {
+                    return Err(fail(if k == 0 {
+                        format!("{name} does not start at value 0")
+                    } else {
+                        format!(
+                            "{name} does not continue {} (values {expected}-{} are missing)",
+                            at(&ranges[k - 1]).1,
+                            r.start.saturating_sub(1)
+                        )
+                    }));
+                }
+                let size = |end: u64| end.checked_sub(r.start).and_then(|d| d.checked_add(1));
+                match r.end {
+                    Some(end) if size(end) != Some(r.count) => {
+                        return Err(fail(format!(
+                            "{name} holds {} values where its range says {}",
+                            r.count,
+                            size(end).map_or_else(|| "none".to_owned(), |n| n.to_string())
+                        )));
+                    }
+                    Some(end) if k + 1 == ranges.len() => {
+                        return Err(fail(format!(
+                            "{name} holds values {}-{end} of {base} and no range continues it up to {base};range={}-*",
+                            r.start,
+                            end.saturating_add(1)
+                        )));
+                    }
+                    Some(end) => expected = end.saturating_add(1),
+                    None if k + 1 != ranges.len() => {
+                        let (line, next) = at(&ranges[k + 1]);
+                        return Err(LdifError {
+                            line,
+                            column: 1,
+                            message: format!("{next} follows {name}, the last range"),
+                        });
+                    }
+                    None => {}
+                }
+            }
+        }
+        for line in &mut self.attrs {
+            if let Some((base, _)) = split_range(&line.name) {
+                line.name = base;
+                line.ranged = true;
+            }
+        }
+        Ok(())
     }
 
     /// Every attribute line, in file order.
@@ -393,11 +637,15 @@ impl Entry {
             old.push(Some(self.attrs.remove(i)));
         }
         old.reverse();
+        // Lines read under ranged names would read back as a partial range: once the
+        // attribute changes, all of it is written under its plain name.
+        let reuse = !old.iter().flatten().any(|l| l.ranged);
         let replacement: Vec<AttrLine> = values
             .into_iter()
             .map(|value| {
                 // An unchanged value keeps its original line.
                 old.iter_mut()
+                    .filter(|_| reuse)
                     .find(|slot| slot.as_ref().is_some_and(|l| l.value == value))
                     .and_then(Option::take)
                     .unwrap_or_else(|| AttrLine::new(&spelling, value))
@@ -412,6 +660,9 @@ impl Entry {
             Some(raw) => out.piece(raw),
             None => out.piece(&encode_line("dn", self.dn.as_bytes(), out.eol)),
         }
+        if let Some(raw) = &self.changetype {
+            out.piece(raw);
+        }
         for line in &self.attrs {
             match &line.raw {
                 Some(raw) => out.piece(raw),
@@ -420,6 +671,39 @@ impl Entry {
         }
         out.piece(&self.tail);
     }
+}
+
+/// An attribute description with a `range=` option split into the description without it and
+/// the option's text (`member;range=0-1499` gives `member` and `range=0-1499`).
+fn split_range(name: &str) -> Option<(String, &str)> {
+    if !name.contains(';') {
+        return None; // the common case, without allocating
+    }
+    let mut parts = name.split(';');
+    let attr_type = parts.next()?;
+    let mut base = attr_type.to_owned();
+    let mut range = None;
+    for option in parts {
+        if option.len() > 6 && option[..6].eq_ignore_ascii_case("range=") {
+            range = Some(option);
+        } else {
+            base.push(';');
+            base.push_str(option);
+        }
+    }
+    range.map(|r| (base, r))
+}
+
+/// `range=0-1499` gives (0, Some(1499)); `range=1500-*` gives (1500, None).
+fn parse_range(option: &str) -> Option<(u64, Option<u64>)> {
+    let (first, last) = option.get(6..)?.split_once('-')?;
+    let first = first.parse().ok()?;
+    let last = if last == "*" {
+        None
+    } else {
+        Some(last.parse().ok()?)
+    };
+    Some((first, last))
 }
 
 /// Whether a value can be written as `attr: value`: RFC 2849's SAFE-STRING, narrowed the way
@@ -525,6 +809,8 @@ enum State {
     Entry,
     /// After an entry, before the next one.
     Between,
+    /// In an ldapsearch `search:`/`result:` record or a `ref:` search reference.
+    Record,
 }
 
 struct Parser<'a> {
@@ -597,6 +883,8 @@ impl<'a> Parser<'a> {
             }
         }
         self.finish_entry();
+        self.file.adds = !self.file.entries.is_empty()
+            && self.file.entries.iter().all(|e| e.changetype.is_some());
         let rest = std::mem::take(&mut self.pending);
         if self.file.entries.is_empty() {
             self.file.preamble.extend_from_slice(&rest);
@@ -640,16 +928,65 @@ impl<'a> Parser<'a> {
                 self.state = State::Between;
                 self.pending.extend_from_slice(raw);
             }
-            State::Between => self.pending.extend_from_slice(raw),
+            State::Between | State::Record => {
+                self.state = State::Between;
+                self.pending.extend_from_slice(raw);
+            }
         }
     }
 
     fn comment(&mut self, logical: &Logical<'_>) {
         let raw = self.raw(logical.start, logical.end);
+        if let Some(list) = logical.content.strip_prefix(b"# requesting:") {
+            let attributes = String::from_utf8_lossy(list)
+                .split_ascii_whitespace()
+                .map(str::to_owned)
+                .collect();
+            self.file.requesting.push(Requesting {
+                line: logical.line(),
+                attributes,
+            });
+        }
         match self.state {
             State::Preamble => self.file.preamble.extend_from_slice(raw),
-            State::Entry | State::Between => self.pending.extend_from_slice(raw),
+            State::Entry | State::Between | State::Record => self.pending.extend_from_slice(raw),
         }
+    }
+
+    /// A line of an ldapsearch trailer (`search:`, `result:`, `text:`, `control:`) or of a
+    /// search reference (`ref:`): kept as text, never an entry.
+    fn record_line(&mut self, logical: &Logical<'_>, parsed: &AttrValue) {
+        let raw = self.raw(logical.start, logical.end);
+        self.pending.extend_from_slice(raw);
+        let name = parsed.name.to_ascii_lowercase();
+        let value = String::from_utf8_lossy(&parsed.value).trim().to_owned();
+        match name.as_str() {
+            "search" => self.file.results.push(SearchResult {
+                line: logical.line(),
+                code: None,
+                text: String::new(),
+            }),
+            "ref" if self.state != State::Record => self.file.referrals.push(logical.line()),
+            "result" | "text" => {
+                let Some(result) = self.file.results.last_mut() else {
+                    return;
+                };
+                if name == "result" {
+                    let (code, text) = value.split_once(' ').unwrap_or((&value, ""));
+                    result.line = logical.line();
+                    result.code = code.parse().ok();
+                    result.text = text.trim().to_owned();
+                } else if !value.is_empty() {
+                    result.text = if result.text.is_empty() {
+                        value
+                    } else {
+                        format!("{}: {value}", result.text)
+                    };
+                }
+            }
+            _ => {}
+        }
+        self.state = State::Record;
     }
 
     fn content_line(&mut self, logical: Logical<'_>) -> Result<(), LdifError> {
@@ -660,8 +997,22 @@ impl<'a> Parser<'a> {
         let is_dn = parsed.name.eq_ignore_ascii_case("dn");
         let first_content = !self.seen_content;
         self.seen_content = true;
+        let opens_record =
+            parsed.name.eq_ignore_ascii_case("search") || parsed.name.eq_ignore_ascii_case("ref");
         match self.state {
             State::Preamble | State::Between if is_dn => self.start_entry(&logical, parsed),
+            State::Preamble | State::Between if opens_record => {
+                self.record_line(&logical, &parsed);
+                Ok(())
+            }
+            State::Record if is_dn => Err(logical.error(
+                0,
+                "\"dn:\" line inside an ldapsearch result or reference record (entries must be separated by a blank line)",
+            )),
+            State::Record => {
+                self.record_line(&logical, &parsed);
+                Ok(())
+            }
             State::Preamble if first_content && parsed.name.eq_ignore_ascii_case("version") => {
                 self.version(&logical, &parsed.value)?;
                 let raw = self.raw(logical.start, logical.end);
@@ -708,6 +1059,7 @@ impl<'a> Parser<'a> {
             dn,
             dn_raw: Some(self.raw(logical.start, logical.end).to_vec()),
             line: logical.line(),
+            changetype: None,
             attrs: Vec::new(),
             tail: Vec::new(),
         });
@@ -717,10 +1069,28 @@ impl<'a> Parser<'a> {
 
     fn attribute(&mut self, logical: &Logical<'_>, parsed: AttrValue) -> Result<(), LdifError> {
         if parsed.name.eq_ignore_ascii_case("changetype") {
-            return Err(logical.error(
-                0,
-                "change records (changetype:) are not supported: a snapshot is an LDIF content file",
-            ));
+            let kind = String::from_utf8_lossy(&parsed.value).trim().to_owned();
+            let first = self
+                .current
+                .as_ref()
+                .is_some_and(|e| e.attrs.is_empty() && e.changetype.is_none());
+            if kind.eq_ignore_ascii_case("add") && first {
+                // ldifde exports every entry as an add record: its content is the entry.
+                let mut raw = std::mem::take(&mut self.pending);
+                raw.extend_from_slice(self.raw(logical.start, logical.end));
+                if let Some(entry) = self.current.as_mut() {
+                    entry.changetype = Some(raw);
+                }
+                return Ok(());
+            }
+            let message = if kind.eq_ignore_ascii_case("add") {
+                "\"changetype: add\" must directly follow the dn line".to_owned()
+            } else {
+                format!(
+                    "change record (changetype: {kind}): a snapshot is an export of entries, not a change script; export with {EXPORT_COMMANDS} (ldifde's \"changetype: add\" records read)"
+                )
+            };
+            return Err(logical.error(0, message));
         }
         if parsed.name.eq_ignore_ascii_case("control") {
             return Err(logical.error(
@@ -736,6 +1106,7 @@ impl<'a> Parser<'a> {
                 value: parsed.value,
                 raw: Some(raw),
                 line: logical.line(),
+                ranged: false,
             });
         }
         Ok(())
@@ -830,9 +1201,14 @@ fn parse_attr_value(logical: &Logical<'_>) -> Result<AttrValue, LdifError> {
         )),
         _ => {
             let start = skip_fill(content, rest);
+            let value = &content[start..];
+            if let Err(e) = std::str::from_utf8(value) {
+                let at = start + e.valid_up_to();
+                return Err(logical.error(at, not_utf8(&name, content.get(at).copied())));
+            }
             Ok(AttrValue {
                 name,
-                value: content[start..].to_vec(),
+                value: value.to_vec(),
             })
         }
     }
@@ -884,7 +1260,222 @@ fn show_byte(b: u8) -> String {
 impl fmt::Display for LdifFile {
     /// The rendered text, lossily decoded (for messages and tests).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&String::from_utf8_lossy(&self.render()))
+        f.write_str(&String::from_utf8_lossy(&self.render_utf8()))
+    }
+}
+
+/// The ways to make an export that reads, named in every message about a file that does not.
+pub const EXPORT_COMMANDS: &str =
+    "`idsync snapshot --from ad`, `ldifde -f FILE` or `ldapsearch -LLL -E pr=1000/noprompt …`";
+
+/// How to make an export that is not missing part of the directory.
+pub const COMPLETE_EXPORT: &str = "make a complete export with `idsync snapshot --from ad`, or page the search with `ldapsearch -LLL -E pr=1000/noprompt …` (AD stops an unpaged search at 1,000 entries)";
+
+/// The message for a plain value that is not UTF-8, naming the likely encoding.
+fn not_utf8(name: &str, byte: Option<u8>) -> String {
+    let Some(b) = byte else {
+        return format!("the value of {name} is not valid UTF-8");
+    };
+    // Windows-1252 agrees with Latin-1 from 0xA0 up, where the accented letters are.
+    let shown = if b >= 0xa0 {
+        format!(" (\"{}\" in Windows-1252)", char::from(b))
+    } else {
+        String::new()
+    };
+    format!(
+        "the value of {name} is not valid UTF-8: byte 0x{b:02X}{shown}; the file looks like Windows-1252 (ANSI) text: save it as UTF-8, or export again with `ldifde -u` (UTF-16) or `ldapsearch` (UTF-8)"
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encodings
+
+const BOM_UTF8: &[u8] = b"\xEF\xBB\xBF";
+
+/// The file's encoding (from its byte order mark) and its text as UTF-8.
+fn decode(input: &[u8]) -> Result<(TextEncoding, Cow<'_, [u8]>), LdifError> {
+    if let Some(rest) = input.strip_prefix(BOM_UTF8) {
+        return Ok((TextEncoding::Utf8Bom, Cow::Borrowed(rest)));
+    }
+    let (encoding, rest) = match input {
+        [0xff, 0xfe, rest @ ..] => (TextEncoding::Utf16Le, rest),
+        [0xfe, 0xff, rest @ ..] => (TextEncoding::Utf16Be, rest),
+        [a, 0, ..] if *a != 0 => {
+            return Err(LdifError {
+                line: 1,
+                column: 1,
+                message: "the file looks like UTF-16LE without a byte order mark: save it as UTF-8, or as UTF-16 with a BOM".into(),
+            });
+        }
+        _ => return Ok((TextEncoding::Utf8, Cow::Borrowed(input))),
+    };
+    let units = rest.chunks_exact(2).map(|pair| match encoding {
+        TextEncoding::Utf16Be => u16::from_be_bytes([pair[0], pair[1]]),
+        _ => u16::from_le_bytes([pair[0], pair[1]]),
+    });
+    let mut text = String::with_capacity(rest.len() / 2);
+    let (mut line, mut column) = (1, 1);
+    let bad = |line, column, what: String| LdifError {
+        line,
+        column,
+        message: format!(
+            "not valid {}: {what} (the file starts with a {} byte order mark)",
+            encoding.name(),
+            encoding.name()
+        ),
+    };
+    for c in char::decode_utf16(units) {
+        match c {
+            Ok(c) => {
+                text.push(c);
+                if c == '\n' {
+                    line += 1;
+                    column = 1;
+                } else {
+                    column += c.len_utf8();
+                }
+            }
+            Err(e) => {
+                return Err(bad(
+                    line,
+                    column,
+                    format!("unpaired surrogate 0x{:04X}", e.unpaired_surrogate()),
+                ));
+            }
+        }
+    }
+    if rest.len() % 2 == 1 {
+        return Err(bad(line, column, "an odd number of bytes".into()));
+    }
+    Ok((encoding, Cow::Owned(text.into_bytes())))
+}
+
+/// UTF-8 text in `encoding`, byte order mark included.
+fn encode(encoding: TextEncoding, utf8: Vec<u8>) -> Vec<u8> {
+    match encoding {
+        TextEncoding::Utf8 => utf8,
+        TextEncoding::Utf8Bom => [BOM_UTF8, &utf8].concat(),
+        TextEncoding::Utf16Le | TextEncoding::Utf16Be => {
+            // Everything rendered is UTF-8: read text was decoded, new values are encoded.
+            let text = String::from_utf8_lossy(&utf8);
+            let mut out = Vec::with_capacity(2 + utf8.len() * 2);
+            let be = encoding == TextEncoding::Utf16Be;
+            out.extend_from_slice(if be { &[0xfe, 0xff] } else { &[0xff, 0xfe] });
+            for unit in text.encode_utf16() {
+                out.extend_from_slice(&if be {
+                    unit.to_be_bytes()
+                } else {
+                    unit.to_le_bytes()
+                });
+            }
+            out
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files that are not LDIF
+
+/// An error on a file's first content line, restated as what the file is when it is a
+/// well-known other format (admins pass whatever export they have).
+fn explain_non_ldif(text: &[u8], error: LdifError) -> LdifError {
+    let at = text
+        .split(|&b| b == b'\n')
+        .nth(error.line.saturating_sub(1))
+        .unwrap_or_default();
+    if let Some(message) = ldapsearch_error(at.trim_ascii()) {
+        return LdifError {
+            column: 1,
+            message: format!(
+                "\"{message}\" is ldapsearch's error message (its stderr saved into the file): the search stopped early and the export is incomplete; {COMPLETE_EXPORT}"
+            ),
+            ..error
+        };
+    }
+    let mut lines = text
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .enumerate()
+        .map(|(i, l)| (i + 1, l));
+    let mut export_csv = false;
+    let first = lines.by_ref().find(|(_, l)| {
+        export_csv |= l.starts_with(b"#TYPE ");
+        !(l.trim_ascii().is_empty() || l.starts_with(b"#"))
+    });
+    let Some((first_no, first)) = first else {
+        return error;
+    };
+    if first_no != error.line {
+        return error;
+    }
+    let next = lines
+        .map(|(_, l)| l)
+        .find(|l| !l.trim_ascii().is_empty())
+        .unwrap_or_default();
+    let Some(what) = identify(first, next, export_csv) else {
+        return LdifError {
+            message: format!(
+                "{}; an AD snapshot is an LDIF export: make one with {EXPORT_COMMANDS}",
+                error.message
+            ),
+            ..error
+        };
+    };
+    LdifError {
+        line: error.line,
+        column: 1,
+        message: format!(
+            "this is {what}, not LDIF: an AD snapshot is an LDIF export, made with {EXPORT_COMMANDS}"
+        ),
+    }
+}
+
+/// An ldapsearch error as it prints it, `Size limit exceeded (4)`: text, then the result code.
+fn ldapsearch_error(line: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(line).ok()?;
+    let (message, code) = text.strip_suffix(')')?.rsplit_once(" (")?;
+    let plausible = !message.contains(':')
+        && message.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !code.is_empty()
+        && code.bytes().all(|b| b.is_ascii_digit());
+    plausible.then_some(text)
+}
+
+/// Names the format of a file from its first two content lines.
+fn identify(first: &[u8], next: &[u8], export_csv: bool) -> Option<&'static str> {
+    let line = first.trim_ascii();
+    let colon = line.iter().position(|&b| b == b':');
+    let comma = line.iter().position(|&b| b == b',');
+    let word_end = line
+        .iter()
+        .position(|b| !(b.is_ascii_alphanumeric() || *b == b'-'))
+        .unwrap_or(line.len());
+    let after_word = &line[word_end..];
+    if line.starts_with(b"SASL") || line.starts_with(b"ldap_") {
+        Some(
+            "ldapsearch's messages (its stderr) saved into the file: redirect only its output (`ldapsearch … > ad.ldif`)",
+        )
+    } else if line.starts_with(b"{") || line.starts_with(b"[") {
+        Some("a JSON file (Entra snapshots are Graph JSON: pass one with --entra-snapshot)")
+    } else if line.starts_with(b"<") {
+        Some("an XML or HTML file (PowerShell's Export-Clixml writes XML)")
+    } else if line.starts_with(b">> Dn:")
+        || line.first().is_some_and(u8::is_ascii_digit) && after_word.starts_with(b"> ")
+    {
+        Some("ldp.exe output")
+    } else if word_end > 0
+        && after_word.starts_with(b" ")
+        && after_word.trim_ascii_start().starts_with(b":")
+    {
+        Some("PowerShell Format-List output (`Get-ADUser … | Format-List`)")
+    } else if !next.is_empty() && next.iter().all(|&b| b == b'-' || b == b' ') {
+        Some("PowerShell table output (`Format-Table`)")
+    } else if export_csv {
+        Some("a CSV file (PowerShell's Export-Csv)")
+    } else if comma.is_some_and(|c| colon.is_none_or(|k| c < k)) {
+        Some("a CSV file (a `csvde -f` or Export-Csv export)")
+    } else {
+        None
     }
 }
 
@@ -1060,7 +1651,18 @@ mS-DS-ConsistencyGuid:: 8H0wvuQv+ke4sD8GxtSboA==
             ("dn: CN=a\ncn a\n", 2, 1, "without a colon"),
             ("dn: CN=a\nc n: a\n", 2, 2, "invalid character ' '"),
             ("dn: CN=a\n: a\n", 2, 1, "missing attribute name"),
-            ("dn: CN=a\nchangetype: add\ncn: a\n", 2, 1, "change records"),
+            (
+                "dn: CN=a\nchangetype: modify\ncn: a\n",
+                2,
+                1,
+                "change record",
+            ),
+            (
+                "dn: CN=a\ncn: a\nchangetype: add\n",
+                3,
+                1,
+                "directly follow",
+            ),
             ("dn: CN=a\ncontrol: 1.2.3\n", 2, 1, "control"),
             (
                 "dn: CN=a\njpegPhoto:< file:///tmp/a.jpg\n",
@@ -1239,6 +1841,225 @@ cn: b
         );
     }
 
+    fn utf16(text: &str, be: bool) -> Vec<u8> {
+        let mut out = if be {
+            vec![0xfe, 0xff]
+        } else {
+            vec![0xff, 0xfe]
+        };
+        for u in text.encode_utf16() {
+            out.extend_from_slice(&if be { u.to_be_bytes() } else { u.to_le_bytes() });
+        }
+        out
+    }
+
+    #[test]
+    fn encodings_round_trip_and_edits_are_written_in_kind() {
+        let text = "dn: CN=Zoë,DC=x\r\ncn: Zoë\r\n";
+        for (bytes, encoding) in [
+            (text.as_bytes().to_vec(), TextEncoding::Utf8),
+            ([BOM_UTF8, text.as_bytes()].concat(), TextEncoding::Utf8Bom),
+            (utf16(text, false), TextEncoding::Utf16Le),
+            (utf16(text, true), TextEncoding::Utf16Be),
+        ] {
+            let mut file = LdifFile::parse(&bytes).unwrap();
+            assert_eq!(file.encoding(), encoding);
+            assert_eq!(file.entries()[0].first_text("cn"), Some("Zoë"));
+            assert_eq!(file.render(), bytes, "{encoding:?}");
+            file.entries_mut()[0].set_values("sn", ["Ø"]);
+            let again = LdifFile::parse(&file.render()).unwrap();
+            assert_eq!(again.encoding(), encoding);
+            assert_eq!(
+                again.render_utf8(),
+                format!("{text}sn:: w5g=\r\n").as_bytes()
+            );
+        }
+    }
+
+    #[test]
+    fn bad_encodings_are_located_and_named() {
+        let mut odd = utf16("dn: CN=a\ncn: a", false);
+        odd.push(b'x');
+        let mut lone = utf16("dn: CN=a\ncn: ", true);
+        lone.extend_from_slice(&[0xd8, 0x00, 0x00, b'a']);
+        let mut folded = b"dn: CN=a\ndescription: caf\n ".to_vec();
+        folded.extend_from_slice(&[0xe9, b'\n']);
+        let cases: [(&[u8], usize, usize, &str); 4] = [
+            (&odd, 2, 6, "not valid UTF-16LE: an odd number of bytes"),
+            (&lone, 2, 5, "not valid UTF-16BE: unpaired surrogate 0xD800"),
+            (&folded, 3, 2, "byte 0xE9 (\"é\" in Windows-1252)"),
+            (b"d\0n\0:\0", 1, 1, "UTF-16LE without a byte order mark"),
+        ];
+        for (input, line, column, message) in cases {
+            let e = LdifFile::parse(input).expect_err(message);
+            assert_eq!((e.line, e.column), (line, column), "{e}");
+            assert!(e.message.contains(message), "{e}");
+        }
+    }
+
+    #[test]
+    fn ldapsearch_records_are_kept_as_text_and_reported() {
+        let text = "\
+# extended LDIF
+# requesting: cn mail
+#
+
+dn: CN=a
+cn: a
+
+# search reference
+ref: ldap://other.example.com/DC=other
+
+# search result
+search: 2
+result: 32 No such object
+matchedDN: DC=x
+text: 0000208D: NameErr: DSID-03100213, problem 2001 (NO_OBJECT)
+
+# numEntries: 1
+";
+        let file = parse(text);
+        assert_eq!(file.len(), 1);
+        assert_eq!(file.render(), text.as_bytes());
+        assert_eq!(file.referrals(), [9]);
+        assert_eq!(
+            file.search_results(),
+            [SearchResult {
+                line: 13,
+                code: Some(32),
+                text: "No such object: 0000208D: NameErr: DSID-03100213, problem 2001 (NO_OBJECT)"
+                    .into(),
+            }]
+        );
+        assert_eq!(file.requesting()[0].attributes, ["cn", "mail"]);
+        let e = err("search: 2\ndn: CN=a\n");
+        assert_eq!((e.line, e.column), (2, 1));
+        assert!(e.message.contains("inside an ldapsearch result"), "{e}");
+    }
+
+    #[test]
+    fn ranges_merge_in_order_or_say_what_is_missing() {
+        let mut file = parse(
+            "dn: CN=g\nmember;range=0-1: a\nmember;range=0-1: b\ncn: g\nmember;range=2-*: c\n",
+        );
+        file.merge_ranges().unwrap();
+        let g = &file.entries()[0];
+        assert_eq!(g.values("member"), [&b"a"[..], b"b", b"c"]);
+        assert!(!g.has("member;range=0-1"));
+        assert_eq!(
+            file.render(),
+            parse(
+                "dn: CN=g\nmember;range=0-1: a\nmember;range=0-1: b\ncn: g\nmember;range=2-*: c\n"
+            )
+            .render()
+        );
+        let cases: &[(&str, usize, usize, &str)] = &[
+            (
+                "dn: CN=g\nmember;range=0-1: a\nmember;range=0-1: b\n",
+                2,
+                1,
+                "no range continues it up to member;range=2-*",
+            ),
+            (
+                "dn: CN=g\nmember;range=0-1: a\nmember;range=2-*: b\n",
+                2,
+                1,
+                "holds 1 values where its range says 2",
+            ),
+            (
+                "dn: CN=g\nmember;range=0-0: a\nmember;range=2-*: b\n",
+                3,
+                1,
+                "values 1-1 are missing",
+            ),
+            (
+                "dn: CN=g\nmember;range=1-*: a\n",
+                2,
+                1,
+                "does not start at value 0",
+            ),
+            (
+                "dn: CN=g\nmember;range=0-*: a\nmember;range=1-*: b\n",
+                3,
+                1,
+                "follows member;range=0-*, the last range",
+            ),
+            (
+                "dn: CN=g\nmember: x\nmember;range=0-*: a\n",
+                2,
+                1,
+                "both whole and in ranges",
+            ),
+            (
+                "dn: CN=g\nmember;range=zero-*: a\n",
+                2,
+                8,
+                "bad range option",
+            ),
+            (
+                "dn: CN=g\nmember;range=0-18446744073709551615: a\n",
+                2,
+                1,
+                "range says none",
+            ),
+            (
+                "dn: CN=g\nmember;range=0-0: a\nmember;range=1-0: b\n",
+                3,
+                1,
+                "range says none",
+            ),
+        ];
+        for &(input, line, column, message) in cases {
+            let e = parse(input).merge_ranges().expect_err(input);
+            assert_eq!((e.line, e.column), (line, column), "{input:?}: {e}");
+            assert!(e.message.contains(message), "{input:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn other_formats_are_named() {
+        let cases = [
+            ("{\"value\": []}\n", 1, "JSON"),
+            ("<Objs Version=\"1.1.0.1\">\n", 1, "XML"),
+            ("\nName : Adam\nEnabled : True\n", 2, "Format-List"),
+            (
+                "Name    Enabled\n----    -------\nAdam    True\n",
+                1,
+                "Format-Table",
+            ),
+            (
+                "#TYPE Microsoft.ActiveDirectory.Management.ADUser\n\"Name\",\"Enabled\"\n",
+                2,
+                "Export-Csv",
+            ),
+            ("DN,objectClass\n\"CN=a,DC=x\",user\n", 1, "csvde"),
+            (">> Dn: CN=a,DC=x\n\t1> cn: a;\n", 1, "ldp.exe"),
+            (
+                "SASL/GSSAPI authentication started\nSASL SSF: 256\n",
+                1,
+                "stderr",
+            ),
+        ];
+        for (input, line, what) in cases {
+            let e = err(input);
+            assert_eq!((e.line, e.column), (line, 1), "{input:?}: {e}");
+            assert!(e.message.contains(what), "{input:?}: {e}");
+            assert!(e.message.contains(EXPORT_COMMANDS), "{input:?}: {e}");
+        }
+        // ldapsearch's stderr at the end of its output (`> ad.ldif 2>&1`).
+        let e = err("dn: CN=a\ncn: a\n\nSize limit exceeded (4)\n");
+        assert_eq!((e.line, e.column), (4, 1), "{e}");
+        assert!(
+            e.message
+                .contains("\"Size limit exceeded (4)\" is ldapsearch's error message"),
+            "{e}"
+        );
+        assert!(e.message.contains(COMPLETE_EXPORT), "{e}");
+        // Past the first line, the LDIF error stands.
+        let e = err("dn: CN=a\ncn a\n");
+        assert!(e.message.starts_with("line without a colon"), "{e}");
+    }
+
     /// A tiny deterministic generator, so the fuzz tests need no dependency.
     struct XorShift(u64);
     impl XorShift {
@@ -1270,6 +2091,26 @@ cn: b
                 .collect();
             if let Ok(file) = LdifFile::parse(&input) {
                 assert_eq!(file.render(), input);
+            }
+        }
+    }
+
+    #[test]
+    fn never_panics_on_mutated_utf16_exports() {
+        let mut rng = XorShift(7);
+        let base = utf16(LDAPSEARCH, false);
+        for _ in 0..1_000 {
+            let mut input = base.clone();
+            for _ in 0..1 + rng.below(3) {
+                let at = 2 + rng.below(input.len() - 2);
+                input[at] = rng.next() as u8;
+            }
+            if rng.below(4) == 0 {
+                input.truncate(rng.below(input.len()));
+            }
+            match LdifFile::parse(&input) {
+                Ok(file) => assert_eq!(file.render(), input),
+                Err(e) => assert!(e.line >= 1 && e.column >= 1),
             }
         }
     }

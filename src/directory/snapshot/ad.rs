@@ -18,9 +18,18 @@
 //! - A parent that is not in the file is accepted when it lies inside the exported domain and
 //!   below no container the file holds (exports often omit containers: `(objectClass=user)`);
 //!   below an exported OU, the parent must be in the file too.
+//! - Exports as admins make them read (see [`crate::directory::ldif`] for the syntax side):
+//!   ldapsearch with or without `-LLL`, ldifde's `changetype: add` records, UTF-8 with or
+//!   without a BOM, UTF-16 with a BOM, CRLF; `apply` writes the file back in the same encoding
+//!   and line endings. Tombstones (`isDeleted: TRUE`, `\0ADEL:` in the DN) are not objects at
+//!   all here; conflict objects (`\0ACNF:` in the DN) are never users but still hold their
+//!   names (AD keeps them). AD's ranged values (`member;range=0-1499` …
+//!   `member;range=1500-*`) read as one attribute.
+//! - An incomplete export is refused, never read as a smaller directory: an ldapsearch
+//!   `result:` other than `0 Success` (a size limit), a range that does not reach `*`.
 
 use std::cell::OnceCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,7 +37,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::{SnapshotError, SnapshotFile};
-use crate::directory::ldif::{Entry, LdifFile, ValueMatch};
+use crate::directory::ldif::{COMPLETE_EXPORT, Entry, LdifError, LdifFile, ValueMatch};
 use crate::directory::model::{AdUser, Guid, SmallBytes, TYPED_ATTRIBUTES};
 use crate::directory::{
     AdCreate, AdMod, AdQuery, AdRead, AdValue, AdWrite, DirectoryError, Dn, Taken, TakenMatcher,
@@ -113,6 +122,33 @@ const SINGLE_VALUED: &[&str] = &[
     "objectCategory",
 ];
 
+/// Attributes AD (and Samba) construct or keep operational: an export returns them only when
+/// named (or, on Samba, with `+`), never for `*`.
+const OPERATIONAL: &[&str] = &[
+    "canonicalName",
+    "createTimestamp",
+    "modifyTimestamp",
+    "msDS-UserPasswordExpiryTimeComputed",
+    "msDS-User-Account-Control-Computed",
+    "msDS-PrincipalName",
+    "msDS-parentdistname",
+    "msDS-ReplAttributeMetaData",
+    "msDS-ReplValueMetaData",
+    "tokenGroups",
+    "primaryGroupToken",
+    "allowedAttributes",
+    "allowedAttributesEffective",
+    "sDRightsEffective",
+    "structuralObjectClass",
+    "subSchemaSubEntry",
+    "entryUUID",
+    "entryCSN",
+    "entryDN",
+    "creatorsName",
+    "modifiersName",
+    "hasSubordinates",
+];
+
 /// Structural classes of containers: an export that holds one holds the containers below it.
 const CONTAINER_CLASSES: &[&str] = &[
     "organizationalUnit",
@@ -169,6 +205,9 @@ impl Index {
     }
 
     fn add_names(&mut self, entry: &Entry, i: usize) {
+        if is_tombstone(entry) {
+            return; // a deleted object holds no name
+        }
         if let Some(sam) = entry.first_text("sAMAccountName") {
             self.by_sam.insert(fold(sam), i);
         }
@@ -241,9 +280,20 @@ impl AdSnapshot {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, SnapshotError> {
         let path = path.as_ref();
         let (file, bytes) = SnapshotFile::read(path)?;
-        let ldif = LdifFile::parse(&bytes).map_err(|error| SnapshotError::Ldif {
+        let ldif_error = |error| SnapshotError::Ldif {
             path: path.to_owned(),
             error,
+        };
+        let mut ldif = LdifFile::parse(&bytes).map_err(ldif_error)?;
+        check_complete(&ldif).map_err(ldif_error)?;
+        ldif.merge_ranges().map_err(|e| {
+            ldif_error(LdifError {
+                message: format!(
+                    "{}: make a complete export with `idsync snapshot --from ad` (it reads every range), or append the missing ranges to the entry (ldapsearch returns one when asked for the ranged name itself, e.g. `'member;range=1500-*'`)",
+                    e.message
+                ),
+                ..e
+            })
         })?;
         let mut snapshot = AdSnapshot {
             file,
@@ -255,6 +305,68 @@ impl AdSnapshot {
         };
         snapshot.check_and_index()?;
         Ok(snapshot)
+    }
+
+    /// Of the attributes a plan wants, those this export did not carry. Their values are
+    /// unknown, not empty: the plan must neither write nor clear them on the strength of
+    /// the file.
+    ///
+    /// With ldapsearch's `# requesting:` header the answer is exact: `ALL` or `*` stands for
+    /// every user attribute, `+` for the operational ones, and otherwise only the listed
+    /// names were asked for (a requested attribute that no entry holds is empty, not
+    /// unknown). Without a header (`-LLL`, `ldifde`) an attribute that no user of the file
+    /// carries counts as not exported. That is conservative: an export of 10,000 users
+    /// where not one has a `department` is far likelier to have been made without it, and
+    /// taking absence as "cleared" would plan writes from values never read. An attribute
+    /// some user carries is always exported (the identifying ones the reader requires,
+    /// `objectGUID` and `objectClass`, among them), and the DN is always known. A file with
+    /// no live user has no value to be unknown: nothing is reported.
+    pub fn not_exported(&self, wanted: &[AttrName]) -> Vec<AttrName> {
+        // Computed per call (once per plan): writes change what the users carry.
+        let mut carried = HashSet::new();
+        for entry in self.ldif.entries().iter().filter(|e| is_user(e)) {
+            for line in entry.lines() {
+                carried.insert(fold(line.attr_type()));
+            }
+        }
+        if carried.is_empty() {
+            return Vec::new();
+        }
+        let headers = self.ldif.requesting();
+        let requested = |name: &str| {
+            !headers.is_empty()
+                && headers.iter().all(|h| {
+                    let has = |token: &str| h.attributes.iter().any(|a| a == token);
+                    let operational = listed(OPERATIONAL, name);
+                    h.attributes.iter().any(|a| {
+                        a.split(';')
+                            .next()
+                            .is_some_and(|t| t.eq_ignore_ascii_case(name))
+                    }) || (!operational && (has("ALL") || has("*")))
+                        || (operational && has("+"))
+                })
+        };
+        let mut missing: Vec<AttrName> = Vec::new();
+        for &name in wanted {
+            let n = name.as_str();
+            let known = n.eq_ignore_ascii_case("dn")
+                || n.eq_ignore_ascii_case("distinguishedName")
+                || carried.contains(&fold(n))
+                || requested(n);
+            if !known && !missing.contains(&name) {
+                missing.push(name);
+            }
+        }
+        missing
+    }
+
+    /// Why [`not_exported`](Self::not_exported) names what it names, for the plan's note.
+    pub fn not_exported_why(&self) -> &'static str {
+        if self.ldif.requesting().is_empty() {
+            "no user in the LDIF export has a value for them, so the export was most likely made without them: add them to its attribute list (`ldapsearch … ATTR`, `ldifde -l ATTR,…`)"
+        } else {
+            "the ldapsearch that made the LDIF export did not request them (its `# requesting:` line): add them to its attribute list"
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -315,6 +427,16 @@ impl AdSnapshot {
             lines.insert(dn.clone(), entry.line());
             dns.push(dn);
         }
+        // Without objectClass no entry is a user: an export of users would read as none.
+        if let Some(entry) = self.ldif.entries().first()
+            && self.ldif.entries().iter().all(|e| !e.has("objectClass"))
+        {
+            return Err(self.entry_error(
+                entry,
+                0,
+                "no entry of the export carries objectClass, which tells users from other objects: add objectClass to the attribute list of the export",
+            ));
+        }
         self.next_usn = max_usn + 1;
         self.index = Index::with_dns(self.ldif.entries(), dns);
         self.base = domain_of(&self.index.dns);
@@ -369,6 +491,9 @@ impl AdSnapshot {
         let matcher = TakenMatcher::new(query);
         let mut found = Vec::new();
         for (entry, dn) in self.ldif.entries().iter().zip(&self.index.dns) {
+            if is_tombstone(entry) {
+                continue;
+            }
             found.extend(matcher.taken(dn, |attribute| {
                 (entry.values(attribute).into_iter()).filter_map(|v| std::str::from_utf8(v).ok())
             }));
@@ -654,14 +779,20 @@ impl AdSnapshot {
                 ));
             }
         }
-        let holder = |map: &HashMap<String, usize>, value: &str| {
+        // AD checks a name's uniqueness when it is written: an unchanged name stands even if
+        // a conflict object (`\0ACNF:`) holds it too.
+        let before = index.map(|i| &self.ldif.entries()[i]);
+        let holder = |map: &HashMap<String, usize>, name: &str, value: &str| {
+            let unchanged = before
+                .and_then(|b| b.first_text(name))
+                .is_some_and(|old| fold(old) == fold(value));
             map.get(&fold(value))
                 .copied()
-                .filter(|&i| Some(i) != index)
+                .filter(|&i| Some(i) != index && !unchanged)
                 .map(|i| &self.index.dns[i])
         };
         if let Some(sam) = entry.first_text("sAMAccountName")
-            && let Some(other) = holder(&self.index.by_sam, sam)
+            && let Some(other) = holder(&self.index.by_sam, "sAMAccountName", sam)
         {
             return Err(refused(
                 dn,
@@ -672,7 +803,7 @@ impl AdSnapshot {
             ));
         }
         if let Some(upn) = entry.first_text("userPrincipalName")
-            && let Some(other) = holder(&self.index.by_upn, upn)
+            && let Some(other) = holder(&self.index.by_upn, "userPrincipalName", upn)
         {
             return Err(refused(
                 dn,
@@ -752,9 +883,54 @@ fn has_class(entry: &Entry, classes: &[&str]) -> bool {
         .any(|c| listed(classes, c))
 }
 
-/// A user: objectClass `user`, not `computer` (computers are users to AD's schema).
+/// A live user: objectClass `user`, not `computer` (computers are users to AD's schema),
+/// neither deleted nor a replication conflict's loser.
 fn is_user(entry: &Entry) -> bool {
-    has_class(entry, &["user"]) && !has_class(entry, &["computer"])
+    has_class(entry, &["user"])
+        && !has_class(entry, &["computer"])
+        && !is_tombstone(entry)
+        && !rdn_mark(entry.dn(), "CNF:")
+}
+
+/// A deleted object (an export made with the show-deleted control holds them).
+fn is_tombstone(entry: &Entry) -> bool {
+    entry
+        .first_text("isDeleted")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("TRUE"))
+        || rdn_mark(entry.dn(), "DEL:")
+}
+
+/// Whether the DN's first RDN carries AD's mangling mark (`\0ACNF:`, `\0ADEL:`): a line
+/// feed, escaped, then the mark and the object's GUID.
+fn rdn_mark(dn: &str, mark: &str) -> bool {
+    let first = split_rdns(dn).into_iter().next().unwrap_or_default();
+    first.as_bytes().windows(3 + mark.len()).any(|w| {
+        w[..3].eq_ignore_ascii_case(b"\\0a") && w[3..].eq_ignore_ascii_case(mark.as_bytes())
+    })
+}
+
+/// An ldapsearch trailer that says the search stopped early (`result: 4 Size limit exceeded`)
+/// or never said how it ended.
+fn check_complete(ldif: &LdifFile) -> Result<(), LdifError> {
+    for result in ldif.search_results() {
+        if result.code == Some(0) {
+            continue;
+        }
+        let outcome = match result.code {
+            Some(code) => format!("ended with result {code} {}", result.text),
+            None => "has no readable \"result:\" line (\"result: 0 Success\" ends a complete one)"
+                .to_owned(),
+        };
+        return Err(LdifError {
+            line: result.line,
+            column: 1,
+            message: format!(
+                "the search that made this export {}: the export is incomplete; {COMPLETE_EXPORT}",
+                outcome.trim_end()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The objectGUID, if present; an error (line, message) when it is not 16 bytes.
@@ -1377,6 +1553,14 @@ proxyAddresses: smtp:taken@example.com
                 "5:1: CN=b,DC=x: duplicate objectGUID",
             ),
             ("dn: novalue\ncn: a\n", "1:1: novalue: missing '='"),
+            (
+                "dn: CN=a,DC=x\nobjectGUID:: AAECAwQFBgcICQoLDA0ODw==\nsAMAccountName: a\n",
+                "1:1: CN=a,DC=x: no entry of the export carries objectClass",
+            ),
+            (
+                "dn: CN=a,DC=x\nobjectClass: top\n\nsearch: 2\n",
+                "4:1: the search that made this export has no readable \"result:\" line",
+            ),
             ("dn: CN=a\ncn:: ***\n", "2:6: bad base64"),
         ];
         for (content, expected) in cases {
