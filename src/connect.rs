@@ -15,7 +15,7 @@ use crate::directory::{
     AdCreate, AdMod, AdQuery, AdRead, AdUser, AdWrite, CloudUser, DirectoryError, Dn, EntraOp,
     EntraRead, EntraWrite, Guid, ProgressSink, Taken, TakenQuery,
 };
-use crate::engine::attribute_names_needed;
+use crate::engine::{AD_BASE_ATTRIBUTES, AD_REQUIRED_ATTRIBUTES, attribute_names_needed};
 use crate::names::AttrName;
 
 /// Where each directory comes from, after command-line overrides.
@@ -64,12 +64,29 @@ impl AdDirectory {
     }
 
     /// Of the attributes a read asks for, those this directory did not return at all, and
-    /// why (for the note). A live read returns every attribute it asks for.
-    pub fn unread(&self, _wanted: &[AttrName]) -> (Vec<AttrName>, &'static str) {
-        match self {
-            AdDirectory::Snapshot(_) => (Vec::new(), ""),
-            AdDirectory::Ldap(_) => (Vec::new(), ""),
+    /// why (for the note). A live read returns every attribute it asks for. An export that
+    /// says (ldapsearch's `# requesting:` line) it left out an attribute matching needs is
+    /// refused; without that line, only the attributes `attributes:` adds are judged by
+    /// whether any user carries them (an empty `adminDescription` is normal in a fresh AD).
+    pub fn unread(
+        &self,
+        wanted: &[AttrName],
+    ) -> Result<(Vec<AttrName>, &'static str), DirectoryError> {
+        let AdDirectory::Snapshot(s) = self else {
+            return Ok((Vec::new(), ""));
+        };
+        let listed =
+            |n: &AttrName, names: &[&str]| names.iter().any(|b| n.as_str().eq_ignore_ascii_case(b));
+        let mut unread = s.not_exported(wanted);
+        if s.ldif().requesting().is_empty() {
+            unread.retain(|n| !listed(n, AD_BASE_ATTRIBUTES));
+        } else if let Some(n) = unread.iter().find(|n| listed(n, AD_REQUIRED_ATTRIBUTES)) {
+            return Err(DirectoryError::Other(format!(
+                "{}: the export did not request {n} (its `# requesting:` line), which idsync needs to match users; export again with it, or use `idsync snapshot --from ad`",
+                s.path().display()
+            )));
         }
+        Ok((unread, s.not_exported_why()))
     }
 
     /// Where progress of long reads goes. Snapshots read at once and report none.
@@ -284,7 +301,7 @@ pub async fn read_and_plan(
 ) -> Result<Planned, RunError> {
     use crate::engine::{PlanInput, plan};
     let (ad_users, cloud_users) = read_both(desired, ad, entra).await?;
-    let (ad_unread, ad_unread_why) = ad.unread(&ad_query(desired).attributes);
+    let (ad_unread, ad_unread_why) = ad.unread(&ad_query(desired).attributes)?;
     let (ad_source, entra_source) = (ad.describe(), entra.describe());
     let mut input = PlanInput {
         desired,

@@ -122,7 +122,11 @@ fn ldaps_with_a_wrong_ca_is_refused() {
     // The system bundle does not know the test CA either.
     // (scripts/test installs ca-certificates, so the check always runs.)
     let sys = Path::new("/etc/ssl/certs/ca-certificates.crt");
-    assert!(sys.exists(), "{} is missing: install ca-certificates", sys.display());
+    assert!(
+        sys.exists(),
+        "{} is missing: install ca-certificates",
+        sys.display()
+    );
     assert!(root_dse(dc, dc.url(), sys, "demand").is_err());
     std::fs::remove_dir_all(&dir).ok();
 }

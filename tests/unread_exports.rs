@@ -212,3 +212,73 @@ fn no_changes_with_conflicts_standing_never_says_the_directories_match() {
     );
     assert!(!stdout.contains("The directories match"), "{stdout}");
 }
+
+/// The example with the AD export passed through `edit`.
+fn example_ad(edit: impl Fn(&str) -> String) -> (tempfile::TempDir, PathBuf) {
+    let (dir, ds) = example(|_| {});
+    let ldif = dir.path().join("examples/contoso/ad.ldif");
+    let text = std::fs::read_to_string(&ldif).unwrap();
+    std::fs::write(&ldif, edit(&text)).unwrap();
+    (dir, ds)
+}
+
+#[test]
+fn an_ad_export_without_an_attribute_never_clears_it_in_the_cloud() {
+    // `department: ad`, and an export made without department: no cloud department is
+    // cleared on the strength of it, and the note says which attribute and why.
+    let (_dir, ds) = example_ad(|t| {
+        t.lines()
+            .filter(|l| !l.starts_with("department:"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    });
+    let plan = json_plan(&ds);
+    for a in changes_of(&plan, "department") {
+        for c in a["changes"].as_array().unwrap() {
+            if c["attribute"] == "department" {
+                assert_ne!(
+                    c["after"],
+                    Value::Null,
+                    "no clear from an unread attribute: {a}"
+                );
+            }
+        }
+    }
+    let note = plan["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "assumption" && n["identity"] == "(ad)")
+        .expect("an AD assumption note");
+    assert!(
+        note["message"].as_str().unwrap().contains("department"),
+        "{note}"
+    );
+}
+
+#[test]
+fn an_ldapsearch_that_did_not_request_the_anchor_is_refused() {
+    let (_dir, ds) = example_ad(|t| {
+        // As the ldapsearch it names would have written it: no mS-DS-ConsistencyGuid values.
+        let t: String = t
+            .lines()
+            .filter(|l| !l.starts_with("mS-DS-ConsistencyGuid"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        format!(
+            "# extended LDIF\n#\n# LDAPv3\n# base <DC=corp,DC=example,DC=com> with scope subtree\n# filter: (objectClass=user)\n# requesting: objectClass objectGUID sAMAccountName userPrincipalName mail proxyAddresses\n#\n\n{t}"
+        )
+    });
+    let out = idsync(&ds, &["plan"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("mS-DS-ConsistencyGuid") && stderr.contains("idsync snapshot"),
+        "{stderr}"
+    );
+}

@@ -14,7 +14,7 @@ use crate::desired::DesiredState;
 use crate::directory::{AdUser, CloudUser, Taken};
 use crate::plan::Plan;
 
-pub use planner::attribute_names_needed;
+pub use planner::{AD_BASE_ATTRIBUTES, AD_REQUIRED_ATTRIBUTES, attribute_names_needed};
 pub use reads::{AD as AD_NOTE, ENTRA as ENTRA_NOTE};
 
 /// Everything the planner looks at.

@@ -28,8 +28,18 @@ use crate::plan::{
     Note, NoteKind, Plan, Precondition, Severity, Side, Text, Value,
 };
 
+/// AD attributes a read must carry for anything to be matched at all: an export that says it
+/// left one out (ldapsearch's `# requesting:` line) is refused, not planned.
+pub const AD_REQUIRED_ATTRIBUTES: &[&str] = &[
+    "objectClass",
+    "objectGUID",
+    "mS-DS-ConsistencyGuid",
+    "sAMAccountName",
+    "userPrincipalName",
+];
+
 /// AD attributes every read returns, whatever the desired state says.
-const AD_BASE_ATTRIBUTES: &[&str] = &[
+pub const AD_BASE_ATTRIBUTES: &[&str] = &[
     "objectClass",
     "objectGUID",
     "mS-DS-ConsistencyGuid",
@@ -856,7 +866,11 @@ impl<'a> Planner<'a> {
             return;
         }
         if self.d.provision_ad.is_some() {
-            self.provision_ad(joint, name, cloud, batch);
+            // Without adminDescription, the accounts idsync made cannot be told apart: a twin
+            // it made before would be made again.
+            if self.ad_reads(AttrName::ADMIN_DESCRIPTION) {
+                self.provision_ad(joint, name, cloud, batch);
+            }
             return;
         }
         let dangling = cloud.immutable_id().filter(|s| !s.is_empty());
