@@ -10,6 +10,7 @@ use idsync::connect::{self, open_ad, open_entra};
 use idsync::desired::{self, DesiredState};
 use idsync::drift;
 use idsync::engine::{PlanInput, plan};
+use idsync::files::write::{Existing, write};
 use idsync::render;
 
 use super::{Global, output, runtime, validate};
@@ -76,7 +77,7 @@ pub fn run(global: &Global, args: &DriftArgs) -> anyhow::Result<ExitCode> {
     };
     match &args.report {
         Some(path) => {
-            write_atomically(path, rendered.as_bytes())?;
+            write(path, rendered.as_bytes(), Existing::Replace)?;
             print!(
                 "{}",
                 render::drift_text(&report, output::stdout_styler(global))
@@ -89,19 +90,6 @@ pub fn run(global: &Global, args: &DriftArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("writing {}", path.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }
 
 fn git(dir: &Path, args: &[&str]) -> anyhow::Result<Vec<u8>> {
