@@ -40,7 +40,7 @@ pub enum DriftFormat {
 pub fn run(global: &Global, args: &DriftArgs) -> anyhow::Result<ExitCode> {
     let desired = validate::load(global)?;
     let baseline = match &args.baseline {
-        Some(r) => Some((r.clone(), load_baseline(&global.dir, r)?)),
+        Some(r) => Some((r.clone(), load_baseline(global, r)?)),
         None => None,
     };
     let rt = runtime()?;
@@ -110,7 +110,9 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The desired state as it was at a git ref: its YAML files copied to a temporary folder.
-fn load_baseline(dir: &Path, reference: &str) -> anyhow::Result<DesiredState> {
+/// Its `directories:` are never used (the baseline is only planned against what was read).
+fn load_baseline(global: &Global, reference: &str) -> anyhow::Result<DesiredState> {
+    let dir = &global.dir;
     let text = |v: Vec<u8>| String::from_utf8_lossy(&v).trim().to_owned();
     let top = PathBuf::from(text(git(dir, &["rev-parse", "--show-toplevel"])?));
     let prefix = text(git(dir, &["rev-parse", "--show-prefix"])?);
@@ -156,6 +158,7 @@ fn load_baseline(dir: &Path, reference: &str) -> anyhow::Result<DesiredState> {
             dir.display()
         );
     }
-    desired::load(tmp.path())
+    desired::load_with(tmp.path(), global.directories().as_deref())
+        .map(|l| l.state)
         .map_err(|e| anyhow::anyhow!("the desired state at {reference} does not load:\n{e}"))
 }
