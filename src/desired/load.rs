@@ -208,16 +208,30 @@ fn parse_yaml<T: serde::de::DeserializeOwned + Default>(
     })
 }
 
-/// A message as one plain line: quotes stay quotes; control characters (a NUL or an escape
-/// sequence quoted from the file) are shown as `U+0000` rather than sent to the terminal.
+/// A message as one plain line: quotes stay quotes; control characters — raw, or as the
+/// `\u{0}` the YAML parser writes for them — are shown as `U+0000`.
 fn plain_text(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
-    for c in message.chars() {
+    let mut rest = message;
+    while let Some(c) = rest.chars().next() {
+        let escaped = rest.strip_prefix("\\u{").and_then(|r| {
+            let (hex, tail) = r.split_once('}')?;
+            let code = u32::from_str_radix(hex, 16)
+                .ok()
+                .filter(|_| hex.len() <= 6)?;
+            Some((code, tail))
+        });
+        if let Some((code, tail)) = escaped {
+            out.push_str(&format!("U+{code:04X}"));
+            rest = tail;
+            continue;
+        }
         if c.is_control() {
             out.push_str(&format!("U+{:04X}", u32::from(c)));
         } else {
             out.push(c);
         }
+        rest = &rest[c.len_utf8()..];
     }
     out
 }
@@ -1061,6 +1075,57 @@ mod tests {
         assert!(is_loopback("127.0.0.7"));
         assert!(is_loopback("::1"));
         assert!(!is_loopback("10.0.0.1"));
+    }
+
+    #[test]
+    fn messages_are_quoted_plainly() {
+        assert_eq!(
+            plain_text("unexpected character: `\\u{0}'"),
+            "unexpected character: `U+0000'"
+        );
+        assert_eq!(
+            plain_text("expected ':'\u{1b}[31m"),
+            "expected ':'U+001B[31m"
+        );
+        assert_eq!(plain_text("keep \\u{zz} and \\n"), "keep \\u{zz} and \\n");
+    }
+
+    #[test]
+    fn only_idsync_variables_hold_secrets() {
+        assert_eq!(env_refusal("IDSYNC_AD_PASSWORD"), None);
+        for name in [
+            "IDSYNC_PLAN_KEY",
+            "GITHUB_TOKEN",
+            "IDSYNC_",
+            "idsync_x",
+            "IDSYNC_A-B",
+            "",
+        ] {
+            assert!(env_refusal(name).is_some(), "{name}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn obvious_non_secret_files_are_refused() {
+        for p in [
+            "/proc/self/environ",
+            "/dev/zero",
+            "/sys/kernel/x",
+            "repo/.git/config",
+        ] {
+            assert!(secret_file_refusal(Path::new(p)).is_some(), "{p}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        assert!(secret_file_refusal(dir.path()).is_some(), "a directory");
+        let link = dir.path().join("secret");
+        std::os::unix::fs::symlink("/proc/self/environ", &link).unwrap();
+        let why = secret_file_refusal(&link).unwrap();
+        assert!(why.contains("/proc"), "{why}");
+        let real = dir.path().join("real");
+        std::fs::write(&real, "s3cr3t").unwrap();
+        assert_eq!(secret_file_refusal(&real), None);
+        assert_eq!(secret_file_refusal(&dir.path().join("not-yet")), None);
     }
 
     #[test]
