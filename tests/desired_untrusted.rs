@@ -331,3 +331,17 @@ fn yaml_errors_quote_plainly() {
     assert!(all.contains("U+0000"), "{all}");
     assert!(!all.contains("\\'") && !all.contains("\\u{"), "{all}");
 }
+
+#[test]
+fn the_example_pipelines_directories_file_loads() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = idsync(
+        repo,
+        &[
+            "validate",
+            "--directories",
+            "examples/pipelines/directories.yaml",
+        ],
+    );
+    assert!(out.status.success(), "{}", all_output(&out));
+}
