@@ -922,6 +922,29 @@ fn differing_keys(own: &model::Directories, given: &model::Directories) -> Vec<S
     fn value<T>(v: &Option<Loc<T>>) -> Option<&T> {
         v.as_ref().map(|l| &l.value)
     }
+    // Exhaustive on purpose: a key added to the model stops this compiling until it is
+    // compared below too.
+    if let (Some(ad), Some(entra)) = (&own.ad, &own.entra) {
+        let model::AdDirectory {
+            url: _,
+            start_tls: _,
+            base_dn: _,
+            bind_dn: _,
+            password: _,
+            ca_file: _,
+            timeout_seconds: _,
+            snapshot: _,
+        } = &ad.value;
+        let model::EntraDirectory {
+            tenant_id: _,
+            client_id: _,
+            client_secret: _,
+            federated_token_file: _,
+            login_url: _,
+            graph_url: _,
+            snapshot: _,
+        } = &entra.value;
+    }
     let mut out = Vec::new();
     macro_rules! compare {
         ($side:literal, $a:expr, $b:expr, [$($key:ident),*], [$($flag:ident),*]) => {
@@ -1006,6 +1029,8 @@ fn secret_file_refusal(path: &Path) -> Option<String> {
         if let (Some(Component::RootDir), Some(Component::Normal(top))) =
             (components.next(), components.next())
             && ["proc", "sys", "dev"].iter().any(|t| top == *t)
+            // /dev/shm holds ordinary files (a job may put a secret there), not devices.
+            && !(top == "dev" && components.next().is_some_and(|c| c.as_os_str() == "shm"))
         {
             return Some(format!(
                 "a file under /{} is not a secret file",
@@ -1126,6 +1151,10 @@ mod tests {
         std::fs::write(&real, "s3cr3t").unwrap();
         assert_eq!(secret_file_refusal(&real), None);
         assert_eq!(secret_file_refusal(&dir.path().join("not-yet")), None);
+        assert_eq!(
+            secret_file_refusal(Path::new("/dev/shm/idsync-not-yet")),
+            None
+        );
     }
 
     #[test]
