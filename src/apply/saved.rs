@@ -61,6 +61,8 @@ pub enum SavedPlanError {
     Tampered { path: String },
     #[error("{path} is signed with IDSYNC_PLAN_KEY, which is not set here")]
     KeyMissing { path: String },
+    #[error("cannot save the plan: {0}")]
+    Write(#[from] crate::files::write::WriteError),
 }
 
 impl SavedPlan {
@@ -76,12 +78,9 @@ impl SavedPlan {
         }
     }
 
-    /// Writes the file atomically (temporary file, then rename).
+    /// Writes the file with [`crate::files::write`]: atomically beside the real target,
+    /// through a device or FIFO, never over a read-only file.
     pub fn save(&self, path: &Path) -> Result<(), SavedPlanError> {
-        let io = |source| SavedPlanError::Io {
-            path: path.display().to_string(),
-            source,
-        };
         let key = std::env::var(KEY_ENV).ok().filter(|k| !k.is_empty());
         let file = File {
             body: self.clone(),
@@ -89,14 +88,11 @@ impl SavedPlan {
         };
         let mut text = serde_json::to_string_pretty(&file).expect("plans serialize");
         text.push('\n');
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-        std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(io)?;
-        tmp.as_file().sync_all().map_err(io)?;
-        tmp.persist(path).map_err(|e| io(e.error))?;
+        crate::files::write::write(
+            path,
+            text.as_bytes(),
+            crate::files::write::Existing::Replace,
+        )?;
         Ok(())
     }
 

@@ -10,6 +10,7 @@ use idsync::connect::{self, open_ad, open_entra};
 use idsync::desired::{self, DesiredState};
 use idsync::drift;
 use idsync::engine::{PlanInput, plan};
+use idsync::files::write::{Existing, write};
 use idsync::render;
 
 use super::{Global, output, runtime, validate};
@@ -39,7 +40,7 @@ pub enum DriftFormat {
 pub fn run(global: &Global, args: &DriftArgs) -> anyhow::Result<ExitCode> {
     let desired = validate::load(global)?;
     let baseline = match &args.baseline {
-        Some(r) => Some((r.clone(), load_baseline(&global.dir, r)?)),
+        Some(r) => Some((r.clone(), load_baseline(global, r)?)),
         None => None,
     };
     let rt = runtime()?;
@@ -78,7 +79,7 @@ pub fn run(global: &Global, args: &DriftArgs) -> anyhow::Result<ExitCode> {
     };
     match &args.report {
         Some(path) => {
-            write_atomically(path, rendered.as_bytes())?;
+            write(path, rendered.as_bytes(), Existing::Replace)?;
             print!(
                 "{}",
                 render::drift_text(&report, output::stdout_styler(global))
@@ -91,19 +92,6 @@ pub fn run(global: &Global, args: &DriftArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("writing {}", path.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }
 
 fn git(dir: &Path, args: &[&str]) -> anyhow::Result<Vec<u8>> {
@@ -124,7 +112,9 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The desired state as it was at a git ref: its YAML files copied to a temporary folder.
-fn load_baseline(dir: &Path, reference: &str) -> anyhow::Result<DesiredState> {
+/// Its `directories:` are never used (the baseline is only planned against what was read).
+fn load_baseline(global: &Global, reference: &str) -> anyhow::Result<DesiredState> {
+    let dir = &global.dir;
     let text = |v: Vec<u8>| String::from_utf8_lossy(&v).trim().to_owned();
     let top = PathBuf::from(text(git(dir, &["rev-parse", "--show-toplevel"])?));
     let prefix = text(git(dir, &["rev-parse", "--show-prefix"])?);
@@ -170,6 +160,7 @@ fn load_baseline(dir: &Path, reference: &str) -> anyhow::Result<DesiredState> {
             dir.display()
         );
     }
-    desired::load(tmp.path())
+    desired::load_with(tmp.path(), global.directories().as_deref())
+        .map(|l| l.state)
         .map_err(|e| anyhow::anyhow!("the desired state at {reference} does not load:\n{e}"))
 }

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::ValueEnum;
 use idsync::connect::{open_ad, open_entra, read_both};
+use idsync::files::write::{Existing, write};
 use idsync::import::identities_yaml;
 use idsync::plan::Side;
 
@@ -29,7 +30,8 @@ pub enum From {
 
 pub fn run(global: &Global, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let desired = validate::load(global)?;
-    if let Some(path) = args.out.as_ref().filter(|p| p.exists()) {
+    // Checked before reading the directories too, so a long read is not wasted.
+    if let Some(path) = args.out.as_ref().filter(|p| p.is_file()) {
         bail!("{} exists; import never overwrites a file", path.display());
     }
     let rt = runtime()?;
@@ -47,15 +49,7 @@ pub fn run(global: &Global, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let yaml = identities_yaml(&desired, &ad, &cloud, side);
     match &args.out {
         Some(path) => {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)
-                .with_context(|| format!("writing {}", path.display()))?;
-            std::io::Write::write_all(&mut tmp, yaml.as_bytes())?;
-            tmp.persist_noclobber(path)
-                .with_context(|| format!("writing {}", path.display()))?;
+            write(path, yaml.as_bytes(), Existing::Keep)?;
             if !global.quiet {
                 eprintln!("Wrote {}.", path.display());
             }

@@ -37,6 +37,11 @@ pub struct Global {
     /// Read Entra from this Graph JSON file instead of the configured tenant.
     #[arg(long, global = true, value_name = "FILE")]
     entra_snapshot: Option<PathBuf>,
+    /// Connection settings owned by the pipeline: a YAML file with `ad:` and `entra:` at its
+    /// top level. Replaces the desired state's `directories:`, which a pull request can edit.
+    /// Default: $IDSYNC_DIRECTORIES.
+    #[arg(long, global = true, value_name = "FILE")]
+    directories: Option<PathBuf>,
     /// More detail on stderr (-v, -vv).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -49,6 +54,16 @@ pub struct Global {
 }
 
 impl Global {
+    /// `--directories`, else `IDSYNC_DIRECTORIES` (read here rather than by clap, so an empty
+    /// variable means unset instead of an error).
+    fn directories(&self) -> Option<PathBuf> {
+        self.directories.clone().or_else(|| {
+            std::env::var_os(DIRECTORIES_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+    }
+
     fn overrides(&self) -> Overrides {
         Overrides {
             ad_snapshot: self.ad_snapshot.clone(),
@@ -56,6 +71,9 @@ impl Global {
         }
     }
 }
+
+/// The variable that gives `--directories` in pipelines.
+const DIRECTORIES_ENV: &str = "IDSYNC_DIRECTORIES";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {

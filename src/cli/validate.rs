@@ -7,7 +7,7 @@ use idsync::desired::{self, LoadError};
 use super::Global;
 
 pub fn run(global: &Global) -> anyhow::Result<ExitCode> {
-    match desired::load(&global.dir) {
+    match load_and_warn(global) {
         Ok(state) => {
             if !global.quiet {
                 println!(
@@ -38,7 +38,7 @@ pub fn run(global: &Global) -> anyhow::Result<ExitCode> {
 
 /// Loads the desired state for commands that need it, printing located problems one per line.
 pub fn load(global: &Global) -> anyhow::Result<desired::DesiredState> {
-    match desired::load(&global.dir) {
+    match load_and_warn(global) {
         Ok(s) => Ok(s),
         Err(LoadError::Invalid { issues }) => {
             for issue in &issues {
@@ -53,4 +53,15 @@ pub fn load(global: &Global) -> anyhow::Result<desired::DesiredState> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Loads with `--directories`, printing its warnings (a `directories:` block that is not used).
+fn load_and_warn(global: &Global) -> Result<desired::DesiredState, LoadError> {
+    let loaded = desired::load_with(&global.dir, global.directories().as_deref())?;
+    if !global.quiet {
+        for warning in &loaded.warnings {
+            eprintln!("{warning}");
+        }
+    }
+    Ok(loaded.state)
 }

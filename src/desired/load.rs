@@ -39,6 +39,21 @@ pub fn schema_json() -> String {
 
 /// Loads every `*.yaml`/`*.yml` file in `dir` (sorted by name), merges and validates them.
 pub fn load(dir: &Path) -> Result<DesiredState, LoadError> {
+    load_with(dir, None).map(|l| l.state)
+}
+
+/// A loaded desired state and what the CLI should warn about.
+#[derive(Debug)]
+pub struct Loaded {
+    pub state: DesiredState,
+    /// Located warnings (never secret values), e.g. a `directories:` block that is not used.
+    pub warnings: Vec<Issue>,
+}
+
+/// [`load`], with the connection settings taken from `directories` (the pipeline's
+/// `--directories FILE`: `ad:` and `entra:` at its top level) instead of the desired state's
+/// `directories:`, which is then never used — only named in a warning when it differs.
+pub fn load_with(dir: &Path, directories: Option<&Path>) -> Result<Loaded, LoadError> {
     let io = |source| LoadError::Io {
         path: dir.to_owned(),
         source,
@@ -64,15 +79,14 @@ pub fn load(dir: &Path) -> Result<DesiredState, LoadError> {
     let mut files = Vec::new();
     let mut issues = Vec::new();
     for path in &paths {
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let Some(text) = read_text(path, &mut issues)? else {
+            continue;
+        };
         hasher.update(path.file_name().unwrap_or_default().as_encoded_bytes());
         hasher.update([0]);
         hasher.update(text.as_bytes());
         hasher.update([0]);
-        match parse_file(&text) {
+        match parse_yaml::<DesiredFile>(&text) {
             Ok(doc) => files.push((path.clone(), doc)),
             Err((line, column, message)) => issues.push(Issue {
                 file: path.clone(),
@@ -92,10 +106,52 @@ pub fn load(dir: &Path) -> Result<DesiredState, LoadError> {
         files: paths.clone(),
         parse_failed,
     };
-    let merged = merge(files, &mut checker);
+    let mut merged = merge(files, &mut checker);
+    let mut warnings = Vec::new();
+    if let Some(path) = directories {
+        let text = read_text(path, &mut checker.issues)?;
+        match text.as_deref().map(parse_yaml::<model::Directories>) {
+            Some(Ok(given)) => {
+                let given = Loc {
+                    value: given,
+                    line: 1,
+                    column: 1,
+                };
+                if let Some(own) = &merged.directories {
+                    let differ = differing_keys(&own.value, &given);
+                    if !differ.is_empty() {
+                        warnings.push(Issue {
+                            file: own.file.clone(),
+                            line: own.value.line,
+                            column: own.value.column,
+                            message: format!(
+                                "warning: `directories:` is not used: {} gives the connection settings, and this block differs in {}",
+                                path.display(),
+                                differ.join(", ")
+                            ),
+                        });
+                    }
+                }
+                merged.directories = Some(From {
+                    file: path.to_owned(),
+                    value: given,
+                });
+            }
+            Some(Err((line, column, message))) => {
+                checker.issues.push(Issue {
+                    file: path.to_owned(),
+                    line,
+                    column,
+                    message,
+                });
+                merged.directories = None;
+            }
+            None => merged.directories = None,
+        }
+    }
     let state = checker.build(merged, paths, digest);
     if checker.issues.is_empty() {
-        Ok(state)
+        Ok(Loaded { state, warnings })
     } else {
         Err(LoadError::Invalid {
             issues: checker.issues,
@@ -103,25 +159,81 @@ pub fn load(dir: &Path) -> Result<DesiredState, LoadError> {
     }
 }
 
-/// Parses one file; an empty file is an empty document.
-fn parse_file(text: &str) -> Result<DesiredFile, (u64, u64, String)> {
+/// Reads a YAML file as UTF-8. Invalid UTF-8 is a located issue (`Ok(None)`), not an I/O error.
+fn read_text(path: &Path, issues: &mut Vec<Issue>) -> Result<Option<String>, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) => {
+            let bytes = e.as_bytes();
+            let at = e.utf8_error().valid_up_to();
+            // The prefix is valid UTF-8 by definition; count characters for the column.
+            let before = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+            let line = before.matches('\n').count() as u64 + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() as u64 + 1;
+            issues.push(Issue {
+                file: path.to_owned(),
+                line,
+                column,
+                message: format!(
+                    "invalid UTF-8 (byte 0x{:02x}); YAML files must be UTF-8",
+                    bytes.get(at).copied().unwrap_or_default()
+                ),
+            });
+            Ok(None)
+        }
+    }
+}
+
+/// Parses one YAML document; an empty file (or only comments) is the default value.
+fn parse_yaml<T: serde::de::DeserializeOwned + Default>(
+    text: &str,
+) -> Result<T, (u64, u64, String)> {
     if text.trim().is_empty()
         || text
             .lines()
             .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
-        return Ok(DesiredFile::default());
+        return Ok(T::default());
     }
-    serde_saphyr::from_str::<DesiredFile>(text).map_err(|e| {
+    serde_saphyr::from_str::<T>(text).map_err(|e| {
         let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
         let plain = e.without_snippet();
         use serde_saphyr::MessageFormatter as _;
-        let message = serde_saphyr::UserMessageFormatter
-            .format_message(plain)
-            .escape_debug()
-            .to_string();
+        let message = plain_text(&serde_saphyr::UserMessageFormatter.format_message(plain));
         (line, column, message)
     })
+}
+
+/// A message as one plain line: quotes stay quotes; control characters — raw, or as the
+/// `\u{0}` the YAML parser writes for them — are shown as `U+0000`.
+fn plain_text(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(c) = rest.chars().next() {
+        let escaped = rest.strip_prefix("\\u{").and_then(|r| {
+            let (hex, tail) = r.split_once('}')?;
+            let code = u32::from_str_radix(hex, 16)
+                .ok()
+                .filter(|_| hex.len() <= 6)?;
+            Some((code, tail))
+        });
+        if let Some((code, tail)) = escaped {
+            out.push_str(&format!("U+{code:04X}"));
+            rest = tail;
+            continue;
+        }
+        if c.is_control() {
+            out.push_str(&format!("U+{:04X}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 /// A value together with the file it came from.
@@ -136,7 +248,7 @@ struct Merged {
     directories: Option<From<model::Directories>>,
     scope: Option<From<model::Scope>>,
     matching: Option<From<model::Matching>>,
-    upn_suffixes: Option<From<BTreeMap<String, String>>>,
+    upn_suffixes: Option<From<BTreeMap<String, Loc<String>>>>,
     attributes: Option<From<BTreeMap<String, Loc<model::Authority>>>>,
     provision: Option<From<model::Provision>>,
     deprovision: Option<From<model::Deprovision>>,
@@ -280,17 +392,34 @@ impl Checker {
 
         let mut upn_suffixes = BTreeMap::new();
         if let Some(s) = &m.upn_suffixes {
-            for (from, to) in &s.value.value {
-                for domain in [from, to] {
+            // In file order, so a duplicate is reported where it is written second.
+            let mut entries: Vec<(&String, &Loc<String>)> = s.value.value.iter().collect();
+            entries.sort_by_key(|(_, to)| (to.line, to.column));
+            let mut first: BTreeMap<String, (&String, &Loc<String>)> = BTreeMap::new();
+            for (from, to) in entries {
+                for domain in [from, &to.value] {
                     if !is_domain(domain) {
                         self.issue(
                             &s.file,
-                            &s.value,
+                            to,
                             format!("upn_suffixes: `{domain}` is not a domain name"),
                         );
                     }
                 }
-                upn_suffixes.insert(fold(from), to.clone());
+                let key = fold(from);
+                if let Some((earlier, at)) = first.get(&key) {
+                    self.issue(
+                        &s.file,
+                        to,
+                        format!(
+                            "upn_suffixes: `{from}` is `{earlier}` (line {}) in another case; UPN suffixes are case-insensitive, keep one",
+                            at.line
+                        ),
+                    );
+                    continue;
+                }
+                first.insert(key.clone(), (from, to));
+                upn_suffixes.insert(key, to.value.clone());
             }
         }
 
@@ -394,7 +523,7 @@ impl Checker {
                     self.issue(file, a, "directories.ad.bind_dn is required with `url`");
                 }
                 let password = match &a.password {
-                    Some(p) => Some(secret_source(base, &p.value)),
+                    Some(p) => self.secret_source(file, base, p, "directories.ad.password"),
                     None => {
                         self.issue(file, a, "directories.ad.password is required with `url` ({ env: NAME } or { file: PATH })");
                         None
@@ -437,8 +566,17 @@ impl Checker {
         let tenant_id = required("tenant_id", &e.tenant_id, self);
         let client_id = required("client_id", &e.client_id, self);
         let credential = match (&e.client_secret, &e.federated_token_file) {
-            (Some(s), None) => Some(GraphCredential::ClientSecret(secret_source(base, &s.value))),
-            (None, Some(f)) => Some(GraphCredential::FederatedTokenFile(base.join(&f.value))),
+            (Some(s), None) => self
+                .secret_source(file, base, s, "directories.entra.client_secret")
+                .map(GraphCredential::ClientSecret),
+            (None, Some(f)) => self
+                .secret_file(
+                    file,
+                    f,
+                    &base.join(&f.value),
+                    "directories.entra.federated_token_file",
+                )
+                .map(GraphCredential::FederatedTokenFile),
             (Some(s), Some(_)) => {
                 self.issue(
                     file,
@@ -489,6 +627,43 @@ impl Checker {
             login_url: login_url?,
             graph_url: graph_url?,
         }))
+    }
+
+    fn secret_source(
+        &mut self,
+        file: &Path,
+        base: &Path,
+        s: &Loc<model::SecretRef>,
+        what: &str,
+    ) -> Option<SecretSource> {
+        match &s.value {
+            model::SecretRef::Env(name) => match env_refusal(name) {
+                Some(why) => {
+                    self.issue(file, s, format!("{what}: {why}"));
+                    None
+                }
+                None => Some(SecretSource::Env(name.clone())),
+            },
+            model::SecretRef::File(p) => self
+                .secret_file(file, s, &base.join(p), what)
+                .map(SecretSource::File),
+        }
+    }
+
+    fn secret_file<T>(
+        &mut self,
+        file: &Path,
+        at: &Loc<T>,
+        path: &Path,
+        what: &str,
+    ) -> Option<PathBuf> {
+        match secret_file_refusal(path) {
+            Some(why) => {
+                self.issue(file, at, format!("{what}: {why}"));
+                None
+            }
+            None => Some(path.to_owned()),
+        }
     }
 
     fn scope(&mut self, scope: Option<&From<model::Scope>>) -> ScopeConfig {
@@ -741,10 +916,144 @@ fn unknown_attribute(name: &str) -> String {
     )
 }
 
-fn secret_source(base: &Path, s: &model::SecretRef) -> SecretSource {
-    match s {
-        model::SecretRef::Env(name) => SecretSource::Env(name.clone()),
-        model::SecretRef::File(p) => SecretSource::File(base.join(p)),
+/// The keys in which two `directories:` blocks differ, as written (relative paths are compared
+/// as text: each file's paths are relative to that file). Names keys, never values.
+fn differing_keys(own: &model::Directories, given: &model::Directories) -> Vec<String> {
+    fn value<T>(v: &Option<Loc<T>>) -> Option<&T> {
+        v.as_ref().map(|l| &l.value)
+    }
+    // Exhaustive on purpose: a key added to the model stops this compiling until it is
+    // compared below too.
+    if let (Some(ad), Some(entra)) = (&own.ad, &own.entra) {
+        let model::AdDirectory {
+            url: _,
+            start_tls: _,
+            base_dn: _,
+            bind_dn: _,
+            password: _,
+            ca_file: _,
+            timeout_seconds: _,
+            snapshot: _,
+        } = &ad.value;
+        let model::EntraDirectory {
+            tenant_id: _,
+            client_id: _,
+            client_secret: _,
+            federated_token_file: _,
+            login_url: _,
+            graph_url: _,
+            snapshot: _,
+        } = &entra.value;
+    }
+    let mut out = Vec::new();
+    macro_rules! compare {
+        ($side:literal, $a:expr, $b:expr, [$($key:ident),*], [$($flag:ident),*]) => {
+            match ($a.as_ref(), $b.as_ref()) {
+                (None, None) => {}
+                (Some(a), Some(b)) => {
+                    $(if value(&a.$key) != value(&b.$key) {
+                        out.push(concat!("directories.", $side, ".", stringify!($key)).to_owned());
+                    })*
+                    $(if a.$flag != b.$flag {
+                        out.push(concat!("directories.", $side, ".", stringify!($flag)).to_owned());
+                    })*
+                }
+                _ => out.push(concat!("directories.", $side).to_owned()),
+            }
+        };
+    }
+    compare!(
+        "ad",
+        own.ad,
+        given.ad,
+        [
+            url,
+            base_dn,
+            bind_dn,
+            password,
+            ca_file,
+            timeout_seconds,
+            snapshot
+        ],
+        [start_tls]
+    );
+    compare!(
+        "entra",
+        own.entra,
+        given.entra,
+        [
+            tenant_id,
+            client_id,
+            client_secret,
+            federated_token_file,
+            login_url,
+            graph_url,
+            snapshot
+        ],
+        []
+    );
+    out
+}
+
+/// Why a variable may not hold an idsync secret, if it may not. The desired state is untrusted
+/// (a pull request edits it while the pipeline holds credentials), so it may only name the
+/// variables set for idsync, and never the key that signs saved plans.
+fn env_refusal(name: &str) -> Option<&'static str> {
+    let valid = name
+        .strip_prefix(SECRET_ENV_PREFIX)
+        .is_some_and(|rest| !rest.is_empty())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if name == crate::apply::saved::KEY_ENV {
+        Some("IDSYNC_PLAN_KEY signs saved plans and is never sent to a directory")
+    } else if !valid {
+        // The name is not repeated: a secret pasted here by mistake must not reach a log.
+        Some(
+            "`{ env: NAME }` must name a variable starting with IDSYNC_ (letters, digits, `_`): the desired state may not choose which of the pipeline's variables is sent to a directory",
+        )
+    } else {
+        None
+    }
+}
+
+/// Only these variables may hold secrets named in the desired state.
+const SECRET_ENV_PREFIX: &str = "IDSYNC_";
+
+/// Why a path is obviously not a secret file, if it is: kernel and device files
+/// (`/proc/self/environ` holds every variable of the pipeline), git's own files (a checkout's
+/// `.git/config` can hold the token it was cloned with), anything that is not a regular file.
+/// The read itself is bounded and checked again when the secret is read.
+fn secret_file_refusal(path: &Path) -> Option<String> {
+    fn lexical(path: &Path) -> Option<String> {
+        use std::path::Component;
+        let mut components = path.components();
+        if let (Some(Component::RootDir), Some(Component::Normal(top))) =
+            (components.next(), components.next())
+            && ["proc", "sys", "dev"].iter().any(|t| top == *t)
+            // /dev/shm holds ordinary files (a job may put a secret there), not devices.
+            && !(top == "dev" && components.next().is_some_and(|c| c.as_os_str() == "shm"))
+        {
+            return Some(format!(
+                "a file under /{} is not a secret file",
+                top.to_string_lossy()
+            ));
+        }
+        if path.components().any(|c| c.as_os_str() == ".git") {
+            return Some("a file inside a .git folder is not a secret file".into());
+        }
+        None
+    }
+    if let Some(why) = lexical(path) {
+        return Some(why);
+    }
+    // A symlink committed to the repository can point anywhere: check where it leads.
+    if let Ok(real) = std::fs::canonicalize(path)
+        && let Some(why) = lexical(&real)
+    {
+        return Some(format!("it leads to {}: {why}", real.display()));
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => Some("it is not a regular file".into()),
+        _ => None,
     }
 }
 
@@ -791,6 +1100,61 @@ mod tests {
         assert!(is_loopback("127.0.0.7"));
         assert!(is_loopback("::1"));
         assert!(!is_loopback("10.0.0.1"));
+    }
+
+    #[test]
+    fn messages_are_quoted_plainly() {
+        assert_eq!(
+            plain_text("unexpected character: `\\u{0}'"),
+            "unexpected character: `U+0000'"
+        );
+        assert_eq!(
+            plain_text("expected ':'\u{1b}[31m"),
+            "expected ':'U+001B[31m"
+        );
+        assert_eq!(plain_text("keep \\u{zz} and \\n"), "keep \\u{zz} and \\n");
+    }
+
+    #[test]
+    fn only_idsync_variables_hold_secrets() {
+        assert_eq!(env_refusal("IDSYNC_AD_PASSWORD"), None);
+        for name in [
+            "IDSYNC_PLAN_KEY",
+            "GITHUB_TOKEN",
+            "IDSYNC_",
+            "idsync_x",
+            "IDSYNC_A-B",
+            "",
+        ] {
+            assert!(env_refusal(name).is_some(), "{name}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn obvious_non_secret_files_are_refused() {
+        for p in [
+            "/proc/self/environ",
+            "/dev/zero",
+            "/sys/kernel/x",
+            "repo/.git/config",
+        ] {
+            assert!(secret_file_refusal(Path::new(p)).is_some(), "{p}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        assert!(secret_file_refusal(dir.path()).is_some(), "a directory");
+        let link = dir.path().join("secret");
+        std::os::unix::fs::symlink("/proc/self/environ", &link).unwrap();
+        let why = secret_file_refusal(&link).unwrap();
+        assert!(why.contains("/proc"), "{why}");
+        let real = dir.path().join("real");
+        std::fs::write(&real, "s3cr3t").unwrap();
+        assert_eq!(secret_file_refusal(&real), None);
+        assert_eq!(secret_file_refusal(&dir.path().join("not-yet")), None);
+        assert_eq!(
+            secret_file_refusal(Path::new("/dev/shm/idsync-not-yet")),
+            None
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use load::{LoadError, load, schema_json};
+pub use load::{LoadError, Loaded, load, load_with, schema_json};
 pub use model::{
     Authority, DeprovisionAction, InitialState, SecretRef, SoftMatchKey, SourceAnchor,
 };

@@ -77,7 +77,7 @@ pub struct DesiredFile {
     /// How AD users are joined to cloud users.
     pub matching: Option<Loc<Matching>>,
     /// On-premises UPN suffix -> routable suffix used in the cloud (`corp.local: example.com`).
-    pub upn_suffixes: Option<Loc<BTreeMap<String, String>>>,
+    pub upn_suffixes: Option<Loc<BTreeMap<String, Loc<String>>>>,
     /// Which directory is authoritative for each attribute (Graph property names).
     pub attributes: Option<Loc<BTreeMap<String, Loc<Authority>>>>,
     /// Creating accounts that exist on one side only.
@@ -143,15 +143,67 @@ pub struct EntraDirectory {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SecretRef {
-    /// Name of an environment variable holding the secret.
-    Env(String),
+    /// Name of an environment variable holding the secret: it starts with `IDSYNC_` and is not
+    /// `IDSYNC_PLAN_KEY` (a desired state may not pick which of the pipeline's variables is
+    /// sent to a directory).
+    Env(#[schemars(pattern(r"^(?!IDSYNC_PLAN_KEY$)IDSYNC_[A-Za-z0-9_]+$"))] String),
     /// Path of a file holding the secret (relative to this file); surrounding whitespace is
     /// trimmed.
     File(PathBuf),
 }
 
+/// Refusal of a literal where a secret belongs. It never repeats the value: a secret pasted by
+/// mistake must not reach a pipeline log through the error that refuses it.
+const LITERAL_SECRET: &str = "secrets are never written in the YAML: use { env: NAME } or { file: PATH } (the value is not shown)";
+
+/// Implements every `visit_*` of a visitor except `visit_str` and `visit_map` as a refusal
+/// that does not echo the value (serde's default messages quote scalars).
+macro_rules! refuse_other_types {
+    ($message:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Err(E::custom($message))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Err(E::custom($message))
+        }
+        fn visit_i128<E: de::Error>(self, _: i128) -> Result<Self::Value, E> {
+            Err(E::custom($message))
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Err(E::custom($message))
+        }
+        fn visit_u128<E: de::Error>(self, _: u128) -> Result<Self::Value, E> {
+            Err(E::custom($message))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Err(E::custom($message))
+        }
+        fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Self::Value, E> {
+            Err(E::custom($message))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Err(E::custom($message))
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Err(E::custom($message))
+        }
+        fn visit_some<D: Deserializer<'de>>(self, _: D) -> Result<Self::Value, D::Error> {
+            Err(de::Error::custom($message))
+        }
+        fn visit_newtype_struct<D: Deserializer<'de>>(self, _: D) -> Result<Self::Value, D::Error> {
+            Err(de::Error::custom($message))
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(de::Error::custom($message))
+        }
+        fn visit_enum<A: de::EnumAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(de::Error::custom($message))
+        }
+    };
+}
+
 impl<'de> Deserialize<'de> for SecretRef {
-    // Hand-written so a literal secret is refused without echoing it into the error.
+    // Hand-written so a literal secret of any YAML type is refused without echoing it.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
@@ -160,35 +212,113 @@ impl<'de> Deserialize<'de> for SecretRef {
                 f.write_str("{ env: NAME } or { file: PATH }")
             }
             fn visit_str<E: de::Error>(self, _: &str) -> Result<SecretRef, E> {
-                Err(E::custom(
-                    "secrets are never written in the YAML: use { env: NAME } or { file: PATH }",
-                ))
+                Err(E::custom(LITERAL_SECRET))
             }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<SecretRef, E> {
-                self.visit_str("")
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<SecretRef, E> {
-                self.visit_str("")
-            }
+            refuse_other_types!(LITERAL_SECRET);
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SecretRef, A::Error> {
-                let Some(key) = map.next_key::<String>()? else {
-                    return Err(de::Error::custom(
-                        "expected { env: NAME } or { file: PATH }",
-                    ));
+                let unknown = || {
+                    de::Error::custom(
+                        "a secret is { env: NAME } or { file: PATH }; this map has another key (not shown)",
+                    )
                 };
-                let secret = match key.as_str() {
-                    "env" => SecretRef::Env(map.next_value()?),
-                    "file" => SecretRef::File(map.next_value()?),
-                    other => {
-                        return Err(de::Error::custom(format!(
-                            "unknown key `{other}`, expected `env` or `file`"
-                        )));
+                let secret = match map.next_key::<SecretKey>()? {
+                    None => {
+                        return Err(de::Error::custom(
+                            "expected { env: NAME } or { file: PATH }",
+                        ));
+                    }
+                    Some(SecretKey::Other) => return Err(unknown()),
+                    Some(SecretKey::Env) => SecretRef::Env(map.next_value::<PlainString>()?.0),
+                    Some(SecretKey::File) => {
+                        SecretRef::File(PathBuf::from(map.next_value::<PlainString>()?.0))
                     }
                 };
-                if map.next_key::<String>()?.is_some() {
-                    return Err(de::Error::custom("give exactly one of `env` or `file`"));
+                match map.next_key::<SecretKey>()? {
+                    None => Ok(secret),
+                    Some(SecretKey::Other) => Err(unknown()),
+                    Some(_) => Err(de::Error::custom("give exactly one of `env` or `file`")),
                 }
-                Ok(secret)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A key of a secret map, read without keeping (or echoing) anything but `env` and `file`.
+enum SecretKey {
+    Env,
+    File,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for SecretKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SecretKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`env` or `file`")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<SecretKey, E> {
+                Ok(match key {
+                    "env" => SecretKey::Env,
+                    "file" => SecretKey::File,
+                    _ => SecretKey::Other,
+                })
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<SecretKey, E> {
+                Ok(SecretKey::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<SecretKey, E> {
+                Ok(SecretKey::Other)
+            }
+            fn visit_i128<E: de::Error>(self, _: i128) -> Result<SecretKey, E> {
+                Ok(SecretKey::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<SecretKey, E> {
+                Ok(SecretKey::Other)
+            }
+            fn visit_u128<E: de::Error>(self, _: u128) -> Result<SecretKey, E> {
+                Ok(SecretKey::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<SecretKey, E> {
+                Ok(SecretKey::Other)
+            }
+            fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<SecretKey, E> {
+                Ok(SecretKey::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<SecretKey, E> {
+                Ok(SecretKey::Other)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<SecretKey, A::Error> {
+                Ok(SecretKey::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<SecretKey, A::Error> {
+                Ok(SecretKey::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The value of `env:` or `file:`: a string; anything else is refused without echoing it.
+struct PlainString(String);
+
+impl<'de> Deserialize<'de> for PlainString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const NOT_A_NAME: &str = "`env` takes a variable name and `file` a path, as a string";
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PlainString;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PlainString, E> {
+                Ok(PlainString(v.to_owned()))
+            }
+            refuse_other_types!(NOT_A_NAME);
+            fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<PlainString, A::Error> {
+                Err(de::Error::custom(NOT_A_NAME))
             }
         }
         d.deserialize_any(V)

@@ -3,6 +3,23 @@
 
 use std::fmt;
 
+use crate::directory::attributes::{self, ValueKind};
+
+/// Cloud properties a template may name besides the text rows of the attribute table: the
+/// identifiers every read selects.
+const IDENTIFIER_PLACEHOLDERS: &[&str] = &["id", "onPremisesImmutableId"];
+
+/// The property names a template may use, in Graph's exact spelling: the identifiers and every
+/// single-valued text property of the attribute table.
+pub fn placeholders() -> impl Iterator<Item = &'static str> {
+    IDENTIFIER_PLACEHOLDERS.iter().copied().chain(
+        attributes::TABLE
+            .iter()
+            .filter(|m| m.kind == ValueKind::Text)
+            .map(|m| m.graph),
+    )
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
     Literal(String),
@@ -59,6 +76,15 @@ impl Template {
                     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
                         return Err((i + 1, format!("`{{{inner}}}` is not a property name")));
                     }
+                    if !placeholders().any(|p| p == name) {
+                        return Err((
+                            i + 1,
+                            format!(
+                                "unknown placeholder `{{{name}}}`; known: {}",
+                                placeholders().collect::<Vec<_>>().join(", ")
+                            ),
+                        ));
+                    }
                     parts.push(Part::Property {
                         name: name.to_owned(),
                         take,
@@ -80,6 +106,14 @@ impl Template {
         Ok(Template {
             source: text.to_owned(),
             parts,
+        })
+    }
+
+    /// The properties it names (for the reads to select them).
+    pub fn properties(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Property { name, .. } => Some(name.as_str()),
+            Part::Literal(_) => None,
         })
     }
 
@@ -131,6 +165,7 @@ mod tests {
         assert_eq!(t.render(props).unwrap(), "AWood-x");
         let t = Template::parse("{department}").unwrap();
         assert_eq!(t.render(props).unwrap_err(), "department");
+        assert_eq!(t.properties().collect::<Vec<_>>(), ["department"]);
     }
 
     #[test]
@@ -140,5 +175,23 @@ mod tests {
         assert!(Template::parse("{a:0}").is_err());
         assert!(Template::parse("{a b}").is_err());
         assert!(Template::parse("fixed").is_err());
+    }
+
+    #[test]
+    fn unknown_and_miscased_placeholders_are_refused_naming_the_known_ones() {
+        let (pos, msg) = Template::parse("x-{mailNick}").unwrap_err();
+        assert_eq!(pos, 3);
+        assert!(msg.contains("unknown placeholder `{mailNick}`"), "{msg}");
+        assert!(
+            msg.contains("mailNickname") && msg.contains("employeeId"),
+            "{msg}"
+        );
+        assert!(Template::parse("{MailNickname}").is_err());
+        // Lists and booleans have no single text value.
+        assert!(Template::parse("{businessPhones}").is_err());
+        assert!(Template::parse("{accountEnabled}").is_err());
+        for ok in ["{id}", "{onPremisesImmutableId}", "{givenName:1}{surname}"] {
+            assert!(Template::parse(ok).is_ok(), "{ok}");
+        }
     }
 }

@@ -109,6 +109,10 @@ pub fn attribute_names_needed(desired: &DesiredState) -> (Vec<AttrName>, Vec<Str
             }
         }
     }
+    // The provisioning template's properties too, or every create would miss them.
+    if let Some(p) = &desired.provision_ad {
+        graph.extend(p.sam_account_name.properties());
+    }
     (ad, graph.into_iter().map(str::to_owned).collect())
 }
 

@@ -14,12 +14,13 @@ pub use ad::AdSnapshot;
 pub use entra::{EntraSnapshot, ON_PREMISES_MASTERED, SYNCED_OBJECT_MESSAGE};
 
 use std::fs;
-use std::io::{self, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use super::ldif::LdifError;
+use crate::files::write::Stage;
 
 /// What can go wrong reading or writing a snapshot file. Displays as `FILE:LINE:COL: message`
 /// where a location is known.
@@ -130,69 +131,21 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-/// The points of an atomic write where a test can make it fail, as a crash would.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    /// The temporary file holds the new content (not yet synced).
-    Written,
-    /// The temporary file is synced, not yet renamed.
-    Synced,
-    /// The rename is done; the directory is not yet synced.
-    Renamed,
-}
-
-/// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over `path` and syncs
-/// the directory: a process killed at any moment leaves the old file or the new one, whole.
+/// Writes with [`crate::files::write`] (atomic beside the real target, never over a read-only
+/// file); the hook lets tests fail it at each stage, as a crash would.
 fn write_atomically(
     path: &Path,
     bytes: &[u8],
     fault: &mut dyn FnMut(Stage) -> io::Result<()>,
 ) -> Result<(), SnapshotError> {
-    // Write through a symlink to its target, rather than replacing the link with a file.
-    let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "snapshot".into());
-    let err = |action: &'static str| move |e: io::Error| SnapshotError::io(path, action, e);
-
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(err("create a temporary file beside it"))?;
-    tmp.write_all(bytes)
-        .map_err(err("write the temporary file"))?;
-    fault(Stage::Written).map_err(err("write the temporary file"))?;
-    // Keep the original's permissions (the temporary file is created 0600).
-    if let Ok(meta) = fs::metadata(&target) {
-        fs::set_permissions(tmp.path(), meta.permissions())
-            .map_err(err("set permissions on the temporary file"))?;
-    }
-    tmp.as_file()
-        .sync_all()
-        .map_err(err("sync the temporary file"))?;
-    fault(Stage::Synced).map_err(err("sync the temporary file"))?;
-    tmp.persist(&target)
-        .map_err(|e| SnapshotError::io(path, "rename the temporary file over it", e.error))?;
-    fault(Stage::Renamed).map_err(err("sync the directory"))?;
-    sync_dir(&dir).map_err(err("sync the directory"))?;
-    Ok(())
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    fs::File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
-    // Windows cannot open a directory for syncing; its rename is durable once it returns.
-    Ok(())
+    use crate::files::write::{Existing, WriteError, write_with};
+    write_with(path, bytes, Existing::Replace, fault).map_err(|e| match e {
+        WriteError::Io { action, source, .. } => SnapshotError::io(path, action, source),
+        WriteError::Refused { reason, .. } => SnapshotError::WriteRefused {
+            path: path.to_owned(),
+            message: reason,
+        },
+    })
 }
 
 /// 1-based line and byte column of a byte offset.
@@ -249,9 +202,7 @@ mod tests {
                     // is atomic).
                     let temps = leftovers(dir.path());
                     assert!(
-                        temps.len() == 1
-                            && temps[0].starts_with(".snap.ldif.")
-                            && temps[0].ends_with(".tmp"),
+                        temps.len() == 1 && temps[0].starts_with(".snap.ldif.idsync-tmp-"),
                         "{temps:?}"
                     );
                     if s == stage {
