@@ -9,7 +9,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::executor::{Status, taken_names};
-use crate::directory::{AdRead, AdUser, CloudUser, DirectoryError};
+use crate::directory::{AdRead, CloudUser, DirectoryError};
 use crate::names::fold;
 use crate::plan::{Action, ActionId, ActionKind, Plan, Precondition, Side};
 
@@ -55,13 +55,12 @@ fn key(a: &Action) -> Key {
     }
 }
 
-/// Compares `saved` with `fresh`, a plan made just now from `ad_users` and `cloud` (the objects
-/// in scope as read). `ad` answers whether the names of a saved create that has no twin have
-/// been taken since (then it is stale rather than refused).
+/// Compares `saved` with `fresh`, a plan made just now by the same code path as `plan`, from
+/// `cloud` (the cloud users read). `ad` answers whether the names of a saved AD create that
+/// has no twin have been taken since (then it is stale rather than refused).
 pub async fn check<A: AdRead>(
     saved: &Plan,
     fresh: &Plan,
-    ad_users: &[AdUser],
     cloud: &[CloudUser],
     ad: &mut A,
 ) -> Result<Checked, CheckError> {
@@ -125,7 +124,7 @@ pub async fn check<A: AdRead>(
         }
     }
 
-    // Actions without a twin: stale if their object visibly changed, refused otherwise.
+    // Actions without a twin: refused, unless they are creates whose names were taken since.
     let creates: Vec<&Action> = without_twin
         .iter()
         .map(|&i| &saved.actions[i])
@@ -146,7 +145,7 @@ pub async fn check<A: AdRead>(
         let s = &saved.actions[i];
         verdicts[i] = Some(match taken.remove(&s.id) {
             Some(why) => (Status::Stale, format!("stale: {why}")),
-            None => changed_since(s, ad_users, cloud).unwrap_or_else(|| {
+            None => now_exists(s, cloud).unwrap_or_else(|| {
                 let similar = by_identity.get(&(s.directory, s.action, fold(&s.identity)));
                 refused(match similar {
                     Some(&j) => format!(
@@ -256,39 +255,16 @@ fn stale_changed(s: &Action, f: &Action) -> (Status, String) {
     (Status::Stale, msg)
 }
 
-/// For an action without a twin: stale when its object is among those read and no longer
-/// meets the precondition, or its new UPN is now taken in the tenant.
-fn changed_since(s: &Action, ad_users: &[AdUser], cloud: &[CloudUser]) -> Option<(Status, String)> {
-    match (s.directory, s.action, &s.precondition) {
-        (Side::Entra, ActionKind::Create, _) => cloud
-            .iter()
-            .find(|u| fold(u.upn()) == fold(&s.target))
-            .map(|u| {
-                let msg = format!("stale: {} now exists (entra {})", s.target, u.id());
-                (Status::Stale, msg)
-            }),
-        (Side::Ad, _, Some(Precondition::UsnChanged(was))) => {
-            let guid = s.object.as_ref()?.guid()?;
-            let now = ad_users.iter().find(|u| u.object_guid == guid)?;
-            (now.usn_changed != Some(*was)).then(|| {
-                let now = now.usn_changed.map_or("?".into(), |v| v.to_string());
-                let msg = format!(
-                    "stale: {} changed since the plan (uSNChanged {was} is now {now})",
-                    s.target
-                );
-                (Status::Stale, msg)
-            })
-        }
-        (Side::Entra, _, Some(Precondition::Fingerprint(was))) => {
-            let id = s.object.as_ref()?.to_string();
-            let now = cloud.iter().find(|u| fold(u.id()) == fold(&id))?;
-            (now.fingerprint() != was.as_str()).then(|| {
-                let msg = format!("stale: {} changed since the plan", s.target);
-                (Status::Stale, msg)
-            })
-        }
-        _ => None,
+/// For a create without a twin: stale when its UPN now exists in the tenant (the AD side's
+/// names are checked domain-wide by the caller). Any other action without a twin is refused,
+/// whatever its precondition says: an edited file must not pass for a changed directory.
+fn now_exists(s: &Action, cloud: &[CloudUser]) -> Option<(Status, String)> {
+    if (s.directory, s.action) != (Side::Entra, ActionKind::Create) {
+        return None;
     }
+    let u = cloud.iter().find(|u| fold(u.upn()) == fold(&s.target))?;
+    let msg = format!("stale: {} now exists (entra {})", s.target, u.id());
+    Some((Status::Stale, msg))
 }
 
 /// How `s` differs from `f`, ignoring ids, dependencies (compared once twins are known) and

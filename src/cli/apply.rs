@@ -58,7 +58,7 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             // A saved plan is data: plan again, and run only what the fresh plan also holds.
             // (max_deletes, protect, ignore and scope are the fresh plan's, by construction.)
             let fresh = connect::read_and_plan(&desired, &mut ad, &mut entra).await?;
-            let checked = apply::check(&saved.plan, &fresh.plan, &fresh.ad, &fresh.cloud, &mut ad)
+            let checked = apply::check(&saved.plan, &fresh.plan, &fresh.cloud, &mut ad)
                 .await
                 .with_context(|| format!("checking {} against a fresh plan", path.display()))?;
             let runs = checked.verdicts.iter().filter(|v| v.is_none()).count();
