@@ -544,3 +544,45 @@ fn the_same_folders_spelled_differently_are_the_same_directories() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("was planned against AD snapshot"), "{out}");
 }
+
+#[test]
+fn dependencies_compare_modulo_renumbering() {
+    // Every id renumbered consistently: the same plan.
+    let f = fixture();
+    let mut plan = saved(&f);
+    let renumber = |v: &Value| {
+        let n: u32 = v.as_str().unwrap()[1..].parse().unwrap();
+        json!(format!("a{}", 100 - n))
+    };
+    for a in plan["plan"]["actions"].as_array_mut().unwrap() {
+        a["id"] = renumber(&a["id"]);
+        for d in a["depends_on"].as_array_mut().unwrap() {
+            *d = renumber(d);
+        }
+    }
+    forge(&f, &plan);
+    let (code, out) = apply(&f);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("applied       a99 create ad"), "{out}");
+
+    // A link that no longer waits for the create of its account: refused.
+    let f = fixture();
+    let mut plan = saved(&f);
+    let create = id_of(&plan, "create", "ad", "alva.wood@example.com");
+    let link = id_of(&plan, "link", "entra", "alva.wood@example.com");
+    action(&mut plan, &link)["depends_on"] = json!([]);
+    keep_only(&mut plan, &[&create, &link]);
+    forge(&f, &plan);
+    let (code, out) = apply(&f);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "refused: differs from the fresh plan: it depends on nothing; the fresh plan's on {create}"
+        )),
+        "{out}"
+    );
+    assert!(
+        f.cloud_user("alva.wood@example.com")["onPremisesImmutableId"].is_null(),
+        "{out}"
+    );
+}
