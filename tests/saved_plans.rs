@@ -60,6 +60,10 @@ fn saved(f: &Fixture) -> Value {
 /// Writes an edited plan with its checksum recomputed as the file computes it: SHA-256 of the
 /// compact JSON of every member but the checksum, in the file's order.
 fn forge(f: &Fixture, plan: &Value) {
+    forge_at(&f.path("plan.json"), plan);
+}
+
+fn forge_at(path: &std::path::Path, plan: &Value) {
     let mut body = plan.clone();
     body.as_object_mut().unwrap().remove("checksum");
     let sum = format!(
@@ -68,11 +72,7 @@ fn forge(f: &Fixture, plan: &Value) {
     );
     let mut file = body;
     file["checksum"] = json!(sum);
-    std::fs::write(
-        f.path("plan.json"),
-        serde_json::to_string_pretty(&file).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
 }
 
 /// The saved action with this id.
@@ -585,4 +585,75 @@ fn dependencies_compare_modulo_renumbering() {
         f.cloud_user("alva.wood@example.com")["onPremisesImmutableId"].is_null(),
         "{out}"
     );
+}
+
+/// Live AD (Samba): an update of John Doe re-aimed at an account outside the scope, with that
+/// account's real objectGUID and uSNChanged, is refused; neither account changes.
+#[test]
+fn live_an_update_re_aimed_outside_the_scope_is_refused() {
+    use support::live_fixture::{LiveFixture, cloud_user};
+    let dc = support::samba::shared_dc();
+    let f = LiveFixture::new(dc, "forged");
+    let outside = dc.test_ou("forged-outside");
+    f.seed("dn: CN=John Doe,{OU}\nobjectClass: user\nsAMAccountName: fg-jdoe\nuserPrincipalName: fg-jdoe@corp.local\n");
+    outside.seed("dn: CN=Victim,{OU}\nobjectClass: user\nsAMAccountName: fg-victim\nuserPrincipalName: fg-victim@corp.local\nmail: fg-victim@example.com\n");
+    let entra = f.snapshot_entra(&[cloud_user(
+        1,
+        "fg-jdoe@example.com",
+        json!({"mail": "fg-jdoe@example.com"}),
+    )]);
+    f.desired(&entra, "");
+    let (code, out) = f.run(&["plan", "--out", "plan.json"]);
+    assert_eq!(code, 0, "{out}");
+    let mut plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(f.path("plan.json")).unwrap()).unwrap();
+    let id = id_of(&plan, "update", "ad", "fg-jdoe@example.com");
+
+    let victim = &outside.users()[0];
+    let g = victim.bytes("objectGUID").unwrap();
+    let guid = format!(
+        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{}",
+        g[3],
+        g[2],
+        g[1],
+        g[0],
+        g[5],
+        g[4],
+        g[7],
+        g[6],
+        g[8],
+        g[9],
+        g[10..]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let usn = dc
+        .search(&victim.dn, "(objectClass=user)", &["uSNChanged"])
+        .first()
+        .and_then(|e| e.get("uSNChanged"))
+        .unwrap();
+    let a = action(&mut plan, &id);
+    a["object"] = json!(guid);
+    a["precondition"] = json!(format!("uSNChanged={usn}"));
+    for c in a["changes"].as_array_mut().unwrap() {
+        if c["attribute"] == "mail" {
+            c["after"] = json!("evil@example.net");
+        }
+    }
+    keep_only(&mut plan, &[&id]);
+    forge_at(&f.path("plan.json"), &plan);
+
+    let (ad, victim_before) = (f.ad_state(), outside.users());
+    let (code, out) = f.run(&["apply", "plan.json"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "REFUSED       {id} update ad \"fg-jdoe@example.com\" CN=John Doe,"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("refused: not in a fresh plan"), "{out}");
+    assert_eq!(f.ad_state(), ad);
+    assert_eq!(outside.users(), victim_before);
 }

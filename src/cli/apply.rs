@@ -1,13 +1,14 @@
 //! `idsync apply`: carry out a saved plan, or plan now and ask.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 use idsync::apply::{self, SavedPlan};
-use idsync::connect::{self, open_ad, open_entra};
+use idsync::connect::{self, Overrides, open_ad, open_entra};
+use idsync::desired::DesiredState;
 use idsync::render;
 
 use super::{Global, output, runtime, validate};
@@ -33,28 +34,19 @@ pub enum ReportFormat {
 
 pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let desired = validate::load(global)?;
+    let overrides = global.overrides();
+    // A damaged, foreign or outdated file is refused before any directory is opened.
+    let saved = match &args.plan {
+        Some(path) => Some((path, load_saved(global, &desired, &overrides, path)?)),
+        None => None,
+    };
     let rt = runtime()?;
     rt.block_on(async {
-        let overrides = global.overrides();
         let mut ad = open_ad(&desired, &overrides).await?;
         let mut entra = open_entra(&desired, &overrides).await?;
         super::progress::attach(global, &mut ad, &mut entra);
 
-        if let Some(path) = &args.plan {
-            let saved = SavedPlan::load(path)?;
-            if saved.desired_digest != desired.digest {
-                bail!(
-                    "the desired state in {} changed since {} was planned; nothing applied: run `idsync plan --out` again",
-                    global.dir.display(),
-                    path.display()
-                );
-            }
-            let now = (apply::ad_identity(&desired, &overrides), apply::entra_identity(&desired, &overrides));
-            for (planned, now) in [(&saved.ad, &now.0), (&saved.entra, &now.1)] {
-                if planned != now {
-                    bail!("{} was planned against {planned}, not {now}; nothing applied", path.display());
-                }
-            }
+        if let Some((path, saved)) = saved {
             // A saved plan is data: plan again, and run only what the fresh plan also holds.
             // (max_deletes, protect, ignore and scope are the fresh plan's, by construction.)
             let fresh = connect::read_and_plan(&desired, &mut ad, &mut entra).await?;
@@ -92,6 +84,37 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         let report = apply::execute(&plan, desired.source_anchor, &mut ad, &mut entra).await;
         Ok(show_report(global, args, &report))
     })
+}
+
+/// Reads a saved plan and checks it was made from this desired state against these
+/// directories (compared by what they resolve to, not by spelling).
+fn load_saved(
+    global: &Global,
+    desired: &DesiredState,
+    overrides: &Overrides,
+    path: &Path,
+) -> anyhow::Result<SavedPlan> {
+    let saved = SavedPlan::load(path)?;
+    if saved.desired_digest != desired.digest {
+        bail!(
+            "the desired state in {} changed since {} was planned; nothing applied: run `idsync plan --out` again",
+            global.dir.display(),
+            path.display()
+        );
+    }
+    let now = [
+        (&saved.ad, apply::ad_identity(desired, overrides)),
+        (&saved.entra, apply::entra_identity(desired, overrides)),
+    ];
+    for (planned, now) in now {
+        if *planned != now {
+            bail!(
+                "{} was planned against {planned}, not {now}; nothing applied",
+                path.display()
+            );
+        }
+    }
+    Ok(saved)
 }
 
 /// Prints the outcome; exit 1 unless every action applied (refused and stale ones included).
