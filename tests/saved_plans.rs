@@ -174,6 +174,10 @@ fn a_delete_re_aimed_at_an_out_of_scope_or_protected_object_is_refused() {
             "{out}"
         );
         assert!(out.contains("refused: not in a fresh plan"), "{out}");
+        assert!(
+            out.contains("A fresh plan has 10 actions that plan.json does not"),
+            "{out}"
+        );
         assert!(f.ad_entry(cn).is_some());
     }
 }
@@ -585,6 +589,23 @@ fn dependencies_compare_modulo_renumbering() {
         f.cloud_user("alva.wood@example.com")["onPremisesImmutableId"].is_null(),
         "{out}"
     );
+}
+
+#[test]
+fn a_repeated_action_id_refuses_the_whole_plan() {
+    let f = fixture();
+    let mut plan = saved(&f);
+    let first = plan["plan"]["actions"][0]["id"].clone();
+    plan["plan"]["actions"][1]["id"] = first;
+    let before = snapshots(&f);
+    forge(&f, &plan);
+    let (code, out) = apply(&f);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("holds the action id a1 more than once; nothing applied"),
+        "{out}"
+    );
+    assert_eq!(snapshots(&f), before);
 }
 
 /// Live AD (Samba): an update of John Doe re-aimed at an account outside the scope, with that

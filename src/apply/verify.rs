@@ -21,6 +21,8 @@ pub struct Checked {
     pub plan: Plan,
     /// Per action: `None` to run it, else the outcome it already has (refused or stale).
     pub verdicts: Vec<Option<(Status, String)>>,
+    /// How many actions of the fresh plan no saved action stands for (not run: plan again).
+    pub fresh_only: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -236,6 +238,7 @@ pub async fn check<A: AdRead>(
     Ok(Checked {
         plan: Plan::new(actions, vec![], vec![], vec![]),
         verdicts,
+        fresh_only: fresh.actions.len() - claimed.len(),
     })
 }
 

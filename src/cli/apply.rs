@@ -53,6 +53,13 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             let checked = apply::check(&saved.plan, &fresh.plan, &fresh.cloud, &mut ad)
                 .await
                 .with_context(|| format!("checking {} against a fresh plan", path.display()))?;
+            if checked.fresh_only > 0 && !global.quiet {
+                eprintln!(
+                    "A fresh plan has {} actions that {} does not; they are not applied: plan again to review them.",
+                    checked.fresh_only,
+                    path.display()
+                );
+            }
             let runs = checked.verdicts.iter().filter(|v| v.is_none()).count();
             output::info(global, &format!("applying {runs} of the {} saved actions", checked.plan.actions.len()));
             let report = apply::execute_checked(&checked, desired.source_anchor, &mut ad, &mut entra).await;
