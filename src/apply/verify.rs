@@ -164,6 +164,11 @@ pub async fn check<A: AdRead>(
 
     // Pass 2: dependencies, modulo renumbering. One on an action that will not run makes this
     // one not attempted (the executor says so); otherwise they must be the twin's.
+    let back: HashMap<ActionId, ActionId> = twin
+        .iter()
+        .enumerate()
+        .filter_map(|(k, t)| t.map(|t| (fresh.actions[t].id, saved.actions[k].id)))
+        .collect();
     for i in 0..n {
         let Some(j) = twin[i] else { continue };
         if verdicts[i].is_some() {
@@ -194,11 +199,6 @@ pub async fn check<A: AdRead>(
         let wanted: BTreeSet<ActionId> = fresh.actions[j].depends_on.iter().copied().collect();
         if mapped != wanted {
             let saved_ids = |ids: &BTreeSet<ActionId>| -> String {
-                let back: HashMap<ActionId, ActionId> = twin
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(k, t)| t.map(|t| (fresh.actions[t].id, saved.actions[k].id)))
-                    .collect();
                 let names: Vec<String> = ids
                     .iter()
                     .map(|f| {
