@@ -11,7 +11,7 @@
 //! not (an unknown member, a value idsync would not write) is refused: so whitespace and member
 //! order do not matter, and every value that is read is covered. A valid checksum proves only
 //! that the file is intact; apply still carries out nothing a fresh plan does not also contain
-//! (see [`super::verify`]).
+//! (`apply::check`).
 
 use std::path::Path;
 
