@@ -367,8 +367,9 @@ fn partial_failures_then_a_rerun_completes_with_no_duplicates() {
         "each account created once"
     );
 
-    // 2. A hard outage of Graph after the plan: AD writes land, Entra writes fail; the rerun
-    // finishes the job.
+    // 2. A hard outage of Graph's batch endpoint after the plan: apply's fresh plan still
+    // reads (paged GETs), AD writes land, Entra re-reads and writes fail; the rerun finishes
+    // the job.
     let more: Vec<Value> = (13..=16)
         .map(|n| cloud_user(n, &format!("e2e-pf{n}@example.com"), json!({})))
         .collect();
@@ -377,7 +378,7 @@ fn partial_failures_then_a_rerun_completes_with_no_duplicates() {
     }
     assert_eq!(f.run(&["plan", "--out", "plan.json"]).0, 0);
     emu.update_knobs(|k| {
-        k.fail_rate = 1.0;
+        k.item_fail_rate = 1.0;
         k.retry_after_503 = 0;
     })
     .unwrap();
@@ -385,7 +386,7 @@ fn partial_failures_then_a_rerun_completes_with_no_duplicates() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("Entra is unreachable"), "{out}");
     assert!(out.contains("applied       a1 create ad"), "{out}");
-    emu.update_knobs(|k| k.fail_rate = 0.0).unwrap();
+    emu.update_knobs(|k| k.item_fail_rate = 0.0).unwrap();
     f.converges();
     assert_eq!(
         f.ou.entries("(objectClass=user)", &["cn"]).len(),

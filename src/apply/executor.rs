@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::password::random_password;
+use super::verify::Checked;
 use crate::desired::SourceAnchor;
 use crate::directory::model::UAC_ACCOUNTDISABLE;
 use crate::directory::{
@@ -32,6 +33,8 @@ pub enum Status {
     Stale,
     /// Not tried: a dependency did not apply, or the directory became unreachable.
     NotAttempted,
+    /// A saved action that a fresh plan does not contain identically: never tried.
+    Refused,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,12 +107,46 @@ where
     A: AdRead + AdWrite,
     E: EntraRead + EntraWrite,
 {
+    run(plan, vec![None; plan.actions.len()], anchor, ad, entra).await
+}
+
+/// Runs a saved plan checked against a fresh one ([`super::check`]): the actions without a
+/// verdict, as the fresh plan has them; the others are reported with their verdict.
+pub async fn execute_checked<A, E>(
+    checked: &Checked,
+    anchor: SourceAnchor,
+    ad: &mut A,
+    entra: &mut E,
+) -> ApplyReport
+where
+    A: AdRead + AdWrite,
+    E: EntraRead + EntraWrite,
+{
+    let preset = checked
+        .verdicts
+        .iter()
+        .map(|v| v.clone().map(|(status, why)| (status, Some(why))))
+        .collect();
+    run(&checked.plan, preset, anchor, ad, entra).await
+}
+
+async fn run<A, E>(
+    plan: &Plan,
+    status: Vec<Option<(Status, Option<String>)>>,
+    anchor: SourceAnchor,
+    ad: &mut A,
+    entra: &mut E,
+) -> ApplyReport
+where
+    A: AdRead + AdWrite,
+    E: EntraRead + EntraWrite,
+{
     let mut x = Executor {
         plan,
         anchor,
         ad,
         entra,
-        status: vec![None; plan.actions.len()],
+        status,
         index: plan
             .actions
             .iter()
@@ -132,6 +169,11 @@ where
         let (ad_ids, entra_ids): (Vec<usize>, Vec<usize>) = ids
             .into_iter()
             .partition(|&i| plan.actions[i].directory == Side::Ad);
+        // Actions decided before the run (refused, stale) are not run.
+        let entra_ids: Vec<usize> = entra_ids
+            .into_iter()
+            .filter(|&i| x.status[i].is_none())
+            .collect();
         if p == 0 {
             x.check_ad_names_free(&ad_ids).await;
         }
@@ -177,13 +219,17 @@ where
     /// `Some(reason)` when a dependency did not apply.
     fn blocked_by(&self, a: &Action) -> Option<String> {
         for dep in &a.depends_on {
-            let ok = self
+            let status = self
                 .index
                 .get(dep)
                 .and_then(|&j| self.status[j].as_ref())
-                .is_some_and(|(s, _)| *s == Status::Applied);
-            if !ok {
-                return Some(format!("depends on {dep}, which did not apply"));
+                .map(|(s, _)| *s);
+            match status {
+                Some(Status::Applied) => {}
+                Some(Status::Refused) => {
+                    return Some(format!("depends on {dep}, which was refused"));
+                }
+                _ => return Some(format!("depends on {dep}, which did not apply")),
             }
         }
         None
@@ -285,35 +331,18 @@ where
     /// The `absent` precondition of every AD create, checked in one domain-wide query: a create
     /// whose UPN or sAMAccountName someone took since the plan is stale.
     async fn check_ad_names_free(&mut self, ids: &[usize]) {
-        let mut query = TakenQuery::default();
-        let mut owner: HashMap<String, usize> = HashMap::new();
-        for &i in ids {
-            let a = &self.plan.actions[i];
-            if let Some(v) = change_text(a, "userPrincipalName") {
-                owner.insert(crate::names::fold(&v), i);
-                query.upns.push(v);
-            }
-            if let Some(v) = change_text(a, "sAMAccountName") {
-                owner.insert(crate::names::fold(&v), i);
-                query.sam_account_names.push(v);
-            }
-        }
-        if owner.is_empty() {
-            return;
-        }
-        match self.ad.find_taken(&query).await {
+        let ids: Vec<usize> = ids
+            .iter()
+            .copied()
+            .filter(|&i| self.status[i].is_none())
+            .collect();
+        let creates: Vec<&Action> = ids.iter().map(|&i| &self.plan.actions[i]).collect();
+        match taken_names(self.ad, &creates).await {
             Ok(taken) => {
-                let mut found: HashMap<usize, Vec<String>> = HashMap::new();
-                for t in taken {
-                    if let Some(&i) = owner.get(&crate::names::fold(&t.value)) {
-                        found.entry(i).or_default().push(format!(
-                            "{} {} is now taken by {}",
-                            t.attribute, t.value, t.dn
-                        ));
+                for (&i, why) in ids.iter().zip(taken) {
+                    if let Some(why) = why {
+                        self.set(i, Status::Stale, Some(format!("stale: {why}")));
                     }
-                }
-                for (i, why) in found {
-                    self.set(i, Status::Stale, Some(format!("stale: {}", why.join("; "))));
                 }
             }
             Err(e) => {
@@ -321,7 +350,7 @@ where
                 if let DirectoryError::Unavailable { .. } = e {
                     self.ad_down = Some(msg.clone());
                 }
-                for &i in ids {
+                for &i in &ids {
                     self.set(i, Status::Failed, Some(msg.clone()));
                 }
             }
@@ -543,6 +572,41 @@ where
             }
         }
     }
+}
+
+/// For each AD create, why its UPN or sAMAccountName is taken now (`None`: both free), from
+/// one domain-wide query.
+pub(super) async fn taken_names<A: AdRead>(
+    ad: &mut A,
+    creates: &[&Action],
+) -> std::result::Result<Vec<Option<String>>, DirectoryError> {
+    let mut query = TakenQuery::default();
+    let mut owner: HashMap<String, usize> = HashMap::new();
+    for (i, a) in creates.iter().enumerate() {
+        if let Some(v) = change_text(a, "userPrincipalName") {
+            owner.insert(crate::names::fold(&v), i);
+            query.upns.push(v);
+        }
+        if let Some(v) = change_text(a, "sAMAccountName") {
+            owner.insert(crate::names::fold(&v), i);
+            query.sam_account_names.push(v);
+        }
+    }
+    let mut found: Vec<Vec<String>> = vec![Vec::new(); creates.len()];
+    if !owner.is_empty() {
+        for t in ad.find_taken(&query).await? {
+            if let Some(&i) = owner.get(&crate::names::fold(&t.value)) {
+                found[i].push(format!(
+                    "{} {} is now taken by {}",
+                    t.attribute, t.value, t.dn
+                ));
+            }
+        }
+    }
+    Ok(found
+        .into_iter()
+        .map(|why| (!why.is_empty()).then(|| why.join("; ")))
+        .collect())
 }
 
 /// The `after` text of one attribute's change.

@@ -1,24 +1,39 @@
 //! Saved plans: `plan --out FILE` writes one, `apply FILE` reads it back.
 //!
 //! The file is JSON: the plan, the digest of the desired state it was made from, which
-//! directories it was made against, and a checksum over all of it (an HMAC when
-//! `IDSYNC_PLAN_KEY` is set, so a pipeline can prove the file came from its own plan job).
-//! It holds no secrets: passwords are generated at apply time.
+//! directories it was made against, a SHA-256 checksum over all of it and, when
+//! `IDSYNC_PLAN_KEY` is set, an HMAC-SHA256 signature over the same bytes (so a pipeline can
+//! prove the file came from its own plan job). It holds no secrets: passwords are generated at
+//! apply time.
+//!
+//! Both are computed over a canonical serialisation of the file as parsed (the typed record,
+//! serialised compactly in its own field order), and a file holding anything that record does
+//! not (an unknown member, a value idsync would not write) is refused: so whitespace and member
+//! order do not matter, and every value that is read is covered. A valid checksum proves only
+//! that the file is intact; apply still carries out nothing a fresh plan does not also contain
+//! (`apply::check`).
 
 use std::path::Path;
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::connect::Overrides;
+use crate::desired::{AdConfig, DesiredState, EntraConfig};
 use crate::plan::Plan;
 
 /// The `format` value of a saved plan.
 pub const FORMAT: &str = "idsync-plan";
-/// The layout version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The layout version this build writes and reads. 2: the checksum covers a canonical form,
+/// unknown members are refused, and a signature is kept apart from the checksum.
+pub const VERSION: u32 = 2;
 /// Environment variable holding an HMAC key for saved plans.
 pub const KEY_ENV: &str = "IDSYNC_PLAN_KEY";
+
+const SHA256: &str = "sha256:";
+const HMAC_SHA256: &str = "hmac-sha256:";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedPlan {
@@ -27,18 +42,23 @@ pub struct SavedPlan {
     /// The idsync that wrote it, for messages.
     pub idsync: String,
     pub desired_digest: String,
-    /// `describe()` of the AD and Entra directories the plan was made against.
+    /// What the AD and Entra directories the plan was made against resolve to
+    /// ([`ad_identity`], [`entra_identity`]).
     pub ad: String,
     pub entra: String,
     pub plan: Plan,
 }
 
-/// On disk: the saved plan and its checksum.
+/// On disk: the saved plan, its checksum and, when signed, its signature.
 #[derive(Serialize, Deserialize)]
 struct File {
     #[serde(flatten)]
     body: SavedPlan,
+    /// `sha256:HEX` of the canonical body: tells a damaged file from a foreign signature.
     checksum: String,
+    /// `hmac-sha256:HEX` of the same bytes, keyed with `IDSYNC_PLAN_KEY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signature: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,9 +76,17 @@ pub enum SavedPlanError {
     )]
     Version { path: String, found: u32 },
     #[error(
-        "{path} has been modified since `idsync plan` wrote it (checksum mismatch); plan again"
+        "{path} is damaged: it was modified since `idsync plan` wrote it (its checksum does not match: edited or truncated); plan again"
     )]
-    Tampered { path: String },
+    Damaged { path: String },
+    #[error(
+        "{path} is unsigned, but IDSYNC_PLAN_KEY is set here, so this apply job expects a plan signed by its plan job; plan again with the key set"
+    )]
+    Unsigned { path: String },
+    #[error(
+        "{path} is signed with another key: its signature does not verify with the IDSYNC_PLAN_KEY set here; plan again with this job's key"
+    )]
+    WrongKey { path: String },
     #[error("{path} is signed with IDSYNC_PLAN_KEY, which is not set here")]
     KeyMissing { path: String },
     #[error("cannot save the plan: {0}")]
@@ -79,15 +107,11 @@ impl SavedPlan {
     }
 
     /// Writes the file with [`crate::files::write`]: atomically beside the real target,
-    /// through a device or FIFO, never over a read-only file.
+    /// through a device or FIFO, never over a read-only file; signed when `IDSYNC_PLAN_KEY`
+    /// is set.
     pub fn save(&self, path: &Path) -> Result<(), SavedPlanError> {
-        let key = std::env::var(KEY_ENV).ok().filter(|k| !k.is_empty());
-        let file = File {
-            body: self.clone(),
-            checksum: checksum(self, key.as_deref()),
-        };
-        let mut text = serde_json::to_string_pretty(&file).expect("plans serialize");
-        text.push('\n');
+        let key = plan_key();
+        let text = self.to_file_text(key.as_deref());
         crate::files::write::write(
             path,
             text.as_bytes(),
@@ -96,67 +120,222 @@ impl SavedPlan {
         Ok(())
     }
 
-    /// Reads and checks a saved plan: layout, version, checksum.
+    /// The file's text, signed with `key` if given.
+    pub fn to_file_text(&self, key: Option<&str>) -> String {
+        let bytes = canonical(self);
+        let file = File {
+            body: self.clone(),
+            checksum: format!("{SHA256}{:x}", Sha256::digest(&bytes)),
+            signature: key.map(|k| format!("{HMAC_SHA256}{}", hmac_hex(k, &bytes))),
+        };
+        let mut text = serde_json::to_string_pretty(&file).expect("plans serialize");
+        text.push('\n');
+        text
+    }
+
+    /// Reads and checks a saved plan with the `IDSYNC_PLAN_KEY` of the environment.
     pub fn load(path: &Path) -> Result<Self, SavedPlanError> {
         let name = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|source| SavedPlanError::Io {
             path: name.clone(),
             source,
         })?;
+        Self::from_bytes(&name, &bytes, plan_key().as_deref())
+    }
+
+    /// Checks layout, version, members, checksum and signature; `name` is for messages.
+    pub fn from_bytes(name: &str, bytes: &[u8], key: Option<&str>) -> Result<Self, SavedPlanError> {
+        let malformed = |message: String| SavedPlanError::Malformed {
+            path: name.to_owned(),
+            message,
+        };
         // Look at the header first, so a foreign version is named as such.
-        let header: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| SavedPlanError::Malformed {
-                path: name.clone(),
-                message: e.to_string(),
-            })?;
-        if header.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-            return Err(SavedPlanError::Malformed {
-                path: name,
-                message: format!("no \"format\": \"{FORMAT}\""),
-            });
+        let parsed: Value = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+        if parsed.get("format").and_then(Value::as_str) != Some(FORMAT) {
+            return Err(malformed(format!("no \"format\": \"{FORMAT}\"")));
         }
-        match header.get("version").and_then(|v| v.as_u64()) {
+        match parsed.get("version").and_then(Value::as_u64) {
             Some(v) if v == u64::from(VERSION) => {}
             Some(v) => {
                 return Err(SavedPlanError::Version {
-                    path: name,
+                    path: name.to_owned(),
                     found: u32::try_from(v).unwrap_or(u32::MAX),
                 });
             }
-            None => {
-                return Err(SavedPlanError::Malformed {
-                    path: name,
-                    message: "no \"version\"".into(),
-                });
+            None => return Err(malformed("no \"version\"".into())),
+        }
+        // Typed from the bytes, so errors carry line and column and a repeated member is refused.
+        let file: File = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+        // Whatever the typed record does not hold would sit outside the checksum: refuse it.
+        let typed = serde_json::to_value(&file).expect("plans serialize");
+        if let Some(why) = first_difference(&parsed, &typed, &mut String::new()) {
+            return Err(malformed(why));
+        }
+        let bytes = canonical(&file.body);
+        let sum = format!("{SHA256}{:x}", Sha256::digest(&bytes));
+        if !file.checksum.starts_with(SHA256) {
+            return Err(malformed(format!(
+                "\"checksum\" must be {SHA256}HEX, not `{}`",
+                file.checksum
+            )));
+        }
+        if file.checksum != sum {
+            return Err(SavedPlanError::Damaged {
+                path: name.to_owned(),
+            });
+        }
+        let path = name.to_owned();
+        match (&file.signature, key) {
+            (None, None) => {}
+            (None, Some(_)) => return Err(SavedPlanError::Unsigned { path }),
+            (Some(_), None) => return Err(SavedPlanError::KeyMissing { path }),
+            (Some(sig), Some(key)) => {
+                let hex = sig.strip_prefix(HMAC_SHA256).ok_or_else(|| {
+                    malformed(format!(
+                        "\"signature\" must be {HMAC_SHA256}HEX, not `{sig}`"
+                    ))
+                })?;
+                if !hmac_verifies(key, &bytes, hex) {
+                    return Err(SavedPlanError::WrongKey { path });
+                }
             }
-        }
-        let file: File = serde_json::from_value(header).map_err(|e| SavedPlanError::Malformed {
-            path: name.clone(),
-            message: e.to_string(),
-        })?;
-        let key = std::env::var(KEY_ENV).ok().filter(|k| !k.is_empty());
-        if file.checksum.starts_with("hmac-sha256:") && key.is_none() {
-            return Err(SavedPlanError::KeyMissing { path: name });
-        }
-        if file.checksum != checksum(&file.body, key.as_deref()) {
-            return Err(SavedPlanError::Tampered { path: name });
         }
         Ok(file.body)
     }
 }
 
-/// SHA-256 (or HMAC-SHA256 with a key) over the compact JSON of the body.
-fn checksum(body: &SavedPlan, key: Option<&str>) -> String {
-    let bytes = serde_json::to_vec(body).expect("plans serialize");
-    match key {
-        Some(key) => {
-            let mut mac =
-                Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
-            mac.update(&bytes);
-            format!("hmac-sha256:{:x}", mac.finalize().into_bytes())
-        }
-        None => format!("sha256:{:x}", Sha256::digest(&bytes)),
+/// The key from the environment; an empty value counts as unset.
+fn plan_key() -> Option<String> {
+    std::env::var(KEY_ENV).ok().filter(|k| !k.is_empty())
+}
+
+/// The bytes checksum and signature cover: the record's compact JSON, members in its own order.
+fn canonical(body: &SavedPlan) -> Vec<u8> {
+    serde_json::to_vec(body).expect("plans serialize")
+}
+
+fn mac(key: &str) -> Hmac<Sha256> {
+    Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length")
+}
+
+fn hmac_hex(key: &str, bytes: &[u8]) -> String {
+    let mut m = mac(key);
+    m.update(bytes);
+    format!("{:x}", m.finalize().into_bytes())
+}
+
+/// Compares in constant time (the MAC's own check).
+fn hmac_verifies(key: &str, bytes: &[u8], hex: &str) -> bool {
+    let Some(tag) = decode_hex(hex) else {
+        return false;
+    };
+    let mut m = mac(key);
+    m.update(bytes);
+    m.verify_slice(&tag).is_ok()
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) || !hex.is_ascii() {
+        return None;
     }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+        .collect()
+}
+
+/// The first place where the file as parsed holds something its typed record does not, as
+/// a JSON path (`plan.actions[0].note`).
+fn first_difference(parsed: &Value, typed: &Value, path: &mut String) -> Option<String> {
+    let here = |p: &str| {
+        if p.is_empty() {
+            "the top level".to_owned()
+        } else {
+            format!("`{p}`")
+        }
+    };
+    match (parsed, typed) {
+        (Value::Object(p), Value::Object(t)) => {
+            for (k, v) in p {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                let found = match t.get(k) {
+                    Some(tv) => first_difference(v, tv, path),
+                    None => Some(format!(
+                        "unknown member `{path}`: a saved plan holds only what idsync writes"
+                    )),
+                };
+                path.truncate(len);
+                if found.is_some() {
+                    return found;
+                }
+            }
+            t.keys()
+                .find(|k| !p.contains_key(*k))
+                .map(|k| format!("{} lacks the member `{k}`", here(path)))
+        }
+        (Value::Array(p), Value::Array(t)) if p.len() == t.len() => {
+            p.iter().zip(t).enumerate().find_map(|(i, (pv, tv))| {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                let found = first_difference(pv, tv, path);
+                path.truncate(len);
+                found
+            })
+        }
+        (p, t) if p == t => None,
+        (p, t) => Some(format!(
+            "{} is {p}, which idsync would write as {t}",
+            here(path)
+        )),
+    }
+}
+
+/// Writes beside the target and renames over it, so a crash leaves the old file or the new.
+
+/// What the AD side resolves to, however it was spelled: a snapshot by its canonical path,
+/// live AD by URL and base DN (case-folded, as LDAP compares them). Plan and apply both
+/// record it, so `--dir desired`, `--dir ./desired/` and a symlink to it compare equal.
+pub fn ad_identity(desired: &DesiredState, overrides: &Overrides) -> String {
+    match (&overrides.ad_snapshot, &desired.ad) {
+        (Some(path), _) | (None, Some(AdConfig::Snapshot(path))) => {
+            format!("AD snapshot {}", resolved(path))
+        }
+        (None, Some(AdConfig::Ldap(l))) => format!(
+            "AD {} base {}",
+            crate::names::fold(l.url.trim_end_matches('/')),
+            crate::names::fold(&l.base_dn.to_string())
+        ),
+        (None, None) => "no AD directory".into(),
+    }
+}
+
+/// What the Entra side resolves to: a snapshot by its canonical path, a tenant by its id and
+/// Graph URL.
+pub fn entra_identity(desired: &DesiredState, overrides: &Overrides) -> String {
+    match (&overrides.entra_snapshot, &desired.entra) {
+        (Some(path), _) | (None, Some(EntraConfig::Snapshot(path))) => {
+            format!("Entra snapshot {}", resolved(path))
+        }
+        (None, Some(EntraConfig::Graph(g))) => format!(
+            "Entra tenant {} at {}",
+            crate::names::fold(&g.tenant_id),
+            crate::names::fold(g.graph_url.trim_end_matches('/'))
+        ),
+        (None, None) => "no Entra directory".into(),
+    }
+}
+
+/// The canonical path (symlinks, `.` and `..` resolved), or the path as given when it cannot
+/// be resolved (opening it fails then, with its own message).
+fn resolved(path: &Path) -> String {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_owned())
+        .display()
+        .to_string()
 }
 
 #[cfg(test)]
@@ -172,41 +351,111 @@ mod tests {
         )
     }
 
+    fn load(text: &str, key: Option<&str>) -> Result<SavedPlan, SavedPlanError> {
+        SavedPlan::from_bytes("plan.json", text.as_bytes(), key)
+    }
+
     #[test]
     fn round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.json");
         sample().save(&path).unwrap();
         assert_eq!(SavedPlan::load(&path).unwrap(), sample());
+        let signed = sample().to_file_text(Some("k"));
+        assert_eq!(load(&signed, Some("k")).unwrap(), sample());
     }
 
     #[test]
-    fn truncated_tampered_and_foreign_files_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plan.json");
-        sample().save(&path).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
+    fn truncated_damaged_and_foreign_files_are_refused() {
+        let text = sample().to_file_text(None);
 
-        std::fs::write(&path, &text[..text.len() / 2]).unwrap();
-        assert!(matches!(
-            SavedPlan::load(&path),
-            Err(SavedPlanError::Malformed { .. })
-        ));
+        let err = load(&text[..text.len() / 2], None).unwrap_err();
+        assert!(matches!(err, SavedPlanError::Malformed { .. }), "{err}");
 
-        std::fs::write(&path, text.replace("sha256:abc", "sha256:abd")).unwrap();
-        let err = SavedPlan::load(&path).unwrap_err();
-        assert!(matches!(err, SavedPlanError::Tampered { .. }), "{err}");
+        let err = load(&text.replace("sha256:abc", "sha256:abd"), None).unwrap_err();
+        assert!(matches!(err, SavedPlanError::Damaged { .. }), "{err}");
+        assert!(err.to_string().contains("damaged"), "{err}");
 
-        std::fs::write(&path, text.replace("\"version\": 1", "\"version\": 7")).unwrap();
-        assert!(matches!(
-            SavedPlan::load(&path),
-            Err(SavedPlanError::Version { found: 7, .. })
-        ));
+        let err = load(&text.replace("\"version\": 2", "\"version\": 7"), None).unwrap_err();
+        assert!(
+            matches!(err, SavedPlanError::Version { found: 7, .. }),
+            "{err}"
+        );
 
-        std::fs::write(&path, "{\"plan\": {}}").unwrap();
-        assert!(matches!(
-            SavedPlan::load(&path),
-            Err(SavedPlanError::Malformed { .. })
-        ));
+        let err = load("{\"plan\": {}}", None).unwrap_err();
+        assert!(matches!(err, SavedPlanError::Malformed { .. }), "{err}");
+    }
+
+    #[test]
+    fn whitespace_and_member_order_are_outside_the_checksum() {
+        let text = sample().to_file_text(None);
+        let value: Value = serde_json::from_str(&text).unwrap();
+        // Compact, and members in reverse order.
+        let mut reversed = serde_json::Map::new();
+        for (k, v) in value.as_object().unwrap().iter().rev() {
+            reversed.insert(k.clone(), v.clone());
+        }
+        let compact = serde_json::to_string(&Value::Object(reversed)).unwrap();
+        assert!(!compact.starts_with("{\"format\""), "{compact}");
+        assert_eq!(load(&compact, None).unwrap(), sample());
+    }
+
+    #[test]
+    fn members_the_record_does_not_hold_are_refused() {
+        let text = sample().to_file_text(None);
+        for (edited, expected) in [
+            (
+                text.replacen("{", "{\n  \"comment\": \"hi\",", 1),
+                "unknown member `comment`",
+            ),
+            (
+                text.replace("\"actions\": []", "\"actions\": [], \"extra\": []"),
+                "unknown member `plan.extra`",
+            ),
+            (
+                text.replacen("\"format\"", "\"format\": \"idsync-plan\", \"format\"", 1),
+                "duplicate field `format`",
+            ),
+        ] {
+            assert_ne!(edited, text);
+            let err = load(&edited, None).unwrap_err();
+            assert!(matches!(err, SavedPlanError::Malformed { .. }), "{err}");
+            assert!(err.to_string().contains(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn unsigned_wrong_key_and_missing_key_have_their_own_messages() {
+        let unsigned = sample().to_file_text(None);
+        let signed = sample().to_file_text(Some("k3y"));
+        assert!(signed.contains("\"signature\": \"hmac-sha256:"), "{signed}");
+        assert!(!signed.contains("k3y"));
+
+        let err = load(&unsigned, Some("k3y")).unwrap_err();
+        assert!(matches!(err, SavedPlanError::Unsigned { .. }), "{err}");
+        assert!(err.to_string().contains("unsigned"), "{err}");
+
+        let err = load(&signed, Some("other")).unwrap_err();
+        assert!(matches!(err, SavedPlanError::WrongKey { .. }), "{err}");
+        assert!(err.to_string().contains("signed with another key"), "{err}");
+
+        let err = load(&signed, None).unwrap_err();
+        assert!(matches!(err, SavedPlanError::KeyMissing { .. }), "{err}");
+
+        // Edited and re-summed, but not re-signed: not this key's signature.
+        let body: SavedPlan = load(&signed, Some("k3y")).unwrap();
+        let mut forged = body.clone();
+        forged.desired_digest = "sha256:forged".into();
+        let resummed = forged.to_file_text(None).replace(
+            "\n}\n",
+            &format!(
+                ",\n  \"signature\": \"{}\"\n}}\n",
+                serde_json::from_str::<Value>(&signed).unwrap()["signature"]
+                    .as_str()
+                    .unwrap()
+            ),
+        );
+        let err = load(&resummed, Some("k3y")).unwrap_err();
+        assert!(matches!(err, SavedPlanError::WrongKey { .. }), "{err}");
     }
 }

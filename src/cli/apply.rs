@@ -1,14 +1,14 @@
 //! `idsync apply`: carry out a saved plan, or plan now and ask.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 use idsync::apply::{self, SavedPlan};
-use idsync::connect::{self, open_ad, open_entra};
-use idsync::plan::ActionKind;
+use idsync::connect::{self, Overrides, open_ad, open_entra};
+use idsync::desired::DesiredState;
 use idsync::render;
 
 use super::{Global, output, runtime, validate};
@@ -34,67 +34,110 @@ pub enum ReportFormat {
 
 pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let desired = validate::load(global)?;
+    let overrides = global.overrides();
+    // A damaged, foreign or outdated file is refused before any directory is opened.
+    let saved = match &args.plan {
+        Some(path) => Some((path, load_saved(global, &desired, &overrides, path)?)),
+        None => None,
+    };
     let rt = runtime()?;
     rt.block_on(async {
-        let overrides = global.overrides();
         let mut ad = open_ad(&desired, &overrides).await?;
         let mut entra = open_entra(&desired, &overrides).await?;
         super::progress::attach(global, &mut ad, &mut entra);
 
-        let plan = match &args.plan {
-            Some(path) => {
-                let saved = SavedPlan::load(path)?;
-                if saved.desired_digest != desired.digest {
-                    bail!(
-                        "the desired state in {} changed since {} was planned; nothing applied: run `idsync plan --out` again",
-                        global.dir.display(),
-                        path.display()
-                    );
-                }
-                for (planned, now) in [(&saved.ad, ad.describe()), (&saved.entra, entra.describe())] {
-                    if *planned != now {
-                        bail!("{} was planned against {planned}, not {now}; nothing applied", path.display());
-                    }
-                }
-                let deletes = saved.plan.actions.iter().filter(|a| matches!(a.action, ActionKind::Disable | ActionKind::Delete)).count();
-                if deletes > desired.max_deletes {
-                    bail!("{} disables or deletes {deletes} objects, more than deprovision.max_deletes ({}); nothing applied", path.display(), desired.max_deletes);
-                }
-                saved.plan
+        if let Some((path, saved)) = saved {
+            // A saved plan is data: plan again, and run only what the fresh plan also holds.
+            // (max_deletes, protect, ignore and scope are the fresh plan's, by construction.)
+            let fresh = connect::read_and_plan(&desired, &mut ad, &mut entra).await?;
+            let checked = apply::check(&saved.plan, &fresh.plan, &fresh.cloud, &mut ad)
+                .await
+                .with_context(|| format!("checking {} against a fresh plan", path.display()))?;
+            if checked.fresh_only > 0 && !global.quiet {
+                eprintln!(
+                    "A fresh plan has {} actions that {} does not; they are not applied: plan again to review them.",
+                    checked.fresh_only,
+                    path.display()
+                );
             }
-            None => {
-                let planned = connect::read_and_plan(&desired, &mut ad, &mut entra).await?;
-                let plan = planned.plan;
-                let shown = render::text(&plan, output::stdout_styler(global));
-                if args.format == ReportFormat::Text {
-                    print!("{shown}");
-                } else {
-                    eprint!("{shown}");
-                }
-                if !plan.has_changes() {
-                    return Ok(ExitCode::SUCCESS);
-                }
-                if !args.auto_approve {
-                    if !std::io::stdin().is_terminal() {
-                        bail!("stdin is not a terminal, so idsync cannot ask; nothing applied. Pass --auto-approve, or apply a saved plan (`idsync plan --out FILE`, then `idsync apply FILE`)");
-                    }
-                    if !confirm()? {
-                        eprintln!("Apply cancelled.");
-                        return Ok(ExitCode::from(1));
-                    }
-                }
-                plan
+            let runs = checked.verdicts.iter().filter(|v| v.is_none()).count();
+            output::info(global, &format!("applying {runs} of the {} saved actions", checked.plan.actions.len()));
+            let report = apply::execute_checked(&checked, desired.source_anchor, &mut ad, &mut entra).await;
+            return Ok(show_report(global, args, &report));
+        }
+
+        let planned = connect::read_and_plan(&desired, &mut ad, &mut entra).await?;
+        let plan = planned.plan;
+        let shown = render::text(&plan, output::stdout_styler(global));
+        if args.format == ReportFormat::Text {
+            print!("{shown}");
+        } else {
+            eprint!("{shown}");
+        }
+        if !plan.has_changes() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !args.auto_approve {
+            if !std::io::stdin().is_terminal() {
+                bail!("stdin is not a terminal, so idsync cannot ask; nothing applied. Pass --auto-approve, or apply a saved plan (`idsync plan --out FILE`, then `idsync apply FILE`)");
             }
-        };
+            if !confirm()? {
+                eprintln!("Apply cancelled.");
+                return Ok(ExitCode::from(1));
+            }
+        }
 
         output::info(global, &format!("applying {} actions", plan.actions.len()));
         let report = apply::execute(&plan, desired.source_anchor, &mut ad, &mut entra).await;
-        match args.format {
-            ReportFormat::Text => print!("{}", render::report_text(&report, output::stdout_styler(global))),
-            ReportFormat::Json => print!("{}", render::report_json(&report)),
-        }
-        Ok(if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        Ok(show_report(global, args, &report))
     })
+}
+
+/// Reads a saved plan and checks it was made from this desired state against these
+/// directories (compared by what they resolve to, not by spelling).
+fn load_saved(
+    global: &Global,
+    desired: &DesiredState,
+    overrides: &Overrides,
+    path: &Path,
+) -> anyhow::Result<SavedPlan> {
+    let saved = SavedPlan::load(path)?;
+    if saved.desired_digest != desired.digest {
+        bail!(
+            "the desired state in {} changed since {} was planned; nothing applied: run `idsync plan --out` again",
+            global.dir.display(),
+            path.display()
+        );
+    }
+    let now = [
+        (&saved.ad, apply::ad_identity(desired, overrides)),
+        (&saved.entra, apply::entra_identity(desired, overrides)),
+    ];
+    for (planned, now) in now {
+        if *planned != now {
+            bail!(
+                "{} was planned against {planned}, not {now}; nothing applied",
+                path.display()
+            );
+        }
+    }
+    Ok(saved)
+}
+
+/// Prints the outcome; exit 1 unless every action applied (refused and stale ones included).
+fn show_report(global: &Global, args: &ApplyArgs, report: &apply::ApplyReport) -> ExitCode {
+    match args.format {
+        ReportFormat::Text => print!(
+            "{}",
+            render::report_text(report, output::stdout_styler(global))
+        ),
+        ReportFormat::Json => print!("{}", render::report_json(report)),
+    }
+    if report.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// Asks on the terminal; only `yes` applies.

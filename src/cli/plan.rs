@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::ValueEnum;
-use idsync::apply::SavedPlan;
+use idsync::apply::{self, SavedPlan};
 use idsync::connect::{self, open_ad, open_entra};
 use idsync::render::{self, Format};
 
@@ -42,15 +42,20 @@ impl From<PlanFormat> for Format {
 pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let desired = validate::load(global)?;
     let rt = runtime()?;
-    let (planned, ad_name, entra_name) = rt.block_on(async {
-        let overrides = global.overrides();
+    let overrides = global.overrides();
+    // What the directories resolve to, however spelled: apply compares these.
+    let directories = (
+        apply::ad_identity(&desired, &overrides),
+        apply::entra_identity(&desired, &overrides),
+    );
+    let planned = rt.block_on(async {
         let mut ad = open_ad(&desired, &overrides).await?;
         let mut entra = open_entra(&desired, &overrides).await?;
         progress::attach(global, &mut ad, &mut entra);
         let (ad_name, entra_name) = (ad.describe(), entra.describe());
         output::info(global, &format!("reading {ad_name} and {entra_name}"));
         let planned = connect::read_and_plan(&desired, &mut ad, &mut entra).await?;
-        Ok::<_, anyhow::Error>((planned, ad_name, entra_name))
+        Ok::<_, anyhow::Error>(planned)
     })?;
     output::info(
         global,
@@ -67,7 +72,8 @@ pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         render::render(&plan, args.format.into(), output::stdout_styler(global))
     );
     if let Some(path) = &args.out {
-        SavedPlan::new(plan.clone(), desired.digest.clone(), ad_name, entra_name).save(path)?;
+        let (ad, entra) = directories;
+        SavedPlan::new(plan.clone(), desired.digest.clone(), ad, entra).save(path)?;
         if !global.quiet {
             eprintln!(
                 "Saved the plan to {}; apply it with `idsync apply {}`.",

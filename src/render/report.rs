@@ -13,6 +13,7 @@ pub fn report_text(report: &ApplyReport, s: Styler) -> String {
             Status::Failed => s.error("FAILED       "),
             Status::Stale => s.warning("STALE        "),
             Status::NotAttempted => s.dim("not attempted"),
+            Status::Refused => s.error("REFUSED      "),
         };
         let _ = write!(
             out,
@@ -32,14 +33,19 @@ pub fn report_text(report: &ApplyReport, s: Styler) -> String {
     let failed = report.count(Status::Failed);
     let stale = report.count(Status::Stale);
     let skipped = report.count(Status::NotAttempted);
-    let line = format!(
-        "{}: {applied} applied, {failed} failed, {stale} stale (skipped: changed since the plan), {skipped} not attempted.",
+    let refused = report.count(Status::Refused);
+    let mut line = format!(
+        "{}: {applied} applied, {failed} failed, {stale} stale (skipped: changed since the plan), {skipped} not attempted",
         if report.succeeded() {
             "Apply complete"
         } else {
             "Apply incomplete"
         }
     );
+    if refused > 0 {
+        let _ = write!(line, ", {refused} refused (not as a fresh plan has them)");
+    }
+    line.push('.');
     let _ = writeln!(
         out,
         "\n{}",
@@ -51,6 +57,9 @@ pub fn report_text(report: &ApplyReport, s: Styler) -> String {
     );
     if stale > 0 {
         out.push_str("Stale actions were skipped because their objects changed after the plan was made: run `idsync plan` again.\n");
+    }
+    if refused > 0 {
+        out.push_str("Refused actions of the saved plan were not carried out: a plan made now does not contain them as saved. Run `idsync plan` again and review it.\n");
     }
     if failed + skipped > 0 {
         out.push_str("Re-running apply (or plan + apply) finishes the remaining work; nothing applied is done twice.\n");
@@ -64,6 +73,7 @@ pub fn report_json(report: &ApplyReport) -> String {
         "failed": report.count(Status::Failed),
         "stale": report.count(Status::Stale),
         "not_attempted": report.count(Status::NotAttempted),
+        "refused": report.count(Status::Refused),
     });
     let mut s = serde_json::to_string_pretty(&serde_json::json!({
         "format_version": 1,
