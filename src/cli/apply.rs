@@ -50,6 +50,7 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             // A saved plan is data: plan again, and run only what the fresh plan also holds.
             // (max_deletes, protect, ignore and scope are the fresh plan's, by construction.)
             let fresh = connect::read_and_plan(&desired, &mut ad, &mut entra).await?;
+            output::warn_about(global, &fresh.plan);
             let checked = apply::check(&saved.plan, &fresh.plan, &fresh.cloud, &mut ad)
                 .await
                 .with_context(|| format!("checking {} against a fresh plan", path.display()))?;
@@ -68,6 +69,7 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
 
         let planned = connect::read_and_plan(&desired, &mut ad, &mut entra).await?;
         let plan = planned.plan;
+        output::warn_about(global, &plan);
         let shown = render::text(&plan, output::stdout_styler(global));
         if args.format == ReportFormat::Text {
             print!("{shown}");

@@ -699,8 +699,12 @@ impl<'a> Planner<'a> {
             Some(_) => Cow::Owned(converged_attributes(self.d, spec)),
         };
         for &(m, auth) in converged.iter() {
-            // Either side unknown (its read did not carry the attribute): nothing to compare.
-            if !self.ad_reads(m.ad_name) || !cloud.carries(m.graph_name) {
+            // A side whose read did not carry the attribute holds an unknown value: nothing is
+            // taken from it, and it is only written with a value (an unknown reads as None,
+            // so a clear never differs from it). Accounts are turned on and off only with
+            // both sides read.
+            let (ad_known, cloud_known) = (self.ad_reads(m.ad_name), cloud.carries(m.graph_name));
+            if m.kind == ValueKind::AccountEnabled && !(ad_known && cloud_known) {
                 continue;
             }
             let over: Option<&str> = overrides.and_then(|o| o.get(m.graph)).map(String::as_str);
@@ -708,9 +712,9 @@ impl<'a> Planner<'a> {
             let cloud_val = cloud_value(cloud, m);
             let want: Option<Cow<'_, str>> = match (over, auth) {
                 (Some(v), _) => Some(Cow::Borrowed(v)),
-                (None, Some(Authority::Ad)) => ad_val.clone(),
-                (None, Some(Authority::Entra)) => cloud_val.clone(),
-                (None, None) => continue,
+                (None, Some(Authority::Ad)) if ad_known => ad_val.clone(),
+                (None, Some(Authority::Entra)) if cloud_known => cloud_val.clone(),
+                _ => continue,
             };
             let disabling = m.kind == ValueKind::AccountEnabled && want.as_deref() == Some("false");
             if ad_val != want && (over.is_some() || auth == Some(Authority::Entra)) {

@@ -84,7 +84,7 @@ pub(super) fn assumptions(
             let _ = write!(message, " ({})", reads.ad_unread_why);
         }
         message.push_str(
-            ": they are unknown, so idsync plans nothing from them (no update, clear, enable, disable or deprovisioning that depends on them); export them too (`idsync snapshot --from ad` exports every attribute a plan needs)",
+            ": they are unknown, so idsync plans nothing from them (no update, clear, enable, disable or deprovisioning that depends on them; a value the desired state sets is still written); export them too (`idsync snapshot --from ad` exports every attribute a plan needs)",
         );
         notes.push(Note {
             kind: NoteKind::Assumption,
@@ -122,7 +122,7 @@ pub(super) fn assumptions(
             kind: NoteKind::Assumption,
             identity: ENTRA.into(),
             message: format!(
-                "{} does not carry {}: unknown, not null, so idsync plans nothing from them (no update, clear, enable, disable, provisioning or deprovisioning that depends on them; a pair whose cloud user's onPremisesSyncEnabled or onPremisesImmutableId is unknown gets no actions, and a cloud user whose sync state, anchor or proxyAddresses are unknown is neither provisioned nor deprovisioned); export with GET /v1.0/users?$select={} (or `idsync snapshot --from entra`)",
+                "{} does not carry {}: unknown, not null, so idsync plans nothing from them (no update, clear, enable, disable, provisioning or deprovisioning that depends on them; a value the desired state sets is still written; a pair whose cloud user's onPremisesSyncEnabled or onPremisesImmutableId is unknown gets no actions, and a cloud user whose sync state, anchor or proxyAddresses are unknown is neither provisioned nor deprovisioned); export with GET /v1.0/users?$select={} (or `idsync snapshot --from entra`)",
                 source(reads.entra_source, "the Entra read"),
                 lacking.join(", "),
                 graph_select.join(",")

@@ -933,3 +933,47 @@ fn an_anchor_held_by_another_cloud_user_without_regard_to_case_is_a_conflict() {
         c.message
     );
 }
+
+#[test]
+fn a_value_the_desired_state_sets_is_written_even_where_the_old_one_is_unread() {
+    // The target's old value is unknown, but the declared one holds whatever it was; a clear
+    // is never planned that way (None never differs from an unknown).
+    let mut d = desired();
+    d.identities.push(IdentitySpec {
+        name: Some("ojones".into()),
+        ad: Some(AdSelector::SamAccountName("ojones".into())),
+        entra: None,
+        ignore: false,
+        attributes: [("department".to_owned(), "Finance".to_owned())].into(),
+        origin: "x:1:1".into(),
+    });
+    let (a, c) = linked_pair(json!({"department": "Sales"}));
+    let department = [crate::names::AttrName::from("department")];
+    let p = plan(PlanInput {
+        desired: &d,
+        ad: std::slice::from_ref(&a),
+        cloud: std::slice::from_ref(&c),
+        taken: &[],
+        reads: super::Reads {
+            ad_unread: &department,
+            ..Default::default()
+        },
+    })
+    .unwrap();
+    assert_eq!(
+        change(
+            find(&p, ActionKind::Update, Side::Ad, "ojones"),
+            "department"
+        )
+        .after,
+        json!("Finance")
+    );
+    assert_eq!(
+        change(
+            find(&p, ActionKind::Update, Side::Entra, "ojones"),
+            "department"
+        )
+        .after,
+        json!("Finance")
+    );
+}
