@@ -13,12 +13,15 @@
 //!   `AdditionalProperties` for what the SDK model lacks
 //! - az: https://learn.microsoft.com/en-us/cli/azure/ad/user#az-ad-user-list (a bare array)
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use idsync::directory::EntraOp;
 use idsync::directory::snapshot::{EntraSnapshot, ExportShape, SnapshotError, TextEncoding};
 use serde_json::{Map, Value, json};
+use support::situations::s1_cloud_first;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -231,7 +234,9 @@ fn mixed_case_keys_are_refused_at_the_key() {
     );
     let err = open_error("mixed-style.json");
     assert!(
-        err.starts_with("3:4: user #1: AccountEnabled is PowerShell's PascalCase but id is Graph's camelCase"),
+        err.starts_with(
+            "3:4: user #1: AccountEnabled is PowerShell's PascalCase but id is Graph's camelCase"
+        ),
         "{err}"
     );
 }
@@ -291,12 +296,20 @@ fn apply_changes_only_the_users_it_writes() {
     snap.save().unwrap();
     // Every other byte stays: the huge numbers keep their digits (also the changed user's
     // own `ratio`), key order, unknown keys, escapes, tabs and the CRLF stay.
-    let expected = replaced(&before, r#""jobTitle":"Clerk","note""#, r#""jobTitle":"Lead","note""#);
+    let expected = replaced(
+        &before,
+        r#""jobTitle":"Clerk","note""#,
+        r#""jobTitle":"Lead","note""#,
+    );
     assert_eq!(fs::read_to_string(&path).unwrap(), expected);
 
     // A second write splices into the file as now written; a new property goes at the end of
     // the user, laid out like its neighbours.
-    update(&mut snap, ADA, json!({"jobTitle": "Chief", "usageLocation": "SE"}));
+    update(
+        &mut snap,
+        ADA,
+        json!({"jobTitle": "Chief", "usageLocation": "SE"}),
+    );
     snap.save().unwrap();
     let expected = replaced(
         &expected,
@@ -316,9 +329,14 @@ fn deletes_and_creates_leave_the_other_users_alone() {
     snap.apply(EntraOp::Delete { id: ADA.into() }).unwrap();
     snap.save().unwrap();
     let after = fs::read_to_string(&path).unwrap();
-    let bo_start = before.find("{\"id\":\"77777777-aaaa-4bbb-8ccc-000000000002\"").unwrap();
+    let bo_start = before
+        .find("{\"id\":\"77777777-aaaa-4bbb-8ccc-000000000002\"")
+        .unwrap();
     let ada_start = before.find("{   \"userPrincipalName\"").unwrap();
-    assert_eq!(after, format!("{}{}", &before[..ada_start], &before[bo_start..]));
+    assert_eq!(
+        after,
+        format!("{}{}", &before[..ada_start], &before[bo_start..])
+    );
 
     let Value::Object(body) = json!({
         "accountEnabled": true,
@@ -332,10 +350,19 @@ fn deletes_and_creates_leave_the_other_users_alone() {
     snap.apply(EntraOp::Create(body)).unwrap();
     snap.save().unwrap();
     let created = fs::read_to_string(&path).unwrap();
-    assert!(created.starts_with(after.split("\r\n").next().unwrap()), "{created}");
+    assert!(
+        created.starts_with(after.split("\r\n").next().unwrap()),
+        "{created}"
+    );
     assert!(created.contains("cy.quist@example.com") && !created.contains("never-written"));
-    assert!(created.ends_with(&after[after.find("\r\n").unwrap()..]), "{created}");
-    assert_eq!(EntraSnapshot::open(&path).unwrap().users().unwrap().len(), 2);
+    assert!(
+        created.ends_with(&after[after.find("\r\n").unwrap()..]),
+        "{created}"
+    );
+    assert_eq!(
+        EntraSnapshot::open(&path).unwrap().users().unwrap().len(),
+        2
+    );
 }
 
 #[test]
@@ -375,7 +402,11 @@ fn utf8_bom_and_utf16_snapshots_are_written_back_in_their_encoding() {
     assert_eq!(snap.encoding(), TextEncoding::Utf16Le);
     update(&mut snap, BO, json!({"jobTitle": "Lead"}));
     snap.save().unwrap();
-    let expected = replaced(&text, r#""jobTitle":"Clerk","note""#, r#""jobTitle":"Lead","note""#);
+    let expected = replaced(
+        &text,
+        r#""jobTitle":"Clerk","note""#,
+        r#""jobTitle":"Lead","note""#,
+    );
     assert_eq!(fs::read(&path).unwrap(), utf16(&expected));
 }
 
@@ -410,4 +441,66 @@ fn powershell_and_delta_exports_are_read_but_never_written() {
         assert_eq!(fs::read(&path).unwrap(), before, "{name}");
         assert!(snap.writable().is_err());
     }
+}
+
+// --- As the CLI runs it -----------------------------------------------------------------------
+
+#[test]
+fn plan_from_a_first_page_fails_naming_the_link() {
+    let f = s1_cloud_first();
+    let users = f.cloud_users();
+    let page = json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users",
+        "@odata.nextLink": "https://graph.microsoft.com/v1.0/users?$skiptoken=invented",
+        "value": users,
+    });
+    fs::write(
+        f.path("entra.json"),
+        serde_json::to_string_pretty(&page).unwrap(),
+    )
+    .unwrap();
+    let out = f.idsync(&["plan"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("entra.json:3:3: the export is incomplete"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "no plan is shown");
+}
+
+#[test]
+fn apply_against_a_powershell_export_changes_nothing_and_says_what_to_do() {
+    let f = s1_cloud_first();
+    // The same users as `Get-MgUser | ConvertTo-Json` writes them.
+    let users: Vec<Value> = f
+        .cloud_users()
+        .into_iter()
+        .map(|u| {
+            let Value::Object(u) = u else { unreachable!() };
+            let pascal: Map<String, Value> = u
+                .into_iter()
+                .map(|(k, v)| (k[..1].to_uppercase() + &k[1..], v))
+                .collect();
+            Value::Object(pascal)
+        })
+        .collect();
+    fs::write(
+        f.path("entra.json"),
+        serde_json::to_string_pretty(&users).unwrap(),
+    )
+    .unwrap();
+    let (ad, entra) = (f.read("ad.ldif"), f.read("entra.json"));
+    let (code, plan) = f.plan_code();
+    assert_eq!(code, 2, "the export reads and plans:\n{plan}");
+    let out = f.apply();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("refusing to write: it is a Microsoft Graph PowerShell export")
+            && stderr.contains("idsync snapshot --from entra")
+            && stderr.contains("nothing applied"),
+        "{stderr}"
+    );
+    assert_eq!((f.read("ad.ldif"), f.read("entra.json")), (ad, entra));
 }

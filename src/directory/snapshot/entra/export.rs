@@ -123,7 +123,10 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
     let (mut shape, items, array, spans) = match doc {
         Value::Array(items) => {
             let array = layout::array(&text, root);
-            let spans = array.as_ref().map(|a| a.elements.clone()).unwrap_or_default();
+            let spans = array
+                .as_ref()
+                .map(|a| a.elements.clone())
+                .unwrap_or_default();
             (ExportShape::AzCli, items, array, spans)
         }
         Value::Object(mut top) => {
@@ -141,7 +144,10 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
                         return Err(at(offset, incomplete(next, &top)));
                     }
                     let array = member("value").and_then(|m| layout::array(&text, m.value.start));
-                    let spans = array.as_ref().map(|a| a.elements.clone()).unwrap_or_default();
+                    let spans = array
+                        .as_ref()
+                        .map(|a| a.elements.clone())
+                        .unwrap_or_default();
                     let shape = if delta {
                         ExportShape::GraphDelta
                     } else {
@@ -152,7 +158,9 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
                 Some(_) => return Err(at(root, SHAPE_HELP.into())),
                 None if looks_like_powershell_user(&top) => {
                     // `ConvertTo-Json` writes a lone object, not an array, for one user.
-                    let end = text.trim_end_matches(|c: char| c.is_ascii_whitespace()).len();
+                    let end = text
+                        .trim_end_matches(|c: char| c.is_ascii_whitespace())
+                        .len();
                     (
                         ExportShape::PowerShell,
                         vec![Value::Object(top)],
@@ -206,7 +214,8 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
                 "an @removed entry belongs to a Graph delta round, and this export has no @odata.deltaLink, so it is not a complete round; export the whole round (or `idsync snapshot --from entra`)".into(),
             ));
         }
-        let case = check_keys(&members, &mut spellings).map_err(|(offset, m)| user_error(i, Some(offset), m))?;
+        let case = check_keys(&members, &mut spellings)
+            .map_err(|(offset, m)| user_error(i, Some(offset), m))?;
         if let Some(case) = case {
             match style {
                 None => style = Some((case, i)),
@@ -302,7 +311,10 @@ fn check_keys(
 ) -> Result<Option<Case>, (usize, String)> {
     let mut case: Option<(Case, &str)> = None;
     for (n, m) in members.iter().enumerate() {
-        if let Some(first) = members[..n].iter().find(|o| o.key.eq_ignore_ascii_case(&m.key)) {
+        if let Some(first) = members[..n]
+            .iter()
+            .find(|o| o.key.eq_ignore_ascii_case(&m.key))
+        {
             let message = if first.key == m.key {
                 format!("property {} appears twice", m.key)
             } else {

@@ -32,10 +32,10 @@ use serde_json::{Map, Value};
 pub use export::{ExportShape, TextEncoding};
 
 use super::{SnapshotError, SnapshotFile, line_col};
-use layout::{ArrayLayout, Item};
 use crate::directory::model::{CloudUser, Guid};
 use crate::directory::{DirectoryError, EntraOp, EntraRead, EntraWrite};
 use crate::names::{ProxyAddress, eq_ci, fold};
+use layout::{ArrayLayout, Item};
 
 /// Properties a Graph create must carry.
 const REQUIRED_ON_CREATE: &[&str] = &[
