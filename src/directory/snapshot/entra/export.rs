@@ -138,9 +138,9 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
             };
             match top.get_mut("value").map(Value::take) {
                 Some(Value::Array(items)) => {
-                    let delta = top.get("@odata.deltaLink").is_some_and(Value::is_string);
-                    if let Some(Value::String(next)) = top.get("@odata.nextLink") {
-                        let offset = member("@odata.nextLink").map_or(root, |m| m.key_span.start);
+                    let delta = link(&top, "deltalink").is_some();
+                    if let Some((key, next)) = link(&top, "nextlink") {
+                        let offset = member(key).map_or(root, |m| m.key_span.start);
                         return Err(at(offset, incomplete(next, &top)));
                     }
                     let array = member("value").and_then(|m| layout::array(&text, m.value.start));
@@ -165,7 +165,7 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
                         ExportShape::PowerShell,
                         vec![Value::Object(top)],
                         None,
-                        vec![root..end],
+                        std::iter::once(root..end).collect(),
                     )
                 }
                 None => return Err(at(root, SHAPE_HELP.into())),
@@ -265,6 +265,23 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
         array,
         users,
         spans,
+    })
+}
+
+/// A paging link of the answer (`nextlink`, `deltalink`): Graph's `@odata.nextLink`, and the
+/// spellings other OData writers use (`@nextLink` in OData 4.01, `odata.nextLink` in the
+/// Azure AD Graph's), in any case: a link missed would let a partial export through.
+fn link<'m>(top: &'m Map<String, Value>, name: &str) -> Option<(&'m str, &'m str)> {
+    top.iter().find_map(|(key, value)| {
+        let lower = key.to_ascii_lowercase();
+        let bare = lower
+            .strip_prefix("@odata.")
+            .or_else(|| lower.strip_prefix("odata."))
+            .or_else(|| lower.strip_prefix('@'))?;
+        match value {
+            Value::String(link) if bare == name => Some((key.as_str(), link.as_str())),
+            _ => None,
+        }
     })
 }
 
@@ -546,4 +563,152 @@ fn utf8(path: &Path, bytes: &[u8]) -> Result<String, SnapshotError> {
             ),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_str(text: &str) -> Result<Export, SnapshotError> {
+        read(Path::new("users.json"), text.as_bytes())
+    }
+
+    fn error(bytes: &[u8]) -> String {
+        read(Path::new("users.json"), bytes)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn one_user_from_powershell_is_a_lone_object() {
+        // `ConvertTo-Json` unwraps a pipeline of one.
+        let e =
+            read_str(r#"{"Id": "1", "UserPrincipalName": "a@example.com", "City": null}"#).unwrap();
+        assert_eq!(e.shape, ExportShape::PowerShell);
+        assert_eq!(e.users.len(), 1);
+        assert_eq!(
+            Value::Object(e.users[0].1.clone()),
+            serde_json::json!({"id": "1", "userPrincipalName": "a@example.com"})
+        );
+    }
+
+    #[test]
+    fn windows_powershell_value_and_count_wrapper_reads() {
+        // Windows PowerShell 5.1 can wrap an array as {"value": […], "Count": n}.
+        let e = read_str(
+            r#"{"value": [{"Id": "1", "UserPrincipalName": "a@example.com"}], "Count": 1}"#,
+        )
+        .unwrap();
+        assert_eq!(e.shape, ExportShape::PowerShell);
+        assert_eq!(e.users[0].1["id"], "1");
+    }
+
+    #[test]
+    fn a_value_cut_off_by_convertto_json_depth_is_refused() {
+        let err = read_str(
+            "[{\"Id\": \"1\",\n  \"OnPremisesExtensionAttributes\": \"Microsoft.Graph.PowerShell.Models.MicrosoftGraphOnPremisesExtensionAttributes\"}]",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(
+                "users.json:2:3: user #1: OnPremisesExtensionAttributes holds the type name"
+            ) && err.contains("-Depth 5"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn encodings_that_cannot_be_read_are_named() {
+        let utf16_no_bom: Vec<u8> = "[]".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert!(
+            error(&utf16_no_bom).starts_with(
+                "users.json:1:1: the file looks like UTF-16 without a byte-order mark"
+            ),
+            "{}",
+            error(&utf16_no_bom)
+        );
+        let latin1 = b"[\n {\"id\": \"1\", \"displayName\": \"\xc5sa\"}]";
+        assert!(
+            error(latin1).starts_with("users.json:2:30: not valid UTF-8 (byte 0xC5)"),
+            "{}",
+            error(latin1)
+        );
+        let odd = [0xFF, 0xFE, b'[', 0, b']'];
+        assert!(
+            error(&odd).contains("ends in half a character"),
+            "{}",
+            error(&odd)
+        );
+        let unpaired = [0xFF, 0xFE, 0x00, 0xD8, b'[', 0];
+        assert!(
+            error(&unpaired).contains("unpaired surrogate 0xD800"),
+            "{}",
+            error(&unpaired)
+        );
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain("[]".encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        let e = read(Path::new("users.json"), &be).unwrap();
+        assert_eq!(e.encoding, TextEncoding::Utf16Be);
+        assert_eq!(TextEncoding::Utf16Be.encode(&e.text), be);
+    }
+
+    #[test]
+    fn removed_entries_outside_a_delta_round_are_refused() {
+        let err =
+            read_str("{\"value\": [\n  {\"id\": \"1\", \"@removed\": {\"reason\": \"deleted\"}}]}")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.starts_with(
+                "users.json:2:15: user #1: an @removed entry belongs to a Graph delta round"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn paging_links_are_found_in_any_odata_spelling() {
+        for key in [
+            "@odata.nextLink",
+            "@odata.nextlink",
+            "@nextLink",
+            "odata.nextLink",
+        ] {
+            let text = format!(
+                r#"{{"value": [], "{key}": "https://graph.microsoft.com/v1.0/users?$skiptoken=x"}}"#
+            );
+            let err = read_str(&text).unwrap_err().to_string();
+            assert!(
+                err.starts_with("users.json:1:15: the export is incomplete"),
+                "{key}: {err}"
+            );
+        }
+        let done = r#"{"value": [], "@odata.nextLink": null, "@odata.deltaLink": "https://graph.microsoft.com/v1.0/users/delta?$deltatoken=x"}"#;
+        assert_eq!(read_str(done).unwrap().shape, ExportShape::GraphDelta);
+    }
+
+    #[test]
+    fn no_prefix_of_an_export_panics() {
+        let fixtures = [
+            include_str!("../../../../tests/fixtures/exports/graph/lossless.json"),
+            include_str!("../../../../tests/fixtures/exports/graph/powershell.json"),
+            include_str!("../../../../tests/fixtures/exports/graph/delta.json"),
+        ];
+        for text in fixtures {
+            for end in 0..=text.len() {
+                let Some(prefix) = text.get(..end) else {
+                    continue;
+                };
+                let _ = read_str(prefix);
+                let utf16 = TextEncoding::Utf16Le.encode(prefix);
+                let _ = read(
+                    Path::new("users.json"),
+                    &utf16[..utf16.len().saturating_sub(1)],
+                );
+            }
+        }
+    }
 }

@@ -276,7 +276,13 @@ impl EntraSnapshot {
         let mut origins = Vec::with_capacity(read.users.len());
         let mut ids: HashMap<String, usize> = HashMap::new();
         for (element, user) in read.users {
-            let cloud = CloudUser::from_graph(&user).map_err(|m| user_error(element, m))?;
+            let cloud = CloudUser::from_graph(&user).map_err(|mut m| {
+                if read.shape == ExportShape::PowerShell && m.starts_with("no ") {
+                    // The SDK writes what `-Property` did not select as null (then dropped).
+                    m.push_str(" (a PowerShell export holds only what -Property selected: include Id and UserPrincipalName)");
+                }
+                user_error(element, m)
+            })?;
             if let Some(first) = ids.insert(fold(cloud.id()), element) {
                 return Err(user_error(
                     element,
