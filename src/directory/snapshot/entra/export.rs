@@ -342,11 +342,11 @@ fn check_keys(
             };
             return Err((m.key_span.start, message));
         }
-        let spelling = match spellings.get(&m.key) {
+        let spelling = match spellings.get(m.key.as_ref()) {
             Some(&s) => s,
             None => {
                 let s = properties::spelling(&m.key);
-                spellings.insert(m.key.clone(), s);
+                spellings.insert(m.key.clone().into_owned(), s);
                 s
             }
         };

@@ -7,24 +7,26 @@
 //! stay). Only changed values, added members and added users are rendered, in the layout the
 //! file already uses (its indentation, one line or many).
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use serde_json::{Map, Value};
 
-/// A member of an object: its key (unescaped) and where the key and the value sit.
+/// A member of an object: its key (unescaped; borrowed from the text unless it has escapes)
+/// and where the key and the value sit.
 #[derive(Debug, Clone)]
-pub(super) struct Member {
-    pub key: String,
+pub(super) struct Member<'t> {
+    pub key: Cow<'t, str>,
     pub key_span: Range<usize>,
     pub value: Range<usize>,
 }
 
 /// An object's braces and members.
 #[derive(Debug, Clone)]
-pub(super) struct ObjectLayout {
+pub(super) struct ObjectLayout<'t> {
     pub open: usize,
     pub close: usize,
-    pub members: Vec<Member>,
+    pub members: Vec<Member<'t>>,
 }
 
 /// An array's brackets and elements.
@@ -46,7 +48,7 @@ fn is_ws(c: char) -> bool {
 
 /// The object at `at`. The text is JSON `serde_json` accepted (so nesting is bounded by its
 /// recursion limit); anything unexpected gives `None`, never a panic.
-pub(super) fn object(text: &str, at: usize) -> Option<ObjectLayout> {
+pub(super) fn object(text: &str, at: usize) -> Option<ObjectLayout<'_>> {
     let mut s = Scan {
         b: text.as_bytes(),
         i: at,
@@ -70,10 +72,11 @@ pub(super) fn object(text: &str, at: usize) -> Option<ObjectLayout> {
             b'"' => {
                 let key_span = s.string()?;
                 let raw = text.get(key_span.clone())?;
-                let key: String = match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-                    Some(plain) if !plain.contains('\\') => plain.to_owned(),
-                    _ => serde_json::from_str(raw).ok()?,
-                };
+                let key: Cow<'_, str> =
+                    match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+                        Some(plain) if !plain.contains('\\') => Cow::Borrowed(plain),
+                        _ => Cow::Owned(serde_json::from_str(raw).ok()?),
+                    };
                 s.ws();
                 if s.peek()? != b':' {
                     return None;
@@ -208,8 +211,8 @@ pub(super) enum Item {
 /// How a container lays out its items: what comes before the first and after the last, what
 /// separates two, and how new items are indented.
 struct Style<'t> {
-    lead: std::borrow::Cow<'t, str>,
-    trail: std::borrow::Cow<'t, str>,
+    lead: Cow<'t, str>,
+    trail: Cow<'t, str>,
     separator: String,
     /// Indentation of an item's line, when items sit on lines of their own.
     indent: Option<String>,
@@ -332,10 +335,10 @@ pub(super) fn edit_object(
         .map_or(": ", |m| &text[m.key_span.end..m.value.start]);
     let mut items = Vec::new();
     for (i, member) in layout.members.iter().enumerate() {
-        let Some(value) = after.get(&member.key) else {
+        let Some(value) = after.get(member.key.as_ref()) else {
             continue;
         };
-        if before.get(&member.key) == Some(value) {
+        if before.get(member.key.as_ref()) == Some(value) {
             items.push(Item::Keep(i));
         } else {
             let indent = style
@@ -401,7 +404,7 @@ mod tests {
     fn finds_members_and_elements() {
         let text = " {\"a\" : [1, {\"b\":\"}\"}] ,\"c\\\"\":null}";
         let o = object(text, root(text)).unwrap();
-        let keys: Vec<&str> = o.members.iter().map(|m| m.key.as_str()).collect();
+        let keys: Vec<&str> = o.members.iter().map(|m| m.key.as_ref()).collect();
         assert_eq!(keys, ["a", "c\""]);
         assert_eq!(&text[o.members[0].value.clone()], "[1, {\"b\":\"}\"}]");
         assert_eq!(&text[o.members[1].value.clone()], "null");
