@@ -23,7 +23,9 @@ pub enum ExportShape {
     /// an absent property there may be a null one: it stays unknown.
     GraphDelta,
     /// Microsoft Graph PowerShell: `Get-MgUser … | ConvertTo-Json` (PascalCase names, `Id`,
-    /// `AdditionalProperties`).
+    /// `AdditionalProperties`). Read as camelCase with `AdditionalProperties` merged in; the
+    /// SDK writes every property it models, unselected ones as null, so its nulls are dropped
+    /// (unknown, not null).
     PowerShell,
     /// A bare array of Graph objects: what `az ad user list` writes (it follows the pages
     /// and prints the `value` items), or a Graph `value` saved on its own.
