@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use idsync::directory::EntraOp;
 use idsync::directory::snapshot::{EntraSnapshot, ExportShape, SnapshotError, TextEncoding};
 use serde_json::{Map, Value, json};
-use support::situations::s1_cloud_first;
+use support::fixtures::{b64, guid};
+use support::situations::{s1_cloud_first, s3_hard_match};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -503,4 +504,60 @@ fn apply_against_a_powershell_export_changes_nothing_and_says_what_to_do() {
         "{stderr}"
     );
     assert_eq!((f.read("ad.ldif"), f.read("entra.json")), (ad, entra));
+}
+
+#[test]
+fn apply_rewrites_a_graph_snapshot_changing_only_the_users_it_writes() {
+    let f = s3_hard_match();
+    // The same users in a layout idsync would never write: one line each, tabs, CRLF, an
+    // unknown top-level member and an unknown property holding a number no float can hold.
+    let lines: Vec<String> = f
+        .cloud_users()
+        .iter()
+        .enumerate()
+        .map(|(n, u)| {
+            let members: Vec<String> = u
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| format!("{}:{v}", Value::String(k.clone())))
+                .collect();
+            format!(
+                "\t{{{}, \"x-big\":12345678901234567890123456789{n}}}",
+                members.join(", ")
+            )
+        })
+        .collect();
+    let text = format!(
+        "{{ \"@odata.context\" : \"https://graph.microsoft.com/v1.0/$metadata#users\",\r\n  \"x-exported-by\": \"invented\", \"value\" : [\r\n{}\r\n] }}",
+        lines.join(",\r\n")
+    );
+    fs::write(f.path("entra.json"), &text).unwrap();
+    let out = f.apply();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let after = f.read("entra.json");
+    let mike = lines
+        .iter()
+        .position(|l| l.contains("mike@example.com"))
+        .unwrap();
+    let (before_lines, after_lines): (Vec<&str>, Vec<&str>) =
+        (text.split("\r\n").collect(), after.split("\r\n").collect());
+    assert_eq!(before_lines.len(), after_lines.len(), "{after}");
+    for (i, (b, a)) in before_lines.iter().zip(&after_lines).enumerate() {
+        if i == mike + 2 {
+            // Mike's line: what was there stays, the anchor is added.
+            let kept = b.trim_end_matches([',', '}']);
+            assert!(a.starts_with(kept), "{a}");
+            assert!(
+                a.contains(&format!("\"onPremisesImmutableId\":\"{}\"", b64(&guid(2)))),
+                "{a}"
+            );
+        } else {
+            assert_eq!(a, b, "line {i}");
+        }
+    }
 }
