@@ -12,14 +12,16 @@ use std::collections::HashMap;
 use super::layout::{self, ArrayLayout};
 use super::properties::{self, Spelling};
 use crate::directory::snapshot::{SnapshotError, line_col};
+use crate::names::fold;
 
 /// Which tool wrote an Entra export (so notes and errors can name it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportShape {
     /// Graph's own answer to `GET /users`: `{"@odata.context": …, "value": [ … ]}`.
     Graph,
-    /// A complete Graph delta round (`GET /users/delta`, ending in `@odata.deltaLink`); its
-    /// `@removed` entries are dropped. Delta answers leave out properties that are null, so
+    /// A complete Graph delta round (`GET /users/delta`, ending in `@odata.deltaLink`),
+    /// applied in order: `@removed` entries take their object out, a later entry for an
+    /// object updates the earlier one. Delta answers leave out properties that are null, so
     /// an absent property there may be a null one: it stays unknown.
     GraphDelta,
     /// Microsoft Graph PowerShell: `Get-MgUser … | ConvertTo-Json` (PascalCase names, `Id`,
@@ -186,11 +188,12 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
             message: format!("user #{}: {message}", index + 1),
         }
     };
-    let mut users = Vec::with_capacity(items.len());
+    let mut users: Vec<Option<Pending<'_>>> = Vec::with_capacity(items.len());
     // The case style of the first user with a known property: every other must match it.
     let mut style: Option<(Case, usize)> = None;
     // Keys repeat from user to user: each distinct one is measured against the table once.
     let mut spellings: HashMap<String, Spelling> = HashMap::new();
+    let mut delta_ids: HashMap<String, usize> = HashMap::new();
     for (i, item) in items.into_iter().enumerate() {
         let Value::Object(user) = item else {
             return Err(user_error(i, None, "expected a JSON object".into()));
@@ -206,10 +209,7 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
                 .find(|m| m.key == key)
                 .map(|m| m.key_span.start)
         };
-        if user.contains_key("@removed") {
-            if shape == ExportShape::GraphDelta {
-                continue;
-            }
+        if user.contains_key("@removed") && shape != ExportShape::GraphDelta {
             return Err(user_error(
                 i,
                 key_at("@removed"),
@@ -237,19 +237,40 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
                 Some(_) => {}
             }
         }
+        // A delta round is applied in order: a later entry for an object carries what
+        // changed since the earlier one, and `@removed` takes the object out.
+        if shape == ExportShape::GraphDelta {
+            let id = user.get("id").and_then(Value::as_str).map(fold);
+            if user.contains_key("@removed") {
+                if let Some(pos) = id.and_then(|id| delta_ids.remove(&id)) {
+                    users[pos] = None;
+                }
+                continue;
+            }
+            if let Some(id) = id {
+                if let Some(&pos) = delta_ids.get(&id) {
+                    if let Some((_, earlier, _)) = &mut users[pos] {
+                        earlier.extend(user);
+                    }
+                    continue;
+                }
+                delta_ids.insert(id, users.len());
+            }
+        }
         // Locations inside a user are needed again only to convert a PowerShell object.
         let members = if case == Some(Case::Camel) {
             Vec::new()
         } else {
             members
         };
-        users.push((i, user, members));
+        users.push(Some((i, user, members)));
     }
     if matches!(style, Some((Case::Pascal, _))) {
         shape = ExportShape::PowerShell;
     }
     let users = users
         .into_iter()
+        .flatten()
         .map(|(i, user, members)| {
             if shape == ExportShape::PowerShell {
                 from_powershell(user, &members)
@@ -269,6 +290,9 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
         spans,
     })
 }
+
+/// A user read but not yet converted: its element index, object, and key locations.
+type Pending<'t> = (usize, Map<String, Value>, Vec<layout::Member<'t>>);
 
 /// A paging link of the answer (`nextlink`, `deltalink`): Graph's `@odata.nextLink`, and the
 /// spellings other OData writers use (`@nextLink` in OData 4.01, `odata.nextLink` in the
