@@ -475,8 +475,9 @@ fn plan_from_a_first_page_fails_naming_the_link() {
 }
 
 #[test]
-fn apply_against_a_powershell_export_changes_nothing_and_says_what_to_do() {
-    let f = s1_cloud_first();
+fn apply_against_a_powershell_export_refuses_its_writes_and_says_what_to_do() {
+    // A hard match: the plan's only write is the cloud user's onPremisesImmutableId.
+    let f = s3_hard_match();
     // The same users as `Get-MgUser | ConvertTo-Json` writes them.
     let users: Vec<Value> = f
         .cloud_users()
@@ -498,14 +499,14 @@ fn apply_against_a_powershell_export_changes_nothing_and_says_what_to_do() {
     let (ad, entra) = (f.read("ad.ldif"), f.read("entra.json"));
     let (code, plan) = f.plan_code();
     assert_eq!(code, 2, "the export reads and plans:\n{plan}");
+    assert!(plan.contains("mike@example.com"), "{plan}");
     let out = f.apply();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
-        stderr.contains("refusing to write: it is a Microsoft Graph PowerShell export")
-            && stderr.contains("idsync snapshot --from entra")
-            && stderr.contains("nothing applied"),
-        "{stderr}"
+        stdout.contains("refusing to write: it is a Microsoft Graph PowerShell export")
+            && stdout.contains("idsync snapshot --from entra"),
+        "{stdout}"
     );
     assert_eq!((f.read("ad.ldif"), f.read("entra.json")), (ad, entra));
 }

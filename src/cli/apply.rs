@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::ValueEnum;
 use idsync::apply::{self, SavedPlan};
 use idsync::connect::{self, open_ad, open_entra};
-use idsync::plan::{ActionKind, Plan, Side};
+use idsync::plan::ActionKind;
 use idsync::render;
 
 use super::{Global, output, runtime, validate};
@@ -60,7 +60,6 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
                 if deletes > desired.max_deletes {
                     bail!("{} disables or deletes {deletes} objects, more than deprovision.max_deletes ({}); nothing applied", path.display(), desired.max_deletes);
                 }
-                refuse_unwritable(&saved.plan, &entra)?;
                 saved.plan
             }
             None => {
@@ -75,7 +74,6 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
                 if !plan.has_changes() {
                     return Ok(ExitCode::SUCCESS);
                 }
-                refuse_unwritable(&plan, &entra)?;
                 if !args.auto_approve {
                     if !std::io::stdin().is_terminal() {
                         bail!("stdin is not a terminal, so idsync cannot ask; nothing applied. Pass --auto-approve, or apply a saved plan (`idsync plan --out FILE`, then `idsync apply FILE`)");
@@ -97,17 +95,6 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::from(1) })
     })
-}
-
-/// A plan that writes to Entra needs an Entra it can write to: checked before anything is
-/// applied, so an unwritable snapshot does not leave AD changed and Entra not.
-fn refuse_unwritable(plan: &Plan, entra: &connect::EntraDirectory) -> anyhow::Result<()> {
-    if plan.actions.iter().any(|a| a.directory == Side::Entra)
-        && let Err(e) = entra.writable()
-    {
-        bail!("{e}; nothing applied");
-    }
-    Ok(())
 }
 
 /// Asks on the terminal; only `yes` applies.
