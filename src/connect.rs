@@ -106,6 +106,16 @@ impl EntraDirectory {
         }
     }
 
+    /// Whether writes can be carried out at all: a snapshot in a shape idsync reads but does
+    /// not write back (PowerShell, delta) says so before anything is applied, so an apply
+    /// changes nothing rather than half.
+    pub fn writable(&self) -> Result<(), DirectoryError> {
+        match self {
+            EntraDirectory::Snapshot(s) => Ok(s.writable()?),
+            EntraDirectory::Graph(_) => Ok(()),
+        }
+    }
+
     /// Where progress of long reads and writes goes; snapshots are read at once and report
     /// none.
     pub fn set_progress(&mut self, progress: Arc<dyn ProgressSink>) {

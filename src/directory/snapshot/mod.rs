@@ -11,7 +11,9 @@ mod ad;
 mod entra;
 
 pub use ad::AdSnapshot;
-pub use entra::{EntraSnapshot, ON_PREMISES_MASTERED, SYNCED_OBJECT_MESSAGE};
+pub use entra::{
+    EntraSnapshot, ExportShape, ON_PREMISES_MASTERED, SYNCED_OBJECT_MESSAGE, TextEncoding,
+};
 
 use std::fs;
 use std::io;
