@@ -476,14 +476,21 @@ fn plan_from_a_first_page_fails_naming_the_link() {
 
 #[test]
 fn apply_against_a_powershell_export_refuses_its_writes_and_says_what_to_do() {
-    // A hard match: the plan's only write is the cloud user's onPremisesImmutableId.
+    // A hard-matched pair with writes on both sides: an AD and a cloud department.
     let f = s3_hard_match();
-    // The same users as `Get-MgUser | ConvertTo-Json` writes them.
+    let desired = f.read("desired/idsync.yaml")
+        + "identities:\n  - ad: { sam_account_name: ssmith }\n    attributes: { department: Finance }\n";
+    fs::write(f.path("desired/idsync.yaml"), desired).unwrap();
+    // The same users as `Get-MgUser | ConvertTo-Json` writes them. (Its nulls are unknown, so
+    // the cloud-managed users say so with `false`, as a hybrid tenant's do.)
     let users: Vec<Value> = f
         .cloud_users()
         .into_iter()
         .map(|u| {
-            let Value::Object(u) = u else { unreachable!() };
+            let Value::Object(mut u) = u else {
+                unreachable!()
+            };
+            u.insert("onPremisesSyncEnabled".into(), Value::Bool(false));
             let pascal: Map<String, Value> = u
                 .into_iter()
                 .map(|(k, v)| (k[..1].to_uppercase() + &k[1..], v))
@@ -499,9 +506,15 @@ fn apply_against_a_powershell_export_refuses_its_writes_and_says_what_to_do() {
     let (ad, entra) = (f.read("ad.ldif"), f.read("entra.json"));
     let (code, plan) = f.plan_code();
     assert_eq!(code, 2, "the export reads and plans:\n{plan}");
-    assert!(plan.contains("mike@example.com"), "{plan}");
+    assert!(
+        plan.contains("update ad \"sara@example.com\"")
+            && plan.contains("update entra \"sara@example.com\""),
+        "{plan}"
+    );
     let out = f.apply();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Refused before anything is written (AD included), with what to do instead.
+    let stdout =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
         stdout.contains("refusing to write: it is a Microsoft Graph PowerShell export")
@@ -554,13 +567,10 @@ fn apply_rewrites_a_graph_snapshot_changing_only_the_users_it_writes() {
     assert_eq!(before_lines.len(), after_lines.len(), "{after}");
     for (i, (b, a)) in before_lines.iter().zip(&after_lines).enumerate() {
         if i == mike + 2 {
-            // Mike's line: what was there stays, the anchor is added.
-            let kept = b.trim_end_matches([',', '}']);
-            assert!(a.starts_with(kept), "{a}");
-            assert!(
-                a.contains(&format!("\"onPremisesImmutableId\":\"{}\"", b64(&guid(2)))),
-                "{a}"
-            );
+            // Mike's line: what was there stays, the anchor's null becomes the anchor.
+            let anchor = format!("\"onPremisesImmutableId\":\"{}\"", b64(&guid(2)));
+            assert_eq!(*a, b.replace("\"onPremisesImmutableId\":null", &anchor));
+            assert_ne!(a, b);
         } else {
             assert_eq!(a, b, "line {i}");
         }

@@ -61,6 +61,7 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
                     path.display()
                 );
             }
+            refuse_unwritable(&checked.plan, &entra)?;
             let runs = checked.verdicts.iter().filter(|v| v.is_none()).count();
             output::info(global, &format!("applying {runs} of the {} saved actions", checked.plan.actions.len()));
             let report = apply::execute_checked(&checked, desired.source_anchor, &mut ad, &mut entra).await;
@@ -79,6 +80,7 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         if !plan.has_changes() {
             return Ok(ExitCode::SUCCESS);
         }
+        refuse_unwritable(&plan, &entra)?;
         if !args.auto_approve {
             if !std::io::stdin().is_terminal() {
                 bail!("stdin is not a terminal, so idsync cannot ask; nothing applied. Pass --auto-approve, or apply a saved plan (`idsync plan --out FILE`, then `idsync apply FILE`)");
@@ -93,6 +95,23 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         let report = apply::execute(&plan, desired.source_anchor, &mut ad, &mut entra).await;
         Ok(show_report(global, args, &report))
     })
+}
+
+/// An Entra export idsync reads but never writes back (PowerShell, a delta round): a plan that
+/// writes to it is refused before anything is written, AD included.
+fn refuse_unwritable(
+    plan: &idsync::plan::Plan,
+    entra: &connect::EntraDirectory,
+) -> anyhow::Result<()> {
+    if plan
+        .actions
+        .iter()
+        .any(|a| a.directory == idsync::plan::Side::Entra)
+        && let Err(e) = entra.writable()
+    {
+        bail!("{e}; nothing applied");
+    }
+    Ok(())
 }
 
 /// Reads a saved plan and checks it was made from this desired state against these

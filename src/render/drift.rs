@@ -8,7 +8,12 @@ use crate::drift::{Cause, DriftReport, ItemKind};
 
 fn headline(r: &DriftReport) -> String {
     if !r.drifted {
-        return "No drift: the directories match the desired state.".into();
+        let assumed = (r.plan.notes.iter()).any(|n| n.kind == crate::plan::NoteKind::Assumption);
+        return if assumed {
+            "No drift in what was read; the reads did not carry everything a plan compares (see the notes).".into()
+        } else {
+            "No drift: the directories match the desired state.".into()
+        };
     }
     let mut s = format!(
         "Drift: {} between the directories and the desired state",

@@ -53,7 +53,12 @@ pub fn no_actions_line(plan: &Plan) -> String {
     if plan.error_count() > 0 {
         standing.push(plural(plan.error_count(), "diagnostic error"));
     }
+    let assumed = plan
+        .notes
+        .iter()
+        .any(|n| n.kind == crate::plan::NoteKind::Assumption);
     match (standing.is_empty(), empty) {
+        (true, false) if assumed => "No changes from what was read, but the reads did not carry everything a plan compares (see the notes): nothing was planned from what is missing.".into(),
         (true, false) => "No changes. The directories match the desired state.".into(),
         (true, true) => "No changes, but a directory has no users in scope (see the notes): nothing was compared.".into(),
         (false, _) => format!(
