@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::GraphOptions;
 use crate::desired::SecretSource;
+use crate::files::read::ReadError;
 use crate::directory::{DirectoryError, Secret};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -210,7 +211,15 @@ impl Auth {
                 // Re-read every time: the runner renews the file before the assertion expires.
                 // A regular file of bounded size: the path may come from the desired state.
                 let assertion = crate::files::read::read_regular_file(path, MAX_ASSERTION_BYTES)
-                    .map_err(|e| DirectoryError::Other(format!("federated token file: {e}")))?;
+                    .map_err(|e| match e {
+                        ReadError::Open { source, .. } | ReadError::Read { source, .. } => {
+                            DirectoryError::io(
+                                format!("cannot read federated token file {}", path.display()),
+                                source,
+                            )
+                        }
+                        other => DirectoryError::Other(format!("federated token file: {other}")),
+                    })?;
                 let assertion = String::from_utf8(assertion).map_err(|_| {
                     DirectoryError::Other(format!(
                         "federated token file {} is not UTF-8 text",
