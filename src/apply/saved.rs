@@ -103,9 +103,13 @@ impl SavedPlan {
     /// Reads and checks a saved plan: layout, version, checksum.
     pub fn load(path: &Path) -> Result<Self, SavedPlanError> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| SavedPlanError::Io {
+        let bytes = crate::files::read::read_regular_file(
+            path,
+            crate::files::read::SAVED_PLAN_FILE_LIMIT,
+        )
+        .map_err(|e| SavedPlanError::Io {
             path: name.clone(),
-            source,
+            source: e.into_io_error(),
         })?;
         // Look at the header first, so a foreign version is named as such.
         let header: serde_json::Value =

@@ -64,9 +64,13 @@ pub fn load(dir: &Path) -> Result<DesiredState, LoadError> {
     let mut files = Vec::new();
     let mut issues = Vec::new();
     for path in &paths {
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        let text = crate::files::read::read_regular_text(
+            path,
+            crate::files::read::DESIRED_STATE_FILE_LIMIT,
+        )
+        .map_err(|e| LoadError::Io {
             path: path.clone(),
-            source,
+            source: e.into_io_error(),
         })?;
         hasher.update(path.file_name().unwrap_or_default().as_encoded_bytes());
         hasher.update([0]);

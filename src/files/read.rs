@@ -45,6 +45,27 @@ pub enum ReadError {
 }
 
 impl ReadError {
+    /// The reason alone, as an `io::Error`, for callers whose own errors name the path: the
+    /// open or read error as it was, or one of kind `InvalidInput` (not a regular file),
+    /// `FileTooLarge` or `InvalidData` (not UTF-8).
+    pub fn into_io_error(self) -> io::Error {
+        match self {
+            ReadError::Open { source, .. } | ReadError::Read { source, .. } => source,
+            ReadError::NotRegular { kind, .. } => io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("it is {kind}, not a regular file"),
+            ),
+            ReadError::TooLarge { limit, .. } => io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                format!("it is larger than the {limit} bytes idsync reads of it"),
+            ),
+            ReadError::NotText { offset, .. } => io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("it is not UTF-8 text (invalid byte at offset {offset})"),
+            ),
+        }
+    }
+
     /// The file the error is about.
     pub fn path(&self) -> &Path {
         match self {
@@ -173,6 +194,10 @@ mod tests {
         let e = read_regular_file(dir.path(), 1).unwrap_err();
         assert!(matches!(e, ReadError::NotRegular { kind: "a directory", .. }), "{e}");
         assert_eq!(e.path(), dir.path());
+        assert_eq!(
+            e.into_io_error().to_string(),
+            "it is a directory, not a regular file"
+        );
     }
 
     #[cfg(target_os = "linux")]

@@ -86,7 +86,11 @@ struct SnapshotFile {
 
 impl SnapshotFile {
     fn read(path: &Path) -> Result<(Self, Vec<u8>), SnapshotError> {
-        let bytes = fs::read(path).map_err(|e| SnapshotError::io(path, "read", e))?;
+        let bytes = crate::files::read::read_regular_file(
+            path,
+            crate::files::read::SNAPSHOT_FILE_LIMIT,
+        )
+        .map_err(|e| SnapshotError::io(path, "read", e.into_io_error()))?;
         let file = SnapshotFile {
             path: path.to_owned(),
             digest: digest(&bytes),
@@ -104,7 +108,12 @@ impl SnapshotFile {
         bytes: &[u8],
         fault: &mut dyn FnMut(Stage) -> io::Result<()>,
     ) -> Result<(), SnapshotError> {
-        let current = fs::read(&self.path).map_err(|e| {
+        let current = crate::files::read::read_regular_file(
+            &self.path,
+            crate::files::read::SNAPSHOT_FILE_LIMIT,
+        )
+        .map_err(crate::files::read::ReadError::into_io_error)
+        .map_err(|e| {
             if e.kind() == io::ErrorKind::NotFound {
                 SnapshotError::WriteRefused {
                     path: self.path.clone(),
