@@ -807,7 +807,8 @@ fn to_user(entry: &Entry, dn: &Dn) -> Result<AdUser, (usize, String)> {
         }
         let values = entry.values(name);
         if is_text_attribute(name, &values) {
-            let name = AttrName::from(name);
+            let name = AttrName::try_new(name)
+                .map_err(|e| (entry.line_of(name).unwrap_or(entry.line()), e.to_string()))?;
             for v in &values {
                 user.attributes.push(name, String::from_utf8_lossy(v));
             }
