@@ -315,15 +315,32 @@ impl AdSnapshot {
             lines.insert(dn.clone(), entry.line());
             dns.push(dn);
         }
-        self.next_usn = max_usn + 1;
+        self.next_usn = max_usn.saturating_add(1);
         self.index = Index::with_dns(self.ldif.entries(), dns);
         self.base = domain_of(&self.index.dns);
         Ok(())
     }
 
+    /// Fails unless `count` more USNs can be minted: AD's USNs are signed 64-bit integers and
+    /// the reader refuses a larger `uSNChanged`, so one is never written.
+    fn reserve_usns(&self, object: &Dn, count: usize) -> Result<(), DirectoryError> {
+        let last = u64::try_from(count.saturating_sub(1))
+            .ok()
+            .and_then(|more| self.next_usn.checked_add(more));
+        match last {
+            Some(last) if last <= MAX_USN => Ok(()),
+            _ => Err(refused(
+                object,
+                "unwillingToPerform",
+                &format!("no uSNChanged above {MAX_USN} can be written (the snapshot's highest USN is already there)"),
+            )),
+        }
+    }
+
+    /// The next USN; [`AdSnapshot::reserve_usns`] said it fits.
     fn take_usn(&mut self) -> u64 {
         let usn = self.next_usn;
-        self.next_usn += 1;
+        self.next_usn = self.next_usn.saturating_add(1);
         usn
     }
 
@@ -399,6 +416,7 @@ impl AdSnapshot {
             guid = Guid::new_random();
         }
         // Taken only once the create succeeds.
+        self.reserve_usns(dn, 1)?;
         let usn = self.next_usn.to_string();
         let now = generalized_time(SystemTime::now());
         let mut entry = Entry::new(dn.as_str());
@@ -489,6 +507,7 @@ impl AdSnapshot {
         if is_user(&entry) {
             to_user(&entry, dn).map_err(|(_, m)| refused(dn, "invalidAttributeSyntax", &m))?;
         }
+        self.reserve_usns(dn, 1)?;
         self.touch(&mut entry);
         self.index.remove_names(&self.ldif.entries()[index], index);
         self.index.add_names(&entry, index);
@@ -528,7 +547,8 @@ impl AdSnapshot {
         } else {
             vec![index]
         };
-        // Every new DN first, so a failure changes nothing.
+        // Every new DN (and USN) first, so a failure changes nothing.
+        self.reserve_usns(dn, subtree.len())?;
         let mut moves = Vec::with_capacity(subtree.len());
         for i in subtree {
             let moved = rebase(self.ldif.entries()[i].dn(), old_depth, new_dn);
@@ -772,6 +792,9 @@ fn entry_guid(entry: &Entry) -> Result<Option<Guid>, (usize, String)> {
         )
     })
 }
+
+/// The highest USN written: `uSNChanged` is a signed 64-bit integer in AD.
+const MAX_USN: u64 = i64::MAX as u64;
 
 fn highest_usn(entry: &Entry) -> u64 {
     ["uSNChanged", "uSNCreated"]
