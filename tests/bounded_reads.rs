@@ -52,7 +52,10 @@ fn saved_plans_that_are_devices_or_fifos_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let pipe = fifo(dir.path(), "plan.json");
     let e = promptly(move || SavedPlan::load(&pipe).unwrap_err().to_string());
-    assert!(e.ends_with("plan.json: it is a FIFO, not a regular file"), "{e}");
+    assert!(
+        e.ends_with("plan.json: it is a FIFO, not a regular file"),
+        "{e}"
+    );
     let e = promptly(|| {
         SavedPlan::load(Path::new("/dev/zero"))
             .unwrap_err()

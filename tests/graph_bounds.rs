@@ -84,10 +84,7 @@ async fn a_graph_endpoint_that_never_answers_fails_within_the_deadline() {
     let err = graph.read_users(&[]).await.unwrap_err();
     let took = started.elapsed();
     assert!(took < Duration::from_secs(5), "read took {took:?}");
-    assert!(
-        matches!(err, DirectoryError::Unavailable { .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, DirectoryError::Unavailable { .. }), "{err:?}");
 
     // Writes go through `$batch`, whose items are retried one by one: bounded the same way.
     let started = Instant::now();
@@ -169,7 +166,8 @@ fn answer(mut conn: TcpStream, token: &str, retry_after: &str) {
 async fn huge_expires_in_and_retry_after_are_capped_not_a_panic() {
     // `expires_in` of u64::MAX seconds overflowed the refresh instant; a `Retry-After` of
     // 1e30 panicked converting to a Duration, and 1e19 overflowed the gate's instant.
-    const TOKEN: &str = r#"{"access_token":"t0ken","token_type":"Bearer","expires_in":18446744073709551615}"#;
+    const TOKEN: &str =
+        r#"{"access_token":"t0ken","token_type":"Bearer","expires_in":18446744073709551615}"#;
     for retry_after in ["1e30", "1e19", "18446744073709551615"] {
         let url = hostile_endpoint(TOKEN, retry_after);
         let secret = secret_file("not-a-real-secret");
@@ -181,7 +179,10 @@ async fn huge_expires_in_and_retry_after_are_capped_not_a_panic() {
             .await
             .expect("a token, however long its claimed lifetime");
         let err = graph.read_users(&[]).await.unwrap_err().to_string();
-        assert!(err.contains("still throttled after 1 waits"), "{retry_after}: {err}");
+        assert!(
+            err.contains("still throttled after 1 waits"),
+            "{retry_after}: {err}"
+        );
         assert!(!err.contains("t0ken"), "{err}");
     }
 }

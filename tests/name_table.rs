@@ -33,9 +33,7 @@ fn more_distinct_attribute_names_than_the_table_holds_is_an_error() {
     }
     let path = dir.path().join("ad.ldif");
     std::fs::write(&path, ldif).unwrap();
-    let err = AdSnapshot::open(&path)
-        .and_then(|s| Ok(s.users(&AdQuery::default())))
-        .map(|r| r.map(|_| ()));
+    let err = AdSnapshot::open(&path).map(|s| s.users(&AdQuery::default()).map(|_| ()));
     let message = match err {
         Err(e) => e.to_string(),
         Ok(Err(e)) => e.to_string(),

@@ -843,7 +843,11 @@ mod tests {
         let nots = |n: usize| format!("{}(mail eq 'x')", "not ".repeat(n));
         let chain = |n: usize| vec!["mail eq 'x'"; n].join(" and ");
         // At the limits, still served (a server worker's stack is 2 MiB; this one is half).
-        let (a, b, c) = (nested(MAX_DEPTH), nots(MAX_DEPTH - 1), chain(MAX_OPERATORS + 1));
+        let (a, b, c) = (
+            nested(MAX_DEPTH),
+            nots(MAX_DEPTH - 1),
+            chain(MAX_OPERATORS + 1),
+        );
         on_small_stack(move || {
             assert!(run(&a, false).is_ok());
             assert!(run(&b, true).is_ok());

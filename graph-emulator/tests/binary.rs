@@ -132,9 +132,21 @@ fn binary_refuses_bad_arguments() {
     assert_eq!(out.status.code(), Some(2));
     // Unbounded, these stalled every request for ever / overflowed the token's expiry.
     for (flag, value, message) in [
-        ("--latency-ms", "18446744073709551615", "--latency-ms must be at most 60000"),
-        ("--latency-ms", "60001", "--latency-ms must be at most 60000"),
-        ("--token-lifetime", "18446744073709551615", "--token-lifetime must be at most 86400"),
+        (
+            "--latency-ms",
+            "18446744073709551615",
+            "--latency-ms must be at most 60000",
+        ),
+        (
+            "--latency-ms",
+            "60001",
+            "--latency-ms must be at most 60000",
+        ),
+        (
+            "--token-lifetime",
+            "18446744073709551615",
+            "--token-lifetime must be at most 86400",
+        ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_graph-emulator"))
             .args(["--listen", "127.0.0.1:0", "--tenant-file", "/nonexistent"])
@@ -174,7 +186,10 @@ fn a_client_that_sends_nothing_is_disconnected() {
     assert!(started.elapsed() < Duration::from_secs(5));
     // Setting the knob at run time is bounded the same way.
     let e = emu.update_knobs(|k| k.latency_ms = u64::MAX).unwrap_err();
-    assert!(e.to_string().contains("latency_ms must be at most 60000"), "{e}");
+    assert!(
+        e.to_string().contains("latency_ms must be at most 60000"),
+        "{e}"
+    );
     assert_eq!(emu.knobs().latency_ms, 0);
 }
 

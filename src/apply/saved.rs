@@ -103,14 +103,12 @@ impl SavedPlan {
     /// Reads and checks a saved plan: layout, version, checksum.
     pub fn load(path: &Path) -> Result<Self, SavedPlanError> {
         let name = path.display().to_string();
-        let bytes = crate::files::read::read_regular_file(
-            path,
-            crate::files::read::SAVED_PLAN_FILE_LIMIT,
-        )
-        .map_err(|e| SavedPlanError::Io {
-            path: name.clone(),
-            source: e.into_io_error(),
-        })?;
+        let bytes =
+            crate::files::read::read_regular_file(path, crate::files::read::SAVED_PLAN_FILE_LIMIT)
+                .map_err(|e| SavedPlanError::Io {
+                    path: name.clone(),
+                    source: e.into_io_error(),
+                })?;
         // Look at the header first, so a foreign version is named as such.
         let header: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| SavedPlanError::Malformed {

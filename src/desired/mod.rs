@@ -291,7 +291,10 @@ mod tests {
         }
         let path = std::env::var("PATH").unwrap_or_default();
         let e = SecretSource::Env("PATH".to_owned()).read().unwrap_err();
-        assert!(path.is_empty() || !e.contains(&path), "never the value: {e}");
+        assert!(
+            path.is_empty() || !e.contains(&path),
+            "never the value: {e}"
+        );
         let e = SecretSource::Env("IDSYNC_TEST_SURELY_UNSET_7F3A".to_owned())
             .read()
             .unwrap_err();
@@ -320,7 +323,9 @@ mod tests {
                 "cannot read secret file: /dev/zero is a character device, not a regular file"
             );
         }
-        let e = SecretSource::File(dir.path().to_owned()).read().unwrap_err();
+        let e = SecretSource::File(dir.path().to_owned())
+            .read()
+            .unwrap_err();
         assert!(e.contains("is a directory"), "{e}");
     }
 }

@@ -87,7 +87,11 @@ pub struct FilterError {
 impl Filter {
     /// Parses an RFC 4515 filter (outer parentheses optional).
     pub fn parse(s: &str) -> Result<Filter, FilterError> {
-        let mut p = FilterParser { s, pos: 0, depth: 0 };
+        let mut p = FilterParser {
+            s,
+            pos: 0,
+            depth: 0,
+        };
         p.skip_ws();
         if p.at_end() {
             return Err(p.error("empty filter"));
@@ -473,9 +477,7 @@ impl FilterParser<'_> {
     /// `( filtercomp )`
     fn filter(&mut self) -> Result<Filter, FilterError> {
         if self.depth >= MAX_DEPTH {
-            return Err(self.error(format!(
-                "filters nested more than {MAX_DEPTH} levels deep"
-            )));
+            return Err(self.error(format!("filters nested more than {MAX_DEPTH} levels deep")));
         }
         self.expect(b'(', "'('")?;
         self.depth += 1;
@@ -1305,7 +1307,11 @@ objectGUID:: BpazOkLGm0iEtljAONPvOQ==
         let innermost = "(!(!(&(cn=*)(sAMAccountName=aanderson))))";
         assert!(text.contains(innermost));
         let tail = text.len() - text.find(innermost).unwrap() - innermost.len();
-        assert_eq!(tail, 100_000 - 3, "one ')' per level outside the innermost three");
+        assert_eq!(
+            tail,
+            100_000 - 3,
+            "one ')' per level outside the innermost three"
+        );
         let nots = (0..100_000).filter(|i| i % 3 != 0).count();
         assert_eq!(nots % 2, 0);
         assert!(matched);

@@ -192,7 +192,16 @@ mod tests {
     fn directories_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let e = read_regular_file(dir.path(), 1).unwrap_err();
-        assert!(matches!(e, ReadError::NotRegular { kind: "a directory", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ReadError::NotRegular {
+                    kind: "a directory",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert_eq!(e.path(), dir.path());
         assert_eq!(
             e.into_io_error().to_string(),
@@ -205,7 +214,16 @@ mod tests {
     fn devices_are_refused_at_once() {
         // Unbounded, /dev/zero grew to gigabytes before failing.
         let e = read_regular_file(Path::new("/dev/zero"), SNAPSHOT_FILE_LIMIT).unwrap_err();
-        assert!(matches!(e, ReadError::NotRegular { kind: "a character device", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ReadError::NotRegular {
+                    kind: "a character device",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert_eq!(
             e.to_string(),
             "/dev/zero is a character device, not a regular file"
@@ -232,6 +250,9 @@ mod tests {
             .recv_timeout(std::time::Duration::from_secs(10))
             .expect("reading a FIFO returned");
         let e = result.unwrap_err();
-        assert!(matches!(e, ReadError::NotRegular { kind: "a FIFO", .. }), "{e}");
+        assert!(
+            matches!(e, ReadError::NotRegular { kind: "a FIFO", .. }),
+            "{e}"
+        );
     }
 }

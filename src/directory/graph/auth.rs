@@ -15,8 +15,8 @@ use tokio::time::Instant;
 
 use super::GraphOptions;
 use crate::desired::SecretSource;
-use crate::files::read::ReadError;
 use crate::directory::{DirectoryError, Secret};
+use crate::files::read::ReadError;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 

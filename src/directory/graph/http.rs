@@ -556,10 +556,21 @@ mod tests {
 
     #[test]
     fn huge_retry_after_values_are_capped_not_a_panic() {
-        for huge in ["300", "301", "1e19", "18446744073709551616", "1e30", "inf", "1e308"] {
+        for huge in [
+            "300",
+            "301",
+            "1e19",
+            "18446744073709551616",
+            "1e30",
+            "inf",
+            "1e308",
+        ] {
             assert_eq!(parse_retry_after(huge), Some(MAX_RETRY_AFTER), "{huge}");
         }
-        assert_eq!(parse_retry_after("299.5"), Some(Duration::from_millis(299_500)));
+        assert_eq!(
+            parse_retry_after("299.5"),
+            Some(Duration::from_millis(299_500))
+        );
         // Blocking the gate for the longest wait is fine too (no `Instant` overflow).
         let gate = Gate::default();
         gate.block(Duration::MAX);

@@ -139,10 +139,7 @@ fn convert(entry: &RawEntry) -> Result<AdUser, String> {
 }
 
 /// Moves every other text attribute into `attributes`.
-fn with_attributes(
-    mut user: AdUser,
-    attrs: Vec<(String, Vec<Vec<u8>>)>,
-) -> Result<AdUser, String> {
+fn with_attributes(mut user: AdUser, attrs: Vec<(String, Vec<Vec<u8>>)>) -> Result<AdUser, String> {
     for (name, values) in attrs {
         if listed(TYPED_ATTRIBUTES, &name) || !is_text(&name, &values) {
             continue;

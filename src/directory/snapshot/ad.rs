@@ -332,7 +332,9 @@ impl AdSnapshot {
             _ => Err(refused(
                 object,
                 "unwillingToPerform",
-                &format!("no uSNChanged above {MAX_USN} can be written (the snapshot's highest USN is already there)"),
+                &format!(
+                    "no uSNChanged above {MAX_USN} can be written (the snapshot's highest USN is already there)"
+                ),
             )),
         }
     }

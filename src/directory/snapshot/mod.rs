@@ -86,11 +86,9 @@ struct SnapshotFile {
 
 impl SnapshotFile {
     fn read(path: &Path) -> Result<(Self, Vec<u8>), SnapshotError> {
-        let bytes = crate::files::read::read_regular_file(
-            path,
-            crate::files::read::SNAPSHOT_FILE_LIMIT,
-        )
-        .map_err(|e| SnapshotError::io(path, "read", e.into_io_error()))?;
+        let bytes =
+            crate::files::read::read_regular_file(path, crate::files::read::SNAPSHOT_FILE_LIMIT)
+                .map_err(|e| SnapshotError::io(path, "read", e.into_io_error()))?;
         let file = SnapshotFile {
             path: path.to_owned(),
             digest: digest(&bytes),
