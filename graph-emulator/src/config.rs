@@ -51,8 +51,26 @@ impl Default for Knobs {
     }
 }
 
+/// The most latency a knob may add to every request: a minute is already far beyond any
+/// test's patience; more (up to `u64::MAX` ms) stalled every request for ever.
+pub const MAX_LATENCY_MS: u64 = 60_000;
+
+/// The longest token lifetime the emulator issues (Entra's own maximum is a day).
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How long a client may take to send a request's head before its connection is closed; it
+/// also closes keep-alive connections idle that long. Longer than any pause in the tests, so
+/// a client never reuses a connection just as it is being closed.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Knobs {
     pub fn validate(&self) -> Result<()> {
+        if self.latency_ms > MAX_LATENCY_MS {
+            return Err(EmulatorError::Config(format!(
+                "latency_ms must be at most {MAX_LATENCY_MS}, got {}",
+                self.latency_ms
+            )));
+        }
         for (name, v) in [
             ("fail_rate", self.fail_rate),
             ("drop_rate", self.drop_rate),
@@ -130,6 +148,9 @@ pub struct Config {
     pub delta_page_size: usize,
     /// Written as `{"value":[...]}` when the emulator shuts down.
     pub save_on_shutdown: Option<PathBuf>,
+    /// A connection that has not sent a whole request head within this is closed (idle
+    /// keep-alive connections included), so silent clients cannot hold connections.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for Config {
@@ -147,6 +168,7 @@ impl Default for Config {
             seed: 0,
             delta_page_size: 100,
             save_on_shutdown: None,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
         }
     }
 }

@@ -165,6 +165,25 @@ fn syntax(input: &str, pos: usize) -> GraphError {
     )
 }
 
+/// How deep parentheses, `not` and lambdas may nest, and how many `and`/`or`/`not`/`any`
+/// operators a filter may hold (a left-deep `a and b and …` chain is as tall as it is long).
+/// Unbounded, a crafted filter overflowed a worker's stack and aborted the emulator. Graph
+/// itself refuses directory filters taller than 3 ("search filter expression has excessive
+/// height", microsoftgraph/microsoft-graph-docs#3641), so these only stop abuse; the depth is
+/// small because a debug build spends ~10 KB of stack per parenthesis level.
+pub const MAX_DEPTH: usize = 32;
+pub const MAX_OPERATORS: usize = 64;
+
+fn too_deep() -> GraphError {
+    // The OData library Graph parses `$filter` with refuses deep filters with this message
+    // (`ODataUriParserSettings` filter limit, "Recursion depth exceeded allowed limit.").
+    GraphError::new(
+        400,
+        "BadRequest",
+        "Invalid filter clause: Recursion depth exceeded allowed limit.",
+    )
+}
+
 fn tokenize(input: &str) -> Result<Vec<(usize, Tok)>, GraphError> {
     let chars: Vec<char> = input.chars().collect();
     let mut out = Vec::new();
@@ -238,6 +257,10 @@ struct Parser<'a> {
     pos: usize,
     /// The range variable of the enclosing lambda, if any.
     var: Option<String>,
+    /// Parentheses, `not`s and lambdas open around `pos`.
+    depth: usize,
+    /// `and`, `or`, `not` and `any` nodes built so far.
+    operators: usize,
 }
 
 impl Parser<'_> {
@@ -275,10 +298,33 @@ impl Parser<'_> {
         matches!(self.peek(), Some(Tok::Ident(s)) if s.eq_ignore_ascii_case(kw))
     }
 
+    /// Enters one level of nesting; [`Parser::leave`] leaves it.
+    fn enter(&mut self) -> Result<(), GraphError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(too_deep());
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    /// Counts one operator node about to be built.
+    fn operator(&mut self) -> Result<(), GraphError> {
+        if self.operators >= MAX_OPERATORS {
+            return Err(too_deep());
+        }
+        self.operators += 1;
+        Ok(())
+    }
+
     fn or_expr(&mut self) -> Result<Expr, GraphError> {
         let mut left = self.and_expr()?;
         while self.keyword("or") {
             self.pos += 1;
+            self.operator()?;
             let right = self.and_expr()?;
             left = Expr::Or(Box::new(left), Box::new(right));
         }
@@ -289,6 +335,7 @@ impl Parser<'_> {
         let mut left = self.unary()?;
         while self.keyword("and") {
             self.pos += 1;
+            self.operator()?;
             let right = self.unary()?;
             left = Expr::And(Box::new(left), Box::new(right));
         }
@@ -298,7 +345,10 @@ impl Parser<'_> {
     fn unary(&mut self) -> Result<Expr, GraphError> {
         if self.keyword("not") {
             self.pos += 1;
+            self.operator()?;
+            self.enter()?;
             let inner = self.unary()?;
+            self.leave();
             return Ok(Expr::Not(Box::new(inner)));
         }
         self.primary()
@@ -340,8 +390,10 @@ impl Parser<'_> {
     fn primary(&mut self) -> Result<Expr, GraphError> {
         match self.next() {
             Some(Tok::LParen) => {
+                self.enter()?;
                 let e = self.or_expr()?;
                 self.expect(Tok::RParen)?;
+                self.leave();
                 Ok(e)
             }
             Some(Tok::Ident(name)) => {
@@ -394,7 +446,10 @@ impl Parser<'_> {
                     };
                     self.expect(Tok::Colon)?;
                     let saved = self.var.replace(var);
+                    self.operator()?;
+                    self.enter()?;
                     let body = self.or_expr()?;
+                    self.leave();
                     self.var = saved;
                     self.expect(Tok::RParen)?;
                     return Ok(Expr::Any(prop.to_string(), Box::new(body)));
@@ -455,6 +510,8 @@ pub fn parse(input: &str, advanced: bool) -> Result<Expr, GraphError> {
         toks,
         pos: 0,
         var: None,
+        depth: 0,
+        operators: 0,
     };
     let e = p.or_expr()?;
     if p.pos != p.toks.len() {
@@ -767,5 +824,50 @@ mod tests {
         );
         assert_eq!(run("mail eq", false).unwrap_err().code, "BadRequest");
         assert_eq!(run("(mail eq 'x'", false).unwrap_err().code, "BadRequest");
+    }
+
+    /// Runs `f` on a thread with a small stack, as a stand-in for a server worker's: unbounded
+    /// recursion over deep input aborts the whole process there.
+    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(1024 * 1024)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    #[test]
+    fn deep_or_long_filters_get_graphs_400_not_a_crash() {
+        let nested = |n: usize| format!("{}mail eq 'x'{}", "(".repeat(n), ")".repeat(n));
+        let nots = |n: usize| format!("{}(mail eq 'x')", "not ".repeat(n));
+        let chain = |n: usize| vec!["mail eq 'x'"; n].join(" and ");
+        // At the limits, still served (a server worker's stack is 2 MiB; this one is half).
+        let (a, b, c) = (
+            nested(MAX_DEPTH),
+            nots(MAX_DEPTH - 1),
+            chain(MAX_OPERATORS + 1),
+        );
+        on_small_stack(move || {
+            assert!(run(&a, false).is_ok());
+            assert!(run(&b, true).is_ok());
+            assert!(run(&c, false).is_ok());
+        });
+        for hostile in [
+            nested(MAX_DEPTH + 1),
+            nested(2_000),
+            nots(100_000),
+            chain(100_000),
+            vec!["mail eq 'x'"; 100_000].join(" or "),
+            format!(
+                "proxyAddresses/any(p:{}p eq 'x'{})",
+                "(".repeat(5_000),
+                ")".repeat(5_000)
+            ),
+        ] {
+            let e = on_small_stack(move || run(&hostile, true).unwrap_err());
+            assert_eq!((e.status, e.code.as_str()), (400, "BadRequest"), "{e:?}");
+            assert!(e.message.contains("Recursion depth"), "{}", e.message);
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! `graph-emulator --listen ADDR --tenant-file FILE [...]`: prints its base URL as the first
 //! line of stdout, then serves until SIGTERM or SIGINT.
 
+use graph_emulator::config::{MAX_LATENCY_MS, MAX_TOKEN_LIFETIME};
 use graph_emulator::{Config, Emulator, EmulatorError};
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,9 +17,9 @@ usage: graph-emulator --listen ADDR --tenant-file FILE [options]
   --client-id ID              the app's client id
   --client-secret S           the app's client secret
   --federated-assertion S     a client_assertion accepted instead of the secret
-  --token-lifetime SECS       access token lifetime (default 3599)
+  --token-lifetime SECS       access token lifetime (default 3599, at most 86400)
   --rate-limit N              requests per 10 s per app before 429 (default: unlimited)
-  --latency-ms N              delay added to every request (default 0)
+  --latency-ms N              delay added to every request (default 0, at most 60000)
   --fail-rate P               share 0.0-1.0 of Graph requests answered 503 (default 0)
   --drop-rate P               share 0.0-1.0 of Graph requests whose connection is closed unanswered
   --item-fail-rate P          share 0.0-1.0 of $batch sub-requests answered 503 inside the batch
@@ -78,7 +79,16 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
             "--client-id" => config.client_id = value()?,
             "--client-secret" => config.client_secret = value()?,
             "--federated-assertion" => config.federated_assertion = Some(value()?),
-            "--token-lifetime" => config.token_lifetime = Duration::from_secs(num(value()?)?),
+            "--token-lifetime" => {
+                let secs = num(value()?)?;
+                if secs > MAX_TOKEN_LIFETIME.as_secs() {
+                    return Err(format!(
+                        "--token-lifetime must be at most {}",
+                        MAX_TOKEN_LIFETIME.as_secs()
+                    ));
+                }
+                config.token_lifetime = Duration::from_secs(secs);
+            }
             "--rate-limit" => {
                 let n = num(value()?)?;
                 if n == 0 || n > u32::MAX as u64 {
@@ -86,7 +96,13 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
                 }
                 config.knobs.rate_limit = Some(n as u32);
             }
-            "--latency-ms" => config.knobs.latency_ms = num(value()?)?,
+            "--latency-ms" => {
+                let ms = num(value()?)?;
+                if ms > MAX_LATENCY_MS {
+                    return Err(format!("--latency-ms must be at most {MAX_LATENCY_MS}"));
+                }
+                config.knobs.latency_ms = ms;
+            }
             "--fail-rate" => config.knobs.fail_rate = share(value()?)?,
             "--drop-rate" => config.knobs.drop_rate = share(value()?)?,
             "--item-fail-rate" => config.knobs.item_fail_rate = share(value()?)?,

@@ -3,7 +3,7 @@
 
 use crate::auth::{self, AppCredentials, TokenStore};
 use crate::batch;
-use crate::config::{Config, Knobs};
+use crate::config::{Config, Knobs, MAX_TOKEN_LIFETIME};
 use crate::error::{EmulatorError, GraphError, Result};
 use crate::graph::{self, Body as GBody, GraphRequest, GraphResponse, Ids};
 use crate::stats::Stats;
@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -42,6 +42,7 @@ pub struct Shared {
     pub base_url: String,
     pub token_lifetime: Mutex<Duration>,
     pub delta_page_size: usize,
+    pub header_read_timeout: Duration,
 }
 
 impl Shared {
@@ -290,14 +291,17 @@ async fn admin_config_set(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
         .as_object_mut()
         .and_then(|o| o.remove("token_lifetime_secs"))
     {
-        match secs.as_u64() {
-            Some(s) => {
-                *shared.token_lifetime.lock().expect("lifetime lock") = Duration::from_secs(s)
+        match secs.as_u64().map(Duration::from_secs) {
+            Some(d) if d <= MAX_TOKEN_LIFETIME => {
+                *shared.token_lifetime.lock().expect("lifetime lock") = d
             }
-            None => {
+            _ => {
                 return admin_json(
                     StatusCode::BAD_REQUEST,
-                    json!({ "error": "token_lifetime_secs must be an integer" }),
+                    json!({ "error": format!(
+                        "token_lifetime_secs must be an integer of at most {}",
+                        MAX_TOKEN_LIFETIME.as_secs()
+                    ) }),
                 );
             }
         }
@@ -376,7 +380,12 @@ fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// Serves connections until `shutdown` flips; each connection can be killed by its handler.
-async fn accept_loop(listener: TcpListener, app: Router, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    app: Router,
+    header_read_timeout: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut conns = JoinSet::new();
     let mut next_conn = 0u64;
     loop {
@@ -395,8 +404,12 @@ async fn accept_loop(listener: TcpListener, app: Router, mut shutdown: watch::Re
                         req.extensions_mut().insert(conn_id);
                         app.clone().oneshot(req)
                     });
+                    // The header timeout needs hyper's timer; without it a client that
+                    // connects and sends nothing held its connection for ever.
                     let conn = hyper::server::conn::http1::Builder::new()
                         .keep_alive(true)
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(header_read_timeout)
                         .serve_connection(TokioIo::new(stream), svc);
                     tokio::select! {
                         _ = conn => {}
@@ -418,6 +431,12 @@ pub(crate) async fn bind(
     config: Config,
 ) -> Result<(Arc<Shared>, TcpListener, Option<std::path::PathBuf>)> {
     config.knobs.validate()?;
+    if config.token_lifetime > MAX_TOKEN_LIFETIME {
+        return Err(EmulatorError::Config(format!(
+            "token lifetime must be at most {} s",
+            MAX_TOKEN_LIFETIME.as_secs()
+        )));
+    }
     let listener =
         TcpListener::bind(config.listen)
             .await
@@ -458,6 +477,7 @@ pub(crate) async fn bind(
         base_url,
         token_lifetime: Mutex::new(config.token_lifetime),
         delta_page_size: config.delta_page_size.max(1),
+        header_read_timeout: config.header_read_timeout,
     });
     Ok((shared, listener, config.save_on_shutdown))
 }
@@ -467,6 +487,7 @@ pub(crate) fn spawn_server(
     listener: TcpListener,
 ) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = watch::channel(false);
-    let handle = tokio::spawn(accept_loop(listener, router(shared), rx));
+    let timeout = shared.header_read_timeout;
+    let handle = tokio::spawn(accept_loop(listener, router(shared), timeout, rx));
     (tx, handle)
 }

@@ -130,6 +130,67 @@ fn binary_refuses_bad_arguments() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    // Unbounded, these stalled every request for ever / overflowed the token's expiry.
+    for (flag, value, message) in [
+        (
+            "--latency-ms",
+            "18446744073709551615",
+            "--latency-ms must be at most 60000",
+        ),
+        (
+            "--latency-ms",
+            "60001",
+            "--latency-ms must be at most 60000",
+        ),
+        (
+            "--token-lifetime",
+            "18446744073709551615",
+            "--token-lifetime must be at most 86400",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_graph-emulator"))
+            .args(["--listen", "127.0.0.1:0", "--tenant-file", "/nonexistent"])
+            .args([flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{stderr}");
+    }
+}
+
+#[test]
+fn a_client_that_sends_nothing_is_disconnected() {
+    use std::io::Read as _;
+    let config = graph_emulator::Config {
+        header_read_timeout: Duration::from_millis(300),
+        ..graph_emulator::Config::default()
+    };
+    let emu = graph_emulator::Emulator::start_blocking(config).unwrap();
+    let addr = emu.base_url().trim_start_matches("http://").to_owned();
+    let mut silent = std::net::TcpStream::connect(&addr).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 512];
+    // The server closes the connection (maybe after a 408): never a read that times out.
+    loop {
+        match silent.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("still open after {:?}: {e}", started.elapsed()),
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Setting the knob at run time is bounded the same way.
+    let e = emu.update_knobs(|k| k.latency_ms = u64::MAX).unwrap_err();
+    assert!(
+        e.to_string().contains("latency_ms must be at most 60000"),
+        "{e}"
+    );
+    assert_eq!(emu.knobs().latency_ms, 0);
 }
 
 #[test]

@@ -247,6 +247,29 @@ async fn unsupported_filters_get_graphs_errors() {
 }
 
 #[tokio::test]
+async fn deeply_nested_filters_get_a_400_also_inside_batch() {
+    let (_emu, g) = setup().await;
+    let deep = format!("{}mail eq 'x'{}", "(".repeat(2_000), ")".repeat(2_000));
+    let a = g.get(&format!("/users?$filter={deep}")).await;
+    assert_eq!((a.status, a.code()), (400, "BadRequest"));
+    assert!(a.message().contains("Recursion depth"), "{}", a.message());
+    assert!(a.body["error"]["innerError"]["request-id"].is_string());
+    let chain = vec!["mail eq 'x'"; 10_000].join(" or ");
+    let batch = json!({"requests": [
+        {"id": "1", "method": "GET", "url": format!("/users?$filter={deep}")},
+        {"id": "2", "method": "GET", "url": format!("/users?$filter={chain}")},
+    ]});
+    let a = g.post("/$batch", batch).await;
+    assert_eq!(a.status, 200);
+    let answers = a.body["responses"].as_array().unwrap();
+    assert_eq!(answers.len(), 2);
+    for r in answers {
+        assert_eq!(r["status"], 400, "{r}");
+        assert_eq!(r["body"]["error"]["code"], "BadRequest", "{r}");
+    }
+}
+
+#[tokio::test]
 async fn count_needs_consistency_level() {
     let (_emu, g) = setup().await;
     let a = g.get("/users/$count").await;

@@ -136,10 +136,12 @@ impl SavedPlan {
     /// Reads and checks a saved plan with the `IDSYNC_PLAN_KEY` of the environment.
     pub fn load(path: &Path) -> Result<Self, SavedPlanError> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| SavedPlanError::Io {
-            path: name.clone(),
-            source,
-        })?;
+        let bytes =
+            crate::files::read::read_regular_file(path, crate::files::read::SAVED_PLAN_FILE_LIMIT)
+                .map_err(|e| SavedPlanError::Io {
+                    path: name.clone(),
+                    source: e.into_io_error(),
+                })?;
         Self::from_bytes(&name, &bytes, plan_key().as_deref())
     }
 
@@ -293,8 +295,6 @@ fn first_difference(parsed: &Value, typed: &Value, path: &mut String) -> Option<
         )),
     }
 }
-
-/// Writes beside the target and renames over it, so a crash leaves the old file or the new.
 
 /// What the AD side resolves to, however it was spelled: a snapshot by its canonical path,
 /// live AD by URL and base DN (case-folded, as LDAP compares them). Plan and apply both

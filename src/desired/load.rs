@@ -161,10 +161,12 @@ pub fn load_with(dir: &Path, directories: Option<&Path>) -> Result<Loaded, LoadE
 
 /// Reads a YAML file as UTF-8. Invalid UTF-8 is a located issue (`Ok(None)`), not an I/O error.
 fn read_text(path: &Path, issues: &mut Vec<Issue>) -> Result<Option<String>, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let bytes =
+        crate::files::read::read_regular_file(path, crate::files::read::DESIRED_STATE_FILE_LIMIT)
+            .map_err(|e| LoadError::Io {
+            path: path.to_owned(),
+            source: e.into_io_error(),
+        })?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Some(text)),
         Err(e) => {

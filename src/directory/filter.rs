@@ -10,6 +10,9 @@
 //! - Empty `(&)` and `(|)` (RFC 4526) are refused: AD does not support them.
 //! - Evaluation is two-valued: a test on an absent attribute is false, so `(!(attr=x))` is true
 //!   for an entry without `attr`, as AD answers it.
+//! - Nesting is bounded ([`MAX_DEPTH`]): the filter comes from untrusted YAML, and a parser that
+//!   recursed without a bound would overflow the stack. Printing and evaluation use explicit
+//!   stacks, so a filter built in code (scope and query combined) never recurses either.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -27,6 +30,10 @@ pub const RULE_BIT_AND: &str = "1.2.840.113556.1.4.803";
 pub const RULE_BIT_OR: &str = "1.2.840.113556.1.4.804";
 /// AD's transitive membership rule (`LDAP_MATCHING_RULE_IN_CHAIN`).
 pub const RULE_IN_CHAIN: &str = "1.2.840.113556.1.4.1941";
+
+/// The deepest nesting of parenthesised filters [`Filter::parse`] accepts. Real filters stay
+/// under ten; a hundred leaves room for generated ones.
+pub const MAX_DEPTH: usize = 100;
 
 /// A search filter. Attribute names keep their spelling; values are raw bytes (unescaped).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +87,11 @@ pub struct FilterError {
 impl Filter {
     /// Parses an RFC 4515 filter (outer parentheses optional).
     pub fn parse(s: &str) -> Result<Filter, FilterError> {
-        let mut p = FilterParser { s, pos: 0 };
+        let mut p = FilterParser {
+            s,
+            pos: 0,
+            depth: 0,
+        };
         p.skip_ws();
         if p.at_end() {
             return Err(p.error("empty filter"));
@@ -153,11 +164,80 @@ impl Filter {
     }
 
     /// Evaluates the filter against an entry with AD's semantics (see [`AttributeLookup`]).
+    ///
+    /// Iterative (an explicit stack, short-circuiting like `&&`/`||`), so no nesting depth can
+    /// overflow the thread's stack.
     pub fn matches<L: AttributeLookup + ?Sized>(&self, entry: &L) -> bool {
+        /// A composite whose children are being evaluated; `Iter` holds the ones still to come.
+        enum Frame<'f> {
+            And(std::slice::Iter<'f, Filter>),
+            Or(std::slice::Iter<'f, Filter>),
+            Not,
+        }
+        let mut stack: Vec<Frame<'_>> = Vec::new();
+        let mut current = self;
+        loop {
+            // Descend to the first leaf (or empty composite) under `current`.
+            let mut result = match current {
+                Filter::And(list) => {
+                    let mut rest = list.iter();
+                    match rest.next() {
+                        Some(first) => {
+                            stack.push(Frame::And(rest));
+                            current = first;
+                            continue;
+                        }
+                        None => true,
+                    }
+                }
+                Filter::Or(list) => {
+                    let mut rest = list.iter();
+                    match rest.next() {
+                        Some(first) => {
+                            stack.push(Frame::Or(rest));
+                            current = first;
+                            continue;
+                        }
+                        None => false,
+                    }
+                }
+                Filter::Not(inner) => {
+                    stack.push(Frame::Not);
+                    current = inner;
+                    continue;
+                }
+                leaf => leaf.matches_item(entry),
+            };
+            // Climb until a composite has another child to evaluate.
+            loop {
+                let next = match stack.last_mut() {
+                    None => return result,
+                    Some(Frame::Not) => {
+                        result = !result;
+                        None
+                    }
+                    Some(Frame::And(rest)) if result => rest.next(),
+                    Some(Frame::Or(rest)) if !result => rest.next(),
+                    Some(_) => None, // decided: false for `&`, true for `|`
+                };
+                match next {
+                    Some(child) => {
+                        current = child;
+                        break;
+                    }
+                    None => {
+                        stack.pop();
+                    }
+                }
+            }
+        }
+    }
+
+    /// One item (not `&`, `|` or `!`) against an entry.
+    fn matches_item<L: AttributeLookup + ?Sized>(&self, entry: &L) -> bool {
         match self {
-            Filter::And(list) => list.iter().all(|f| f.matches(entry)),
-            Filter::Or(list) => list.iter().any(|f| f.matches(entry)),
-            Filter::Not(inner) => !inner.matches(entry),
+            // Composites are handled by `matches`; here only for completeness.
+            Filter::And(_) | Filter::Or(_) | Filter::Not(_) => self.matches(entry),
             Filter::Present { attr } => !entry.values(attr).is_empty(),
             Filter::Equality { attr, value } => {
                 if attr.eq_ignore_ascii_case("objectCategory") && !value.contains(&b'=') {
@@ -239,21 +319,49 @@ fn push_hex(out: &mut String, b: u8) {
 }
 
 impl fmt::Display for Filter {
-    /// The canonical RFC 4515 string, every value escaped.
+    /// The canonical RFC 4515 string, every value escaped. Iterative (an explicit stack of what
+    /// is still to print), so no nesting depth can overflow the thread's stack.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Filter::And(list) | Filter::Or(list) => {
-                f.write_str(if matches!(self, Filter::And(_)) {
-                    "(&"
-                } else {
-                    "(|"
-                })?;
-                for item in list {
-                    write!(f, "{item}")?;
+        enum Next<'f> {
+            Filter(&'f Filter),
+            Close,
+        }
+        let mut todo = vec![Next::Filter(self)];
+        while let Some(next) = todo.pop() {
+            let filter = match next {
+                Next::Close => {
+                    f.write_str(")")?;
+                    continue;
                 }
-                f.write_str(")")
+                Next::Filter(filter) => filter,
+            };
+            match filter {
+                Filter::And(list) | Filter::Or(list) => {
+                    f.write_str(if matches!(filter, Filter::And(_)) {
+                        "(&"
+                    } else {
+                        "(|"
+                    })?;
+                    todo.push(Next::Close);
+                    todo.extend(list.iter().rev().map(Next::Filter));
+                }
+                Filter::Not(inner) => {
+                    f.write_str("(!")?;
+                    todo.push(Next::Close);
+                    todo.push(Next::Filter(inner));
+                }
+                item => item.fmt_item(f)?,
             }
-            Filter::Not(inner) => write!(f, "(!{inner})"),
+        }
+        Ok(())
+    }
+}
+
+impl Filter {
+    /// One item (not `&`, `|` or `!`); composites are printed by `Display`.
+    fn fmt_item(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Filter::And(_) | Filter::Or(_) | Filter::Not(_) => fmt::Display::fmt(self, f),
             Filter::Equality { attr, value } => write!(f, "({attr}={})", escape_value(value)),
             Filter::Approx { attr, value } => write!(f, "({attr}~={})", escape_value(value)),
             Filter::GreaterOrEqual { attr, value } => {
@@ -316,6 +424,8 @@ struct FilterParser<'a> {
     s: &'a str,
     /// Byte offset into `s`.
     pos: usize,
+    /// Parenthesised filters open around `pos`.
+    depth: usize,
 }
 
 /// What ends a value: `)` inside parentheses, the end of input for a bare item.
@@ -366,11 +476,16 @@ impl FilterParser<'_> {
 
     /// `( filtercomp )`
     fn filter(&mut self) -> Result<Filter, FilterError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error(format!("filters nested more than {MAX_DEPTH} levels deep")));
+        }
         self.expect(b'(', "'('")?;
+        self.depth += 1;
         self.skip_ws();
         let filter = self.filtercomp(Closing::Paren)?;
         self.skip_ws();
         self.expect(b')', "')' closing the filter")?;
+        self.depth -= 1;
         Ok(filter)
     }
 
@@ -1132,5 +1247,74 @@ objectGUID:: BpazOkLGm0iEtljAONPvOQ==
             parse("(objectGUID=\\01\\01\\01\\01\\01\\01\\01\\01\\01\\01\\01\\01\\01\\01\\01\\01)")
                 .matches(&user)
         );
+    }
+
+    /// Runs `f` on a thread with a small stack, as a stand-in for the main thread's: unbounded
+    /// recursion over deep input aborts the process there.
+    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(1024 * 1024)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_with_a_position() {
+        fn deep(n: usize) -> String {
+            format!("{}(cn=a){}", "(!".repeat(n), ")".repeat(n))
+        }
+        // MAX_DEPTH parenthesised filters in all: MAX_DEPTH - 1 `(!` around one item.
+        assert!(Filter::parse(&deep(MAX_DEPTH - 1)).is_ok());
+        let e = Filter::parse(&deep(MAX_DEPTH)).unwrap_err();
+        assert_eq!(e.position, 2 * MAX_DEPTH + 1, "{e}");
+        assert!(e.message.contains("nested more than 100"), "{e}");
+        let e = on_small_stack(|| Filter::parse(&deep(10_000)).unwrap_err());
+        assert!(e.message.contains("nested"), "{e}");
+        let e = on_small_stack(|| Filter::parse(&"(&".repeat(10_000)).unwrap_err());
+        assert!(e.message.contains("nested"), "{e}");
+    }
+
+    #[test]
+    fn deep_filters_built_in_code_print_and_evaluate_without_recursion() {
+        let (text, matched, unmatched) = on_small_stack(|| {
+            let mut f = Filter::equals("sAMAccountName", "aanderson");
+            // An even number of `!`: the same truth value as the item.
+            for i in 0..100_000 {
+                f = if i % 3 == 0 {
+                    Filter::and(vec![Filter::present("cn"), f])
+                } else {
+                    Filter::not(f)
+                };
+            }
+            let text = f.to_string();
+            let matched = f.matches(&entry());
+            let f = Filter::or(vec![Filter::equals("cn", "x"), Filter::not(f)]);
+            let unmatched = f.matches(&entry());
+            // Dropping is recursive too: unwind by hand so the test itself stays on its stack.
+            let mut rest = Some(f);
+            while let Some(next) = rest.take() {
+                rest = match next {
+                    Filter::Not(inner) => Some(*inner),
+                    Filter::And(mut list) | Filter::Or(mut list) => list.pop(),
+                    _ => None,
+                };
+            }
+            (text, matched, unmatched)
+        });
+        assert!(text.starts_with("(&(cn=*)(!(!(&(cn=*)(!(!("), "{text:.40}");
+        let innermost = "(!(!(&(cn=*)(sAMAccountName=aanderson))))";
+        assert!(text.contains(innermost));
+        let tail = text.len() - text.find(innermost).unwrap() - innermost.len();
+        assert_eq!(
+            tail,
+            100_000 - 3,
+            "one ')' per level outside the innermost three"
+        );
+        let nots = (0..100_000).filter(|i| i % 3 != 0).count();
+        assert_eq!(nots % 2, 0);
+        assert!(matched);
+        assert!(!unmatched);
     }
 }

@@ -99,26 +99,38 @@ impl AttrName {
         panic!("not a well-known attribute name")
     }
 
-    /// The name's id, interning it on first sight.
+    /// The name's id, interning it on first sight. For names in the code; names read from
+    /// outside (snapshots, LDAP, Graph) go through [`AttrName::try_new`].
     ///
     /// # Panics
     /// On the 65,537th distinct name: schemas have a few thousand at most, so only a bug or
     /// hostile input gets there.
     pub fn new(name: &str) -> Self {
+        match AttrName::try_new(name) {
+            Ok(id) => id,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The name's id, interning it on first sight; an error once the table is full (65,536
+    /// distinct names, far more than any schema: a snapshot or directory answer with more
+    /// is hostile or broken).
+    pub fn try_new(name: &str) -> Result<Self, TooManyNames> {
         let mut ids = interner().lock().unwrap_or_else(|p| p.into_inner());
         let key = folded(name);
         if let Some(&id) = ids.get(&key) {
-            return AttrName(id);
+            return Ok(AttrName(id));
         }
         let id = u16::try_from(ids.len())
             .ok()
             .filter(|&id| usize::from(id) < SPELLINGS.len())
-            .expect("more than 65,536 distinct attribute names");
+            .ok_or_else(|| TooManyNames::new(name))?;
         // Stored before the id is handed out (under the lock), so `as_str` always finds it.
         let spelling: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        // Cannot fail: `id < SPELLINGS.len()` was checked above.
         let _ = SPELLINGS[usize::from(id)].set(spelling);
         ids.insert(key, id);
-        AttrName(id)
+        Ok(AttrName(id))
     }
 
     /// A bit per name for the first 64 ids (the well-known names among them), so an object
@@ -132,6 +144,8 @@ impl AttrName {
         let i = usize::from(self.0);
         match WELL_KNOWN.get(i) {
             Some(name) => name,
+            // Cannot fail: a `u16` indexes the 65,536 spellings, and an id is handed out only
+            // after its spelling is stored (`try_new`, under the lock).
             None => SPELLINGS[i]
                 .get()
                 .expect("an id is handed out after its spelling is stored"),
@@ -139,9 +153,32 @@ impl AttrName {
     }
 }
 
+/// The most distinct attribute and property names one process interns.
+pub const MAX_NAMES: usize = 1 << 16;
+
+/// The name table is full: an input with more distinct attribute names than any schema has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "more than {MAX_NAMES} distinct attribute names (the last: \"{shown}\"): no directory schema has that many"
+)]
+pub struct TooManyNames {
+    /// The name that did not fit, cut to 100 characters for display.
+    shown: String,
+}
+
+impl TooManyNames {
+    fn new(name: &str) -> Self {
+        let mut shown: String = name.chars().take(100).collect();
+        if shown.len() < name.len() {
+            shown.push('…');
+        }
+        TooManyNames { shown }
+    }
+}
+
 /// Spellings of the names interned at run time, by id (the well-known ids stay unused).
 /// Lock-free to read; about 1.5 MiB of address space, zeroed and untouched until used.
-static SPELLINGS: [OnceLock<&'static str>; 1 << 16] = [const { OnceLock::new() }; 1 << 16];
+static SPELLINGS: [OnceLock<&'static str>; MAX_NAMES] = [const { OnceLock::new() }; MAX_NAMES];
 
 /// Case-folded name -> id; seeded with the well-known names.
 fn interner() -> &'static Mutex<HashMap<String, u16>> {

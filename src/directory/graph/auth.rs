@@ -16,11 +16,21 @@ use tokio::time::Instant;
 use super::GraphOptions;
 use crate::desired::SecretSource;
 use crate::directory::{DirectoryError, Secret};
+use crate::files::read::ReadError;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Refresh this long before expiry, at most (a quarter of the lifetime for short ones).
 const REFRESH_EARLY: Duration = Duration::from_secs(300);
+
+/// The longest token lifetime idsync believes. Entra's access tokens live 60–90 minutes (at
+/// most a day with a token lifetime policy); a larger `expires_in` (`u64::MAX` from a broken
+/// or hostile endpoint) would overflow the refresh instant, and a token kept that long
+/// would outlive its revocation.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The most of a federated token file (a JWT, a few KB) idsync reads.
+const MAX_ASSERTION_BYTES: u64 = 64 * 1024;
 
 /// How the app proves who it is.
 #[derive(Debug, Clone)]
@@ -121,7 +131,17 @@ impl Auth {
     /// One token request, retried (bounded) when the endpoint is unreachable or failing.
     async fn fetch(&self) -> Result<Cached, DirectoryError> {
         let mut failures = 0u32;
+        let mut silence = super::http::Silence::new(self.options.deadline);
+        let mut last_failure = String::new();
         loop {
+            let Some(timeout) = silence.attempt_timeout(self.options.request_timeout) else {
+                return Err(DirectoryError::Other(format!(
+                    "{}: no token from {} within {} s ({failures} attempts): {last_failure}",
+                    self.what(),
+                    self.token_url,
+                    self.options.deadline.as_secs()
+                )));
+            };
             // The clock starts before the request, so the token is never older than we think.
             let sent = Instant::now();
             let form = self.form()?;
@@ -129,10 +149,13 @@ impl Auth {
                 .client
                 .post(self.token_url.clone())
                 .form(&form)
+                .timeout(timeout)
                 .send()
                 .await;
             let failure = match result {
                 Ok(resp) => {
+                    // An answer (its body may still be cut short): the silence starts again.
+                    silence = super::http::Silence::new(self.options.deadline);
                     let status = resp.status();
                     match resp.bytes().await {
                         Ok(body) if status.is_success() => return self.parse(&body, sent),
@@ -152,19 +175,22 @@ impl Auth {
                 Err(_) => "connection failed".to_owned(),
             };
             failures += 1;
-            if failures >= self.options.max_attempts {
+            silence.spent(sent.elapsed());
+            let step = self
+                .options
+                .backoff_base
+                .saturating_mul(1 << failures.min(16))
+                .min(self.options.backoff_max);
+            if failures >= self.options.max_attempts || !silence.allows(step) {
                 return Err(DirectoryError::Other(format!(
                     "{}: no token from {} after {failures} attempts: {failure}",
                     self.what(),
                     self.token_url
                 )));
             }
-            let step = self
-                .options
-                .backoff_base
-                .saturating_mul(1 << failures.min(16))
-                .min(self.options.backoff_max);
             tokio::time::sleep(step).await;
+            silence.spent(step);
+            last_failure = failure;
         }
     }
 
@@ -183,11 +209,22 @@ impl Auth {
             }
             Credential::FederatedTokenFile(path) => {
                 // Re-read every time: the runner renews the file before the assertion expires.
-                let assertion = std::fs::read_to_string(path).map_err(|e| {
-                    DirectoryError::io(
-                        format!("cannot read federated token file {}", path.display()),
-                        e,
-                    )
+                // A regular file of bounded size: the path may come from the desired state.
+                let assertion = crate::files::read::read_regular_file(path, MAX_ASSERTION_BYTES)
+                    .map_err(|e| match e {
+                        ReadError::Open { source, .. } | ReadError::Read { source, .. } => {
+                            DirectoryError::io(
+                                format!("cannot read federated token file {}", path.display()),
+                                source,
+                            )
+                        }
+                        other => DirectoryError::Other(format!("federated token file: {other}")),
+                    })?;
+                let assertion = String::from_utf8(assertion).map_err(|_| {
+                    DirectoryError::Other(format!(
+                        "federated token file {} is not UTF-8 text",
+                        path.display()
+                    ))
                 })?;
                 let assertion = assertion.trim();
                 if assertion.is_empty() {
@@ -222,20 +259,28 @@ impl Auth {
         {
             return Err(bad("token_type is not Bearer"));
         }
-        // Entra sends a number; some proxies turn it into a string.
-        let lifetime = match v.get("expires_in") {
-            Some(Value::Number(n)) => n.as_u64(),
-            Some(Value::String(s)) => s.parse().ok(),
-            _ => None,
-        }
-        .map(Duration::from_secs)
-        .ok_or_else(|| bad("no expires_in"))?;
+        let lifetime = token_lifetime(v.get("expires_in")).ok_or_else(|| bad("no expires_in"))?;
         let early = REFRESH_EARLY.min(lifetime / 4);
+        // Cannot overflow: the lifetime is capped at a day (`checked_add` for certainty).
+        let refresh_at = sent
+            .checked_add(lifetime.saturating_sub(early))
+            .unwrap_or(sent);
         Ok(Cached {
             token: Secret::new(token),
-            refresh_at: sent + lifetime.saturating_sub(early),
+            refresh_at,
         })
     }
+}
+
+/// A token answer's `expires_in` (seconds), capped at [`MAX_TOKEN_LIFETIME`]. Entra sends a
+/// number; some proxies turn it into a string.
+fn token_lifetime(v: Option<&Value>) -> Option<Duration> {
+    let secs = match v? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }?;
+    Some(Duration::from_secs(secs).min(MAX_TOKEN_LIFETIME))
 }
 
 /// The identity platform's error answer as one line: `AADSTS7000215: Invalid client secret
@@ -289,6 +334,20 @@ fn token_error(what: &str, status: u16, body: &[u8]) -> DirectoryError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_lifetimes_are_capped_at_a_day() {
+        use serde_json::json;
+        let life = |v: Value| token_lifetime(Some(&v));
+        assert_eq!(life(json!(3599)), Some(Duration::from_secs(3599)));
+        assert_eq!(life(json!("3599")), Some(Duration::from_secs(3599)));
+        assert_eq!(life(json!(u64::MAX)), Some(MAX_TOKEN_LIFETIME));
+        assert_eq!(life(json!(u64::MAX.to_string())), Some(MAX_TOKEN_LIFETIME));
+        assert_eq!(life(json!(-1)), None);
+        assert_eq!(life(json!("1e30")), None);
+        assert_eq!(life(json!(null)), None);
+        assert_eq!(token_lifetime(None), None);
+    }
 
     #[test]
     fn token_errors_keep_the_aadsts_line() {

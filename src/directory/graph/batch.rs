@@ -20,7 +20,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use super::http::{Http, HttpError, Reply, Retry, parse_retry_after, reply_error};
+use super::http::{Http, HttpError, Reply, Retry, later, parse_retry_after, reply_error};
 use crate::directory::{DirectoryError, ProgressEvent, ProgressSink};
 
 /// Graph takes at most 20 requests in one `$batch`.
@@ -66,6 +66,9 @@ struct State {
     uncertain: bool,
     /// The next attempt is the create's lookup, not the create.
     lookup: bool,
+    /// Time since its last answer spent on attempts that got none and backoff: bounded by
+    /// `GraphOptions::deadline`, so an endpoint that never answers fails in time.
+    silent: Duration,
 }
 
 /// How many batches may be in flight now.
@@ -140,7 +143,8 @@ struct Engine<'a> {
     limit: Limit,
 }
 
-type Sent = (usize, Vec<usize>, Result<Reply, HttpError>);
+/// A batch's lane, items, outcome and how long the attempt took.
+type Sent = (usize, Vec<usize>, Result<Reply, HttpError>, Duration);
 
 impl Engine<'_> {
     async fn drive(&mut self) {
@@ -171,11 +175,17 @@ impl Engine<'_> {
                 let batch: Vec<usize> = self.ready.drain(..take).collect();
                 let body = self.body(&batch);
                 let url = batch_url.clone();
+                let budget = batch
+                    .iter()
+                    .map(|&i| http.options.deadline.saturating_sub(self.states[i].silent))
+                    .min()
+                    .unwrap_or(http.options.deadline);
                 in_flight.push(async move {
+                    let started = Instant::now();
                     let r = http
-                        .send(lane, Method::POST, &url, Some(&body), Retry::Never)
+                        .send_within(lane, Method::POST, &url, Some(&body), Retry::Never, budget)
                         .await;
-                    (lane, batch, r)
+                    (lane, batch, r, started.elapsed())
                 });
             }
             if in_flight.is_empty() && self.ready.is_empty() && self.waiting.is_empty() {
@@ -230,11 +240,18 @@ impl Engine<'_> {
     }
 
     /// Handles one batch's answer; returns its lane.
-    fn handle(&mut self, (lane, batch, result): Sent) -> usize {
+    fn handle(&mut self, (lane, batch, result, took): Sent) -> usize {
         let reply = match result {
-            Ok(r) => r,
+            Ok(r) => {
+                for &i in &batch {
+                    self.states[i].silent = Duration::ZERO;
+                }
+                r
+            }
             Err(HttpError::Transport(e)) => {
                 for &i in &batch {
+                    let state = &mut self.states[i];
+                    state.silent = state.silent.saturating_add(took);
                     self.failed(i, &e, Duration::ZERO);
                 }
                 return lane;
@@ -390,19 +407,32 @@ impl Engine<'_> {
             state.lookup = true;
         }
         let failures = state.failures;
-        if failures >= self.http.options.max_attempts {
+        let backoff = self.http.backoff(failures);
+        let wait = backoff.max(at_least);
+        let deadline = self.http.options.deadline;
+        // A `Retry-After` (`at_least`) came with an answer: only our own backoff is silence.
+        let out_of_time = state.silent.saturating_add(backoff) >= deadline;
+        if failures >= self.http.options.max_attempts || out_of_time {
             let label = &self.items[i].label;
+            let message = if out_of_time {
+                format!(
+                    "{label}: no answer within {} s ({failures} attempts): {error}",
+                    deadline.as_secs()
+                )
+            } else {
+                format!("{label}: gave up after {failures} attempts: {error}")
+            };
             self.finish(
                 i,
                 Err(DirectoryError::Unavailable {
                     directory: "Entra",
-                    message: format!("{label}: gave up after {failures} attempts: {error}"),
+                    message,
                 }),
             );
             return;
         }
-        let wait = self.http.backoff(failures).max(at_least);
-        self.waiting.push(Reverse((Instant::now() + wait, i)));
+        state.silent = state.silent.saturating_add(backoff);
+        self.waiting.push(Reverse((later(wait), i)));
     }
 
     fn finish(&mut self, i: usize, result: Result<Done, DirectoryError>) {

@@ -29,7 +29,7 @@ pub(crate) struct Gate(Mutex<Option<Instant>>);
 impl Gate {
     /// No request goes out before `wait` from now (a longer earlier block stays).
     pub(crate) fn block(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        let until = later(wait);
         let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if g.is_none_or(|u| u < until) {
             *g = Some(until);
@@ -158,11 +158,29 @@ impl Http {
         body: Option<&Value>,
         retry: Retry,
     ) -> Result<Reply, HttpError> {
+        self.send_within(lane, method, url, body, retry, self.options.deadline)
+            .await
+    }
+
+    /// [`Http::send`], with at most `budget` spent without an answer before the first one
+    /// (the `$batch` engine passes what is left of its items' deadline); after an answer,
+    /// a fresh [`GraphOptions::deadline`](super::GraphOptions::deadline) applies.
+    pub(crate) async fn send_within(
+        &self,
+        lane: usize,
+        method: Method,
+        url: &Url,
+        body: Option<&Value>,
+        retry: Retry,
+        budget: Duration,
+    ) -> Result<Reply, HttpError> {
+        // Cannot fail: `lanes` has at least one client (`Http::new`), so `%` is in range.
         let client = &self.lanes[lane % self.lanes.len()];
         let what = format!("{method} {}", url.path());
         let mut failures = 0u32;
         let mut throttled = 0u32;
         let mut refreshed = false;
+        let mut silence = Silence::new(budget);
         loop {
             self.gate.wait().await;
             let token = self.auth.token().await?;
@@ -178,7 +196,11 @@ impl Http {
             if let Some(b) = body {
                 req = req.json(b);
             }
-            let outcome = match req.send().await {
+            let Some(timeout) = silence.attempt_timeout(self.options.request_timeout) else {
+                return Err(no_answer(&what, failures, silence.budget, retry));
+            };
+            let attempt = Instant::now();
+            let outcome = match req.timeout(timeout).send().await {
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
@@ -191,11 +213,19 @@ impl Http {
                 Err(e) => Err(e),
             };
             let reply = match outcome {
-                Ok(r) => r,
+                Ok(r) => {
+                    silence = Silence::new(self.options.deadline);
+                    r
+                }
                 Err(e) => {
                     let e = transport_error(&e);
                     failures += 1;
-                    if retry == Retry::Never || failures >= self.options.max_attempts {
+                    silence.spent(attempt.elapsed());
+                    let pause = self.backoff(failures);
+                    if retry == Retry::Never
+                        || failures >= self.options.max_attempts
+                        || !silence.allows(pause)
+                    {
                         return Err(match retry {
                             Retry::Never => HttpError::Transport(e),
                             // Not a refusal: Graph cannot be reached (apply stops writing then).
@@ -206,7 +236,8 @@ impl Http {
                             .into(),
                         });
                     }
-                    tokio::time::sleep(self.backoff(failures)).await;
+                    tokio::time::sleep(pause).await;
+                    silence.spent(pause);
                     continue;
                 }
             };
@@ -271,9 +302,84 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .and_then(parse_retry_after)
 }
 
+/// The longest `Retry-After` idsync obeys. Graph's throttling windows are seconds to a few
+/// minutes long; a larger value (a broken or hostile proxy: `1e30`) would park a run for
+/// ever, so it is cut to this and the retry count still bounds the whole wait.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// A `Retry-After` value: non-negative seconds (fractions allowed), capped at
+/// [`MAX_RETRY_AFTER`]; anything else is `None` (the caller backs off on its own).
 pub(crate) fn parse_retry_after(v: &str) -> Option<Duration> {
     let secs: f64 = v.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    if secs.is_nan() || secs < 0.0 {
+        return None;
+    }
+    // Compared before converting: `Duration::from_secs_f64` panics beyond u64::MAX seconds.
+    Some(if secs >= MAX_RETRY_AFTER.as_secs_f64() {
+        MAX_RETRY_AFTER
+    } else {
+        Duration::from_secs_f64(secs)
+    })
+}
+
+/// `now + wait`, or far in the future when that is beyond what `Instant` can hold.
+pub(crate) fn later(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(MAX_RETRY_AFTER))
+        .unwrap_or(now)
+}
+
+/// Time spent on one request without an answer (attempts that timed out or failed, and the
+/// backoff after them), against the budget it may spend.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Silence {
+    pub(crate) budget: Duration,
+    spent: Duration,
+}
+
+impl Silence {
+    pub(crate) fn new(budget: Duration) -> Self {
+        Silence {
+            budget,
+            spent: Duration::ZERO,
+        }
+    }
+
+    pub(crate) fn spent(&mut self, d: Duration) {
+        self.spent = self.spent.saturating_add(d);
+    }
+
+    pub(crate) fn left(&self) -> Duration {
+        self.budget.saturating_sub(self.spent)
+    }
+
+    /// Whether pausing for `pause` still leaves time for another attempt.
+    pub(crate) fn allows(&self, pause: Duration) -> bool {
+        pause < self.left()
+    }
+
+    /// The next attempt's timeout: the per-attempt one, or what is left if less; `None` when
+    /// nothing is left.
+    pub(crate) fn attempt_timeout(&self, per_attempt: Duration) -> Option<Duration> {
+        let left = self.left();
+        (!left.is_zero()).then(|| per_attempt.min(left))
+    }
+}
+
+fn no_answer(what: &str, failures: u32, budget: Duration, retry: Retry) -> HttpError {
+    let message = format!(
+        "{what}: no answer within {} s ({failures} attempts)",
+        budget.as_secs()
+    );
+    match retry {
+        Retry::Never => HttpError::Transport(message),
+        Retry::Transient => DirectoryError::Unavailable {
+            directory: "Entra",
+            message,
+        }
+        .into(),
+    }
 }
 
 /// A reqwest error as one line, without the URL's query (it may be long) and never a token
@@ -444,7 +550,50 @@ mod tests {
         assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("1.5"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after("NaN"), None);
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn huge_retry_after_values_are_capped_not_a_panic() {
+        for huge in [
+            "300",
+            "301",
+            "1e19",
+            "18446744073709551616",
+            "1e30",
+            "inf",
+            "1e308",
+        ] {
+            assert_eq!(parse_retry_after(huge), Some(MAX_RETRY_AFTER), "{huge}");
+        }
+        assert_eq!(
+            parse_retry_after("299.5"),
+            Some(Duration::from_millis(299_500))
+        );
+        // Blocking the gate for the longest wait is fine too (no `Instant` overflow).
+        let gate = Gate::default();
+        gate.block(Duration::MAX);
+        assert!(gate.closed_until().is_some());
+    }
+
+    #[test]
+    fn silence_bounds_attempts_and_pauses() {
+        let per_attempt = Duration::from_secs(30);
+        let mut s = Silence::new(Duration::from_secs(55));
+        assert_eq!(s.attempt_timeout(per_attempt), Some(per_attempt));
+        s.spent(per_attempt);
+        assert!(s.allows(Duration::from_secs(1)));
+        s.spent(Duration::from_secs(1));
+        assert_eq!(
+            s.attempt_timeout(per_attempt),
+            Some(Duration::from_secs(24))
+        );
+        s.spent(Duration::from_secs(24));
+        assert!(!s.allows(Duration::ZERO));
+        assert_eq!(s.attempt_timeout(per_attempt), None);
+        s.spent(Duration::MAX); // saturates
+        assert_eq!(s.left(), Duration::ZERO);
     }
 
     #[test]

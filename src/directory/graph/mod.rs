@@ -37,8 +37,13 @@ pub struct GraphOptions {
     pub backoff_base: Duration,
     pub backoff_max: Duration,
     pub connect_timeout: Duration,
-    /// Whole request, answer included.
+    /// One attempt, answer included.
     pub request_timeout: Duration,
+    /// How long one request (a token request, a Graph request, an item of a `$batch`) may go
+    /// without any answer, attempts and backoff between them included: an endpoint that
+    /// accepts connections and never answers fails after this. Throttling waits do not count:
+    /// a 429 is an answer.
+    pub deadline: Duration,
     /// The resource tokens are asked for (`{resource}/.default`), when it is not `graph_url`
     /// itself: e.g. Graph reached through a gateway that forwards to graph.microsoft.com.
     pub token_resource: Option<String>,
@@ -54,7 +59,10 @@ impl Default for GraphOptions {
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(100),
+            // Graph answers a page of 999 users in a few seconds; 30 s leaves room for a slow
+            // day, and two attempts still fit the deadline (DESIGN.md: within a minute).
+            request_timeout: Duration::from_secs(30),
+            deadline: Duration::from_secs(55),
             token_resource: None,
         }
     }

@@ -24,6 +24,17 @@ const MAX_ATTEMPTS: u32 = 5;
 /// Backoff before attempt n+1: BASE * 2^(n-1), capped.
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 const BACKOFF_CAP: Duration = Duration::from_secs(4);
+/// The longest `timeout_seconds` idsync honours (connect, and each operation or page): the
+/// value comes from the desired state, and a DC that does not answer must still fail in
+/// bounded time (DESIGN.md: every network wait has a deadline).
+pub(super) const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+/// The most of a `ca_file` read: a PEM bundle of a few CAs is kilobytes.
+const CA_FILE_LIMIT: u64 = 1024 * 1024;
+
+/// `timeout_seconds` as a wait: at least a second, at most [`MAX_TIMEOUT`].
+pub(super) fn op_timeout(seconds: u64) -> Duration {
+    Duration::from_secs(seconds.clamp(1, MAX_TIMEOUT.as_secs()))
+}
 
 /// How to reach and sign in to the DC; kept to reconnect.
 pub(super) struct Settings {
@@ -119,7 +130,7 @@ impl Session {
             password,
             tls,
             ca_file: config.ca_file.clone(),
-            timeout: Duration::from_secs(config.timeout_seconds.max(1)),
+            timeout: op_timeout(config.timeout_seconds),
         };
         let mut attempt = 0;
         let ldap = loop {
@@ -258,10 +269,10 @@ pub(super) fn tls_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, Di
     let mut roots = RootCertStore::empty();
     match ca_file {
         Some(path) => {
-            let pem = std::fs::read(path).map_err(|e| {
+            let pem = crate::files::read::read_regular_file(path, CA_FILE_LIMIT).map_err(|e| {
                 DirectoryError::io(
                     format!("directories.ad.ca_file: cannot read {}", path.display()),
-                    e,
+                    e.into_io_error(),
                 )
             })?;
             for cert in CertificateDer::pem_slice_iter(&pem) {
@@ -307,6 +318,50 @@ pub(super) fn tls_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, Di
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeouts_from_the_desired_state_are_bounded() {
+        assert_eq!(op_timeout(0), Duration::from_secs(1));
+        assert_eq!(op_timeout(30), Duration::from_secs(30));
+        assert_eq!(op_timeout(u64::MAX), MAX_TIMEOUT);
+    }
+
+    /// A listener on 127.0.0.1 that accepts connections and never answers.
+    fn black_hole() -> std::net::SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in listener.incoming().flatten() {
+                held.push(conn);
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_dc_that_never_answers_fails_within_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("password");
+        std::fs::write(&secret, "not-a-real-password").unwrap();
+        let config = LdapConfig {
+            url: format!("ldap://{}", black_hole()),
+            start_tls: false,
+            base_dn: crate::directory::Dn::parse("DC=corp,DC=example,DC=com").unwrap(),
+            bind_dn: "CN=idsync,DC=corp,DC=example,DC=com".into(),
+            password: crate::desired::SecretSource::File(secret),
+            ca_file: None,
+            timeout_seconds: 1,
+        };
+        let started = std::time::Instant::now();
+        let e = match Session::open(&config).await {
+            Ok(_) => panic!("a black hole bound"),
+            Err(e) => e.to_string(),
+        };
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(10), "took {took:?}: {e}");
+        assert!(!e.contains("not-a-real-password"), "{e}");
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {

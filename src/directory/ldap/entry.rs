@@ -87,7 +87,7 @@ fn is_text(name: &str, values: &[Vec<u8>]) -> bool {
 /// A user entry as an [`AdUser`]; the error names the DN and what is wrong with the entry.
 pub(super) fn to_user(entry: RawEntry) -> Result<AdUser, String> {
     convert(&entry)
-        .map(|user| with_attributes(user, entry.attrs))
+        .and_then(|user| with_attributes(user, entry.attrs))
         .map_err(|m| format!("{}: {m}", entry.dn))
 }
 
@@ -139,19 +139,19 @@ fn convert(entry: &RawEntry) -> Result<AdUser, String> {
 }
 
 /// Moves every other text attribute into `attributes`.
-fn with_attributes(mut user: AdUser, attrs: Vec<(String, Vec<Vec<u8>>)>) -> AdUser {
+fn with_attributes(mut user: AdUser, attrs: Vec<(String, Vec<Vec<u8>>)>) -> Result<AdUser, String> {
     for (name, values) in attrs {
         if listed(TYPED_ATTRIBUTES, &name) || !is_text(&name, &values) {
             continue;
         }
-        let name = AttrName::from(name);
+        let name = AttrName::try_new(&name).map_err(|e| e.to_string())?;
         for v in values {
             user.attributes
                 .push(name, std::str::from_utf8(&v).unwrap_or_default());
         }
     }
     user.attributes.shrink_to_fit();
-    user
+    Ok(user)
 }
 
 #[cfg(test)]

@@ -126,7 +126,8 @@ impl CloudUser {
                     .any(|n| n.as_str() == k.as_str())
         });
         for (k, v) in others {
-            cloud.properties.insert_ref(k.as_str(), v);
+            let name = AttrName::try_new(k).map_err(|e| e.to_string())?;
+            cloud.properties.insert_ref(name, v);
         }
         cloud.properties.shrink_to_fit();
         // What the source carried: every property held (nulls of other properties are kept as

@@ -437,15 +437,34 @@ impl AdSnapshot {
                 "no entry of the export carries objectClass, which tells users from other objects: add objectClass to the attribute list of the export",
             ));
         }
-        self.next_usn = max_usn + 1;
+        self.next_usn = max_usn.saturating_add(1);
         self.index = Index::with_dns(self.ldif.entries(), dns);
         self.base = domain_of(&self.index.dns);
         Ok(())
     }
 
+    /// Fails unless `count` more USNs can be minted: AD's USNs are signed 64-bit integers and
+    /// the reader refuses a larger `uSNChanged`, so one is never written.
+    fn reserve_usns(&self, object: &Dn, count: usize) -> Result<(), DirectoryError> {
+        let last = u64::try_from(count.saturating_sub(1))
+            .ok()
+            .and_then(|more| self.next_usn.checked_add(more));
+        match last {
+            Some(last) if last <= MAX_USN => Ok(()),
+            _ => Err(refused(
+                object,
+                "unwillingToPerform",
+                &format!(
+                    "no uSNChanged above {MAX_USN} can be written (the snapshot's highest USN is already there)"
+                ),
+            )),
+        }
+    }
+
+    /// The next USN; [`AdSnapshot::reserve_usns`] said it fits.
     fn take_usn(&mut self) -> u64 {
         let usn = self.next_usn;
-        self.next_usn += 1;
+        self.next_usn = self.next_usn.saturating_add(1);
         usn
     }
 
@@ -524,6 +543,7 @@ impl AdSnapshot {
             guid = Guid::new_random();
         }
         // Taken only once the create succeeds.
+        self.reserve_usns(dn, 1)?;
         let usn = self.next_usn.to_string();
         let now = generalized_time(SystemTime::now());
         let mut entry = Entry::new(dn.as_str());
@@ -614,6 +634,7 @@ impl AdSnapshot {
         if is_user(&entry) {
             to_user(&entry, dn).map_err(|(_, m)| refused(dn, "invalidAttributeSyntax", &m))?;
         }
+        self.reserve_usns(dn, 1)?;
         self.touch(&mut entry);
         self.index.remove_names(&self.ldif.entries()[index], index);
         self.index.add_names(&entry, index);
@@ -653,7 +674,8 @@ impl AdSnapshot {
         } else {
             vec![index]
         };
-        // Every new DN first, so a failure changes nothing.
+        // Every new DN (and USN) first, so a failure changes nothing.
+        self.reserve_usns(dn, subtree.len())?;
         let mut moves = Vec::with_capacity(subtree.len());
         for i in subtree {
             let moved = rebase(self.ldif.entries()[i].dn(), old_depth, new_dn);
@@ -949,6 +971,9 @@ fn entry_guid(entry: &Entry) -> Result<Option<Guid>, (usize, String)> {
     })
 }
 
+/// The highest USN written: `uSNChanged` is a signed 64-bit integer in AD.
+const MAX_USN: u64 = i64::MAX as u64;
+
 fn highest_usn(entry: &Entry) -> u64 {
     ["uSNChanged", "uSNCreated"]
         .iter()
@@ -983,7 +1008,8 @@ fn to_user(entry: &Entry, dn: &Dn) -> Result<AdUser, (usize, String)> {
         }
         let values = entry.values(name);
         if is_text_attribute(name, &values) {
-            let name = AttrName::from(name);
+            let name = AttrName::try_new(name)
+                .map_err(|e| (entry.line_of(name).unwrap_or(entry.line()), e.to_string()))?;
             for v in &values {
                 user.attributes.push(name, String::from_utf8_lossy(v));
             }

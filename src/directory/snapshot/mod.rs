@@ -15,7 +15,6 @@ pub use entra::{
     EntraSnapshot, ExportShape, ON_PREMISES_MASTERED, SYNCED_OBJECT_MESSAGE, TextEncoding,
 };
 
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -89,7 +88,9 @@ struct SnapshotFile {
 
 impl SnapshotFile {
     fn read(path: &Path) -> Result<(Self, Vec<u8>), SnapshotError> {
-        let bytes = fs::read(path).map_err(|e| SnapshotError::io(path, "read", e))?;
+        let bytes =
+            crate::files::read::read_regular_file(path, crate::files::read::SNAPSHOT_FILE_LIMIT)
+                .map_err(|e| SnapshotError::io(path, "read", e.into_io_error()))?;
         let file = SnapshotFile {
             path: path.to_owned(),
             digest: digest(&bytes),
@@ -107,7 +108,12 @@ impl SnapshotFile {
         bytes: &[u8],
         fault: &mut dyn FnMut(Stage) -> io::Result<()>,
     ) -> Result<(), SnapshotError> {
-        let current = fs::read(&self.path).map_err(|e| {
+        let current = crate::files::read::read_regular_file(
+            &self.path,
+            crate::files::read::SNAPSHOT_FILE_LIMIT,
+        )
+        .map_err(crate::files::read::ReadError::into_io_error)
+        .map_err(|e| {
             if e.kind() == io::ErrorKind::NotFound {
                 SnapshotError::WriteRefused {
                     path: self.path.clone(),
@@ -166,6 +172,7 @@ fn line_col(text: &[u8], offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn setup(content: &[u8]) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
