@@ -7,6 +7,7 @@ mod output;
 mod plan;
 mod progress;
 mod schema;
+mod snapshot;
 mod validate;
 
 use std::path::PathBuf;
@@ -78,6 +79,8 @@ enum Command {
     Drift(drift::DriftArgs),
     /// Write `identities:` YAML for what is joined in the directories today.
     Import(import::ImportArgs),
+    /// Export a directory as the snapshot files idsync reads (AD: LDIF; Entra: a folder).
+    Snapshot(snapshot::SnapshotArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -89,6 +92,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::run(&cli.global, args),
         Command::Drift(args) => drift::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
+        Command::Snapshot(args) => snapshot::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

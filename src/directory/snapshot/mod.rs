@@ -9,6 +9,7 @@
 
 mod ad;
 mod entra;
+pub mod export;
 
 pub use ad::AdSnapshot;
 pub use entra::{EntraSnapshot, ON_PREMISES_MASTERED, SYNCED_OBJECT_MESSAGE};
