@@ -35,8 +35,8 @@ pub struct Global {
     /// Read AD from this LDIF file instead of the configured directory.
     #[arg(long, global = true, value_name = "FILE")]
     ad_snapshot: Option<PathBuf>,
-    /// Read Entra from this Graph JSON file instead of the configured tenant.
-    #[arg(long, global = true, value_name = "FILE")]
+    /// Read Entra from this Graph JSON file or snapshot folder instead of the configured tenant.
+    #[arg(long, global = true, value_name = "PATH")]
     entra_snapshot: Option<PathBuf>,
     /// More detail on stderr (-v, -vv).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
