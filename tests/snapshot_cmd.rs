@@ -16,7 +16,8 @@ const ENTRA_SECRET: &str = "IDSYNC_TEST_ENTRA_SECRET";
 
 /// Users of every shape the export must carry: UTF-8 values (base64 in LDIF), a value long
 /// enough to fold, a disabled account, a consistency GUID, several proxy addresses. `{P}` is
-/// the test's prefix: names unique in the domain differ per test (tests share the DC).
+/// the test's prefix: names unique in the domain differ per test (tests share the DC). Eve is
+/// outside the scope filter, which tests an attribute the plan does not otherwise read.
 const USERS: &str = "\
 dn: CN=Ann Snap,{OU}
 objectClass: user
@@ -26,6 +27,7 @@ mail: ann.{P}@example.com
 proxyAddresses: SMTP:ann.{P}@example.com
 proxyAddresses: smtp:ann@example.com
 displayName: Ann Snap
+employeeType: staff
 title: Head of a department whose name is long enough to fold an LDIF line twice over
 
 dn: CN=Zoë Ærø,{OU}
@@ -35,6 +37,7 @@ userPrincipalName: zoe.{P}@example.com
 mail: zoe.{P}@example.com
 proxyAddresses: SMTP:zoe.{P}@example.com
 displayName: Zoë Ærø
+employeeType: staff
 givenName: Zoë
 department: Façades
 mS-DS-ConsistencyGuid:: AAECAwQFBgcICQoLDA0ODw==
@@ -45,6 +48,13 @@ sAMAccountName: {P}-dan
 userPrincipalName: dan.{P}@example.com
 userAccountControl: 514
 displayName: Dan Disabled
+employeeType: staff
+
+dn: CN=Eve Contractor,{OU}
+objectClass: user
+sAMAccountName: {P}-eve
+userPrincipalName: eve.{P}@example.com
+employeeType: contractor
 ";
 
 /// The tenant: Ann (soft match, a name to update), Zoë (hard match on her consistency GUID,
@@ -104,6 +114,7 @@ directories:
     graph_url: {graph}
 scope:
   ous: [ "{ou}" ]
+  ldap_filter: "(employeeType=staff)"
 matching:
   source_anchor: ms-DS-ConsistencyGuid
   soft_match: [ smtp, upn ]

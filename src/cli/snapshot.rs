@@ -41,7 +41,7 @@ pub fn run(global: &Global, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
     let overrides = global.overrides();
     let (count, what) = match args.from {
         Source::Ad => {
-            let query = ad_query(&desired);
+            let query = export::ad_export_query(&ad_query(&desired));
             let (users, source) = rt.block_on(async {
                 let mut ad = open_ad(&desired, &overrides).await?;
                 ad.set_progress(progress::sink(global));

@@ -1,5 +1,6 @@
 //! Writing snapshots (`idsync snapshot`): what a directory read returned, in exactly the shapes
-//! the snapshot readers take, and nothing a plan does not read.
+//! the snapshot readers take, and nothing a plan does not read (but the attributes the scope
+//! filter tests: the snapshot applies the filter again).
 //!
 //! - AD: one LDIF file as `ldapsearch` writes it (`dn`, `attr:: base64` for binary and
 //!   non-ASCII values, folded at 76 columns), opened by a `# requesting:` comment naming the
@@ -26,7 +27,8 @@ use serde_json::Value;
 
 use crate::directory::ldap::{attribute_list, users_filter};
 use crate::directory::ldif::encode_line;
-use crate::directory::{AdQuery, AdUser, CloudUser};
+use crate::directory::{AdQuery, AdUser, CloudUser, Filter};
+use crate::names::AttrName;
 
 /// The users of an Entra snapshot folder.
 pub const USERS_FILE: &str = "users.json";
@@ -106,6 +108,47 @@ fn io_error<'p>(
 }
 
 // --- AD -------------------------------------------------------------------------------------
+
+/// The read an AD export makes: `plan`'s, plus the attributes its scope filter names. A snapshot
+/// evaluates the filter again when it is read, and needs those values to select the same users.
+pub fn ad_export_query(plan: &AdQuery) -> AdQuery {
+    let mut query = plan.clone();
+    if let Some(filter) = &plan.filter {
+        filter_attributes(filter, &mut |name| {
+            if !query
+                .attributes
+                .iter()
+                .any(|a| a.as_str().eq_ignore_ascii_case(name))
+            {
+                query.attributes.push(AttrName::from(name));
+            }
+        });
+    }
+    query
+}
+
+/// Every attribute a filter tests.
+fn filter_attributes(filter: &Filter, each: &mut dyn FnMut(&str)) {
+    match filter {
+        Filter::And(parts) | Filter::Or(parts) => {
+            for part in parts {
+                filter_attributes(part, each);
+            }
+        }
+        Filter::Not(inner) => filter_attributes(inner, each),
+        Filter::Equality { attr, .. }
+        | Filter::Substrings { attr, .. }
+        | Filter::GreaterOrEqual { attr, .. }
+        | Filter::LessOrEqual { attr, .. }
+        | Filter::Present { attr }
+        | Filter::Approx { attr, .. } => each(attr),
+        Filter::Extensible { attr, .. } => {
+            if let Some(attr) = attr {
+                each(attr);
+            }
+        }
+    }
+}
 
 /// An AD export: the users a read returned and the read that returned them.
 pub struct AdExport<'a> {
@@ -529,8 +572,7 @@ fn swap_by_renames(new: &Path, target: &Path, name: &str) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::directory::snapshot::{AdSnapshot, EntraSnapshot};
-    use crate::directory::{Dn, Filter, Guid};
-    use crate::names::AttrName;
+    use crate::directory::{Dn, Guid};
     use serde_json::json;
 
     fn ad_user() -> AdUser {
@@ -739,6 +781,22 @@ mod tests {
             .to_string();
         assert!(err.contains("is a folder"), "{err}");
         assert!(check_target(&dir.path().join("new"), Shape::Folder).is_ok());
+    }
+
+    #[test]
+    fn the_export_reads_what_the_scope_filter_tests() {
+        let mut q = query();
+        q.filter =
+            Some(Filter::parse("(&(employeeType=staff)(!(|(info=x*)(DisplayName=a))))").unwrap());
+        let names: Vec<String> = ad_export_query(&q)
+            .attributes
+            .iter()
+            .map(|a| a.as_str().to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            ["displayName", "title", "department", "employeeType", "info"]
+        );
     }
 
     #[test]
