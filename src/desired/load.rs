@@ -127,15 +127,16 @@ fn budget() -> serde_saphyr::Budget {
     budget
 }
 
-fn parse_within(
+/// Parses one YAML document within `budget`; a breach is a plain message at its location.
+fn parse_within<T: serde::de::DeserializeOwned>(
     text: &str,
     budget: serde_saphyr::Budget,
-) -> Result<DesiredFile, (u64, u64, String)> {
+) -> Result<T, (u64, u64, String)> {
     let limits = budget.clone();
     // Comments are never read back (no `Commented<T>`): not emitting them keeps them out of
     // the event count, so a heavily commented `import` file costs no more than a bare one.
     let options = serde_saphyr::options! { budget: Some(budget), emit_comments: false };
-    serde_saphyr::from_str_with_options::<DesiredFile>(text, options).map_err(|e| {
+    serde_saphyr::from_str_with_options::<T>(text, options).map_err(|e| {
         let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
         let plain = e.without_snippet();
         if let serde_saphyr::Error::Budget { breach, .. } = plain {
@@ -853,8 +854,10 @@ mod tests {
         small.max_nodes = 20;
         let text = "identities:\n".to_owned()
             + &"  - ad: { sam_account_name: a }\n    entra: { id: b }\n".repeat(5);
-        assert!(parse_within(&text, budget()).is_ok());
-        let (line, column, message) = parse_within(&text, small).map(|_| ()).unwrap_err();
+        assert!(parse_within::<DesiredFile>(&text, budget()).is_ok());
+        let (line, column, message) = parse_within::<DesiredFile>(&text, small)
+            .map(|_| ())
+            .unwrap_err();
         // Located where the file outgrew the budget, not at its start.
         assert!(line > 1 && column >= 1, "{line}:{column}");
         assert!(
