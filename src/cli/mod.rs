@@ -7,6 +7,7 @@ mod output;
 mod plan;
 mod progress;
 mod schema;
+mod snapshot;
 mod validate;
 
 use std::path::PathBuf;
@@ -34,8 +35,8 @@ pub struct Global {
     /// Read AD from this LDIF file instead of the configured directory.
     #[arg(long, global = true, value_name = "FILE")]
     ad_snapshot: Option<PathBuf>,
-    /// Read Entra from this Graph JSON file instead of the configured tenant.
-    #[arg(long, global = true, value_name = "FILE")]
+    /// Read Entra from this Graph JSON file or snapshot folder instead of the configured tenant.
+    #[arg(long, global = true, value_name = "PATH")]
     entra_snapshot: Option<PathBuf>,
     /// Connection settings owned by the pipeline: a YAML file with `ad:` and `entra:` at its
     /// top level. Replaces the desired state's `directories:`, which a pull request can edit.
@@ -96,6 +97,8 @@ enum Command {
     Drift(drift::DriftArgs),
     /// Write `identities:` YAML for what is joined in the directories today.
     Import(import::ImportArgs),
+    /// Export a directory as the snapshot files idsync reads (AD: LDIF; Entra: a folder).
+    Snapshot(snapshot::SnapshotArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -107,6 +110,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::run(&cli.global, args),
         Command::Drift(args) => drift::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
+        Command::Snapshot(args) => snapshot::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -24,6 +24,16 @@ pub fn attach(global: &Global, ad: &mut AdDirectory, entra: &mut EntraDirectory)
     entra.set_progress(Arc::new(Bars::new(multi)));
 }
 
+/// A sink for a command that reads one directory.
+pub fn sink(global: &Global) -> Arc<dyn ProgressSink> {
+    if global.quiet || !std::io::stderr().is_terminal() {
+        return Arc::new(NoProgress);
+    }
+    Arc::new(Bars::new(MultiProgress::with_draw_target(
+        ProgressDrawTarget::stderr(),
+    )))
+}
+
 /// One directory's bar: each phase's `Start` replaces the previous bar.
 struct Bars {
     multi: MultiProgress,

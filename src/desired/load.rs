@@ -201,9 +201,36 @@ fn parse_yaml<T: serde::de::DeserializeOwned + Default>(
     {
         return Ok(T::default());
     }
-    serde_saphyr::from_str::<T>(text).map_err(|e| {
+    parse_within(text, budget())
+}
+
+/// What one file may hold. serde-saphyr's defaults (250,000 nodes, 1M events) stop at about
+/// 27,000 identities as `import` writes them (9 nodes, 12 events, ~75 scalar bytes each); these
+/// hold a million such identities several times over and still bound a hostile file. Aliases
+/// and anchors keep the defaults: they are what guards against billion-laughs expansion.
+fn budget() -> serde_saphyr::Budget {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = 32_000_000;
+    budget.max_events = 64_000_000;
+    budget.max_total_scalar_bytes = 1 << 30;
+    budget
+}
+
+/// Parses one YAML document within `budget`; a breach is a plain message at its location.
+fn parse_within<T: serde::de::DeserializeOwned>(
+    text: &str,
+    budget: serde_saphyr::Budget,
+) -> Result<T, (u64, u64, String)> {
+    let limits = budget.clone();
+    // Comments are never read back (no `Commented<T>`): not emitting them keeps them out of
+    // the event count, so a heavily commented `import` file costs no more than a bare one.
+    let options = serde_saphyr::options! { budget: Some(budget), emit_comments: false };
+    serde_saphyr::from_str_with_options::<T>(text, options).map_err(|e| {
         let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
         let plain = e.without_snippet();
+        if let serde_saphyr::Error::Budget { breach, .. } = plain {
+            return (line.max(1), column.max(1), too_big(breach, &limits));
+        }
         use serde_saphyr::MessageFormatter as _;
         let message = plain_text(&serde_saphyr::UserMessageFormatter.format_message(plain));
         (line, column, message)
@@ -236,6 +263,34 @@ fn plain_text(message: &str) -> String {
         rest = &rest[c.len_utf8()..];
     }
     out
+}
+
+/// A budget breach in words: which limit, and what to do about it.
+fn too_big(breach: &serde_saphyr::budget::BudgetBreach, limits: &serde_saphyr::Budget) -> String {
+    use serde_saphyr::budget::BudgetBreach as B;
+    let what = match breach {
+        B::Nodes { .. } => format!("more than {} YAML nodes", limits.max_nodes),
+        B::Events { .. } => format!("more than {} YAML events", limits.max_events),
+        B::ScalarBytes { .. } => format!(
+            "more than {} MiB of values",
+            limits.max_total_scalar_bytes >> 20
+        ),
+        B::Depth { .. } => {
+            return format!(
+                "nested deeper than {} levels; a desired state needs a handful",
+                limits.max_depth
+            );
+        }
+        B::Aliases { .. } | B::Anchors { .. } | B::AliasAnchorRatio { .. } => {
+            return "too many YAML aliases or anchors (refused: they can expand without bound)"
+                .to_owned();
+        }
+        B::Documents { .. } => format!("more than {} YAML documents", limits.max_documents),
+        _ => "more YAML than idsync reads in one file".to_owned(),
+    };
+    format!(
+        "this file is too big: {what} (enough for about a million identities); split `identities` across several files in the folder"
+    )
 }
 
 /// A value together with the file it came from.
@@ -1157,6 +1212,26 @@ mod tests {
             secret_file_refusal(Path::new("/dev/shm/idsync-not-yet")),
             None
         );
+    }
+
+    #[test]
+    fn a_file_past_the_budget_is_a_located_plain_error() {
+        let mut small = budget();
+        small.max_nodes = 20;
+        let text = "identities:\n".to_owned()
+            + &"  - ad: { sam_account_name: a }\n    entra: { id: b }\n".repeat(5);
+        assert!(parse_within::<DesiredFile>(&text, budget()).is_ok());
+        let (line, column, message) = parse_within::<DesiredFile>(&text, small)
+            .map(|_| ())
+            .unwrap_err();
+        // Located where the file outgrew the budget, not at its start.
+        assert!(line > 1 && column >= 1, "{line}:{column}");
+        assert!(
+            message.starts_with("this file is too big: more than 20 YAML nodes")
+                && message.contains("split `identities`"),
+            "{message}"
+        );
+        assert!(!message.contains("Nodes {"), "{message}");
     }
 
     #[test]

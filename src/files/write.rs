@@ -350,12 +350,12 @@ fn write_through(path: &Path, _bytes: &[u8]) -> Result<(), WriteError> {
 }
 
 #[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(_dir: &Path) -> io::Result<()> {
     // Windows cannot open a directory for syncing; its rename is durable once it returns.
     Ok(())
 }

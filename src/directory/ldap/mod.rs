@@ -18,7 +18,7 @@ mod error;
 mod read;
 mod write;
 
-pub use read::attribute_list;
+pub use read::{attribute_list, users_filter};
 
 use std::fmt;
 use std::sync::Arc;

@@ -39,8 +39,8 @@ pub(super) const PAGE_SIZE: i32 = 1000;
 /// Values per OR-filter in [`taken`]: keeps each filter well below AD's request size limits.
 const TAKEN_CHUNK: usize = 100;
 
-/// Users only: computers are users to AD's schema.
-fn users_filter(extra: Option<&Filter>) -> Filter {
+/// Users only: computers are users to AD's schema. Public so an export can say what it read.
+pub fn users_filter(extra: Option<&Filter>) -> Filter {
     let mut parts = vec![
         Filter::equals("objectClass", "user"),
         Filter::not(Filter::equals("objectClass", "computer")),

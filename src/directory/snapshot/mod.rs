@@ -9,6 +9,7 @@
 
 mod ad;
 mod entra;
+pub mod export;
 
 pub use ad::AdSnapshot;
 pub use entra::{

@@ -160,9 +160,9 @@ fn proxy_addresses(user: &Map<String, Value>) -> Vec<String> {
 }
 
 impl EntraSnapshot {
-    /// Reads and checks a users export.
+    /// Reads and checks a Graph users export (a snapshot folder: its `users.json`).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, SnapshotError> {
-        let path = path.as_ref();
+        let path = &super::export::entra_users_file(path.as_ref());
         let (file, bytes) = SnapshotFile::read(path)?;
         let read = export::read(path, &bytes)?;
         drop(bytes);

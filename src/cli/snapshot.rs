@@ -1,0 +1,93 @@
+//! `idsync snapshot`: export a directory as the snapshot files idsync reads, with what a plan
+//! of this desired state reads (same scope, attributes and `$select`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::ValueEnum;
+use idsync::connect::{EntraDirectory, ad_query, graph_select, open_ad, open_entra};
+use idsync::directory::snapshot::export::{self, AdExport, EntraExport, Shape};
+use idsync::directory::{AdRead, EntraRead};
+
+use super::{Global, output, progress, runtime, validate};
+
+#[derive(Debug, clap::Args)]
+pub struct SnapshotArgs {
+    /// Which directory to export.
+    #[arg(long, value_enum)]
+    from: Source,
+    /// Where to write: for AD one LDIF file, for Entra a snapshot folder (`users.json`).
+    /// Replaced whole, atomically; a failed export leaves it as it was.
+    #[arg(long, value_name = "PATH")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Source {
+    Ad,
+    Entra,
+}
+
+pub fn run(global: &Global, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
+    let desired = validate::load(global)?;
+    let shape = match args.from {
+        Source::Ad => Shape::File,
+        Source::Entra => Shape::Folder,
+    };
+    // Before a long read: a target the export would refuse fails now.
+    export::check_target(&args.out, shape)?;
+    let rt = runtime()?;
+    let overrides = global.overrides();
+    let (count, what) = match args.from {
+        Source::Ad => {
+            let query = export::ad_export_query(&ad_query(&desired));
+            let (users, source) = rt.block_on(async {
+                let mut ad = open_ad(&desired, &overrides).await?;
+                ad.set_progress(progress::sink(global));
+                output::info(global, &format!("reading {}", ad.describe()));
+                let users = ad.read_users(&query).await?;
+                Ok::<_, anyhow::Error>((users, ad.describe()))
+            })?;
+            AdExport {
+                source: &source,
+                query: &query,
+                users: &users,
+            }
+            .write(&args.out)
+            .context("writing the AD snapshot")?;
+            (users.len(), "AD users")
+        }
+        Source::Entra => {
+            let select = graph_select(&desired);
+            let (users, graph_url) = rt.block_on(async {
+                let mut entra = open_entra(&desired, &overrides).await?;
+                entra.set_progress(progress::sink(global));
+                output::info(global, &format!("reading {}", entra.describe()));
+                let users = entra.read_users(&select).await?;
+                let graph_url = match &entra {
+                    EntraDirectory::Graph(g) => g.graph_url().to_owned(),
+                    EntraDirectory::Snapshot(_) => export::GRAPH_URL.to_owned(),
+                };
+                Ok::<_, anyhow::Error>((users, graph_url))
+            })?;
+            EntraExport {
+                graph_url: &graph_url,
+                select: &select,
+                users: &users,
+            }
+            .write(&args.out)
+            .context("writing the Entra snapshot")?;
+            (users.len(), "cloud users")
+        }
+    };
+    if !global.quiet {
+        eprintln!("Wrote {count} {what} to {}.", args.out.display());
+        if count == 0 {
+            eprintln!(
+                "warning: the read returned no users; check scope.ous and the account's permissions"
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
