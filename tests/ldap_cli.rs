@@ -41,10 +41,14 @@ fn desired_state(dc: &SambaDc, ou: &str, dir: &Path) {
         r#"{"value": [
   {"id": "c1000000-0000-0000-0000-000000000001", "userPrincipalName": "ann.live@example.com",
    "displayName": "Ann (old name)", "mail": "ann.live@example.com",
-   "proxyAddresses": ["SMTP:ann.live@example.com"], "accountEnabled": true},
+   "proxyAddresses": ["SMTP:ann.live@example.com"], "accountEnabled": true,
+   "givenName": null, "surname": null, "mailNickname": "ann.live", "userType": "Member",
+   "onPremisesImmutableId": null, "onPremisesSyncEnabled": null},
   {"id": "c1000000-0000-0000-0000-000000000002", "userPrincipalName": "ben.live@example.com",
    "displayName": "Ben Live", "mail": "ben.live@example.com",
-   "proxyAddresses": ["SMTP:ben.live@example.com"], "accountEnabled": true}
+   "proxyAddresses": ["SMTP:ben.live@example.com"], "accountEnabled": true,
+   "givenName": null, "surname": null, "mailNickname": "ben.live", "userType": "Member",
+   "onPremisesImmutableId": null, "onPremisesSyncEnabled": null}
 ]}"#,
     )
     .unwrap();

@@ -166,7 +166,8 @@ impl<'d> LiveFixture<'d> {
     }
 }
 
-/// A cloud user as Graph JSON; `extra` overrides or adds properties.
+/// A cloud user as Graph JSON, every property a plan selects present (null where unset: an
+/// absent property is unknown, not null); `extra` overrides or adds properties.
 pub fn cloud_user(id_n: u32, upn: &str, extra: Value) -> Value {
     let mut u = serde_json::json!({
         "id": format!("c0ffee00-0000-4000-8000-{id_n:012x}"),
@@ -174,6 +175,11 @@ pub fn cloud_user(id_n: u32, upn: &str, extra: Value) -> Value {
         "displayName": upn.split('@').next().unwrap(),
         "mailNickname": upn.split('@').next().unwrap(),
         "accountEnabled": true,
+        "mail": null,
+        "proxyAddresses": [],
+        "onPremisesImmutableId": null,
+        "onPremisesSyncEnabled": null,
+        "userType": "Member",
     });
     if let (Some(u), Some(e)) = (u.as_object_mut(), extra.as_object()) {
         for (k, v) in e {
