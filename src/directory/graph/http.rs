@@ -204,11 +204,20 @@ impl Http {
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
-                    resp.bytes().await.map(|body| Reply {
-                        status,
-                        headers,
-                        body: body.to_vec(),
-                    })
+                    match read_limited(resp, MAX_ANSWER_BYTES).await {
+                        Ok(Some(body)) => Ok(Reply {
+                            status,
+                            headers,
+                            body,
+                        }),
+                        Ok(None) => {
+                            return Err(DirectoryError::Other(format!(
+                                "{what}: the answer is larger than the {MAX_ANSWER_BYTES} bytes idsync reads"
+                            ))
+                            .into());
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
                 Err(e) => Err(e),
             };
@@ -300,6 +309,31 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .to_str()
         .ok()
         .and_then(parse_retry_after)
+}
+
+/// The most of one Graph answer idsync reads: a page of 999 users with every property is a
+/// few MB; a hostile or broken endpoint could otherwise send until memory runs out.
+pub(crate) const MAX_ANSWER_BYTES: usize = 256 * 1024 * 1024;
+
+/// An answer's body, or `None` when it is longer than `limit` (not read further).
+pub(crate) async fn read_limited(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    let announced = resp
+        .content_length()
+        .and_then(|n| usize::try_from(n).ok());
+    if announced.is_some_and(|n| n > limit) {
+        return Ok(None);
+    }
+    let mut body = Vec::with_capacity(announced.unwrap_or(0));
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len().saturating_add(chunk.len()) > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 /// The longest `Retry-After` idsync obeys. Graph's throttling windows are seconds to a few
@@ -608,6 +642,42 @@ mod tests {
             e.describe(),
             "HTTP 502: Graph answered 502 (request-id r-2)"
         );
+    }
+
+    /// Answers every connection with `reply`, then closes it.
+    fn canned(reply: &'static str) -> String {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf);
+                let _ = conn.write_all(reply.as_bytes());
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn answers_are_read_up_to_a_limit() {
+        let client = reqwest::Client::new();
+        let get = |url: String| {
+            let client = client.clone();
+            async move { client.get(url).send().await.unwrap() }
+        };
+        // Announced too long: refused before reading.
+        let url = canned("HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world");
+        assert_eq!(read_limited(get(url.clone()).await, 10).await.unwrap(), None);
+        assert_eq!(
+            read_limited(get(url).await, 11).await.unwrap().as_deref(),
+            Some(&b"hello world"[..])
+        );
+        // No length announced (chunked): cut off once past the limit.
+        let url = canned(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n",
+        );
+        assert_eq!(read_limited(get(url).await, 10).await.unwrap(), None);
     }
 
     #[tokio::test]
