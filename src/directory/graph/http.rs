@@ -320,9 +320,7 @@ pub(crate) async fn read_limited(
     mut resp: reqwest::Response,
     limit: usize,
 ) -> Result<Option<Vec<u8>>, reqwest::Error> {
-    let announced = resp
-        .content_length()
-        .and_then(|n| usize::try_from(n).ok());
+    let announced = resp.content_length().and_then(|n| usize::try_from(n).ok());
     if announced.is_some_and(|n| n > limit) {
         return Ok(None);
     }
@@ -667,8 +665,12 @@ mod tests {
             async move { client.get(url).send().await.unwrap() }
         };
         // Announced too long: refused before reading.
-        let url = canned("HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world");
-        assert_eq!(read_limited(get(url.clone()).await, 10).await.unwrap(), None);
+        let url =
+            canned("HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world");
+        assert_eq!(
+            read_limited(get(url.clone()).await, 10).await.unwrap(),
+            None
+        );
         assert_eq!(
             read_limited(get(url).await, 11).await.unwrap().as_deref(),
             Some(&b"hello world"[..])
