@@ -77,8 +77,10 @@ impl Reply {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum HttpError {
     /// Timeout, refused or dropped connection: the request may or may not have been applied.
+    /// The duration is the time spent on attempts without an answer (not waiting for the
+    /// gate or a token), which counts against the request's deadline.
     #[error("{0}")]
-    Transport(String),
+    Transport(String, Duration),
     /// Anything else (token, throttling without end, retries exhausted), already explained.
     #[error(transparent)]
     Directory(#[from] DirectoryError),
@@ -236,7 +238,7 @@ impl Http {
                         || !silence.allows(pause)
                     {
                         return Err(match retry {
-                            Retry::Never => HttpError::Transport(e),
+                            Retry::Never => HttpError::Transport(e, silence.spent),
                             // Not a refusal: Graph cannot be reached (apply stops writing then).
                             Retry::Transient => DirectoryError::Unavailable {
                                 directory: "Entra",
@@ -405,7 +407,7 @@ fn no_answer(what: &str, failures: u32, budget: Duration, retry: Retry) -> HttpE
         budget.as_secs()
     );
     match retry {
-        Retry::Never => HttpError::Transport(message),
+        Retry::Never => HttpError::Transport(message, Duration::ZERO),
         Retry::Transient => DirectoryError::Unavailable {
             directory: "Entra",
             message,
