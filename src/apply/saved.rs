@@ -87,7 +87,6 @@ impl SavedPlan {
             body: self.clone(),
             checksum: checksum(self, key.as_deref()),
         };
-        // Cannot fail: plans are structs with string keys, which always serialize.
         let mut text = serde_json::to_string_pretty(&file).expect("plans serialize");
         text.push('\n');
         let dir = path
@@ -154,12 +153,10 @@ impl SavedPlan {
 
 /// SHA-256 (or HMAC-SHA256 with a key) over the compact JSON of the body.
 fn checksum(body: &SavedPlan, key: Option<&str>) -> String {
-    // Cannot fail: plans are structs with string keys, which always serialize.
     let bytes = serde_json::to_vec(body).expect("plans serialize");
     match key {
         Some(key) => {
             let mut mac =
-                // Cannot fail: HMAC-SHA256 takes keys of any length.
                 Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
             mac.update(&bytes);
             format!("hmac-sha256:{:x}", mac.finalize().into_bytes())
