@@ -106,5 +106,6 @@ pub fn identities_yaml(
 
 /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
 fn quote(s: &str) -> String {
+    // Cannot fail: a `str` always serializes to JSON.
     serde_json::to_string(s).expect("strings serialize")
 }

@@ -509,6 +509,7 @@ fn attribute_table() -> &'static AttributeTable {
         };
         for name in PLANNED_NAMES.iter().copied().chain(mapped) {
             if !t.numbers.contains_key(name) {
+                // Cannot fail: the table holds the planner's and the mapping table's constant names, far fewer than 65,536.
                 let n = u16::try_from(t.names.len()).expect("a short table");
                 t.numbers.insert(name, n);
                 t.names.push(name);
@@ -532,6 +533,7 @@ impl Attribute {
 /// For the planner's own names, which are all in the table (a test checks each).
 impl From<&str> for Attribute {
     fn from(name: &str) -> Attribute {
+        // Cannot fail: only the planner's own constant names come here (a test checks each); names from a plan file go through `Attribute::new`.
         Attribute::new(name)
             .unwrap_or_else(|| panic!("`{name}` is missing from the plan's attribute table"))
     }

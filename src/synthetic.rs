@@ -150,6 +150,7 @@ fn ad_user(i: usize, p: &Person, kind: Kind) -> AdUser {
         SCOPE_OU
     };
     let cn = format!("{} {}", p.given, p.sur);
+    // Cannot fail: `ou` is one of two constant DNs.
     let dn = Dn::child("CN", &cn, &Dn::parse(ou).expect("constant DN"));
     let mut u = AdUser::new(dn, guid(i, 0xad));
     u.set_sam_account_name(p.sam.as_str());

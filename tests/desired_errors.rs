@@ -178,3 +178,14 @@ fn provisioning_ou_outside_scope() {
         "{err}"
     );
 }
+
+#[test]
+fn a_deeply_nested_ldap_filter_is_an_error_not_a_crash() {
+    // 10,000 levels overflowed the stack of `idsync validate` (exit 134).
+    let deep = format!("{}(cn=a){}", "(!".repeat(10_000), ")".repeat(10_000));
+    let err = validate(&[("a.yaml", &format!("{BASE}  ldap_filter: \"{deep}\"\n"))]);
+    assert!(
+        err.contains("./a.yaml:4:16: scope.ldap_filter:") && err.contains("nested more than 100"),
+        "{err}"
+    );
+}

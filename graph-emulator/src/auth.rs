@@ -99,6 +99,7 @@ impl BearerError {
 impl TokenStore {
     pub fn issue(&mut self, client_id: &str, lifetime: Duration) -> String {
         let mut bytes = [0u8; 48];
+        // Cannot fail on a working OS; without randomness no token can be issued at all.
         rand::rngs::OsRng
             .try_fill_bytes(&mut bytes)
             .expect("OS randomness");

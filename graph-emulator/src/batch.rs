@@ -8,6 +8,7 @@ use crate::server::Shared;
 use crate::throttle::Origin;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
+use std::sync::PoisonError;
 
 pub const MAX_REQUESTS: usize = 20;
 
@@ -234,7 +235,11 @@ pub fn run(shared: &Shared, app: &str, body: &[u8], ids: &Ids, origin: Origin) -
             )
         } else if shared.roll(shared.knobs().item_fail_rate) {
             // Graph can answer one request of a batch 503 while the others go through.
-            shared.stats.lock().expect("stats lock").injected_failures += 1;
+            shared
+                .stats
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .injected_failures += 1;
             GraphResponse::error(
                 &GraphError::service_unavailable(shared.knobs().retry_after_503),
                 &sub_ids.request_id,
@@ -258,7 +263,7 @@ pub fn run(shared: &Shared, app: &str, body: &[u8], ids: &Ids, origin: Origin) -
         shared
             .stats
             .lock()
-            .expect("stats lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .batch_item(resp.status);
         statuses.insert(it.id.to_lowercase(), resp.status);
         responses.push(to_json(&it.id, &resp));

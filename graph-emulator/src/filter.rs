@@ -184,6 +184,7 @@ fn too_deep() -> GraphError {
     )
 }
 
+/// Every `chars[i]` below is guarded by `i < chars.len()` (the loop conditions).
 fn tokenize(input: &str) -> Result<Vec<(usize, Tok)>, GraphError> {
     let chars: Vec<char> = input.chars().collect();
     let mut out = Vec::new();

@@ -12,6 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
+use std::sync::PoisonError;
 use std::time::Instant;
 
 /// One Graph request, from the wire or from a `$batch` body.
@@ -262,16 +263,15 @@ pub fn serve(
     origin: Origin,
 ) -> GraphResponse {
     let limit = shared.knobs().rate_limit;
-    let verdict =
-        shared
-            .throttle
-            .lock()
-            .expect("throttle lock")
-            .admit(app, limit, Instant::now(), origin);
+    let verdict = shared
+        .throttle
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .admit(app, limit, Instant::now(), origin);
     match verdict {
         Verdict::Allowed => {}
         Verdict::Throttled { retry_after } | Verdict::Blocked { retry_after, .. } => {
-            let mut stats = shared.stats.lock().expect("stats lock");
+            let mut stats = shared.stats.lock().unwrap_or_else(PoisonError::into_inner);
             stats.throttled += 1;
             if matches!(verdict, Verdict::Blocked { early: true, .. }) {
                 stats.early_requests += 1;
@@ -477,7 +477,7 @@ fn list_users(shared: &Shared, req: &GraphRequest) -> Result<GraphResponse, Grap
         }
         None => None,
     };
-    let tenant = shared.tenant.read().expect("tenant lock");
+    let tenant = shared.tenant.read().unwrap_or_else(PoisonError::into_inner);
     let page = tenant.list(filter.as_ref(), order, after.as_ref(), top, &select);
     let total = if advanced {
         Some(tenant.count(filter.as_ref()))
@@ -529,7 +529,7 @@ fn count_users(shared: &Shared, req: &GraphRequest) -> Result<GraphResponse, Gra
     let n = shared
         .tenant
         .read()
-        .expect("tenant lock")
+        .unwrap_or_else(PoisonError::into_inner)
         .count(filter.as_ref());
     Ok(GraphResponse {
         status: 200,
@@ -542,7 +542,7 @@ fn get_user(shared: &Shared, req: &GraphRequest, key: &str) -> Result<GraphRespo
     let q = Query::parse(req.query.as_deref());
     q.check_known(&["$select", "$format"])?;
     let select = Select::parse(q.get("$select"))?;
-    let tenant = shared.tenant.read().expect("tenant lock");
+    let tenant = shared.tenant.read().unwrap_or_else(PoisonError::into_inner);
     let k = tenant
         .resolve(key)
         .ok_or_else(|| GraphError::not_found(key))?;
@@ -563,10 +563,17 @@ fn get_user(shared: &Shared, req: &GraphRequest, key: &str) -> Result<GraphRespo
 
 fn create_user(shared: &Shared, req: &GraphRequest) -> Result<GraphResponse, GraphError> {
     let body = parse_json_body(req)?;
-    let mut tenant = shared.tenant.write().expect("tenant lock");
+    let mut tenant = shared
+        .tenant
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
     let rec = tenant.create(body)?;
     drop(tenant);
-    shared.stats.lock().expect("stats lock").writes_applied += 1;
+    shared
+        .stats
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .writes_applied += 1;
     let mut out = Map::new();
     out.insert("@odata.context".into(), json!(context(shared, "/$entity")));
     if let Value::Object(o) = project(&rec, &Select(None)) {
@@ -586,24 +593,38 @@ fn update_user(
     key: &str,
 ) -> Result<GraphResponse, GraphError> {
     let body = parse_json_body(req)?;
-    let mut tenant = shared.tenant.write().expect("tenant lock");
+    let mut tenant = shared
+        .tenant
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
     let k = tenant
         .resolve(key)
         .ok_or_else(|| GraphError::not_found(key))?;
     tenant.update(&k, body)?;
     drop(tenant);
-    shared.stats.lock().expect("stats lock").writes_applied += 1;
+    shared
+        .stats
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .writes_applied += 1;
     Ok(GraphResponse::no_content())
 }
 
 fn delete_user(shared: &Shared, key: &str) -> Result<GraphResponse, GraphError> {
-    let mut tenant = shared.tenant.write().expect("tenant lock");
+    let mut tenant = shared
+        .tenant
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
     let k = tenant
         .resolve(key)
         .ok_or_else(|| GraphError::not_found(key))?;
     tenant.delete(&k)?;
     drop(tenant);
-    shared.stats.lock().expect("stats lock").writes_applied += 1;
+    shared
+        .stats
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .writes_applied += 1;
     Ok(GraphResponse::no_content())
 }
 
@@ -692,7 +713,7 @@ fn delta(shared: &Shared, req: &GraphRequest) -> Result<GraphResponse, GraphErro
             .any(|x| x.trim().eq_ignore_ascii_case("return=minimal"))
     });
     let bad_token = || GraphError::bad_request("The delta or skip token is not valid.");
-    let tenant = shared.tenant.read().expect("tenant lock");
+    let tenant = shared.tenant.read().unwrap_or_else(PoisonError::into_inner);
     let current = tenant.seq();
     let latest = q
         .get("$deltatoken")

@@ -37,7 +37,7 @@ pub use stats::Stats;
 use serde_json::Value;
 use server::Shared;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -140,12 +140,20 @@ impl RunningEmulator {
 
     /// Every user as stored (never the password), in id order.
     pub fn users_snapshot(&self) -> Vec<Value> {
-        self.shared.tenant.read().expect("tenant lock").snapshot()
+        self.shared
+            .tenant
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .snapshot()
     }
 
     /// One user as stored, by id or userPrincipalName.
     pub fn user(&self, id_or_upn: &str) -> Option<Value> {
-        let t = self.shared.tenant.read().expect("tenant lock");
+        let t = self
+            .shared
+            .tenant
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         let key = t.resolve(id_or_upn)?;
         t.get(&key).map(|r| Value::Object(r.obj.clone()))
     }
@@ -158,19 +166,35 @@ impl RunningEmulator {
                 "a user must be a JSON object".into(),
             ));
         };
-        let mut t = self.shared.tenant.write().expect("tenant lock");
+        let mut t = self
+            .shared
+            .tenant
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         let key = t.insert_raw(obj)?;
         Ok(t.get(&key).map(|r| r.id().to_string()).unwrap_or(key))
     }
 
     pub fn stats(&self) -> Stats {
-        self.shared.stats.lock().expect("stats lock").clone()
+        self.shared
+            .stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Zeroes the counters and forgets throttling state.
     pub fn reset_stats(&self) {
-        *self.shared.stats.lock().expect("stats lock") = Stats::default();
-        self.shared.throttle.lock().expect("throttle lock").reset();
+        *self
+            .shared
+            .stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Stats::default();
+        self.shared
+            .throttle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .reset();
     }
 
     pub fn knobs(&self) -> Knobs {
@@ -179,7 +203,11 @@ impl RunningEmulator {
 
     pub fn set_knobs(&self, knobs: Knobs) -> Result<()> {
         knobs.validate()?;
-        *self.shared.knobs.lock().expect("knobs lock") = knobs;
+        *self
+            .shared
+            .knobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = knobs;
         Ok(())
     }
 
@@ -192,7 +220,11 @@ impl RunningEmulator {
 
     /// Lifetime of tokens issued from now on.
     pub fn set_token_lifetime(&self, lifetime: Duration) {
-        *self.shared.token_lifetime.lock().expect("lifetime lock") = lifetime;
+        *self
+            .shared
+            .token_lifetime
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = lifetime;
     }
 
     /// Writes the tenant as `{"value":[...]}` (atomically).
@@ -200,7 +232,7 @@ impl RunningEmulator {
         self.shared
             .tenant
             .read()
-            .expect("tenant lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .save(path.as_ref())
     }
 

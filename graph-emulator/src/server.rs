@@ -22,7 +22,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
@@ -47,11 +47,20 @@ pub struct Shared {
 
 impl Shared {
     pub fn knobs(&self) -> Knobs {
-        self.knobs.lock().expect("knobs lock").clone()
+        self.knobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub(crate) fn roll(&self, p: f64) -> bool {
-        p > 0.0 && self.rng.lock().expect("rng lock").random::<f64>() < p
+        p > 0.0
+            && self
+                .rng
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .random::<f64>()
+                < p
     }
 }
 
@@ -92,7 +101,11 @@ async fn inject_faults(
     if shared.roll(knobs.drop_rate)
         && let Some(k) = killer
     {
-        shared.stats.lock().expect("stats lock").dropped += 1;
+        shared
+            .stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .dropped += 1;
         k.0.notify_one();
         // The connection task drops this request's future together with the socket.
         std::future::pending::<()>().await;
@@ -101,7 +114,11 @@ async fn inject_faults(
         tokio::time::sleep(Duration::from_millis(knobs.latency_ms)).await;
     }
     if shared.roll(knobs.fail_rate) {
-        shared.stats.lock().expect("stats lock").injected_failures += 1;
+        shared
+            .stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .injected_failures += 1;
         return Some(GraphResponse::error(
             &GraphError::service_unavailable(knobs.retry_after_503),
             &ids.request_id,
@@ -126,14 +143,18 @@ async fn graph_entry(
         conn: conn.map_or(0, |c| c.0.0),
         arrived: std::time::Instant::now(),
     };
-    shared.stats.lock().expect("stats lock").requests += 1;
+    shared
+        .stats
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .requests += 1;
     let resp = match inject_faults(&shared, killer.as_ref().map(|k| &k.0), &ids).await {
         Some(r) => r,
         None => {
             let check = shared
                 .tokens
                 .lock()
-                .expect("tokens lock")
+                .unwrap_or_else(PoisonError::into_inner)
                 .check(header("authorization"));
             match check {
                 Err(e) => {
@@ -184,11 +205,19 @@ async fn graph_entry(
     if let Some(k) = killer.as_ref().map(|k| &k.0)
         && shared.roll(shared.knobs().lost_answer_rate)
     {
-        shared.stats.lock().expect("stats lock").lost_answers += 1;
+        shared
+            .stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .lost_answers += 1;
         k.0.notify_one();
         std::future::pending::<()>().await;
     }
-    shared.stats.lock().expect("stats lock").status(resp.status);
+    shared
+        .stats
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .status(resp.status);
     graph_http_response(resp, &ids)
 }
 
@@ -198,7 +227,11 @@ async fn token_entry(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    shared.stats.lock().expect("stats lock").requests += 1;
+    shared
+        .stats
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .requests += 1;
     let latency = shared.knobs().latency_ms;
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
@@ -210,13 +243,20 @@ async fn token_entry(
     let trace = uuid::Uuid::new_v4().to_string();
     let (status, body) = match auth::check_token_request(&shared.app, &tenant, &form, basic) {
         Ok(client_id) => {
-            let lifetime = *shared.token_lifetime.lock().expect("lifetime lock");
+            let lifetime = *shared
+                .token_lifetime
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             let token = shared
                 .tokens
                 .lock()
-                .expect("tokens lock")
+                .unwrap_or_else(PoisonError::into_inner)
                 .issue(&client_id, lifetime);
-            shared.stats.lock().expect("stats lock").tokens_issued += 1;
+            shared
+                .stats
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .tokens_issued += 1;
             let secs = lifetime.as_secs();
             (
                 200,
@@ -225,7 +265,11 @@ async fn token_entry(
         }
         Err(e) => (e.status, e.body(&trace, &trace)),
     };
-    shared.stats.lock().expect("stats lock").status(status);
+    shared
+        .stats
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .status(status);
     let mut resp = Response::builder()
         .status(status)
         .header("Content-Type", "application/json; charset=utf-8")
@@ -253,7 +297,11 @@ fn admin_json(status: StatusCode, v: Value) -> Response {
 }
 
 async fn admin_stats(State(shared): State<Arc<Shared>>) -> Response {
-    let stats = shared.stats.lock().expect("stats lock").clone();
+    let stats = shared
+        .stats
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
     admin_json(
         StatusCode::OK,
         serde_json::to_value(stats).unwrap_or(Value::Null),
@@ -261,8 +309,12 @@ async fn admin_stats(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn admin_stats_reset(State(shared): State<Arc<Shared>>) -> Response {
-    *shared.stats.lock().expect("stats lock") = Stats::default();
-    shared.throttle.lock().expect("throttle lock").reset();
+    *shared.stats.lock().unwrap_or_else(PoisonError::into_inner) = Stats::default();
+    shared
+        .throttle
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .reset();
     admin_json(StatusCode::OK, json!({}))
 }
 
@@ -272,7 +324,7 @@ fn config_json(shared: &Shared) -> Value {
         shared
             .token_lifetime
             .lock()
-            .expect("lifetime lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .as_secs()
     );
     v
@@ -293,7 +345,10 @@ async fn admin_config_set(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
     {
         match secs.as_u64().map(Duration::from_secs) {
             Some(d) if d <= MAX_TOKEN_LIFETIME => {
-                *shared.token_lifetime.lock().expect("lifetime lock") = d
+                *shared
+                    .token_lifetime
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = d
             }
             _ => {
                 return admin_json(
@@ -306,7 +361,11 @@ async fn admin_config_set(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
             }
         }
     }
-    let result = shared.knobs.lock().expect("knobs lock").patch(&v);
+    let result = shared
+        .knobs
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .patch(&v);
     match result {
         Ok(()) => admin_json(StatusCode::OK, config_json(&shared)),
         Err(e) => admin_json(StatusCode::BAD_REQUEST, json!({ "error": e.to_string() })),
@@ -314,7 +373,11 @@ async fn admin_config_set(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
 }
 
 async fn admin_users_get(State(shared): State<Arc<Shared>>) -> Response {
-    let users = shared.tenant.read().expect("tenant lock").snapshot();
+    let users = shared
+        .tenant
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .snapshot();
     admin_json(StatusCode::OK, json!({ "value": users }))
 }
 
@@ -332,7 +395,10 @@ async fn admin_users_post(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
         Ok(u) => u,
         Err(e) => return admin_json(StatusCode::BAD_REQUEST, json!({ "error": e.to_string() })),
     };
-    let mut tenant = shared.tenant.write().expect("tenant lock");
+    let mut tenant = shared
+        .tenant
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
     let mut ids = Vec::new();
     for u in users {
         match tenant.insert_raw(u) {

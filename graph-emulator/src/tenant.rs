@@ -492,6 +492,7 @@ impl Tenant {
     /// Writes `{"value":[...]}` atomically (temporary file, then rename).
     pub fn save(&self, path: &Path) -> Result<()> {
         let doc = json!({ "value": self.snapshot() });
+        // Cannot fail: JSON values with string keys always serialize.
         let text = serde_json::to_string_pretty(&doc).expect("JSON values serialize");
         let tmp = path.with_extension("tmp-graph-emulator");
         let err = |source| EmulatorError::Write {
@@ -1066,6 +1067,7 @@ impl Tenant {
             .unwrap_or_default();
         self.unindex(&old);
         self.index(key, &obj);
+        // Cannot fail: `key` was looked up above, under the same lock.
         let rec = self.users.get_mut(key).expect("checked above");
         rec.obj = obj;
         rec.password_profile = password_profile;

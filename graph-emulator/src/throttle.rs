@@ -108,6 +108,7 @@ impl Throttle {
             st.accepted.pop_front();
         }
         if st.accepted.len() >= limit as usize {
+            // Cannot fail: the queue is full and the limit is at least 1, so it is not empty.
             let oldest = *st.accepted.front().expect("limit >= 1 when full");
             let wait = ceil_secs(WINDOW.saturating_sub(now.duration_since(oldest)));
             st.blocked = Some(Block {

@@ -21,6 +21,7 @@ pub fn random_password() -> String {
         chars.push(all[rng.random_range(0..all.len())]);
     }
     chars.shuffle(&mut rng);
+    // Cannot fail: every character comes from the ASCII alphabet above.
     String::from_utf8(chars).expect("ASCII")
 }
 

@@ -32,6 +32,7 @@ pub enum LoadError {
 /// The JSON Schema of one desired-state file, as committed in `schema/idsync.schema.json`.
 pub fn schema_json() -> String {
     let schema = schemars::schema_for!(DesiredFile);
+    // Cannot fail: the generated schema is a JSON value.
     let mut text = serde_json::to_string_pretty(&schema).expect("schema serializes");
     text.push('\n');
     text

@@ -53,6 +53,7 @@ impl DesiredState {
             ad: None,
             entra: None,
             scope: ScopeConfig {
+                // Cannot fail in tests, its only users: they pass constant DNs.
                 ous: ous.iter().map(|s| Dn::parse(s).expect("test DN")).collect(),
                 exclude_ous: Vec::new(),
                 ldap_filter: None,

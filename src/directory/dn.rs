@@ -103,6 +103,7 @@ impl Dn {
         } else {
             format!("{attr}={},{}", escape_value(value), parent.raw)
         };
+        // Cannot fail: the value is escaped and the parent is a valid DN.
         Dn::parse(&raw).expect("escaped DN parses")
     }
 
@@ -130,6 +131,7 @@ impl Dn {
 
     /// The RDNs, leaf first, unescaped.
     pub fn rdns(&self) -> Vec<Vec<Ava>> {
+        // Cannot fail: `raw` was parsed when the Dn was built.
         parse_rdns(&self.raw).expect("validated at construction")
     }
 
@@ -158,6 +160,7 @@ impl Dn {
                 _ => {}
             }
         }
+        // Cannot fail: the empty DN is the root.
         Some(Dn::parse("").expect("root"))
     }
 

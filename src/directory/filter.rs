@@ -313,6 +313,7 @@ pub fn escape_value(value: impl AsRef<[u8]>) -> String {
 
 fn push_hex(out: &mut String, b: u8) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Cannot fail: a nibble indexes the 16 digits.
     out.push('\\');
     out.push(HEX[usize::from(b >> 4)] as char);
     out.push(HEX[usize::from(b & 0xf)] as char);
@@ -577,7 +578,8 @@ impl FilterParser<'_> {
         {
             self.pos += 1;
         }
-        Ok(self.s[start..self.pos].to_owned())
+        // Both ends sit next to ASCII bytes, so on character boundaries; `get` all the same.
+        Ok(self.s.get(start..self.pos).unwrap_or_default().to_owned())
     }
 
     fn require_attr(&self, attr: &str, at: usize) -> Result<(), FilterError> {
@@ -850,6 +852,7 @@ fn substrings_match(
     for part in any {
         let part = folded(part);
         match find(rest, &part) {
+            // Cannot fail: `find` found `part` at `at`, so it ends within `rest`.
             Some(at) => rest = &rest[at + part.len()..],
             None => return false,
         }

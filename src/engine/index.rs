@@ -80,6 +80,7 @@ impl HashIndex {
 
     pub(crate) fn insert(&mut self, hash: u64, object: usize) {
         let h = short(hash);
+        // Cannot fail: 2^32 objects would need hundreds of GB in memory (snapshots are below 4 GiB); memory runs out first.
         let object = u32::try_from(object).expect("fewer than 4 billion objects");
         self.table
             .insert_unique(spread(h), (object, h), |&(_, h)| spread(h));

@@ -295,6 +295,7 @@ struct Joiner<'a> {
 }
 
 fn small(i: usize) -> u32 {
+    // Cannot fail: 2^32 objects would need hundreds of GB in memory (snapshots are below 4 GiB); memory runs out first.
     u32::try_from(i).expect("fewer than 4 billion objects")
 }
 

@@ -213,6 +213,7 @@ impl Batch {
 
     /// The id the next action pushed gets within this batch (what `depends_on` refers to).
     fn next_id(&self) -> ActionId {
+        // Cannot fail: at most a few actions per object, and 2^32 objects do not fit in memory.
         ActionId(u32::try_from(self.actions.len()).expect("fewer than 2^32 actions"))
     }
     fn blocked(&self) -> bool {
@@ -431,6 +432,7 @@ impl<'a> Planner<'a> {
             return;
         }
         self.notes.extend(batch.notes);
+        // Cannot fail: at most a few actions per object, and 2^32 objects do not fit in memory.
         let offset = u32::try_from(self.actions.len()).expect("fewer than 2^32 actions");
         for (n, mut action) in (offset..).zip(batch.actions) {
             action.id = ActionId(n);
@@ -500,6 +502,7 @@ impl<'a> Planner<'a> {
         if let Some(c) = joint.cloud() {
             return self.cloud[c].upn();
         }
+        // Cannot fail: a joint holds an AD object, a cloud object or both (checked just above).
         let a = &self.ad[joint.ad().expect("a joint has a side")];
         a.upn()
             .or_else(|| a.sam_account_name())
@@ -927,6 +930,7 @@ impl<'a> Planner<'a> {
     }
 
     fn provision_ad(&mut self, joint: &Joint, name: &str, cloud: &CloudUser, batch: &mut Batch) {
+        // Cannot fail: the caller plans provisioning only when `provision_ad` is set.
         let prov = self.d.provision_ad.as_ref().expect("checked by caller");
         let spec = self.spec(joint);
         let sam = match prov.sam_account_name.render(|p| cloud.text(p)) {

@@ -15,10 +15,12 @@ const MIB: u64 = 1024 * KIB;
 const GIB: u64 = 1024 * MIB;
 
 /// The most idsync reads of each kind of file: bounds against endless input, not budgets
-/// (a snapshot of a million users is a few GB).
+/// (snapshots of a million users export to about 0.5 GB each).
 pub const SECRET_FILE_LIMIT: u64 = 64 * KIB;
 pub const DESIRED_STATE_FILE_LIMIT: u64 = 256 * MIB;
-pub const SNAPSHOT_FILE_LIMIT: u64 = 8 * GIB;
+/// Below 4 GiB, so no one object read from it can hold the 4 GiB of text that the packed
+/// attribute offsets (`u32`) cannot address.
+pub const SNAPSHOT_FILE_LIMIT: u64 = 4 * GIB - 1;
 pub const SAVED_PLAN_FILE_LIMIT: u64 = 8 * GIB;
 
 /// Why a file could not be read. Every variant names the path.

@@ -96,6 +96,7 @@ impl AttrName {
             }
             i += 1;
         }
+        // Cannot fail at run time: only used in constants, where it stops the build instead.
         panic!("not a well-known attribute name")
     }
 
@@ -108,6 +109,7 @@ impl AttrName {
     pub fn new(name: &str) -> Self {
         match AttrName::try_new(name) {
             Ok(id) => id,
+            // Cannot fail for the code's own names (a few hundred); outside input uses `try_new`.
             Err(e) => panic!("{e}"),
         }
     }

@@ -92,6 +92,7 @@ pub fn drift_json(r: &DriftReport) -> String {
         },
         "items": r.items,
         "plan": r.plan,
+    // Cannot fail: reports are structs with string keys, which always serialize.
     }))
     .expect("reports serialize");
     s.push('\n');

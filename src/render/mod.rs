@@ -25,6 +25,7 @@ pub enum Format {
 
 /// The plan as the JSON contract of DESIGN.md, pretty-printed with a final newline.
 pub fn json(plan: &Plan) -> String {
+    // Cannot fail: plans are structs with string keys, which always serialize.
     let mut s = serde_json::to_string_pretty(plan).expect("plans serialize");
     s.push('\n');
     s

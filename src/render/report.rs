@@ -79,6 +79,7 @@ pub fn report_json(report: &ApplyReport) -> String {
         "format_version": 1,
         "summary": summary,
         "outcomes": report.outcomes,
+    // Cannot fail: reports are structs with string keys, which always serialize.
     }))
     .expect("reports serialize");
     s.push('\n');

@@ -29,6 +29,9 @@ const REFRESH_EARLY: Duration = Duration::from_secs(300);
 /// would outlive its revocation.
 pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// The most of a token answer idsync reads (a token is a few KB).
+const MAX_TOKEN_ANSWER_BYTES: usize = 1024 * 1024;
+
 /// The most of a federated token file (a JWT, a few KB) idsync reads.
 const MAX_ASSERTION_BYTES: u64 = 64 * 1024;
 
@@ -157,12 +160,19 @@ impl Auth {
                     // An answer (its body may still be cut short): the silence starts again.
                     silence = super::http::Silence::new(self.options.deadline);
                     let status = resp.status();
-                    match resp.bytes().await {
-                        Ok(body) if status.is_success() => return self.parse(&body, sent),
-                        Ok(body) if status.is_client_error() => {
+                    match super::http::read_limited(resp, MAX_TOKEN_ANSWER_BYTES).await {
+                        Ok(None) => {
+                            return Err(DirectoryError::Other(format!(
+                                "{}: the answer from {} is larger than {MAX_TOKEN_ANSWER_BYTES} bytes",
+                                self.what(),
+                                self.token_url
+                            )));
+                        }
+                        Ok(Some(body)) if status.is_success() => return self.parse(&body, sent),
+                        Ok(Some(body)) if status.is_client_error() => {
                             return Err(token_error(&self.what(), status.as_u16(), &body));
                         }
-                        Ok(body) => format!(
+                        Ok(Some(body)) => format!(
                             "{} {}",
                             status.as_u16(),
                             token_error(&self.what(), status.as_u16(), &body)

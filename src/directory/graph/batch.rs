@@ -143,8 +143,8 @@ struct Engine<'a> {
     limit: Limit,
 }
 
-/// A batch's lane, items, outcome and how long the attempt took.
-type Sent = (usize, Vec<usize>, Result<Reply, HttpError>, Duration);
+/// A batch's lane, items and outcome.
+type Sent = (usize, Vec<usize>, Result<Reply, HttpError>);
 
 impl Engine<'_> {
     async fn drive(&mut self) {
@@ -181,11 +181,10 @@ impl Engine<'_> {
                     .min()
                     .unwrap_or(http.options.deadline);
                 in_flight.push(async move {
-                    let started = Instant::now();
                     let r = http
                         .send_within(lane, Method::POST, &url, Some(&body), Retry::Never, budget)
                         .await;
-                    (lane, batch, r, started.elapsed())
+                    (lane, batch, r)
                 });
             }
             if in_flight.is_empty() && self.ready.is_empty() && self.waiting.is_empty() {
@@ -240,7 +239,7 @@ impl Engine<'_> {
     }
 
     /// Handles one batch's answer; returns its lane.
-    fn handle(&mut self, (lane, batch, result, took): Sent) -> usize {
+    fn handle(&mut self, (lane, batch, result): Sent) -> usize {
         let reply = match result {
             Ok(r) => {
                 for &i in &batch {
@@ -248,7 +247,7 @@ impl Engine<'_> {
                 }
                 r
             }
-            Err(HttpError::Transport(e)) => {
+            Err(HttpError::Transport(e, took)) => {
                 for &i in &batch {
                     let state = &mut self.states[i];
                     state.silent = state.silent.saturating_add(took);

@@ -77,8 +77,10 @@ impl Reply {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum HttpError {
     /// Timeout, refused or dropped connection: the request may or may not have been applied.
+    /// The duration is the time spent on attempts without an answer (not waiting for the
+    /// gate or a token), which counts against the request's deadline.
     #[error("{0}")]
-    Transport(String),
+    Transport(String, Duration),
     /// Anything else (token, throttling without end, retries exhausted), already explained.
     #[error(transparent)]
     Directory(#[from] DirectoryError),
@@ -204,11 +206,20 @@ impl Http {
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
-                    resp.bytes().await.map(|body| Reply {
-                        status,
-                        headers,
-                        body: body.to_vec(),
-                    })
+                    match read_limited(resp, MAX_ANSWER_BYTES).await {
+                        Ok(Some(body)) => Ok(Reply {
+                            status,
+                            headers,
+                            body,
+                        }),
+                        Ok(None) => {
+                            return Err(DirectoryError::Other(format!(
+                                "{what}: the answer is larger than the {MAX_ANSWER_BYTES} bytes idsync reads"
+                            ))
+                            .into());
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
                 Err(e) => Err(e),
             };
@@ -227,7 +238,7 @@ impl Http {
                         || !silence.allows(pause)
                     {
                         return Err(match retry {
-                            Retry::Never => HttpError::Transport(e),
+                            Retry::Never => HttpError::Transport(e, silence.spent),
                             // Not a refusal: Graph cannot be reached (apply stops writing then).
                             Retry::Transient => DirectoryError::Unavailable {
                                 directory: "Entra",
@@ -302,6 +313,29 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .and_then(parse_retry_after)
 }
 
+/// The most of one Graph answer idsync reads: a page of 999 users with every property is a
+/// few MB; a hostile or broken endpoint could otherwise send until memory runs out.
+pub(crate) const MAX_ANSWER_BYTES: usize = 256 * 1024 * 1024;
+
+/// An answer's body, or `None` when it is longer than `limit` (not read further).
+pub(crate) async fn read_limited(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    let announced = resp.content_length().and_then(|n| usize::try_from(n).ok());
+    if announced.is_some_and(|n| n > limit) {
+        return Ok(None);
+    }
+    let mut body = Vec::with_capacity(announced.unwrap_or(0));
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len().saturating_add(chunk.len()) > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
+
 /// The longest `Retry-After` idsync obeys. Graph's throttling windows are seconds to a few
 /// minutes long; a larger value (a broken or hostile proxy: `1e30`) would park a run for
 /// ever, so it is cut to this and the retry count still bounds the whole wait.
@@ -373,7 +407,7 @@ fn no_answer(what: &str, failures: u32, budget: Duration, retry: Retry) -> HttpE
         budget.as_secs()
     );
     match retry {
-        Retry::Never => HttpError::Transport(message),
+        Retry::Never => HttpError::Transport(message, Duration::ZERO),
         Retry::Transient => DirectoryError::Unavailable {
             directory: "Entra",
             message,
@@ -608,6 +642,46 @@ mod tests {
             e.describe(),
             "HTTP 502: Graph answered 502 (request-id r-2)"
         );
+    }
+
+    /// Answers every connection with `reply`, then closes it.
+    fn canned(reply: &'static str) -> String {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf);
+                let _ = conn.write_all(reply.as_bytes());
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn answers_are_read_up_to_a_limit() {
+        let client = reqwest::Client::new();
+        let get = |url: String| {
+            let client = client.clone();
+            async move { client.get(url).send().await.unwrap() }
+        };
+        // Announced too long: refused before reading.
+        let url =
+            canned("HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world");
+        assert_eq!(
+            read_limited(get(url.clone()).await, 10).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            read_limited(get(url).await, 11).await.unwrap().as_deref(),
+            Some(&b"hello world"[..])
+        );
+        // No length announced (chunked): cut off once past the limit.
+        let url = canned(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n",
+        );
+        assert_eq!(read_limited(get(url).await, 10).await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -201,7 +201,7 @@ fn from_graph(user: &Map<String, Value>) -> Result<CloudUser, String> {
 pub(crate) fn into_directory(what: &str, e: HttpError) -> DirectoryError {
     match e {
         HttpError::Directory(e) => e,
-        HttpError::Transport(m) => DirectoryError::Other(format!("{what}: {m}")),
+        HttpError::Transport(m, _) => DirectoryError::Other(format!("{what}: {m}")),
     }
 }
 

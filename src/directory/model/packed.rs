@@ -31,6 +31,7 @@ pub(super) struct Entry {
 impl Entry {
     pub fn text(name: AttrName, kind: Kind, end: usize) -> Self {
         // u32 offsets keep an entry at 8 bytes: one object's text is far below 4 GiB.
+        // Cannot fail: an object's text is smaller than the file or answer it came from (snapshots below 4 GiB, Graph answers below 256 MiB).
         let at = u32::try_from(end).expect("an object's text is below 4 GiB");
         Entry { name, kind, at }
     }

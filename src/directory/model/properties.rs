@@ -210,6 +210,7 @@ impl Properties {
 
     fn put_json(&mut self, name: AttrName, value: Value) {
         self.remove(name);
+        // Cannot fail: each property takes bytes of a file or answer below 4 GiB.
         let index = u32::try_from(self.other.len()).expect("fewer than 4G properties");
         self.other.push(value);
         self.entries.push(Entry {
@@ -272,6 +273,7 @@ impl Properties {
             let text_end = self.entries[range.end - 1].at as usize;
             self.text.replace_range(text_start..text_end, "");
             // The text after it moved back.
+            // Cannot fail: a slice of one object's text, which is below 4 GiB (see `Entry::text`).
             let removed = u32::try_from(text_end - text_start).expect("below 4 GiB");
             for e in self.entries[range.end..].iter_mut().filter(|e| e.in_text()) {
                 e.at -= removed;

@@ -878,6 +878,7 @@ impl AdWrite for AdSnapshot {
 // --- entries and users ------------------------------------------------------------------------
 
 fn root() -> Dn {
+    // Cannot fail: the empty DN is the root.
     Dn::parse("").unwrap_or_else(|_| unreachable!("the empty DN is the root"))
 }
 
