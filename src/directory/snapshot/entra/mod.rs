@@ -38,6 +38,8 @@ pub struct EntraSnapshot {
     /// Where each user came from, parallel to `users`.
     origins: Vec<Origin>,
     index: Index,
+    /// Every property the export's users carry (its `$select`), found at the first create.
+    columns: std::cell::OnceCell<Vec<String>>,
     dirty: bool,
 }
 
@@ -208,6 +210,7 @@ impl EntraSnapshot {
             index: Index::build(&users),
             users,
             origins,
+            columns: Default::default(),
             dirty: false,
         })
     }

@@ -58,6 +58,9 @@ const READ_ONLY: &[&str] = &[
     "assignedPlans",
     "provisionedPlans",
     "licenseAssignmentStates",
+    // Read-only on Graph's user resource as the emulator has them (tests/contract_entra.rs).
+    "signInActivity",
+    "legalAgeGroupClassification",
 ];
 
 /// Properties Entra Connect synchronises from AD: Graph refuses to update them on a user with
@@ -151,6 +154,23 @@ impl EntraSnapshot {
             .into_iter()
             .collect();
         user.insert("proxyAddresses".into(), Value::Array(proxies));
+        // Graph answers a `$select` with null for what a new user lacks: the new user carries
+        // every property the export's users do (absent would read as "not read").
+        let columns = self.columns.get_or_init(|| {
+            let mut names: std::collections::BTreeSet<&str> = Default::default();
+            for u in &self.users {
+                names.extend(u.keys().map(String::as_str));
+            }
+            (names.into_iter())
+                .filter(|n| !n.starts_with("@odata.") && *n != "passwordProfile")
+                .map(str::to_owned)
+                .collect()
+        });
+        for name in columns {
+            if !user.contains_key(name) {
+                user.insert(name.clone(), Value::Null);
+            }
+        }
 
         let cloud = self.convert(&user)?;
         self.index.add(&user, self.users.len());
