@@ -25,7 +25,7 @@ use crate::names::{
 };
 use crate::plan::{
     Action, ActionId, ActionKind, Change, Conflict, ConflictKind, Diagnostic, KNOWN_AFTER_APPLY,
-    Note, NoteKind, Plan, Precondition, Severity, Side, Text, Value,
+    Note, NoteKind, ObjectKind, Plan, Precondition, Severity, Side, Text, Value,
 };
 
 /// AD attributes a read must carry for anything to be matched at all: an export that says it
@@ -181,6 +181,7 @@ impl Batch {
             id: ActionId(0),
             action: kind,
             directory: Side::Ad,
+            kind: ObjectKind::User,
             identity: self.identity(name),
             target: ad.dn.as_str().into(),
             object: Some(ad.object_guid.into()),
@@ -202,6 +203,7 @@ impl Batch {
             id: ActionId(0),
             action: kind,
             directory: Side::Entra,
+            kind: ObjectKind::User,
             identity: self.identity(name),
             target: cloud.upn().into(),
             object: Some(cloud.id().into()),
@@ -1109,6 +1111,7 @@ impl<'a> Planner<'a> {
             id: ActionId(0),
             action: ActionKind::Create,
             directory: Side::Ad,
+            kind: ObjectKind::User,
             identity: batch.identity(name),
             target: dn.as_str().into(),
             object: None,
@@ -1134,6 +1137,7 @@ impl<'a> Planner<'a> {
                 id: ActionId(0),
                 action: ActionKind::Link,
                 directory: Side::Ad,
+                kind: ObjectKind::User,
                 identity: batch.identity(name),
                 target: dn.as_str().into(),
                 object: None,
@@ -1320,6 +1324,7 @@ impl<'a> Planner<'a> {
             id: ActionId(0),
             action: ActionKind::Create,
             directory: Side::Entra,
+            kind: ObjectKind::User,
             identity: batch.identity(name),
             target: upn.as_str().into(),
             object: None,
@@ -1553,6 +1558,7 @@ mod tests {
             id: ActionId(n),
             action: kind,
             directory: Side::Ad,
+            kind: ObjectKind::User,
             identity: Arc::from(identity),
             target: identity.into(),
             object: None,
