@@ -4,6 +4,28 @@ use std::borrow::Cow;
 
 use super::*;
 
+/// What a pair's steps collect before they become its actions.
+#[derive(Default)]
+struct PairChanges {
+    ad: Vec<Change>,
+    entra: Vec<Change>,
+    /// Attributes Graph refuses to write on a synced user: a `pending_sync` note instead.
+    pending: Vec<String>,
+    /// Accounts turned off: `disable` actions, counted against max_deletes.
+    disables: Vec<Action>,
+}
+
+impl PairChanges {
+    /// An Entra change, or a pending one when Entra Connect masters the user.
+    fn entra(&mut self, cloud: &CloudUser, attribute: &str, before: Value, after: Value) {
+        if cloud.sync_enabled {
+            self.pending.push(attribute.to_owned());
+        } else {
+            self.entra.push(Change::set(attribute, before, after));
+        }
+    }
+}
+
 impl<'a> Planner<'a> {
     pub(super) fn pair(
         &mut self,
@@ -13,93 +35,146 @@ impl<'a> Planner<'a> {
         c: usize,
         batch: &mut Batch,
     ) {
-        let (ad, cloud) = (&self.ad[a], &self.cloud[c]);
+        let (ads, clouds) = (self.ad, self.cloud);
+        let (ad, cloud) = (&ads[a], &clouds[c]);
         // Whether the cloud user is synced, and from which anchor, decides what may be written
         // and whether the pair is valid at all; unread, nothing is planned (the `assumption`
         // note says so).
         if !PAIR_KEYS.iter().all(|&k| cloud.carries(k)) {
             return;
         }
-        let spec = self.spec(joint);
-        let anchor = immutable_id(ad, self.d.source_anchor);
-        let mut ad_changes: Vec<Change> = Vec::new();
-        let mut entra_changes: Vec<Change> = Vec::new();
-        let mut pending: Vec<String> = Vec::new();
-
-        // Hard-match preparation: the cloud user carries the AD anchor.
-        if cloud.immutable_id() != Some(anchor.as_str()) {
-            if cloud.sync_enabled {
-                batch.conflicts.push(Conflict {
-                    kind: ConflictKind::InvalidSoftMatch,
-                    identity: name.to_owned(),
-                    objects: vec![ad.dn.to_string(), cloud_label(cloud)],
-                    message: format!(
-                        "cloud user {} is synced from another AD object (onPremisesImmutableId {}), not from {} (anchor {anchor})",
-                        cloud.upn(),
-                        cloud.immutable_id().unwrap_or("(none)"),
-                        ad.dn
-                    ),
-                });
-                return;
-            }
-            if let Some(holder) = self.anchor_holder(&anchor, c) {
-                batch.conflicts.push(Conflict {
-                    kind: ConflictKind::DuplicateAnchor,
-                    identity: name.to_owned(),
-                    objects: vec![ad.dn.to_string(), cloud_label(cloud), holder.clone()],
-                    message: format!(
-                        "the anchor {anchor} of {} is already held by {holder} (onPremisesImmutableId is unique in the tenant, without regard to case), so Graph would refuse the link",
-                        ad.dn
-                    ),
-                });
-                return;
-            }
-            batch.actions.push(batch.on_entra(
-                ActionKind::Link,
-                name,
-                cloud,
-                [Change::set(
-                    "onPremisesImmutableId",
-                    Value::opt(cloud.immutable_id()),
-                    Value::from(anchor),
-                )],
-            ));
+        if !self.hard_match(name, ad, cloud, c, batch) {
+            return;
         }
         self.write_back_consistency_guid(name, ad, batch);
 
-        // Identifiers: make AD carry the cloud's UPN, mail and primary SMTP address (or the
-        // reverse where `attributes:` makes AD authoritative), so Entra Connect matches.
         // Everything is borrowed until a change is recorded: a converged pair allocates nothing.
-        let upn_auth = self.authority("userPrincipalName");
-        let override_upn = spec.and_then(|s| s.attributes.get("userPrincipalName"));
-        let routable = ad.upn().map(|u| self.d.routable_upn(u));
-        let want_upn: Option<&str> = match (override_upn, upn_auth) {
-            (Some(v), _) => Some(v),
-            (None, Authority::Entra) => Some(cloud.upn()),
-            (None, Authority::Ad) => routable.as_deref(),
-        };
-        let mut projected_upn = ad.upn();
-        if let Some(want) = want_upn {
-            if !ad.upn().is_some_and(|u| eq_ci(u, want)) {
-                ad_changes.push(Change::set(
-                    "userPrincipalName",
-                    Value::opt(ad.upn()),
-                    Value::from(want),
-                ));
-                projected_upn = Some(want);
-            }
-            if !eq_ci(cloud.upn(), want) {
-                self.entra_or_pending(
-                    cloud,
-                    &mut entra_changes,
-                    &mut pending,
-                    "userPrincipalName",
-                    Value::from(cloud.upn()),
-                    Value::from(want),
-                );
-            }
-        }
+        let spec = self.spec(joint);
+        let mut changes = PairChanges::default();
+        let upn = self.converge_upn(spec, ad, cloud, &mut changes);
+        let (mail, proxies) = self.converge_mail(spec, ad, cloud, &mut changes);
+        let display = self.converge_attributes(spec, name, ad, cloud, &mut changes, batch);
+        Self::push_pair_changes(name, ad, cloud, changes, batch);
+        self.follow_provisioning_ou(name, ad, batch);
 
+        let projected = Projected {
+            object: ad.dn.as_str(),
+            upn: upn.as_deref(),
+            sam_account_name: ad.sam_account_name(),
+            mail,
+            proxy_addresses: match &proxies {
+                Some(planned) => ProxyValues::Planned(planned),
+                None => ProxyValues::Read(ad.proxy_addresses()),
+            },
+            display_name: display.as_deref(),
+            mail_nickname: ad.attr(AttrName::MAIL_NICKNAME),
+        };
+        diagnostics::check(&projected, self.d, &mut batch.diagnostics);
+    }
+
+    /// Hard-match preparation: the cloud user carries the AD anchor. False when the pair is
+    /// a conflict (synced from another object, or the anchor is taken).
+    fn hard_match(
+        &self,
+        name: &str,
+        ad: &AdUser,
+        cloud: &CloudUser,
+        c: usize,
+        batch: &mut Batch,
+    ) -> bool {
+        let anchor = immutable_id(ad, self.d.source_anchor);
+        if cloud.immutable_id() == Some(anchor.as_str()) {
+            return true;
+        }
+        if cloud.sync_enabled {
+            batch.conflicts.push(Conflict {
+                kind: ConflictKind::InvalidSoftMatch,
+                identity: name.to_owned(),
+                objects: vec![ad.dn.to_string(), cloud_label(cloud)],
+                message: format!(
+                    "cloud user {} is synced from another AD object (onPremisesImmutableId {}), not from {} (anchor {anchor})",
+                    cloud.upn(),
+                    cloud.immutable_id().unwrap_or("(none)"),
+                    ad.dn
+                ),
+            });
+            return false;
+        }
+        if let Some(holder) = self.anchor_holder(&anchor, c) {
+            batch.conflicts.push(Conflict {
+                kind: ConflictKind::DuplicateAnchor,
+                identity: name.to_owned(),
+                objects: vec![ad.dn.to_string(), cloud_label(cloud), holder.clone()],
+                message: format!(
+                    "the anchor {anchor} of {} is already held by {holder} (onPremisesImmutableId is unique in the tenant, without regard to case), so Graph would refuse the link",
+                    ad.dn
+                ),
+            });
+            return false;
+        }
+        batch.actions.push(batch.on_entra(
+            ActionKind::Link,
+            name,
+            cloud,
+            [Change::set(
+                "onPremisesImmutableId",
+                Value::opt(cloud.immutable_id()),
+                Value::from(anchor),
+            )],
+        ));
+        true
+    }
+
+    /// Identifiers, first the UPN: AD carries the cloud's (or the reverse where `attributes:`
+    /// makes AD authoritative), so Entra Connect matches. Returns AD's UPN after the plan.
+    fn converge_upn(
+        &self,
+        spec: Option<&'a IdentitySpec>,
+        ad: &'a AdUser,
+        cloud: &'a CloudUser,
+        out: &mut PairChanges,
+    ) -> Option<Cow<'a, str>> {
+        let override_upn = spec.and_then(|s| s.attributes.get("userPrincipalName"));
+        let want: Option<Cow<'a, str>> = match (override_upn, self.authority("userPrincipalName")) {
+            (Some(v), _) => Some(Cow::Borrowed(v.as_str())),
+            (None, Authority::Entra) => Some(Cow::Borrowed(cloud.upn())),
+            (None, Authority::Ad) => ad.upn().map(|u| self.d.routable_upn(u)),
+        };
+        let Some(want) = want else {
+            return ad.upn().map(Cow::Borrowed);
+        };
+        let ad_differs = !ad.upn().is_some_and(|u| eq_ci(u, &want));
+        if ad_differs {
+            out.ad.push(Change::set(
+                "userPrincipalName",
+                Value::opt(ad.upn()),
+                Value::from(&*want),
+            ));
+        }
+        if !eq_ci(cloud.upn(), &want) {
+            out.entra(
+                cloud,
+                "userPrincipalName",
+                Value::from(cloud.upn()),
+                Value::from(&*want),
+            );
+        }
+        if ad_differs {
+            Some(want)
+        } else {
+            ad.upn().map(Cow::Borrowed)
+        }
+    }
+
+    /// Identifiers, then mail and the primary SMTP address. Returns AD's mail after the plan
+    /// and its proxyAddresses when the plan changes them.
+    fn converge_mail(
+        &self,
+        spec: Option<&'a IdentitySpec>,
+        ad: &'a AdUser,
+        cloud: &'a CloudUser,
+        out: &mut PairChanges,
+    ) -> (Option<&'a str>, Option<Vec<String>>) {
         let mail_auth = self.authority("mail");
         let override_mail = spec
             .and_then(|s| s.attributes.get("mail"))
@@ -115,7 +190,7 @@ impl<'a> Planner<'a> {
         let mut projected_mail = ad.mail();
         if let Some(want) = want_mail {
             if ad_mail_read && !ad.mail().is_some_and(|m| eq_ci(m, want)) {
-                ad_changes.push(Change::set(
+                out.ad.push(Change::set(
                     "mail",
                     Value::opt(ad.mail()),
                     Value::from(want),
@@ -126,14 +201,7 @@ impl<'a> Planner<'a> {
                 && !cloud.mail().is_some_and(|m| eq_ci(m, want))
                 && mail_auth == Authority::Ad
             {
-                self.entra_or_pending(
-                    cloud,
-                    &mut entra_changes,
-                    &mut pending,
-                    "mail",
-                    Value::opt(cloud.mail()),
-                    Value::from(want),
-                );
+                out.entra(cloud, "mail", Value::opt(cloud.mail()), Value::from(want));
             }
         }
 
@@ -151,13 +219,24 @@ impl<'a> Planner<'a> {
                 .after
                 .as_list()
                 .map(|v| v.iter().map(Text::to_string).collect());
-            ad_changes.push(change);
+            out.ad.push(change);
         }
+        (projected_mail, changed_proxies)
+    }
 
-        // Attributes under `attributes:` and per-identity overrides.
-        let mut projected_display: Option<Cow<'_, str>> =
+    /// Attributes under `attributes:` and per-identity overrides. Returns AD's displayName
+    /// after the plan.
+    fn converge_attributes(
+        &self,
+        spec: Option<&'a IdentitySpec>,
+        name: &str,
+        ad: &'a AdUser,
+        cloud: &'a CloudUser,
+        out: &mut PairChanges,
+        batch: &Batch,
+    ) -> Option<Cow<'a, str>> {
+        let mut projected_display: Option<Cow<'a, str>> =
             ad.attr(AttrName::DISPLAY_NAME).map(Cow::Borrowed);
-        let mut disables: Vec<Action> = Vec::new();
         let overrides = spec.map(|s| &s.attributes).filter(|a| !a.is_empty());
         let converged: Cow<'_, [Converged]> = match overrides {
             None => Cow::Borrowed(&self.converged),
@@ -186,10 +265,11 @@ impl<'a> Planner<'a> {
                 let change = ad_change(ad, m, ad_val.as_deref(), want.as_deref());
                 if disabling {
                     // Turning an account off is a `disable`, counted against max_deletes.
-                    disables.push(batch.on_ad(ActionKind::Disable, name, ad, [change]));
+                    out.disables
+                        .push(batch.on_ad(ActionKind::Disable, name, ad, [change]));
                     continue;
                 }
-                ad_changes.push(change);
+                out.ad.push(change);
                 if m.graph == "displayName" {
                     projected_display = want.clone();
                 }
@@ -197,7 +277,7 @@ impl<'a> Planner<'a> {
             if cloud_val != want && (over.is_some() || auth == Some(Authority::Ad)) {
                 let (before, after) = entra_values(m, cloud_val.as_deref(), want.as_deref());
                 if disabling && !cloud.sync_enabled {
-                    disables.push(batch.on_entra(
+                    out.disables.push(batch.on_entra(
                         ActionKind::Disable,
                         name,
                         cloud,
@@ -205,18 +285,27 @@ impl<'a> Planner<'a> {
                     ));
                     continue;
                 }
-                self.entra_or_pending(
-                    cloud,
-                    &mut entra_changes,
-                    &mut pending,
-                    m.graph,
-                    before,
-                    after,
-                );
+                out.entra(cloud, m.graph, before, after);
             }
         }
-        batch.actions.append(&mut disables);
+        projected_display
+    }
 
+    /// The pair's disables, its updates on each side and the `pending_sync` note.
+    fn push_pair_changes(
+        name: &str,
+        ad: &AdUser,
+        cloud: &CloudUser,
+        changes: PairChanges,
+        batch: &mut Batch,
+    ) {
+        let PairChanges {
+            ad: ad_changes,
+            entra: entra_changes,
+            pending,
+            mut disables,
+        } = changes;
+        batch.actions.append(&mut disables);
         if !ad_changes.is_empty() {
             batch
                 .actions
@@ -238,28 +327,16 @@ impl<'a> Planner<'a> {
                 ),
             );
         }
+    }
 
-        // Accounts idsync created live in the provisioning OU; follow it when it moves.
+    /// Accounts idsync created live in the provisioning OU; follow it when it moves.
+    fn follow_provisioning_ou(&mut self, name: &str, ad: &AdUser, batch: &mut Batch) {
         if let Some(prov) = &self.d.provision_ad
             && ad.owner_marker().is_some()
             && !ad.dn.is_within(&prov.ou)
         {
             self.plan_move(name, ad, &prov.ou, batch);
         }
-
-        let projected = Projected {
-            object: ad.dn.as_str(),
-            upn: projected_upn,
-            sam_account_name: ad.sam_account_name(),
-            mail: projected_mail,
-            proxy_addresses: match &changed_proxies {
-                Some(planned) => ProxyValues::Planned(planned),
-                None => ProxyValues::Read(ad.proxy_addresses()),
-            },
-            display_name: projected_display.as_deref(),
-            mail_nickname: ad.attr(AttrName::MAIL_NICKNAME),
-        };
-        diagnostics::check(&projected, self.d, &mut batch.diagnostics);
     }
 
     pub(super) fn plan_move(&mut self, name: &str, ad: &AdUser, ou: &Dn, batch: &mut Batch) {
@@ -299,22 +376,6 @@ impl<'a> Planner<'a> {
             .get(graph)
             .copied()
             .unwrap_or(Authority::Entra)
-    }
-
-    pub(super) fn entra_or_pending(
-        &self,
-        cloud: &CloudUser,
-        changes: &mut Vec<Change>,
-        pending: &mut Vec<String>,
-        attribute: &str,
-        before: Value,
-        after: Value,
-    ) {
-        if cloud.sync_enabled {
-            pending.push(attribute.to_owned());
-        } else {
-            changes.push(Change::set(attribute, before, after));
-        }
     }
 
     /// The anchor write-back on an existing AD user (ConsistencyGuid = objectGUID), when the
