@@ -89,36 +89,10 @@ impl<'a> Planner<'a> {
             .filter(|s| !s.trim().is_empty())
             .unwrap_or(upn_local_part(cloud.upn()))
             .to_owned();
-        let mut dn = Dn::child("CN", &display, &prov.ou);
-        if self.dn_taken(&dn) {
-            dn = Dn::child("CN", &format!("{display} ({sam})"), &prov.ou);
-        }
-        if self.dn_taken(&dn) {
-            batch.conflicts.push(Conflict {
-                kind: ConflictKind::ProvisionCollision,
-                identity: name.to_owned(),
-                objects: vec![dn.to_string(), cloud_label(cloud)],
-                message: format!("no free name for a new account: {dn} exists"),
-            });
+        let Some(dn) = self.new_account_dn(name, &display, &sam, &prov.ou, cloud, batch) else {
             return;
-        }
-        let mail = cloud
-            .mail()
-            .map(str::to_owned)
-            .or_else(|| cloud.primary_smtp().map(SmtpAddress::into_string))
-            .unwrap_or_else(|| cloud.upn().to_owned());
-        let mut proxies: Vec<String> = Vec::new();
-        let primary = cloud
-            .primary_smtp()
-            .map(SmtpAddress::into_string)
-            .unwrap_or_else(|| mail.clone());
-        proxies.push(format!("SMTP:{primary}"));
-        for a in smtp_addresses(cloud.proxy_addresses()) {
-            if !eq_ci(a.as_str(), &primary) {
-                proxies.push(format!("smtp:{a}"));
-            }
-        }
-
+        };
+        let (mail, proxies) = new_addresses(cloud);
         let uac = match prov.initial_state {
             InitialState::EnabledRandomPassword => UAC_NORMAL_ACCOUNT,
             InitialState::Disabled => UAC_NORMAL_ACCOUNT | UAC_ACCOUNTDISABLE,
@@ -135,23 +109,9 @@ impl<'a> Planner<'a> {
             Change::set("displayName", Value::Null, Value::from(display.as_str())),
         ];
         // Name attributes always, plus everything `attributes:` maps, from the cloud user.
-        let mut copied: BTreeSet<&str> = ["givenName", "surname"].into();
-        copied.extend(self.d.attributes.keys().map(String::as_str));
-        if let Some(s) = spec {
-            copied.extend(s.attributes.keys().map(String::as_str));
-        }
-        for graph in copied {
-            let Some(m) = mapping::by_graph(graph) else {
-                continue;
-            };
-            if IDENTIFIERS.contains(&m.graph)
-                || m.graph == "displayName"
-                || m.kind == ValueKind::AccountEnabled
-            {
-                continue;
-            }
+        for m in self.copied_mappings(spec, &["displayName"]) {
             let value = spec
-                .and_then(|s| s.attributes.get(graph).cloned())
+                .and_then(|s| s.attributes.get(m.graph).cloned())
                 .or_else(|| cloud_value(cloud, m).map(Cow::into_owned));
             if let Some(v) = value {
                 changes.push(Change::set(m.ad, Value::Null, Value::from(v)));
@@ -177,12 +137,90 @@ impl<'a> Planner<'a> {
                 message: format!("created disabled (provision.ad.initial_state: disabled): once Entra Connect syncs it, {} is disabled in the cloud too", cloud.upn()),
             });
         }
+        self.check_new_names_free(name, &dn, cloud, &sam, &mail, &proxies, batch);
 
-        // The new account's names must be free, in scope and domain-wide.
+        let projected = Projected {
+            object: dn.as_str(),
+            upn: Some(cloud.upn()),
+            sam_account_name: Some(&sam),
+            mail: Some(&mail),
+            proxy_addresses: ProxyValues::Planned(&proxies),
+            display_name: Some(&display),
+            mail_nickname: None,
+        };
+        diagnostics::check(&projected, self.d, &mut batch.diagnostics);
+
+        self.planned_dns.insert(dn.clone());
+        self.planned_sams.insert(fold(&sam));
+        self.push_ad_create(name, &dn, cloud, changes, batch);
+    }
+
+    /// A free DN for a new account in the provisioning OU: `CN=display`, else
+    /// `CN=display (sam)`; a conflict when both are taken.
+    fn new_account_dn(
+        &self,
+        name: &str,
+        display: &str,
+        sam: &str,
+        ou: &Dn,
+        cloud: &CloudUser,
+        batch: &mut Batch,
+    ) -> Option<Dn> {
+        let mut dn = Dn::child("CN", display, ou);
+        if self.dn_taken(&dn) {
+            dn = Dn::child("CN", &format!("{display} ({sam})"), ou);
+        }
+        if self.dn_taken(&dn) {
+            batch.conflicts.push(Conflict {
+                kind: ConflictKind::ProvisionCollision,
+                identity: name.to_owned(),
+                objects: vec![dn.to_string(), cloud_label(cloud)],
+                message: format!("no free name for a new account: {dn} exists"),
+            });
+            return None;
+        }
+        Some(dn)
+    }
+
+    /// The mapped attributes a create copies from the other side: the name attributes, plus
+    /// everything `attributes:` and the identity's overrides name; identifiers, the account
+    /// state and `set_apart` (set by the create itself) aside.
+    fn copied_mappings(
+        &self,
+        spec: Option<&'a IdentitySpec>,
+        set_apart: &'static [&'static str],
+    ) -> impl Iterator<Item = &'static mapping::Mapping> + use<'a> {
+        let mut copied: BTreeSet<&'a str> = ["givenName", "surname"].into();
+        copied.extend(self.d.attributes.keys().map(String::as_str));
+        if let Some(s) = spec {
+            copied.extend(s.attributes.keys().map(String::as_str));
+        }
+        copied
+            .into_iter()
+            .filter_map(mapping::by_graph)
+            .filter(move |m| {
+                !IDENTIFIERS.contains(&m.graph)
+                    && !set_apart.contains(&m.graph)
+                    && m.kind != ValueKind::AccountEnabled
+            })
+    }
+
+    /// The new account's names must be free, in scope and domain-wide.
+    #[allow(clippy::too_many_arguments)]
+    fn check_new_names_free(
+        &self,
+        name: &str,
+        dn: &Dn,
+        cloud: &CloudUser,
+        sam: &str,
+        mail: &str,
+        proxies: &[String],
+        batch: &mut Batch,
+    ) {
         let mut wanted: Vec<(&str, String)> = vec![
             ("userPrincipalName", cloud.upn().to_owned()),
-            ("mail", mail.clone()),
-            ("sAMAccountName", sam.clone()),
+            ("mail", mail.to_owned()),
+            ("sAMAccountName", sam.to_owned()),
         ];
         wanted.extend(
             proxies
@@ -217,9 +255,7 @@ impl<'a> Planner<'a> {
         }
         if let Some(existing) = self
             .ad_index
-            .find(&crate::desired::AdSelector::SamAccountName(
-                sam.as_str().into(),
-            ))
+            .find(&crate::desired::AdSelector::SamAccountName(sam.into()))
             .first()
         {
             batch.conflicts.push(Conflict {
@@ -232,20 +268,18 @@ impl<'a> Planner<'a> {
                 ),
             });
         }
+    }
 
-        let projected = Projected {
-            object: dn.as_str(),
-            upn: Some(cloud.upn()),
-            sam_account_name: Some(&sam),
-            mail: Some(&mail),
-            proxy_addresses: ProxyValues::Planned(&proxies),
-            display_name: Some(&display),
-            mail_nickname: None,
-        };
-        diagnostics::check(&projected, self.d, &mut batch.diagnostics);
-
-        self.planned_dns.insert(dn.clone());
-        self.planned_sams.insert(fold(&sam));
+    /// The create, the cloud user's link to it and, with ConsistencyGuid as the anchor, its
+    /// write-back; both links wait for the create.
+    fn push_ad_create(
+        &self,
+        name: &str,
+        dn: &Dn,
+        cloud: &CloudUser,
+        changes: Vec<Change>,
+        batch: &mut Batch,
+    ) {
         let create = batch.next_id();
         batch.actions.push(Action {
             id: ActionId(0),
@@ -370,23 +404,9 @@ impl<'a> Planner<'a> {
         if let Some(mail) = ad.mail() {
             changes.push(Change::set("mail", Value::Null, Value::from(mail)));
         }
-        let mut copied: BTreeSet<&str> = ["givenName", "surname"].into();
-        copied.extend(self.d.attributes.keys().map(String::as_str));
-        if let Some(s) = spec {
-            copied.extend(s.attributes.keys().map(String::as_str));
-        }
-        for graph in copied {
-            let Some(m) = mapping::by_graph(graph) else {
-                continue;
-            };
-            if IDENTIFIERS.contains(&m.graph)
-                || matches!(m.graph, "displayName" | "mailNickname")
-                || m.kind == ValueKind::AccountEnabled
-            {
-                continue;
-            }
+        for m in self.copied_mappings(spec, &["displayName", "mailNickname"]) {
             let value = spec
-                .and_then(|s| s.attributes.get(graph).cloned())
+                .and_then(|s| s.attributes.get(m.graph).cloned())
                 .or_else(|| ad_value(ad, m).map(Cow::into_owned));
             if let Some(v) = value {
                 let (_, after) = entra_values(m, None, Some(&v));
@@ -407,4 +427,26 @@ impl<'a> Planner<'a> {
         });
         self.write_back_consistency_guid(name, ad, batch);
     }
+}
+
+/// A new account's mail and proxyAddresses: the cloud's mail (else its primary SMTP address,
+/// else its UPN), one `SMTP:` primary and the cloud's other SMTP addresses as aliases.
+fn new_addresses(cloud: &CloudUser) -> (String, Vec<String>) {
+    let mail = cloud
+        .mail()
+        .map(str::to_owned)
+        .or_else(|| cloud.primary_smtp().map(SmtpAddress::into_string))
+        .unwrap_or_else(|| cloud.upn().to_owned());
+    let mut proxies: Vec<String> = Vec::new();
+    let primary = cloud
+        .primary_smtp()
+        .map(SmtpAddress::into_string)
+        .unwrap_or_else(|| mail.clone());
+    proxies.push(format!("SMTP:{primary}"));
+    for a in smtp_addresses(cloud.proxy_addresses()) {
+        if !eq_ci(a.as_str(), &primary) {
+            proxies.push(format!("smtp:{a}"));
+        }
+    }
+    (mail, proxies)
 }
