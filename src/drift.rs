@@ -231,13 +231,14 @@ pub fn assess(current: Plan, baseline: Option<(&str, &Plan)>) -> DriftReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{ActionKind, Change};
+    use crate::plan::{ActionKind, Change, ObjectKind};
 
     fn action(target: &str, after: &str) -> Action {
         Action {
             id: crate::plan::ActionId(1),
             action: ActionKind::Update,
             directory: Side::Entra,
+            kind: ObjectKind::User,
             identity: target.into(),
             target: target.into(),
             object: None,

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::directory::model::Guid;
+pub use crate::directory::model::ObjectKind;
 
 /// The value shown for something only known once an earlier action has run.
 pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
@@ -194,6 +195,10 @@ pub struct Action {
     pub id: ActionId,
     pub action: ActionKind,
     pub directory: Side,
+    /// The kind of object acted on; absent in a saved plan means `user` (plans saved before
+    /// groups still read).
+    #[serde(default)]
+    pub kind: ObjectKind,
     /// Shared by the identity's actions (a create, its links and write-back name it alike).
     pub identity: std::sync::Arc<str>,
     /// AD: the DN; Entra: the userPrincipalName.
@@ -204,6 +209,18 @@ pub struct Action {
     pub changes: Box<[Change]>,
     pub depends_on: Box<[ActionId]>,
     pub precondition: Option<Precondition>,
+}
+
+impl Action {
+    /// The kind as renderers name it after the directory (`create ad group "sales"`): none
+    /// for users, so user actions read as they did before kinds.
+    pub fn kind_label(&self) -> &'static str {
+        match self.kind {
+            ObjectKind::User => "",
+            ObjectKind::Group => " group",
+            ObjectKind::Contact => " contact",
+        }
+    }
 }
 
 /// An object's key for re-reading: an AD objectGUID or an Entra object id. Both are GUIDs in
@@ -860,6 +877,25 @@ mod tests {
             ObjectId::from("3AB39606-C642-489B-84B6-58C038D3EF39").guid(),
             ObjectId::from(guid).guid()
         );
+    }
+
+    #[test]
+    fn an_action_without_kind_is_a_user_and_kinds_round_trip() {
+        let saved = json!({
+            "id": "a1", "action": "update", "directory": "entra", "identity": "alva.wood",
+            "target": "alva.wood@example.com", "changes": [], "depends_on": [],
+            "precondition": "absent"
+        });
+        let a: Action = serde_json::from_value(saved.clone()).unwrap();
+        assert_eq!(a.kind, ObjectKind::User);
+        assert_eq!(serde_json::to_value(&a).unwrap()["kind"], json!("user"));
+
+        let mut group = saved;
+        group["kind"] = json!("group");
+        let a: Action = serde_json::from_value(group).unwrap();
+        assert_eq!(a.kind, ObjectKind::Group);
+        assert_eq!(a.kind_label(), " group");
+        assert_eq!(serde_json::to_value(&a).unwrap()["kind"], json!("group"));
     }
 
     /// A plan of a million actions holds millions of these; growing them costs hundreds of MiB.

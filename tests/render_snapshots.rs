@@ -48,3 +48,17 @@ async fn json() {
     let plan = example_plan().await;
     redacted(|| insta::assert_snapshot!(render::json(&plan)));
 }
+
+/// Kinds other than users are named after the directory (DESIGN.md "Plan"); user actions read
+/// as they did before kinds (the snapshots above pin that).
+#[tokio::test]
+async fn group_actions_name_their_kind() {
+    let mut plan = example_plan().await;
+    let a = &mut plan.actions[0];
+    a.kind = idsync::plan::ObjectKind::Group;
+    let header = format!("+ create ad group \"{}\" [a1]", a.identity);
+    let summary = format!("<b>create</b> ad group <code>{}</code>", a.identity);
+    assert!(render::text(&plan, Styler::new(false)).contains(&header));
+    assert!(render::markdown(&plan).contains(&summary));
+    assert!(render::json(&plan).contains(r#""kind": "group""#));
+}

@@ -58,7 +58,8 @@ fn saved(f: &Fixture) -> Value {
 }
 
 /// Writes an edited plan with its checksum recomputed as the file computes it: SHA-256 of the
-/// compact JSON of every member but the checksum, in the file's order.
+/// compact JSON of every member but the checksum, in the file's order, without the `kind` of
+/// user actions (so plans saved before kinds verify).
 fn forge(f: &Fixture, plan: &Value) {
     forge_at(&f.path("plan.json"), plan);
 }
@@ -66,10 +67,14 @@ fn forge(f: &Fixture, plan: &Value) {
 fn forge_at(path: &std::path::Path, plan: &Value) {
     let mut body = plan.clone();
     body.as_object_mut().unwrap().remove("checksum");
-    let sum = format!(
-        "sha256:{:x}",
-        Sha256::digest(serde_json::to_vec(&body).unwrap())
-    );
+    let canonical = serde_json::to_string(&body)
+        .unwrap()
+        .replace(r#""directory":"ad","kind":"user""#, r#""directory":"ad""#)
+        .replace(
+            r#""directory":"entra","kind":"user""#,
+            r#""directory":"entra""#,
+        );
+    let sum = format!("sha256:{:x}", Sha256::digest(canonical));
     let mut file = body;
     file["checksum"] = json!(sum);
     std::fs::write(path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
@@ -289,6 +294,30 @@ fn a_link_aimed_at_an_ignored_cloud_user_is_refused() {
         "{out}"
     );
     assert!(f.cloud_user("room@example.com")["onPremisesImmutableId"].is_null());
+}
+
+/// DESIGN.md "Plan": `kind` absent means `user`, so plans saved before kinds still apply; a
+/// kind edited to another is a different object and is refused.
+#[test]
+fn a_saved_action_without_kind_is_a_user_and_another_kind_is_refused() {
+    let f = fixture();
+    let mut plan = saved(&f);
+    let id = id_of(&plan, "update", "ad", "jdoe@example.com");
+    let a = action(&mut plan, &id);
+    assert_eq!(a["kind"], "user");
+    a.as_object_mut().unwrap().shift_remove("kind");
+    keep_only(&mut plan, &[&id]);
+    forge(&f, &plan);
+    let (code, out) = apply(&f);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("applied       {id}")), "{out}");
+
+    let f = fixture();
+    let mut plan = saved(&f);
+    action(&mut plan, &id)["kind"] = json!("group");
+    keep_only(&mut plan, &[&id]);
+    let out = refused_and_nothing_written(&f, &plan);
+    assert!(out.contains("refused: not in a fresh plan"), "{out}");
 }
 
 #[test]

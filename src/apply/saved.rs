@@ -211,9 +211,33 @@ fn plan_key() -> Option<String> {
     std::env::var(KEY_ENV).ok().filter(|k| !k.is_empty())
 }
 
-/// The bytes checksum and signature cover: the record's compact JSON, members in its own order.
+/// The bytes checksum and signature cover: the record's compact JSON, members in its own order,
+/// without the `kind` of user actions, so plans saved before actions had a kind verify.
 fn canonical(body: &SavedPlan) -> Vec<u8> {
-    serde_json::to_vec(body).expect("plans serialize")
+    without_user_kind(serde_json::to_vec(body).expect("plans serialize"))
+}
+
+/// Drops `,"kind":"user"` where it follows an action's `directory`. Compact JSON escapes every
+/// quote inside a string, so the pattern only ever matches the member itself.
+fn without_user_kind(json: Vec<u8>) -> Vec<u8> {
+    const USER: &[u8] = br#","kind":"user""#;
+    let follows_directory = |head: &[u8]| {
+        head.ends_with(br#""directory":"ad""#) || head.ends_with(br#""directory":"entra""#)
+    };
+    let mut out = Vec::with_capacity(json.len());
+    let mut rest = &json[..];
+    while let Some(at) = rest.iter().position(|&b| b == b',') {
+        out.extend_from_slice(&rest[..at]);
+        rest = &rest[at..];
+        if rest.starts_with(USER) && follows_directory(&out) {
+            rest = &rest[USER.len()..];
+        } else {
+            out.push(b',');
+            rest = &rest[1..];
+        }
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 fn mac(key: &str) -> Hmac<Sha256> {
@@ -246,6 +270,12 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Members plans gained after they were first saved, at the value an older plan's absence
+/// means: an action's `kind` (absent is `user`, DESIGN.md "Plan").
+fn added_later(member: &str, typed: &Value) -> bool {
+    member == "kind" && typed.as_str() == Some(crate::plan::ObjectKind::User.as_str())
+}
+
 /// The first place where the file as parsed holds something its typed record does not, as
 /// a JSON path (`plan.actions[0].note`).
 fn first_difference(parsed: &Value, typed: &Value, path: &mut String) -> Option<String> {
@@ -275,9 +305,9 @@ fn first_difference(parsed: &Value, typed: &Value, path: &mut String) -> Option<
                     return found;
                 }
             }
-            t.keys()
-                .find(|k| !p.contains_key(*k))
-                .map(|k| format!("{} lacks the member `{k}`", here(path)))
+            t.iter()
+                .find(|&(k, v)| !p.contains_key(k) && !added_later(k, v))
+                .map(|(k, _)| format!("{} lacks the member `{k}`", here(path)))
         }
         (Value::Array(p), Value::Array(t)) if p.len() == t.len() => {
             p.iter().zip(t).enumerate().find_map(|(i, (pv, tv))| {
@@ -398,6 +428,38 @@ mod tests {
         let compact = serde_json::to_string(&Value::Object(reversed)).unwrap();
         assert!(!compact.starts_with("{\"format\""), "{compact}");
         assert_eq!(load(&compact, None).unwrap(), sample());
+    }
+
+    #[test]
+    fn the_checksum_of_a_plan_saved_before_kinds_still_verifies() {
+        let user: crate::plan::Action = serde_json::from_value(serde_json::json!({
+            "id": "a1", "action": "update", "directory": "ad",
+            "identity": "x\\\",\"kind\":\"user\"", "target": "CN=X", "changes": [],
+            "depends_on": [], "precondition": null
+        }))
+        .unwrap();
+        let mut group = user.clone();
+        group.kind = crate::plan::ObjectKind::Group;
+        let with = |a: crate::plan::Action| {
+            let mut p = sample();
+            p.plan = Plan::new(vec![a], vec![], vec![], vec![]);
+            p
+        };
+        // Written the way a build before kinds wrote it: no `kind` member at all.
+        let text = with(user.clone()).to_file_text(None);
+        assert!(text.contains("\"kind\": \"user\""), "{text}");
+        let old = text.replacen(",\n        \"kind\": \"user\"", "", 1);
+        assert!(!old.contains("\"kind\": \"user\""), "{old}");
+        assert_eq!(load(&old, None).unwrap(), with(user.clone()));
+        // The identity's look-alike text is covered; another kind is another checksum.
+        let canon = String::from_utf8(canonical(&with(user))).unwrap();
+        assert!(canon.contains(r#"\",\"kind\":\"user\""#), "{canon}");
+        assert!(!canon.contains(r#""directory":"ad","kind""#), "{canon}");
+        let group = String::from_utf8(canonical(&with(group))).unwrap();
+        assert!(
+            group.contains(r#""directory":"ad","kind":"group""#),
+            "{group}"
+        );
     }
 
     #[test]

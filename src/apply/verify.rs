@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use super::executor::{Status, taken_names};
 use crate::directory::{AdRead, CloudUser, DirectoryError};
 use crate::names::fold;
-use crate::plan::{Action, ActionId, ActionKind, Plan, Precondition, Side};
+use crate::plan::{Action, ActionId, ActionKind, ObjectKind, Plan, Precondition, Side};
 
 /// A saved plan checked against a fresh one: what to run and what is already decided.
 #[derive(Debug, Clone)]
@@ -34,11 +34,12 @@ pub enum CheckError {
 }
 
 /// What identifies the object an action is about, for finding its twin: the directory, the
-/// kind of action and the object's GUID / Graph id, or for creates (and actions on an object
+/// object's kind, the kind of action and the object's GUID / Graph id, or for creates (and actions on an object
 /// created in the same run) the target DN / UPN.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     side: Side,
+    object_kind: ObjectKind,
     kind: ActionKind,
     object: String,
 }
@@ -52,6 +53,7 @@ fn key(a: &Action) -> Key {
     };
     Key {
         side: a.directory,
+        object_kind: a.kind,
         kind: a.action,
         object,
     }
@@ -74,11 +76,11 @@ pub async fn check<A: AdRead>(
     }
     let mut by_key: HashMap<Key, Vec<usize>> = HashMap::new();
     // For messages only: what the fresh plan does of this kind for the identity named.
-    let mut by_identity: HashMap<(Side, ActionKind, String), usize> = HashMap::new();
+    let mut by_identity: HashMap<(Side, ObjectKind, ActionKind, String), usize> = HashMap::new();
     for (j, f) in fresh.actions.iter().enumerate() {
         by_key.entry(key(f)).or_default().push(j);
         by_identity
-            .entry((f.directory, f.action, fold(&f.identity)))
+            .entry((f.directory, f.kind, f.action, fold(&f.identity)))
             .or_insert(j);
     }
 
@@ -148,7 +150,7 @@ pub async fn check<A: AdRead>(
         verdicts[i] = Some(match taken.remove(&s.id) {
             Some(why) => (Status::Stale, format!("stale: {why}")),
             None => now_exists(s, cloud).unwrap_or_else(|| {
-                let similar = by_identity.get(&(s.directory, s.action, fold(&s.identity)));
+                let similar = by_identity.get(&(s.directory, s.kind, s.action, fold(&s.identity)));
                 refused(match similar {
                     Some(&j) => format!(
                         "not in a fresh plan, which has the {} of `{}` on {} instead",

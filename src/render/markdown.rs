@@ -43,10 +43,11 @@ pub fn markdown(plan: &Plan) -> String {
             };
             let _ = writeln!(
                 out,
-                "<details><summary><code>{}</code> <b>{}</b> {} <code>{}</code> — {}{}</summary>\n",
+                "<details><summary><code>{}</code> <b>{}</b> {}{} <code>{}</code> — {}{}</summary>\n",
                 a.id,
                 a.action.as_str(),
                 a.directory.as_str(),
+                a.kind_label(),
                 cell(&a.identity),
                 cell(&a.target),
                 deps

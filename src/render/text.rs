@@ -89,9 +89,10 @@ fn action(out: &mut String, a: &Action, s: Styler) {
     let _ = writeln!(out, "{}", s.bold(&header));
     let _ = writeln!(
         out,
-        "  {symbol} {} {} \"{}\" [{}]",
+        "  {symbol} {} {}{} \"{}\" [{}]",
         a.action.as_str(),
         a.directory.as_str(),
+        a.kind_label(),
         a.identity,
         a.id
     );

@@ -1,4 +1,5 @@
-//! The object model both directories are read into: AD users and cloud (Entra) users.
+//! The object model both directories are read into: AD users and cloud (Entra) users, and
+//! the object kinds (user, group, contact) with their attribute tables.
 //!
 //! Compact on purpose: a plan holds a million of each at once. An object's text values (the
 //! typed ones like the UPN included) share one buffer, names are 2-byte ids, so a user costs
@@ -8,6 +9,7 @@ mod ad_user;
 mod attributes;
 mod cloud_user;
 mod guid;
+mod kind;
 mod packed;
 mod properties;
 
@@ -16,5 +18,6 @@ pub use ad_user::{AdUser, OWNER_MARKER_PREFIX, UAC_ACCOUNTDISABLE, UAC_NORMAL_AC
 pub use attributes::Attributes;
 pub use cloud_user::CloudUser;
 pub use guid::{Guid, SmallBytes};
+pub use kind::ObjectKind;
 pub use packed::Values;
 pub use properties::{List, Prop, Properties};

@@ -1,0 +1,438 @@
+//! The planner: for each joined identity, the actions that converge it. By stage: `pair`
+//! (linked pairs, with `identifiers`), `provision` and `deprovision` (one side only); `batch`
+//! collects an identity's actions, `changes` builds attribute values.
+
+mod attributes;
+mod batch;
+mod changes;
+mod deprovision;
+mod identifiers;
+mod pair;
+mod provision;
+
+pub use attributes::{AD_BASE_ATTRIBUTES, AD_REQUIRED_ATTRIBUTES, attribute_names_needed};
+use attributes::{Converged, IDENTIFIERS, MATCH_KEYS, PAIR_KEYS, converged_attributes};
+use batch::{Batch, cloud_label};
+use changes::{ad_change, ad_value, cloud_value, entra_values, opt_bool};
+use identifiers::{primary_smtp_of, proxy_change};
+
+use std::cell::OnceCell;
+use std::sync::Arc;
+
+use foldhash::{HashMap, HashSet};
+
+use super::anchor::{immutable_id, needs_consistency_guid};
+use super::diagnostics::{self, Projected, ProxyValues};
+use super::index::{HashIndex, ci_hash};
+use super::join::{self, AdIndex, CloudIndex, Joint};
+use super::{PlanError, PlanInput, Reads, reads};
+use crate::desired::{
+    Authority, DeprovisionAction, DesiredState, IdentitySpec, InitialState, Selector,
+};
+use crate::directory::attributes::{self as mapping, ValueKind};
+use crate::directory::model::{OWNER_MARKER_PREFIX, UAC_ACCOUNTDISABLE, UAC_NORMAL_ACCOUNT};
+use crate::directory::{AdUser, CloudUser, Dn};
+use crate::names::{
+    AttrName, ProxyAddress, SmtpAddress, Upn, eq_ci, fold, smtp_addresses, upn_local_part,
+};
+use crate::plan::{
+    Action, ActionId, ActionKind, Change, Conflict, ConflictKind, Diagnostic, KNOWN_AFTER_APPLY,
+    Note, NoteKind, ObjectKind, Plan, Precondition, Severity, Side, Text, Value,
+};
+
+struct Planner<'a> {
+    d: &'a DesiredState,
+    ad: &'a [AdUser],
+    cloud: &'a [CloudUser],
+    ad_index: AdIndex<'a>,
+    cloud_index: CloudIndex<'a>,
+    /// Every DN read or planned, so creates pick free names.
+    /// Every DN read, by hash; built when a create or move first needs a free name.
+    dns: OnceCell<HashIndex>,
+    /// DNs of objects this plan creates or moves to.
+    planned_dns: HashSet<Dn>,
+    /// Folded UPN/mail/SMTP values held by in-scope AD objects -> the holder's DN.
+    /// UPN, mail and SMTP values of in-scope AD objects, by hash; built when a create first
+    /// checks its names.
+    ad_values: OnceCell<HashIndex>,
+    ad_in_scope: Vec<usize>,
+    /// `converged_attributes` for identities without overrides, computed once.
+    converged: Vec<Converged>,
+    /// sAMAccountNames this plan's creates take (folded).
+    planned_sams: HashSet<String>,
+    /// Folded values taken domain-wide -> (attribute, DN).
+    taken: HashMap<String, (&'static str, String)>,
+    /// Numbered by position until `finish` sorts them.
+    actions: Vec<Action>,
+    notes: Vec<Note>,
+    diagnostics: Vec<Diagnostic>,
+    conflicts: Vec<Conflict>,
+    deprovision_entra: usize,
+    deprovision_ad: usize,
+    reads: Reads<'a>,
+    /// Presence bits of `reads.ad_unread`, so the check per pair is a mask test.
+    ad_unread_mask: u64,
+    /// Some cloud user's read lacks a [`MATCH_KEYS`] property.
+    cloud_keys_unread: bool,
+    /// Cloud users by onPremisesImmutableId without case; built when a link first needs it.
+    immutable_ids: OnceCell<HashIndex>,
+    /// Anchors this plan's links set (folded) -> the identity that sets it.
+    planned_anchors: HashMap<String, Arc<str>>,
+}
+
+pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
+    let d = input.desired;
+    let joined = join::join(d, input.ad, input.cloud);
+
+    let mut taken = HashMap::default();
+    for t in input.taken {
+        taken.insert(fold(&t.value), (t.attribute, t.dn.to_string()));
+    }
+
+    let mut p = Planner {
+        d,
+        ad: input.ad,
+        cloud: input.cloud,
+        ad_index: joined.ad_index,
+        cloud_index: joined.cloud_index,
+        dns: OnceCell::new(),
+        planned_dns: HashSet::default(),
+        ad_values: OnceCell::new(),
+        ad_in_scope: joined.ad_in_scope,
+        converged: converged_attributes(d, None),
+        planned_sams: HashSet::default(),
+        taken,
+        actions: Vec::new(),
+        notes: Vec::new(),
+        diagnostics: Vec::new(),
+        conflicts: joined.conflicts,
+        deprovision_entra: 0,
+        deprovision_ad: 0,
+        reads: input.reads,
+        ad_unread_mask: input
+            .reads
+            .ad_unread
+            .iter()
+            .fold(0, |m, n| m | n.presence_bit()),
+        immutable_ids: OnceCell::new(),
+        planned_anchors: HashMap::default(),
+        cloud_keys_unread: input
+            .cloud
+            .iter()
+            .any(|c| MATCH_KEYS.iter().any(|&k| !c.carries(k))),
+    };
+
+    // IdFix `duplicate` over the in-scope AD objects as they are now.
+    diagnostics::duplicates(input.ad, &p.ad_in_scope, &mut p.diagnostics);
+    let duplicate_holders: HashSet<String> = p
+        .diagnostics
+        .iter()
+        .filter(|d| d.rule == "duplicate")
+        .map(|d| d.object.clone())
+        .collect();
+
+    for joint in &joined.joints {
+        let mut batch = Batch::default();
+        if let Some(a) = joint.ad()
+            && duplicate_holders.contains(input.ad[a].dn.as_str())
+        {
+            // Already diagnosed; the identity is blocked without repeating it.
+            continue;
+        }
+        p.identity(joint, &mut batch);
+        p.take(batch);
+    }
+    // The joints are done with; the numbering in `finish` is the last big allocation.
+    drop(joined.joints);
+
+    let in_scope_ad = p.ad_in_scope.len();
+    if in_scope_ad == 0 && p.deprovision_entra > 0 {
+        return Err(PlanError::EmptyRead {
+            directory: "AD",
+            count: p.deprovision_entra,
+        });
+    }
+    if input.cloud.is_empty() && p.deprovision_ad > 0 {
+        return Err(PlanError::EmptyRead {
+            directory: "Entra",
+            count: p.deprovision_ad,
+        });
+    }
+    let inventory = reads::inventory(
+        input.ad.len(),
+        in_scope_ad,
+        input.cloud.len(),
+        joined.cloud_in_scope,
+    );
+    p.notes
+        .extend(reads::empty_scope(d, &inventory, &input.reads));
+    p.notes.extend(reads::assumptions(
+        &input.reads,
+        input.cloud,
+        &attribute_names_needed(d).1,
+    ));
+    let mut plan = p.finish()?;
+    plan.inventory = inventory;
+    Ok(plan)
+}
+
+impl<'a> Planner<'a> {
+    /// Whether the AD read carried `name` (absent is not null).
+    fn ad_reads(&self, name: AttrName) -> bool {
+        match name.presence_bit() {
+            0 => !self.reads.ad_unread.contains(&name),
+            bit => self.ad_unread_mask & bit == 0,
+        }
+    }
+
+    fn dn_taken(&self, dn: &Dn) -> bool {
+        let ad = self.ad;
+        let dns = self.dns.get_or_init(|| {
+            let mut ix = HashIndex::with_capacity(ad.len());
+            for (i, u) in ad.iter().enumerate() {
+                ix.insert(u.dn.hash_value(), i);
+            }
+            ix
+        });
+        dns.candidates(dn.hash_value()).any(|i| &ad[i].dn == dn) || self.planned_dns.contains(dn)
+    }
+
+    /// Who already holds `anchor` as onPremisesImmutableId without regard to case (Entra keeps
+    /// it unique that way, and so does apply): another cloud user, or another link of this
+    /// plan. `None` when `me` may take it.
+    fn anchor_holder(&self, anchor: &str, me: usize) -> Option<String> {
+        let cloud = self.cloud;
+        let ix = self.immutable_ids.get_or_init(|| {
+            let mut ix = HashIndex::with_capacity(cloud.len());
+            for (i, c) in cloud.iter().enumerate() {
+                if let Some(id) = c.immutable_id().filter(|s| !s.is_empty()) {
+                    ix.insert(ci_hash(&[id]), i);
+                }
+            }
+            ix
+        });
+        if let Some(other) = ix
+            .candidates(ci_hash(&[anchor]))
+            .find(|&i| i != me && cloud[i].immutable_id().is_some_and(|v| eq_ci(v, anchor)))
+        {
+            return Some(cloud_label(&cloud[other]));
+        }
+        self.planned_anchors
+            .get(&fold(anchor))
+            .map(|who| format!("the link planned for {who}"))
+    }
+
+    /// The DN of the in-scope AD object holding `value` as UPN, mail or SMTP address.
+    fn value_holder(&self, value: &str) -> Option<&'a str> {
+        let ad = self.ad;
+        let values = self.ad_values.get_or_init(|| {
+            let mut ix = HashIndex::with_capacity(self.ad_in_scope.len() * 3);
+            for &i in &self.ad_in_scope {
+                for (_, v) in diagnostics::unique_values(&ad[i]) {
+                    ix.insert(ci_hash(&[v]), i);
+                }
+            }
+            ix
+        });
+        values
+            .candidates(ci_hash(&[value]))
+            .find(|&i| diagnostics::unique_values(&ad[i]).any(|(_, v)| eq_ci(v, value)))
+            .map(|i| ad[i].dn.as_str())
+    }
+
+    fn take(&mut self, batch: Batch) {
+        self.diagnostics.extend(batch.diagnostics.iter().cloned());
+        if batch.blocked() {
+            self.conflicts.extend(batch.conflicts);
+            return;
+        }
+        self.notes.extend(batch.notes);
+        // Cannot fail: at most a few actions per object, and 2^32 objects do not fit in memory.
+        let offset = u32::try_from(self.actions.len()).expect("fewer than 2^32 actions");
+        for (n, mut action) in (offset..).zip(batch.actions) {
+            action.id = ActionId(n);
+            // The anchors this plan sets, for `anchor_holder`: only links that stay planned.
+            if action.action == ActionKind::Link
+                && action.directory == Side::Entra
+                && let Some(anchor) = action.changes.first().and_then(|c| c.after.as_str())
+                && anchor != KNOWN_AFTER_APPLY
+            {
+                self.planned_anchors
+                    .insert(fold(anchor), Arc::clone(&action.identity));
+            }
+            for dep in &mut action.depends_on {
+                dep.0 += offset;
+            }
+            self.actions.push(action);
+        }
+        self.deprovision_ad += batch.deprovision_ad;
+        self.deprovision_entra += batch.deprovision_entra;
+    }
+
+    fn finish(self) -> Result<Plan, PlanError> {
+        let deletes = self
+            .actions
+            .iter()
+            .filter(|a| matches!(a.action, ActionKind::Disable | ActionKind::Delete))
+            .count();
+        if deletes > self.d.max_deletes {
+            return Err(PlanError::TooManyDeletes {
+                count: deletes,
+                max: self.d.max_deletes,
+            });
+        }
+        let mut actions = self.actions;
+        number_in_plan_order(&mut actions);
+        let mut conflicts = self.conflicts;
+        conflicts.sort_by(|a, b| {
+            (a.kind, &a.identity, &a.objects).cmp(&(b.kind, &b.identity, &b.objects))
+        });
+        let mut diagnostics = self.diagnostics;
+        diagnostics.sort_by(|a, b| {
+            (a.severity, &a.object, &a.rule, &a.attribute, &a.message).cmp(&(
+                b.severity,
+                &b.object,
+                &b.rule,
+                &b.attribute,
+                &b.message,
+            ))
+        });
+        diagnostics.dedup();
+        let mut notes = self.notes;
+        notes.sort_by(|a, b| {
+            (&a.identity, a.kind, &a.message).cmp(&(&b.identity, b.kind, &b.message))
+        });
+        Ok(Plan::new(actions, conflicts, diagnostics, notes))
+    }
+
+    fn spec(&self, joint: &Joint) -> Option<&'a IdentitySpec> {
+        joint.spec().map(|s| &self.d.identities[s])
+    }
+
+    /// The identity's name in plans: borrowed, as most identities never get an action.
+    fn identity_name(&self, joint: &Joint) -> &'a str {
+        if let Some(name) = self.spec(joint).and_then(|s| s.name.as_deref()) {
+            return name;
+        }
+        if let Some(c) = joint.cloud() {
+            return self.cloud[c].upn();
+        }
+        // Cannot fail: a joint holds an AD object, a cloud object or both (checked just above).
+        let a = &self.ad[joint.ad().expect("a joint has a side")];
+        a.upn()
+            .or_else(|| a.sam_account_name())
+            .unwrap_or_else(|| a.dn.as_str())
+    }
+
+    fn protected(&self, joint: &Joint) -> bool {
+        let ad = joint.ad().map(|a| &self.ad[a]);
+        let cloud = joint.cloud().map(|c| &self.cloud[c]);
+        self.d.protect.iter().any(|sel| match sel {
+            Selector::Ad(s) => ad.is_some_and(|u| join::ad_matches(s, u)),
+            Selector::Entra(s) => cloud.is_some_and(|u| join::cloud_matches(s, u)),
+            Selector::Upn(upn) => {
+                ad.is_some_and(|u| u.upn().is_some_and(|v| eq_ci(v, upn.as_str())))
+                    || cloud.is_some_and(|u| eq_ci(u.upn(), upn.as_str()))
+            }
+        })
+    }
+
+    fn identity(&mut self, joint: &Joint, batch: &mut Batch) {
+        let name = self.identity_name(joint);
+        let protected = self.protected(joint);
+        match (joint.ad(), joint.cloud()) {
+            (Some(a), Some(c)) => self.pair(joint, name, a, c, batch),
+            (None, Some(c)) => self.cloud_only(joint, name, c, batch),
+            (Some(a), None) => self.ad_only(joint, name, a, batch),
+            (None, None) => {}
+        }
+        if protected && !batch.actions.is_empty() {
+            let what: Vec<String> = batch
+                .actions
+                .iter()
+                .map(|a| format!("{} {}", a.action.as_str(), a.directory.as_str()))
+                .collect();
+            batch.actions.clear();
+            batch.deprovision_ad = 0;
+            batch.deprovision_entra = 0;
+            batch.note(
+                NoteKind::Protected,
+                name,
+                format!("not planned because it is protected: {}", what.join(", ")),
+            );
+        }
+    }
+}
+
+/// Sorts actions into plan order (kind, identity, directory, target) and numbers them `a1…`,
+/// rewriting `depends_on` from the planner's positions to the new ids. In place: a plan of a
+/// million actions is not copied (ties keep the planner's order, so plans are deterministic).
+fn number_in_plan_order(actions: &mut [Action]) {
+    let mut order: Vec<u32> = (0..).take(actions.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&actions[a as usize], &actions[b as usize]);
+        (x.action, &x.identity, x.directory, &x.target).cmp(&(
+            y.action,
+            &y.identity,
+            y.directory,
+            &y.target,
+        ))
+    });
+    // The new id of the action now at each position.
+    let mut id_at = vec![ActionId(0); actions.len()];
+    for (n, &i) in (1..).zip(&order) {
+        id_at[i as usize] = ActionId(n);
+    }
+    drop(order);
+    for (a, &id) in actions.iter_mut().zip(&id_at) {
+        a.id = id;
+        for dep in &mut a.depends_on {
+            *dep = id_at[dep.0 as usize];
+        }
+    }
+    actions.sort_unstable_by_key(|a| a.id);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(n: u32, kind: ActionKind, identity: &str, deps: &[u32]) -> Action {
+        Action {
+            id: ActionId(n),
+            action: kind,
+            directory: Side::Ad,
+            kind: ObjectKind::User,
+            identity: Arc::from(identity),
+            target: identity.into(),
+            object: None,
+            changes: Box::default(),
+            depends_on: deps.iter().map(|&d| ActionId(d)).collect(),
+            precondition: None,
+        }
+    }
+
+    #[test]
+    fn numbering_sorts_in_place_and_follows_dependencies() {
+        // As planned: a link that depends on the create after it, then an earlier identity.
+        let mut actions = vec![
+            action(0, ActionKind::Link, "b", &[1]),
+            action(1, ActionKind::Create, "b", &[]),
+            action(2, ActionKind::Link, "a", &[]),
+        ];
+        number_in_plan_order(&mut actions);
+        let order: Vec<(String, ActionKind, &str)> = actions
+            .iter()
+            .map(|a| (a.id.to_string(), a.action, &*a.identity))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("a1".to_owned(), ActionKind::Create, "b"),
+                ("a2".to_owned(), ActionKind::Link, "a"),
+                ("a3".to_owned(), ActionKind::Link, "b"),
+            ]
+        );
+        assert_eq!(*actions[2].depends_on, [ActionId(1)]);
+    }
+}
