@@ -126,7 +126,11 @@ fn located(entry: &Entry, e: DecodeError) -> (usize, String) {
 
 impl AttributeSource for Entry {
     fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> {
-        Entry::values(self, name).into_iter()
+        // Straight over the lines: no list per attribute (a read decodes every user).
+        self.lines()
+            .iter()
+            .filter(move |l| l.name().eq_ignore_ascii_case(name))
+            .map(|l| l.value())
     }
 
     fn names(&self) -> impl Iterator<Item = &str> {
