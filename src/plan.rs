@@ -494,20 +494,27 @@ impl<'de> Deserialize<'de> for Value {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Attribute(u16);
 
-/// Names a plan holds besides those of the mapping table.
+/// Names a plan holds besides those of the mapping table and the AD schema's typed
+/// attributes it writes (`schema::TYPED` less the system-owned ones).
 const PLANNED_NAMES: &[&str] = &[
-    "sAMAccountName",
-    "userPrincipalName",
-    "mail",
-    "proxyAddresses",
     "mailNickname",
     "onPremisesImmutableId",
-    "mS-DS-ConsistencyGuid",
-    "adminDescription",
-    "userAccountControl",
     "accountEnabled",
     "distinguishedName",
 ];
+
+/// Every name a plan can hold, in table order (repeats included).
+fn planned_names() -> impl Iterator<Item = &'static str> {
+    use crate::directory::schema;
+    let typed = schema::TYPED
+        .iter()
+        .copied()
+        .filter(|n| !schema::is_system_owned(n));
+    let mapped = crate::directory::attributes::TABLE
+        .iter()
+        .flat_map(|m| [m.graph, m.ad]);
+    typed.chain(PLANNED_NAMES.iter().copied()).chain(mapped)
+}
 
 struct AttributeTable {
     names: Vec<&'static str>,
@@ -517,14 +524,11 @@ struct AttributeTable {
 fn attribute_table() -> &'static AttributeTable {
     static TABLE: std::sync::OnceLock<AttributeTable> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
-        let mapped = crate::directory::attributes::TABLE
-            .iter()
-            .flat_map(|m| [m.graph, m.ad]);
         let mut t = AttributeTable {
             names: Vec::new(),
             numbers: std::collections::HashMap::new(),
         };
-        for name in PLANNED_NAMES.iter().copied().chain(mapped) {
+        for name in planned_names() {
             if !t.numbers.contains_key(name) {
                 // Cannot fail: the table holds the planner's and the mapping table's constant names, far fewer than 65,536.
                 let n = u16::try_from(t.names.len()).expect("a short table");
@@ -773,10 +777,7 @@ mod tests {
 
     #[test]
     fn every_name_a_plan_holds_round_trips() {
-        let mapped = crate::directory::attributes::TABLE
-            .iter()
-            .flat_map(|m| [m.graph, m.ad]);
-        for name in PLANNED_NAMES.iter().copied().chain(mapped) {
+        for name in planned_names() {
             let a = Attribute::new(name).unwrap();
             assert_eq!(a.as_str(), name);
             let back: Attribute = serde_json::from_value(json!(name)).unwrap();

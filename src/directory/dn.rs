@@ -150,18 +150,11 @@ impl Dn {
         if self.is_root() {
             return None;
         }
-        let bytes = self.raw.as_bytes();
-        let mut escaped = false;
-        for (i, &b) in bytes.iter().enumerate() {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b',' | b';' => return Dn::parse(&self.raw[i + 1..]).ok(),
-                _ => {}
-            }
+        match separators(&self.raw).next() {
+            Some(i) => Dn::parse(&self.raw[i + 1..]).ok(),
+            // Cannot fail: the empty DN is the root.
+            None => Some(Dn::parse("").expect("root")),
         }
-        // Cannot fail: the empty DN is the root.
-        Some(Dn::parse("").expect("root"))
     }
 
     /// True when `self` is `base` or lies below it.
@@ -225,6 +218,76 @@ impl std::str::FromStr for Dn {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Dn::parse(s)
     }
+}
+
+/// Byte offsets of the unescaped RDN separators (`,`, or `;` in the old syntax) of a DN
+/// string: the one scanner every DN split uses.
+pub fn separators(raw: &str) -> impl Iterator<Item = usize> + '_ {
+    let mut escaped = false;
+    raw.bytes().enumerate().filter_map(move |(i, b)| match b {
+        _ if escaped => {
+            escaped = false;
+            None
+        }
+        b'\\' => {
+            escaped = true;
+            None
+        }
+        b',' | b';' => Some(i),
+        _ => None,
+    })
+}
+
+/// A DN string split at its unescaped separators, each RDN's text as written (trimmed).
+pub fn split_rdns(raw: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for i in separators(raw) {
+        parts.push(raw[start..i].trim());
+        start = i + 1;
+    }
+    parts.push(raw[start..].trim());
+    parts
+}
+
+/// `raw` (a DN below an object `depth` RDNs deep) with that object's DN replaced by `new_base`.
+pub fn rebase(raw: &str, depth: usize, new_base: &Dn) -> String {
+    let rdns = split_rdns(raw);
+    let keep = rdns.len().saturating_sub(depth);
+    let mut parts: Vec<&str> = rdns[..keep].to_vec();
+    parts.push(new_base.as_str());
+    parts.join(",")
+}
+
+/// The trailing `DC=` RDNs of a DN (the domain), if it has any.
+pub fn dc_suffix(dn: &Dn) -> Option<Dn> {
+    let mut current = Some(dn.clone());
+    while let Some(d) = current {
+        if d.is_root() {
+            return None;
+        }
+        let all_dc = d
+            .rdns()
+            .iter()
+            .all(|rdn| rdn.iter().all(|a| a.attr.eq_ignore_ascii_case("DC")));
+        if all_dc {
+            return Some(d);
+        }
+        current = d.parent();
+    }
+    None
+}
+
+/// The domain a set of DNs lies in: the `DC=` suffix of their common ancestor, else the
+/// common ancestor itself.
+pub fn domain_of(dns: &[Dn]) -> Option<Dn> {
+    let mut common = dns.first()?.clone();
+    for dn in &dns[1..] {
+        while !dn.is_within(&common) {
+            common = common.parent()?;
+        }
+    }
+    Some(dc_suffix(&common).unwrap_or(common))
 }
 
 /// Escapes an attribute value for use inside a DN (RFC 4514 section 2.4).
@@ -361,6 +424,23 @@ mod tests {
             dn("cn=adam, ou=SALES,dc=Corp")
         );
         assert_ne!(dn("CN=Adam,OU=Sales"), dn("CN=Adam,OU=Sale"));
+    }
+
+    #[test]
+    fn one_scanner_splits_parents_rebases_and_finds_the_domain() {
+        let raw = "CN=a\\,b, CN=Dev;OU=Old,DC=x";
+        assert_eq!(separators(raw).collect::<Vec<_>>(), [7, 15, 22]);
+        assert_eq!(split_rdns(raw), ["CN=a\\,b", "CN=Dev", "OU=Old", "DC=x"]);
+        assert_eq!(dn(raw).parent(), Some(dn("CN=Dev,OU=Old,DC=x")));
+        assert_eq!(
+            rebase("CN=a\\,b, CN=Dev,OU=Old,DC=x", 2, &dn("OU=New,OU=Top,DC=x")),
+            "CN=a\\,b,CN=Dev,OU=New,OU=Top,DC=x"
+        );
+        assert_eq!(
+            domain_of(&[dn("CN=a,OU=S,DC=corp,DC=x"), dn("CN=b,OU=T,DC=corp,DC=x")]),
+            Some(dn("DC=corp,DC=x"))
+        );
+        assert_eq!(dc_suffix(&dn("CN=a,OU=S")), None);
     }
 
     #[test]

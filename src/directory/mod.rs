@@ -13,6 +13,7 @@ pub mod graph;
 pub mod ldap;
 pub mod ldif;
 pub mod model;
+pub mod schema;
 pub mod snapshot;
 
 pub use dn::Dn;

@@ -9,8 +9,7 @@ use ldap3::ResultEntry;
 use ldap3::asn1::StructureTag;
 
 use crate::directory::Dn;
-use crate::directory::model::{AdUser, Guid, SmallBytes, TYPED_ATTRIBUTES};
-use crate::names::{AttrName, listed};
+use crate::directory::model::{AdUser, AttributeSource, DecodeError};
 
 /// One entry: its DN and attributes, values as the DC sent them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,21 +17,6 @@ pub(super) struct RawEntry {
     pub dn: String,
     pub attrs: Vec<(String, Vec<Vec<u8>>)>,
 }
-
-/// Attributes AD stores as octet strings or SIDs: never text.
-const BINARY: &[&str] = &[
-    "objectGUID",
-    "mS-DS-ConsistencyGuid",
-    "objectSid",
-    "sIDHistory",
-    "msExchMailboxGuid",
-    "msExchArchiveGUID",
-    "thumbnailPhoto",
-    "jpegPhoto",
-    "userCertificate",
-    "nTSecurityDescriptor",
-    "logonHours",
-];
 
 impl RawEntry {
     /// A SearchResultEntry (`[APPLICATION 4] { objectName, attributes }`); `None` if the DC
@@ -62,10 +46,6 @@ impl RawEntry {
             .map_or(&[], |(_, v)| v.as_slice())
     }
 
-    pub fn first(&self, name: &str) -> Option<&[u8]> {
-        self.values(name).first().map(Vec::as_slice)
-    }
-
     /// Every value of an attribute that is text (others skipped).
     pub fn texts(&self, name: &str) -> impl Iterator<Item = &str> {
         self.values(name)
@@ -74,84 +54,27 @@ impl RawEntry {
     }
 }
 
-fn is_text(name: &str, values: &[Vec<u8>]) -> bool {
-    !listed(BINARY, name)
-        && values.iter().all(|v| {
-            std::str::from_utf8(v).is_ok_and(|s| {
-                !s.chars()
-                    .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-            })
-        })
-}
-
-/// A user entry as an [`AdUser`]; the error names the DN and what is wrong with the entry.
-pub(super) fn to_user(entry: RawEntry) -> Result<AdUser, String> {
-    convert(&entry)
-        .and_then(|user| with_attributes(user, entry.attrs))
-        .map_err(|m| format!("{}: {m}", entry.dn))
-}
-
-/// The typed fields (everything but `attributes`).
-fn convert(entry: &RawEntry) -> Result<AdUser, String> {
-    let dn = Dn::parse(&entry.dn).map_err(|e| e.reason.to_owned())?;
-    let guid = match entry.first("objectGUID") {
-        Some(raw) => Guid::from_slice(raw)
-            .ok_or_else(|| format!("objectGUID is {} bytes, not 16", raw.len()))?,
-        None => return Err("no objectGUID (the bind account may not read it)".into()),
-    };
-    let text = |name: &str| -> Result<Option<&str>, String> {
-        match entry.first(name) {
-            None => Ok(None),
-            Some(v) => std::str::from_utf8(v)
-                .map(Some)
-                .map_err(|_| format!("{name} is not UTF-8 text")),
-        }
-    };
-    let integer = |name: &str| -> Result<Option<i64>, String> {
-        match text(name)? {
-            None => Ok(None),
-            Some(s) => s
-                .trim()
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| format!("{name} must be an integer, found {s:?}")),
-        }
-    };
-    let mut user = AdUser::new(dn, guid);
-    user.consistency_guid = entry.first("mS-DS-ConsistencyGuid").map(SmallBytes::new);
-    user.set_sam_account_name(text("sAMAccountName")?);
-    user.set_upn(text("userPrincipalName")?);
-    user.set_mail(text("mail")?);
-    let proxies: Vec<&str> = entry
-        .values("proxyAddresses")
-        .iter()
-        .map(|v| std::str::from_utf8(v))
-        .collect::<Result<_, _>>()
-        .map_err(|_| "proxyAddresses is not UTF-8 text".to_owned())?;
-    user.set_proxy_addresses(proxies);
-    // AD's Integer syntax is signed 32-bit; the flags are its bit pattern.
-    user.user_account_control = integer("userAccountControl")?.map(|v| v as u32);
-    user.usn_changed = integer("uSNChanged")?
-        .map(|v| u64::try_from(v).map_err(|_| "uSNChanged is negative".to_owned()))
-        .transpose()?;
-    user.set_admin_description(text("adminDescription")?);
-    Ok(user)
-}
-
-/// Moves every other text attribute into `attributes`.
-fn with_attributes(mut user: AdUser, attrs: Vec<(String, Vec<Vec<u8>>)>) -> Result<AdUser, String> {
-    for (name, values) in attrs {
-        if listed(TYPED_ATTRIBUTES, &name) || !is_text(&name, &values) {
-            continue;
-        }
-        let name = AttrName::try_new(&name).map_err(|e| e.to_string())?;
-        for v in values {
-            user.attributes
-                .push(name, std::str::from_utf8(&v).unwrap_or_default());
-        }
+impl AttributeSource for RawEntry {
+    fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> {
+        RawEntry::values(self, name).iter().map(Vec::as_slice)
     }
-    user.attributes.shrink_to_fit();
-    Ok(user)
+
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.attrs.iter().map(|(n, _)| n.as_str())
+    }
+}
+
+/// A user entry as an [`AdUser`] (through the one decoder, [`AdUser::decode`]); the error
+/// names the DN and what is wrong with the entry.
+pub(super) fn to_user(entry: RawEntry) -> Result<AdUser, String> {
+    let dn = Dn::parse(&entry.dn).map_err(|e| format!("{}: {}", entry.dn, e.reason))?;
+    AdUser::decode(dn, &entry).map_err(|e| match e {
+        DecodeError::NoGuid => format!(
+            "{}: no objectGUID (the bind account may not read it)",
+            entry.dn
+        ),
+        e => format!("{}: {e}", entry.dn),
+    })
 }
 
 #[cfg(test)]
@@ -226,6 +149,68 @@ mod tests {
         assert_eq!(user.attr("objectSid"), None);
         assert_eq!(user.attr("objectGUID"), None);
         assert_eq!(user.dn.leaf_value().as_deref(), Some("Zoë , Ærø"));
+    }
+
+    /// The live reader and the LDIF snapshot decode the same entry to the same user: both
+    /// go through `AdUser::decode` with the schema's binary list, so an ASCII-valid `photo`
+    /// or `msExchMasterAccountSid` is binary on both paths (it was text on the live one).
+    #[test]
+    fn live_and_snapshot_reads_decode_the_same_entry_alike() {
+        let dn = "CN=Zo\\C3\\AB W\\2C Ærø,OU=Staff,DC=corp,DC=example";
+        let attrs: Vec<(&str, Vec<&[u8]>)> = vec![
+            (
+                "objectClass",
+                vec![b"top", b"person", b"organizationalPerson", b"user"],
+            ),
+            ("objectGUID", vec![b"0123456789:;<=>?"]),
+            ("mS-DS-ConsistencyGuid", vec![&[7; 16]]),
+            ("sAMAccountName", vec![b"zwaer"]),
+            ("userPrincipalName", vec![b"zwaer@corp.example"]),
+            (
+                "proxyAddresses",
+                vec![b"SMTP:zoe@example.com", b"smtp:zw@example.com"],
+            ),
+            ("userAccountControl", vec![b"512"]),
+            ("uSNChanged", vec![b"4711"]),
+            ("displayName", vec!["Zoë Ærø".as_bytes()]),
+            ("description", vec![b"first", b"second"]),
+            // Octet strings whose bytes happen to be printable text.
+            ("photo", vec![b"GIF89a"]),
+            ("msExchMasterAccountSid", vec![b"S-1-5-10"]),
+            ("x-idsyncTest;binary", vec![b"plain"]),
+        ];
+        let raw = RawEntry {
+            dn: dn.to_owned(),
+            attrs: attrs
+                .iter()
+                .map(|(n, vs)| ((*n).to_owned(), vs.iter().map(|v| v.to_vec()).collect()))
+                .collect(),
+        };
+        let live = to_user(raw).unwrap();
+
+        let mut ldif = format!("dn: {dn}\n").into_bytes();
+        for (name, values) in &attrs {
+            for v in values {
+                ldif.extend(crate::directory::ldif::encode_line(name, v, b"\n"));
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ad.ldif");
+        std::fs::write(&path, ldif).unwrap();
+        let snapshot = crate::directory::snapshot::AdSnapshot::open(&path).unwrap();
+        let read = snapshot
+            .users(&crate::directory::AdQuery::default())
+            .unwrap();
+
+        assert_eq!(read, std::slice::from_ref(&live));
+        assert_eq!(live.attr("displayName"), Some("Zoë Ærø"));
+        assert_eq!(
+            live.attributes.values("description").collect::<Vec<_>>(),
+            ["first", "second"]
+        );
+        for binary in ["photo", "msExchMasterAccountSid", "x-idsyncTest;binary"] {
+            assert_eq!(live.attr(binary), None, "{binary}");
+        }
     }
 
     #[test]

@@ -19,19 +19,8 @@ use crate::directory::{
     TakenQuery,
 };
 
-/// What every read asks for: what an [`AdUser`] needs to be identified and joined.
-pub(super) const IDENTIFYING: &[&str] = &[
-    "objectGUID",
-    "mS-DS-ConsistencyGuid",
-    "sAMAccountName",
-    "userPrincipalName",
-    "mail",
-    "proxyAddresses",
-    "userAccountControl",
-    "uSNChanged",
-    "adminDescription",
-    "objectClass",
-];
+// What every read asks for: what an `AdUser` needs to be identified and joined.
+use crate::directory::schema::IDENTIFYING;
 
 /// Entries per page (AD's default MaxPageSize is 1000).
 pub(super) const PAGE_SIZE: i32 = 1000;

@@ -4,6 +4,7 @@ use super::attributes::Attributes;
 use super::guid::{Guid, SmallBytes};
 use super::packed::Values;
 use crate::directory::dn::Dn;
+use crate::directory::schema;
 use crate::names::{AttrName, NameKey, SmtpAddress, primary_smtp};
 
 /// userAccountControl bit: the account is disabled.
@@ -13,20 +14,6 @@ pub const UAC_NORMAL_ACCOUNT: u32 = 0x200;
 
 /// Prefix of the `adminDescription` value that marks accounts idsync created.
 pub const OWNER_MARKER_PREFIX: &str = "idsync:";
-
-/// Attributes `AdUser` holds in typed fields rather than in `attributes` (the LDAP reader and
-/// the LDIF snapshot both sort entries by it).
-pub(crate) const TYPED_ATTRIBUTES: &[&str] = &[
-    "objectGUID",
-    "mS-DS-ConsistencyGuid",
-    "sAMAccountName",
-    "userPrincipalName",
-    "mail",
-    "proxyAddresses",
-    "userAccountControl",
-    "uSNChanged",
-    "adminDescription",
-];
 
 /// A user object read from Active Directory.
 ///
@@ -143,6 +130,117 @@ impl AdUser {
             Some(sam) => format!("{sam} ({})", self.dn),
             None => self.dn.to_string(),
         }
+    }
+}
+
+/// An entry's attributes as a directory returned them, values as bytes: an LDAP search
+/// result or an LDIF record. [`AdUser::decode`] reads both, so they cannot differ.
+pub trait AttributeSource {
+    /// Every value of an attribute (description compared without case), in order.
+    fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]>;
+    /// The distinct attribute descriptions, in order.
+    fn names(&self) -> impl Iterator<Item = &str>;
+
+    fn first(&self, name: &str) -> Option<&[u8]> {
+        self.values(name).next()
+    }
+}
+
+/// Why an entry is not a readable user; [`DecodeError::attribute`] names the attribute.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("no objectGUID")]
+    NoGuid,
+    #[error("objectGUID must be 16 bytes, found {0} bytes")]
+    GuidLength(usize),
+    #[error("{0} is not UTF-8 text")]
+    NotText(&'static str),
+    #[error("{name} must be an integer, found {value:?}")]
+    NotInteger { name: &'static str, value: String },
+    #[error("uSNChanged is negative")]
+    NegativeUsn,
+    #[error("{message}")]
+    BadName { name: String, message: String },
+}
+
+impl DecodeError {
+    /// The attribute at fault, if one is.
+    pub fn attribute(&self) -> Option<&str> {
+        match self {
+            DecodeError::NoGuid => None,
+            DecodeError::GuidLength(_) => Some("objectGUID"),
+            DecodeError::NotText(name) | DecodeError::NotInteger { name, .. } => Some(name),
+            DecodeError::NegativeUsn => Some("uSNChanged"),
+            DecodeError::BadName { name, .. } => Some(name),
+        }
+    }
+}
+
+impl AdUser {
+    /// The user an entry describes: the typed fields checked for syntax, every other text
+    /// attribute (by [`schema::is_text`]) into `attributes`. The one decoder of AD entries.
+    pub fn decode(dn: Dn, entry: &impl AttributeSource) -> Result<AdUser, DecodeError> {
+        let mut user = Self::decode_typed(dn, entry)?;
+        for name in entry.names() {
+            if schema::is_typed(name) || !schema::is_text(name, entry.values(name)) {
+                continue;
+            }
+            let attr = AttrName::try_new(name).map_err(|e| DecodeError::BadName {
+                name: name.to_owned(),
+                message: e.to_string(),
+            })?;
+            for v in entry.values(name) {
+                user.attributes
+                    .push(attr, std::str::from_utf8(v).unwrap_or_default());
+            }
+        }
+        user.attributes.shrink_to_fit();
+        Ok(user)
+    }
+
+    /// Only the typed fields ([`schema::TYPED`]), checked as [`AdUser::decode`] checks them:
+    /// for validating an entry without copying the rest.
+    pub fn decode_typed(dn: Dn, entry: &impl AttributeSource) -> Result<AdUser, DecodeError> {
+        let guid = match entry.first("objectGUID") {
+            Some(raw) => Guid::from_slice(raw).ok_or(DecodeError::GuidLength(raw.len()))?,
+            None => return Err(DecodeError::NoGuid),
+        };
+        let text = |name: &'static str| -> Result<Option<&str>, DecodeError> {
+            entry
+                .first(name)
+                .map(|v| std::str::from_utf8(v).map_err(|_| DecodeError::NotText(name)))
+                .transpose()
+        };
+        let integer = |name: &'static str| -> Result<Option<i64>, DecodeError> {
+            text(name)?
+                .map(|s| {
+                    s.trim()
+                        .parse::<i64>()
+                        .map_err(|_| DecodeError::NotInteger {
+                            name,
+                            value: s.to_owned(),
+                        })
+                })
+                .transpose()
+        };
+        let mut user = AdUser::new(dn, guid);
+        user.consistency_guid = entry.first("mS-DS-ConsistencyGuid").map(SmallBytes::new);
+        user.set_sam_account_name(text("sAMAccountName")?);
+        user.set_upn(text("userPrincipalName")?);
+        user.set_mail(text("mail")?);
+        let proxies: Vec<&str> = entry
+            .values("proxyAddresses")
+            .map(std::str::from_utf8)
+            .collect::<Result<_, _>>()
+            .map_err(|_| DecodeError::NotText("proxyAddresses"))?;
+        user.set_proxy_addresses(proxies);
+        // AD's Integer syntax is signed 32-bit; the flags are its bit pattern.
+        user.user_account_control = integer("userAccountControl")?.map(|v| v as u32);
+        user.usn_changed = integer("uSNChanged")?
+            .map(|v| u64::try_from(v).map_err(|_| DecodeError::NegativeUsn))
+            .transpose()?;
+        user.set_admin_description(text("adminDescription")?);
+        Ok(user)
     }
 }
 

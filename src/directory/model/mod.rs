@@ -13,8 +13,10 @@ mod kind;
 mod packed;
 mod properties;
 
-pub(crate) use ad_user::TYPED_ATTRIBUTES;
-pub use ad_user::{AdUser, OWNER_MARKER_PREFIX, UAC_ACCOUNTDISABLE, UAC_NORMAL_ACCOUNT};
+pub use ad_user::{
+    AdUser, AttributeSource, DecodeError, OWNER_MARKER_PREFIX, UAC_ACCOUNTDISABLE,
+    UAC_NORMAL_ACCOUNT,
+};
 pub use attributes::Attributes;
 pub use cloud_user::CloudUser;
 pub use guid::{Guid, SmallBytes};

@@ -8,31 +8,11 @@ use crate::directory::attributes::{self, Mapping};
 use crate::names::AttrName;
 
 /// AD attributes a read must carry for anything to be matched at all: an export that says it
-/// left one out (ldapsearch's `# requesting:` line) is refused, not planned.
-pub const AD_REQUIRED_ATTRIBUTES: &[&str] = &[
-    "objectClass",
-    "objectGUID",
-    "mS-DS-ConsistencyGuid",
-    "sAMAccountName",
-    "userPrincipalName",
-];
+/// left one out (ldapsearch's `# requesting:` line) is refused, not planned. From the schema.
+pub const AD_REQUIRED_ATTRIBUTES: &[&str] = crate::directory::schema::REQUIRED;
 
-/// AD attributes every read returns, whatever the desired state says.
-pub const AD_BASE_ATTRIBUTES: &[&str] = &[
-    "objectClass",
-    "objectGUID",
-    "mS-DS-ConsistencyGuid",
-    "sAMAccountName",
-    "userPrincipalName",
-    "mail",
-    "proxyAddresses",
-    "userAccountControl",
-    "uSNChanged",
-    "adminDescription",
-    "displayName",
-    "givenName",
-    "sn",
-];
+/// AD attributes every read returns, whatever the desired state says. From the schema.
+pub const AD_BASE_ATTRIBUTES: &[&str] = crate::directory::schema::BASE;
 
 /// Graph properties every read selects.
 pub(super) const GRAPH_BASE_PROPERTIES: &[&str] = &[

@@ -1,0 +1,140 @@
+//! What the entries of an export are (users, tombstones, conflict objects), and users decoded
+//! from them.
+
+use crate::directory::Dn;
+use crate::directory::dn::split_rdns;
+use crate::directory::ldif::{COMPLETE_EXPORT, Entry, LdifError, LdifFile};
+use crate::directory::model::{AdUser, AttributeSource, DecodeError, Guid};
+use crate::names::listed;
+
+pub(super) fn root() -> Dn {
+    // Cannot fail: the empty DN is the root.
+    Dn::parse("").unwrap_or_else(|_| unreachable!("the empty DN is the root"))
+}
+
+pub(super) fn has_class(entry: &Entry, classes: &[&str]) -> bool {
+    entry
+        .values("objectClass")
+        .iter()
+        .filter_map(|v| std::str::from_utf8(v).ok())
+        .any(|c| listed(classes, c))
+}
+
+/// A live user: objectClass `user`, not `computer` (computers are users to AD's schema),
+/// neither deleted nor a replication conflict's loser.
+pub(super) fn is_user(entry: &Entry) -> bool {
+    has_class(entry, &["user"])
+        && !has_class(entry, &["computer"])
+        && !is_tombstone(entry)
+        && !rdn_mark(entry.dn(), "CNF:")
+}
+
+/// A deleted object (an export made with the show-deleted control holds them).
+pub(super) fn is_tombstone(entry: &Entry) -> bool {
+    entry
+        .first_text("isDeleted")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("TRUE"))
+        || rdn_mark(entry.dn(), "DEL:")
+}
+
+/// Whether the DN's first RDN carries AD's mangling mark (`\0ACNF:`, `\0ADEL:`): a line
+/// feed, escaped, then the mark and the object's GUID.
+pub(super) fn rdn_mark(dn: &str, mark: &str) -> bool {
+    let first = split_rdns(dn).into_iter().next().unwrap_or_default();
+    first.as_bytes().windows(3 + mark.len()).any(|w| {
+        w[..3].eq_ignore_ascii_case(b"\\0a") && w[3..].eq_ignore_ascii_case(mark.as_bytes())
+    })
+}
+
+/// An ldapsearch trailer that says the search stopped early (`result: 4 Size limit exceeded`)
+/// or never said how it ended.
+pub(super) fn check_complete(ldif: &LdifFile) -> Result<(), LdifError> {
+    for result in ldif.search_results() {
+        if result.code == Some(0) {
+            continue;
+        }
+        let outcome = match result.code {
+            Some(code) => format!("ended with result {code} {}", result.text),
+            None => "has no readable \"result:\" line (\"result: 0 Success\" ends a complete one)"
+                .to_owned(),
+        };
+        return Err(LdifError {
+            line: result.line,
+            column: 1,
+            message: format!(
+                "the search that made this export {}: the export is incomplete; {COMPLETE_EXPORT}",
+                outcome.trim_end()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The objectGUID, if present; an error (line, message) when it is not 16 bytes.
+pub(super) fn entry_guid(entry: &Entry) -> Result<Option<Guid>, (usize, String)> {
+    let Some(raw) = entry.first("objectGUID") else {
+        return Ok(None);
+    };
+    Guid::from_slice(raw).map(Some).ok_or_else(|| {
+        (
+            entry.line_of("objectGUID").unwrap_or(0),
+            format!(
+                "objectGUID must be 16 bytes (base64 after \"objectGUID::\"), found {} bytes",
+                raw.len()
+            ),
+        )
+    })
+}
+
+/// The highest USN written: `uSNChanged` is a signed 64-bit integer in AD.
+pub(super) const MAX_USN: u64 = i64::MAX as u64;
+
+pub(super) fn highest_usn(entry: &Entry) -> u64 {
+    ["uSNChanged", "uSNCreated"]
+        .iter()
+        .filter_map(|n| entry.first_text(n))
+        .filter_map(|v| v.trim().parse::<u64>().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+/// Converts a user entry through the one decoder ([`AdUser::decode`]); errors are
+/// (line, message).
+pub(super) fn to_user(entry: &Entry, dn: &Dn) -> Result<AdUser, (usize, String)> {
+    AdUser::decode(dn.clone(), entry).map_err(|e| located(entry, e))
+}
+
+/// The typed fields of a user entry (checking their syntax), without `attributes`.
+pub(super) fn typed_user(entry: &Entry, dn: &Dn) -> Result<AdUser, (usize, String)> {
+    AdUser::decode_typed(dn.clone(), entry).map_err(|e| located(entry, e))
+}
+
+/// A decoding error at the line of the attribute at fault, worded for an export.
+fn located(entry: &Entry, e: DecodeError) -> (usize, String) {
+    let line = e
+        .attribute()
+        .and_then(|a| entry.line_of(a))
+        .unwrap_or(entry.line());
+    let message = match e {
+        DecodeError::NoGuid => "user without an objectGUID (export it: ldapsearch … objectGUID, or ldifde -l objectGUID,…)".to_owned(),
+        DecodeError::GuidLength(n) => format!(
+            "objectGUID must be 16 bytes (base64 after \"objectGUID::\"), found {n} bytes"
+        ),
+        e => e.to_string(),
+    };
+    (line, message)
+}
+
+impl AttributeSource for Entry {
+    fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> {
+        // Straight over the lines: no list per attribute (a read decodes every user).
+        self.lines()
+            .iter()
+            .filter(move |l| l.name().eq_ignore_ascii_case(name))
+            .map(|l| l.value())
+    }
+
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.attribute_names().into_iter()
+    }
+}
