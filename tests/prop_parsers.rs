@@ -14,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use proptest::prelude::*;
 
-use idsync::apply::{SavedPlan, SavedPlanError};
+use idsync::apply::{SavedPlan, SavedPlanError, saved};
 use idsync::desired::{self, LoadError};
 use idsync::directory::dn::{self, Dn};
 use idsync::directory::filter::{self, Filter};
@@ -1078,13 +1078,14 @@ proptest! {
         std::fs::write(&path, serde_json::to_vec(&doc).unwrap_or_default()).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let loaded = SavedPlan::load(&path);
         match serde_json::from_value::<SavedPlan>(doc) {
-            Ok(plan) => {
+            // A body naming another format or version is refused on reading, as it should be.
+            Ok(plan) if plan.format == saved::FORMAT && plan.version == saved::VERSION => {
                 let again = dir.path().join("again.json");
                 plan.save(&again).map_err(|e| TestCaseError::fail(e.to_string()))?;
                 let read = SavedPlan::load(&again).map_err(|e| TestCaseError::fail(e.to_string()))?;
                 prop_assert_eq!(read, plan);
             }
-            Err(_) => prop_assert!(loaded.is_err()),
+            _ => prop_assert!(loaded.is_err()),
         }
         if let Err(SavedPlanError::Io { .. }) = loaded {
             return Err(TestCaseError::fail("the file was written"));
@@ -1257,4 +1258,35 @@ fn dn_tabs_and_nul_compare_like_their_normal_form() {
         assert_eq!(a, b);
         assert_eq!(a.hash_value(), b.hash_value());
     }
+}
+
+/// `desired_yaml` fuzz target: a lone CR breaks a YAML line (YAML 1.2, section 5.4), so an
+/// issue may sit on a line `str::lines` does not count; the location is right, the check was
+/// wrong. Pinned here: the issue is on line 4 of a file of CR-separated lines.
+#[test]
+fn desired_lone_cr_counts_as_a_line_break() {
+    let text = "version: 1\r\r\runknown_key: 1\n";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("idsync.yaml"), text).unwrap();
+    let Err(LoadError::Invalid { issues }) = desired::load(dir.path()) else {
+        panic!("an unknown key loads");
+    };
+    assert_eq!(issues[0].line, 4, "{issues:?}");
+    assert!(matches!(
+        load_located(&[("idsync.yaml", text)]),
+        Ok(Err(()))
+    ));
+}
+
+/// The `filter` target crashes on this input (AddressSanitizer: stack overflow in
+/// `FilterParser::filtercomp`): ten thousand nested `(!`. The nesting depth bound being added
+/// on another branch fixes it; un-ignore this test once it is merged.
+#[test]
+#[ignore = "stack overflow until the filter parser has its nesting depth bound"]
+fn filter_deep_nesting_is_refused_not_overflowed() {
+    let deep = format!("{}(a=1){}", "(!".repeat(10_000), ")".repeat(10_000));
+    // Refused (or accepted), but answered: no stack overflow.
+    let _ = Filter::parse(&deep);
+    let deep_and = format!("{}(a=1){}", "(&".repeat(10_000), ")".repeat(10_000));
+    let _ = Filter::parse(&deep_and);
 }

@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use idsync::apply::{SavedPlan, SavedPlanError};
+use idsync::apply::{SavedPlan, SavedPlanError, saved};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,7 +16,11 @@ fuzz_target!(|data: &[u8]| {
         panic!("{e}");
     }
     // The checksum stops most inputs before the plan is read: read the body directly too.
-    if let Ok(plan) = serde_json::from_slice::<SavedPlan>(data) {
+    // (A body naming another format or version is refused on reading, as it should be.)
+    if let Ok(plan) = serde_json::from_slice::<SavedPlan>(data)
+        && plan.format == saved::FORMAT
+        && plan.version == saved::VERSION
+    {
         let again = dir.path().join("again.json");
         if plan.save(&again).is_ok() {
             let read = SavedPlan::load(&again).expect("a written plan reads back");
