@@ -61,11 +61,14 @@ fn value_bytes() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// What a file holds: each entry's DN and its (name, value) lines in order.
+type LdifModel = Vec<(String, Vec<(String, Vec<u8>)>)>;
+
 /// A generated file and what it means.
 #[derive(Debug, Clone)]
 struct LdifCase {
     text: Vec<u8>,
-    entries: Vec<(String, Vec<(String, Vec<u8>)>)>,
+    entries: LdifModel,
 }
 
 /// How one attribute line is spelled.
@@ -208,9 +211,6 @@ fn ldif_case() -> impl Strategy<Value = LdifCase> {
             }
         })
 }
-
-/// What a parsed file holds: each entry's DN and (folded name, value) lines in order.
-type LdifModel = Vec<(String, Vec<(String, Vec<u8>)>)>;
 
 fn model_of(file: &LdifFile) -> LdifModel {
     file.entries()
@@ -978,13 +978,13 @@ fn mutate_json(
     use serde_json::Value;
     let pick = choice.next().unwrap_or(0);
     match value {
-        Value::Object(map) if !map.is_empty() && pick % 8 != 0 => {
+        Value::Object(map) if !map.is_empty() && !pick.is_multiple_of(8) => {
             let i = usize::from(pick) % map.len();
             if let Some((_, v)) = map.iter_mut().nth(i) {
                 mutate_json(v, choice, replacement);
             }
         }
-        Value::Array(items) if !items.is_empty() && pick % 8 != 0 => {
+        Value::Array(items) if !items.is_empty() && !pick.is_multiple_of(8) => {
             let i = usize::from(pick) % items.len();
             mutate_json(&mut items[i], choice, replacement);
         }
