@@ -382,12 +382,13 @@ proptest! {
         prop::collection::vec(any::<u8>(), 0..200),
         soup(&["dn: ", "dn:: ", "cn: ", "a:: ", "a:< ", "\n", "\r\n", "\r", " ", "#", ":", "x", "version: 1\n", "Zm9v", "=", "changetype: add\n", "\u{e9}"], 40).prop_map(String::into_bytes),
     ]) {
-        if let Ok(file) = LdifFile::parse(&bytes) {
-            prop_assert_eq!(file.render(), bytes);
-        } else if let Err(e) = LdifFile::parse(&bytes) {
-            let lines = bytes.split(|&b| b == b'\n').count();
-            prop_assert!(e.line >= 1 && e.line <= lines, "line {} of {}: {}", e.line, lines, e);
-            prop_assert!(e.column >= 1, "{}", e);
+        match LdifFile::parse(&bytes) {
+            Ok(file) => prop_assert_eq!(file.render(), bytes),
+            Err(e) => {
+                let lines = bytes.split(|&b| b == b'\n').count();
+                prop_assert!(e.line >= 1 && e.line <= lines, "line {} of {}: {}", e.line, lines, e);
+                prop_assert!(e.column >= 1, "{}", e);
+            }
         }
     }
 
@@ -487,9 +488,6 @@ fn respell_dn(rdns: &Rdns, noise: &[u8]) -> String {
             for _ in 0..next() % 3 {
                 out.push(if next() % 2 == 0 { ' ' } else { '\t' });
             }
-            if i == 0 && j == 0 {
-                // Leading whitespace of the whole string is trimmed anyway.
-            }
             for c in attr.chars() {
                 out.push(if next() % 2 == 0 {
                     c.to_ascii_uppercase()
@@ -505,8 +503,7 @@ fn respell_dn(rdns: &Rdns, noise: &[u8]) -> String {
             for (k, c) in value.chars().enumerate() {
                 let special = matches!(c, '"' | '+' | ',' | ';' | '<' | '>' | '\\' | '=')
                     || (k == 0 && matches!(c, '#' | ' '))
-                    || (k + 1 == count && c.is_whitespace())
-                    || (k == 0 && c.is_whitespace() && i == 0 && j == 0);
+                    || (k + 1 == count && c.is_whitespace());
                 match next() % 3 {
                     0 => {
                         for b in c.to_string().bytes() {
