@@ -1287,3 +1287,13 @@ fn filter_deep_nesting_is_refused_not_overflowed() {
     let deep_and = format!("{}(a=1){}", "(&".repeat(10_000), ")".repeat(10_000));
     let _ = Filter::parse(&deep_and);
 }
+
+/// `graph_json` fuzz target: a user with `"Id": null` next to `"id"` opened, and the
+/// case-insensitive property store let `Id` overwrite the id (the user was then not found by
+/// its id). Such a user is refused now, naming both spellings.
+#[test]
+fn graph_json_case_variant_of_a_typed_property_is_refused() {
+    let text = r#"{"value": [{"id": "u1", "userPrincipalName": "a@example.com", "Id": null}]}"#;
+    let shown = open_json(text.as_bytes()).unwrap().err().expect("refused");
+    assert!(shown.contains("Id repeats id"), "{shown}");
+}
