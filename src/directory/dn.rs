@@ -60,7 +60,9 @@ fn normalise(rdns: &[Vec<Ava>]) -> String {
 }
 
 fn is_plain(raw: &str) -> bool {
-    raw.is_ascii()
+    // Printable ASCII and spaces only: the parser trims tabs around types and resolves NUL to
+    // `\00`, which a plain lower-casing would not.
+    raw.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
         && !raw
             .bytes()
             .any(|b| matches!(b, b'\\' | b'"' | b'+' | b';' | b'<' | b'>' | b'#'))
@@ -72,6 +74,23 @@ fn is_plain(raw: &str) -> bool {
         && !raw.ends_with(' ')
 }
 
+/// `raw` without surrounding whitespace, keeping an escaped trailing space (`CN=a\ `).
+fn trim(raw: &str) -> &str {
+    let trimmed = raw.trim();
+    let backslashes = trimmed.bytes().rev().take_while(|&b| b == b'\\').count();
+    if backslashes % 2 == 1 {
+        let start = raw.len() - raw.trim_start().len();
+        // The escaped character is the first one `trim` cut off.
+        let cut = raw[start + trimmed.len()..]
+            .chars()
+            .next()
+            .map_or(0, char::len_utf8);
+        &raw[start..start + trimmed.len() + cut]
+    } else {
+        trimmed
+    }
+}
+
 fn hash_of(norm: &str) -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault};
     // A fixed hasher: the value is stored, so it must not depend on a random seed.
@@ -81,7 +100,7 @@ fn hash_of(norm: &str) -> u64 {
 impl Dn {
     /// Parses an RFC 4514 string. The empty string is the root DN.
     pub fn parse(raw: &str) -> Result<Self, DnError> {
-        let raw = raw.trim();
+        let raw = trim(raw);
         let rdns = parse_rdns(raw)?;
         let plain = is_plain(raw);
         let hash = if plain {
@@ -302,6 +321,13 @@ pub fn escape_value(value: &str) -> String {
             }
             '#' if i == 0 => out.push_str("\\#"),
             ' ' if i == 0 || i == last => out.push_str("\\ "),
+            // Other whitespace at either end would be trimmed by `Dn::parse`: hex-escape it.
+            c if c.is_whitespace() && (i == 0 || i == last) => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\{b:02X}"));
+                }
+            }
             '\0' => out.push_str("\\00"),
             _ => out.push(c),
         }
@@ -317,7 +343,7 @@ fn err(dn: &str, reason: &'static str) -> DnError {
 }
 
 fn parse_rdns(raw: &str) -> Result<Vec<Vec<Ava>>, DnError> {
-    let s = raw.trim();
+    let s = trim(raw);
     if s.is_empty() {
         return Ok(Vec::new());
     }

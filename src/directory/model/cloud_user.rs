@@ -119,6 +119,19 @@ impl CloudUser {
             }
             Some(_) => return Err("proxyAddresses must be an array of strings".into()),
         }
+        // Property names are stored without case: `Id` next to `id` would overwrite it.
+        let typed = FLAGS
+            .iter()
+            .copied()
+            .chain(Self::WITH_ACCESSORS.iter().map(|n| n.as_str()));
+        for name in typed {
+            if let Some(k) = user
+                .keys()
+                .find(|k| k.as_str() != name && k.eq_ignore_ascii_case(name))
+            {
+                return Err(format!("{k} repeats {name} in another case"));
+            }
+        }
         let others = user.iter().filter(|(k, _)| {
             !FLAGS.contains(&k.as_str())
                 && !Self::WITH_ACCESSORS
