@@ -128,6 +128,7 @@ impl SavedPlan {
             checksum: format!("{SHA256}{:x}", Sha256::digest(&bytes)),
             signature: key.map(|k| format!("{HMAC_SHA256}{}", hmac_hex(k, &bytes))),
         };
+        // Cannot fail: a plan is strings, numbers and lists with string keys, which JSON always holds.
         let mut text = serde_json::to_string_pretty(&file).expect("plans serialize");
         text.push('\n');
         text
@@ -169,6 +170,7 @@ impl SavedPlan {
         // Typed from the bytes, so errors carry line and column and a repeated member is refused.
         let file: File = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
         // Whatever the typed record does not hold would sit outside the checksum: refuse it.
+        // Cannot fail: a plan is strings, numbers and lists with string keys, which JSON always holds.
         let typed = serde_json::to_value(&file).expect("plans serialize");
         if let Some(why) = first_difference(&parsed, &typed, &mut String::new()) {
             return Err(malformed(why));
@@ -214,6 +216,7 @@ fn plan_key() -> Option<String> {
 /// The bytes checksum and signature cover: the record's compact JSON, members in its own order,
 /// without the `kind` of user actions, so plans saved before actions had a kind verify.
 fn canonical(body: &SavedPlan) -> Vec<u8> {
+    // Cannot fail: a plan is strings, numbers and lists with string keys, which JSON always holds.
     without_user_kind(serde_json::to_vec(body).expect("plans serialize"))
 }
 
@@ -241,6 +244,7 @@ fn without_user_kind(json: Vec<u8>) -> Vec<u8> {
 }
 
 fn mac(key: &str) -> Hmac<Sha256> {
+    // Cannot fail: HMAC-SHA256 accepts a key of any length (RFC 2104 hashes long keys).
     Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length")
 }
 
