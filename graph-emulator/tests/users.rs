@@ -600,11 +600,13 @@ async fn proxy_addresses_are_read_only() {
         .status,
         204
     );
+    // The new primary comes first, as in Graph's example of proxyAddresses
+    // (https://learn.microsoft.com/graph/api/resources/user); the old one stays as smtp:.
     assert_eq!(
         emu.user(ADAM).unwrap()["proxyAddresses"],
         json!([
-            "smtp:Adam.Anderson@example.com",
-            "SMTP:aanderson@example.net"
+            "SMTP:aanderson@example.net",
+            "smtp:Adam.Anderson@example.com"
         ])
     );
     // An address held by another recipient is a conflict.
