@@ -12,9 +12,7 @@ mod entra;
 pub mod export;
 
 pub use ad::AdSnapshot;
-pub use entra::{
-    EntraSnapshot, ExportShape, ON_PREMISES_MASTERED, SYNCED_OBJECT_MESSAGE, TextEncoding,
-};
+pub use entra::{EntraSnapshot, ExportShape, SYNCED_OBJECT_MESSAGE, TextEncoding};
 
 use std::io;
 use std::path::{Path, PathBuf};

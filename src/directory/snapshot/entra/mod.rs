@@ -16,12 +16,12 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 pub use export::{ExportShape, TextEncoding};
-pub use write::{ON_PREMISES_MASTERED, SYNCED_OBJECT_MESSAGE};
+pub use graph_rules::SYNCED_OBJECT_MESSAGE;
 
 use super::{SnapshotError, SnapshotFile, line_col};
 use crate::directory::model::CloudUser;
 use crate::directory::{DirectoryError, EntraOp, EntraRead, EntraWrite};
-use crate::names::{ProxyAddress, fold};
+use crate::names::fold;
 use layout::{ArrayLayout, Item};
 
 /// A users export standing in for an Entra ID tenant.
@@ -69,22 +69,17 @@ impl Index {
         index
     }
 
+    /// The id and the values Graph keeps unique ([`graph_rules::write::unique_values`]).
     fn keys(user: &Map<String, Value>) -> Vec<(Key, String)> {
-        let mut keys = Vec::new();
-        let text = |k: &str| user.get(k).and_then(Value::as_str).map(fold);
-        if let Some(v) = text("id") {
-            keys.push((Key::Id, v));
-        }
-        if let Some(v) = text("userPrincipalName") {
-            keys.push((Key::Upn, v));
-        }
-        if let Some(v) = text("onPremisesImmutableId") {
-            keys.push((Key::ImmutableId, v));
-        }
-        for address in addresses(user) {
-            keys.push((Key::Address, fold(&address)));
-        }
-        keys
+        let id = user.get("id").and_then(Value::as_str);
+        id.map(|v| (Key::Id, fold(v)))
+            .into_iter()
+            .chain(
+                graph_rules::write::unique_values(user)
+                    .into_iter()
+                    .map(|(which, v)| (Key::of(which), fold(v))),
+            )
+            .collect()
     }
 
     fn map(&mut self, key: Key) -> &mut HashMap<String, usize> {
@@ -129,34 +124,6 @@ enum Key {
     Upn,
     ImmutableId,
     Address,
-}
-
-/// The SMTP addresses a user holds: `mail` and every `smtp:`/`SMTP:` proxy address.
-fn addresses(user: &Map<String, Value>) -> Vec<String> {
-    let mut out: Vec<String> = user
-        .get("mail")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .into_iter()
-        .collect();
-    for value in proxy_addresses(user) {
-        if let Some(p) = ProxyAddress::parse(&value).filter(ProxyAddress::is_smtp) {
-            out.push(p.address.to_owned());
-        }
-    }
-    out
-}
-
-fn proxy_addresses(user: &Map<String, Value>) -> Vec<String> {
-    user.get("proxyAddresses")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 impl EntraSnapshot {
