@@ -767,6 +767,52 @@ mod tests {
         assert_eq!(again.users().unwrap(), snap.users().unwrap());
     }
 
+    /// The rules the Graph emulator applies too (`graph-rules`), where the snapshot used to
+    /// be laxer: property names in Graph's spelling, unknown ones and the emulator's read-only
+    /// ones refused, a blank displayName or an empty password refused.
+    #[tokio::test]
+    async fn writes_follow_the_rules_the_emulator_shares() {
+        let (_d, _p, mut snap) = open(EXPORT);
+        let update = |patch: Value| EntraOp::Update {
+            id: ALVA.into(),
+            patch: obj(patch),
+        };
+        let mut empty_password = new_user("e@example.com");
+        empty_password.insert("passwordProfile".into(), json!({"password": ""}));
+        let results = snap
+            .write(vec![
+                update(json!({"JobTitle": "Engineer"})),
+                update(json!({"favouriteColour": "blue"})),
+                update(json!({"signInActivity": {}})),
+                update(json!({"id": ALVA})),
+                update(json!({"displayName": " "})),
+                EntraOp::Create(empty_password),
+            ])
+            .await;
+        let mut results = results.into_iter();
+        let mut next = || results.next().unwrap();
+        let alva = next().unwrap().unwrap();
+        assert_eq!(alva.text("jobTitle"), Some("Engineer"));
+        assert!(alva.other_properties().all(|(k, _)| k != "JobTitle"));
+        assert_eq!(refusal(next()), "Invalid property 'favouriteColour'.");
+        assert_eq!(
+            refusal(next()),
+            "Property 'signInActivity' is read-only and cannot be set."
+        );
+        assert_eq!(
+            refusal(next()),
+            "Property 'id' is read-only and cannot be set."
+        );
+        assert_eq!(
+            refusal(next()),
+            "Invalid value specified for property 'displayName' of resource 'User'."
+        );
+        assert_eq!(
+            refusal(next()),
+            "Property passwordProfile.password value is required but is empty or missing."
+        );
+    }
+
     #[tokio::test]
     async fn setting_mail_makes_it_the_primary_smtp_address() {
         let (_d, _p, mut snap) = open(EXPORT);
