@@ -75,10 +75,7 @@ impl Select {
     pub fn names(&self) -> Vec<String> {
         match &self.0 {
             Some(v) => v.clone(),
-            None => user::DEFAULT_SELECT
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            None => user::DEFAULT_SELECT.iter().map(|s| s.to_string()).collect(),
         }
     }
 
@@ -575,7 +572,8 @@ impl Tenant {
     /// The tenant's part of the UPN rule: its domain must be verified, when domains are
     /// configured (the shape of a UPN is [`rules::valid_upn`]).
     fn check_domain(&self, body: &Map<String, Value>) -> Result<(), GraphError> {
-        let (Some(domains), Some(upn)) = (&self.verified_domains, str_prop(body, "userPrincipalName"))
+        let (Some(domains), Some(upn)) =
+            (&self.verified_domains, str_prop(body, "userPrincipalName"))
         else {
             return Ok(());
         };

@@ -666,7 +666,9 @@ async fn shared_rules_decide_where_the_fakes_differed() {
         emu.user(SYNCED).unwrap()["employeeLeaveDateTime"],
         "2027-09-30T23:59:59Z"
     );
-    let a = g.patch(&format!("/users/{ADAM}"), json!({"id": ADAM})).await;
+    let a = g
+        .patch(&format!("/users/{ADAM}"), json!({"id": ADAM}))
+        .await;
     assert_eq!(a.message(), "Property 'id' is read-only and cannot be set.");
 }
 

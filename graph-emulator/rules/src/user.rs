@@ -253,7 +253,9 @@ pub fn exact(name: &str) -> Option<&'static Property> {
 /// The row whose name equals `name` without ASCII case (Graph reads property names in
 /// requests that way).
 pub fn ignore_case(name: &str) -> Option<&'static Property> {
-    PROPERTIES.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+    PROPERTIES
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(name))
 }
 
 /// A property (not a relationship) by name without case, for `$select` and write bodies.
@@ -343,7 +345,12 @@ mod tests {
         for name in ["usageLocation", "jobTitle", "employeeLeaveDateTime", "mail"] {
             assert!(!is_read_only(name), "{name}");
         }
-        for name in ["jobTitle", "mail", "onPremisesImmutableId", "employeeHireDate"] {
+        for name in [
+            "jobTitle",
+            "mail",
+            "onPremisesImmutableId",
+            "employeeHireDate",
+        ] {
             assert!(is_synced(name), "{name}");
         }
         for name in ["usageLocation", "employeeLeaveDateTime", "ageGroup"] {
@@ -351,7 +358,10 @@ mod tests {
         }
         assert!(is_collection("proxyAddresses") && !is_collection("mail"));
         assert!(is_single_user_only("mailboxSettings") && !is_single_user_only("mail"));
-        assert_eq!(property("USERPRINCIPALNAME").unwrap().name, "userPrincipalName");
+        assert_eq!(
+            property("USERPRINCIPALNAME").unwrap().name,
+            "userPrincipalName"
+        );
         assert!(property("manager").is_none() && ignore_case("Manager").is_some());
     }
 }

@@ -282,7 +282,10 @@ mod tests {
         assert!(!valid_mail_nickname("a@b"));
         assert!(!valid_mail_nickname("naveen.mills,.jr."));
         assert!(!valid_mail_nickname(""));
-        assert!(valid_mail_nickname(&"ü".repeat(64)), "64 characters, not bytes");
+        assert!(
+            valid_mail_nickname(&"ü".repeat(64)),
+            "64 characters, not bytes"
+        );
     }
 
     #[test]
@@ -319,7 +322,11 @@ mod tests {
             assert_eq!(message(check_create(&body)), expected);
             let patch = obj(json!({ name: "x" }));
             assert_eq!(message(check_update(&patch, false)), expected);
-            assert_eq!(message(check_update(&patch, true)), expected, "read-only first");
+            assert_eq!(
+                message(check_update(&patch, true)),
+                expected,
+                "read-only first"
+            );
         }
     }
 
@@ -401,8 +408,15 @@ mod tests {
     #[test]
     fn mail_becomes_the_primary_smtp_address() {
         assert_eq!(
-            primary_smtp(["SMTP:alva.wood@example.com", "X500:/o=x"], "alva@example.com"),
-            ["SMTP:alva@example.com", "smtp:alva.wood@example.com", "X500:/o=x"]
+            primary_smtp(
+                ["SMTP:alva.wood@example.com", "X500:/o=x"],
+                "alva@example.com"
+            ),
+            [
+                "SMTP:alva@example.com",
+                "smtp:alva.wood@example.com",
+                "X500:/o=x"
+            ]
         );
         assert_eq!(
             primary_smtp(
@@ -411,7 +425,10 @@ mod tests {
             ),
             ["SMTP:Alva.Wood@example.com", "smtp:alva@example.com"]
         );
-        assert_eq!(primary_smtp([], "new@example.com"), ["SMTP:new@example.com"]);
+        assert_eq!(
+            primary_smtp([], "new@example.com"),
+            ["SMTP:new@example.com"]
+        );
     }
 
     #[test]
@@ -442,14 +459,12 @@ mod tests {
 
     #[test]
     fn error_bodies_are_graphs_shape() {
-        let body = GraphError::conflict("userPrincipalName").body("r-1", "c-1", "2026-12-01T00:00:00");
+        let body =
+            GraphError::conflict("userPrincipalName").body("r-1", "c-1", "2026-12-01T00:00:00");
         assert_eq!(body["error"]["code"], "Request_BadRequest");
         assert_eq!(body["error"]["details"][0]["code"], "ObjectConflict");
         assert_eq!(body["error"]["details"][0]["target"], "userPrincipalName");
         assert_eq!(body["error"]["innerError"]["request-id"], "r-1");
-        assert_eq!(
-            GraphError::not_found("x").code,
-            "Request_ResourceNotFound"
-        );
+        assert_eq!(GraphError::not_found("x").code, "Request_ResourceNotFound");
     }
 }
