@@ -4,7 +4,7 @@
 use crate::error::GraphError;
 use crate::filter::{self, Expr, Lit, Target};
 use crate::server::Shared;
-use crate::tenant::{Cursor, OrderBy, SINGLE_USER_ONLY, Select, project};
+use crate::tenant::{Cursor, OrderBy, Select, project};
 use crate::throttle::{Origin, Verdict};
 use crate::time::Utc;
 use base64::Engine;
@@ -422,7 +422,7 @@ fn list_users(shared: &Shared, req: &GraphRequest) -> Result<GraphResponse, Grap
     if let Some(names) = &select.0
         && let Some(p) = names
             .iter()
-            .find(|n| SINGLE_USER_ONLY.contains(&n.as_str()))
+            .find(|n| graph_rules::user::is_single_user_only(n))
     {
         return Err(GraphError::new(
             501,

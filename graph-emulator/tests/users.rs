@@ -600,11 +600,13 @@ async fn proxy_addresses_are_read_only() {
         .status,
         204
     );
+    // The new primary comes first, as in Graph's example of proxyAddresses
+    // (https://learn.microsoft.com/graph/api/resources/user); the old one stays as smtp:.
     assert_eq!(
         emu.user(ADAM).unwrap()["proxyAddresses"],
         json!([
-            "smtp:Adam.Anderson@example.com",
-            "SMTP:aanderson@example.net"
+            "SMTP:aanderson@example.net",
+            "smtp:Adam.Anderson@example.com"
         ])
     );
     // An address held by another recipient is a conflict.
@@ -643,6 +645,31 @@ async fn synced_users_refuse_writes_to_mastered_properties() {
             .status,
         204
     );
+}
+
+/// Where the emulator and idsync's Entra snapshot used to differ, both now follow the
+/// `graph-rules` table: employeeLeaveDateTime is cloud-writable on a synced user (Graph's
+/// lifecycle-workflows tutorial sets it with a PATCH,
+/// https://learn.microsoft.com/graph/tutorial-lifecycle-workflows-set-employeeleavedatetime),
+/// and `id` is read-only ("Read-only", https://learn.microsoft.com/graph/api/resources/user).
+#[tokio::test]
+async fn shared_rules_decide_where_the_fakes_differed() {
+    let (emu, g) = setup().await;
+    let a = g
+        .patch(
+            &format!("/users/{SYNCED}"),
+            json!({"employeeLeaveDateTime": "2027-09-30T23:59:59Z"}),
+        )
+        .await;
+    assert_eq!(a.status, 204, "{}", a.text);
+    assert_eq!(
+        emu.user(SYNCED).unwrap()["employeeLeaveDateTime"],
+        "2027-09-30T23:59:59Z"
+    );
+    let a = g
+        .patch(&format!("/users/{ADAM}"), json!({"id": ADAM}))
+        .await;
+    assert_eq!(a.message(), "Property 'id' is read-only and cannot be set.");
 }
 
 #[tokio::test]

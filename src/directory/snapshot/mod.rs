@@ -12,9 +12,7 @@ mod entra;
 pub mod export;
 
 pub use ad::AdSnapshot;
-pub use entra::{
-    EntraSnapshot, ExportShape, ON_PREMISES_MASTERED, SYNCED_OBJECT_MESSAGE, TextEncoding,
-};
+pub use entra::{EntraSnapshot, ExportShape, SYNCED_OBJECT_MESSAGE, TextEncoding};
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -292,7 +290,10 @@ mod tests {
         let err = file.replace(b"new").unwrap_err();
         assert!(err.to_string().contains("refusing to write"), "{err}");
         assert_eq!(fs::read(&path).unwrap(), b"old");
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o444);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o444
+        );
     }
 
     #[test]

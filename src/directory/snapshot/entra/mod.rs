@@ -16,12 +16,12 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 pub use export::{ExportShape, TextEncoding};
-pub use write::{ON_PREMISES_MASTERED, SYNCED_OBJECT_MESSAGE};
+pub use graph_rules::SYNCED_OBJECT_MESSAGE;
 
 use super::{SnapshotError, SnapshotFile, line_col};
 use crate::directory::model::CloudUser;
 use crate::directory::{DirectoryError, EntraOp, EntraRead, EntraWrite};
-use crate::names::{ProxyAddress, fold};
+use crate::names::fold;
 use layout::{ArrayLayout, Item};
 
 /// A users export standing in for an Entra ID tenant.
@@ -71,22 +71,17 @@ impl Index {
         index
     }
 
+    /// The id and the values Graph keeps unique ([`graph_rules::write::unique_values`]).
     fn keys(user: &Map<String, Value>) -> Vec<(Key, String)> {
-        let mut keys = Vec::new();
-        let text = |k: &str| user.get(k).and_then(Value::as_str).map(fold);
-        if let Some(v) = text("id") {
-            keys.push((Key::Id, v));
-        }
-        if let Some(v) = text("userPrincipalName") {
-            keys.push((Key::Upn, v));
-        }
-        if let Some(v) = text("onPremisesImmutableId") {
-            keys.push((Key::ImmutableId, v));
-        }
-        for address in addresses(user) {
-            keys.push((Key::Address, fold(&address)));
-        }
-        keys
+        let id = user.get("id").and_then(Value::as_str);
+        id.map(|v| (Key::Id, fold(v)))
+            .into_iter()
+            .chain(
+                graph_rules::write::unique_values(user)
+                    .into_iter()
+                    .map(|(which, v)| (Key::of(which), fold(v))),
+            )
+            .collect()
     }
 
     fn map(&mut self, key: Key) -> &mut HashMap<String, usize> {
@@ -131,34 +126,6 @@ enum Key {
     Upn,
     ImmutableId,
     Address,
-}
-
-/// The SMTP addresses a user holds: `mail` and every `smtp:`/`SMTP:` proxy address.
-fn addresses(user: &Map<String, Value>) -> Vec<String> {
-    let mut out: Vec<String> = user
-        .get("mail")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .into_iter()
-        .collect();
-    for value in proxy_addresses(user) {
-        if let Some(p) = ProxyAddress::parse(&value).filter(ProxyAddress::is_smtp) {
-            out.push(p.address.to_owned());
-        }
-    }
-    out
-}
-
-fn proxy_addresses(user: &Map<String, Value>) -> Vec<String> {
-    user.get("proxyAddresses")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 impl EntraSnapshot {
@@ -801,6 +768,52 @@ mod tests {
         assert!(!text.contains("\"password\""));
         let again = EntraSnapshot::open(&path).unwrap();
         assert_eq!(again.users().unwrap(), snap.users().unwrap());
+    }
+
+    /// The rules the Graph emulator applies too (`graph-rules`), where the snapshot used to
+    /// be laxer: property names in Graph's spelling, unknown ones and the emulator's read-only
+    /// ones refused, a blank displayName or an empty password refused.
+    #[tokio::test]
+    async fn writes_follow_the_rules_the_emulator_shares() {
+        let (_d, _p, mut snap) = open(EXPORT);
+        let update = |patch: Value| EntraOp::Update {
+            id: ALVA.into(),
+            patch: obj(patch),
+        };
+        let mut empty_password = new_user("e@example.com");
+        empty_password.insert("passwordProfile".into(), json!({"password": ""}));
+        let results = snap
+            .write(vec![
+                update(json!({"JobTitle": "Engineer"})),
+                update(json!({"favouriteColour": "blue"})),
+                update(json!({"signInActivity": {}})),
+                update(json!({"id": ALVA})),
+                update(json!({"displayName": " "})),
+                EntraOp::Create(empty_password),
+            ])
+            .await;
+        let mut results = results.into_iter();
+        let mut next = || results.next().unwrap();
+        let alva = next().unwrap().unwrap();
+        assert_eq!(alva.text("jobTitle"), Some("Engineer"));
+        assert!(alva.other_properties().all(|(k, _)| k != "JobTitle"));
+        assert_eq!(refusal(next()), "Invalid property 'favouriteColour'.");
+        assert_eq!(
+            refusal(next()),
+            "Property 'signInActivity' is read-only and cannot be set."
+        );
+        assert_eq!(
+            refusal(next()),
+            "Property 'id' is read-only and cannot be set."
+        );
+        assert_eq!(
+            refusal(next()),
+            "Invalid value specified for property 'displayName' of resource 'User'."
+        );
+        assert_eq!(
+            refusal(next()),
+            "Property passwordProfile.password value is required but is empty or missing."
+        );
     }
 
     #[tokio::test]

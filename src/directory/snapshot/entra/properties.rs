@@ -3,144 +3,12 @@
 //! spelling of it, or a near miss (another case, or a letter or two off) that would otherwise
 //! be read as an unknown property and silently leave the real one absent.
 
-/// Properties and relationships of the Graph `user` resource (v1.0, and the beta ones exports
-/// commonly carry), as Graph spells them. Source:
-/// https://learn.microsoft.com/en-us/graph/api/resources/user?view=graph-rest-1.0
-/// Relationships are listed because `$expand` puts them in an export too.
-pub(super) const GRAPH_USER_PROPERTIES: &[&str] = &[
-    "aboutMe",
-    "accountEnabled",
-    "ageGroup",
-    "assignedLicenses",
-    "assignedPlans",
-    "authorizationInfo",
-    "birthday",
-    "businessPhones",
-    "city",
-    "companyName",
-    "consentProvidedForMinor",
-    "country",
-    "createdDateTime",
-    "creationType",
-    "customSecurityAttributes",
-    "deletedDateTime",
-    "department",
-    "displayName",
-    "employeeHireDate",
-    "employeeId",
-    "employeeLeaveDateTime",
-    "employeeOrgData",
-    "employeeType",
-    "externalUserState",
-    "externalUserStateChangeDateTime",
-    "faxNumber",
-    "givenName",
-    "hireDate",
-    "id",
-    "identities",
-    "imAddresses",
-    "interests",
-    "isManagementRestricted",
-    "isResourceAccount",
-    "jobTitle",
-    "lastPasswordChangeDateTime",
-    "legalAgeGroupClassification",
-    "licenseAssignmentStates",
-    "mail",
-    "mailboxSettings",
-    "mailNickname",
-    "mobilePhone",
-    "mySite",
-    "officeLocation",
-    "onPremisesDistinguishedName",
-    "onPremisesDomainName",
-    "onPremisesExtensionAttributes",
-    "onPremisesImmutableId",
-    "onPremisesLastSyncDateTime",
-    "onPremisesProvisioningErrors",
-    "onPremisesSamAccountName",
-    "onPremisesSecurityIdentifier",
-    "onPremisesSipInfo",
-    "onPremisesSyncEnabled",
-    "onPremisesUserPrincipalName",
-    "otherMails",
-    "passwordPolicies",
-    "passwordProfile",
-    "pastProjects",
-    "postalCode",
-    "preferredDataLocation",
-    "preferredLanguage",
-    "preferredName",
-    "print",
-    "provisionedPlans",
-    "proxyAddresses",
-    "refreshTokensValidFromDateTime",
-    "responsibilities",
-    "schools",
-    "securityIdentifier",
-    "serviceProvisioningErrors",
-    "showInAddressList",
-    "signInActivity",
-    "signInSessionsValidFromDateTime",
-    "skills",
-    "state",
-    "streetAddress",
-    "surname",
-    "usageLocation",
-    "userPrincipalName",
-    "userType",
-    // Relationships.
-    "activities",
-    "agreementAcceptances",
-    "appRoleAssignments",
-    "authentication",
-    "calendar",
-    "calendarGroups",
-    "calendarView",
-    "calendars",
-    "chats",
-    "cloudClipboard",
-    "contactFolders",
-    "contacts",
-    "createdObjects",
-    "directReports",
-    "drive",
-    "drives",
-    "employeeExperience",
-    "events",
-    "extensions",
-    "followedSites",
-    "inferenceClassification",
-    "insights",
-    "joinedTeams",
-    "licenseDetails",
-    "mailFolders",
-    "managedAppRegistrations",
-    "managedDevices",
-    "manager",
-    "memberOf",
-    "messages",
-    "oauth2PermissionGrants",
-    "onenote",
-    "onlineMeetings",
-    "outlook",
-    "ownedDevices",
-    "ownedObjects",
-    "people",
-    "permissionGrants",
-    "photo",
-    "photos",
-    "planner",
-    "presence",
-    "registeredDevices",
-    "scopedRoleMemberOf",
-    "settings",
-    "solutions",
-    "sponsors",
-    "teamwork",
-    "todo",
-    "transitiveMemberOf",
-];
+/// Graph's spelling of every property and relationship of the `user` resource, from the one
+/// table idsync and the Graph emulator share (relationships are there because `$expand` puts
+/// them in an export too).
+fn graph_user_properties() -> impl Iterator<Item = &'static str> {
+    graph_rules::user::PROPERTIES.iter().map(|p| p.name)
+}
 
 /// How a key stands against the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,14 +27,14 @@ pub(super) enum Spelling {
 /// Classifies one key of a user object. Annotations (`@odata.type`, `manager@delta`) and
 /// directory extensions (`extension_<app>_<name>`) are never near misses.
 pub(super) fn spelling(key: &str) -> Spelling {
-    if let Some(&known) = GRAPH_USER_PROPERTIES.iter().find(|k| **k == key) {
-        return Spelling::Camel(known);
+    if let Some(known) = graph_rules::user::exact(key) {
+        return Spelling::Camel(known.name);
     }
     if key.contains('@') || key.starts_with("extension_") {
         return Spelling::Unknown;
     }
     let lower = key.to_ascii_lowercase();
-    for &known in GRAPH_USER_PROPERTIES {
+    for known in graph_user_properties() {
         if known.eq_ignore_ascii_case(key) {
             return if is_pascal_of(key, known) {
                 Spelling::Pascal(known)
@@ -177,8 +45,7 @@ pub(super) fn spelling(key: &str) -> Spelling {
     }
     // A letter or two off. Short names are left alone: `city` and `cite` are both plausible
     // custom data, and every short Graph name is in the table exactly.
-    GRAPH_USER_PROPERTIES
-        .iter()
+    graph_user_properties()
         .find(|known| {
             let allowed = match known.len() {
                 0..=5 => 0,
@@ -187,7 +54,7 @@ pub(super) fn spelling(key: &str) -> Spelling {
             };
             allowed > 0 && within(&lower, &known.to_ascii_lowercase(), allowed)
         })
-        .map_or(Spelling::Unknown, |&known| Spelling::NearMiss(known))
+        .map_or(Spelling::Unknown, Spelling::NearMiss)
 }
 
 /// `Id` for `id`, `OnPremisesImmutableId` for `onPremisesImmutableId`.
@@ -230,11 +97,8 @@ fn within(a: &str, b: &str, max: usize) -> bool {
 /// The camelCase form of a PowerShell key: the table's spelling when it is a known property,
 /// otherwise the key with its first letter lowered (the SDK capitalises Graph's names).
 pub(super) fn camel(key: &str) -> String {
-    if let Some(known) = GRAPH_USER_PROPERTIES
-        .iter()
-        .find(|k| k.eq_ignore_ascii_case(key))
-    {
-        return (*known).to_owned();
+    if let Some(known) = graph_rules::user::ignore_case(key) {
+        return known.name.to_owned();
     }
     let mut chars = key.chars();
     match chars.next() {
@@ -286,7 +150,7 @@ mod tests {
 
     #[test]
     fn every_known_property_reads_in_its_powershell_spelling() {
-        for known in GRAPH_USER_PROPERTIES {
+        for known in graph_user_properties() {
             let mut pascal = known.as_bytes().to_vec();
             pascal[0] = pascal[0].to_ascii_uppercase();
             let pascal = String::from_utf8(pascal).unwrap();
