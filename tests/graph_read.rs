@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use graph_emulator::Config;
 use graph_support::*;
-use idsync::desired::GraphCredential;
+use idsync::directory::graph::Credential;
 use idsync::directory::graph::{GraphDirectory, GraphOptions};
 use idsync::directory::{DirectoryError, EntraRead};
 
@@ -303,7 +303,7 @@ async fn a_federated_token_file_is_read_again_on_every_refresh() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("azure-identity-token");
     std::fs::write(&file, format!("{good}\n")).unwrap();
-    let credential = GraphCredential::FederatedTokenFile(file.clone());
+    let credential = Credential::FederatedTokenFile(file.clone());
     let mut graph = GraphDirectory::connect_with(&config_with(&emu, credential), fast())
         .await
         .unwrap();

@@ -14,9 +14,9 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::GraphOptions;
-use crate::desired::SecretSource;
 use crate::directory::{DirectoryError, Secret};
 use crate::files::read::ReadError;
+use crate::secret::SecretSource;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -34,8 +34,9 @@ const MAX_ASSERTION_BYTES: u64 = 64 * 1024;
 
 /// How the app proves who it is.
 #[derive(Debug, Clone)]
-pub(crate) enum Credential {
-    Secret(SecretSource),
+pub enum Credential {
+    /// A client secret (never shown).
+    ClientSecret(SecretSource),
     /// A file holding the client assertion (a JWT from the CI's identity provider).
     FederatedTokenFile(PathBuf),
 }
@@ -201,7 +202,7 @@ impl Auth {
             ("scope", self.scope.clone()),
         ];
         match &self.credential {
-            Credential::Secret(source) => {
+            Credential::ClientSecret(source) => {
                 let secret = source.read().map_err(|m| {
                     DirectoryError::Other(format!("{}: client secret: {m}", self.what()))
                 })?;

@@ -14,8 +14,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use rustls::{ClientConfig, RootCertStore};
 
-use super::error;
-use crate::desired::LdapConfig;
+use super::{Settings, error};
 use crate::directory::{DirectoryError, Secret};
 
 /// Attempts per operation (the first included) before a busy, unavailable or unreachable
@@ -36,8 +35,9 @@ pub(super) fn op_timeout(seconds: u64) -> Duration {
     Duration::from_secs(seconds.clamp(1, MAX_TIMEOUT.as_secs()))
 }
 
-/// How to reach and sign in to the DC; kept to reconnect.
-pub(super) struct Settings {
+/// [`Settings`] resolved (password read, TLS built): how to reach and sign in to the DC,
+/// kept to reconnect.
+pub(super) struct Resolved {
     pub url: String,
     pub start_tls: bool,
     pub bind_dn: String,
@@ -49,7 +49,7 @@ pub(super) struct Settings {
     pub timeout: Duration,
 }
 
-impl Settings {
+impl Resolved {
     pub fn encrypted(&self) -> bool {
         self.tls.is_some()
     }
@@ -57,7 +57,7 @@ impl Settings {
 
 /// A bound connection that reconnects when it was lost.
 pub(super) struct Session {
-    settings: Settings,
+    settings: Resolved,
     ldap: Ldap,
     /// Set when an operation saw the connection drop: reconnect before the next one.
     broken: bool,
@@ -105,7 +105,7 @@ pub(super) fn backoff(attempt: u32) -> Duration {
 
 impl Session {
     /// Reads the password, builds the TLS configuration, connects and binds.
-    pub async fn open(config: &LdapConfig) -> Result<Session, DirectoryError> {
+    pub async fn open(config: &Settings) -> Result<Session, DirectoryError> {
         let password = config
             .password
             .read()
@@ -123,7 +123,7 @@ impl Session {
         } else {
             None
         };
-        let settings = Settings {
+        let settings = Resolved {
             url: config.url.clone(),
             start_tls: config.start_tls && lower.starts_with("ldap://"),
             bind_dn: config.bind_dn.clone(),
@@ -158,7 +158,7 @@ impl Session {
         &self.settings.bind_dn
     }
 
-    pub fn settings(&self) -> &Settings {
+    pub fn settings(&self) -> &Resolved {
         &self.settings
     }
 
@@ -244,7 +244,7 @@ fn retry_connect(e: &LdapError) -> bool {
 }
 
 /// One connection: TCP (+ TLS or StartTLS) within the timeout, then a simple bind.
-async fn connect(s: &Settings) -> Result<Ldap, LdapError> {
+async fn connect(s: &Resolved) -> Result<Ldap, LdapError> {
     let mut conn = LdapConnSettings::new()
         .set_conn_timeout(s.timeout)
         .set_starttls(s.start_tls);
@@ -344,12 +344,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("password");
         std::fs::write(&secret, "not-a-real-password").unwrap();
-        let config = LdapConfig {
+        let config = Settings {
             url: format!("ldap://{}", black_hole()),
             start_tls: false,
             base_dn: crate::directory::Dn::parse("DC=corp,DC=example,DC=com").unwrap(),
             bind_dn: "CN=idsync,DC=corp,DC=example,DC=com".into(),
-            password: crate::desired::SecretSource::File(secret),
+            password: crate::secret::SecretSource::File(secret),
             ca_file: None,
             timeout_seconds: 1,
         };
