@@ -260,7 +260,7 @@ async fn a_wrong_secret_fails_connect_with_the_aadsts_error_and_never_shows_it()
     let (graph, secret) = connect(&emu, GraphOptions::default()).await;
     let debug = format!("{graph:?}");
     assert!(!debug.contains(emu.client_secret()), "{debug}");
-    assert!(debug.contains("credential: Secret(File("), "{debug}");
+    assert!(debug.contains("credential: ClientSecret(File("), "{debug}");
     drop(secret);
 }
 

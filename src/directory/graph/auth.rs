@@ -177,11 +177,11 @@ impl Auth {
             };
             failures += 1;
             silence.spent(sent.elapsed());
-            let step = self
-                .options
-                .backoff_base
-                .saturating_mul(1 << failures.min(16))
-                .min(self.options.backoff_max);
+            let step = crate::directory::backoff::backoff(
+                self.options.backoff_base,
+                self.options.backoff_max,
+                failures,
+            );
             if failures >= self.options.max_attempts || !silence.allows(step) {
                 return Err(DirectoryError::Other(format!(
                     "{}: no token from {} after {failures} attempts: {failure}",
