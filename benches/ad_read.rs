@@ -14,9 +14,9 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use idsync::connect::ad_query;
-use idsync::desired::{LdapConfig, SecretSource};
-use idsync::directory::ldap::LdapDirectory;
+use idsync::directory::ldap::{LdapDirectory, Settings};
 use idsync::directory::{AdRead, Dn};
+use idsync::secret::SecretSource;
 use idsync::synthetic::{self, Mix};
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -128,7 +128,7 @@ fn main() {
     let attrs = idsync::directory::ldap::attribute_list(&query.attributes);
     let password = desired_dir.path().join("password");
     std::fs::write(&password, dc.get("IDSYNC_DC_PASSWORD")).unwrap();
-    let config = LdapConfig {
+    let config = Settings {
         url: dc.get("IDSYNC_DC_URL").to_owned(),
         start_tls: false,
         base_dn: Dn::parse(dc.get("IDSYNC_DC_BASE_DN")).unwrap(),

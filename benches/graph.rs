@@ -11,9 +11,9 @@
 use std::time::Instant;
 
 use graph_emulator::{Config, Emulator, RunningEmulator};
-use idsync::desired::{GraphConfig, GraphCredential, SecretSource};
-use idsync::directory::graph::GraphDirectory;
+use idsync::directory::graph::{Credential, GraphDirectory, Settings};
 use idsync::directory::{EntraOp, EntraRead, EntraWrite};
+use idsync::secret::SecretSource;
 use idsync::synthetic::{self, Mix};
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -22,11 +22,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// The connector's configuration; the secret sits in a file (`{ file: … }`).
-fn config(emu: &RunningEmulator, secret: &std::path::Path) -> GraphConfig {
-    GraphConfig {
+fn config(emu: &RunningEmulator, secret: &std::path::Path) -> Settings {
+    Settings {
         tenant_id: emu.tenant_id().to_owned(),
         client_id: emu.client_id().to_owned(),
-        credential: GraphCredential::ClientSecret(SecretSource::File(secret.to_owned())),
+        credential: Credential::ClientSecret(SecretSource::File(secret.to_owned())),
         login_url: emu.base_url().to_owned(),
         graph_url: emu.base_url().to_owned(),
     }

@@ -135,7 +135,9 @@ pub async fn open_ad(desired: &DesiredState, o: &Overrides) -> Result<AdDirector
         AdConfig::Snapshot(path) => Ok(AdDirectory::Snapshot(
             AdSnapshot::open(&path).map_err(DirectoryError::from)?,
         )),
-        AdConfig::Ldap(l) => Ok(AdDirectory::Ldap(LdapDirectory::connect(&l).await?)),
+        AdConfig::Ldap(l) => Ok(AdDirectory::Ldap(
+            LdapDirectory::connect(&(&l).into()).await?,
+        )),
     }
 }
 
@@ -152,7 +154,7 @@ pub async fn open_entra(
             EntraSnapshot::open(&path).map_err(DirectoryError::from)?,
         )),
         EntraConfig::Graph(g) => {
-            let mut graph = GraphDirectory::connect(&g).await?;
+            let mut graph = GraphDirectory::connect(&(&g).into()).await?;
             // Re-reads (saved-plan preconditions) must see the same properties the plan hashed.
             graph.set_select(&graph_select(desired))?;
             Ok(EntraDirectory::Graph(graph))
@@ -367,4 +369,42 @@ fn taken_query(plan: &crate::plan::Plan) -> TakenQuery {
         }
     }
     q
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Every `.rs` file under `dir`, recursively.
+    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn connectors_do_not_import_the_desired_state() {
+        // DESIGN.md: data flows one way. The desired state builds connector settings
+        // (`From<&LdapConfig> for ldap::Settings`); `directory` must never reach back.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/directory");
+        let mut files = Vec::new();
+        rust_files(&root, &mut files);
+        assert!(files.len() > 10, "found only {files:?}");
+        let mut offenders = Vec::new();
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                if code.contains("crate::desired") || code.contains("super::desired") {
+                    offenders.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "{}", offenders.join("\n"));
+    }
 }

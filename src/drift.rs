@@ -20,6 +20,21 @@ pub enum Cause {
 }
 
 impl Cause {
+    pub const ALL: [Cause; 3] = [
+        Cause::DirectoryChanged,
+        Cause::DesiredStateChanged,
+        Cause::Unknown,
+    ];
+
+    /// The serde name (a test in `render` holds them equal).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::DirectoryChanged => "directory_changed",
+            Cause::DesiredStateChanged => "desired_state_changed",
+            Cause::Unknown => "unknown",
+        }
+    }
+
     pub fn explain(self) -> &'static str {
         match self {
             Cause::DirectoryChanged => {
@@ -37,6 +52,19 @@ pub enum ItemKind {
     Action,
     Conflict,
     Diagnostic,
+}
+
+impl ItemKind {
+    pub const ALL: [ItemKind; 3] = [ItemKind::Action, ItemKind::Conflict, ItemKind::Diagnostic];
+
+    /// The serde name (a test in `render` holds them equal).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Action => "action",
+            ItemKind::Conflict => "conflict",
+            ItemKind::Diagnostic => "diagnostic",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,10 +205,7 @@ pub fn assess(current: Plan, baseline: Option<(&str, &Plan)>) -> DriftReport {
         }
     }
     for c in &current.conflicts {
-        let kind = serde_json::to_value(c.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let kind = c.kind.as_str();
         items.push(DriftItem {
             kind: ItemKind::Conflict,
             identity: c.identity.clone(),

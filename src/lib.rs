@@ -17,4 +17,5 @@ pub mod import;
 pub mod names;
 pub mod plan;
 pub mod render;
+pub mod secret;
 pub mod synthetic;

@@ -718,6 +718,33 @@ pub enum ConflictKind {
     DuplicateAnchor,
 }
 
+impl ConflictKind {
+    pub const ALL: [ConflictKind; 8] = [
+        ConflictKind::InvalidSoftMatch,
+        ConflictKind::DuplicateUpn,
+        ConflictKind::DuplicateSmtp,
+        ConflictKind::AmbiguousMatch,
+        ConflictKind::MissingObject,
+        ConflictKind::DuplicateIdentity,
+        ConflictKind::ProvisionCollision,
+        ConflictKind::DuplicateAnchor,
+    ];
+
+    /// The serde name (a test in `render` holds them equal).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictKind::InvalidSoftMatch => "invalid_soft_match",
+            ConflictKind::DuplicateUpn => "duplicate_upn",
+            ConflictKind::DuplicateSmtp => "duplicate_smtp",
+            ConflictKind::AmbiguousMatch => "ambiguous_match",
+            ConflictKind::MissingObject => "missing_object",
+            ConflictKind::DuplicateIdentity => "duplicate_identity",
+            ConflictKind::ProvisionCollision => "provision_collision",
+            ConflictKind::DuplicateAnchor => "duplicate_anchor",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conflict {
     pub kind: ConflictKind,
@@ -731,6 +758,18 @@ pub struct Conflict {
 pub enum Severity {
     Error,
     Warning,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 2] = [Severity::Error, Severity::Warning];
+
+    /// The serde name (a test in `render` holds them equal).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -761,6 +800,31 @@ pub enum NoteKind {
     Assumption,
     /// A directory with no users in scope.
     EmptyScope,
+}
+
+impl NoteKind {
+    pub const ALL: [NoteKind; 7] = [
+        NoteKind::PendingSync,
+        NoteKind::Protected,
+        NoteKind::Orphan,
+        NoteKind::Unmatched,
+        NoteKind::Deprovision,
+        NoteKind::Assumption,
+        NoteKind::EmptyScope,
+    ];
+
+    /// The serde name (a test in `render` holds them equal).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoteKind::PendingSync => "pending_sync",
+            NoteKind::Protected => "protected",
+            NoteKind::Orphan => "orphan",
+            NoteKind::Unmatched => "unmatched",
+            NoteKind::Deprovision => "deprovision",
+            NoteKind::Assumption => "assumption",
+            NoteKind::EmptyScope => "empty_scope",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use graph_emulator::Config;
 use graph_support::*;
-use idsync::desired::{GraphConfig, GraphCredential, SecretSource};
+use idsync::directory::graph::{Credential, Settings};
 use idsync::directory::graph::{GraphDirectory, GraphOptions};
 use idsync::directory::{DirectoryError, EntraOp, EntraRead, EntraWrite};
+use idsync::secret::SecretSource;
 
 /// A listener on 127.0.0.1 that accepts connections and never answers (nor closes them).
 fn black_hole() -> String {
@@ -39,11 +40,11 @@ fn impatient() -> GraphOptions {
     }
 }
 
-fn secret_config(url: &str, secret: &SecretFile) -> GraphConfig {
-    GraphConfig {
+fn secret_config(url: &str, secret: &SecretFile) -> Settings {
+    Settings {
         tenant_id: "00000000-0000-4000-8000-00000000beef".to_owned(),
         client_id: "00000000-0000-4000-8000-00000000cafe".to_owned(),
-        credential: GraphCredential::ClientSecret(SecretSource::File(secret.path.clone())),
+        credential: Credential::ClientSecret(SecretSource::File(secret.path.clone())),
         login_url: url.to_owned(),
         graph_url: url.to_owned(),
     }

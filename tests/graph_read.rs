@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use graph_emulator::Config;
 use graph_support::*;
-use idsync::desired::GraphCredential;
+use idsync::directory::graph::Credential;
 use idsync::directory::graph::{GraphDirectory, GraphOptions};
 use idsync::directory::{DirectoryError, EntraRead};
 
@@ -260,7 +260,7 @@ async fn a_wrong_secret_fails_connect_with_the_aadsts_error_and_never_shows_it()
     let (graph, secret) = connect(&emu, GraphOptions::default()).await;
     let debug = format!("{graph:?}");
     assert!(!debug.contains(emu.client_secret()), "{debug}");
-    assert!(debug.contains("credential: Secret(File("), "{debug}");
+    assert!(debug.contains("credential: ClientSecret(File("), "{debug}");
     drop(secret);
 }
 
@@ -303,7 +303,7 @@ async fn a_federated_token_file_is_read_again_on_every_refresh() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("azure-identity-token");
     std::fs::write(&file, format!("{good}\n")).unwrap();
-    let credential = GraphCredential::FederatedTokenFile(file.clone());
+    let credential = Credential::FederatedTokenFile(file.clone());
     let mut graph = GraphDirectory::connect_with(&config_with(&emu, credential), fast())
         .await
         .unwrap();

@@ -1,29 +1,29 @@
 //! Where the CLI writes, and with what colour.
 
-use std::io::IsTerminal;
-
+use anstream::AutoStream;
+use anstream::stream::RawStream;
 use idsync::render::Styler;
 
 use super::{ColorChoice, Global};
 
-/// Colour for a stream: `--color`, then `NO_COLOR`, then whether it is a terminal.
-pub fn styler(global: &Global, is_terminal: bool) -> Styler {
+/// Colour for a stream: `--color always|never`, else anstream's rules for `auto` — none when
+/// `NO_COLOR` is set or the stream is not a terminal (also `CLICOLOR=0`, `TERM=dumb`;
+/// `CLICOLOR_FORCE` forces it).
+pub fn styler<S: RawStream>(global: &Global, stream: &S) -> Styler {
     let enabled = match global.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
+        ColorChoice::Auto => AutoStream::choice(stream) != anstream::ColorChoice::Never,
     };
     Styler::new(enabled)
 }
 
 pub fn stdout_styler(global: &Global) -> Styler {
-    styler(global, std::io::stdout().is_terminal())
+    styler(global, &std::io::stdout())
 }
 
 pub fn stderr_styler(global: &Global) -> Styler {
-    styler(global, std::io::stderr().is_terminal())
+    styler(global, &std::io::stderr())
 }
 
 /// Prints an error and its causes on stderr.

@@ -16,8 +16,10 @@ pub use model::{
     Authority, DeprovisionAction, InitialState, SecretRef, SoftMatchKey, SourceAnchor,
 };
 pub use template::Template;
+// Secrets are named here and read by the connectors: the rules live in `crate::secret`.
+pub use crate::secret::{FORBIDDEN_SECRET_ENV, SECRET_ENV_PREFIX, SecretSource, check_secret_env};
 
-use crate::directory::{Dn, Filter, Guid};
+use crate::directory::{Dn, Filter, Guid, graph, ldap};
 use crate::names::{SamAccountName, Upn};
 
 /// A validated, merged desired state.
@@ -104,6 +106,20 @@ pub struct LdapConfig {
     pub timeout_seconds: u64,
 }
 
+impl From<&LdapConfig> for ldap::Settings {
+    fn from(c: &LdapConfig) -> Self {
+        ldap::Settings {
+            url: c.url.clone(),
+            start_tls: c.start_tls,
+            base_dn: c.base_dn.clone(),
+            bind_dn: c.bind_dn.clone(),
+            password: c.password.clone(),
+            ca_file: c.ca_file.clone(),
+            timeout_seconds: c.timeout_seconds,
+        }
+    }
+}
+
 /// Where Entra is read from.
 #[derive(Debug, Clone)]
 pub enum EntraConfig {
@@ -126,64 +142,21 @@ pub enum GraphCredential {
     FederatedTokenFile(PathBuf),
 }
 
-/// A secret's source, with relative paths already resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretSource {
-    Env(String),
-    File(PathBuf),
-}
-
-/// The prefix of every variable a desired state may name as a secret.
-pub const SECRET_ENV_PREFIX: &str = "IDSYNC_";
-
-/// Variables no desired state may name, whatever their prefix: the plan-signing key must
-/// never be sent to a directory a pull request points at.
-pub const FORBIDDEN_SECRET_ENV: &[&str] = &["IDSYNC_PLAN_KEY"];
-
-impl SecretSource {
-    /// Reads the secret now. Errors name the variable or file, never the value.
-    ///
-    /// The desired state is untrusted (DESIGN.md), so it must not choose which secret goes
-    /// where: a variable must start with [`SECRET_ENV_PREFIX`] and not be one of
-    /// [`FORBIDDEN_SECRET_ENV`]; a file must be a regular file of at most
-    /// [`SECRET_FILE_LIMIT`](crate::files::read::SECRET_FILE_LIMIT) bytes.
-    pub fn read(&self) -> Result<crate::directory::Secret, String> {
-        match self {
-            SecretSource::Env(name) => {
-                check_secret_env(name)?;
-                std::env::var(name)
-                    .map(crate::directory::Secret::new)
-                    .map_err(|_| format!("environment variable {name} is not set"))
-            }
-            SecretSource::File(path) => {
-                crate::files::read::read_regular_text(path, crate::files::read::SECRET_FILE_LIMIT)
-                    .map(|s| crate::directory::Secret::new(s.trim()))
-                    .map_err(|e| format!("cannot read secret file: {e}"))
-            }
+impl From<&GraphConfig> for graph::Settings {
+    fn from(c: &GraphConfig) -> Self {
+        graph::Settings {
+            tenant_id: c.tenant_id.clone(),
+            client_id: c.client_id.clone(),
+            credential: match &c.credential {
+                GraphCredential::ClientSecret(s) => graph::Credential::ClientSecret(s.clone()),
+                GraphCredential::FederatedTokenFile(p) => {
+                    graph::Credential::FederatedTokenFile(p.clone())
+                }
+            },
+            login_url: c.login_url.clone(),
+            graph_url: c.graph_url.clone(),
         }
     }
-}
-
-/// Whether a desired state may name `name` as a secret's variable; the error names it.
-pub fn check_secret_env(name: &str) -> Result<(), String> {
-    // Compared without case: on Windows `idsync_plan_key` is the same variable.
-    if FORBIDDEN_SECRET_ENV
-        .iter()
-        .any(|f| f.eq_ignore_ascii_case(name))
-    {
-        return Err(format!(
-            "environment variable {name} cannot hold a directory secret: it is idsync's own key"
-        ));
-    }
-    let prefixed = name
-        .get(..SECRET_ENV_PREFIX.len())
-        .is_some_and(|p| p.eq_ignore_ascii_case(SECRET_ENV_PREFIX));
-    if !prefixed {
-        return Err(format!(
-            "environment variable {name} cannot hold a directory secret: its name must start with {SECRET_ENV_PREFIX}"
-        ));
-    }
-    Ok(())
 }
 
 #[derive(Debug, Clone)]
@@ -265,68 +238,5 @@ impl fmt::Display for Issue {
             self.column.max(1),
             self.message
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secret_variables_must_be_idsyncs_and_never_the_plan_key() {
-        // DESIGN.md "The desired state is untrusted input": `{ env: NAME }` names a variable
-        // starting with IDSYNC_, never IDSYNC_PLAN_KEY. Checked before the variable is read,
-        // so these fail whether or not the variable is set (PATH and HOME always are).
-        for (name, why) in [
-            ("IDSYNC_PLAN_KEY", "idsync's own key"),
-            ("idsync_plan_key", "idsync's own key"),
-            ("PATH", "must start with IDSYNC_"),
-            ("HOME", "must start with IDSYNC_"),
-            ("IDSYNC", "must start with IDSYNC_"),
-            ("", "must start with IDSYNC_"),
-            ("AWS_SECRET_ACCESS_KEY", "must start with IDSYNC_"),
-        ] {
-            let e = SecretSource::Env(name.to_owned()).read().unwrap_err();
-            assert!(e.contains(why), "{name}: {e}");
-            assert!(e.contains(&format!("variable {name} ")), "{name}: {e}");
-        }
-        let path = std::env::var("PATH").unwrap_or_default();
-        let e = SecretSource::Env("PATH".to_owned()).read().unwrap_err();
-        assert!(
-            path.is_empty() || !e.contains(&path),
-            "never the value: {e}"
-        );
-        let e = SecretSource::Env("IDSYNC_TEST_SURELY_UNSET_7F3A".to_owned())
-            .read()
-            .unwrap_err();
-        assert_eq!(
-            e,
-            "environment variable IDSYNC_TEST_SURELY_UNSET_7F3A is not set"
-        );
-    }
-
-    #[test]
-    fn secret_files_are_small_regular_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("secret");
-        std::fs::write(&file, "s3cret\n").unwrap();
-        let secret = SecretSource::File(file.clone()).read().unwrap();
-        assert_eq!(secret.expose(), "s3cret");
-        std::fs::write(&file, vec![b'x'; 64 * 1024 + 1]).unwrap();
-        let e = SecretSource::File(file).read().unwrap_err();
-        assert!(e.contains("larger than the 65536 bytes"), "{e}");
-        // /dev/zero grew to gigabytes before failing; a directory is no secret either.
-        #[cfg(target_os = "linux")]
-        {
-            let e = SecretSource::File("/dev/zero".into()).read().unwrap_err();
-            assert_eq!(
-                e,
-                "cannot read secret file: /dev/zero is a character device, not a regular file"
-            );
-        }
-        let e = SecretSource::File(dir.path().to_owned())
-            .read()
-            .unwrap_err();
-        assert!(e.contains("is a directory"), "{e}");
     }
 }

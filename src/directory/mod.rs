@@ -7,6 +7,7 @@
 #![allow(async_fn_in_trait)]
 
 pub mod attributes;
+pub mod backoff;
 pub mod dn;
 pub mod filter;
 pub mod graph;

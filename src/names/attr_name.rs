@@ -119,7 +119,7 @@ impl AttrName {
     /// is hostile or broken).
     pub fn try_new(name: &str) -> Result<Self, TooManyNames> {
         let mut ids = interner().lock().unwrap_or_else(|p| p.into_inner());
-        let key = folded(name);
+        let key = super::fold(name);
         if let Some(&id) = ids.get(&key) {
             return Ok(AttrName(id));
         }
@@ -189,19 +189,10 @@ fn interner() -> &'static Mutex<HashMap<String, u16>> {
         let ids = WELL_KNOWN
             .iter()
             .zip(0u16..)
-            .map(|(name, id)| (folded(name), id))
+            .map(|(name, id)| (super::fold(name), id))
             .collect();
         Mutex::new(ids)
     })
-}
-
-/// The interning key: folded character by character, exactly as [`eq_ci`] compares.
-fn folded(name: &str) -> String {
-    if name.is_ascii() {
-        name.to_ascii_lowercase()
-    } else {
-        name.chars().flat_map(char::to_lowercase).collect()
-    }
 }
 
 const fn const_eq_ignore_ascii_case(a: &[u8], b: &[u8]) -> bool {

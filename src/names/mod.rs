@@ -12,6 +12,11 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 /// Iterates the case-folded characters of `s` without allocating.
+///
+/// The one folding rule: each character lower-cased on its own (`char::to_lowercase`), with
+/// no context. `str::to_lowercase` differs: it turns a word-final `Σ` into `ς`, so `ΣΑΣ`
+/// would fold to `σας` as a key yet equal `σασ` under [`eq_ci`]. Every comparison, hash,
+/// ordering and key here folds through this function.
 fn folded(s: &str) -> impl Iterator<Item = char> + '_ {
     s.chars().flat_map(char::to_lowercase)
 }
@@ -39,15 +44,16 @@ pub fn eq_ci(a: &str, b: &str) -> bool {
 
 /// Whether `name` is in `list`, without case (attribute names).
 pub fn listed(list: &[&str], name: &str) -> bool {
-    list.iter().any(|n| n.eq_ignore_ascii_case(name))
+    list.iter().any(|n| eq_ci(n, name))
 }
 
-/// The lower-cased form used as a hash-map key where a plain `String` key is wanted.
+/// The folded form used as a hash-map key where a plain `String` key is wanted: equal for
+/// two strings exactly when [`eq_ci`] holds.
 pub fn fold(s: &str) -> String {
     if s.is_ascii() {
         s.to_ascii_lowercase()
     } else {
-        s.to_lowercase()
+        folded(s).collect()
     }
 }
 
@@ -81,8 +87,23 @@ pub fn hash_ci<H: Hasher>(s: &str, state: &mut H) {
             state.write(out);
         }
     } else {
+        // The folded text as UTF-8, in the same 64-byte chunks as above: a non-ASCII name
+        // that folds to ASCII (KELVIN SIGN -> `k`) must hash as its ASCII twin.
+        let mut buf = [0u8; 64];
+        let mut len = 0;
         for c in folded(s) {
-            state.write_u32(c as u32);
+            let mut utf8 = [0u8; 4];
+            for &b in c.encode_utf8(&mut utf8).as_bytes() {
+                if len == buf.len() {
+                    state.write(&buf);
+                    len = 0;
+                }
+                buf[len] = b;
+                len += 1;
+            }
+        }
+        if len > 0 {
+            state.write(&buf[..len]);
         }
     }
     state.write_u8(0xff);
@@ -270,6 +291,44 @@ mod tests {
         assert_eq!(set.len(), 1);
         assert!(SamAccountName::new("a") < SamAccountName::new("B"));
         assert_eq!(Upn::new("Adam@Example.COM").to_string(), "Adam@Example.COM");
+    }
+
+    #[test]
+    fn one_folding_rule_for_equality_keys_order_hashes_and_interning() {
+        use std::hash::BuildHasher as _;
+        let hasher = std::collections::hash_map::RandomState::new();
+        let hash = |s: &str| hasher.hash_one(CiKey(s));
+        // Final sigma: `str::to_lowercase` would give `σας`; the rule is per character.
+        assert_eq!(fold("ΣΑΣ"), "σασ");
+        assert_eq!(fold("ß"), "ß");
+        assert_eq!(fold("İ"), "i\u{307}");
+        for (a, b, same) in [
+            ("ΣΑΣ", "σασ", true),
+            ("ΣΑΣ", "ΣΑΣ", true),
+            ("ΣΑΣ", "σας", false),
+            ("ß", "ẞ", true),
+            ("ß", "ss", false),
+            ("İ", "i\u{307}", true),
+            ("İ", "i", false),
+            ("Ärger", "äRGER", true),
+            // KELVIN SIGN lower-cases to an ASCII `k`, also past a 64-byte hash chunk.
+            ("\u{212A}", "k", true),
+            (
+                &format!("{}\u{212A}x", "a".repeat(63)),
+                &format!("{}kX", "a".repeat(63)),
+                true,
+            ),
+        ] {
+            let why = format!("{a} vs {b}");
+            assert_eq!(eq_ci(a, b), same, "eq_ci {why}");
+            assert_eq!(fold(a) == fold(b), same, "fold {why}");
+            assert_eq!(cmp_ci(a, b) == Ordering::Equal, same, "cmp_ci {why}");
+            assert_eq!(AttrName::new(a) == AttrName::new(b), same, "AttrName {why}");
+            assert_eq!(listed(&[b], a), same, "listed {why}");
+            if same {
+                assert_eq!(hash(a), hash(b), "hash_ci {why}");
+            }
+        }
     }
 
     #[test]

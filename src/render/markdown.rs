@@ -86,13 +86,10 @@ pub fn markdown(plan: &Plan) -> String {
     if !plan.conflicts.is_empty() {
         out.push_str("#### Conflicts\n\nThese identities get no actions until resolved.\n\n| kind | identity | message |\n|---|---|---|\n");
         for c in &plan.conflicts {
-            let kind = serde_json::to_value(c.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "| {kind} | {} | {}<br>{} |",
+                "| {} | {} | {}<br>{} |",
+                c.kind.as_str(),
                 cell(&c.identity),
                 cell(&c.message),
                 c.objects
@@ -127,13 +124,10 @@ pub fn markdown(plan: &Plan) -> String {
     if !plan.notes.is_empty() {
         out.push_str("#### Notes\n\n");
         for n in &plan.notes {
-            let kind = serde_json::to_value(n.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "- **{kind}** {}: {}",
+                "- **{}** {}: {}",
+                n.kind.as_str(),
                 cell(&n.identity),
                 cell(&n.message)
             );

@@ -122,3 +122,45 @@ pub(crate) fn id_list(ids: &[crate::plan::ActionId]) -> String {
     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
     ids.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::drift::{Cause, ItemKind};
+    use crate::plan::{ActionKind, ConflictKind, NoteKind, Severity, Side};
+
+    /// `serde_json`'s name of `v`: what JSON output and saved plans carry.
+    fn serde_name<T: serde::Serialize>(v: T) -> String {
+        match serde_json::to_value(v) {
+            Ok(serde_json::Value::String(s)) => s,
+            other => panic!("not a unit variant: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn as_str_is_the_serde_name_of_every_kind() {
+        // The renderers name kinds through `as_str`; JSON through serde. They must agree.
+        let mut names: Vec<(String, &str)> = Vec::new();
+        names.extend(ConflictKind::ALL.map(|k| (serde_name(k), k.as_str())));
+        names.extend(NoteKind::ALL.map(|k| (serde_name(k), k.as_str())));
+        names.extend(Severity::ALL.map(|k| (serde_name(k), k.as_str())));
+        names.extend(ItemKind::ALL.map(|k| (serde_name(k), k.as_str())));
+        names.extend(Cause::ALL.map(|k| (serde_name(k), k.as_str())));
+        let actions = [
+            ActionKind::Create,
+            ActionKind::Link,
+            ActionKind::Update,
+            ActionKind::Move,
+            ActionKind::Disable,
+            ActionKind::Delete,
+        ];
+        names.extend(actions.map(|k| (serde_name(k), k.as_str())));
+        names.extend([Side::Ad, Side::Entra].map(|k| (serde_name(k), k.as_str())));
+        assert_eq!(names.len(), 8 + 7 + 2 + 3 + 3 + 6 + 2);
+        for (serde, as_str) in &names {
+            assert_eq!(serde, as_str);
+        }
+        // ALL lists each variant once (a duplicate would hide a missing one).
+        let distinct: std::collections::HashSet<_> = names.iter().map(|(s, _)| s).collect();
+        assert_eq!(distinct.len(), names.len());
+    }
+}

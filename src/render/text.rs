@@ -25,15 +25,11 @@ pub fn text(plan: &Plan, s: Styler) -> String {
             s.error("Conflicts (these identities get no actions until resolved):")
         );
         for c in &plan.conflicts {
-            let kind = serde_json::to_value(c.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
             let _ = writeln!(
                 out,
                 "  {} {} {}: {}",
                 s.error("!"),
-                s.bold(&kind),
+                s.bold(c.kind.as_str()),
                 c.identity,
                 c.message
             );
@@ -61,11 +57,7 @@ pub fn text(plan: &Plan, s: Styler) -> String {
     if !plan.notes.is_empty() {
         let _ = writeln!(out, "\n{}", s.bold("Notes:"));
         for n in &plan.notes {
-            let kind = serde_json::to_value(n.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            let _ = writeln!(out, "  - {} {}: {}", kind, n.identity, n.message);
+            let _ = writeln!(out, "  - {} {}: {}", n.kind.as_str(), n.identity, n.message);
         }
     }
 

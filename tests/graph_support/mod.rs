@@ -7,9 +7,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use graph_emulator::{Config, Emulator, RunningEmulator};
-use idsync::desired::{GraphConfig, GraphCredential, SecretSource};
-use idsync::directory::graph::{GraphDirectory, GraphOptions};
+use idsync::directory::graph::{Credential, GraphDirectory, GraphOptions, Settings};
 use idsync::directory::{ProgressEvent, ProgressSink};
+use idsync::secret::SecretSource;
 use serde_json::{Map, Value, json};
 
 /// `n` cloud users `user00000@example.com`…, with a few properties to select.
@@ -74,15 +74,15 @@ pub fn secret_file(secret: &str) -> SecretFile {
 }
 
 /// Configuration pointing both endpoints at the emulator, with a client secret from `path`.
-pub fn config(emu: &RunningEmulator, secret: &Path) -> GraphConfig {
+pub fn config(emu: &RunningEmulator, secret: &Path) -> Settings {
     config_with(
         emu,
-        GraphCredential::ClientSecret(SecretSource::File(secret.to_owned())),
+        Credential::ClientSecret(SecretSource::File(secret.to_owned())),
     )
 }
 
-pub fn config_with(emu: &RunningEmulator, credential: GraphCredential) -> GraphConfig {
-    GraphConfig {
+pub fn config_with(emu: &RunningEmulator, credential: Credential) -> Settings {
+    Settings {
         tenant_id: emu.tenant_id().to_owned(),
         client_id: emu.client_id().to_owned(),
         credential,

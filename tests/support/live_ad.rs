@@ -1,26 +1,26 @@
-//! Test support for idsync's live AD connector: an `LdapConfig` for a Samba test DC, and a
+//! Test support for idsync's live AD connector: LDAP `Settings` for a Samba test DC, and a
 //! progress sink that records what it is told.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use idsync::desired::{LdapConfig, SecretSource};
-use idsync::directory::ldap::LdapDirectory;
+use idsync::directory::ldap::{LdapDirectory, Settings};
 use idsync::directory::{Dn, ProgressEvent, ProgressSink};
+use idsync::secret::SecretSource;
 
 use super::samba::SambaDc;
 
 /// A config for `dc` over LDAPS as Administrator (UPN), the password in a file inside `dir`.
-pub fn config(dc: &SambaDc, dir: &Path) -> LdapConfig {
+pub fn config(dc: &SambaDc, dir: &Path) -> Settings {
     config_with_password(dc, dir, dc.password())
 }
 
 /// [`config`] with another password (written to `dir/password`).
-pub fn config_with_password(dc: &SambaDc, dir: &Path, password: &str) -> LdapConfig {
+pub fn config_with_password(dc: &SambaDc, dir: &Path, password: &str) -> Settings {
     let file = dir.join("password");
     std::fs::write(&file, password).expect("write the password file");
-    LdapConfig {
+    Settings {
         url: dc.url().to_owned(),
         start_tls: false,
         base_dn: Dn::parse(dc.base_dn()).expect("base DN"),

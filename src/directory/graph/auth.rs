@@ -14,9 +14,9 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::GraphOptions;
-use crate::desired::SecretSource;
 use crate::directory::{DirectoryError, Secret};
 use crate::files::read::ReadError;
+use crate::secret::SecretSource;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -37,8 +37,9 @@ const MAX_ASSERTION_BYTES: u64 = 64 * 1024;
 
 /// How the app proves who it is.
 #[derive(Debug, Clone)]
-pub(crate) enum Credential {
-    Secret(SecretSource),
+pub enum Credential {
+    /// A client secret (never shown).
+    ClientSecret(SecretSource),
     /// A file holding the client assertion (a JWT from the CI's identity provider).
     FederatedTokenFile(PathBuf),
 }
@@ -186,11 +187,11 @@ impl Auth {
             };
             failures += 1;
             silence.spent(sent.elapsed());
-            let step = self
-                .options
-                .backoff_base
-                .saturating_mul(1 << failures.min(16))
-                .min(self.options.backoff_max);
+            let step = crate::directory::backoff::backoff(
+                self.options.backoff_base,
+                self.options.backoff_max,
+                failures,
+            );
             if failures >= self.options.max_attempts || !silence.allows(step) {
                 return Err(DirectoryError::Other(format!(
                     "{}: no token from {} after {failures} attempts: {failure}",
@@ -211,7 +212,7 @@ impl Auth {
             ("scope", self.scope.clone()),
         ];
         match &self.credential {
-            Credential::Secret(source) => {
+            Credential::ClientSecret(source) => {
                 let secret = source.read().map_err(|m| {
                     DirectoryError::Other(format!("{}: client secret: {m}", self.what()))
                 })?;

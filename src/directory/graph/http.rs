@@ -11,7 +11,6 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rand::Rng as _;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
@@ -292,15 +291,13 @@ impl Http {
         }
     }
 
-    /// Exponential backoff with "equal jitter": half the step fixed, half random.
+    /// The wait before retry `attempt` ([`crate::directory::backoff`] with these options).
     pub(crate) fn backoff(&self, attempt: u32) -> Duration {
-        let o = &self.options;
-        let step = o
-            .backoff_base
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-            .min(o.backoff_max);
-        let half = step / 2;
-        half + rand::rng().random_range(Duration::ZERO..=half)
+        crate::directory::backoff::backoff(
+            self.options.backoff_base,
+            self.options.backoff_max,
+            attempt,
+        )
     }
 }
 

@@ -13,12 +13,13 @@ mod write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::desired::{GraphConfig, GraphCredential};
 use crate::directory::{
     CloudUser, DirectoryError, EntraOp, EntraRead, EntraWrite, NoProgress, ProgressSink,
 };
 
-use auth::{Auth, Credential};
+pub use auth::Credential;
+
+use auth::Auth;
 use http::Http;
 
 /// Tuning of the Graph client. The defaults suit Entra ID; tests shorten the waits.
@@ -68,6 +69,20 @@ impl Default for GraphOptions {
     }
 }
 
+/// Which tenant and app, and where the endpoints are. The CLI builds it from the desired
+/// state (`directories.entra`); the connector owns the shape, so `directory` never reads
+/// `desired`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub credential: Credential,
+    /// The identity platform (`https://login.microsoftonline.com` in the public cloud).
+    pub login_url: String,
+    /// Graph itself (`https://graph.microsoft.com`).
+    pub graph_url: String,
+}
+
 /// Properties every read asks for: `CloudUser` cannot exist without them.
 const IDENTIFYING: &[&str] = &["id", "userPrincipalName"];
 
@@ -94,12 +109,12 @@ impl std::fmt::Debug for GraphDirectory {
 impl GraphDirectory {
     /// Connects with the default options; a token is fetched at once, so a wrong secret or
     /// tenant fails here.
-    pub async fn connect(config: &GraphConfig) -> Result<Self, DirectoryError> {
+    pub async fn connect(config: &Settings) -> Result<Self, DirectoryError> {
         Self::connect_with(config, GraphOptions::default()).await
     }
 
     pub async fn connect_with(
-        config: &GraphConfig,
+        config: &Settings,
         options: GraphOptions,
     ) -> Result<Self, DirectoryError> {
         let login_url = http::check_endpoint("login_url", &config.login_url)?;
@@ -110,16 +125,12 @@ impl GraphDirectory {
                 options.page_size
             )));
         }
-        let credential = match &config.credential {
-            GraphCredential::ClientSecret(s) => Credential::Secret(s.clone()),
-            GraphCredential::FederatedTokenFile(p) => Credential::FederatedTokenFile(p.clone()),
-        };
         let auth = Auth::new(
             &login_url,
             &graph_url,
             &config.tenant_id,
             &config.client_id,
-            credential,
+            config.credential.clone(),
             options.clone(),
         )?;
         let http = Http::new(auth, graph_url, options)?;

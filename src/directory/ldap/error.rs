@@ -5,7 +5,7 @@
 
 use ldap3::{LdapError, LdapResult};
 
-use super::conn::{Settings, Trouble, classify};
+use super::conn::{Resolved, Trouble, classify};
 use crate::directory::DirectoryError;
 
 /// RFC 4511's name for a result code.
@@ -98,7 +98,7 @@ pub(super) fn tls_error(e: &std::io::Error) -> Option<&rustls::Error> {
     e.get_ref()?.downcast_ref::<rustls::Error>()
 }
 
-fn tls_message(s: &Settings, e: &rustls::Error) -> String {
+fn tls_message(s: &Resolved, e: &rustls::Error) -> String {
     use rustls::CertificateError as C;
     let trust = match &s.ca_file {
         Some(path) => format!(
@@ -128,7 +128,7 @@ fn tls_message(s: &Settings, e: &rustls::Error) -> String {
 }
 
 /// A failed connect or bind, naming the URL and the bind account, never the password.
-pub(super) fn connect_error(s: &Settings, e: LdapError) -> DirectoryError {
+pub(super) fn connect_error(s: &Resolved, e: LdapError) -> DirectoryError {
     let object = format!("AD {}", s.url);
     let other = |message: String| DirectoryError::Refused {
         object: object.clone(),

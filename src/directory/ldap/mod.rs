@@ -21,13 +21,32 @@ mod write;
 pub use read::{attribute_list, users_filter};
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::desired::LdapConfig;
 use crate::directory::{
     AdCreate, AdMod, AdQuery, AdRead, AdUser, AdWrite, DirectoryError, Dn, Guid, NoProgress,
     ProgressSink, Taken, TakenQuery,
 };
+use crate::secret::SecretSource;
+
+/// How to reach and bind to a domain controller. The CLI builds it from the desired state
+/// (`directories.ad`); the connector owns the shape, so `directory` never reads `desired`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `ldaps://host[:port]` or `ldap://host[:port]`.
+    pub url: String,
+    /// StartTLS on an `ldap://` URL.
+    pub start_tls: bool,
+    /// Where domain-wide searches start.
+    pub base_dn: Dn,
+    pub bind_dn: String,
+    pub password: SecretSource,
+    /// The PEM file of the CA to trust instead of the system store.
+    pub ca_file: Option<PathBuf>,
+    /// Connect, and each operation or page (clamped to 1–300 s).
+    pub timeout_seconds: u64,
+}
 
 /// A connection to a domain controller, bound as the configured account.
 pub struct LdapDirectory {
@@ -40,7 +59,7 @@ pub struct LdapDirectory {
 impl LdapDirectory {
     /// Connects (TLS verified: `ca_file`, else the system trust store) and binds. Errors never
     /// contain the password.
-    pub async fn connect(config: &LdapConfig) -> Result<Self, DirectoryError> {
+    pub async fn connect(config: &Settings) -> Result<Self, DirectoryError> {
         let session = conn::Session::open(config).await?;
         Ok(LdapDirectory {
             session,
