@@ -102,6 +102,7 @@ impl TokenStore {
         // Cannot fail on a working OS; without randomness no token can be issued at all.
         rand::rngs::OsRng
             .try_fill_bytes(&mut bytes)
+            // Cannot fail on a working OS: a test double with no randomness cannot mint tokens at all.
             .expect("OS randomness");
         let token = URL_SAFE_NO_PAD.encode(bytes);
         let now = Instant::now();
