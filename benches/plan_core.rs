@@ -53,6 +53,7 @@ fn one(n: usize, mix: synthetic::Mix) {
             cloud: &cloud,
             taken: &[],
             reads: Default::default(),
+            tenant: &Default::default(),
         })
         .unwrap();
         times.push(start.elapsed().as_secs_f64());

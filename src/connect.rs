@@ -326,6 +326,7 @@ pub async fn read_and_plan(
             ad_source: &ad_source,
             entra_source: &entra_source,
         },
+        tenant: &Default::default(),
     };
     let mut planned = plan(input)?;
     let query = taken_query(&planned);

@@ -377,6 +377,7 @@ mod tests {
             cloud: &cloud,
             taken: &[],
             reads: Default::default(),
+            tenant: &Default::default(),
         })
         .unwrap();
         assert!(p.summary.create > 0 && p.summary.update > 0 && p.summary.link > 0);

@@ -60,6 +60,7 @@ pub fn run(global: &Global, args: &DriftArgs) -> anyhow::Result<ExitCode> {
                 cloud: &planned.cloud,
                 taken: &[],
                 reads: Default::default(),
+                tenant: &Default::default(),
             };
             let p = plan(input).with_context(|| format!("planning the baseline {name}"))?;
             Some((name.clone(), p))

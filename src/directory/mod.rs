@@ -19,7 +19,7 @@ pub mod snapshot;
 
 pub use dn::Dn;
 pub use filter::Filter;
-pub use model::{AdUser, CloudUser, Guid};
+pub use model::{AdUser, CloudUser, Guid, Tenant};
 
 use crate::names::{AttrName, ProxyAddress};
 
@@ -217,6 +217,14 @@ pub trait EntraRead {
         }
         Ok(out)
     }
+}
+
+/// Reads the Entra tenant data that decides matching (DESIGN.md, "Entra tenant data that
+/// decides matching"). A capability of its own: each part is read separately, and a part the
+/// directory cannot give (no such file, 403 without the permission) is `Part::Unknown` with
+/// why, never an error; only a broken answer or file is.
+pub trait TenantRead {
+    async fn read_tenant(&mut self) -> Result<Tenant, DirectoryError>;
 }
 
 /// One write to Entra ID, as Graph takes it.

@@ -11,7 +11,7 @@ mod reads;
 mod tests;
 
 use crate::desired::DesiredState;
-use crate::directory::{AdUser, CloudUser, Taken};
+use crate::directory::{AdUser, CloudUser, Taken, Tenant};
 use crate::plan::Plan;
 
 pub use planner::{AD_BASE_ATTRIBUTES, AD_REQUIRED_ATTRIBUTES, attribute_names_needed};
@@ -28,6 +28,9 @@ pub struct PlanInput<'a> {
     pub taken: &'a [Taken],
     /// Where the objects came from and what the reads did not carry.
     pub reads: Reads<'a>,
+    /// The tenant data that decides how Entra Connect matches; parts not read are assumed
+    /// as DESIGN.md states, and said so.
+    pub tenant: &'a Tenant,
 }
 
 /// What the planner knows about the reads themselves. Absent is not null: an attribute a

@@ -64,6 +64,7 @@ fn run(d: &DesiredState, ad: &[AdUser], cloud: &[CloudUser]) -> Plan {
         cloud,
         taken: &[],
         reads: Default::default(),
+        tenant: &Default::default(),
     })
     .expect("plan")
 }
@@ -188,6 +189,7 @@ fn provisioning_collision_with_an_object_outside_scope_is_a_conflict() {
         cloud: &[c],
         taken: &taken,
         reads: Default::default(),
+        tenant: &Default::default(),
     })
     .unwrap();
     assert!(p.actions.is_empty());
@@ -583,6 +585,7 @@ fn more_deletes_than_max_deletes_fails_the_whole_plan() {
         cloud: std::slice::from_ref(&keep),
         taken: &[],
         reads: Default::default(),
+        tenant: &Default::default(),
     })
     .unwrap_err();
     assert_eq!(err, PlanError::TooManyDeletes { count: 3, max: 2 });
@@ -594,6 +597,7 @@ fn more_deletes_than_max_deletes_fails_the_whole_plan() {
         cloud: &[keep],
         taken: &[],
         reads: Default::default(),
+        tenant: &Default::default(),
     })
     .unwrap();
     assert_eq!(p.summary.delete, 3);
@@ -611,6 +615,7 @@ fn an_empty_read_never_causes_deprovisioning() {
         cloud: &[],
         taken: &[],
         reads: Default::default(),
+        tenant: &Default::default(),
     })
     .unwrap_err();
     assert!(matches!(
@@ -632,6 +637,7 @@ fn an_empty_read_never_causes_deprovisioning() {
         cloud: &[orphan],
         taken: &[],
         reads: Default::default(),
+        tenant: &Default::default(),
     })
     .unwrap_err();
     assert!(matches!(
@@ -804,6 +810,7 @@ fn an_unread_ad_attribute_never_clears_the_cloud() {
             ad_source: "AD snapshot ad.ldif",
             entra_source: "",
         },
+        tenant: &Default::default(),
     })
     .unwrap();
     assert!(p.actions.is_empty(), "{:?}", kinds(&p));
@@ -958,6 +965,7 @@ fn a_value_the_desired_state_sets_is_written_even_where_the_old_one_is_unread() 
             ad_unread: &department,
             ..Default::default()
         },
+        tenant: &Default::default(),
     })
     .unwrap();
     assert_eq!(

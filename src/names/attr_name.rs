@@ -68,6 +68,7 @@ const WELL_KNOWN: &[&str] = &[
     "accountEnabled",
     "userAccountControl",
     "onPremisesSyncEnabled",
+    "onPremisesProvisioningErrors",
 ];
 
 impl AttrName {
@@ -85,6 +86,8 @@ impl AttrName {
     pub const ACCOUNT_ENABLED: AttrName = AttrName::well_known("accountEnabled");
     pub const ON_PREMISES_SYNC_ENABLED: AttrName = AttrName::well_known("onPremisesSyncEnabled");
     pub const USER_ACCOUNT_CONTROL: AttrName = AttrName::well_known("userAccountControl");
+    pub const ON_PREMISES_PROVISIONING_ERRORS: AttrName =
+        AttrName::well_known("onPremisesProvisioningErrors");
 
     /// The id of a well-known name (any case), computed at compile time in constants; a
     /// name that is not well-known does not compile.

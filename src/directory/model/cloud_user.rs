@@ -186,6 +186,28 @@ impl CloudUser {
         self.properties.text(AttrName::USER_TYPE)
     }
 
+    /// The values Entra Connect quarantined on this user (`onPremisesProvisioningErrors`:
+    /// duplicate attribute resiliency). Entries that are not objects with string members are
+    /// skipped: the property is read-only in Graph and only Entra writes it.
+    pub fn provisioning_errors(&self) -> Vec<super::ProvisioningError> {
+        let Some(Prop::Json(serde_json::Value::Array(items))) =
+            self.properties.get(AttrName::ON_PREMISES_PROVISIONING_ERRORS)
+        else {
+            return Vec::new();
+        };
+        let text = |v: &serde_json::Value, k: &str| v.get(k)?.as_str().map(str::to_owned);
+        items
+            .iter()
+            .filter_map(|v| {
+                Some(super::ProvisioningError {
+                    category: text(v, "category")?,
+                    property_causing_error: text(v, "propertyCausingError")?,
+                    value: text(v, "value")?,
+                })
+            })
+            .collect()
+    }
+
     pub fn set_upn(&mut self, value: &str) {
         self.mark_read(AttrName::USER_PRINCIPAL_NAME);
         self.properties

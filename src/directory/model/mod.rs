@@ -12,6 +12,7 @@ mod guid;
 mod kind;
 mod packed;
 mod properties;
+mod tenant;
 
 pub use ad_user::{
     AdUser, AttributeSource, DecodeError, OWNER_MARKER_PREFIX, UAC_ACCOUNTDISABLE,
@@ -23,3 +24,4 @@ pub use guid::{Guid, SmallBytes};
 pub use kind::ObjectKind;
 pub use packed::Values;
 pub use properties::{List, Prop, Properties};
+pub use tenant::{Domain, Part, ProvisioningError, SyncFeatures, Tenant};
