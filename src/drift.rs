@@ -270,6 +270,7 @@ mod tests {
             changes: Box::new([Change::set("jobTitle", "x".into(), after.into())]),
             depends_on: Box::default(),
             precondition: None,
+            matched: None,
         }
     }
 

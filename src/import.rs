@@ -18,7 +18,17 @@ pub fn identities_yaml(
     cloud: &[CloudUser],
     from: Side,
 ) -> String {
-    let joined = join::join(desired, ad, cloud);
+    // Bootstrap pairs what is joined today; the tenant's refusals are the plan's business.
+    let tenant = crate::directory::Tenant::default();
+    let joined = join::join(
+        desired,
+        ad,
+        cloud,
+        join::JoinContext {
+            tenant: &tenant,
+            ad_unread: &[],
+        },
+    );
     let mut pairs: Vec<(&AdUser, &CloudUser, MatchKind)> = Vec::new();
     let mut ad_only: Vec<&AdUser> = Vec::new();
     let mut cloud_only: Vec<&CloudUser> = Vec::new();

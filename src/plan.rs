@@ -209,6 +209,35 @@ pub struct Action {
     pub changes: Box<[Change]>,
     pub depends_on: Box<[ActionId]>,
     pub precondition: Option<Precondition>,
+    /// On `link` actions: how the pair was found (`match` in plan JSON).
+    #[serde(rename = "match", default, skip_serializing_if = "Option::is_none")]
+    pub matched: Option<Match>,
+}
+
+/// How a linked pair was found (DESIGN.md, "Matching" 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Match {
+    /// An `identities[]` entry names both sides.
+    Explicit,
+    /// The AD account carries idsync's ownership marker naming the cloud user.
+    Marker,
+    /// The cloud user's onPremisesImmutableId is the AD anchor.
+    Hard,
+    SoftSmtp,
+    SoftUpn,
+}
+
+impl Match {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Match::Explicit => "explicit",
+            Match::Marker => "marker",
+            Match::Hard => "hard",
+            Match::SoftSmtp => "soft_smtp",
+            Match::SoftUpn => "soft_upn",
+        }
+    }
 }
 
 impl Action {
@@ -716,10 +745,15 @@ pub enum ConflictKind {
     ProvisionCollision,
     /// An anchor another cloud user (or another link of the plan) already holds.
     DuplicateAnchor,
+    /// The cloud user holds an Entra directory role: Entra never matches it.
+    AdminRole,
+    /// The tenant blocks the only match that could pair them (InvalidHardMatch, or soft
+    /// match blocked).
+    MatchBlocked,
 }
 
 impl ConflictKind {
-    pub const ALL: [ConflictKind; 8] = [
+    pub const ALL: [ConflictKind; 10] = [
         ConflictKind::InvalidSoftMatch,
         ConflictKind::DuplicateUpn,
         ConflictKind::DuplicateSmtp,
@@ -728,6 +762,8 @@ impl ConflictKind {
         ConflictKind::DuplicateIdentity,
         ConflictKind::ProvisionCollision,
         ConflictKind::DuplicateAnchor,
+        ConflictKind::AdminRole,
+        ConflictKind::MatchBlocked,
     ];
 
     /// The serde name (a test in `render` holds them equal).
@@ -741,6 +777,8 @@ impl ConflictKind {
             ConflictKind::DuplicateIdentity => "duplicate_identity",
             ConflictKind::ProvisionCollision => "provision_collision",
             ConflictKind::DuplicateAnchor => "duplicate_anchor",
+            ConflictKind::AdminRole => "admin_role",
+            ConflictKind::MatchBlocked => "match_blocked",
         }
     }
 }
@@ -800,10 +838,12 @@ pub enum NoteKind {
     Assumption,
     /// A directory with no users in scope.
     EmptyScope,
+    /// AD objects Entra Connect's default rules never synchronize, left alone.
+    SyncExcluded,
 }
 
 impl NoteKind {
-    pub const ALL: [NoteKind; 7] = [
+    pub const ALL: [NoteKind; 8] = [
         NoteKind::PendingSync,
         NoteKind::Protected,
         NoteKind::Orphan,
@@ -811,6 +851,7 @@ impl NoteKind {
         NoteKind::Deprovision,
         NoteKind::Assumption,
         NoteKind::EmptyScope,
+        NoteKind::SyncExcluded,
     ];
 
     /// The serde name (a test in `render` holds them equal).
@@ -823,6 +864,7 @@ impl NoteKind {
             NoteKind::Deprovision => "deprovision",
             NoteKind::Assumption => "assumption",
             NoteKind::EmptyScope => "empty_scope",
+            NoteKind::SyncExcluded => "sync_excluded",
         }
     }
 }

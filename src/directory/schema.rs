@@ -29,11 +29,22 @@ pub const IDENTIFYING: &[&str] = &concat::<{ TYPED.len() + 1 }>(TYPED, &["object
 /// it left one out is refused.
 pub const REQUIRED: &[&str] = &concat::<5>(&["objectClass"], TYPED.split_at(4).0);
 
-/// Attributes every plan reads, whatever the desired state says: the identifying ones and
-/// the names shown for a user.
-pub const BASE: &[&str] = &concat::<{ TYPED.len() + 4 }>(
-    &concat::<{ TYPED.len() + 1 }>(&["objectClass"], TYPED),
-    &["displayName", "givenName", "sn"],
+/// Attributes Entra Connect's out-of-box rules exclude users by (besides sAMAccountName and
+/// the DN): `concept-azure-ad-connect-sync-default-configuration`, "User out-of-box rules".
+pub const SYNC_EXCLUSION: &[&str] = &[
+    "isCriticalSystemObject",
+    "msExchRecipientTypeDetails",
+    "mailNickname",
+];
+
+/// Attributes every plan reads, whatever the desired state says: the identifying ones, the
+/// names shown for a user, and what Entra Connect's default exclusions look at.
+pub const BASE: &[&str] = &concat::<{ TYPED.len() + 7 }>(
+    &concat::<{ TYPED.len() + 4 }>(
+        &concat::<{ TYPED.len() + 1 }>(&["objectClass"], TYPED),
+        &["displayName", "givenName", "sn"],
+    ),
+    SYNC_EXCLUSION,
 );
 
 /// Attributes AD stores as octet strings (syntax 2.5.5.10, `Object(Replica-Link)` included),
@@ -225,7 +236,7 @@ mod tests {
                 "userPrincipalName"
             ]
         );
-        assert_eq!(BASE.len(), 13);
+        assert_eq!(BASE.len(), 16);
         assert_eq!(&BASE[1..10], TYPED);
         for name in REQUIRED.iter().chain(IDENTIFYING) {
             assert!(listed(BASE, name), "{name}");

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::Reads;
 use crate::desired::DesiredState;
-use crate::directory::CloudUser;
+use crate::directory::{AdUser, CloudUser, Tenant};
 use crate::names::AttrName;
 use crate::plan::{Count, Inventory, Note, NoteKind};
 
@@ -138,4 +138,66 @@ fn source<'s>(described: &'s str, fallback: &'s str) -> &'s str {
     } else {
         described
     }
+}
+
+/// The `sync_excluded` note: in-scope AD objects Entra Connect's default rules never
+/// synchronize, listed once (the first few by name, then a count).
+pub(super) fn sync_excluded(ad: &[AdUser], excluded: &[(u32, &'static str)]) -> Option<Note> {
+    const LISTED: usize = 20;
+    if excluded.is_empty() {
+        return None;
+    }
+    let mut message = format!(
+        "Entra Connect's default rules never synchronize {} in-scope AD object{}, so idsync does not pair, provision, or deprovision {}: ",
+        excluded.len(),
+        if excluded.len() == 1 { "" } else { "s" },
+        if excluded.len() == 1 { "it" } else { "them" },
+    );
+    for (n, &(i, why)) in excluded.iter().take(LISTED).enumerate() {
+        if n > 0 {
+            message.push_str("; ");
+        }
+        let _ = write!(message, "{} ({why})", ad[i as usize].dn);
+    }
+    if excluded.len() > LISTED {
+        let _ = write!(message, "; and {} more", excluded.len() - LISTED);
+    }
+    Some(Note {
+        kind: NoteKind::SyncExcluded,
+        identity: AD.into(),
+        message,
+    })
+}
+
+/// One `assumption` note per part of the tenant data that was not read, naming what would
+/// settle it and what the plan assumed instead (DESIGN.md, "Entra tenant data that decides
+/// matching").
+pub(super) fn tenant_assumptions(tenant: &Tenant) -> Vec<Note> {
+    let parts = [
+        (
+            tenant.sync.why_unknown(),
+            "the tenant's sync features",
+            "assumed the defaults under which Entra Connect matches: hard- and soft-match blocks off, UPN soft match on, password hash sync on, UPN changes of managed users not synchronized",
+        ),
+        (
+            tenant.domains.why_unknown(),
+            "the tenant's domains",
+            "assumed every UPN suffix is a verified domain",
+        ),
+        (
+            tenant.role_holders.why_unknown(),
+            "the tenant's directory role holders",
+            "assumed no cloud user holds a directory role (Entra Connect never matches one that does)",
+        ),
+    ];
+    parts
+        .into_iter()
+        .filter_map(|(why, what, assumed)| {
+            Some(Note {
+                kind: NoteKind::Assumption,
+                identity: ENTRA.into(),
+                message: format!("{what} are unknown ({}): {assumed}", why?),
+            })
+        })
+        .collect()
 }

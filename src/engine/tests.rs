@@ -7,7 +7,8 @@ use crate::desired::{
     AdSelector, Authority, DeprovisionAction, DesiredState, EntraSelector, IdentitySpec,
     InitialState, ProvisionAdConfig, Selector, SoftMatchKey, SourceAnchor, Template,
 };
-use crate::directory::{AdUser, CloudUser, Dn, Guid, Taken};
+use crate::directory::model::{Domain, Part, SyncFeatures};
+use crate::directory::{AdUser, CloudUser, Dn, Guid, Taken, Tenant};
 use crate::plan::{Action, ActionKind, ConflictKind, NoteKind, ObjectId, Plan, Precondition, Side};
 
 const OU: &str = "OU=Office365,DC=corp,DC=example,DC=com";
@@ -57,14 +58,39 @@ fn with_provision(mut d: DesiredState) -> DesiredState {
     d
 }
 
+/// A tenant whose data was all read: DESIGN.md's assumptions as facts, example.com verified,
+/// nobody holding a role. Tests of the tenant rules change one part.
+fn tenant() -> Tenant {
+    Tenant {
+        sync: Part::Read(SyncFeatures::ASSUMED),
+        domains: Part::Read(vec![
+            Domain {
+                name: "example.com".into(),
+                is_verified: true,
+                is_initial: false,
+            },
+            Domain {
+                name: "example.onmicrosoft.com".into(),
+                is_verified: true,
+                is_initial: true,
+            },
+        ]),
+        role_holders: Part::Read(Default::default()),
+    }
+}
+
 fn run(d: &DesiredState, ad: &[AdUser], cloud: &[CloudUser]) -> Plan {
+    run_in(d, ad, cloud, &tenant())
+}
+
+fn run_in(d: &DesiredState, ad: &[AdUser], cloud: &[CloudUser], tenant: &Tenant) -> Plan {
     plan(PlanInput {
         desired: d,
         ad,
         cloud,
         taken: &[],
         reads: Default::default(),
-        tenant: &Default::default(),
+        tenant,
     })
     .expect("plan")
 }
@@ -189,7 +215,7 @@ fn provisioning_collision_with_an_object_outside_scope_is_a_conflict() {
         cloud: &[c],
         taken: &taken,
         reads: Default::default(),
-        tenant: &Default::default(),
+        tenant: &tenant(),
     })
     .unwrap();
     assert!(p.actions.is_empty());
@@ -230,7 +256,11 @@ fn local_suffix_is_prepared_for_soft_match() {
 }
 
 #[test]
-fn soft_match_keys_follow_the_configured_order_and_can_be_disabled() {
+fn soft_match_keys_follow_entras_order_and_can_be_disabled() {
+    // Entra soft-matches on the primary SMTP address, then the UPN, whatever order the config
+    // lists them in (how-to-connect-install-existing-tenant, "Hard-match vs Soft-match":
+    // "it tries to use the incoming object's userPrincipalName or primary ProxyAddress";
+    // DESIGN.md "Matching" 3 fixes SMTP first). `[upn, smtp]` must not pair the UPN twin.
     let mut d = desired();
     let mut a = ad(1, "x");
     a.set_proxy_addresses(["SMTP:shared@example.com"]);
@@ -238,17 +268,23 @@ fn soft_match_keys_follow_the_configured_order_and_can_be_disabled() {
     by_smtp.set_proxy_addresses(["SMTP:shared@example.com"]);
     let by_upn = cloud("c-upn", "x@example.com");
     let p = run(&d, &[a.clone()], &[by_smtp.clone(), by_upn.clone()]);
+    let link = find(&p, ActionKind::Link, Side::Entra, "other@example.com");
+    assert_eq!(link.object, Some(ObjectId::from("c-smtp")));
+    assert_eq!(link.matched, Some(crate::plan::Match::SoftSmtp));
+
+    d.soft_match = vec![SoftMatchKey::Upn, SoftMatchKey::Smtp];
+    let p = run(&d, &[a.clone()], &[by_smtp.clone(), by_upn.clone()]);
     assert_eq!(
         find(&p, ActionKind::Link, Side::Entra, "other@example.com").object,
         Some(ObjectId::from("c-smtp"))
     );
 
-    d.soft_match = vec![SoftMatchKey::Upn, SoftMatchKey::Smtp];
+    // Only the UPN key: it pairs by UPN.
+    d.soft_match = vec![SoftMatchKey::Upn];
     let p = run(&d, &[a.clone()], &[by_smtp.clone(), by_upn.clone()]);
-    assert_eq!(
-        find(&p, ActionKind::Link, Side::Entra, "x@example.com").object,
-        Some(ObjectId::from("c-upn"))
-    );
+    let link = find(&p, ActionKind::Link, Side::Entra, "x@example.com");
+    assert_eq!(link.object, Some(ObjectId::from("c-upn")));
+    assert_eq!(link.matched, Some(crate::plan::Match::SoftUpn));
 
     d.soft_match = vec![];
     let p = run(&d, &[a], &[by_smtp, by_upn]);
@@ -403,6 +439,8 @@ fn two_ad_users_claiming_one_cloud_user_is_a_conflict() {
     b.set_upn("chris@corp.local");
     let mut c = cloud("c1", "chris@example.com");
     c.set_mail("chris@example.com");
+    // Graph adds mail to proxyAddresses itself; the proxy address is what Entra matches on.
+    c.set_proxy_addresses(["SMTP:chris@example.com"]);
     let p = run(&d, &[a, b], &[c]);
     assert_eq!(p.conflicts.len(), 1);
     assert_eq!(p.conflicts[0].kind, ConflictKind::AmbiguousMatch);
@@ -585,7 +623,7 @@ fn more_deletes_than_max_deletes_fails_the_whole_plan() {
         cloud: std::slice::from_ref(&keep),
         taken: &[],
         reads: Default::default(),
-        tenant: &Default::default(),
+        tenant: &tenant(),
     })
     .unwrap_err();
     assert_eq!(err, PlanError::TooManyDeletes { count: 3, max: 2 });
@@ -597,7 +635,7 @@ fn more_deletes_than_max_deletes_fails_the_whole_plan() {
         cloud: &[keep],
         taken: &[],
         reads: Default::default(),
-        tenant: &Default::default(),
+        tenant: &tenant(),
     })
     .unwrap();
     assert_eq!(p.summary.delete, 3);
@@ -615,7 +653,7 @@ fn an_empty_read_never_causes_deprovisioning() {
         cloud: &[],
         taken: &[],
         reads: Default::default(),
-        tenant: &Default::default(),
+        tenant: &tenant(),
     })
     .unwrap_err();
     assert!(matches!(
@@ -637,7 +675,7 @@ fn an_empty_read_never_causes_deprovisioning() {
         cloud: &[orphan],
         taken: &[],
         reads: Default::default(),
-        tenant: &Default::default(),
+        tenant: &tenant(),
     })
     .unwrap_err();
     assert!(matches!(
@@ -810,7 +848,7 @@ fn an_unread_ad_attribute_never_clears_the_cloud() {
             ad_source: "AD snapshot ad.ldif",
             entra_source: "",
         },
-        tenant: &Default::default(),
+        tenant: &tenant(),
     })
     .unwrap();
     assert!(p.actions.is_empty(), "{:?}", kinds(&p));
@@ -965,7 +1003,7 @@ fn a_value_the_desired_state_sets_is_written_even_where_the_old_one_is_unread() 
             ad_unread: &department,
             ..Default::default()
         },
-        tenant: &Default::default(),
+        tenant: &tenant(),
     })
     .unwrap();
     assert_eq!(

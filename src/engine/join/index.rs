@@ -11,11 +11,17 @@ use crate::names::{ProxyAddress, eq_ci};
 
 /// Every SMTP address a cloud user answers to: proxy addresses and `mail` (may repeat one).
 pub(super) fn cloud_smtp(u: &CloudUser) -> impl Iterator<Item = &str> {
+    cloud_proxy_smtp(u).chain(u.mail())
+}
+
+/// The SMTP addresses Entra soft-matches a cloud user on: its `smtp:` proxy addresses only
+/// (`mail` is not a key: Graph adds it to proxyAddresses itself; how-to-connect-install-
+/// existing-tenant, "Sync with existing users").
+pub(super) fn cloud_proxy_smtp(u: &CloudUser) -> impl Iterator<Item = &str> {
     u.proxy_addresses()
         .filter_map(ProxyAddress::parse)
         .filter(ProxyAddress::is_smtp)
         .map(|p| p.address)
-        .chain(u.mail())
 }
 
 /// An AD user's primary SMTP address (its `SMTP:` proxy address).

@@ -1,7 +1,7 @@
 //! Hard match on the anchor, then soft match, and settling the claims on each cloud user.
 
 use super::super::index::{HashIndex, ci_hash, exact_hash};
-use super::index::{cloud_smtp, primary_smtp, routable};
+use super::index::{cloud_proxy_smtp, primary_smtp, routable};
 use super::{Joiner, MatchKind, base64_anchor, small};
 use crate::desired::SoftMatchKey;
 use crate::names::eq_ci;
@@ -31,7 +31,7 @@ impl Joiner<'_> {
                 by_immutable.insert(exact_hash(id.as_bytes()), c);
             }
             let mut last = None;
-            for a in cloud_smtp(&self.cloud[c]) {
+            for a in cloud_proxy_smtp(&self.cloud[c]) {
                 let h = ci_hash(&[a]);
                 if last != Some(h) {
                     by_smtp.insert(h, c);
@@ -74,11 +74,11 @@ impl Joiner<'_> {
             if claims.len() > before {
                 continue;
             }
-            for key in &self.desired.soft_match {
-                if let Some(c) = self.soft_candidate(a, *key) {
-                    claims.push((small(c), small(a), MatchKind::Soft(*key)));
-                    break;
-                }
+            if let Some((c, key)) = self
+                .soft_keys()
+                .find_map(|key| Some((self.soft_candidate(a, key)?, key)))
+            {
+                claims.push((small(c), small(a), MatchKind::Soft(key)));
             }
         }
         claims.sort_unstable_by_key(|&(c, a, _)| (c, a));
@@ -177,7 +177,7 @@ impl Joiner<'_> {
                             _ => "UPN",
                         };
                         let message = format!(
-                            "soft-matches cloud user {cloud_name} by {key}, but its onPremisesImmutableId is {existing}, not this object's anchor {expected} (Entra: InvalidSoftMatch)"
+                            "soft-matches cloud user {cloud_name} by {key}, but its onPremisesImmutableId is {existing}, not this object's anchor {expected} (Entra: InvalidSoftMatch). Since duplicate attribute resiliency, Entra Connect will then create a second cloud user with the duplicate {key} quarantined (a UPN like <prefix>+NNNN@<initial domain>) instead of failing"
                         );
                         self.conflict(
                             ConflictKind::InvalidSoftMatch,
@@ -209,10 +209,7 @@ impl Joiner<'_> {
         if let Some(c) = self.by_anchor(by_immutable, &anchor).next() {
             return Some(c);
         }
-        self.desired
-            .soft_match
-            .iter()
-            .find_map(|key| self.soft_candidate(a, *key))
+        self.soft_keys().find_map(|key| self.soft_candidate(a, key))
     }
 
     /// The cloud user AD user `a` soft-matches by one key (the first, if several).
@@ -224,7 +221,7 @@ impl Joiner<'_> {
                 self.cloud_by_smtp
                     .candidates(ci_hash(&[address]))
                     .filter(usable)
-                    .filter(|&c| cloud_smtp(&self.cloud[c]).any(|x| eq_ci(x, address)))
+                    .filter(|&c| cloud_proxy_smtp(&self.cloud[c]).any(|x| eq_ci(x, address)))
                     .min()
             }
             SoftMatchKey::Upn => {

@@ -7,16 +7,19 @@
 //! each key), `duplicates` (before matching), `matching` (hard and soft).
 
 mod duplicates;
+mod exclusions;
 mod index;
 mod matching;
 
 use super::anchor::anchor_bytes;
 use super::index::HashIndex;
 use crate::desired::{AdSelector, DesiredState, EntraSelector, SoftMatchKey};
-use crate::directory::{AdUser, CloudUser};
+use crate::directory::{AdUser, CloudUser, Tenant};
 use crate::names::{AttrName, eq_ci};
 use crate::plan::{Conflict, ConflictKind};
 
+pub use exclusions::EXCHANGE_SYSTEM_MASK;
+pub(crate) use exclusions::ExclusionNames;
 pub(crate) use index::{AdIndex, CloudIndex};
 
 /// How a pair was found.
@@ -69,10 +72,25 @@ pub struct Joined<'a> {
     /// The indexes built for the join, for the planner to reuse.
     pub(crate) ad_index: AdIndex<'a>,
     pub(crate) cloud_index: CloudIndex<'a>,
+    /// In-scope AD users Entra Connect's default rules never sync, with why (sorted by index).
+    pub excluded: Vec<(u32, &'static str)>,
 }
 
-pub fn join<'a>(desired: &'a DesiredState, ad: &'a [AdUser], cloud: &'a [CloudUser]) -> Joined<'a> {
-    let mut j = Joiner::new(desired, ad, cloud);
+/// What the join reads besides the objects.
+#[derive(Debug, Clone, Copy)]
+pub struct JoinContext<'a> {
+    pub tenant: &'a Tenant,
+    /// AD attributes the read did not carry (absent is not null).
+    pub ad_unread: &'a [AttrName],
+}
+
+pub fn join<'a>(
+    desired: &'a DesiredState,
+    ad: &'a [AdUser],
+    cloud: &'a [CloudUser],
+    context: JoinContext<'a>,
+) -> Joined<'a> {
+    let mut j = Joiner::new(desired, ad, cloud, context);
     j.duplicates();
     j.explicit();
     j.marker();
@@ -120,6 +138,11 @@ type DuplicateGroup = (ConflictKind, String, Vec<usize>, Vec<usize>, String);
 
 struct Joiner<'a> {
     desired: &'a DesiredState,
+    tenant: &'a Tenant,
+    /// See [`Joined::excluded`].
+    excluded: Vec<(u32, &'static str)>,
+    /// Cloud users by onPremisesImmutableId without case, for explicit pairs; built on first use.
+    by_immutable_ci: std::cell::OnceCell<HashIndex>,
     ad: &'a [AdUser],
     cloud: &'a [CloudUser],
     universe: Universe,
@@ -145,13 +168,31 @@ fn small(i: usize) -> u32 {
 }
 
 impl<'a> Joiner<'a> {
-    fn new(desired: &'a DesiredState, ad: &'a [AdUser], cloud: &'a [CloudUser]) -> Self {
+    fn new(
+        desired: &'a DesiredState,
+        ad: &'a [AdUser],
+        cloud: &'a [CloudUser],
+        context: JoinContext<'a>,
+    ) -> Self {
         let ad_index = AdIndex::build(ad);
         let cloud_index = CloudIndex::build(cloud);
         let mut ad_ok: Vec<bool> = ad
             .iter()
             .map(|u| desired.scope.contains(&u.dn) && is_user_entry(u))
             .collect();
+        // An export that carries no sAMAccountName at all says nothing about who has one.
+        let sam_read = !context.ad_unread.contains(&AttrName::SAM_ACCOUNT_NAME)
+            && ad.iter().any(|u| u.sam_account_name().is_some());
+        let names = ExclusionNames::new();
+        let mut excluded = Vec::new();
+        for (i, u) in ad.iter().enumerate() {
+            if ad_ok[i]
+                && let Some(why) = names.excluded(u, sam_read)
+            {
+                ad_ok[i] = false;
+                excluded.push((small(i), why));
+            }
+        }
         let mut cloud_ok: Vec<bool> = cloud.iter().map(|u| !u.is_guest()).collect();
         // `ignore: true` removes objects from everything: never touched, never reported.
         for spec in desired.identities.iter().filter(|s| s.ignore) {
@@ -168,6 +209,9 @@ impl<'a> Joiner<'a> {
         }
         Joiner {
             desired,
+            tenant: context.tenant,
+            excluded,
+            by_immutable_ci: std::cell::OnceCell::new(),
             ad,
             cloud,
             ad_blocked: vec![false; ad.len()],
@@ -254,10 +298,13 @@ impl<'a> Joiner<'a> {
                         Some(i) => Some(i),
                         None => {
                             let cloud = spec.entra.as_ref().and_then(|sel| self.find_cloud(sel));
-                            let why = if found.is_empty() {
-                                "does not exist"
-                            } else {
-                                "is outside scope"
+                            let excluded = found.iter().find_map(|&i| self.excluded_why(i));
+                            let why = match excluded {
+                                _ if found.is_empty() => "does not exist".to_owned(),
+                                Some(why) => format!(
+                                    "Entra Connect's default rules never synchronize ({why})"
+                                ),
+                                None => "is outside scope".to_owned(),
                             };
                             let message = format!(
                                 "identities[] at {} names AD {}, which {why}",
@@ -322,9 +369,56 @@ impl<'a> Joiner<'a> {
                 self.cloud_spec[i] = Some(small(s));
             }
             if let (Some(a), Some(c)) = (ad, cloud) {
+                if let Some(holder) = self.anchor_held_elsewhere(a, c) {
+                    let anchor = base64_anchor(&self.ad[a], self.desired.source_anchor);
+                    let message = format!(
+                        "identities[] at {} pairs AD {} with {}, but its anchor {anchor} is already the onPremisesImmutableId of {} (unique in the tenant, without regard to case): Graph would refuse the link, and Entra Connect would hard-match that user instead",
+                        spec.origin,
+                        self.ad[a].dn,
+                        self.cloud_label(c),
+                        self.cloud_label(holder),
+                    );
+                    self.conflict(
+                        ConflictKind::DuplicateAnchor,
+                        name,
+                        &[a],
+                        &[c, holder],
+                        message,
+                    );
+                    continue;
+                }
                 self.pair(a, c, MatchKind::Explicit);
             }
         }
+    }
+
+    /// Why Entra Connect never syncs in-scope AD user `i`, if it is excluded.
+    fn excluded_why(&self, i: usize) -> Option<&'static str> {
+        let i = small(i);
+        self.excluded
+            .binary_search_by_key(&i, |&(j, _)| j)
+            .ok()
+            .map(|k| self.excluded[k].1)
+    }
+
+    /// Another cloud user (in the universe) whose onPremisesImmutableId is AD user `a`'s
+    /// anchor, without regard to case.
+    fn anchor_held_elsewhere(&self, a: usize, c: usize) -> Option<usize> {
+        use super::index::ci_hash;
+        let anchor = base64_anchor(&self.ad[a], self.desired.source_anchor);
+        let cloud = self.cloud;
+        let ix = self.by_immutable_ci.get_or_init(|| {
+            let mut ix = HashIndex::with_capacity(cloud.len());
+            for (i, u) in cloud.iter().enumerate() {
+                if let Some(id) = u.immutable_id().filter(|s| !s.is_empty()) {
+                    ix.insert(ci_hash(&[id]), i);
+                }
+            }
+            ix
+        });
+        ix.candidates(ci_hash(&[&anchor]))
+            .filter(|&i| i != c && self.universe.cloud_ok[i])
+            .find(|&i| cloud[i].immutable_id().is_some_and(|v| eq_ci(v, &anchor)))
     }
 
     fn find_cloud(&self, sel: &EntraSelector) -> Option<usize> {
@@ -362,7 +456,24 @@ impl<'a> Joiner<'a> {
         }
     }
 
+    /// Pairs them, unless the tenant refuses: Entra never matches an on-premises user with a
+    /// cloud user that holds a directory role (`how-to-connect-install-existing-tenant`,
+    /// "Admin role considerations"), by soft or by hard match.
     fn pair(&mut self, a: usize, c: usize, how: MatchKind) {
+        let cloud = &self.cloud[c];
+        let roles = self.tenant.roles_of(cloud.id());
+        if !cloud.sync_enabled && !roles.is_empty() {
+            let identity = cloud.upn().to_owned();
+            let message = format!(
+                "cloud user {identity} holds the Entra directory role{} {}: Entra Connect never matches an on-premises user with a cloud user that has an admin role, by soft or hard match. Remove the role{} before the first sync (and add {} back after it)",
+                if roles.len() == 1 { "" } else { "s" },
+                roles.join(", "),
+                if roles.len() == 1 { "" } else { "s" },
+                if roles.len() == 1 { "it" } else { "them" },
+            );
+            self.conflict(ConflictKind::AdminRole, identity, &[a], &[c], message);
+            return;
+        }
         self.ad_pair[a] = Some((small(c), how));
         self.cloud_pair[c] = Some(small(a));
     }
@@ -415,7 +526,18 @@ impl<'a> Joiner<'a> {
             cloud_blocked: self.cloud_blocked,
             ad_index: self.ad_index,
             cloud_index: self.cloud_index,
+            excluded: self.excluded,
         }
+    }
+
+    /// Entra's soft-match keys in Entra's fixed order (SMTP, then UPN while the tenant's
+    /// `softMatchOnUpnEnabled` is on), of those `matching.soft_match` lets idsync pair on.
+    fn soft_keys(&self) -> impl Iterator<Item = SoftMatchKey> + '_ {
+        let upn_on = self.tenant.features().soft_match_on_upn;
+        [SoftMatchKey::Smtp, SoftMatchKey::Upn]
+            .into_iter()
+            .filter(move |k| self.desired.soft_match.contains(k))
+            .filter(move |k| *k != SoftMatchKey::Upn || upn_on)
     }
 }
 

@@ -54,6 +54,7 @@ impl Batch {
             changes: changes.into(),
             depends_on: Box::default(),
             precondition: ad_precondition(ad),
+            matched: None,
         }
     }
 
@@ -76,6 +77,7 @@ impl Batch {
             changes: changes.into(),
             depends_on: Box::default(),
             precondition: Some(entra_precondition(cloud)),
+            matched: None,
         }
     }
 

@@ -27,7 +27,7 @@ use super::index::{HashIndex, ci_hash};
 use super::join::{self, AdIndex, CloudIndex, Joint};
 use super::{PlanError, PlanInput, Reads, reads};
 use crate::desired::{
-    Authority, DeprovisionAction, DesiredState, IdentitySpec, InitialState, Selector,
+    Authority, DeprovisionAction, DesiredState, IdentitySpec, InitialState, Selector, SoftMatchKey,
 };
 use crate::directory::attributes::{self as mapping, ValueKind};
 use crate::directory::model::{OWNER_MARKER_PREFIX, UAC_ACCOUNTDISABLE, UAC_NORMAL_ACCOUNT};
@@ -37,7 +37,7 @@ use crate::names::{
 };
 use crate::plan::{
     Action, ActionId, ActionKind, Change, Conflict, ConflictKind, Diagnostic, KNOWN_AFTER_APPLY,
-    Note, NoteKind, ObjectKind, Plan, Precondition, Severity, Side, Text, Value,
+    Match, Note, NoteKind, ObjectKind, Plan, Precondition, Severity, Side, Text, Value,
 };
 
 struct Planner<'a> {
@@ -82,7 +82,15 @@ struct Planner<'a> {
 
 pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     let d = input.desired;
-    let joined = join::join(d, input.ad, input.cloud);
+    let joined = join::join(
+        d,
+        input.ad,
+        input.cloud,
+        join::JoinContext {
+            tenant: input.tenant,
+            ad_unread: input.reads.ad_unread,
+        },
+    );
 
     let mut taken = HashMap::default();
     for t in input.taken {
@@ -171,6 +179,9 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         input.cloud,
         &attribute_names_needed(d).1,
     ));
+    p.notes.extend(reads::tenant_assumptions(input.tenant));
+    p.notes
+        .extend(reads::sync_excluded(input.ad, &joined.excluded));
     let mut plan = p.finish()?;
     plan.inventory = inventory;
     Ok(plan)
@@ -340,11 +351,35 @@ impl<'a> Planner<'a> {
     fn identity(&mut self, joint: &Joint, batch: &mut Batch) {
         let name = self.identity_name(joint);
         let protected = self.protected(joint);
-        match (joint.ad(), joint.cloud()) {
-            (Some(a), Some(c)) => self.pair(joint, name, a, c, batch),
-            (None, Some(c)) => self.cloud_only(joint, name, c, batch),
-            (Some(a), None) => self.ad_only(joint, name, a, batch),
-            (None, None) => {}
+        let how = match (joint.ad(), joint.cloud()) {
+            (Some(a), Some(c)) => {
+                self.pair(joint, name, a, c, batch);
+                joint.how.map(|how| match how {
+                    join::MatchKind::Explicit => Match::Explicit,
+                    join::MatchKind::Marker => Match::Marker,
+                    join::MatchKind::Hard => Match::Hard,
+                    join::MatchKind::Soft(SoftMatchKey::Smtp) => Match::SoftSmtp,
+                    join::MatchKind::Soft(SoftMatchKey::Upn) => Match::SoftUpn,
+                })
+            }
+            // The AD account idsync creates carries its ownership marker.
+            (None, Some(c)) => {
+                self.cloud_only(joint, name, c, batch);
+                Some(Match::Marker)
+            }
+            // The cloud user idsync creates carries the AD anchor: Entra Connect hard-matches.
+            (Some(a), None) => {
+                self.ad_only(joint, name, a, batch);
+                Some(Match::Hard)
+            }
+            (None, None) => None,
+        };
+        for action in batch
+            .actions
+            .iter_mut()
+            .filter(|a| a.action == ActionKind::Link)
+        {
+            action.matched = how;
         }
         if protected && !batch.actions.is_empty() {
             let what: Vec<String> = batch
@@ -409,6 +444,7 @@ mod tests {
             changes: Box::default(),
             depends_on: deps.iter().map(|&d| ActionId(d)).collect(),
             precondition: None,
+            matched: None,
         }
     }
 

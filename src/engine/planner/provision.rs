@@ -293,6 +293,7 @@ impl<'a> Planner<'a> {
             changes: changes.into(),
             depends_on: Box::default(),
             precondition: Some(Precondition::Absent),
+            matched: None,
         });
         batch.actions.push(Action {
             depends_on: Box::new([create]),
@@ -323,6 +324,7 @@ impl<'a> Planner<'a> {
                 )]),
                 depends_on: Box::new([create]),
                 precondition: None,
+                matched: None,
             });
         }
     }
@@ -425,6 +427,7 @@ impl<'a> Planner<'a> {
             changes: changes.into(),
             depends_on: Box::default(),
             precondition: Some(Precondition::Absent),
+            matched: None,
         });
         self.write_back_consistency_guid(name, ad, batch);
     }
