@@ -66,7 +66,12 @@ fn one(n: usize, mix: synthetic::Mix) {
     times.sort_by(f64::total_cmp);
     if std::env::var_os("PLAN_CORE_BREAKDOWN").is_some() {
         let start = Instant::now();
-        let j = idsync::engine::join::join(&desired, &ad, &cloud);
+        let tenant = idsync::directory::Tenant::default();
+        let context = idsync::engine::join::JoinContext {
+            tenant: &tenant,
+            ad_unread: &[],
+        };
+        let j = idsync::engine::join::join(&desired, &ad, &cloud, context);
         eprintln!(
             "join alone: {:.3} s ({} joints)",
             start.elapsed().as_secs_f64(),

@@ -257,6 +257,15 @@ pub fn separators(raw: &str) -> impl Iterator<Item = usize> + '_ {
     })
 }
 
+/// Whether the DN's first RDN carries AD's mangling mark (`\0ACNF:`, `\0ADEL:`): a line
+/// feed, escaped, then the mark and the object's GUID.
+pub fn rdn_mark(dn: &str, mark: &str) -> bool {
+    let first = split_rdns(dn).into_iter().next().unwrap_or_default();
+    first.as_bytes().windows(3 + mark.len()).any(|w| {
+        w[..3].eq_ignore_ascii_case(b"\\0a") && w[3..].eq_ignore_ascii_case(mark.as_bytes())
+    })
+}
+
 /// A DN string split at its unescaped separators, each RDN's text as written (trimmed).
 pub fn split_rdns(raw: &str) -> Vec<&str> {
     let mut parts = Vec::new();

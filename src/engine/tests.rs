@@ -11,17 +11,17 @@ use crate::directory::model::{Domain, Part, SyncFeatures};
 use crate::directory::{AdUser, CloudUser, Dn, Guid, Taken, Tenant};
 use crate::plan::{Action, ActionKind, ConflictKind, NoteKind, ObjectId, Plan, Precondition, Side};
 
-const OU: &str = "OU=Office365,DC=corp,DC=example,DC=com";
-const CLOUD_OU: &str = "OU=Cloud,OU=Office365,DC=corp,DC=example,DC=com";
+pub(super) const OU: &str = "OU=Office365,DC=corp,DC=example,DC=com";
+pub(super) const CLOUD_OU: &str = "OU=Cloud,OU=Office365,DC=corp,DC=example,DC=com";
 
-fn guid(n: u8) -> Guid {
+pub(super) fn guid(n: u8) -> Guid {
     let mut b = [0u8; 16];
     b[0] = n;
     b[15] = 0xaa;
     Guid(b)
 }
 
-fn ad(n: u8, sam: &str) -> AdUser {
+pub(super) fn ad(n: u8, sam: &str) -> AdUser {
     let mut u = AdUser::new(Dn::parse(&format!("CN={sam},{OU}")).unwrap(), guid(n));
     u.set_sam_account_name(sam);
     u.set_upn(format!("{sam}@example.com").as_str());
@@ -32,7 +32,7 @@ fn ad(n: u8, sam: &str) -> AdUser {
     u
 }
 
-fn cloud(id: &str, upn: &str) -> CloudUser {
+pub(super) fn cloud(id: &str, upn: &str) -> CloudUser {
     let mut c = CloudUser::new(id, upn);
     c.account_enabled = Some(true);
     c.properties.insert(
@@ -42,14 +42,14 @@ fn cloud(id: &str, upn: &str) -> CloudUser {
     c
 }
 
-fn desired() -> DesiredState {
+pub(super) fn desired() -> DesiredState {
     let mut d = DesiredState::with_scope(&[OU]);
     d.upn_suffixes
         .insert("corp.local".into(), "example.com".into());
     d
 }
 
-fn with_provision(mut d: DesiredState) -> DesiredState {
+pub(super) fn with_provision(mut d: DesiredState) -> DesiredState {
     d.provision_ad = Some(ProvisionAdConfig {
         ou: Dn::parse(CLOUD_OU).unwrap(),
         sam_account_name: Template::parse("{mailNickname}").unwrap(),
@@ -60,7 +60,7 @@ fn with_provision(mut d: DesiredState) -> DesiredState {
 
 /// A tenant whose data was all read: DESIGN.md's assumptions as facts, example.com verified,
 /// nobody holding a role. Tests of the tenant rules change one part.
-fn tenant() -> Tenant {
+pub(super) fn tenant() -> Tenant {
     Tenant {
         sync: Part::Read(SyncFeatures::ASSUMED),
         domains: Part::Read(vec![
@@ -79,11 +79,16 @@ fn tenant() -> Tenant {
     }
 }
 
-fn run(d: &DesiredState, ad: &[AdUser], cloud: &[CloudUser]) -> Plan {
+pub(super) fn run(d: &DesiredState, ad: &[AdUser], cloud: &[CloudUser]) -> Plan {
     run_in(d, ad, cloud, &tenant())
 }
 
-fn run_in(d: &DesiredState, ad: &[AdUser], cloud: &[CloudUser], tenant: &Tenant) -> Plan {
+pub(super) fn run_in(
+    d: &DesiredState,
+    ad: &[AdUser],
+    cloud: &[CloudUser],
+    tenant: &Tenant,
+) -> Plan {
     plan(PlanInput {
         desired: d,
         ad,
@@ -95,21 +100,21 @@ fn run_in(d: &DesiredState, ad: &[AdUser], cloud: &[CloudUser], tenant: &Tenant)
     .expect("plan")
 }
 
-fn find<'p>(p: &'p Plan, kind: ActionKind, side: Side, identity: &str) -> &'p Action {
+pub(super) fn find<'p>(p: &'p Plan, kind: ActionKind, side: Side, identity: &str) -> &'p Action {
     p.actions
         .iter()
         .find(|a| a.action == kind && a.directory == side && *a.identity == *identity)
         .unwrap_or_else(|| panic!("no {kind:?} {side:?} for {identity} in {:#?}", p.actions))
 }
 
-fn change<'a>(a: &'a Action, attribute: &str) -> &'a crate::plan::Change {
+pub(super) fn change<'a>(a: &'a Action, attribute: &str) -> &'a crate::plan::Change {
     a.changes
         .iter()
         .find(|c| c.attribute == attribute)
         .unwrap_or_else(|| panic!("no change of {attribute} in {a:#?}"))
 }
 
-fn kinds(p: &Plan) -> Vec<(ActionKind, Side, String)> {
+pub(super) fn kinds(p: &Plan) -> Vec<(ActionKind, Side, String)> {
     p.actions
         .iter()
         .map(|a| (a.action, a.directory, a.identity.to_string()))

@@ -35,7 +35,7 @@ impl ExclusionNames {
         }
         // `CBool(InStr(DNComponent(CRef([dn]),1),"\\0ACNF:")>0)`: replication victims. The
         // readers drop them already; a DN built elsewhere is still caught here.
-        if u.dn.as_str().contains("\\0ACNF:") || u.dn.as_str().contains("\\0aCNF:") {
+        if crate::directory::dn::rdn_mark(u.dn.as_str(), "CNF:") {
             return Some("a replication conflict object (\\0ACNF: in its name)");
         }
         let sam = u.sam_account_name();

@@ -26,7 +26,119 @@ impl PairChanges {
     }
 }
 
+/// How Entra Connect will pair a linked pair, given the tenant's blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// By anchor: the cloud user carries it already, or idsync's `link entra` sets it.
+    HardMatch,
+    /// The tenant blocks cloud object takeover through hard match: by the soft-match keys
+    /// idsync prepares, with no `link entra`.
+    SoftMatch,
+}
+
 impl<'a> Planner<'a> {
+    /// The route Entra Connect can take to pair them; `None` (with a `match_blocked` conflict)
+    /// when the tenant blocks the only one there is. With
+    /// `blockCloudObjectTakeoverThroughHardMatchEnabled` on, Entra Connect refuses to take
+    /// over a cloud-managed user by its anchor (InvalidHardMatch), so setting
+    /// onPremisesImmutableId would turn a soft match that works into a failure
+    /// (how-to-connect-install-existing-tenant, "Hard-match vs Soft-match"). Synced users are
+    /// matched already.
+    fn match_route(
+        &self,
+        name: &str,
+        ad: &AdUser,
+        cloud: &CloudUser,
+        batch: &mut Batch,
+    ) -> Option<Route> {
+        let features = self.tenant.features();
+        if cloud.sync_enabled || !features.block_cloud_object_takeover_through_hard_match {
+            return Some(Route::HardMatch);
+        }
+        let anchor = immutable_id(ad, self.d.source_anchor);
+        let Some(existing) = cloud.immutable_id().filter(|s| !s.is_empty()) else {
+            return Some(Route::SoftMatch);
+        };
+        let why = if existing == anchor {
+            format!(
+                "{} already carries the anchor of {} as onPremisesImmutableId, so Entra Connect will try a hard match, and the tenant blocks cloud object takeover through hard match (blockCloudObjectTakeoverThroughHardMatchEnabled): it fails with InvalidHardMatch. Lift the block for the migration, or clear onPremisesImmutableId so the soft match can pair them",
+                cloud.upn(),
+                ad.dn
+            )
+        } else {
+            format!(
+                "{} carries another anchor ({existing}) as onPremisesImmutableId, and the tenant blocks cloud object takeover through hard match (blockCloudObjectTakeoverThroughHardMatchEnabled), so idsync cannot set this object's anchor {anchor} and a soft match would be InvalidSoftMatch",
+                cloud.upn()
+            )
+        };
+        batch.conflicts.push(Conflict {
+            kind: ConflictKind::MatchBlocked,
+            identity: name.to_owned(),
+            objects: vec![ad.dn.to_string(), cloud_label(cloud)],
+            message: why,
+        });
+        None
+    }
+
+    /// With hard match blocked, the pair stands only if Entra Connect will soft-match them
+    /// once the plan is applied: soft match not blocked, and AD's primary SMTP address among
+    /// the cloud's, or (while `softMatchOnUpnEnabled`) the UPNs equal.
+    fn soft_match_blocked(
+        &self,
+        name: &str,
+        ad: &AdUser,
+        cloud: &CloudUser,
+        ad_upn: Option<&str>,
+        planned_proxies: &Option<Vec<String>>,
+        changes: &PairChanges,
+    ) -> Option<Conflict> {
+        let features = self.tenant.features();
+        let cloud_upn = changes
+            .entra
+            .iter()
+            .find(|c| c.attribute == "userPrincipalName")
+            .and_then(|c| c.after.as_str())
+            .unwrap_or(cloud.upn());
+        let ad_primary = match planned_proxies {
+            Some(planned) => primary_smtp_of(planned.iter().map(String::as_str)),
+            None => primary_smtp_of(ad.proxy_addresses()),
+        };
+        let smtp = ad_primary.is_some_and(|p| {
+            cloud
+                .proxy_addresses()
+                .filter_map(ProxyAddress::parse)
+                .any(|c| c.is_smtp() && eq_ci(c.address, p))
+        });
+        let upn = features.soft_match_on_upn
+            && ad_upn.is_some_and(|u| eq_ci(&self.d.routable_upn(u), cloud_upn));
+        let message = if features.block_soft_match {
+            format!(
+                "the tenant blocks both hard-match takeover (blockCloudObjectTakeoverThroughHardMatchEnabled) and soft match (blockSoftMatchEnabled), so Entra Connect cannot pair {} with {}; lift one of the blocks for the migration",
+                ad.dn,
+                cloud.upn()
+            )
+        } else if smtp || upn {
+            return None;
+        } else {
+            format!(
+                "only a hard match could pair {} with {}, and the tenant blocks cloud object takeover through hard match (blockCloudObjectTakeoverThroughHardMatchEnabled): after this plan neither the primary SMTP address nor{} the UPN would match. Lift the block for the migration, or make the soft-match keys agree",
+                ad.dn,
+                cloud.upn(),
+                if features.soft_match_on_upn {
+                    ""
+                } else {
+                    " (softMatchOnUpnEnabled is off)"
+                }
+            )
+        };
+        Some(Conflict {
+            kind: ConflictKind::MatchBlocked,
+            identity: name.to_owned(),
+            objects: vec![ad.dn.to_string(), cloud_label(cloud)],
+            message,
+        })
+    }
+
     pub(super) fn pair(
         &mut self,
         joint: &Joint,
@@ -43,7 +155,10 @@ impl<'a> Planner<'a> {
         if !PAIR_KEYS.iter().all(|&k| cloud.carries(k)) {
             return;
         }
-        if !self.hard_match(name, ad, cloud, c, batch) {
+        let Some(route) = self.match_route(name, ad, cloud, batch) else {
+            return;
+        };
+        if route == Route::HardMatch && !self.hard_match(name, ad, cloud, c, batch) {
             return;
         }
         self.write_back_consistency_guid(name, ad, batch);
@@ -54,6 +169,13 @@ impl<'a> Planner<'a> {
         let upn = self.converge_upn(spec, ad, cloud, &mut changes);
         let (mail, proxies) = self.converge_mail(spec, ad, cloud, &mut changes);
         let display = self.converge_attributes(spec, name, ad, cloud, &mut changes, batch);
+        if route == Route::SoftMatch
+            && let Some(blocked) =
+                self.soft_match_blocked(name, ad, cloud, upn.as_deref(), &proxies, &changes)
+        {
+            batch.conflicts.push(blocked);
+            return;
+        }
         Self::push_pair_changes(name, ad, cloud, changes, batch);
         self.follow_provisioning_ou(name, ad, batch);
 

@@ -2,7 +2,7 @@
 //! from them.
 
 use crate::directory::Dn;
-use crate::directory::dn::split_rdns;
+use crate::directory::dn::rdn_mark;
 use crate::directory::ldif::{COMPLETE_EXPORT, Entry, LdifError, LdifFile};
 use crate::directory::model::{AdUser, AttributeSource, DecodeError, Guid};
 use crate::names::listed;
@@ -35,15 +35,6 @@ pub(super) fn is_tombstone(entry: &Entry) -> bool {
         .first_text("isDeleted")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("TRUE"))
         || rdn_mark(entry.dn(), "DEL:")
-}
-
-/// Whether the DN's first RDN carries AD's mangling mark (`\0ACNF:`, `\0ADEL:`): a line
-/// feed, escaped, then the mark and the object's GUID.
-pub(super) fn rdn_mark(dn: &str, mark: &str) -> bool {
-    let first = split_rdns(dn).into_iter().next().unwrap_or_default();
-    first.as_bytes().windows(3 + mark.len()).any(|w| {
-        w[..3].eq_ignore_ascii_case(b"\\0a") && w[3..].eq_ignore_ascii_case(mark.as_bytes())
-    })
 }
 
 /// An ldapsearch trailer that says the search stopped early (`result: 4 Size limit exceeded`)
