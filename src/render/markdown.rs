@@ -36,11 +36,13 @@ pub fn markdown(plan: &Plan) -> String {
                 );
                 break;
             }
-            let deps = if a.depends_on.is_empty() {
-                String::new()
-            } else {
-                format!(" (after {})", id_list(&a.depends_on))
+            let mut deps = match a.matched {
+                Some(how) => format!(" (paired by {})", how.as_str()),
+                None => String::new(),
             };
+            if !a.depends_on.is_empty() {
+                let _ = write!(deps, " (after {})", id_list(&a.depends_on));
+            }
             let _ = writeln!(
                 out,
                 "<details><summary><code>{}</code> <b>{}</b> {}{} <code>{}</code> — {}{}</summary>\n",

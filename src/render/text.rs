@@ -75,6 +75,9 @@ fn action(out: &mut String, a: &Action, s: Styler) {
         ActionKind::Delete => (s.remove("-"), "will be deleted"),
     };
     let mut header = format!("  # {} {} {}", a.directory.as_str(), a.target, verb);
+    if let Some(how) = a.matched {
+        let _ = write!(header, " (paired by {})", how.as_str());
+    }
     if !a.depends_on.is_empty() {
         let _ = write!(header, " (after {})", id_list(&a.depends_on));
     }
