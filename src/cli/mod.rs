@@ -7,6 +7,7 @@ mod output;
 mod plan;
 mod progress;
 mod schema;
+mod shell;
 mod snapshot;
 mod validate;
 
@@ -99,6 +100,13 @@ enum Command {
     Import(import::ImportArgs),
     /// Export a directory as the snapshot files idsync reads (AD: LDIF; Entra: a folder).
     Snapshot(snapshot::SnapshotArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), subcommands included.
+    Man,
 }
 
 pub fn main() -> ExitCode {
@@ -111,6 +119,8 @@ pub fn main() -> ExitCode {
         Command::Drift(args) => drift::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
         Command::Snapshot(args) => snapshot::run(&cli.global, args),
+        Command::Completions { shell } => shell::completions(*shell),
+        Command::Man => shell::man(),
     };
     match result {
         Ok(code) => code,

@@ -106,6 +106,13 @@ pub fn cloud(n: u8, upn: &str, extra: Value) -> Value {
         for (k, v) in e {
             u.insert(k.clone(), v.clone());
         }
+        // As Graph answers: setting `mail` adds it to proxyAddresses as the primary SMTP
+        // address (soft match reads proxyAddresses, not mail).
+        if let Some(mail) = e.get("mail").and_then(Value::as_str)
+            && !e.contains_key("proxyAddresses")
+        {
+            u.insert("proxyAddresses".into(), json!([format!("SMTP:{mail}")]));
+        }
     }
     u
 }
