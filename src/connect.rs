@@ -297,11 +297,12 @@ pub enum RunError {
     Plan(#[from] crate::engine::PlanError),
 }
 
-/// A plan with the objects it was made from.
+/// A plan with the objects and tenant data it was made from.
 pub struct Planned {
     pub plan: crate::plan::Plan,
     pub ad: Vec<AdUser>,
     pub cloud: Vec<CloudUser>,
+    pub tenant: crate::directory::Tenant,
 }
 
 /// Reads both directories and plans. When the plan creates AD accounts, their names are
@@ -342,6 +343,7 @@ pub async fn read_and_plan(
         plan: planned,
         ad: ad_users,
         cloud: cloud_users,
+        tenant: Default::default(),
     })
 }
 

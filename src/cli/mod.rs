@@ -2,6 +2,7 @@
 
 mod apply;
 mod drift;
+mod explain;
 mod import;
 mod output;
 mod plan;
@@ -100,6 +101,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Export a directory as the snapshot files idsync reads (AD: LDIF; Entra: a folder).
     Snapshot(snapshot::SnapshotArgs),
+    /// Trace one identity: scope, every match rule in Entra's order, conflicts, planned actions.
+    Explain(explain::ExplainArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions {
         #[arg(value_enum)]
@@ -119,6 +122,7 @@ pub fn main() -> ExitCode {
         Command::Drift(args) => drift::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
         Command::Snapshot(args) => snapshot::run(&cli.global, args),
+        Command::Explain(args) => explain::run(&cli.global, args),
         Command::Completions { shell } => shell::completions(*shell),
         Command::Man => shell::man(),
     };

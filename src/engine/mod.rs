@@ -3,6 +3,7 @@
 
 pub mod anchor;
 pub mod diagnostics;
+pub mod explain;
 mod index;
 pub mod join;
 mod planner;

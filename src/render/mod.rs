@@ -2,12 +2,14 @@
 //! pull-request comment). They know the plan, not the directories.
 
 mod drift;
+mod explain;
 mod markdown;
 mod report;
 mod style;
 mod text;
 
 pub use drift::{drift_json, drift_junit, drift_markdown, drift_text};
+pub use explain::{explain_json, explain_text};
 pub use markdown::markdown;
 pub use report::{report_json, report_text};
 pub use style::Styler;
