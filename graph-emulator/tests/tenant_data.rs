@@ -135,16 +135,18 @@ async fn domains_default_to_the_initial_domain_and_the_users_suffixes() {
 // https://learn.microsoft.com/graph/api/rbacapplication-list-roleassignments
 #[tokio::test]
 async fn role_definitions_and_paged_role_assignments() {
-    let mut config = Config::default();
-    config.directory = DirectorySeed {
-        role_assignments: (0..250)
-            .map(|i| {
-                obj(
-                    json!({"principalId": format!("00000000-0000-4000-8000-{i:012}"),
+    let config = Config {
+        directory: DirectorySeed {
+            role_assignments: (0..250)
+                .map(|i| {
+                    obj(
+                        json!({"principalId": format!("00000000-0000-4000-8000-{i:012}"),
                     "roleDefinitionId": GLOBAL_ADMINISTRATOR}),
-                )
-            })
-            .collect(),
+                    )
+                })
+                .collect(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let emu = start_with(config, sample_users()).await;
@@ -209,8 +211,10 @@ async fn role_definitions_and_paged_role_assignments() {
 // https://learn.microsoft.com/graph/api/domain-list (Domain.Read.All or Directory.Read.All).
 #[tokio::test]
 async fn reads_without_the_permission_are_403_authorization_request_denied() {
-    let mut config = Config::default();
-    config.app_roles = Some(vec!["User.ReadWrite.All".into(), "Domain.Read.All".into()]);
+    let config = Config {
+        app_roles: Some(vec!["User.ReadWrite.All".into(), "Domain.Read.All".into()]),
+        ..Default::default()
+    };
     let emu = start_with(config, sample_users()).await;
     let g = Graph::new(&emu).await;
     assert_eq!(g.get("/domains").await.status, 200);
@@ -235,8 +239,10 @@ async fn reads_without_the_permission_are_403_authorization_request_denied() {
     }
 
     // A higher privileged permission the page lists is enough.
-    let mut config = Config::default();
-    config.app_roles = Some(vec!["Directory.Read.All".into()]);
+    let config = Config {
+        app_roles: Some(vec!["Directory.Read.All".into()]),
+        ..Default::default()
+    };
     let emu = start_with(config, sample_users()).await;
     let g = Graph::new(&emu).await;
     assert_eq!(g.get("/domains").await.status, 200);

@@ -110,14 +110,17 @@ pub const SOURCES: [Source; 4] = [SYNC, DOMAINS, ROLE_ASSIGNMENTS, ROLE_DEFINITI
 /// duplicate attribute resiliency).
 pub const USER_PROPERTIES: &[&str] = &["onPremisesProvisioningErrors"];
 
+/// The objects of one answer, read or unknown and why.
+pub type Answer = Part<Vec<Map<String, Value>>>;
+
 /// The four answers, each read (its objects, with the properties in [`Source::properties`]) or
 /// unknown and why.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TenantDocs {
-    pub sync: Part<Vec<Map<String, Value>>>,
-    pub domains: Part<Vec<Map<String, Value>>>,
-    pub role_assignments: Part<Vec<Map<String, Value>>>,
-    pub role_definitions: Part<Vec<Map<String, Value>>>,
+    pub sync: Answer,
+    pub domains: Answer,
+    pub role_assignments: Answer,
+    pub role_definitions: Answer,
 }
 
 /// An object of an answer that cannot be read: its position in the collection and why.
@@ -129,7 +132,7 @@ pub struct ItemError {
 
 impl TenantDocs {
     /// Every part, with its source.
-    pub fn parts(&self) -> [(Source, &Part<Vec<Map<String, Value>>>); 4] {
+    pub fn parts(&self) -> [(Source, &Answer); 4] {
         [
             (SYNC, &self.sync),
             (DOMAINS, &self.domains),

@@ -113,7 +113,10 @@ fn read_part(
                 }
                 None if top.keys().any(|k| k.eq_ignore_ascii_case("id")) => {
                     let end = text.trim_end().len();
-                    (vec![Value::Object(top)], vec![root..end])
+                    (
+                        vec![Value::Object(top)],
+                        std::iter::once(root..end).collect(),
+                    )
                 }
                 _ => return Err(at(root, shape_help())),
             }
