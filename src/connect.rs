@@ -11,9 +11,10 @@ use crate::desired::{AdConfig, DesiredState, EntraConfig};
 use crate::directory::graph::GraphDirectory;
 use crate::directory::ldap::LdapDirectory;
 use crate::directory::snapshot::{AdSnapshot, EntraSnapshot};
+use crate::directory::tenant_docs::{self, TenantDocs};
 use crate::directory::{
     AdCreate, AdMod, AdQuery, AdRead, AdUser, AdWrite, CloudUser, DirectoryError, Dn, EntraOp,
-    EntraRead, EntraWrite, Guid, ProgressSink, Taken, TakenQuery,
+    EntraRead, EntraWrite, Guid, ProgressSink, Taken, TakenQuery, Tenant, TenantRead,
 };
 use crate::engine::{AD_BASE_ATTRIBUTES, AD_REQUIRED_ATTRIBUTES, attribute_names_needed};
 use crate::names::AttrName;
@@ -173,9 +174,16 @@ pub fn ad_query(desired: &DesiredState) -> AdQuery {
     }
 }
 
-/// The Graph properties a desired state needs.
+/// The Graph properties a desired state needs, and the user properties of the tenant data
+/// (quarantined duplicates), which every plan reads.
 pub fn graph_select(desired: &DesiredState) -> Vec<String> {
-    attribute_names_needed(desired).1
+    let mut select = attribute_names_needed(desired).1;
+    for &p in tenant_docs::USER_PROPERTIES {
+        if !select.iter().any(|s| s.eq_ignore_ascii_case(p)) {
+            select.push(p.to_owned());
+        }
+    }
+    select
 }
 
 /// Reads both directories at once.
@@ -188,6 +196,24 @@ pub async fn read_both(
     let select = graph_select(desired);
     let (a, e) = tokio::join!(ad.read_users(&query), entra.read_users(&select));
     Ok((a?, e?))
+}
+
+/// Reads both directories at once, and the Entra tenant data after the users.
+pub async fn read_with_tenant(
+    desired: &DesiredState,
+    ad: &mut AdDirectory,
+    entra: &mut EntraDirectory,
+) -> Result<(Vec<AdUser>, Vec<CloudUser>, Tenant), DirectoryError> {
+    let query = ad_query(desired);
+    let select = graph_select(desired);
+    let cloud = async {
+        let users = entra.read_users(&select).await?;
+        let tenant = entra.read_tenant().await?;
+        Ok::<_, DirectoryError>((users, tenant))
+    };
+    let (a, e) = tokio::join!(ad.read_users(&query), cloud);
+    let (users, tenant) = e?;
+    Ok((a?, users, tenant))
 }
 
 impl AdRead for AdDirectory {
@@ -286,6 +312,25 @@ impl EntraWrite for EntraDirectory {
     }
 }
 
+impl EntraDirectory {
+    /// The tenant's answers to the tenant data requests as read (for `idsync snapshot`).
+    pub async fn read_tenant_docs(&mut self) -> Result<TenantDocs, DirectoryError> {
+        match self {
+            EntraDirectory::Snapshot(s) => Ok(s.read_tenant_docs()?),
+            EntraDirectory::Graph(g) => g.read_tenant_docs().await,
+        }
+    }
+}
+
+impl TenantRead for EntraDirectory {
+    async fn read_tenant(&mut self) -> Result<Tenant, DirectoryError> {
+        match self {
+            EntraDirectory::Snapshot(s) => s.read_tenant().await,
+            EntraDirectory::Graph(g) => g.read_tenant().await,
+        }
+    }
+}
+
 /// Why reading and planning failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -302,7 +347,8 @@ pub struct Planned {
     pub plan: crate::plan::Plan,
     pub ad: Vec<AdUser>,
     pub cloud: Vec<CloudUser>,
-    pub tenant: crate::directory::Tenant,
+    /// The tenant data the plan was made with (a baseline plan uses it too).
+    pub tenant: Tenant,
 }
 
 /// Reads both directories and plans. When the plan creates AD accounts, their names are
@@ -313,7 +359,7 @@ pub async fn read_and_plan(
     entra: &mut EntraDirectory,
 ) -> Result<Planned, RunError> {
     use crate::engine::{PlanInput, plan};
-    let (ad_users, cloud_users) = read_both(desired, ad, entra).await?;
+    let (ad_users, cloud_users, tenant) = read_with_tenant(desired, ad, entra).await?;
     let (ad_unread, ad_unread_why) = ad.unread(&ad_query(desired).attributes)?;
     let (ad_source, entra_source) = (ad.describe(), entra.describe());
     let mut input = PlanInput {
@@ -327,7 +373,7 @@ pub async fn read_and_plan(
             ad_source: &ad_source,
             entra_source: &entra_source,
         },
-        tenant: &Default::default(),
+        tenant: &tenant,
     };
     let mut planned = plan(input)?;
     let query = taken_query(&planned);
@@ -343,7 +389,7 @@ pub async fn read_and_plan(
         plan: planned,
         ad: ad_users,
         cloud: cloud_users,
-        tenant: Default::default(),
+        tenant,
     })
 }
 

@@ -230,13 +230,7 @@ fn the_embedded_example_converges() {
     let dir = tempfile::tempdir().unwrap();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     for sub in ["desired-state", "examples/contoso"] {
-        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-        for e in std::fs::read_dir(root.join(sub)).unwrap() {
-            let e = e.unwrap();
-            if e.path().is_file() {
-                std::fs::copy(e.path(), dir.path().join(sub).join(e.file_name())).unwrap();
-            }
-        }
+        copy_tree(&root.join(sub), &dir.path().join(sub));
     }
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_idsync"))
@@ -525,4 +519,17 @@ fn a_crash_mid_apply_leaves_parseable_files_and_a_rerun_completes() {
         );
     }
     assert!(interrupted > 0, "no kill landed while apply was running");
+}
+
+/// Copies a folder with its subfolders (the Entra snapshot of the example is a folder).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else if e.path().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
 }

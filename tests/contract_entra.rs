@@ -13,7 +13,10 @@ use std::collections::BTreeSet;
 use graph_emulator::{Config, RunningEmulator};
 use idsync::directory::graph::{GraphDirectory, GraphOptions};
 use idsync::directory::snapshot::EntraSnapshot;
-use idsync::directory::{CloudUser, DirectoryError, EntraOp, EntraRead, EntraWrite, Guid};
+use idsync::directory::tenant_docs::{self, Source};
+use idsync::directory::{
+    CloudUser, DirectoryError, EntraOp, EntraRead, EntraWrite, Guid, TenantRead,
+};
 use idsync::names::AttrName;
 use serde_json::{Map, Value, json};
 
@@ -22,8 +25,18 @@ use graph_support::{new_user, object, strings};
 // --- the two directories ----------------------------------------------------------------------
 
 trait World: Sized {
-    type Dir: EntraRead + EntraWrite;
+    type Dir: EntraRead + EntraWrite + TenantRead;
     async fn open(users: Vec<Value>) -> Self;
+    /// With tenant data: each of `answers` as Graph answers its request (the snapshot folder's
+    /// file, the emulator's seed), but the parts in `unreadable`, which the directory cannot
+    /// give (the folder lacks the file; the app lacks the permission).
+    async fn open_tenant(
+        users: Vec<Value>,
+        answers: &[(Source, Value)],
+        unreadable: &[Source],
+    ) -> Self;
+    /// What the `Unknown` text of a part this directory could not read names.
+    fn unreadable_because(source: Source) -> &'static str;
     fn dir(&mut self) -> &mut Self::Dir;
     /// The users as stored (writes so far included), without going through idsync.
     async fn raw(&mut self) -> Vec<Map<String, Value>>;
@@ -70,6 +83,33 @@ impl World for Snapshot {
         }
     }
 
+    async fn open_tenant(
+        users: Vec<Value>,
+        answers: &[(Source, Value)],
+        unreadable: &[Source],
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("users.json");
+        let text = serde_json::to_string_pretty(&export(users)).expect("JSON");
+        std::fs::write(&path, text).expect("write the export");
+        for (source, answer) in answers {
+            if !unreadable.contains(source) {
+                let text = serde_json::to_string_pretty(answer).expect("JSON");
+                std::fs::write(dir.path().join(source.file), text).expect("write a tenant file");
+            }
+        }
+        let entra = EntraSnapshot::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        Snapshot {
+            _dir: dir,
+            path,
+            entra,
+        }
+    }
+
+    fn unreadable_because(source: Source) -> &'static str {
+        source.file
+    }
+
     fn dir(&mut self) -> &mut EntraSnapshot {
         &mut self.entra
     }
@@ -105,6 +145,44 @@ impl World for Graph {
             graph,
             _secret: secret,
         }
+    }
+
+    async fn open_tenant(
+        users: Vec<Value>,
+        answers: &[(Source, Value)],
+        unreadable: &[Source],
+    ) -> Self {
+        let mut config = Config::default();
+        let collection = |source: Source| {
+            answers
+                .iter()
+                .find(|(s, _)| *s == source)
+                .map(|(_, v)| graph_emulator::directory::collection(v.clone()).expect("answer"))
+        };
+        config.directory.on_premises_sync = collection(tenant_docs::SYNC);
+        config.directory.domains = collection(tenant_docs::DOMAINS);
+        config.directory.role_definitions = collection(tenant_docs::ROLE_DEFINITIONS);
+        config.directory.role_assignments =
+            collection(tenant_docs::ROLE_ASSIGNMENTS).unwrap_or_default();
+        // The app holds what reads users and each readable part, nothing else.
+        let mut roles = vec!["User.ReadWrite.All".to_owned()];
+        for source in tenant_docs::SOURCES {
+            if !unreadable.contains(&source) && !roles.iter().any(|r| r == source.permission) {
+                roles.push(source.permission.to_owned());
+            }
+        }
+        config.app_roles = Some(roles);
+        let emulator = graph_support::start(config, export(users)).await;
+        let (graph, secret) = graph_support::connect(&emulator, graph_support::fast()).await;
+        Graph {
+            emulator,
+            graph,
+            _secret: secret,
+        }
+    }
+
+    fn unreadable_because(source: Source) -> &'static str {
+        source.permission
     }
 
     fn dir(&mut self) -> &mut GraphDirectory {
@@ -148,6 +226,9 @@ contract!(
     synced_users_refuse_mastered_properties_with_graphs_400,
     duplicate_upn_and_immutable_id_are_refused_without_case,
     delete_removes,
+    read_tenant_reads_every_part,
+    read_tenant_parts_that_cannot_be_read_are_unknown_with_why,
+    provisioning_errors_are_read_with_the_users,
 );
 
 // --- seeds and helpers ------------------------------------------------------------------------
@@ -551,4 +632,144 @@ async fn delete_removes<W: World>() {
         matches!(again, Err(DirectoryError::NotFound { .. })),
         "{again:?}"
     );
+}
+
+// --- tenant data ------------------------------------------------------------------------------
+
+const GLOBAL_ADMIN: &str = "62e90394-69f5-4237-9190-012177145e10";
+const USER_ADMIN: &str = "fe930be7-5e62-47db-91af-98c3a49a38b1";
+
+/// Each answer as Graph gives it. Shapes:
+/// https://learn.microsoft.com/graph/api/onpremisesdirectorysynchronization-get (a collection,
+/// `features` with the `…Enabled` flags), https://learn.microsoft.com/graph/api/domain-list,
+/// https://learn.microsoft.com/graph/api/rbacapplication-list-roleassignments and
+/// https://learn.microsoft.com/graph/api/rbacapplication-list-roledefinitions.
+fn tenant_answers() -> Vec<(Source, Value)> {
+    // More assignments than a page of the emulator holds (100): the connector follows
+    // @odata.nextLink.
+    let mut assignments: Vec<Value> = (0..120)
+        .map(|i| {
+            json!({"id": format!("a{i}"), "principalId": format!("sp-{i:03}"),
+                "roleDefinitionId": USER_ADMIN, "directoryScopeId": "/"})
+        })
+        .collect();
+    assignments.push(json!({"id": "ann-ga", "principalId": ANN,
+        "roleDefinitionId": GLOBAL_ADMIN, "directoryScopeId": "/"}));
+    assignments.push(json!({"id": "ann-ua", "principalId": ANN,
+        "roleDefinitionId": USER_ADMIN, "directoryScopeId": "/"}));
+    vec![
+        (
+            tenant_docs::SYNC,
+            json!({"value": [{"id": "11111111-1111-4111-8111-111111111111", "features": {
+                "blockSoftMatchEnabled": false,
+                "blockCloudObjectTakeoverThroughHardMatchEnabled": true,
+                "softMatchOnUpnEnabled": true,
+                "synchronizeUpnForManagedUsersEnabled": false,
+                "passwordSyncEnabled": true
+            }}]}),
+        ),
+        (
+            tenant_docs::DOMAINS,
+            json!({"value": [
+                {"id": "contoso-ct.onmicrosoft.com", "isVerified": true, "isInitial": true, "isDefault": false},
+                {"id": "example.com", "isVerified": true, "isInitial": false, "isDefault": true},
+                {"id": "corp.example.com", "isVerified": false, "isInitial": false, "isDefault": false}
+            ]}),
+        ),
+        (
+            tenant_docs::ROLE_ASSIGNMENTS,
+            json!({ "value": assignments }),
+        ),
+        (
+            tenant_docs::ROLE_DEFINITIONS,
+            json!({"value": [
+                {"id": GLOBAL_ADMIN, "displayName": "Global Administrator", "isBuiltIn": true, "templateId": GLOBAL_ADMIN},
+                {"id": USER_ADMIN, "displayName": "User Administrator", "isBuiltIn": true, "templateId": USER_ADMIN}
+            ]}),
+        ),
+    ]
+}
+
+/// Every part read: the features, the domains, and who holds which role (by name).
+async fn read_tenant_reads_every_part<W: World>() {
+    let mut w = W::open_tenant(three_users(), &tenant_answers(), &[]).await;
+    let t = w.dir().read_tenant().await.expect("read_tenant");
+    let f = *t.sync.known().expect("features read");
+    assert!(f.block_cloud_object_takeover_through_hard_match);
+    assert!(!f.block_soft_match);
+    assert!(f.soft_match_on_upn && f.password_sync);
+    assert!(!f.synchronize_upn_for_managed_users);
+    assert_eq!(t.initial_domain(), Some("contoso-ct.onmicrosoft.com"));
+    assert!(t.is_verified("EXAMPLE.com"));
+    assert!(!t.is_verified("corp.example.com"));
+    assert_eq!(t.domains.known().unwrap().len(), 3);
+    assert_eq!(
+        t.roles_of(ANN),
+        ["Global Administrator", "User Administrator"]
+    );
+    assert_eq!(t.roles_of(BOB), [] as [&str; 0]);
+    assert_eq!(t.roles_of("sp-119"), ["User Administrator"]);
+    assert_eq!(
+        t.role_holders.known().unwrap().len(),
+        121,
+        "every page read"
+    );
+}
+
+/// A part the directory cannot give is unknown, and says which file or permission would settle
+/// it; the others are read all the same.
+async fn read_tenant_parts_that_cannot_be_read_are_unknown_with_why<W: World>() {
+    let unreadable = [
+        tenant_docs::SYNC,
+        tenant_docs::ROLE_ASSIGNMENTS,
+        tenant_docs::ROLE_DEFINITIONS,
+    ];
+    let mut w = W::open_tenant(three_users(), &tenant_answers(), &unreadable).await;
+    let t = w
+        .dir()
+        .read_tenant()
+        .await
+        .expect("an unreadable part is no error");
+    assert!(t.domains.known().is_some());
+    let why = t.sync.why_unknown().expect("sync unknown");
+    assert!(
+        why.contains(W::unreadable_because(tenant_docs::SYNC)),
+        "{why}"
+    );
+    assert!(why.contains("onPremisesSynchronization"), "{why}");
+    let why = t.role_holders.why_unknown().expect("role holders unknown");
+    assert!(
+        why.contains(W::unreadable_because(tenant_docs::ROLE_ASSIGNMENTS)),
+        "{why}"
+    );
+    assert!(why.contains("roleAssignments"), "{why}");
+    // The planner's stated assumptions stand in for what was not read.
+    assert_eq!(
+        t.features(),
+        idsync::directory::model::SyncFeatures::ASSUMED
+    );
+    assert!(t.roles_of(ANN).is_empty());
+}
+
+/// `onPremisesProvisioningErrors` (read-only; Entra writes it when it quarantines a duplicate)
+/// comes back with the users: https://learn.microsoft.com/graph/api/resources/onpremisesprovisioningerror
+async fn provisioning_errors_are_read_with_the_users<W: World>() {
+    let mut users = three_users();
+    users[1]["onPremisesProvisioningErrors"] = json!([{
+        "category": "PropertyConflict",
+        "occurredDateTime": "2026-11-30T10:00:00Z",
+        "propertyCausingError": "UserPrincipalName",
+        "value": "bob.ct@example.com"
+    }]);
+    let mut w = W::open(users).await;
+    let select = strings(&["displayName", "onPremisesProvisioningErrors"]);
+    let read = w.dir().read_users(&select).await.expect("read_users");
+    let bob = read.iter().find(|u| u.id() == BOB).expect("bob");
+    let errors = bob.provisioning_errors();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].category, "PropertyConflict");
+    assert_eq!(errors[0].property_causing_error, "UserPrincipalName");
+    assert_eq!(errors[0].value, "bob.ct@example.com");
+    let ann = read.iter().find(|u| u.id() == ANN).expect("ann");
+    assert!(ann.provisioning_errors().is_empty());
 }

@@ -29,10 +29,10 @@ fn setup(root: &Path, directories: &str) {
     );
     let main = format!("{}{directories}\n{}", &main[..start], &main[end..]);
     std::fs::write(root.join("desired-state/idsync.yaml"), main).unwrap();
-    for f in ["ad.ldif", "entra.json"] {
+    for (from, to) in [("ad.ldif", "ad.ldif"), ("entra/users.json", "entra.json")] {
         std::fs::copy(
-            repo.join("examples/contoso").join(f),
-            root.join("pipeline").join(f),
+            repo.join("examples/contoso").join(from),
+            root.join("pipeline").join(to),
         )
         .unwrap();
     }

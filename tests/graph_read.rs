@@ -338,3 +338,42 @@ async fn a_federated_token_file_is_read_again_on_every_refresh() {
         "{err}"
     );
 }
+
+/// Tenant data reads go through the same retries and bounds as user reads: a 503 that does not
+/// go away is an error (never an unknown part, which only a 403 makes), and a tenant with 250
+/// role assignments is read across its pages.
+/// https://learn.microsoft.com/graph/api/rbacapplication-list-roleassignments
+#[tokio::test]
+async fn tenant_reads_retry_and_fail_like_user_reads() {
+    use idsync::directory::TenantRead;
+    let mut config = Config::default();
+    config.knobs.retry_after_503 = 0;
+    config.directory.role_assignments = (0..250)
+        .map(|i| {
+            object(serde_json::json!({"principalId": format!("p{i:03}"),
+                "roleDefinitionId": graph_emulator::directory::GLOBAL_ADMINISTRATOR}))
+        })
+        .collect();
+    let emu = start(config, users(3)).await;
+    let (mut graph, _s) = connect(
+        &emu,
+        GraphOptions {
+            max_attempts: 3,
+            ..fast()
+        },
+    )
+    .await;
+    let tenant = graph.read_tenant().await.unwrap();
+    let holders = tenant.role_holders.known().unwrap();
+    assert_eq!(holders.len(), 250);
+    assert_eq!(tenant.roles_of("p249"), ["Global Administrator"]);
+    assert!(tenant.sync.known().is_some() && tenant.domains.known().is_some());
+
+    emu.update_knobs(|k| k.fail_rate = 1.0).unwrap();
+    let err = graph.read_tenant().await.unwrap_err();
+    assert!(matches!(err, DirectoryError::Unavailable { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("gave up after 3 attempts"),
+        "{err}"
+    );
+}

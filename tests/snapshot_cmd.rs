@@ -240,6 +240,16 @@ fn the_exports_plan_exactly_as_the_live_directories() {
     // Every selected property present; null where the tenant has none.
     assert_eq!(users[3]["mail"], Value::Null);
     assert!(users.iter().all(|u| u.get("usageLocation").is_some()));
+    // The tenant data a plan reads, each file as Graph answers its request.
+    for file in [
+        "domains.json",
+        "onPremisesSynchronization.json",
+        "roleAssignments.json",
+        "roleDefinitions.json",
+    ] {
+        let doc: Value = serde_json::from_slice(&std::fs::read(entra.join(file)).unwrap()).unwrap();
+        assert!(doc["value"].is_array(), "{file}: {doc}");
+    }
 
     let offline = ok(&s.run_with(
         "not-used",
@@ -278,7 +288,17 @@ fn a_rerun_replaces_the_snapshot_whole_and_a_failed_one_leaves_it_untouched() {
     ok(&s.run(dc, &["snapshot", "--from", "entra", "--out", arg(&entra)]));
     ok(&s.run(dc, &["snapshot", "--from", "ad", "--out", arg(&ad)]));
     let files: Vec<String> = tree(&snap).into_iter().map(|(name, _)| name).collect();
-    assert_eq!(files, ["ad.ldif", "entra/users.json"]);
+    assert_eq!(
+        files,
+        [
+            "ad.ldif",
+            "entra/domains.json",
+            "entra/onPremisesSynchronization.json",
+            "entra/roleAssignments.json",
+            "entra/roleDefinitions.json",
+            "entra/users.json"
+        ]
+    );
     assert!(
         std::fs::read_to_string(&ad)
             .unwrap()
@@ -373,4 +393,128 @@ fn a_re_export_of_snapshot_files_plans_the_same() {
         assert!(after[key] == *value, "`{key}` differs");
     }
     assert_eq!(after, before);
+}
+
+/// The tenant data of an Entra export (no AD needed): each part the app may read is written as
+/// Graph answers it; a part Graph refuses (403: the app lacks the permission) is left out, with
+/// a warning naming the permission, and the export still succeeds. Shapes:
+/// https://learn.microsoft.com/graph/api/domain-list,
+/// https://learn.microsoft.com/graph/api/onpremisesdirectorysynchronization-get,
+/// https://learn.microsoft.com/graph/api/rbacapplication-list-roleassignments.
+#[test]
+fn an_entra_export_writes_the_tenant_data_it_may_read() {
+    use graph_emulator::directory::GLOBAL_ADMINISTRATOR;
+    let obj = |v: Value| v.as_object().unwrap().clone();
+    let build = |app_roles: Option<Vec<String>>| {
+        let mut config = Config::default().with_tenant_json(tenant("te")).unwrap();
+        config.directory.domains = Some(vec![
+            obj(json!({"id": "example.onmicrosoft.com", "isInitial": true})),
+            obj(json!({"id": "example.com"})),
+        ]);
+        config.directory.role_assignments = vec![obj(json!({
+            "principalId": "5a000000-0000-0000-0000-000000000003",
+            "roleDefinitionId": GLOBAL_ADMINISTRATOR
+        }))];
+        config.app_roles = app_roles;
+        Emulator::start_blocking(config).unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = |emu: &RunningEmulator, out: &Path| {
+        let desired = dir.path().join("desired");
+        std::fs::create_dir_all(&desired).unwrap();
+        let yaml = format!(
+            "version: 1\ndirectories:\n  entra:\n    tenant_id: {}\n    client_id: {}\n    client_secret: {{ env: {ENTRA_SECRET} }}\n    login_url: {url}\n    graph_url: {url}\nscope:\n  ous: [ \"OU=Staff,DC=example,DC=com\" ]\n",
+            emu.tenant_id(),
+            emu.client_id(),
+            url = emu.base_url()
+        );
+        std::fs::write(desired.join("idsync.yaml"), yaml).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_idsync"))
+            .args(["snapshot", "--from", "entra", "--out", arg(out), "--dir"])
+            .arg(&desired)
+            .env(ENTRA_SECRET, emu.client_secret())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+
+    let out = dir.path().join("entra");
+    let emu = build(None);
+    let done = run(&emu, &out);
+    ok(&done);
+    assert!(!String::from_utf8_lossy(&done.stderr).contains("warning"));
+    let read = |file: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(out.join(file)).unwrap()).unwrap()
+    };
+    let domains = read("domains.json");
+    assert!(
+        domains["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("/v1.0/$metadata#domains"),
+        "{domains}"
+    );
+    // Only what a plan reads of each object.
+    assert_eq!(
+        domains["value"][1],
+        json!({"id": "example.com", "isVerified": true, "isInitial": false, "isDefault": false})
+    );
+    let sync = read("onPremisesSynchronization.json");
+    assert_eq!(sync["value"][0]["features"]["softMatchOnUpnEnabled"], true);
+    let assignments = read("roleAssignments.json");
+    assert_eq!(
+        assignments["value"][0]["roleDefinitionId"],
+        GLOBAL_ADMINISTRATOR
+    );
+    let definitions = read("roleDefinitions.json");
+    assert!(
+        definitions["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["displayName"] == "Global Administrator")
+    );
+    // The export reads back as the tenant it came from.
+    let snap = idsync::directory::snapshot::EntraSnapshot::open(&out).unwrap();
+    let docs = snap.read_tenant_docs().unwrap();
+    let tenant = docs.tenant().unwrap();
+    assert_eq!(
+        tenant.roles_of("5a000000-0000-0000-0000-000000000003"),
+        ["Global Administrator"]
+    );
+    assert_eq!(tenant.initial_domain(), Some("example.onmicrosoft.com"));
+    drop(emu);
+
+    // Without RoleManagement.Read.Directory: the role files are not written, the rest is,
+    // and the whole folder is replaced (the old role files do not linger).
+    let emu = build(Some(vec![
+        "User.Read.All".into(),
+        "Domain.Read.All".into(),
+        "OnPremDirectorySynchronization.Read.All".into(),
+    ]));
+    let done = run(&emu, &out);
+    ok(&done);
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    for file in ["roleAssignments.json", "roleDefinitions.json"] {
+        assert!(
+            stderr.contains(&format!("warning: {file} not written: Graph answered 403")),
+            "{stderr}"
+        );
+    }
+    assert!(stderr.contains("RoleManagement.Read.Directory"), "{stderr}");
+    let files: Vec<String> = tree(&out).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(
+        files,
+        [
+            "domains.json",
+            "onPremisesSynchronization.json",
+            "users.json"
+        ]
+    );
+    // Nothing is left beside the target (the folder was swapped in whole).
+    let beside: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(beside.iter().all(|n| !n.starts_with('.')), "{beside:?}");
 }

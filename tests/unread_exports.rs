@@ -20,13 +20,20 @@ fn example(edit: impl Fn(&mut serde_json::Map<String, Value>)) -> (tempfile::Tem
         std::fs::copy(root.join("desired-state").join(f), ds.join(f)).unwrap();
     }
     std::fs::copy(root.join("examples/contoso/ad.ldif"), data.join("ad.ldif")).unwrap();
-    let mut entra: Value =
-        serde_json::from_slice(&std::fs::read(root.join("examples/contoso/entra.json")).unwrap())
-            .unwrap();
+    // The Entra snapshot folder: its tenant files as they are, its users edited.
+    std::fs::create_dir_all(data.join("entra")).unwrap();
+    for e in std::fs::read_dir(root.join("examples/contoso/entra")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), data.join("entra").join(e.file_name())).unwrap();
+    }
+    let mut entra: Value = serde_json::from_slice(
+        &std::fs::read(root.join("examples/contoso/entra/users.json")).unwrap(),
+    )
+    .unwrap();
     for u in entra["value"].as_array_mut().unwrap() {
         edit(u.as_object_mut().unwrap());
     }
-    std::fs::write(data.join("entra.json"), entra.to_string()).unwrap();
+    std::fs::write(data.join("entra/users.json"), entra.to_string()).unwrap();
     (dir, ds)
 }
 

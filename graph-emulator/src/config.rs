@@ -141,6 +141,11 @@ pub struct Config {
     pub verified_domains: Option<Vec<String>>,
     /// The users the tenant starts with.
     pub users: Vec<Map<String, Value>>,
+    /// Sync features, domains and directory roles (Graph's defaults for what it leaves out).
+    pub directory: crate::directory::DirectorySeed,
+    /// The application permissions (app roles) the app was granted; `None` grants every one.
+    /// Checked by the tenant-wide reads (403 `Authorization_RequestDenied` without).
+    pub app_roles: Option<Vec<String>>,
     pub knobs: Knobs,
     /// Seed of the random draws behind `fail_rate` and `drop_rate`.
     pub seed: u64,
@@ -164,6 +169,8 @@ impl Default for Config {
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             verified_domains: None,
             users: Vec::new(),
+            directory: Default::default(),
+            app_roles: None,
             knobs: Knobs::default(),
             seed: 0,
             delta_page_size: 100,
@@ -180,9 +187,15 @@ impl Config {
         Ok(self)
     }
 
-    /// Uses the users of a Graph JSON file.
-    pub fn with_tenant_file(self, path: impl AsRef<Path>) -> Result<Self> {
+    /// Uses the users of a Graph JSON file, or a snapshot folder: its `users.json` and the
+    /// tenant files it holds (`onPremisesSynchronization.json`, `domains.json`,
+    /// `roleAssignments.json`, `roleDefinitions.json`).
+    pub fn with_tenant_file(mut self, path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
+        if path.is_dir() {
+            self.directory = crate::directory::seed_from_folder(path)?;
+            return self.with_tenant_file(path.join("users.json"));
+        }
         let text = std::fs::read_to_string(path).map_err(|source| EmulatorError::ReadTenant {
             path: path.display().to_string(),
             source,

@@ -18,6 +18,7 @@
 mod auth;
 mod batch;
 pub mod config;
+pub mod directory;
 pub mod error;
 pub mod filter;
 mod graph;

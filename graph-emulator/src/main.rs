@@ -12,7 +12,10 @@ const USAGE: &str = "\
 usage: graph-emulator --listen ADDR --tenant-file FILE [options]
 
   --listen ADDR               address to serve on, e.g. 127.0.0.1:0 (port 0 picks a free one)
-  --tenant-file FILE          users as Graph JSON: {\"value\":[...]} or a bare array
+  --tenant-file FILE          users as Graph JSON: {\"value\":[...]} or a bare array, or a
+                              snapshot folder (users.json and the tenant data files)
+  --app-roles LIST            the app's application permissions, comma-separated
+                              (default: every permission)
   --tenant-id ID              tenant accepted in /{tenant}/oauth2/v2.0/token
   --client-id ID              the app's client id
   --client-secret S           the app's client secret
@@ -108,6 +111,16 @@ fn parse_args(argv: Vec<String>) -> Result<Args, String> {
             "--item-fail-rate" => config.knobs.item_fail_rate = share(value()?)?,
             "--lost-answer-rate" => config.knobs.lost_answer_rate = share(value()?)?,
             "--verified-domain" => domains.push(value()?),
+            "--app-roles" => {
+                config.app_roles = Some(
+                    value()?
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|r| !r.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                )
+            }
             "--seed" => config.seed = num(value()?)?,
             "--delta-page-size" => config.delta_page_size = num(value()?)?.max(1) as usize,
             "--save-on-exit" => config.save_on_shutdown = Some(PathBuf::from(value()?)),

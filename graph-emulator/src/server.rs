@@ -33,6 +33,10 @@ use tower::ServiceExt;
 /// never across the latency sleep.
 pub struct Shared {
     pub tenant: RwLock<Tenant>,
+    /// Sync features, domains and directory roles (read-only).
+    pub directory: crate::directory::Directory,
+    /// The app's application permissions; `None`: every one.
+    pub app_roles: Option<Vec<String>>,
     pub tokens: Mutex<TokenStore>,
     pub throttle: Mutex<Throttle>,
     pub stats: Mutex<Stats>,
@@ -522,6 +526,19 @@ pub(crate) async fn bind(
         addr.ip().to_string()
     };
     let base_url = format!("http://{host}:{}", addr.port());
+    let upn_suffixes: std::collections::BTreeSet<String> = config
+        .users
+        .iter()
+        .filter_map(|u| u.get("userPrincipalName").and_then(Value::as_str))
+        .filter(|upn| !upn.contains("#EXT#"))
+        .filter_map(|upn| upn.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()))
+        .collect();
+    let directory = crate::directory::Directory::build(
+        config.directory,
+        &config.tenant_id,
+        config.verified_domains.as_deref().unwrap_or_default(),
+        &upn_suffixes,
+    );
     let mut tenant = Tenant::new(config.verified_domains.clone());
     tenant.load(config.users)?;
     let app = AppCredentials {
@@ -534,6 +551,8 @@ pub(crate) async fn bind(
     };
     let shared = Arc::new(Shared {
         tenant: RwLock::new(tenant),
+        directory,
+        app_roles: config.app_roles,
         tokens: Mutex::new(TokenStore::default()),
         throttle: Mutex::new(Throttle::default()),
         stats: Mutex::new(Stats::default()),

@@ -60,7 +60,7 @@ pub fn run(global: &Global, args: &DriftArgs) -> anyhow::Result<ExitCode> {
                 cloud: &planned.cloud,
                 taken: &[],
                 reads: Default::default(),
-                tenant: &Default::default(),
+                tenant: &planned.tenant,
             };
             let p = plan(input).with_context(|| format!("planning the baseline {name}"))?;
             Some((name.clone(), p))

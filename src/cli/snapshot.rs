@@ -17,7 +17,8 @@ pub struct SnapshotArgs {
     /// Which directory to export.
     #[arg(long, value_enum)]
     from: Source,
-    /// Where to write: for AD one LDIF file, for Entra a snapshot folder (`users.json`).
+    /// Where to write: for AD one LDIF file, for Entra a snapshot folder (`users.json` and
+    /// the tenant data files that could be read).
     /// Replaced whole, atomically; a failed export leaves it as it was.
     #[arg(long, value_name = "PATH")]
     out: PathBuf,
@@ -60,24 +61,47 @@ pub fn run(global: &Global, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
         }
         Source::Entra => {
             let select = graph_select(&desired);
-            let (users, graph_url) = rt.block_on(async {
+            let (users, tenant, graph_url) = rt.block_on(async {
                 let mut entra = open_entra(&desired, &overrides).await?;
                 entra.set_progress(progress::sink(global));
                 output::info(global, &format!("reading {}", entra.describe()));
                 let users = entra.read_users(&select).await?;
+                let tenant = entra.read_tenant_docs().await?;
+                // Checked before anything is written: a snapshot is only what a plan reads.
+                tenant.tenant().map_err(|(source, e)| {
+                    anyhow::anyhow!(
+                        "{}: object #{}: {}",
+                        source.request(),
+                        e.index + 1,
+                        e.message
+                    )
+                })?;
                 let graph_url = match &entra {
                     EntraDirectory::Graph(g) => g.graph_url().to_owned(),
                     EntraDirectory::Snapshot(_) => export::GRAPH_URL.to_owned(),
                 };
-                Ok::<_, anyhow::Error>((users, graph_url))
+                Ok::<_, anyhow::Error>((users, tenant, graph_url))
             })?;
             EntraExport {
                 graph_url: &graph_url,
                 select: &select,
                 users: &users,
+                tenant: &tenant,
             }
             .write(&args.out)
             .context("writing the Entra snapshot")?;
+            // A part not read is left out of the folder; say why, so the admin can grant the
+            // permission (a plan from this snapshot states its assumptions for it).
+            let s = output::stderr_styler(global);
+            for (source, part) in tenant.parts() {
+                if let Some(why) = part.why_unknown() {
+                    eprintln!(
+                        "{} {} not written: {why}",
+                        s.warning("warning:"),
+                        source.file
+                    );
+                }
+            }
             (users.len(), "cloud users")
         }
     };

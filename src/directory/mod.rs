@@ -16,6 +16,7 @@ pub mod ldif;
 pub mod model;
 pub mod schema;
 pub mod snapshot;
+pub mod tenant_docs;
 
 pub use dn::Dn;
 pub use filter::Filter;

@@ -8,13 +8,16 @@ mod auth;
 mod batch;
 mod http;
 mod read;
+mod tenant;
 mod write;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::directory::tenant_docs::TenantDocs;
 use crate::directory::{
-    CloudUser, DirectoryError, EntraOp, EntraRead, EntraWrite, NoProgress, ProgressSink,
+    CloudUser, DirectoryError, EntraOp, EntraRead, EntraWrite, NoProgress, ProgressSink, Tenant,
+    TenantRead,
 };
 
 pub use auth::Credential;
@@ -222,6 +225,28 @@ impl EntraWrite for GraphDirectory {
     /// Graph writes are durable once answered.
     async fn flush(&mut self) -> Result<(), DirectoryError> {
         Ok(())
+    }
+}
+
+impl GraphDirectory {
+    /// The tenant's answers to the tenant data requests, each read or unknown (403) with why;
+    /// `idsync snapshot` writes them as they are.
+    pub async fn read_tenant_docs(&mut self) -> Result<TenantDocs, DirectoryError> {
+        tenant::read_docs(&self.http).await
+    }
+}
+
+impl TenantRead for GraphDirectory {
+    async fn read_tenant(&mut self) -> Result<Tenant, DirectoryError> {
+        let docs = self.read_tenant_docs().await?;
+        docs.tenant().map_err(|(source, e)| {
+            DirectoryError::Other(format!(
+                "{}: object #{} of the answer: {}",
+                source.request(),
+                e.index + 1,
+                e.message
+            ))
+        })
     }
 }
 

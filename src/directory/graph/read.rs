@@ -89,7 +89,7 @@ async fn collect(
 }
 
 /// The next page's URL, if it stays on the Graph endpoint (the token goes nowhere else).
-fn checked_link(http: &Http, what: &str, link: &str) -> Result<Url, DirectoryError> {
+pub(crate) fn checked_link(http: &Http, what: &str, link: &str) -> Result<Url, DirectoryError> {
     let link = Url::parse(link)
         .map_err(|e| DirectoryError::Other(format!("{what}: invalid @odata.nextLink: {e}")))?;
     if !same_origin(&http.graph_url, &link) {

@@ -5,10 +5,11 @@
 //! - AD: one LDIF file as `ldapsearch` writes it (`dn`, `attr:: base64` for binary and
 //!   non-ASCII values, folded at 76 columns), opened by a `# requesting:` comment naming the
 //!   attributes the read selected, so a reader knows what an absent attribute means.
-//! - Entra: a snapshot folder whose files each hold what Graph answers one request; today
+//! - Entra: a snapshot folder whose files each hold what Graph answers one request:
 //!   `users.json` (`GET /v1.0/users?$select=…`: `{"value":[…]}`, every selected property present,
-//!   `null` where it has no value). Each later tenant part is one more row in
-//!   [`EntraExport::files`].
+//!   `null` where it has no value), and the tenant data answers that were read
+//!   (`onPremisesSynchronization.json`, `domains.json`, `roleAssignments.json`,
+//!   `roleDefinitions.json`, see [`crate::directory::tenant_docs`]).
 //!
 //! Atomic: a file is written to a temporary file beside its target and renamed over it; a
 //! folder is built as a temporary folder beside its target and swapped in whole (Linux
@@ -27,6 +28,8 @@ use serde_json::Value;
 
 use crate::directory::ldap::{attribute_list, users_filter};
 use crate::directory::ldif::encode_line;
+use crate::directory::model::Part;
+use crate::directory::tenant_docs::{Source, TenantDocs};
 use crate::directory::{AdQuery, AdUser, CloudUser, Filter};
 use crate::names::AttrName;
 
@@ -272,6 +275,9 @@ pub struct EntraExport<'a> {
     pub graph_url: &'a str,
     pub select: &'a [String],
     pub users: &'a [CloudUser],
+    /// The tenant data answers; each part that was read becomes its file, an unknown one
+    /// (403, or not in the source snapshot) is left out.
+    pub tenant: &'a TenantDocs,
 }
 
 /// Writes one file of a snapshot folder.
@@ -280,7 +286,37 @@ type Render<'a> = Box<dyn Fn(&mut dyn Write) -> io::Result<()> + 'a>;
 impl EntraExport<'_> {
     /// The files of the snapshot folder, each as Graph answers its request.
     pub fn files(&self) -> Vec<(&'static str, Render<'_>)> {
-        vec![(USERS_FILE, Box::new(|out| self.write_users(out)))]
+        let mut files: Vec<(&'static str, Render<'_>)> =
+            vec![(USERS_FILE, Box::new(|out| self.write_users(out)))];
+        for (source, part) in self.tenant.parts() {
+            if let Part::Read(items) = part {
+                files.push((
+                    source.file,
+                    Box::new(move |out| self.write_collection(out, source, items)),
+                ));
+            }
+        }
+        files
+    }
+
+    /// A tenant file: `{"@odata.context": …, "value": [ … ]}` as Graph answers the request
+    /// (all pages in one), pretty-printed.
+    fn write_collection(
+        &self,
+        out: &mut dyn Write,
+        source: Source,
+        items: &[serde_json::Map<String, Value>],
+    ) -> io::Result<()> {
+        let doc = serde_json::json!({
+            "@odata.context": format!(
+                "{}/v1.0/$metadata#{}",
+                self.graph_url.trim_end_matches('/'),
+                source.context
+            ),
+            "value": items,
+        });
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        out.write_all(b"\n")
     }
 
     /// Builds the folder beside `path` and swaps it in whole.
@@ -666,6 +702,7 @@ mod tests {
             graph_url: "https://graph.microsoft.com/",
             select: &select,
             users: &users,
+            tenant: &Default::default(),
         };
         let mut bytes = Vec::new();
         export.write_users(&mut bytes).unwrap();
@@ -704,6 +741,58 @@ mod tests {
     }
 
     #[test]
+    fn tenant_parts_read_are_written_as_graph_answers_and_read_back() {
+        use crate::directory::tenant_docs::DOMAINS;
+        let users = cloud_users();
+        let obj = |v: Value| v.as_object().unwrap().clone();
+        let tenant = TenantDocs {
+            domains: Part::Read(vec![obj(json!(
+                {"id": "contoso.com", "isVerified": true, "isInitial": false}
+            ))]),
+            role_assignments: Part::Read(vec![obj(json!(
+                {"id": "a1", "principalId": "u1", "roleDefinitionId": "r1"}
+            ))]),
+            sync: Part::Unknown(DOMAINS.denied("Authorization_RequestDenied")),
+            role_definitions: Part::Unknown("not read".into()),
+        };
+        let export = EntraExport {
+            graph_url: "http://127.0.0.1:1/",
+            select: &[],
+            users: &users,
+            tenant: &tenant,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("tenant");
+        export.write(&target).unwrap();
+        let mut inside: Vec<String> = std::fs::read_dir(&target)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        inside.sort();
+        // Unknown parts are not written: a reader then says why they are unknown.
+        assert_eq!(inside, ["domains.json", "roleAssignments.json", USERS_FILE]);
+        let doc: Value =
+            serde_json::from_slice(&std::fs::read(target.join("domains.json")).unwrap()).unwrap();
+        assert_eq!(
+            doc,
+            json!({"@odata.context": "http://127.0.0.1:1/v1.0/$metadata#domains",
+                "value": [{"id": "contoso.com", "isVerified": true, "isInitial": false}]})
+        );
+        let back = EntraSnapshot::open(&target)
+            .unwrap()
+            .read_tenant_docs()
+            .unwrap();
+        assert_eq!(back.domains, tenant.domains);
+        assert_eq!(back.role_assignments, tenant.role_assignments);
+        assert!(
+            back.sync
+                .why_unknown()
+                .unwrap()
+                .contains("has no onPremisesSynchronization.json")
+        );
+    }
+
+    #[test]
     fn a_rewritten_folder_is_replaced_whole_and_leftovers_are_cleaned() {
         let users = cloud_users();
         let select = vec!["mail".to_owned()];
@@ -711,6 +800,7 @@ mod tests {
             graph_url: GRAPH_URL,
             select: &select,
             users: &users,
+            tenant: &Default::default(),
         };
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("tenant");
@@ -757,6 +847,7 @@ mod tests {
             graph_url: GRAPH_URL,
             select: &[],
             users: &users,
+            tenant: &Default::default(),
         };
         let err = export.write(&file).unwrap_err().to_string();
         assert!(err.contains("is not a folder"), "{err}");

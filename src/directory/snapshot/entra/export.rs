@@ -103,17 +103,7 @@ const SHAPE_HELP: &str = "expected a Graph users answer: {\"value\": [ … ]} or
 /// Reads an export's bytes.
 pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
     let (text, encoding) = decode(path, bytes)?;
-    let doc: Value = serde_json::from_str(&text).map_err(|e| SnapshotError::Json {
-        path: path.to_owned(),
-        line: e.line(),
-        column: e.column(),
-        message: e
-            .to_string()
-            .split(" at line ")
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
-    })?;
+    let doc = parse(path, &text)?;
     let at = |offset: usize, message: String| {
         let (line, column) = line_col(text.as_bytes(), offset);
         SnapshotError::Json {
@@ -291,13 +281,28 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
     })
 }
 
+/// The JSON of an export's text; a syntax error is located (`FILE:LINE:COL`).
+pub(super) fn parse(path: &Path, text: &str) -> Result<Value, SnapshotError> {
+    serde_json::from_str(text).map_err(|e| SnapshotError::Json {
+        path: path.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        message: e
+            .to_string()
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    })
+}
+
 /// A user read but not yet converted: its element index, object, and key locations.
 type Pending<'t> = (usize, Map<String, Value>, Vec<layout::Member<'t>>);
 
 /// A paging link of the answer (`nextlink`, `deltalink`): Graph's `@odata.nextLink`, and the
 /// spellings other OData writers use (`@nextLink` in OData 4.01, `odata.nextLink` in the
 /// Azure AD Graph's), in any case: a link missed would let a partial export through.
-fn link<'m>(top: &'m Map<String, Value>, name: &str) -> Option<(&'m str, &'m str)> {
+pub(super) fn link<'m>(top: &'m Map<String, Value>, name: &str) -> Option<(&'m str, &'m str)> {
     top.iter().find_map(|(key, value)| {
         let lower = key.to_ascii_lowercase();
         let bare = lower
@@ -523,7 +528,7 @@ fn depth_message(key: &str, type_name: &str) -> String {
 
 /// The text of an export, and its encoding: UTF-8 with or without a byte-order mark, or
 /// UTF-16 with one.
-fn decode(path: &Path, bytes: &[u8]) -> Result<(String, TextEncoding), SnapshotError> {
+pub(super) fn decode(path: &Path, bytes: &[u8]) -> Result<(String, TextEncoding), SnapshotError> {
     let error = |text: &str, message: String| {
         let (line, column) = line_col(text.as_bytes(), text.len());
         SnapshotError::Json {

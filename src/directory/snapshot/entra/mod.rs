@@ -8,6 +8,7 @@
 mod export;
 mod layout;
 mod properties;
+mod tenant;
 mod write;
 
 use std::collections::HashMap;
@@ -28,6 +29,9 @@ use layout::{ArrayLayout, Item};
 #[derive(Debug)]
 pub struct EntraSnapshot {
     file: SnapshotFile,
+    /// The snapshot folder the users file sits in, when it was opened as one (its tenant
+    /// files are read from there); `None` for a plain users file.
+    folder: Option<std::path::PathBuf>,
     shape: ExportShape,
     encoding: TextEncoding,
     /// The text as read (or last written): the rewrite copies what it does not change.
@@ -131,6 +135,7 @@ enum Key {
 impl EntraSnapshot {
     /// Reads and checks a Graph users export (a snapshot folder: its `users.json`).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, SnapshotError> {
+        let folder = path.as_ref().is_dir().then(|| path.as_ref().to_owned());
         let path = &super::export::entra_users_file(path.as_ref());
         let (file, bytes) = SnapshotFile::read(path)?;
         let read = export::read(path, &bytes)?;
@@ -170,6 +175,7 @@ impl EntraSnapshot {
         }
         Ok(EntraSnapshot {
             file,
+            folder,
             shape: read.shape,
             encoding: read.encoding,
             text: read.text,
