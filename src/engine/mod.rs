@@ -9,6 +9,8 @@ mod planner;
 mod reads;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_connect;
 
 use crate::desired::DesiredState;
 use crate::directory::{AdUser, CloudUser, Taken, Tenant};

@@ -31,7 +31,7 @@ use crate::desired::{
 };
 use crate::directory::attributes::{self as mapping, ValueKind};
 use crate::directory::model::{OWNER_MARKER_PREFIX, UAC_ACCOUNTDISABLE, UAC_NORMAL_ACCOUNT};
-use crate::directory::{AdUser, CloudUser, Dn};
+use crate::directory::{AdUser, CloudUser, Dn, Tenant};
 use crate::names::{
     AttrName, ProxyAddress, SmtpAddress, Upn, eq_ci, fold, smtp_addresses, upn_local_part,
 };
@@ -42,6 +42,8 @@ use crate::plan::{
 
 struct Planner<'a> {
     d: &'a DesiredState,
+    /// What the tenant says about matching (features, domains), or the stated assumptions.
+    tenant: &'a Tenant,
     ad: &'a [AdUser],
     cloud: &'a [CloudUser],
     ad_index: AdIndex<'a>,
@@ -91,6 +93,7 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
 
     let mut p = Planner {
         d,
+        tenant: input.tenant,
         ad: input.ad,
         cloud: input.cloud,
         ad_index: joined.ad_index,

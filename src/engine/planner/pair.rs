@@ -9,7 +9,8 @@ use super::*;
 struct PairChanges {
     ad: Vec<Change>,
     entra: Vec<Change>,
-    /// Attributes Graph refuses to write on a synced user: a `pending_sync` note instead.
+    /// What Entra Connect's next sync makes of a synced user's differing attributes (Graph
+    /// refuses writes to them): the phrases of the `pending_sync` note.
     pending: Vec<String>,
     /// Accounts turned off: `disable` actions, counted against max_deletes.
     disables: Vec<Action>,
@@ -19,10 +20,20 @@ impl PairChanges {
     /// An Entra change, or a pending one when Entra Connect masters the user.
     fn entra(&mut self, cloud: &CloudUser, attribute: &str, before: Value, after: Value) {
         if cloud.sync_enabled {
-            self.pending.push(attribute.to_owned());
+            self.pending
+                .push(format!("{attribute} will become {}", shown(&after)));
         } else {
             self.entra.push(Change::set(attribute, before, after));
         }
+    }
+}
+
+/// A value as a note shows it: text bare, nothing as `(empty)`.
+fn shown(v: &Value) -> String {
+    match v {
+        Value::Null => "(empty)".into(),
+        Value::Text(t) => t.to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -135,6 +146,9 @@ impl<'a> Planner<'a> {
         out: &mut PairChanges,
     ) -> Option<Cow<'a, str>> {
         let override_upn = spec.and_then(|s| s.attributes.get("userPrincipalName"));
+        if cloud.sync_enabled {
+            return self.synced_upn(override_upn.map(String::as_str), ad, cloud, out);
+        }
         let want: Option<Cow<'a, str>> = match (override_upn, self.authority("userPrincipalName")) {
             (Some(v), _) => Some(Cow::Borrowed(v.as_str())),
             (None, Authority::Entra) => Some(Cow::Borrowed(cloud.upn())),
@@ -166,6 +180,75 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// The UPN of a synced pair. Entra Connect masters it from AD, so the cloud's is never
+    /// copied into AD (that would revert an on-premises rename Entra Connect carries to the
+    /// cloud); an identity's override is the admin's word and is written where the user is
+    /// mastered, in AD. The difference is a `pending_sync` phrase saying what the cloud will
+    /// become.
+    fn synced_upn(
+        &self,
+        override_upn: Option<&'a str>,
+        ad: &'a AdUser,
+        cloud: &'a CloudUser,
+        out: &mut PairChanges,
+    ) -> Option<Cow<'a, str>> {
+        let mut projected = ad.upn().map(Cow::Borrowed);
+        if let Some(v) = override_upn
+            && !ad.upn().is_some_and(|u| eq_ci(u, v))
+        {
+            out.ad.push(Change::set(
+                "userPrincipalName",
+                Value::opt(ad.upn()),
+                Value::from(v),
+            ));
+            projected = Some(Cow::Borrowed(v));
+        }
+        if let Some(upn) = &projected {
+            let want = self.d.routable_upn(upn);
+            if !eq_ci(cloud.upn(), &want)
+                && let Some(phrase) = self.synced_upn_outcome(cloud, &want)
+            {
+                out.pending.push(phrase);
+            }
+        }
+        projected
+    }
+
+    /// What Entra Connect makes of a synced user's cloud UPN when AD's (routable) is `want`;
+    /// `None` when the cloud already holds what it will get.
+    fn synced_upn_outcome(&self, cloud: &CloudUser, want: &str) -> Option<String> {
+        let suffix = crate::names::upn_suffix(want).unwrap_or("");
+        if !self.tenant.is_verified(suffix) {
+            // plan-connect-userprincipalname: a suffix the tenant has not verified gives the
+            // cloud user <MailNickName>@<initial domain> (MOERA) instead.
+            let moera = match (cloud.mail_nickname(), self.tenant.initial_domain()) {
+                (Some(nick), Some(initial)) => format!("{nick}@{initial}"),
+                _ => "<mailNickname>@<initial domain>".to_owned(),
+            };
+            if eq_ci(cloud.upn(), &moera) {
+                return None;
+            }
+            return Some(format!(
+                "userPrincipalName will become {moera}, not {want}: {suffix} is not a verified domain of the tenant, so Entra gives the user <mailNickname>@<initial domain>"
+            ));
+        }
+        if !self.tenant.features().synchronize_upn_for_managed_users {
+            // how-to-connect-syncservice-features ("Synchronize userPrincipalName updates"):
+            // without the feature, an on-premises UPN change reaches the cloud only for a
+            // federated or an unlicensed managed user.
+            let state = if self.tenant.sync.known().is_some() {
+                "is off"
+            } else {
+                "is assumed off (the tenant's sync features were not read)"
+            };
+            return Some(format!(
+                "userPrincipalName stays {} rather than becoming {want} if the user is managed (password hash sync or pass-through authentication) and licensed: Entra Connect does not carry an on-premises UPN change to such users while synchronizeUpnForManagedUsersEnabled {state} (a federated or unlicensed user's UPN does follow); turn the feature on to carry it",
+                cloud.upn()
+            ));
+        }
+        Some(format!("userPrincipalName will become {want}"))
+    }
+
     /// Identifiers, then mail and the primary SMTP address. Returns AD's mail after the plan
     /// and its proxyAddresses when the plan changes them.
     fn converge_mail(
@@ -179,6 +262,9 @@ impl<'a> Planner<'a> {
         let override_mail = spec
             .and_then(|s| s.attributes.get("mail"))
             .map(String::as_str);
+        if cloud.sync_enabled {
+            return self.synced_mail(override_mail, ad, cloud, out);
+        }
         let cloud_primary: Option<&str> = primary_smtp_of(cloud.proxy_addresses()).or(cloud.mail());
         let (ad_mail_read, cloud_mail_read) =
             (self.ad_reads(AttrName::MAIL), cloud.carries(AttrName::MAIL));
@@ -222,6 +308,60 @@ impl<'a> Planner<'a> {
             out.ad.push(change);
         }
         (projected_mail, changed_proxies)
+    }
+
+    /// Mail and the primary SMTP address of a synced pair: mastered in AD like the UPN
+    /// (`synced_upn`), so only an identity's override is written, in AD; the cloud's list is
+    /// never copied (a synced user's addresses come from AD, plus those Exchange Online adds).
+    fn synced_mail(
+        &self,
+        override_mail: Option<&'a str>,
+        ad: &'a AdUser,
+        cloud: &'a CloudUser,
+        out: &mut PairChanges,
+    ) -> (Option<&'a str>, Option<Vec<String>>) {
+        let ad_mail_read = self.ad_reads(AttrName::MAIL);
+        let mut projected = ad.mail();
+        if let Some(v) = override_mail
+            && ad_mail_read
+            && !ad.mail().is_some_and(|m| eq_ci(m, v))
+        {
+            out.ad
+                .push(Change::set("mail", Value::opt(ad.mail()), Value::from(v)));
+            projected = Some(v);
+        }
+        if ad_mail_read
+            && cloud.carries(AttrName::MAIL)
+            && let Some(m) = projected
+            && !cloud.mail().is_some_and(|c| eq_ci(c, m))
+        {
+            out.pending.push(format!("mail will become {m}"));
+        }
+        if !self.ad_reads(AttrName::PROXY_ADDRESSES) {
+            return (projected, None);
+        }
+        let mut changed: Option<Vec<String>> = None;
+        if let Some(v) = override_mail
+            && let Some(change) = proxy_change(ad.proxy_addresses(), v, std::iter::empty())
+        {
+            changed = change
+                .after
+                .as_list()
+                .map(|l| l.iter().map(Text::to_string).collect());
+            out.ad.push(change);
+        }
+        let ad_primary = match &changed {
+            Some(list) => primary_smtp_of(list.iter().map(String::as_str)).map(str::to_owned),
+            None => primary_smtp_of(ad.proxy_addresses()).map(str::to_owned),
+        };
+        if let Some(p) = ad_primary
+            && cloud.carries(AttrName::PROXY_ADDRESSES)
+            && !primary_smtp_of(cloud.proxy_addresses()).is_some_and(|c| eq_ci(c, &p))
+        {
+            out.pending
+                .push(format!("the primary SMTP address will become {p}"));
+        }
+        (projected, changed)
     }
 
     /// Attributes under `attributes:` and per-identity overrides. Returns AD's displayName
@@ -321,9 +461,9 @@ impl<'a> Planner<'a> {
                 NoteKind::PendingSync,
                 name,
                 format!(
-                    "{} is synced by Entra Connect (onPremisesSyncEnabled), so idsync does not write it; {} will converge from AD at the next sync",
+                    "{} is synced by Entra Connect (onPremisesSyncEnabled), so idsync does not write it in the cloud; at the next sync after this plan, {}",
                     cloud.upn(),
-                    pending.join(", ")
+                    pending.join("; ")
                 ),
             );
         }

@@ -1,0 +1,279 @@
+//! The planner against what Entra Connect and Graph do, rule by rule; each test cites the
+//! Microsoft page (MicrosoftDocs/entra-docs, `docs/identity/hybrid/connect/<page>.md`) the rule
+//! comes from.
+
+use serde_json::json;
+
+use super::{PlanInput, plan};
+use crate::desired::{AdSelector, DesiredState, IdentitySpec};
+use crate::directory::model::{Domain, Part, SyncFeatures, Tenant};
+use crate::directory::{AdUser, CloudUser, Dn, Guid};
+use crate::plan::{ActionKind, Note, NoteKind, Plan, Side};
+
+const OU: &str = "OU=Office365,DC=corp,DC=example,DC=com";
+
+fn guid(n: u8) -> Guid {
+    let mut b = [0u8; 16];
+    b[0] = n;
+    b[15] = 0xbb;
+    Guid(b)
+}
+
+fn ad(n: u8, sam: &str, upn: &str) -> AdUser {
+    let mut u = AdUser::new(Dn::parse(&format!("CN={sam},{OU}")).unwrap(), guid(n));
+    u.set_sam_account_name(sam);
+    u.set_upn(upn);
+    u.user_account_control = Some(512);
+    u.usn_changed = Some(1000 + n as u64);
+    // Anchor written back already: no `link ad` in the plans below.
+    u.consistency_guid = Some(u.object_guid.0.into());
+    u
+}
+
+fn cloud(id: &str, upn: &str) -> CloudUser {
+    let mut c = CloudUser::new(id, upn);
+    c.account_enabled = Some(true);
+    c.properties.insert("displayName", json!(upn));
+    c
+}
+
+/// A cloud user Entra Connect already syncs from `a`.
+fn synced(id: &str, upn: &str, a: &AdUser) -> CloudUser {
+    let mut c = cloud(id, upn);
+    c.set_immutable_id(a.object_guid.to_base64().as_str());
+    c.sync_enabled = true;
+    c
+}
+
+fn desired() -> DesiredState {
+    DesiredState::with_scope(&[OU])
+}
+
+/// A tenant whose domains were read: `verified` plus the initial contoso.onmicrosoft.com.
+fn tenant(verified: &[&str], features: Option<SyncFeatures>) -> Tenant {
+    let mut domains: Vec<Domain> = verified
+        .iter()
+        .map(|d| Domain {
+            name: (*d).into(),
+            is_verified: true,
+            is_initial: false,
+        })
+        .collect();
+    domains.push(Domain {
+        name: "contoso.onmicrosoft.com".into(),
+        is_verified: true,
+        is_initial: true,
+    });
+    Tenant {
+        sync: features.map_or_else(Part::default, Part::Read),
+        domains: Part::Read(domains),
+        role_holders: Part::default(),
+    }
+}
+
+fn run_with(d: &DesiredState, ad: &[AdUser], cloud: &[CloudUser], t: &Tenant) -> Plan {
+    plan(PlanInput {
+        desired: d,
+        ad,
+        cloud,
+        taken: &[],
+        reads: Default::default(),
+        tenant: t,
+    })
+    .expect("plan")
+}
+
+fn run(d: &DesiredState, ad: &[AdUser], cloud: &[CloudUser]) -> Plan {
+    run_with(d, ad, cloud, &Tenant::default())
+}
+
+fn notes(p: &Plan, kind: NoteKind) -> Vec<&Note> {
+    p.notes.iter().filter(|n| n.kind == kind).collect()
+}
+
+fn pending(p: &Plan) -> &str {
+    let n = notes(p, NoteKind::PendingSync);
+    assert_eq!(n.len(), 1, "{:#?}", p.notes);
+    &n[0].message
+}
+
+fn ad_writes(p: &Plan) -> Vec<&str> {
+    p.actions
+        .iter()
+        .filter(|a| a.directory == Side::Ad)
+        .flat_map(|a| a.changes.iter().map(|c| c.attribute.as_str()))
+        .collect()
+}
+
+fn override_of(a: &AdUser, attrs: &[(&str, &str)]) -> IdentitySpec {
+    IdentitySpec {
+        name: Some("who".into()),
+        ad: Some(AdSelector::SamAccountName(
+            a.sam_account_name().unwrap().into(),
+        )),
+        entra: None,
+        ignore: false,
+        attributes: attrs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        origin: "x:1:1".into(),
+    }
+}
+
+// --- Synced pairs' identifiers flow from AD -------------------------------------------------
+// reference-connect-sync-attributes-synchronized: userPrincipalName, mail and proxyAddresses
+// are synchronized from AD; how-to-connect-syncservice-features ("Synchronize
+// userPrincipalName updates"): a managed user's UPN change is carried only with
+// SynchronizeUpnForManagedUsers on; "After you have enabled a feature, it can't be disabled".
+
+#[test]
+fn synced_pair_renamed_on_premises_is_not_reverted_in_ad() {
+    let a = ad(1, "jdoe", "john.doe@example.com");
+    let c = synced("c1", "jdoe@example.com", &a);
+    let on = SyncFeatures {
+        synchronize_upn_for_managed_users: true,
+        ..SyncFeatures::ASSUMED
+    };
+    let p = run_with(&desired(), &[a], &[c], &tenant(&["example.com"], Some(on)));
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+    assert!(
+        pending(&p).contains("userPrincipalName will become john.doe@example.com"),
+        "{}",
+        pending(&p)
+    );
+}
+
+#[test]
+fn synced_upn_change_is_not_promised_while_managed_user_upn_sync_is_off() {
+    let a = ad(1, "jdoe", "john.doe@example.com");
+    let c = synced("c1", "jdoe@example.com", &a);
+    // Unknown features: assumed off, and said so.
+    let p = run(
+        &desired(),
+        std::slice::from_ref(&a),
+        std::slice::from_ref(&c),
+    );
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+    let m = pending(&p);
+    assert!(
+        m.contains("userPrincipalName stays jdoe@example.com"),
+        "{m}"
+    );
+    assert!(
+        m.contains("synchronizeUpnForManagedUsersEnabled is assumed off"),
+        "{m}"
+    );
+    assert!(!m.contains("will become john.doe"), "{m}");
+    // Read as off: said as read.
+    let off = tenant(&["example.com"], Some(SyncFeatures::ASSUMED));
+    let p = run_with(&desired(), &[a], &[c], &off);
+    assert!(
+        pending(&p).contains("synchronizeUpnForManagedUsersEnabled is off"),
+        "{}",
+        pending(&p)
+    );
+}
+
+#[test]
+fn synced_upn_on_an_unverified_suffix_becomes_the_moera() {
+    // plan-connect-userprincipalname, "Nonverified UPN suffix": <MailNickName>@<initial domain>.
+    let a = ad(1, "jdoe", "john.doe@corp.example.org");
+    let mut c = synced("c1", "jdoe@example.com", &a);
+    c.set_mail_nickname("jdoe");
+    let t = tenant(&["example.com"], None);
+    let p = run_with(
+        &desired(),
+        std::slice::from_ref(&a),
+        std::slice::from_ref(&c),
+        &t,
+    );
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+    let m = pending(&p);
+    assert!(
+        m.contains("userPrincipalName will become jdoe@contoso.onmicrosoft.com"),
+        "{m}"
+    );
+    assert!(
+        m.contains("corp.example.org is not a verified domain"),
+        "{m}"
+    );
+    // Already the MOERA: nothing will change, nothing is said.
+    c.set_upn("jdoe@contoso.onmicrosoft.com");
+    let p = run_with(&desired(), &[a], &[c], &t);
+    assert!(
+        notes(&p, NoteKind::PendingSync).is_empty(),
+        "{:#?}",
+        p.notes
+    );
+}
+
+#[test]
+fn synced_pair_mail_and_addresses_are_not_copied_into_ad() {
+    let mut a = ad(1, "jdoe", "jdoe@example.com");
+    a.set_mail("john.doe@example.com");
+    a.set_proxy_addresses(["SMTP:john.doe@example.com"]);
+    let mut c = synced("c1", "jdoe@example.com", &a);
+    c.set_mail("jdoe@example.com");
+    c.set_proxy_addresses([
+        "SMTP:jdoe@example.com",
+        "smtp:jdoe@contoso.mail.onmicrosoft.com",
+    ]);
+    let p = run(&desired(), &[a], &[c]);
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+    let m = pending(&p);
+    assert!(m.contains("mail will become john.doe@example.com"), "{m}");
+    assert!(
+        m.contains("the primary SMTP address will become john.doe@example.com"),
+        "{m}"
+    );
+}
+
+#[test]
+fn synced_pair_identity_overrides_are_written_in_ad() {
+    // The override is the admin's word: written where the user is mastered, then synced.
+    let a = ad(1, "jdoe", "jdoe@example.com");
+    let c = synced("c1", "jdoe@example.com", &a);
+    let mut d = desired();
+    d.identities.push(override_of(
+        &a,
+        &[
+            ("userPrincipalName", "john.doe@example.com"),
+            ("mail", "john.doe@example.com"),
+        ],
+    ));
+    let on = SyncFeatures {
+        synchronize_upn_for_managed_users: true,
+        ..SyncFeatures::ASSUMED
+    };
+    let p = run_with(&d, &[a], &[c], &tenant(&["example.com"], Some(on)));
+    assert_eq!(
+        ad_writes(&p),
+        ["userPrincipalName", "mail", "proxyAddresses"],
+        "{:#?}",
+        p.actions
+    );
+    assert!(p.actions.iter().all(|a| a.directory == Side::Ad));
+    assert!(
+        pending(&p).contains("userPrincipalName will become john.doe@example.com"),
+        "{}",
+        pending(&p)
+    );
+}
+
+#[test]
+fn cloud_managed_pair_still_takes_the_cloud_identifiers() {
+    // Before the first sync the cloud is the reference: AD is prepared for the soft match.
+    let mut a = ad(1, "jdoe", "john.doe@example.com");
+    a.set_proxy_addresses(["SMTP:jdoe@example.com"]);
+    let mut c = cloud("c1", "jdoe@example.com");
+    c.set_proxy_addresses(["SMTP:jdoe@example.com"]);
+    let p = run(&desired(), &[a], &[c]);
+    let upd = p
+        .actions
+        .iter()
+        .find(|a| a.action == ActionKind::Update && a.directory == Side::Ad)
+        .expect("AD update");
+    assert_eq!(upd.changes[0].attribute, "userPrincipalName");
+    assert_eq!(upd.changes[0].after, json!("jdoe@example.com"));
+}
