@@ -277,3 +277,48 @@ fn cloud_managed_pair_still_takes_the_cloud_identifiers() {
     assert_eq!(upd.changes[0].attribute, "userPrincipalName");
     assert_eq!(upd.changes[0].after, json!("jdoe@example.com"));
 }
+
+// --- MailNickName in Entra's order ------------------------------------------------------
+// plan-connect-userprincipalname, "Microsoft Entra MailNickName attribute value calculation":
+// on-premises mailNickname, then the prefix of the primary SMTP address, of mail, of the UPN,
+// of a secondary smtp address (the last is pinned in planner::provision's own tests).
+
+#[test]
+fn created_cloud_users_get_mail_nickname_in_entras_order() {
+    let mut d = desired();
+    d.provision_entra = true;
+    let mut nick = ad(1, "sam1", "upn1@example.com");
+    nick.attributes.insert("mailNickname".into(), ["nick1"]);
+    nick.set_proxy_addresses(["SMTP:primary1@example.com"]);
+    let mut primary = ad(2, "sam2", "upn2@example.com");
+    primary.set_mail("mail2@example.com");
+    primary.set_proxy_addresses(["smtp:second2@example.com", "SMTP:primary2@example.com"]);
+    let mut mail = ad(3, "sam3", "upn3@example.com");
+    mail.set_mail("mail3@example.com");
+    let upn = ad(4, "sam4", "upn4@example.com");
+    let p = run(&d, &[nick, primary, mail, upn], &[]);
+    let nicknames: Vec<(String, String)> = p
+        .actions
+        .iter()
+        .filter(|a| a.action == ActionKind::Create && a.directory == Side::Entra)
+        .map(|a| {
+            let n = a.changes.iter().find(|c| c.attribute == "mailNickname");
+            (
+                a.target.to_string(),
+                n.and_then(|c| c.after.as_str()).unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("upn1@example.com", "nick1"),
+        ("upn2@example.com", "primary2"),
+        ("upn3@example.com", "mail3"),
+        ("upn4@example.com", "upn4"),
+    ];
+    assert_eq!(
+        nicknames,
+        want.map(|(a, b)| (a.to_owned(), b.to_owned())),
+        "{:#?}",
+        p.actions
+    );
+}
