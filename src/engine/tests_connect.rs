@@ -25,6 +25,8 @@ fn ad(n: u8, sam: &str, upn: &str) -> AdUser {
     u.set_upn(upn);
     u.user_account_control = Some(512);
     u.usn_changed = Some(1000 + n as u64);
+    u.attributes
+        .insert("displayName".into(), [sam.to_uppercase()]);
     // Anchor written back already: no `link ad` in the plans below.
     u.consistency_guid = Some(u.object_guid.0.into());
     u
@@ -320,5 +322,91 @@ fn created_cloud_users_get_mail_nickname_in_entras_order() {
         want.map(|(a, b)| (a.to_owned(), b.to_owned())),
         "{:#?}",
         p.actions
+    );
+}
+
+// --- unverified_domain ----------------------------------------------------------------------
+// plan-connect-userprincipalname ("UPN in Microsoft Entra ID", "Nonverified UPN suffix"): a
+// cloud UPN can only carry a verified domain; Graph refuses the others outright.
+
+#[test]
+fn created_cloud_users_on_unverified_domains_are_errors_that_block_only_them() {
+    let mut d = desired();
+    d.provision_entra = true;
+    let bad = ad(1, "bad", "bad@corp.example.org");
+    let mut bad_mail = ad(2, "badmail", "badmail@example.com");
+    bad_mail.set_mail("badmail@corp.example.org");
+    let good = ad(3, "good", "good@example.com");
+    let t = tenant(&["example.com"], None);
+    let ads = [bad, bad_mail, good];
+    let p = run_with(&d, &ads, &[], &t);
+    let targets: Vec<&str> = p
+        .actions
+        .iter()
+        .filter(|a| a.action == ActionKind::Create)
+        .map(|a| &*a.target)
+        .collect();
+    assert_eq!(targets, ["good@example.com"], "{:#?}", p.actions);
+    let diags: Vec<(&str, &str, &str)> = p
+        .diagnostics
+        .iter()
+        .filter(|d| d.rule == "unverified_domain")
+        .map(|d| (d.object.as_str(), d.attribute.as_str(), d.message.as_str()))
+        .collect();
+    assert_eq!(diags.len(), 2, "{:#?}", p.diagnostics);
+    assert!(diags[0].0.starts_with("CN=bad,"), "{diags:?}");
+    assert_eq!(diags[0].1, "userPrincipalName");
+    assert!(
+        diags[0].2.contains("bad@corp.example.org"),
+        "{}",
+        diags[0].2
+    );
+    assert!(
+        diags[0]
+            .2
+            .contains("verified: example.com, contoso.onmicrosoft.com"),
+        "{}",
+        diags[0].2
+    );
+    assert!(diags[1].0.starts_with("CN=badmail,"), "{diags:?}");
+    assert_eq!(diags[1].1, "mail");
+    assert!(
+        (p.diagnostics.iter())
+            .filter(|d| d.rule == "unverified_domain")
+            .all(|d| d.severity == crate::plan::Severity::Error)
+    );
+    // Domains unknown: every suffix assumed verified (the `assumption` note says so).
+    let p = run(&d, &ads, &[]);
+    assert_eq!(
+        p.actions
+            .iter()
+            .filter(|a| a.action == ActionKind::Create)
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn entra_writes_of_identifiers_on_unverified_domains_block_the_pair() {
+    let mut d = desired();
+    d.attributes
+        .insert("userPrincipalName".into(), crate::desired::Authority::Ad);
+    let mut a = ad(1, "jdoe", "jdoe@corp.example.org");
+    a.set_proxy_addresses(["SMTP:jdoe@example.com"]);
+    let mut c = cloud("c1", "jdoe@example.com");
+    c.set_proxy_addresses(["SMTP:jdoe@example.com"]);
+    let p = run_with(&d, &[a], &[c], &tenant(&["example.com"], None));
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+    assert_eq!(p.diagnostics.len(), 1, "{:#?}", p.diagnostics);
+    let diag = &p.diagnostics[0];
+    assert_eq!(
+        (diag.rule.as_str(), diag.attribute.as_str()),
+        ("unverified_domain", "userPrincipalName")
+    );
+    assert!(diag.object.starts_with("jdoe@example.com (entra c1)"));
+    assert!(
+        diag.message.contains("jdoe@corp.example.org"),
+        "{}",
+        diag.message
     );
 }

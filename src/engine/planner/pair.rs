@@ -65,6 +65,15 @@ impl<'a> Planner<'a> {
         let upn = self.converge_upn(spec, ad, cloud, &mut changes);
         let (mail, proxies) = self.converge_mail(spec, ad, cloud, &mut changes);
         let display = self.converge_attributes(spec, name, ad, cloud, &mut changes, batch);
+        for c in &changes.entra {
+            if let ("userPrincipalName" | "mail", Some(v)) =
+                (c.attribute.as_str(), c.after.as_str())
+                && let Some(d) =
+                    unverified_domain(self.tenant, &cloud_label(cloud), c.attribute.as_str(), v)
+            {
+                batch.diagnostics.push(d);
+            }
+        }
         Self::push_pair_changes(name, ad, cloud, changes, batch);
         self.follow_provisioning_ou(name, ad, batch);
 

@@ -380,6 +380,18 @@ impl<'a> Planner<'a> {
             });
             return;
         }
+        // Graph would refuse the create: the identity gets nothing (the error blocks it).
+        let domains = [
+            ("userPrincipalName", Some(upn.as_str())),
+            ("mail", ad.mail()),
+        ];
+        for (attribute, value) in domains {
+            if let Some(d) =
+                value.and_then(|v| unverified_domain(self.tenant, ad.dn.as_str(), attribute, v))
+            {
+                batch.diagnostics.push(d);
+            }
+        }
         let anchor = immutable_id(ad, self.d.source_anchor);
         let display = ad
             .attr(AttrName::DISPLAY_NAME)
