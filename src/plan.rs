@@ -716,10 +716,13 @@ pub enum ConflictKind {
     ProvisionCollision,
     /// An anchor another cloud user (or another link of the plan) already holds.
     DuplicateAnchor,
+    /// A cloud user Entra created with a duplicate UPN or SMTP address quarantined (duplicate
+    /// attribute resiliency): its placeholder values must not reach AD.
+    QuarantinedDuplicate,
 }
 
 impl ConflictKind {
-    pub const ALL: [ConflictKind; 8] = [
+    pub const ALL: [ConflictKind; 9] = [
         ConflictKind::InvalidSoftMatch,
         ConflictKind::DuplicateUpn,
         ConflictKind::DuplicateSmtp,
@@ -728,6 +731,7 @@ impl ConflictKind {
         ConflictKind::DuplicateIdentity,
         ConflictKind::ProvisionCollision,
         ConflictKind::DuplicateAnchor,
+        ConflictKind::QuarantinedDuplicate,
     ];
 
     /// The serde name (a test in `render` holds them equal).
@@ -741,6 +745,7 @@ impl ConflictKind {
             ConflictKind::DuplicateIdentity => "duplicate_identity",
             ConflictKind::ProvisionCollision => "provision_collision",
             ConflictKind::DuplicateAnchor => "duplicate_anchor",
+            ConflictKind::QuarantinedDuplicate => "quarantined_duplicate",
         }
     }
 }
@@ -776,7 +781,8 @@ impl Severity {
 pub struct Diagnostic {
     pub severity: Severity,
     /// IdFix class: `character`, `format`, `topleveldomain`, `duplicate`, `length`, `blank`;
-    /// and `initial_state` for the disabled-provisioning warning.
+    /// the tenant's `unverified_domain`; and `initial_state` for the disabled-provisioning
+    /// warning.
     pub rule: String,
     pub object: String,
     pub attribute: String,

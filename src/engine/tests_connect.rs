@@ -410,3 +410,79 @@ fn entra_writes_of_identifiers_on_unverified_domains_block_the_pair() {
         diag.message
     );
 }
+
+// --- Duplicate attribute resiliency twins ---------------------------------------------------
+// how-to-connect-syncservice-duplicate-attribute-resiliency: a duplicate UPN or SMTP
+// ProxyAddress is quarantined (listed in DirSyncProvisioningErrors, Graph's
+// onPremisesProvisioningErrors) and a required UPN gets the placeholder
+// <OriginalPrefix>+<4DigitNumber>@<InitialTenantDomain>.onmicrosoft.com; the timer task
+// restores it once the conflict is resolved.
+
+fn quarantine(c: &mut CloudUser, property: &str, value: &str) {
+    c.properties.insert(
+        "onPremisesProvisioningErrors",
+        json!([{
+            "category": "PropertyConflict",
+            "occurredDateTime": "2024-05-01T10:00:00Z",
+            "propertyCausingError": property,
+            "value": value,
+        }]),
+    );
+}
+
+#[test]
+fn a_resiliency_twin_is_a_conflict_and_its_placeholder_never_reaches_ad() {
+    let mut a = ad(1, "john", "john@example.com");
+    a.set_mail("john@example.com");
+    a.set_proxy_addresses(["SMTP:john@example.com"]);
+    let mut twin = synced("c1", "john+4821@contoso.onmicrosoft.com", &a);
+    quarantine(&mut twin, "UserPrincipalName", "john@example.com");
+    let holder = cloud("c2", "john@example.com");
+    let p = run(&desired(), &[a], &[twin, holder]);
+    assert!(ad_writes(&p).is_empty(), "{:#?}", p.actions);
+    let c = (p.conflicts.iter())
+        .find(|c| c.kind == crate::plan::ConflictKind::QuarantinedDuplicate)
+        .expect("a quarantined_duplicate conflict");
+    assert!(
+        c.message.contains("UserPrincipalName john@example.com"),
+        "{}",
+        c.message
+    );
+    assert!(
+        c.message.contains("held by john@example.com (entra c2)"),
+        "{}",
+        c.message
+    );
+    assert!(
+        c.message
+            .contains("its UPN john+4821@contoso.onmicrosoft.com is the placeholder"),
+        "{}",
+        c.message
+    );
+    assert!(
+        c.message.contains("Resolve the real holder"),
+        "{}",
+        c.message
+    );
+    assert_eq!(c.objects.len(), 3, "{:?}", c.objects);
+}
+
+#[test]
+fn a_cloud_managed_twin_with_a_quarantined_address_is_not_copied_into_ad() {
+    // Without the check, the default identifier preparation would copy its addresses.
+    let mut a = ad(1, "ann", "ann@example.com");
+    a.set_proxy_addresses(["SMTP:ann@example.com"]);
+    let mut c = cloud("c1", "ann@example.com");
+    c.set_proxy_addresses(["SMTP:ann@example.com", "smtp:sales@example.com"]);
+    quarantine(&mut c, "ProxyAddresses", "SMTP:info@example.com");
+    let p = run(&desired(), &[a], &[c]);
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+    assert_eq!(p.conflicts.len(), 1, "{:#?}", p.conflicts);
+    assert!(
+        p.conflicts[0]
+            .message
+            .contains("ProxyAddresses SMTP:info@example.com (held by another object"),
+        "{}",
+        p.conflicts[0].message
+    );
+}

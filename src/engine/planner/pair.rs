@@ -58,6 +58,9 @@ impl<'a> Planner<'a> {
             return;
         }
         self.write_back_consistency_guid(name, ad, batch);
+        if self.resiliency_twin(name, ad, cloud, batch) {
+            return;
+        }
 
         // Everything is borrowed until a change is recorded: a converged pair allocates nothing.
         let spec = self.spec(joint);
@@ -142,6 +145,74 @@ impl<'a> Planner<'a> {
                 Value::from(anchor),
             )],
         ));
+        true
+    }
+
+    /// A cloud user whose `onPremisesProvisioningErrors` holds a `PropertyConflict` on its
+    /// UPN or proxyAddresses is a duplicate-attribute-resiliency twin: Entra quarantined the
+    /// duplicate and gave it a placeholder (`<prefix>+NNNN@<initial>.onmicrosoft.com`), so its
+    /// UPN and addresses are not the ones to prepare AD with. A conflict: the real holder of
+    /// the value must be resolved first (Entra then restores the value by itself).
+    fn resiliency_twin(
+        &self,
+        name: &str,
+        ad: &AdUser,
+        cloud: &CloudUser,
+        batch: &mut Batch,
+    ) -> bool {
+        let quarantined: Vec<_> = cloud
+            .provisioning_errors()
+            .into_iter()
+            .filter(|e| {
+                eq_ci(&e.category, "PropertyConflict")
+                    && (eq_ci(&e.property_causing_error, "UserPrincipalName")
+                        || eq_ci(&e.property_causing_error, "ProxyAddresses"))
+            })
+            .collect();
+        if quarantined.is_empty() {
+            return false;
+        }
+        let mut objects = vec![ad.dn.to_string(), cloud_label(cloud)];
+        let mut what = Vec::new();
+        for e in &quarantined {
+            // The holder, when it is a user idsync read (by UPN; an address may be a group's).
+            let holder = crate::names::Upn::new(e.value.as_str());
+            let holder = self
+                .cloud_index
+                .find(&crate::desired::EntraSelector::Upn(holder))
+                .into_iter()
+                .map(|i| &self.cloud[i])
+                .find(|h| h.id() != cloud.id());
+            let held_by = match holder {
+                Some(h) => {
+                    objects.push(cloud_label(h));
+                    format!("held by {}", cloud_label(h))
+                }
+                None => "held by another object of the tenant".to_owned(),
+            };
+            what.push(format!(
+                "{} {} ({held_by})",
+                e.property_causing_error, e.value
+            ));
+        }
+        let placeholder = if is_placeholder_upn(cloud.upn()) {
+            format!(
+                ", and its UPN {} is the placeholder Entra assigned",
+                cloud.upn()
+            )
+        } else {
+            String::new()
+        };
+        batch.conflicts.push(Conflict {
+            kind: ConflictKind::QuarantinedDuplicate,
+            identity: name.to_owned(),
+            objects,
+            message: format!(
+                "cloud user {} is a duplicate attribute resiliency twin: Entra Connect quarantined its {}{placeholder}; idsync copies none of its identifiers into AD. Resolve the real holder of the value (remove or change the duplicate), and Entra restores the quarantined value within the hour",
+                cloud.upn(),
+                what.join(", ")
+            ),
+        });
         true
     }
 
@@ -544,4 +615,15 @@ impl<'a> Planner<'a> {
             )],
         ));
     }
+}
+
+/// `<prefix>+NNNN@<initial>.onmicrosoft.com`, the placeholder UPN duplicate attribute
+/// resiliency assigns.
+fn is_placeholder_upn(upn: &str) -> bool {
+    let Some((local, domain)) = upn.rsplit_once('@') else {
+        return false;
+    };
+    let digits = local.rsplit_once('+').map(|(_, d)| d);
+    digits.is_some_and(|d| d.len() == 4 && d.bytes().all(|b| b.is_ascii_digit()))
+        && domain.to_ascii_lowercase().ends_with(".onmicrosoft.com")
 }
