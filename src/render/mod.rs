@@ -155,7 +155,7 @@ mod tests {
         ];
         names.extend(actions.map(|k| (serde_name(k), k.as_str())));
         names.extend([Side::Ad, Side::Entra].map(|k| (serde_name(k), k.as_str())));
-        assert_eq!(names.len(), ConflictKind::ALL.len() + 7 + 2 + 3 + 3 + 6 + 2);
+        assert_eq!(names.len(), 9 + 7 + 2 + 3 + 3 + 6 + 2);
         for (serde, as_str) in &names {
             assert_eq!(serde, as_str);
         }
