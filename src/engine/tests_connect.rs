@@ -486,3 +486,89 @@ fn a_cloud_managed_twin_with_a_quarantined_address_is_not_copied_into_ad() {
         p.conflicts[0].message
     );
 }
+
+// --- proxyAddresses authority ---------------------------------------------------------------
+// reference-connect-sync-attributes-synchronized: proxyAddresses is synchronized from AD (Exchange
+// Online takes it from there once the user is synced); per DESIGN "Plan", addresses are edited
+// per value, the primary being the one uppercase `SMTP:`.
+
+fn load_yaml(yaml: &str) -> Result<DesiredState, String> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yaml"), yaml).unwrap();
+    crate::desired::load(dir.path()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn the_authority_table_accepts_proxy_addresses_but_overrides_do_not() {
+    let base = format!("version: 1\nscope:\n  ous: [\"{OU}\"]\n");
+    for side in ["ad", "entra"] {
+        let d = load_yaml(&format!("{base}attributes:\n  proxyAddresses: {side}\n")).unwrap();
+        assert!(d.attributes.contains_key("proxyAddresses"));
+    }
+    // A per-identity value is a single string; a list has none to give.
+    let err = load_yaml(&format!(
+        "{base}identities:\n  - name: a\n    entra: {{ upn: a@example.com }}\n    attributes: {{ proxyAddresses: x }}\n"
+    ))
+    .unwrap_err();
+    assert!(err.contains("unknown attribute `proxyAddresses`"), "{err}");
+}
+
+fn addresses_pair() -> (AdUser, CloudUser) {
+    let mut a = ad(1, "ann", "ann@example.com");
+    a.set_proxy_addresses(["SMTP:ann.old@example.com"]);
+    let mut c = cloud("c1", "ann@example.com");
+    c.set_proxy_addresses(["SMTP:ann@example.com", "smtp:sales@example.com"]);
+    (a, c)
+}
+
+#[test]
+fn proxy_addresses_entra_gives_ad_the_clouds_smtp_addresses_per_value() {
+    let mut d = desired();
+    d.attributes
+        .insert("proxyAddresses".into(), crate::desired::Authority::Entra);
+    // mail: ad, yet the addresses still come from the cloud.
+    d.attributes
+        .insert("mail".into(), crate::desired::Authority::Ad);
+    let (a, c) = addresses_pair();
+    let p = run(&d, &[a], &[c]);
+    let change = (p.actions.iter())
+        .filter(|a| a.directory == Side::Ad)
+        .flat_map(|a| a.changes.iter())
+        .find(|c| c.attribute == "proxyAddresses")
+        .expect("a proxyAddresses edit");
+    assert_eq!(
+        change.after,
+        json!([
+            "smtp:ann.old@example.com",
+            "SMTP:ann@example.com",
+            "smtp:sales@example.com"
+        ])
+    );
+}
+
+#[test]
+fn proxy_addresses_ad_are_never_edited_and_the_note_says_why() {
+    let mut d = desired();
+    d.attributes
+        .insert("proxyAddresses".into(), crate::desired::Authority::Ad);
+    let (a, c) = addresses_pair();
+    let p = run(&d, &[a], &[c]);
+    assert!(
+        !ad_writes(&p).contains(&"proxyAddresses"),
+        "{:#?}",
+        p.actions
+    );
+    let n = notes(&p, NoteKind::PendingSync);
+    assert_eq!(n.len(), 1, "{:#?}", p.notes);
+    assert!(
+        n[0].message
+            .contains("Exchange Online takes its addresses from AD"),
+        "{}",
+        n[0].message
+    );
+    assert!(
+        n[0].message.contains("ann@example.com, sales@example.com"),
+        "{}",
+        n[0].message
+    );
+}

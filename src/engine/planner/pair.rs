@@ -14,6 +14,8 @@ struct PairChanges {
     pending: Vec<String>,
     /// Accounts turned off: `disable` actions, counted against max_deletes.
     disables: Vec<Action>,
+    /// What idsync leaves to Entra Connect on a cloud-managed pair: `pending_sync` notes.
+    notes: Vec<String>,
 }
 
 impl PairChanges {
@@ -372,9 +374,12 @@ impl<'a> Planner<'a> {
         }
 
         let mut changed_proxies: Option<Vec<String>> = None;
-        let primary = match mail_auth {
+        let primary = match self.proxy_authority() {
             Authority::Entra => override_mail.or(cloud_primary),
-            Authority::Ad => None,
+            Authority::Ad => {
+                self.addresses_from_ad(ad, cloud, out);
+                None
+            }
         };
         if let Some(primary) = primary
             && self.ad_reads(AttrName::PROXY_ADDRESSES)
@@ -422,6 +427,7 @@ impl<'a> Planner<'a> {
         }
         let mut changed: Option<Vec<String>> = None;
         if let Some(v) = override_mail
+            && self.proxy_authority() == Authority::Entra
             && let Some(change) = proxy_change(ad.proxy_addresses(), v, std::iter::empty())
         {
             changed = change
@@ -524,7 +530,11 @@ impl<'a> Planner<'a> {
             entra: entra_changes,
             pending,
             mut disables,
+            notes,
         } = changes;
+        for message in notes {
+            batch.note(NoteKind::PendingSync, name, message);
+        }
         batch.actions.append(&mut disables);
         if !ad_changes.is_empty() {
             batch
@@ -587,6 +597,37 @@ impl<'a> Planner<'a> {
                 Value::from(ad.dn.as_str()),
                 Value::from(new_dn.as_str()),
             )],
+        ));
+    }
+
+    /// Who masters proxyAddresses: `attributes: { proxyAddresses: … }`, else whoever
+    /// masters mail (the primary SMTP address follows mail).
+    fn proxy_authority(&self) -> Authority {
+        match self.d.attributes.get("proxyAddresses") {
+            Some(&a) => a,
+            None => self.authority("mail"),
+        }
+    }
+
+    /// `proxyAddresses: ad` on a cloud-managed pair: idsync edits them in neither directory;
+    /// a note names the cloud's SMTP addresses AD lacks, which the first sync replaces with
+    /// AD's (Exchange Online takes them from AD once the user is synced).
+    fn addresses_from_ad(&self, ad: &AdUser, cloud: &CloudUser, out: &mut PairChanges) {
+        if !self.ad_reads(AttrName::PROXY_ADDRESSES) || !cloud.carries(AttrName::PROXY_ADDRESSES) {
+            return;
+        }
+        let missing: Vec<SmtpAddress> = smtp_addresses(cloud.proxy_addresses())
+            .filter(|c| {
+                !smtp_addresses(ad.proxy_addresses()).any(|a| eq_ci(a.as_str(), c.as_str()))
+            })
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        let missing: Vec<&str> = missing.iter().map(SmtpAddress::as_str).collect();
+        out.notes.push(format!(
+            "proxyAddresses: ad, so idsync edits them in neither directory; once Entra Connect syncs the user, Exchange Online takes its addresses from AD, and the cloud's {} (not in AD) go unless added there",
+            missing.join(", ")
         ));
     }
 
