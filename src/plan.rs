@@ -750,10 +750,13 @@ pub enum ConflictKind {
     /// The tenant blocks the only match that could pair them (InvalidHardMatch, or soft
     /// match blocked).
     MatchBlocked,
+    /// A cloud user Entra created with a duplicate UPN or SMTP address quarantined (duplicate
+    /// attribute resiliency): its placeholder values must not reach AD.
+    QuarantinedDuplicate,
 }
 
 impl ConflictKind {
-    pub const ALL: [ConflictKind; 10] = [
+    pub const ALL: [ConflictKind; 11] = [
         ConflictKind::InvalidSoftMatch,
         ConflictKind::DuplicateUpn,
         ConflictKind::DuplicateSmtp,
@@ -764,6 +767,7 @@ impl ConflictKind {
         ConflictKind::DuplicateAnchor,
         ConflictKind::AdminRole,
         ConflictKind::MatchBlocked,
+        ConflictKind::QuarantinedDuplicate,
     ];
 
     /// The serde name (a test in `render` holds them equal).
@@ -779,6 +783,7 @@ impl ConflictKind {
             ConflictKind::DuplicateAnchor => "duplicate_anchor",
             ConflictKind::AdminRole => "admin_role",
             ConflictKind::MatchBlocked => "match_blocked",
+            ConflictKind::QuarantinedDuplicate => "quarantined_duplicate",
         }
     }
 }
@@ -814,7 +819,8 @@ impl Severity {
 pub struct Diagnostic {
     pub severity: Severity,
     /// IdFix class: `character`, `format`, `topleveldomain`, `duplicate`, `length`, `blank`;
-    /// and `initial_state` for the disabled-provisioning warning.
+    /// the tenant's `unverified_domain`; and `initial_state` for the disabled-provisioning
+    /// warning.
     pub rule: String,
     pub object: String,
     pub attribute: String,

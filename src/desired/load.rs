@@ -484,7 +484,8 @@ impl Checker {
         let mut attrs = BTreeMap::new();
         if let Some(a) = &m.attributes {
             for (name, authority) in &a.value.value {
-                if attributes::by_graph(name).is_some() {
+                // proxyAddresses has an authority but no value to override (it is a list).
+                if attributes::by_graph(name).is_some() || name == "proxyAddresses" {
                     attrs.insert(name.clone(), authority.value);
                 } else {
                     self.issue(&a.file, authority, unknown_attribute(name));

@@ -78,7 +78,8 @@ pub struct DesiredFile {
     pub matching: Option<Loc<Matching>>,
     /// On-premises UPN suffix -> routable suffix used in the cloud (`corp.local: example.com`).
     pub upn_suffixes: Option<Loc<BTreeMap<String, Loc<String>>>>,
-    /// Which directory is authoritative for each attribute (Graph property names).
+    /// Which directory is authoritative for each attribute (Graph property names), and for
+    /// proxyAddresses (entra: AD takes the cloud's SMTP addresses; ad: idsync never edits them).
     pub attributes: Option<Loc<BTreeMap<String, Loc<Authority>>>>,
     /// Creating accounts that exist on one side only.
     pub provision: Option<Loc<Provision>>,

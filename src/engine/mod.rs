@@ -11,6 +11,8 @@ mod reads;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_connect;
+#[cfg(test)]
 mod tests_entra_connect;
 
 use crate::desired::DesiredState;

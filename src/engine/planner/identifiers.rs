@@ -3,8 +3,44 @@
 
 use compact_str::format_compact;
 
-use crate::names::{ProxyAddress, eq_ci};
-use crate::plan::{Change, Text, Value};
+use crate::directory::Tenant;
+use crate::names::{ProxyAddress, eq_ci, upn_suffix};
+use crate::plan::{Change, Diagnostic, Severity, Text, Value};
+
+/// `unverified_domain`: Graph refuses a cloud userPrincipalName or mail on a domain the tenant
+/// has not verified. `None` when verified, or when the domains were not read (then every
+/// suffix is assumed verified, and the `assumption` note says so).
+pub(super) fn unverified_domain(
+    tenant: &Tenant,
+    object: &str,
+    attribute: &str,
+    value: &str,
+) -> Option<Diagnostic> {
+    let domains = tenant.domains.known()?;
+    let suffix = upn_suffix(value).unwrap_or("");
+    if tenant.is_verified(suffix) {
+        return None;
+    }
+    let verified: Vec<&str> = domains
+        .iter()
+        .filter(|d| d.is_verified)
+        .map(|d| d.name.as_str())
+        .collect();
+    Some(Diagnostic {
+        severity: Severity::Error,
+        rule: "unverified_domain".into(),
+        object: object.to_owned(),
+        attribute: attribute.to_owned(),
+        message: format!(
+            "{attribute} {value}: {suffix:?} is not a verified domain of the tenant, so Graph refuses it; verified: {}",
+            if verified.is_empty() {
+                "(none)".to_owned()
+            } else {
+                verified.join(", ")
+            }
+        ),
+    })
+}
 
 /// The `SMTP:` address among proxy address values, borrowed.
 pub(super) fn primary_smtp_of<'a>(mut values: impl Iterator<Item = &'a str>) -> Option<&'a str> {

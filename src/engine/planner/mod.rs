@@ -14,7 +14,7 @@ pub use attributes::{AD_BASE_ATTRIBUTES, AD_REQUIRED_ATTRIBUTES, attribute_names
 use attributes::{Converged, IDENTIFIERS, MATCH_KEYS, PAIR_KEYS, converged_attributes};
 use batch::{Batch, cloud_label};
 use changes::{ad_change, ad_value, cloud_value, entra_values, opt_bool};
-use identifiers::{primary_smtp_of, proxy_change};
+use identifiers::{primary_smtp_of, proxy_change, unverified_domain};
 
 use std::cell::OnceCell;
 use std::sync::Arc;

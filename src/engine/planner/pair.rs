@@ -9,17 +9,21 @@ use super::*;
 struct PairChanges {
     ad: Vec<Change>,
     entra: Vec<Change>,
-    /// Attributes Graph refuses to write on a synced user: a `pending_sync` note instead.
+    /// What Entra Connect's next sync makes of a synced user's differing attributes (Graph
+    /// refuses writes to them): the phrases of the `pending_sync` note.
     pending: Vec<String>,
     /// Accounts turned off: `disable` actions, counted against max_deletes.
     disables: Vec<Action>,
+    /// What idsync leaves to Entra Connect on a cloud-managed pair: `pending_sync` notes.
+    notes: Vec<String>,
 }
 
 impl PairChanges {
     /// An Entra change, or a pending one when Entra Connect masters the user.
     fn entra(&mut self, cloud: &CloudUser, attribute: &str, before: Value, after: Value) {
         if cloud.sync_enabled {
-            self.pending.push(attribute.to_owned());
+            self.pending
+                .push(format!("{attribute} will become {}", shown(&after)));
         } else {
             self.entra.push(Change::set(attribute, before, after));
         }
@@ -34,6 +38,15 @@ enum Route {
     /// The tenant blocks cloud object takeover through hard match: by the soft-match keys
     /// idsync prepares, with no `link entra`.
     SoftMatch,
+}
+
+/// A value as a note shows it: text bare, nothing as `(empty)`.
+fn shown(v: &Value) -> String {
+    match v {
+        Value::Null => "(empty)".into(),
+        Value::Text(t) => t.to_string(),
+        other => other.to_string(),
+    }
 }
 
 impl<'a> Planner<'a> {
@@ -162,6 +175,9 @@ impl<'a> Planner<'a> {
             return;
         }
         self.write_back_consistency_guid(name, ad, batch);
+        if self.resiliency_twin(name, ad, cloud, batch) {
+            return;
+        }
 
         // Everything is borrowed until a change is recorded: a converged pair allocates nothing.
         let spec = self.spec(joint);
@@ -175,6 +191,15 @@ impl<'a> Planner<'a> {
         {
             batch.conflicts.push(blocked);
             return;
+        }
+        for c in &changes.entra {
+            if let ("userPrincipalName" | "mail", Some(v)) =
+                (c.attribute.as_str(), c.after.as_str())
+                && let Some(d) =
+                    unverified_domain(self.tenant, &cloud_label(cloud), c.attribute.as_str(), v)
+            {
+                batch.diagnostics.push(d);
+            }
         }
         Self::push_pair_changes(name, ad, cloud, changes, batch);
         self.follow_provisioning_ou(name, ad, batch);
@@ -247,6 +272,74 @@ impl<'a> Planner<'a> {
         true
     }
 
+    /// A cloud user whose `onPremisesProvisioningErrors` holds a `PropertyConflict` on its
+    /// UPN or proxyAddresses is a duplicate-attribute-resiliency twin: Entra quarantined the
+    /// duplicate and gave it a placeholder (`<prefix>+NNNN@<initial>.onmicrosoft.com`), so its
+    /// UPN and addresses are not the ones to prepare AD with. A conflict: the real holder of
+    /// the value must be resolved first (Entra then restores the value by itself).
+    fn resiliency_twin(
+        &self,
+        name: &str,
+        ad: &AdUser,
+        cloud: &CloudUser,
+        batch: &mut Batch,
+    ) -> bool {
+        let quarantined: Vec<_> = cloud
+            .provisioning_errors()
+            .into_iter()
+            .filter(|e| {
+                eq_ci(&e.category, "PropertyConflict")
+                    && (eq_ci(&e.property_causing_error, "UserPrincipalName")
+                        || eq_ci(&e.property_causing_error, "ProxyAddresses"))
+            })
+            .collect();
+        if quarantined.is_empty() {
+            return false;
+        }
+        let mut objects = vec![ad.dn.to_string(), cloud_label(cloud)];
+        let mut what = Vec::new();
+        for e in &quarantined {
+            // The holder, when it is a user idsync read (by UPN; an address may be a group's).
+            let holder = crate::names::Upn::new(e.value.as_str());
+            let holder = self
+                .cloud_index
+                .find(&crate::desired::EntraSelector::Upn(holder))
+                .into_iter()
+                .map(|i| &self.cloud[i])
+                .find(|h| h.id() != cloud.id());
+            let held_by = match holder {
+                Some(h) => {
+                    objects.push(cloud_label(h));
+                    format!("held by {}", cloud_label(h))
+                }
+                None => "held by another object of the tenant".to_owned(),
+            };
+            what.push(format!(
+                "{} {} ({held_by})",
+                e.property_causing_error, e.value
+            ));
+        }
+        let placeholder = if is_placeholder_upn(cloud.upn()) {
+            format!(
+                ", and its UPN {} is the placeholder Entra assigned",
+                cloud.upn()
+            )
+        } else {
+            String::new()
+        };
+        batch.conflicts.push(Conflict {
+            kind: ConflictKind::QuarantinedDuplicate,
+            identity: name.to_owned(),
+            objects,
+            message: format!(
+                "cloud user {} is a duplicate attribute resiliency twin: Entra Connect quarantined its {}{placeholder}; idsync copies none of its identifiers into AD. Resolve the real holder of the value (remove or change the duplicate), and Entra restores the quarantined value within the hour",
+                cloud.upn(),
+                what.join(", ")
+            ),
+        });
+        true
+    }
+
     /// Identifiers, first the UPN: AD carries the cloud's (or the reverse where `attributes:`
     /// makes AD authoritative), so Entra Connect matches. Returns AD's UPN after the plan.
     fn converge_upn(
@@ -257,6 +350,9 @@ impl<'a> Planner<'a> {
         out: &mut PairChanges,
     ) -> Option<Cow<'a, str>> {
         let override_upn = spec.and_then(|s| s.attributes.get("userPrincipalName"));
+        if cloud.sync_enabled {
+            return self.synced_upn(override_upn.map(String::as_str), ad, cloud, out);
+        }
         let want: Option<Cow<'a, str>> = match (override_upn, self.authority("userPrincipalName")) {
             (Some(v), _) => Some(Cow::Borrowed(v.as_str())),
             (None, Authority::Entra) => Some(Cow::Borrowed(cloud.upn())),
@@ -288,6 +384,75 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// The UPN of a synced pair. Entra Connect masters it from AD, so the cloud's is never
+    /// copied into AD (that would revert an on-premises rename Entra Connect carries to the
+    /// cloud); an identity's override is the admin's word and is written where the user is
+    /// mastered, in AD. The difference is a `pending_sync` phrase saying what the cloud will
+    /// become.
+    fn synced_upn(
+        &self,
+        override_upn: Option<&'a str>,
+        ad: &'a AdUser,
+        cloud: &'a CloudUser,
+        out: &mut PairChanges,
+    ) -> Option<Cow<'a, str>> {
+        let mut projected = ad.upn().map(Cow::Borrowed);
+        if let Some(v) = override_upn
+            && !ad.upn().is_some_and(|u| eq_ci(u, v))
+        {
+            out.ad.push(Change::set(
+                "userPrincipalName",
+                Value::opt(ad.upn()),
+                Value::from(v),
+            ));
+            projected = Some(Cow::Borrowed(v));
+        }
+        if let Some(upn) = &projected {
+            let want = self.d.routable_upn(upn);
+            if !eq_ci(cloud.upn(), &want)
+                && let Some(phrase) = self.synced_upn_outcome(cloud, &want)
+            {
+                out.pending.push(phrase);
+            }
+        }
+        projected
+    }
+
+    /// What Entra Connect makes of a synced user's cloud UPN when AD's (routable) is `want`;
+    /// `None` when the cloud already holds what it will get.
+    fn synced_upn_outcome(&self, cloud: &CloudUser, want: &str) -> Option<String> {
+        let suffix = crate::names::upn_suffix(want).unwrap_or("");
+        if !self.tenant.is_verified(suffix) {
+            // plan-connect-userprincipalname: a suffix the tenant has not verified gives the
+            // cloud user <MailNickName>@<initial domain> (MOERA) instead.
+            let moera = match (cloud.mail_nickname(), self.tenant.initial_domain()) {
+                (Some(nick), Some(initial)) => format!("{nick}@{initial}"),
+                _ => "<mailNickname>@<initial domain>".to_owned(),
+            };
+            if eq_ci(cloud.upn(), &moera) {
+                return None;
+            }
+            return Some(format!(
+                "userPrincipalName will become {moera}, not {want}: {suffix} is not a verified domain of the tenant, so Entra gives the user <mailNickname>@<initial domain>"
+            ));
+        }
+        if !self.tenant.features().synchronize_upn_for_managed_users {
+            // how-to-connect-syncservice-features ("Synchronize userPrincipalName updates"):
+            // without the feature, an on-premises UPN change reaches the cloud only for a
+            // federated or an unlicensed managed user.
+            let state = if self.tenant.sync.known().is_some() {
+                "is off"
+            } else {
+                "is assumed off (the tenant's sync features were not read)"
+            };
+            return Some(format!(
+                "userPrincipalName stays {} rather than becoming {want} if the user is managed (password hash sync or pass-through authentication) and licensed: Entra Connect does not carry an on-premises UPN change to such users while synchronizeUpnForManagedUsersEnabled {state} (a federated or unlicensed user's UPN does follow); turn the feature on to carry it",
+                cloud.upn()
+            ));
+        }
+        Some(format!("userPrincipalName will become {want}"))
+    }
+
     /// Identifiers, then mail and the primary SMTP address. Returns AD's mail after the plan
     /// and its proxyAddresses when the plan changes them.
     fn converge_mail(
@@ -301,6 +466,9 @@ impl<'a> Planner<'a> {
         let override_mail = spec
             .and_then(|s| s.attributes.get("mail"))
             .map(String::as_str);
+        if cloud.sync_enabled {
+            return self.synced_mail(override_mail, ad, cloud, out);
+        }
         let cloud_primary: Option<&str> = primary_smtp_of(cloud.proxy_addresses()).or(cloud.mail());
         let (ad_mail_read, cloud_mail_read) =
             (self.ad_reads(AttrName::MAIL), cloud.carries(AttrName::MAIL));
@@ -328,9 +496,12 @@ impl<'a> Planner<'a> {
         }
 
         let mut changed_proxies: Option<Vec<String>> = None;
-        let primary = match mail_auth {
+        let primary = match self.proxy_authority() {
             Authority::Entra => override_mail.or(cloud_primary),
-            Authority::Ad => None,
+            Authority::Ad => {
+                self.addresses_from_ad(ad, cloud, out);
+                None
+            }
         };
         if let Some(primary) = primary
             && self.ad_reads(AttrName::PROXY_ADDRESSES)
@@ -344,6 +515,61 @@ impl<'a> Planner<'a> {
             out.ad.push(change);
         }
         (projected_mail, changed_proxies)
+    }
+
+    /// Mail and the primary SMTP address of a synced pair: mastered in AD like the UPN
+    /// (`synced_upn`), so only an identity's override is written, in AD; the cloud's list is
+    /// never copied (a synced user's addresses come from AD, plus those Exchange Online adds).
+    fn synced_mail(
+        &self,
+        override_mail: Option<&'a str>,
+        ad: &'a AdUser,
+        cloud: &'a CloudUser,
+        out: &mut PairChanges,
+    ) -> (Option<&'a str>, Option<Vec<String>>) {
+        let ad_mail_read = self.ad_reads(AttrName::MAIL);
+        let mut projected = ad.mail();
+        if let Some(v) = override_mail
+            && ad_mail_read
+            && !ad.mail().is_some_and(|m| eq_ci(m, v))
+        {
+            out.ad
+                .push(Change::set("mail", Value::opt(ad.mail()), Value::from(v)));
+            projected = Some(v);
+        }
+        if ad_mail_read
+            && cloud.carries(AttrName::MAIL)
+            && let Some(m) = projected
+            && !cloud.mail().is_some_and(|c| eq_ci(c, m))
+        {
+            out.pending.push(format!("mail will become {m}"));
+        }
+        if !self.ad_reads(AttrName::PROXY_ADDRESSES) {
+            return (projected, None);
+        }
+        let mut changed: Option<Vec<String>> = None;
+        if let Some(v) = override_mail
+            && self.proxy_authority() == Authority::Entra
+            && let Some(change) = proxy_change(ad.proxy_addresses(), v, std::iter::empty())
+        {
+            changed = change
+                .after
+                .as_list()
+                .map(|l| l.iter().map(Text::to_string).collect());
+            out.ad.push(change);
+        }
+        let ad_primary = match &changed {
+            Some(list) => primary_smtp_of(list.iter().map(String::as_str)).map(str::to_owned),
+            None => primary_smtp_of(ad.proxy_addresses()).map(str::to_owned),
+        };
+        if let Some(p) = ad_primary
+            && cloud.carries(AttrName::PROXY_ADDRESSES)
+            && !primary_smtp_of(cloud.proxy_addresses()).is_some_and(|c| eq_ci(c, &p))
+        {
+            out.pending
+                .push(format!("the primary SMTP address will become {p}"));
+        }
+        (projected, changed)
     }
 
     /// Attributes under `attributes:` and per-identity overrides. Returns AD's displayName
@@ -426,7 +652,11 @@ impl<'a> Planner<'a> {
             entra: entra_changes,
             pending,
             mut disables,
+            notes,
         } = changes;
+        for message in notes {
+            batch.note(NoteKind::PendingSync, name, message);
+        }
         batch.actions.append(&mut disables);
         if !ad_changes.is_empty() {
             batch
@@ -443,9 +673,9 @@ impl<'a> Planner<'a> {
                 NoteKind::PendingSync,
                 name,
                 format!(
-                    "{} is synced by Entra Connect (onPremisesSyncEnabled), so idsync does not write it; {} will converge from AD at the next sync",
+                    "{} is synced by Entra Connect (onPremisesSyncEnabled), so idsync does not write it in the cloud; at the next sync after this plan, {}",
                     cloud.upn(),
-                    pending.join(", ")
+                    pending.join("; ")
                 ),
             );
         }
@@ -492,6 +722,37 @@ impl<'a> Planner<'a> {
         ));
     }
 
+    /// Who masters proxyAddresses: `attributes: { proxyAddresses: … }`, else whoever
+    /// masters mail (the primary SMTP address follows mail).
+    fn proxy_authority(&self) -> Authority {
+        match self.d.attributes.get("proxyAddresses") {
+            Some(&a) => a,
+            None => self.authority("mail"),
+        }
+    }
+
+    /// `proxyAddresses: ad` on a cloud-managed pair: idsync edits them in neither directory;
+    /// a note names the cloud's SMTP addresses AD lacks, which the first sync replaces with
+    /// AD's (Exchange Online takes them from AD once the user is synced).
+    fn addresses_from_ad(&self, ad: &AdUser, cloud: &CloudUser, out: &mut PairChanges) {
+        if !self.ad_reads(AttrName::PROXY_ADDRESSES) || !cloud.carries(AttrName::PROXY_ADDRESSES) {
+            return;
+        }
+        let missing: Vec<SmtpAddress> = smtp_addresses(cloud.proxy_addresses())
+            .filter(|c| {
+                !smtp_addresses(ad.proxy_addresses()).any(|a| eq_ci(a.as_str(), c.as_str()))
+            })
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        let missing: Vec<&str> = missing.iter().map(SmtpAddress::as_str).collect();
+        out.notes.push(format!(
+            "proxyAddresses: ad, so idsync edits them in neither directory; once Entra Connect syncs the user, Exchange Online takes its addresses from AD, and the cloud's {} (not in AD) go unless added there",
+            missing.join(", ")
+        ));
+    }
+
     pub(super) fn authority(&self, graph: &str) -> Authority {
         self.d
             .attributes
@@ -517,4 +778,15 @@ impl<'a> Planner<'a> {
             )],
         ));
     }
+}
+
+/// `<prefix>+NNNN@<initial>.onmicrosoft.com`, the placeholder UPN duplicate attribute
+/// resiliency assigns.
+fn is_placeholder_upn(upn: &str) -> bool {
+    let Some((local, domain)) = upn.rsplit_once('@') else {
+        return false;
+    };
+    let digits = local.rsplit_once('+').map(|(_, d)| d);
+    digits.is_some_and(|d| d.len() == 4 && d.bytes().all(|b| b.is_ascii_digit()))
+        && domain.to_ascii_lowercase().ends_with(".onmicrosoft.com")
 }

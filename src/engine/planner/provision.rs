@@ -382,17 +382,25 @@ impl<'a> Planner<'a> {
             });
             return;
         }
+        // Graph would refuse the create: the identity gets nothing (the error blocks it).
+        let domains = [
+            ("userPrincipalName", Some(upn.as_str())),
+            ("mail", ad.mail()),
+        ];
+        for (attribute, value) in domains {
+            if let Some(d) =
+                value.and_then(|v| unverified_domain(self.tenant, ad.dn.as_str(), attribute, v))
+            {
+                batch.diagnostics.push(d);
+            }
+        }
         let anchor = immutable_id(ad, self.d.source_anchor);
         let display = ad
             .attr(AttrName::DISPLAY_NAME)
             .map(str::to_owned)
             .or_else(|| ad.dn.leaf_value())
             .unwrap_or_else(|| upn.local_part().to_owned());
-        let nickname = ad
-            .attr(AttrName::MAIL_NICKNAME)
-            .map(str::to_owned)
-            .or_else(|| ad.sam_account_name().map(str::to_owned))
-            .unwrap_or_else(|| upn.local_part().to_owned());
+        let nickname = entra_mail_nickname(ad).unwrap_or_else(|| upn.local_part().to_owned());
         let mut changes = vec![
             Change::set("userPrincipalName", Value::Null, Value::from(upn.as_str())),
             Change::set("displayName", Value::Null, Value::from(display)),
@@ -453,4 +461,43 @@ fn new_addresses(cloud: &CloudUser) -> (String, Vec<String>) {
         }
     }
     (mail, proxies)
+}
+
+/// The cloud mailNickname Entra gives a user synced for the first time, in its order
+/// (plan-connect-userprincipalname, "MailNickName attribute value calculation"): AD
+/// mailNickname, else the prefix of the primary SMTP address, of AD mail, of the UPN, of a
+/// secondary smtp address. A user idsync creates gets the same, so the MOERA and the soft
+/// match come out as Entra Connect's would.
+fn entra_mail_nickname(ad: &AdUser) -> Option<String> {
+    let prefix = |v: &str| Some(upn_local_part(v).to_owned()).filter(|p| !p.is_empty());
+    let secondary = || {
+        ad.proxy_addresses()
+            .filter_map(ProxyAddress::parse)
+            .find(|p| p.is_smtp() && !p.is_primary_smtp())
+            .and_then(|p| prefix(p.address))
+    };
+    ad.attr(AttrName::MAIL_NICKNAME)
+        .filter(|n| !n.trim().is_empty())
+        .map(str::to_owned)
+        .or_else(|| primary_smtp_of(ad.proxy_addresses()).and_then(prefix))
+        .or_else(|| ad.mail().and_then(prefix))
+        .or_else(|| ad.upn().and_then(prefix))
+        .or_else(secondary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::Guid;
+
+    #[test]
+    fn mail_nickname_falls_back_to_a_secondary_smtp_address_last() {
+        // plan-connect-userprincipalname, "MailNickName attribute value calculation": the
+        // secondary smtp address comes after the UPN, so only a user without one gets it.
+        let mut u = AdUser::new(Dn::parse("CN=x,DC=example,DC=com").unwrap(), Guid([1; 16]));
+        u.set_proxy_addresses(["smtp:second@example.com", "X500:/o=x"]);
+        assert_eq!(entra_mail_nickname(&u).as_deref(), Some("second"));
+        u.set_upn("upn.prefix@example.com");
+        assert_eq!(entra_mail_nickname(&u).as_deref(), Some("upn.prefix"));
+    }
 }
