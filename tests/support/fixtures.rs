@@ -102,19 +102,24 @@ pub fn cloud(n: u8, upn: &str, extra: Value) -> Value {
         "onPremisesSyncEnabled": null,
         "userType": "Member",
     });
+    merge_as_graph(&mut u, &extra);
+    u
+}
+
+/// Sets `extra`'s properties on the Graph user `u` as Graph would hold them: setting `mail`
+/// adds it to proxyAddresses as the primary SMTP address (soft match reads proxyAddresses,
+/// not mail), unless `extra` gives proxyAddresses itself.
+pub fn merge_as_graph(u: &mut Value, extra: &Value) {
     if let (Some(u), Some(e)) = (u.as_object_mut(), extra.as_object()) {
         for (k, v) in e {
             u.insert(k.clone(), v.clone());
         }
-        // As Graph answers: setting `mail` adds it to proxyAddresses as the primary SMTP
-        // address (soft match reads proxyAddresses, not mail).
         if let Some(mail) = e.get("mail").and_then(Value::as_str)
             && !e.contains_key("proxyAddresses")
         {
             u.insert("proxyAddresses".into(), json!([format!("SMTP:{mail}")]));
         }
     }
-    u
 }
 
 pub const DESIRED: &str = "version: 1

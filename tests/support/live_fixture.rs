@@ -181,11 +181,7 @@ pub fn cloud_user(id_n: u32, upn: &str, extra: Value) -> Value {
         "onPremisesSyncEnabled": null,
         "userType": "Member",
     });
-    if let (Some(u), Some(e)) = (u.as_object_mut(), extra.as_object()) {
-        for (k, v) in e {
-            u.insert(k.clone(), v.clone());
-        }
-    }
+    super::fixtures::merge_as_graph(&mut u, &extra);
     u
 }
 
