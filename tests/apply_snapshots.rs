@@ -533,3 +533,76 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+// how-to-connect-install-existing-tenant, "Hard-match vs Soft-match": with
+// BlockCloudObjectTakeoverThroughHardMatchEnabled on, Entra Connect refuses to take over a
+// cloud-managed user by its anchor, so idsync must not set onPremisesImmutableId on one: the
+// soft match it prepares pairs them. Read from the snapshot folder's
+// onPremisesSynchronization.json, as `GET /directory/onPremisesSynchronization` answers.
+#[test]
+fn with_hard_match_takeover_blocked_apply_sets_no_anchor_on_cloud_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for sub in ["desired-state", "examples/contoso"] {
+        copy_tree(&root.join(sub), &dir.path().join(sub));
+    }
+    let sync = dir
+        .path()
+        .join("examples/contoso/entra/onPremisesSynchronization.json");
+    let text = std::fs::read_to_string(&sync).unwrap().replace(
+        "\"blockCloudObjectTakeoverThroughHardMatchEnabled\": false",
+        "\"blockCloudObjectTakeoverThroughHardMatchEnabled\": true",
+    );
+    std::fs::write(&sync, text).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_idsync"))
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["plan", "--format", "json"]);
+    assert!(out.status.success());
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entra_links: Vec<&serde_json::Value> = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "link" && a["directory"] == "entra")
+        .collect();
+    assert!(entra_links.is_empty(), "{entra_links:#?}");
+    let blocked: Vec<&str> = plan["conflicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "match_blocked")
+        .map(|c| c["message"].as_str().unwrap())
+        .collect();
+    assert!(!blocked.is_empty());
+    assert!(
+        blocked
+            .iter()
+            .all(|m| m.contains("InvalidHardMatch") || m.contains("hard match"))
+    );
+
+    let users = dir.path().join("examples/contoso/entra/users.json");
+    let before: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&users).unwrap()).unwrap();
+    assert!(run(&["apply", "--auto-approve"]).status.success());
+    let after: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&users).unwrap()).unwrap();
+    let anchors = |v: &serde_json::Value| -> Vec<(String, serde_json::Value)> {
+        v["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                (
+                    u["id"].as_str().unwrap().to_owned(),
+                    u["onPremisesImmutableId"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(anchors(&before), anchors(&after), "apply set an anchor");
+}

@@ -481,3 +481,31 @@ fn unknown_tenant_parts_each_get_one_assumption_note() {
     );
     assert!(notes.iter().any(|m| m.contains("role holders")));
 }
+
+#[test]
+fn provisioned_accounts_get_no_anchor_while_hard_match_is_blocked() {
+    // The new AD account carries the cloud's UPN and SMTP address, so Entra Connect soft-
+    // matches it; setting onPremisesImmutableId would be refused (InvalidHardMatch). With soft
+    // match blocked as well, the account would sync as a second cloud user: match_blocked.
+    let d = super::tests::with_provision(desired());
+    let mut c = cloud("c-new", "new.hire@example.com");
+    c.set_mail("new.hire@example.com");
+    c.set_mail_nickname("new.hire");
+    c.set_proxy_addresses(["SMTP:new.hire@example.com"]);
+    let blocked = with_features(|f| f.block_cloud_object_takeover_through_hard_match = true);
+    let p = run_in(&d, &[], std::slice::from_ref(&c), &blocked);
+    assert!(
+        p.actions
+            .iter()
+            .any(|a| a.action == ActionKind::Create && a.directory == Side::Ad)
+    );
+    assert!(links(&p).is_empty(), "{:#?}", p.actions);
+
+    let both = with_features(|f| {
+        f.block_cloud_object_takeover_through_hard_match = true;
+        f.block_soft_match = true;
+    });
+    let p = run_in(&d, &[], &[c], &both);
+    assert!(p.actions.is_empty(), "{:#?}", p.actions);
+    assert_eq!(conflicts_of(&p, ConflictKind::MatchBlocked).len(), 1);
+}

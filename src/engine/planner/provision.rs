@@ -153,6 +153,20 @@ impl<'a> Planner<'a> {
 
         self.planned_dns.insert(dn.clone());
         self.planned_sams.insert(fold(&sam));
+        let features = self.tenant.features();
+        if features.block_cloud_object_takeover_through_hard_match && features.block_soft_match {
+            // The account would sync as a second cloud user: neither match can pair them.
+            batch.conflicts.push(Conflict {
+                kind: ConflictKind::MatchBlocked,
+                identity: name.to_owned(),
+                objects: vec![cloud_label(cloud)],
+                message: format!(
+                    "provision.ad would create an AD account for {}, but the tenant blocks both hard-match takeover (blockCloudObjectTakeoverThroughHardMatchEnabled) and soft match (blockSoftMatchEnabled): Entra Connect could not pair them and would create a second cloud user. Lift one of the blocks for the migration",
+                    cloud.upn()
+                ),
+            });
+            return;
+        }
         self.push_ad_create(name, &dn, cloud, changes, batch);
     }
 
@@ -295,19 +309,29 @@ impl<'a> Planner<'a> {
             precondition: Some(Precondition::Absent),
             matched: None,
         });
-        batch.actions.push(Action {
-            depends_on: Box::new([create]),
-            ..batch.on_entra(
-                ActionKind::Link,
-                name,
-                cloud,
-                [Change::set(
-                    "onPremisesImmutableId",
-                    Value::opt(cloud.immutable_id()),
-                    Value::from(KNOWN_AFTER_APPLY),
-                )],
-            )
-        });
+        // With hard-match takeover blocked, Entra Connect would refuse the anchor on this
+        // cloud-managed user (InvalidHardMatch); the new account carries the cloud's UPN and
+        // SMTP addresses, so the soft match pairs them instead
+        // (how-to-connect-install-existing-tenant, "Hard-match vs Soft-match").
+        if !self
+            .tenant
+            .features()
+            .block_cloud_object_takeover_through_hard_match
+        {
+            batch.actions.push(Action {
+                depends_on: Box::new([create]),
+                ..batch.on_entra(
+                    ActionKind::Link,
+                    name,
+                    cloud,
+                    [Change::set(
+                        "onPremisesImmutableId",
+                        Value::opt(cloud.immutable_id()),
+                        Value::from(KNOWN_AFTER_APPLY),
+                    )],
+                )
+            });
+        }
         if self.d.source_anchor == crate::desired::SourceAnchor::ConsistencyGuid {
             batch.actions.push(Action {
                 id: ActionId(0),
