@@ -161,7 +161,20 @@ fn live_entra_plans_exactly_as_its_export_does() {
         &["plan", "--format", "json"],
     );
     assert_eq!(live.status.code(), Some(0), "{}", text(&live.stderr));
-    let export = dir.path().join("entra.json");
+    // The export as `idsync snapshot` makes it: users and the tenant's data the plan used.
+    let export = dir.path().join("export");
+    let snap = idsync(
+        dir.path(),
+        emu.client_secret(),
+        &[
+            "snapshot",
+            "--from",
+            "entra",
+            "--out",
+            export.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(snap.status.code(), Some(0), "{}", text(&snap.stderr));
     let offline = idsync(
         dir.path(),
         "unused",
