@@ -3,6 +3,7 @@
 
 pub mod anchor;
 pub mod diagnostics;
+mod forecast;
 mod index;
 pub mod join;
 mod planner;

@@ -24,6 +24,9 @@ pub enum Format {
 }
 
 /// The plan as the JSON contract of DESIGN.md, pretty-printed with a final newline.
+/// The heading of the forecast section in text and Markdown (DESIGN.md).
+pub const FORECAST_HEADING: &str = "After apply, Entra Connect's next sync will:";
+
 pub fn json(plan: &Plan) -> String {
     // Cannot fail: plans are structs with string keys, which always serialize.
     let mut s = serde_json::to_string_pretty(plan).expect("plans serialize");
@@ -126,7 +129,9 @@ pub(crate) fn id_list(ids: &[crate::plan::ActionId]) -> String {
 #[cfg(test)]
 mod tests {
     use crate::drift::{Cause, ItemKind};
-    use crate::plan::{ActionKind, ConflictKind, NoteKind, Severity, Side};
+    use crate::plan::{
+        ActionKind, ConflictKind, ForecastKind, ForecastSeverity, NoteKind, Severity, Side,
+    };
 
     /// `serde_json`'s name of `v`: what JSON output and saved plans carry.
     fn serde_name<T: serde::Serialize>(v: T) -> String {
@@ -143,6 +148,7 @@ mod tests {
         names.extend(ConflictKind::ALL.map(|k| (serde_name(k), k.as_str())));
         names.extend(NoteKind::ALL.map(|k| (serde_name(k), k.as_str())));
         names.extend(Severity::ALL.map(|k| (serde_name(k), k.as_str())));
+        names.extend(ForecastKind::ALL.map(|k| (serde_name(k), k.as_str())));
         names.extend(ItemKind::ALL.map(|k| (serde_name(k), k.as_str())));
         names.extend(Cause::ALL.map(|k| (serde_name(k), k.as_str())));
         let actions = [
@@ -155,12 +161,16 @@ mod tests {
         ];
         names.extend(actions.map(|k| (serde_name(k), k.as_str())));
         names.extend([Side::Ad, Side::Entra].map(|k| (serde_name(k), k.as_str())));
-        assert_eq!(names.len(), 10 + 8 + 2 + 3 + 3 + 6 + 2);
+        assert_eq!(names.len(), 10 + 8 + 2 + 7 + 3 + 3 + 6 + 2);
         for (serde, as_str) in &names {
             assert_eq!(serde, as_str);
         }
         // ALL lists each variant once (a duplicate would hide a missing one).
         let distinct: std::collections::HashSet<_> = names.iter().map(|(s, _)| s).collect();
         assert_eq!(distinct.len(), names.len());
+        // Forecast severities share names with diagnostics' on purpose.
+        for k in ForecastSeverity::ALL {
+            assert_eq!(serde_name(k), k.as_str());
+        }
     }
 }
