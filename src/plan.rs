@@ -1030,7 +1030,10 @@ mod tests {
         });
         // `--detailed-exitcode` and drift read actions, never forecasts.
         assert!(!plan.has_changes());
-        assert_eq!(serde_json::to_value(&plan).unwrap()["forecast"][0]["kind"], json!("password"));
+        assert_eq!(
+            serde_json::to_value(&plan).unwrap()["forecast"][0]["kind"],
+            json!("password")
+        );
         let empty = Plan::new(Vec::new(), Vec::new(), Vec::new(), Vec::new());
         assert_eq!(serde_json::to_value(&empty).unwrap()["forecast"], json!([]));
     }

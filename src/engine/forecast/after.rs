@@ -42,8 +42,8 @@ impl<'p> After<'p> {
                 }
                 if a.action == ActionKind::Create
                     && a.directory == Side::Entra
-                    && let Some(anchor) = change_in(a, "onPremisesImmutableId")
-                        .and_then(|c| c.after.as_str())
+                    && let Some(anchor) =
+                        change_in(a, "onPremisesImmutableId").and_then(|c| c.after.as_str())
                 {
                     created_anchors.insert(anchor);
                 }

@@ -77,7 +77,11 @@ impl Seen {
         );
         if !seen.ad_alone.is_empty() {
             seen.cloud_paired = vec![false; cloud.len()];
-            for c in joints.iter().filter(|j| j.ad().is_some()).filter_map(Joint::cloud) {
+            for c in joints
+                .iter()
+                .filter(|j| j.ad().is_some())
+                .filter_map(Joint::cloud)
+            {
                 seen.cloud_paired[c] = true;
             }
         }
@@ -113,7 +117,11 @@ pub(crate) fn ignored_ad(
         .filter_map(|s| s.ad.as_ref())
         .flat_map(|sel| index.find(sel))
         .filter(|&i| desired.scope.contains(&ad[i].dn))
-        .filter(|&i| excluded.binary_search_by_key(&small(i), |&(j, _)| j).is_err())
+        .filter(|&i| {
+            excluded
+                .binary_search_by_key(&small(i), |&(j, _)| j)
+                .is_err()
+        })
         .collect();
     found.sort_unstable();
     found.dedup();
@@ -262,7 +270,9 @@ impl<'a> Forecaster<'a, '_> {
 
     /// AD's UPN after the plan, as Entra sees it (after `upn_suffixes`).
     fn ad_upn(&self, ad: &AdUser) -> Option<String> {
-        let upn = self.after.ad_text(ad, AttrName::USER_PRINCIPAL_NAME, "userPrincipalName")?;
+        let upn = self
+            .after
+            .ad_text(ad, AttrName::USER_PRINCIPAL_NAME, "userPrincipalName")?;
         Some(self.cx.desired.routable_upn(&upn).into_owned())
     }
 
@@ -343,12 +353,18 @@ impl<'a> Forecaster<'a, '_> {
         let (severity, message) = if by_plan {
             (
                 ForecastSeverity::Info,
-                format!("this plan disables {}, so Entra Connect disables {name} in the cloud too (accountEnabled flows from AD)", ad.dn),
+                format!(
+                    "this plan disables {}, so Entra Connect disables {name} in the cloud too (accountEnabled flows from AD)",
+                    ad.dn
+                ),
             )
         } else {
             (
                 ForecastSeverity::Warning,
-                format!("{} is disabled in AD, so Entra Connect disables {name} in the cloud at its next sync (accountEnabled flows from AD): its user is signed out and blocked. Enable the AD account first, or leave the pair out", ad.dn),
+                format!(
+                    "{} is disabled in AD, so Entra Connect disables {name} in the cloud at its next sync (accountEnabled flows from AD): its user is signed out and blocked. Enable the AD account first, or leave the pair out",
+                    ad.dn
+                ),
             )
         };
         let f = self.push(
@@ -401,7 +417,9 @@ impl<'a> Forecaster<'a, '_> {
         match self.cx.tenant.sync.known() {
             Some(f) if !f.password_sync => None,
             Some(_) => Some(""),
-            None => Some(" (password hash sync is assumed on: the tenant's sync features were not read)"),
+            None => Some(
+                " (password hash sync is assumed on: the tenant's sync features were not read)",
+            ),
         }
     }
 
@@ -463,14 +481,28 @@ impl<'a> Forecaster<'a, '_> {
         }
         let n = names.len();
         let shown: Vec<&str> = names.iter().take(3).map(String::as_str).collect();
-        let more = if n > 3 { format!(" and {} more", n - 3) } else { String::new() };
+        let more = if n > 3 {
+            format!(" and {} more", n - 3)
+        } else {
+            String::new()
+        };
         let message = format!(
             "password hash sync replaces the cloud password of {n} user{} taken over by this plan ({}{more}) with their AD password{assumed}: from the first sync they sign in with the AD password. Tell them before it runs",
             if n == 1 { "" } else { "s" },
             shown.join(", "),
         );
-        let identity = if n == 1 { names[0].clone() } else { format!("{n} linked pairs") };
-        self.push(ForecastKind::Password, ForecastSeverity::Info, &identity, None, message);
+        let identity = if n == 1 {
+            names[0].clone()
+        } else {
+            format!("{n} linked pairs")
+        };
+        self.push(
+            ForecastKind::Password,
+            ForecastSeverity::Info,
+            &identity,
+            None,
+            message,
+        );
     }
 
     fn smtp_index(&mut self) -> &HashIndex {
@@ -538,7 +570,11 @@ impl<'a> Forecaster<'a, '_> {
     /// may be recalculated (MOERA) and whose duplicate values are quarantined.
     fn alone(&mut self, a: usize, ignored: bool, seen: &Seen) {
         let ad = &self.cx.ad[a];
-        let name = ad.upn().or(ad.sam_account_name()).unwrap_or(ad.dn.as_str()).to_owned();
+        let name = ad
+            .upn()
+            .or(ad.sam_account_name())
+            .unwrap_or(ad.dn.as_str())
+            .to_owned();
         if self
             .after
             .creates_cloud_user(&immutable_id(ad, self.cx.desired.source_anchor))
@@ -672,7 +708,9 @@ impl<'a> Forecaster<'a, '_> {
         let moera = format!("{nickname}@{initial}");
         let why = match invalid {
             Some(c) => format!("contains the invalid character {c:?}"),
-            None => format!("has the suffix {suffix}, which is not a verified domain of the tenant"),
+            None => {
+                format!("has the suffix {suffix}, which is not a verified domain of the tenant")
+            }
         };
         let f = self.push(
             ForecastKind::Upn,

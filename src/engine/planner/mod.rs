@@ -155,13 +155,8 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         p.take(batch);
     }
     // What the forecast needs of the join: the few pairs a rule can apply to.
-    let seen = forecast::Seen::collect(
-        &joined.joints,
-        d,
-        input.ad,
-        input.cloud,
-        &joined.ad_blocked,
-    );
+    let seen =
+        forecast::Seen::collect(&joined.joints, d, input.ad, input.cloud, &joined.ad_blocked);
     // The joints are done with; the numbering in `finish` is the last big allocation.
     drop(joined.joints);
 
