@@ -144,7 +144,7 @@ pub fn markdown(plan: &Plan) -> String {
         }
     }
     if !forecast.is_empty() {
-        if !plan.notes.is_empty() {
+        while !out.ends_with("\n\n") {
             out.push('\n');
         }
         out.push_str(&forecast);

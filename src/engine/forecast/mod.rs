@@ -634,7 +634,7 @@ impl<'a> Forecaster<'a, '_> {
                     ForecastSeverity::Warning,
                     &name,
                     Some(ad.dn.to_string()),
-                    format!("{holder} already holds {p}, so Entra Connect syncs {} with that proxy address quarantined (duplicate attribute resiliency): mail to it keeps reaching {holder}", ad.dn),
+                    format!("cloud user {holder}, which Entra Connect will not match with it, already answers to {p}, so Entra Connect syncs {} with that proxy address quarantined (duplicate attribute resiliency): mail to it keeps reaching {holder}", ad.dn),
                 );
                 f.attribute = Some("proxyAddresses".into());
                 f.before = Some(Value::from(format!("SMTP:{p}")));
@@ -645,9 +645,13 @@ impl<'a> Forecaster<'a, '_> {
 
     fn soft_match(&mut self, name: &str, ad: &AdUser, c: usize, key: SoftMatchKey, ignored: bool) {
         let cloud = &self.cx.cloud[c];
-        let (key_name, attribute) = match key {
-            SoftMatchKey::Smtp => ("primary SMTP address", "proxyAddresses"),
-            SoftMatchKey::Upn => ("UPN", "userPrincipalName"),
+        let (key_name, keys, attribute) = match key {
+            SoftMatchKey::Smtp => (
+                "primary SMTP address",
+                "primary SMTP addresses",
+                "proxyAddresses",
+            ),
+            SoftMatchKey::Upn => ("UPN", "UPNs", "userPrincipalName"),
         };
         let cloud_ignored = self.cx.desired.identities.iter().any(|s| {
             s.ignore
@@ -666,10 +670,10 @@ impl<'a> Forecaster<'a, '_> {
                 }
             )
         } else {
-            "idsync did not pair them (see the conflicts and diagnostics)".to_owned()
+            "idsync leaves them apart for a conflict or an error diagnostic about them (see the conflicts and diagnostics), but Entra Connect pairs them all the same (with several claimants, whichever it syncs first)".to_owned()
         };
         let message = format!(
-            "Entra Connect soft-matches {} with cloud user {} by its {key_name}: {why}. The cloud user then becomes synced and its attributes are overwritten from AD; add an identities[] entry for the pair, or make the {key_name}s differ",
+            "Entra Connect soft-matches {} with cloud user {} by its {key_name}: {why}. The cloud user then becomes synced and its attributes are overwritten from AD; add an identities[] entry for the pair, or make the {keys} differ",
             ad.dn,
             cloud.upn()
         );
