@@ -110,7 +110,7 @@ fn password_hash_sync_replaces_cloud_passwords() {
     let mut alva = cloud("c2", "alva.wood@example.com");
     alva.set_mail_nickname("alva.wood");
     let d = with_provision(desired());
-    let p = run(&d, &[a.clone()], &[c.clone(), alva.clone()]);
+    let p = run(&d, std::slice::from_ref(&a), &[c.clone(), alva.clone()]);
     let pw = of(&p, ForecastKind::Password);
     assert_eq!(pw.len(), 2, "{:#?}", p.forecast);
     let created: Vec<_> = pw
@@ -135,7 +135,12 @@ fn password_hash_sync_replaces_cloud_passwords() {
     );
 
     let off = with_features(|f| f.password_sync = false);
-    let p = run_in(&d, &[a.clone()], &[c.clone(), alva.clone()], &off);
+    let p = run_in(
+        &d,
+        std::slice::from_ref(&a),
+        &[c.clone(), alva.clone()],
+        &off,
+    );
     assert!(
         of(&p, ForecastKind::Password).is_empty(),
         "{:#?}",
