@@ -22,6 +22,11 @@ pub struct Plan {
     pub conflicts: Vec<Conflict>,
     pub diagnostics: Vec<Diagnostic>,
     pub notes: Vec<Note>,
+    /// What Entra Connect's next sync will do once this plan is applied (DESIGN.md, "What
+    /// Entra Connect will do next"): informational, never an exit code, never applied.
+    /// Plans saved before it was added read as none.
+    #[serde(default)]
+    pub forecast: Vec<Forecast>,
     /// How many users each directory returned and how many are in scope (plans saved before
     /// it was added read as zeros).
     #[serde(default)]
@@ -56,6 +61,7 @@ impl Plan {
             conflicts,
             diagnostics,
             notes,
+            forecast: Vec::new(),
             inventory: Inventory::default(),
         };
         plan.summary = Summary::count(&plan);
@@ -882,10 +888,161 @@ pub struct Note {
     pub message: String,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForecastKind {
+    /// A cloud-managed user that becomes synced gets AD's value of a synced attribute.
+    Overwrite,
+    /// A disabled AD account disables its enabled cloud twin.
+    Disable,
+    /// Password hash sync replaces the cloud password with the AD one.
+    Password,
+    /// The UPN Entra Connect gives the cloud object differs from AD's (MOERA), or a UPN change
+    /// it will not carry.
+    Upn,
+    /// A soft match Entra Connect makes that idsync does not.
+    SoftMatch,
+    /// An object synced with a duplicate UPN or SMTP address quarantined.
+    Duplicate,
+    /// A cloud group Entra Connect cannot match and so duplicates. Not produced yet: groups
+    /// are planned in a later issue; the kind is reserved so the JSON contract is stable.
+    Group,
+}
+
+impl ForecastKind {
+    pub const ALL: [ForecastKind; 7] = [
+        ForecastKind::Overwrite,
+        ForecastKind::Disable,
+        ForecastKind::Password,
+        ForecastKind::Upn,
+        ForecastKind::SoftMatch,
+        ForecastKind::Duplicate,
+        ForecastKind::Group,
+    ];
+
+    /// The serde name (a test in `render` holds them equal).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ForecastKind::Overwrite => "overwrite",
+            ForecastKind::Disable => "disable",
+            ForecastKind::Password => "password",
+            ForecastKind::Upn => "upn",
+            ForecastKind::SoftMatch => "soft_match",
+            ForecastKind::Duplicate => "duplicate",
+            ForecastKind::Group => "group",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForecastSeverity {
+    /// Warnings first when sorted.
+    Warning,
+    Info,
+}
+
+impl ForecastSeverity {
+    pub const ALL: [ForecastSeverity; 2] = [ForecastSeverity::Warning, ForecastSeverity::Info];
+
+    /// The serde name (a test in `render` holds them equal).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ForecastSeverity::Warning => "warning",
+            ForecastSeverity::Info => "info",
+        }
+    }
+}
+
+/// One thing Entra Connect's next sync will do (DESIGN.md, "What Entra Connect will do next").
+/// `object`, `attribute`, `before` and `after` are present where they apply; a present
+/// `before` or `after` may be `null` (no value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forecast {
+    pub kind: ForecastKind,
+    pub severity: ForecastSeverity,
+    pub identity: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribute: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_value"
+    )]
+    pub before: Option<Value>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_value"
+    )]
+    pub after: Option<Value>,
+    pub message: String,
+}
+
+/// A member that is there is `Some`, `null` included, so a saved plan reads back as written.
+fn present_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_forecast_keeps_null_and_absent_apart() {
+        let f = Forecast {
+            kind: ForecastKind::Overwrite,
+            severity: ForecastSeverity::Info,
+            identity: "alva.wood".into(),
+            object: Some("alva.wood@example.com".into()),
+            attribute: Some("jobTitle".into()),
+            before: Some(Value::Null),
+            after: Some("Engineer".into()),
+            message: "m".into(),
+        };
+        let j = serde_json::to_value(&f).unwrap();
+        assert_eq!(j["before"], json!(null));
+        assert_eq!(serde_json::from_value::<Forecast>(j).unwrap(), f);
+        let bare = Forecast {
+            object: None,
+            attribute: None,
+            before: None,
+            after: None,
+            ..f
+        };
+        let j = serde_json::to_value(&bare).unwrap();
+        assert_eq!(
+            j,
+            json!({"kind": "overwrite", "severity": "info", "identity": "alva.wood", "message": "m"})
+        );
+        assert_eq!(serde_json::from_value::<Forecast>(j).unwrap(), bare);
+    }
+
+    #[test]
+    fn forecasts_are_no_changes() {
+        let mut plan = Plan::new(Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        plan.forecast.push(Forecast {
+            kind: ForecastKind::Password,
+            severity: ForecastSeverity::Warning,
+            identity: "x".into(),
+            object: None,
+            attribute: None,
+            before: None,
+            after: None,
+            message: "m".into(),
+        });
+        // `--detailed-exitcode` and drift read actions, never forecasts.
+        assert!(!plan.has_changes());
+        assert_eq!(
+            serde_json::to_value(&plan).unwrap()["forecast"][0]["kind"],
+            json!("password")
+        );
+        let empty = Plan::new(Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        assert_eq!(serde_json::to_value(&empty).unwrap()["forecast"], json!([]));
+    }
 
     #[test]
     fn every_name_a_plan_holds_round_trips() {

@@ -1,5 +1,7 @@
-//! Random initial passwords for new accounts. Nobody sees them: users sign in with their cloud
-//! password once password hash sync runs, or an admin resets it.
+//! Random initial passwords for new accounts. Nobody sees them, and password hash sync replaces
+//! the cloud password with the AD one at the first sync (how-to-connect-install-existing-tenant),
+//! so the user of such an account is locked out of the cloud until an admin resets it (the plan's
+//! `password` forecast says so for each).
 
 use rand::Rng;
 use rand::seq::SliceRandom;

@@ -214,10 +214,23 @@ fn plan_key() -> Option<String> {
 }
 
 /// The bytes checksum and signature cover: the record's compact JSON, members in its own order,
-/// without the `kind` of user actions, so plans saved before actions had a kind verify.
+/// without the `kind` of user actions and without an empty `forecast`, so plans saved before
+/// either existed verify. A non-empty forecast is covered like everything else read.
 fn canonical(body: &SavedPlan) -> Vec<u8> {
     // Cannot fail: a plan is strings, numbers and lists with string keys, which JSON always holds.
-    without_user_kind(serde_json::to_vec(body).expect("plans serialize"))
+    without_empty_forecast(without_user_kind(
+        serde_json::to_vec(body).expect("plans serialize"),
+    ))
+}
+
+/// Drops the plan's `,"forecast":[]`. Compact JSON escapes every quote inside a string, and
+/// only the plan has a `forecast` member, so the pattern matches that member alone.
+fn without_empty_forecast(mut json: Vec<u8>) -> Vec<u8> {
+    const EMPTY: &[u8] = br#","forecast":[]"#;
+    if let Some(at) = json.windows(EMPTY.len()).position(|w| w == EMPTY) {
+        json.drain(at..at + EMPTY.len());
+    }
+    json
 }
 
 /// Drops `,"kind":"user"` where it follows an action's `directory`. Compact JSON escapes every
@@ -275,9 +288,14 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
 }
 
 /// Members plans gained after they were first saved, at the value an older plan's absence
-/// means: an action's `kind` (absent is `user`, DESIGN.md "Plan").
+/// means: an action's `kind` (absent is `user`, DESIGN.md "Plan") and the plan's `forecast`
+/// (absent is none).
 fn added_later(member: &str, typed: &Value) -> bool {
-    member == "kind" && typed.as_str() == Some(crate::plan::ObjectKind::User.as_str())
+    match member {
+        "kind" => typed.as_str() == Some(crate::plan::ObjectKind::User.as_str()),
+        "forecast" => typed.as_array().is_some_and(Vec::is_empty),
+        _ => false,
+    }
 }
 
 /// The first place where the file as parsed holds something its typed record does not, as
@@ -464,6 +482,40 @@ mod tests {
             group.contains(r#""directory":"ad","kind":"group""#),
             "{group}"
         );
+    }
+
+    #[test]
+    fn a_plan_saved_before_forecasts_verifies_and_a_forecast_is_covered() {
+        // Written the way a build before forecasts wrote it: no `forecast` member at all.
+        let text = sample().to_file_text(None);
+        assert!(text.contains("\"forecast\": []"), "{text}");
+        let old = text.replacen("\n    \"forecast\": [],", "", 1);
+        assert!(!old.contains("forecast"), "{old}");
+        assert_eq!(load(&old, None).unwrap(), sample());
+        assert_eq!(load(&text, None).unwrap(), sample());
+
+        let mut with = sample();
+        with.plan.forecast.push(crate::plan::Forecast {
+            kind: crate::plan::ForecastKind::Password,
+            severity: crate::plan::ForecastSeverity::Warning,
+            identity: "x".into(),
+            object: None,
+            attribute: None,
+            before: Some(crate::plan::Value::Null),
+            after: None,
+            message: "m".into(),
+        });
+        let text = with.to_file_text(None);
+        assert_eq!(load(&text, None).unwrap(), with);
+        // Informational, yet read, so covered: an edited forecast is a damaged file.
+        let edited = text.replacen("\"m\"", "\"n\"", 1);
+        assert!(matches!(
+            load(&edited, None),
+            Err(SavedPlanError::Damaged { .. })
+        ));
+        let dropped = text.replacen("\"before\": null,", "", 1);
+        assert_ne!(dropped, text);
+        assert!(load(&dropped, None).is_err());
     }
 
     #[test]

@@ -415,8 +415,9 @@ pub struct ProvisionAd {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InitialState {
-    /// Enabled, with a random password nobody knows (users sign in with their cloud password
-    /// once password hash sync runs, or reset it).
+    /// Enabled, with a random password nobody knows. With password hash sync on, Entra Connect
+    /// replaces the cloud password with this one at the first sync, so the user must have it
+    /// reset (a `password` forecast warning each).
     #[default]
     EnabledRandomPassword,
     /// Disabled. Once synced, a disabled AD account disables its cloud twin.

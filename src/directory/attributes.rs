@@ -83,6 +83,47 @@ pub const TABLE: &[Mapping] = &[
     ),
 ];
 
+/// The AD attributes of [`TABLE`] that Entra Connect synchronizes to users by default:
+/// Microsoft's list, `reference-connect-sync-attributes-synchronized` (MicrosoftDocs/entra-docs,
+/// docs/identity/hybrid/connect), the union of its per-workload user columns, restricted to the
+/// names idsync maps. `employeeType` is on none of them. `c` feeds `usageLocation` (listed as a
+/// mechanical property). The forecast of what the next sync overwrites reads this list.
+pub const SYNCED_BY_ENTRA_CONNECT: &[&str] = &[
+    "accountEnabled", // Graph name: Microsoft lists the cloud side (from userAccountControl).
+    "displayName",
+    "givenName",
+    "sn",
+    "title",
+    "department",
+    "company",
+    "physicalDeliveryOfficeName",
+    "streetAddress",
+    "l",
+    "st",
+    "postalCode",
+    "co",
+    "c",
+    "mobile",
+    "telephoneNumber",
+    "facsimileTelephoneNumber",
+    "employeeID",
+    "preferredLanguage",
+    "mail",
+    "mailNickname",
+    "userPrincipalName",
+];
+
+/// Whether Entra Connect synchronizes this row to cloud users ([`SYNCED_BY_ENTRA_CONNECT`]).
+pub fn synced_by_entra_connect(m: &Mapping) -> bool {
+    let name = match m.kind {
+        ValueKind::AccountEnabled => m.graph,
+        _ => m.ad,
+    };
+    SYNCED_BY_ENTRA_CONNECT
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(name))
+}
+
 /// The row for a Graph property name (exact spelling, as Graph is case-sensitive in JSON).
 pub fn by_graph(name: &str) -> Option<&'static Mapping> {
     TABLE.iter().find(|m| m.graph == name)
@@ -112,5 +153,25 @@ mod tests {
         }
         assert_eq!(by_graph("surname").unwrap().ad, "sn");
         assert_eq!(by_ad("SN").unwrap().graph, "surname");
+    }
+
+    /// reference-connect-sync-attributes-synchronized: every name listed is a row idsync maps,
+    /// and the one row Microsoft does not list is `employeeType`.
+    #[test]
+    fn the_synced_list_names_rows_of_the_table() {
+        for name in SYNCED_BY_ENTRA_CONNECT {
+            assert!(
+                TABLE
+                    .iter()
+                    .any(|m| m.ad.eq_ignore_ascii_case(name) || m.graph == *name),
+                "{name}"
+            );
+        }
+        let unsynced: Vec<&str> = TABLE
+            .iter()
+            .filter(|m| !synced_by_entra_connect(m))
+            .map(|m| m.graph)
+            .collect();
+        assert_eq!(unsynced, ["employeeType"]);
     }
 }

@@ -11,7 +11,7 @@ use crate::names::{AttrName, ProxyAddress, eq_ci, fold};
 use crate::plan::{Diagnostic, Severity};
 
 /// Characters IdFix rejects in a userPrincipalName (besides whitespace).
-fn upn_bad(c: char) -> bool {
+pub(crate) fn upn_bad(c: char) -> bool {
     matches!(
         c,
         '\\' | '%'

@@ -10,7 +10,7 @@ use super::join::{self, JoinContext, MatchKind};
 use crate::desired::{AdSelector, EntraSelector, SoftMatchKey};
 use crate::directory::{AdUser, CloudUser};
 use crate::names::{ProxyAddress, eq_ci};
-use crate::plan::{Action, Conflict, Diagnostic, Note, Plan};
+use crate::plan::{Action, Conflict, Diagnostic, Forecast, Note, Plan};
 
 /// Everything idsync can say about the objects `query` names.
 #[derive(Debug, Clone, Serialize)]
@@ -21,6 +21,8 @@ pub struct Explanation {
     pub conflicts: Vec<Conflict>,
     pub diagnostics: Vec<Diagnostic>,
     pub notes: Vec<Note>,
+    /// What Entra Connect's next sync will do to it once the plan is applied.
+    pub forecast: Vec<Forecast>,
 }
 
 /// One object and the rules it went through.
@@ -301,6 +303,12 @@ pub fn explain(
             .notes
             .iter()
             .filter(|n| named(&n.identity) || dns.iter().any(|dn| n.message.contains(dn)))
+            .cloned()
+            .collect(),
+        forecast: plan
+            .forecast
+            .iter()
+            .filter(|f| named(&f.identity) || f.object.as_deref().is_some_and(about))
             .cloned()
             .collect(),
         actions,

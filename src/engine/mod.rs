@@ -4,6 +4,7 @@
 pub mod anchor;
 pub mod diagnostics;
 pub mod explain;
+mod forecast;
 mod index;
 pub mod join;
 mod planner;

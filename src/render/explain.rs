@@ -74,6 +74,12 @@ pub fn explain_text(e: &Explanation) -> String {
     for n in &e.notes {
         let _ = writeln!(out, "\nNote {}: {}", n.kind.as_str(), n.message);
     }
+    if !e.forecast.is_empty() {
+        let _ = writeln!(out, "\nAfter apply, Entra Connect's next sync will:");
+        for f in &e.forecast {
+            let _ = writeln!(out, "  - {} {}", f.kind.as_str(), f.message);
+        }
+    }
     out
 }
 

@@ -4,12 +4,20 @@
 use std::fmt::Write as _;
 
 use super::{id_list, show_value, summary_line};
-use crate::plan::{Plan, Severity};
+use crate::plan::{Forecast, ForecastKind, ForecastSeverity, Plan, Severity};
 
 /// GitHub refuses comments over 65,536 characters; stop adding details well before that.
 const BUDGET: usize = 60_000;
 
+/// Forecasts listed one by one up to this many; above, grouped per kind.
+const FORECAST_FLAT: usize = 20;
+/// Entries shown per kind when grouped.
+const FORECAST_PER_KIND: usize = 5;
+/// The forecast section's own share of the budget: a first run foresees an entry per user.
+const FORECAST_BUDGET: usize = 12_000;
+
 pub fn markdown(plan: &Plan) -> String {
+    let forecast = forecast_section(plan);
     let mut out = String::new();
     let s = &plan.summary;
     out.push_str("### idsync plan\n\n");
@@ -28,7 +36,7 @@ pub fn markdown(plan: &Plan) -> String {
     } else {
         out.push_str("#### Actions\n\n");
         for (n, a) in plan.actions.iter().enumerate() {
-            if out.len() > BUDGET {
+            if out.len() + forecast.len() > BUDGET {
                 let _ = writeln!(
                     out,
                     "_…and {} more actions; the pipeline log has the full plan._\n",
@@ -134,6 +142,83 @@ pub fn markdown(plan: &Plan) -> String {
                 cell(&n.message)
             );
         }
+    }
+    if !forecast.is_empty() {
+        while !out.ends_with("\n\n") {
+            out.push('\n');
+        }
+        out.push_str(&forecast);
+    }
+    out
+}
+
+/// "After apply, Entra Connect's next sync will:" — every entry when few, else per kind with
+/// counts and the first entries, within its own budget (the JSON plan keeps every entry).
+fn forecast_section(plan: &Plan) -> String {
+    let all = &plan.forecast;
+    let mut out = String::new();
+    if all.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "#### {}\n", super::FORECAST_HEADING);
+    let line = |out: &mut String, f: &Forecast| {
+        let sev = match f.severity {
+            ForecastSeverity::Warning => "⚠️",
+            ForecastSeverity::Info => "ℹ️",
+        };
+        let _ = writeln!(
+            out,
+            "- {sev} **{}** `{}`: {}",
+            f.kind.as_str(),
+            cell(&f.identity).replace('`', "'"),
+            cell(&f.message)
+        );
+    };
+    if all.len() <= FORECAST_FLAT {
+        for f in all {
+            line(&mut out, f);
+        }
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{} entries; the first {FORECAST_PER_KIND} of each kind (the JSON plan has every one):\n",
+        all.len()
+    );
+    // The planner sorts forecasts by kind, so each kind is one run.
+    for kind in ForecastKind::ALL {
+        let of_kind: Vec<&Forecast> = all.iter().filter(|f| f.kind == kind).collect();
+        if of_kind.is_empty() {
+            continue;
+        }
+        let warnings = of_kind
+            .iter()
+            .filter(|f| f.severity == ForecastSeverity::Warning)
+            .count();
+        let _ = writeln!(
+            out,
+            "**{}**: {} ({warnings} warning{})\n",
+            kind.as_str(),
+            of_kind.len(),
+            if warnings == 1 { "" } else { "s" }
+        );
+        let mut shown = 0;
+        for f in of_kind.iter().take(FORECAST_PER_KIND) {
+            if out.len() > FORECAST_BUDGET {
+                break;
+            }
+            line(&mut out, f);
+            shown += 1;
+        }
+        if of_kind.len() > shown {
+            let _ = writeln!(
+                out,
+                "- _…and {} more {}_",
+                of_kind.len() - shown,
+                kind.as_str()
+            );
+        }
+        out.push('\n');
     }
     out
 }

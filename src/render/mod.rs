@@ -26,6 +26,9 @@ pub enum Format {
 }
 
 /// The plan as the JSON contract of DESIGN.md, pretty-printed with a final newline.
+/// The heading of the forecast section in text and Markdown (DESIGN.md).
+pub const FORECAST_HEADING: &str = "After apply, Entra Connect's next sync will:";
+
 pub fn json(plan: &Plan) -> String {
     // Cannot fail: plans are structs with string keys, which always serialize.
     let mut s = serde_json::to_string_pretty(plan).expect("plans serialize");
@@ -128,7 +131,9 @@ pub(crate) fn id_list(ids: &[crate::plan::ActionId]) -> String {
 #[cfg(test)]
 mod tests {
     use crate::drift::{Cause, ItemKind};
-    use crate::plan::{ActionKind, ConflictKind, NoteKind, Severity, Side};
+    use crate::plan::{
+        ActionKind, ConflictKind, ForecastKind, ForecastSeverity, NoteKind, Severity, Side,
+    };
 
     /// `serde_json`'s name of `v`: what JSON output and saved plans carry.
     fn serde_name<T: serde::Serialize>(v: T) -> String {
@@ -164,5 +169,17 @@ mod tests {
         // ALL lists each variant once (a duplicate would hide a missing one).
         let distinct: std::collections::HashSet<_> = names.iter().map(|(s, _)| s).collect();
         assert_eq!(distinct.len(), names.len());
+        // Forecasts share names with diagnostics (`warning`) and actions (`disable`) on
+        // purpose: each list is distinct in itself.
+        let forecast: Vec<(String, &str)> = ForecastKind::ALL
+            .map(|k| (serde_name(k), k.as_str()))
+            .into_iter()
+            .chain(ForecastSeverity::ALL.map(|k| (serde_name(k), k.as_str())))
+            .collect();
+        for (serde, as_str) in &forecast {
+            assert_eq!(serde, as_str);
+        }
+        let distinct: std::collections::HashSet<_> = forecast.iter().map(|(s, _)| s).collect();
+        assert_eq!(distinct.len(), 7 + 2);
     }
 }

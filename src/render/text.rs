@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{Styler, id_list, show_value, summary_line};
-use crate::plan::{Action, ActionKind, Change, Plan, Severity};
+use crate::plan::{Action, ActionKind, Change, ForecastSeverity, Plan, Severity};
 
 pub fn text(plan: &Plan, s: Styler) -> String {
     let mut out = String::new();
@@ -58,6 +58,23 @@ pub fn text(plan: &Plan, s: Styler) -> String {
         let _ = writeln!(out, "\n{}", s.bold("Notes:"));
         for n in &plan.notes {
             let _ = writeln!(out, "  - {} {}: {}", n.kind.as_str(), n.identity, n.message);
+        }
+    }
+
+    if !plan.forecast.is_empty() {
+        let _ = writeln!(out, "\n{}", s.bold(super::FORECAST_HEADING));
+        for f in &plan.forecast {
+            let sev = match f.severity {
+                ForecastSeverity::Warning => s.warning("warning"),
+                ForecastSeverity::Info => s.dim("info   "),
+            };
+            let _ = writeln!(
+                out,
+                "  {sev} {} {}: {}",
+                f.kind.as_str(),
+                f.identity,
+                f.message
+            );
         }
     }
 

@@ -23,6 +23,7 @@ use foldhash::{HashMap, HashSet};
 
 use super::anchor::{immutable_id, needs_consistency_guid};
 use super::diagnostics::{self, Projected, ProxyValues};
+use super::forecast;
 use super::index::{HashIndex, ci_hash};
 use super::join::{self, AdIndex, CloudIndex, Joint};
 use super::{PlanError, PlanInput, Reads, reads};
@@ -153,6 +154,9 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         p.identity(joint, &mut batch);
         p.take(batch);
     }
+    // What the forecast needs of the join: the few pairs a rule can apply to.
+    let seen =
+        forecast::Seen::collect(&joined.joints, d, input.ad, input.cloud, &joined.ad_blocked);
     // The joints are done with; the numbering in `finish` is the last big allocation.
     drop(joined.joints);
 
@@ -185,8 +189,18 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     p.notes.extend(reads::tenant_assumptions(input.tenant));
     p.notes
         .extend(reads::sync_excluded(input.ad, &joined.excluded));
+    let ad_ignored = forecast::ignored_ad(d, input.ad, &p.ad_index, &joined.excluded);
     let mut plan = p.finish()?;
     plan.inventory = inventory;
+    let context = forecast::Context {
+        desired: d,
+        ad: input.ad,
+        cloud: input.cloud,
+        tenant: input.tenant,
+        ad_unread: input.reads.ad_unread,
+        ad_ignored: &ad_ignored,
+    };
+    plan.forecast = forecast::forecast(&context, &seen, &plan);
     Ok(plan)
 }
 
