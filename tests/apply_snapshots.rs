@@ -228,10 +228,7 @@ fn diagnostics_block_only_their_identity() {
 #[test]
 fn the_embedded_example_converges() {
     let dir = tempfile::tempdir().unwrap();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for sub in ["desired-state", "examples/contoso"] {
-        copy_tree(&root.join(sub), &dir.path().join(sub));
-    }
+    copy_example(dir.path());
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_idsync"))
             .current_dir(dir.path())
@@ -525,19 +522,6 @@ fn a_crash_mid_apply_leaves_parseable_files_and_a_rerun_completes() {
     assert!(interrupted > 0, "no kill landed while apply was running");
 }
 
-/// Copies a folder with its subfolders (the Entra snapshot of the example is a folder).
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.path().is_dir() {
-            copy_tree(&e.path(), &to.join(e.file_name()));
-        } else if e.path().is_file() {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 // how-to-connect-install-existing-tenant, "Hard-match vs Soft-match": with
 // BlockCloudObjectTakeoverThroughHardMatchEnabled on, Entra Connect refuses to take over a
 // cloud-managed user by its anchor, so idsync must not set onPremisesImmutableId on one: the
@@ -546,10 +530,7 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
 #[test]
 fn with_hard_match_takeover_blocked_apply_sets_no_anchor_on_cloud_users() {
     let dir = tempfile::tempdir().unwrap();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for sub in ["desired-state", "examples/contoso"] {
-        copy_tree(&root.join(sub), &dir.path().join(sub));
-    }
+    copy_example(dir.path());
     let sync = dir
         .path()
         .join("examples/contoso/entra/onPremisesSynchronization.json");

@@ -4,29 +4,12 @@
 
 #![cfg(unix)]
 
+mod support;
+use support::fixtures::copy_example;
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn copy_example(into: &Path) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for sub in ["desired-state", "examples/contoso"] {
-        copy_tree(&root.join(sub), &into.join(sub));
-    }
-}
-
-/// Copies a folder with its subfolders (the Entra snapshot of the example is a folder).
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.path().is_dir() {
-            copy_tree(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
 
 fn run(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_idsync"))

@@ -263,3 +263,25 @@ pub fn live_user(emu: &graph_emulator::RunningEmulator, upn: &str) -> Value {
     emu.user(upn)
         .unwrap_or_else(|| panic!("no cloud user {upn} in the emulator"))
 }
+
+/// Copies the embedded example (desired state and snapshot files) under `into`, so a test can
+/// apply it or edit it without touching the repository.
+pub fn copy_example(into: &std::path::Path) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for sub in ["desired-state", "examples/contoso"] {
+        copy_tree(&root.join(sub), &into.join(sub));
+    }
+}
+
+/// Copies a folder with its subfolders (the Entra snapshot of the example is a folder).
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
