@@ -18,7 +18,7 @@ mod error;
 mod read;
 mod write;
 
-pub use read::{attribute_list, users_filter};
+pub use read::attribute_list;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -190,8 +190,9 @@ impl CloudUser {
     /// duplicate attribute resiliency). Entries that are not objects with string members are
     /// skipped: the property is read-only in Graph and only Entra writes it.
     pub fn provisioning_errors(&self) -> Vec<super::ProvisioningError> {
-        let Some(Prop::Json(serde_json::Value::Array(items))) =
-            self.properties.get(AttrName::ON_PREMISES_PROVISIONING_ERRORS)
+        let Some(Prop::Json(serde_json::Value::Array(items))) = self
+            .properties
+            .get(AttrName::ON_PREMISES_PROVISIONING_ERRORS)
         else {
             return Vec::new();
         };
