@@ -15,6 +15,9 @@
 //! | read or write groups, contacts     | — (not yet: no directory has them)| —                                        |
 //! | make writes durable                | [`Flush`]                         | [`Flush`]                                |
 //!
+//! (`connect`'s `AdDirectory` and `EntraDirectory` pick one implementation at run time and
+//! offer the same traits.)
+//!
 //! [`AdRead`], [`AdWrite`], [`EntraRead`] and [`EntraWrite`] name the sums a plan and an
 //! apply need (lldap's `BackendHandler`), implemented for every type that has the parts; a
 //! new kind adds its traits here and to those sums. Where a kind lives in each directory
