@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use idsync::connect::ad_query;
 use idsync::directory::ldap::{LdapDirectory, Settings};
-use idsync::directory::{AdRead, Dn};
+use idsync::directory::{AdUserRead, Dn};
 use idsync::secret::SecretSource;
 use idsync::synthetic::{self, Mix};
 

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use graph_emulator::{Config, Emulator, RunningEmulator};
 use idsync::directory::graph::{Credential, GraphDirectory, Settings};
-use idsync::directory::{EntraOp, EntraRead, EntraWrite};
+use idsync::directory::{EntraOp, EntraUserRead, EntraUserWrite};
 use idsync::secret::SecretSource;
 use idsync::synthetic::{self, Mix};
 
@@ -173,7 +173,7 @@ fn main() {
             .await
             .unwrap();
         let t = Instant::now();
-        let results = graph.write(ops).await;
+        let results = graph.write_users(ops).await;
         (t.elapsed(), results.iter().filter(|r| r.is_err()).count())
     });
     let stats = emu.stats();

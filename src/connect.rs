@@ -13,8 +13,9 @@ use crate::directory::ldap::LdapDirectory;
 use crate::directory::snapshot::{AdSnapshot, EntraSnapshot};
 use crate::directory::tenant_docs::{self, TenantDocs};
 use crate::directory::{
-    AdCreate, AdMod, AdQuery, AdRead, AdUser, AdWrite, CloudUser, DirectoryError, Dn, EntraOp,
-    EntraRead, EntraWrite, Guid, ProgressSink, Taken, TakenQuery, Tenant, TenantRead,
+    AdCreate, AdMod, AdQuery, AdTakenRead, AdUser, AdUserRead, AdUserWrite, CloudUser,
+    DirectoryError, Dn, EntraOp, EntraUserRead, EntraUserWrite, Flush, Guid, ProgressSink, Taken,
+    TakenQuery, Tenant, TenantRead,
 };
 use crate::engine::{AD_BASE_ATTRIBUTES, AD_REQUIRED_ATTRIBUTES, attribute_names_needed};
 use crate::names::AttrName;
@@ -216,7 +217,7 @@ pub async fn read_with_tenant(
     Ok((a?, users, tenant))
 }
 
-impl AdRead for AdDirectory {
+impl AdUserRead for AdDirectory {
     async fn read_users(&mut self, query: &AdQuery) -> Result<Vec<AdUser>, DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.read_users(query).await,
@@ -229,6 +230,9 @@ impl AdRead for AdDirectory {
             AdDirectory::Ldap(l) => l.read_user(guid).await,
         }
     }
+}
+
+impl AdTakenRead for AdDirectory {
     async fn find_taken(&mut self, values: &TakenQuery) -> Result<Vec<Taken>, DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.find_taken(values).await,
@@ -237,7 +241,7 @@ impl AdRead for AdDirectory {
     }
 }
 
-impl AdWrite for AdDirectory {
+impl AdUserWrite for AdDirectory {
     async fn create_user(&mut self, create: &AdCreate) -> Result<AdUser, DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.create_user(create).await,
@@ -262,6 +266,9 @@ impl AdWrite for AdDirectory {
             AdDirectory::Ldap(l) => l.delete_user(dn).await,
         }
     }
+}
+
+impl Flush for AdDirectory {
     async fn flush(&mut self) -> Result<(), DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.flush().await,
@@ -270,7 +277,7 @@ impl AdWrite for AdDirectory {
     }
 }
 
-impl EntraRead for EntraDirectory {
+impl EntraUserRead for EntraDirectory {
     async fn read_users(&mut self, select: &[String]) -> Result<Vec<CloudUser>, DirectoryError> {
         match self {
             EntraDirectory::Snapshot(s) => s.read_users(select).await,
@@ -294,16 +301,19 @@ impl EntraRead for EntraDirectory {
     }
 }
 
-impl EntraWrite for EntraDirectory {
-    async fn write(
+impl EntraUserWrite for EntraDirectory {
+    async fn write_users(
         &mut self,
         writes: Vec<EntraOp>,
     ) -> Vec<Result<Option<CloudUser>, DirectoryError>> {
         match self {
-            EntraDirectory::Snapshot(s) => s.write(writes).await,
-            EntraDirectory::Graph(g) => g.write(writes).await,
+            EntraDirectory::Snapshot(s) => s.write_users(writes).await,
+            EntraDirectory::Graph(g) => g.write_users(writes).await,
         }
     }
+}
+
+impl Flush for EntraDirectory {
     async fn flush(&mut self) -> Result<(), DirectoryError> {
         match self {
             EntraDirectory::Snapshot(s) => s.flush().await,

@@ -13,8 +13,8 @@ use std::collections::BTreeSet;
 use idsync::directory::ldap::LdapDirectory;
 use idsync::directory::snapshot::AdSnapshot;
 use idsync::directory::{
-    AdCreate, AdMod, AdQuery, AdRead, AdUser, AdValue, AdWrite, DirectoryError, Dn, Filter, Guid,
-    TakenQuery,
+    AdCreate, AdMod, AdQuery, AdRead, AdTakenRead, AdUser, AdUserRead, AdUserWrite, AdValue,
+    AdWrite, DirectoryError, Dn, Filter, Flush, Guid, TakenQuery,
 };
 use support::samba::{Entry, base64_encode, parse_ldif, shared_dc};
 

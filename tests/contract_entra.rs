@@ -15,7 +15,8 @@ use idsync::directory::graph::{GraphDirectory, GraphOptions};
 use idsync::directory::snapshot::EntraSnapshot;
 use idsync::directory::tenant_docs::{self, Source};
 use idsync::directory::{
-    CloudUser, DirectoryError, EntraOp, EntraRead, EntraWrite, Guid, TenantRead,
+    CloudUser, DirectoryError, EntraOp, EntraRead, EntraUserRead, EntraUserWrite, EntraWrite,
+    Flush, Guid, TenantRead,
 };
 use idsync::names::AttrName;
 use serde_json::{Map, Value, json};
@@ -284,7 +285,7 @@ fn patch(id: &str, body: Value) -> EntraOp {
 
 /// The one result of one write.
 async fn write_one<W: World>(w: &mut W, op: EntraOp) -> Result<Option<CloudUser>, DirectoryError> {
-    let mut results = w.dir().write(vec![op]).await;
+    let mut results = w.dir().write_users(vec![op]).await;
     assert_eq!(results.len(), 1, "one result per write");
     results.remove(0)
 }

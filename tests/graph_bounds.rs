@@ -12,7 +12,7 @@ use graph_emulator::Config;
 use graph_support::*;
 use idsync::directory::graph::{Credential, Settings};
 use idsync::directory::graph::{GraphDirectory, GraphOptions};
-use idsync::directory::{DirectoryError, EntraOp, EntraRead, EntraWrite};
+use idsync::directory::{DirectoryError, EntraOp, EntraUserRead, EntraUserWrite};
 use idsync::secret::SecretSource;
 
 /// A listener on 127.0.0.1 that accepts connections and never answers (nor closes them).
@@ -90,7 +90,7 @@ async fn a_graph_endpoint_that_never_answers_fails_within_the_deadline() {
     // Writes go through `$batch`, whose items are retried one by one: bounded the same way.
     let started = Instant::now();
     let results = graph
-        .write(vec![
+        .write_users(vec![
             EntraOp::Delete {
                 id: "00000000-0000-4000-8000-000000000001".to_owned(),
             },

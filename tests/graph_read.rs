@@ -10,7 +10,7 @@ use graph_emulator::Config;
 use graph_support::*;
 use idsync::directory::graph::Credential;
 use idsync::directory::graph::{GraphDirectory, GraphOptions};
-use idsync::directory::{DirectoryError, EntraRead};
+use idsync::directory::{DirectoryError, EntraUserRead};
 
 #[tokio::test]
 async fn paging_5000_users_returns_each_once_with_the_selected_properties() {

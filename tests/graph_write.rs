@@ -9,7 +9,7 @@ use std::time::Duration;
 use graph_emulator::Config;
 use graph_support::*;
 use idsync::directory::graph::GraphOptions;
-use idsync::directory::{DirectoryError, EntraOp, EntraWrite};
+use idsync::directory::{DirectoryError, EntraOp, EntraUserWrite};
 use serde_json::json;
 
 fn id(i: usize) -> String {
@@ -102,7 +102,7 @@ async fn every_write_lands_once_through_a_throttling_storm() {
     let progress = Arc::new(Recorder::default());
     graph.set_progress(progress.clone());
     let ops = ops(30, 20, 10);
-    let results = graph.write(ops.clone()).await;
+    let results = graph.write_users(ops.clone()).await;
     assert_landed(&emu, &ops, &results, 40, true);
     let stats = emu.stats();
     assert!(stats.throttled > 0, "it was a storm: {stats:?}");
@@ -126,7 +126,7 @@ async fn writes_survive_503_bursts_and_dropped_connections() {
     let emu = start(config, users(40)).await;
     let (mut graph, _s) = connect(&emu, fast()).await;
     let ops = ops(40, 20, 10);
-    let results = graph.write(ops.clone()).await;
+    let results = graph.write_users(ops.clone()).await;
     assert_landed(&emu, &ops, &results, 40, true);
     let stats = emu.stats();
     assert!(
@@ -147,7 +147,7 @@ async fn writes_survive_503s_inside_batches_and_answers_lost_after_landing() {
     let emu = start(config, users(40)).await;
     let (mut graph, _s) = connect(&emu, fast()).await;
     let ops = ops(40, 20, 10);
-    let results = graph.write(ops.clone()).await;
+    let results = graph.write_users(ops.clone()).await;
     // No user twice, every result right; a PATCH whose answer was lost is sent again (it is
     // idempotent), so the emulator may count more applied writes than there were.
     assert_landed(&emu, &ops, &results, 40, false);
@@ -186,7 +186,7 @@ async fn writes_that_time_out_are_retried_and_land_once() {
             patch: object(json!({"jobTitle": "Patched"})),
         },
     ];
-    let write = graph.write(ops.clone());
+    let write = graph.write_users(ops.clone());
     let calm = async {
         tokio::time::sleep(Duration::from_millis(450)).await;
         emu.update_knobs(|k| k.latency_ms = 0).unwrap();
@@ -218,7 +218,7 @@ async fn writes_whose_answers_were_lost_after_landing_are_not_sent_twice() {
         .await
         .unwrap();
     let ops = ops(25, 10, 5);
-    let results = graph.write(ops.clone()).await;
+    let results = graph.write_users(ops.clone()).await;
     // Creates and deletes once; a patch whose answer was lost is simply sent again.
     assert_landed(&emu, &ops, &results, 30, false);
     let stats = emu.stats();
@@ -240,7 +240,7 @@ async fn refusals_for_synced_users_are_that_writes_error_and_the_others_land() {
     let emu = start(Config::default(), mixed_users()).await;
     let (mut graph, _s) = connect(&emu, GraphOptions::default()).await;
     let results = graph
-        .write(vec![
+        .write_users(vec![
             EntraOp::Update {
                 id: "11111111-0000-4000-8000-000000000002".into(),
                 patch: object(json!({"displayName": "Renamed in the cloud"})),
@@ -310,6 +310,6 @@ async fn an_empty_write_sends_nothing() {
     let emu = start(Config::default(), users(1)).await;
     let (mut graph, _s) = connect(&emu, GraphOptions::default()).await;
     let before = emu.stats().requests;
-    assert!(graph.write(Vec::new()).await.is_empty());
+    assert!(graph.write_users(Vec::new()).await.is_empty());
     assert_eq!(emu.stats().requests, before);
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use idsync::directory::ldap::LdapDirectory;
 use idsync::directory::{
-    AdCreate, AdMod, AdQuery, AdRead, AdUser, AdValue, AdWrite, DirectoryError, Dn, Filter, Guid,
-    Secret, TakenQuery,
+    AdCreate, AdMod, AdQuery, AdTakenRead, AdUser, AdUserRead, AdUserWrite, AdValue,
+    DirectoryError, Dn, Filter, Guid, Secret, TakenQuery,
 };
 use support::live_ad::{Recorder, config, config_with_password, connect, dn, other_ca};
 use support::samba::{base64_encode, shared_dc};

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use idsync::directory::{AdMod, AdQuery, AdRead, AdValue, AdWrite};
+use idsync::directory::{AdMod, AdQuery, AdUserRead, AdUserWrite, AdValue};
 use support::live_ad::{connect, dn};
 use support::samba::SambaDc;
 

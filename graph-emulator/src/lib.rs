@@ -25,6 +25,7 @@ mod graph;
 mod server;
 pub mod stats;
 pub mod tenant;
+mod tenant_wide;
 mod throttle;
 pub mod time;
 

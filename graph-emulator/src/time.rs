@@ -29,20 +29,11 @@ impl Utc {
     pub fn from_unix(secs: i64) -> Self {
         let days = secs.div_euclid(86_400);
         let rem = secs.rem_euclid(86_400);
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let y = yoe + era * 400;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let (year, month, day) = graph_rules::time::civil_from_days(days);
         Utc {
-            year: if m <= 2 { y + 1 } else { y },
-            month: m,
-            day: d,
+            year,
+            month,
+            day,
             hour: (rem / 3600) as u32,
             minute: ((rem % 3600) / 60) as u32,
             second: (rem % 60) as u32,

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::password::random_password;
 use super::verify::Checked;
 use crate::desired::SourceAnchor;
-use crate::directory::model::UAC_ACCOUNTDISABLE;
+use crate::directory::model::{ObjectKind, UAC_ACCOUNTDISABLE};
 use crate::directory::{
     AdCreate, AdMod, AdRead, AdUser, AdValue, AdWrite, CloudUser, DirectoryError, Dn, EntraOp,
     EntraRead, EntraWrite, Guid, Secret, TakenQuery,
@@ -159,6 +159,14 @@ where
         ad_down: None,
         entra_down: None,
     };
+    // Only users have write capabilities (`AdUserWrite`, `EntraUserWrite`): an action of any
+    // other kind (a plan from a later idsync) fails here rather than being sent as a user.
+    for (i, a) in plan.actions.iter().enumerate() {
+        if a.kind != ObjectKind::User && x.status[i].is_none() {
+            let msg = format!("this idsync cannot write {} objects", a.kind);
+            x.set(i, Status::Failed, Some(msg));
+        }
+    }
     for p in 0..=5 {
         let ids: Vec<usize> = (0..plan.actions.len())
             .filter(|&i| phase(&plan.actions[i]) == p)
@@ -454,7 +462,7 @@ where
         if ops.is_empty() {
             return;
         }
-        let results = self.entra.write(ops).await;
+        let results = self.entra.write_users(ops).await;
         let mut touched: Vec<String> = Vec::new();
         for (i, result) in op_actions.into_iter().zip(results) {
             match result {
@@ -681,4 +689,51 @@ fn ad_mods(
         ));
     }
     Ok(mods)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::snapshot::{AdSnapshot, EntraSnapshot};
+
+    #[tokio::test]
+    async fn actions_of_kinds_without_write_capabilities_fail_unsent() {
+        let dir = tempfile::tempdir().unwrap();
+        let ldif = dir.path().join("ad.ldif");
+        let json = dir.path().join("entra.json");
+        std::fs::write(&ldif, "").unwrap();
+        std::fs::write(&json, r#"{"value": []}"#).unwrap();
+        let mut ad = AdSnapshot::open(&ldif).unwrap();
+        let mut entra = EntraSnapshot::open(&json).unwrap();
+        let group = |id: &str, directory, target: &str| Action {
+            id: id.parse().unwrap(),
+            action: ActionKind::Create,
+            directory,
+            kind: ObjectKind::Group,
+            identity: "sales".into(),
+            target: Text::from(target),
+            object: None,
+            changes: Box::new([]),
+            depends_on: Box::new([]),
+            precondition: None,
+            matched: None,
+        };
+        let plan = Plan {
+            actions: vec![
+                group("a1", Side::Ad, "CN=Sales,DC=example,DC=com"),
+                group("a2", Side::Entra, "sales"),
+            ],
+            ..Plan::default()
+        };
+        let report = execute(&plan, SourceAnchor::default(), &mut ad, &mut entra).await;
+        for o in &report.outcomes {
+            assert_eq!(o.status, Status::Failed, "{o:?}");
+            assert_eq!(
+                o.message.as_deref(),
+                Some("this idsync cannot write group objects")
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&ldif).unwrap(), "");
+        assert_eq!(std::fs::read_to_string(&json).unwrap(), r#"{"value": []}"#);
+    }
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 use idsync::connect::{self, open_ad, open_entra};
-use idsync::directory::{AdQuery, AdRead};
+use idsync::directory::{AdQuery, AdUserRead};
 use idsync::engine::{PlanInput, explain};
 use idsync::render;
 

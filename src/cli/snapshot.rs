@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::ValueEnum;
 use idsync::connect::{EntraDirectory, ad_query, graph_select, open_ad, open_entra};
 use idsync::directory::snapshot::export::{self, AdExport, EntraExport, Shape};
-use idsync::directory::{AdRead, EntraRead};
+use idsync::directory::{AdUserRead, EntraUserRead};
 
 use super::{Global, output, progress, runtime, validate};
 

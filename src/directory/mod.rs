@@ -1,9 +1,31 @@
 //! Directories: the object model, and the read and write capabilities every directory
 //! implementation (snapshot files, live AD over LDAP, live Entra over Graph) offers.
 //!
-//! Reads and writes are separate traits so a plan needs only read access. The traits are
-//! async because the live connectors are; the snapshot directory simply never awaits. Their
-//! futures are awaited in place (`tokio::join!`), never spawned, so they need not be `Send`.
+//! Capabilities are split per directory and per object kind, as lldap splits its backend
+//! handlers (`UserListerBackendHandler`, `GroupBackendHandler`, …): a directory implements the
+//! traits of the kinds it reads or writes, and code asks for exactly what it uses. Reads and
+//! writes are separate so a plan needs only read access.
+//!
+//! | capability                         | AD: `AdSnapshot`, `LdapDirectory` | Entra: `EntraSnapshot`, `GraphDirectory` |
+//! |------------------------------------|-----------------------------------|------------------------------------------|
+//! | read users                         | [`AdUserRead`]                    | [`EntraUserRead`]                        |
+//! | write users                        | [`AdUserWrite`]                   | [`EntraUserWrite`]                       |
+//! | names taken domain-wide, any kind  | [`AdTakenRead`]                   | —                                        |
+//! | tenant data that decides matching  | —                                 | [`TenantRead`]                           |
+//! | read or write groups, contacts     | — (not yet: no directory has them)| —                                        |
+//! | make writes durable                | [`Flush`]                         | [`Flush`]                                |
+//!
+//! (`connect`'s `AdDirectory` and `EntraDirectory` pick one implementation at run time and
+//! offer the same traits.)
+//!
+//! [`AdRead`], [`AdWrite`], [`EntraRead`] and [`EntraWrite`] name the sums a plan and an
+//! apply need (lldap's `BackendHandler`), implemented for every type that has the parts; a
+//! new kind adds its traits here and to those sums. Where a kind lives in each directory
+//! (`objectClass`, Graph collection) is [`model::ObjectKind`]'s table, never the connector's.
+//!
+//! The traits are async because the live connectors are; the snapshot directory simply never
+//! awaits. Their futures are awaited in place (`tokio::join!`), never spawned, so they need
+//! not be `Send`.
 #![allow(async_fn_in_trait)]
 
 pub mod attributes;
@@ -25,7 +47,7 @@ pub use model::{AdUser, CloudUser, Guid, Tenant};
 use crate::names::{AttrName, ProxyAddress};
 
 /// What an AD read covers: subtrees (none: the whole directory), excluded subtrees, and an
-/// optional LDAP filter (ANDed with `(objectClass=user)`).
+/// optional LDAP filter (ANDed with the kind's, [`model::ObjectKind::ad_filter`]).
 #[derive(Debug, Clone, Default)]
 pub struct AdQuery {
     pub bases: Vec<Dn>,
@@ -80,15 +102,25 @@ impl std::fmt::Debug for Secret {
 }
 
 /// Reads users from Active Directory.
-pub trait AdRead {
+pub trait AdUserRead {
     /// Every user in the query's scope.
     async fn read_users(&mut self, query: &AdQuery) -> Result<Vec<AdUser>, DirectoryError>;
     /// One user by objectGUID, wherever it is in the domain (for preconditions and read-back).
     async fn read_user(&mut self, guid: &Guid) -> Result<Option<AdUser>, DirectoryError>;
-    /// Domain-wide (not only in scope): objects that already hold one of these values in
-    /// `userPrincipalName`, `sAMAccountName`, `mail` or `proxyAddresses` (`smtp:` values).
+}
+
+/// Finds which names are already taken in Active Directory. Not per kind: a user, group or
+/// contact holding a name blocks a new account alike.
+pub trait AdTakenRead {
+    /// Domain-wide (not only in scope): objects of any kind that already hold one of these
+    /// values in `userPrincipalName`, `sAMAccountName`, `mail` or `proxyAddresses` (`smtp:`
+    /// values).
     async fn find_taken(&mut self, values: &TakenQuery) -> Result<Vec<Taken>, DirectoryError>;
 }
+
+/// Everything a plan reads from Active Directory.
+pub trait AdRead: AdUserRead + AdTakenRead {}
+impl<T: AdUserRead + AdTakenRead> AdRead for T {}
 
 /// Values a new account needs free, domain-wide.
 #[derive(Debug, Clone, Default)]
@@ -189,19 +221,28 @@ pub struct Taken {
     pub dn: Dn,
 }
 
-/// Writes to Active Directory.
-pub trait AdWrite {
+/// Writes users to Active Directory.
+pub trait AdUserWrite {
+    /// Creates a user of `objectClass` [`model::ObjectKind::ad_create_classes`].
     async fn create_user(&mut self, create: &AdCreate) -> Result<AdUser, DirectoryError>;
     async fn modify_user(&mut self, dn: &Dn, mods: &[AdMod]) -> Result<(), DirectoryError>;
-    /// Moves (renames) an object to `new_dn`.
+    /// Moves (renames) the user to `new_dn`.
     async fn move_user(&mut self, dn: &Dn, new_dn: &Dn) -> Result<(), DirectoryError>;
     async fn delete_user(&mut self, dn: &Dn) -> Result<(), DirectoryError>;
-    /// Makes the writes so far durable (snapshot files: atomic rewrite).
+}
+
+/// Makes the writes so far durable, whatever their kind (snapshot files: one atomic rewrite;
+/// live directories: nothing, each write is durable when answered).
+pub trait Flush {
     async fn flush(&mut self) -> Result<(), DirectoryError>;
 }
 
+/// Everything an apply writes to Active Directory.
+pub trait AdWrite: AdUserWrite + Flush {}
+impl<T: AdUserWrite + Flush> AdWrite for T {}
+
 /// Reads users from Entra ID.
-pub trait EntraRead {
+pub trait EntraUserRead {
     /// Every user, with at least the given Graph properties.
     async fn read_users(&mut self, select: &[String]) -> Result<Vec<CloudUser>, DirectoryError>;
     /// One user by object id.
@@ -228,30 +269,39 @@ pub trait TenantRead {
     async fn read_tenant(&mut self) -> Result<Tenant, DirectoryError>;
 }
 
-/// One write to Entra ID, as Graph takes it.
+/// Everything a plan reads from Entra ID (the tenant data is its own capability).
+pub trait EntraRead: EntraUserRead {}
+impl<T: EntraUserRead> EntraRead for T {}
+
+/// One write to Entra ID, as Graph takes it. Its kind is the writing method's
+/// ([`EntraUserWrite::write_users`] writes users), so an op cannot name one collection and
+/// have its answer read as another kind; the Graph connector builds `/{collection}/{id}` from
+/// that kind ([`model::ObjectKind::graph_collection`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum EntraOp {
-    /// `POST /users` with this body (the directory adds nothing but what Graph requires).
+    /// `POST /{collection}` with this body (the directory adds nothing but what Graph requires).
     Create(serde_json::Map<String, serde_json::Value>),
-    /// `PATCH /users/{id}`.
+    /// `PATCH /{collection}/{id}`.
     Update {
         id: String,
         patch: serde_json::Map<String, serde_json::Value>,
     },
-    /// `DELETE /users/{id}`.
+    /// `DELETE /{collection}/{id}`.
     Delete { id: String },
 }
 
-/// Writes to Entra ID. Writes are handed over together so a live connector can batch them; the
-/// answer has one result per write, in order.
-pub trait EntraWrite {
-    async fn write(
+/// Writes users to Entra ID. Writes are handed over together so a live connector can batch
+/// them; the answer has one result per write, in order.
+pub trait EntraUserWrite {
+    async fn write_users(
         &mut self,
         writes: Vec<EntraOp>,
     ) -> Vec<Result<Option<CloudUser>, DirectoryError>>;
-    /// Makes the writes so far durable (snapshot files: atomic rewrite).
-    async fn flush(&mut self) -> Result<(), DirectoryError>;
 }
+
+/// Everything an apply writes to Entra ID.
+pub trait EntraWrite: EntraUserWrite + Flush {}
+impl<T: EntraUserWrite + Flush> EntraWrite for T {}
 
 /// What can go wrong in a directory, whichever implementation.
 #[derive(Debug, thiserror::Error)]

@@ -7,11 +7,13 @@
 //! (`src/directory/snapshot/entra`) and the Graph emulator (`graph-emulator`). idsync cannot
 //! depend on the emulator (an HTTP server, a dev-dependency only), and the emulator should not
 //! depend on idsync (a test double built on the product's model would share its mistakes).
-//! So both depend on this small crate, which knows nothing but Graph and `serde_json`. It lives
+//! So both depend on this small crate, which knows nothing but Graph and `serde_json` (and,
+//! in [`time`], the civil calendar both fakes print dates with). It lives
 //! under `graph-emulator/`, where DESIGN.md places "Graph's rules live once, shared with the
 //! Entra snapshot", as a workspace member of its own.
 
 pub mod error;
+pub mod time;
 pub mod user;
 pub mod write;
 

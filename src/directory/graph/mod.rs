@@ -14,10 +14,11 @@ mod write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::directory::model::ObjectKind;
 use crate::directory::tenant_docs::TenantDocs;
 use crate::directory::{
-    CloudUser, DirectoryError, EntraOp, EntraRead, EntraWrite, NoProgress, ProgressSink, Tenant,
-    TenantRead,
+    CloudUser, DirectoryError, EntraOp, EntraUserRead, EntraUserWrite, Flush, NoProgress,
+    ProgressSink, Tenant, TenantRead,
 };
 
 pub use auth::Credential;
@@ -196,7 +197,12 @@ fn path_segment(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, SEGMENT).collect()
 }
 
-impl EntraRead for GraphDirectory {
+/// `/{collection}/{id}`: one object of the kind, its id (or a user's UPN) as one segment.
+fn object_path(kind: ObjectKind, id: &str) -> String {
+    format!("/{}/{}", kind.graph_collection(), path_segment(id))
+}
+
+impl EntraUserRead for GraphDirectory {
     async fn read_users(&mut self, select: &[String]) -> Result<Vec<CloudUser>, DirectoryError> {
         self.select = select_list(select)?;
         read::all_users(&self.http, &self.select, &*self.progress).await
@@ -214,14 +220,16 @@ impl EntraRead for GraphDirectory {
     }
 }
 
-impl EntraWrite for GraphDirectory {
-    async fn write(
+impl EntraUserWrite for GraphDirectory {
+    async fn write_users(
         &mut self,
         writes: Vec<EntraOp>,
     ) -> Vec<Result<Option<CloudUser>, DirectoryError>> {
-        write::write(&self.http, writes, &self.select, &*self.progress).await
+        write::users(&self.http, writes, &self.select, &*self.progress).await
     }
+}
 
+impl Flush for GraphDirectory {
     /// Graph writes are durable once answered.
     async fn flush(&mut self) -> Result<(), DirectoryError> {
         Ok(())

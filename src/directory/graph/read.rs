@@ -14,8 +14,11 @@ use serde_json::{Map, Value};
 
 use super::batch::{self, Item, Request};
 use super::http::{Http, HttpError, Retry, reply_error, same_origin};
-use super::path_segment;
+use super::object_path;
+use crate::directory::model::ObjectKind;
 use crate::directory::{CloudUser, DirectoryError, ProgressEvent, ProgressSink};
+
+const USERS: ObjectKind = ObjectKind::User;
 
 /// Every user, with the `select`ed properties.
 pub(crate) async fn all_users(
@@ -39,9 +42,11 @@ async fn pages(
     select: &str,
     progress: &dyn ProgressSink,
 ) -> Result<Vec<CloudUser>, DirectoryError> {
-    let what = "GET /users";
+    let what = format!("GET /{}", USERS.graph_collection());
+    let what = what.as_str();
     let mut next = Some(http.url(&format!(
-        "/users?$select={select}&$top={}",
+        "/{}?$select={select}&$top={}",
+        USERS.graph_collection(),
         http.options.page_size
     ))?);
     let mut users = Vec::new();
@@ -108,8 +113,8 @@ pub(crate) async fn one_user(
     id: &str,
     select: &str,
 ) -> Result<Option<CloudUser>, DirectoryError> {
-    let what = format!("GET /users/{id}");
-    let url = http.url(&format!("/users/{}?$select={select}", path_segment(id)))?;
+    let what = format!("GET /{}/{id}", USERS.graph_collection());
+    let url = http.url(&format!("{}?$select={select}", object_path(USERS, id)))?;
     let reply = http
         .send(0, Method::GET, &url, None, Retry::Transient)
         .await
@@ -137,7 +142,7 @@ pub(crate) async fn users_by_id(
     let items: Vec<Item> = ids
         .iter()
         .map(|id| Item {
-            request: Request::Get(format!("/users/{}?$select={select}", path_segment(id))),
+            request: Request::Get(format!("{}?$select={select}", object_path(USERS, id))),
             label: id.clone(),
         })
         .collect();
@@ -152,6 +157,7 @@ pub(crate) async fn users_by_id(
         .zip(ids)
         .map(|(answer, id)| {
             let done = answer?;
+            let what = format!("GET /{}/{id}", USERS.graph_collection());
             match done.status {
                 404 => Ok(None),
                 200 => {
@@ -160,9 +166,9 @@ pub(crate) async fn users_by_id(
                         .as_ref()
                         .and_then(Value::as_object)
                         .ok_or_else(|| {
-                            DirectoryError::Other(format!("GET /users/{id}: answer is not a user"))
+                            DirectoryError::Other(format!("{what}: answer is not a user"))
                         })?;
-                    convert(&format!("GET /users/{id}"), body).map(Some)
+                    convert(&what, body).map(Some)
                 }
                 status => Err(super::http::GraphErrorBody::parse(
                     done.body.as_ref(),

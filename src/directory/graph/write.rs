@@ -1,5 +1,6 @@
-//! Writes: each [`EntraOp`] becomes one `$batch` sub-request (create → `POST /users`, update →
-//! `PATCH /users/{id}`, delete → `DELETE /users/{id}`), and each answer one result, in order.
+//! Writes: each [`EntraOp`] becomes one `$batch` sub-request on its kind's collection
+//! (create → `POST /{collection}`, update → `PATCH /{collection}/{id}`, delete →
+//! `DELETE /{collection}/{id}`), and each answer one result, in order.
 //! Errors match the snapshot directory's: 404 is [`DirectoryError::NotFound`], any other
 //! refusal [`DirectoryError::Refused`] with Graph's code, message and request-id.
 
@@ -7,17 +8,30 @@ use serde_json::Value;
 
 use super::batch::{self, Done, Item, Request};
 use super::http::{GraphErrorBody, Http};
-use super::path_segment;
+use super::object_path;
 use super::read::convert;
+use crate::directory::model::ObjectKind;
 use crate::directory::{CloudUser, DirectoryError, EntraOp, ProgressEvent, ProgressSink};
 
-pub(crate) async fn write(
+/// Writes users; a create's read-back (after a lost answer) looks the user up by UPN.
+pub(crate) async fn users(
     http: &Http,
     ops: Vec<EntraOp>,
     select: &str,
     progress: &dyn ProgressSink,
 ) -> Vec<Result<Option<CloudUser>, DirectoryError>> {
-    let items: Vec<Item> = ops.iter().map(|op| item(op, select)).collect();
+    let kind = ObjectKind::User;
+    let items: Vec<Item> = ops
+        .iter()
+        .map(|op| {
+            let upn = match op {
+                EntraOp::Create(body) => body.get("userPrincipalName").and_then(Value::as_str),
+                _ => None,
+            };
+            let check = upn.map(|u| format!("{}?$select={select}", object_path(kind, u)));
+            item(kind, op, upn, check)
+        })
+        .collect();
     progress.event(ProgressEvent::Start {
         what: "Writing to Entra",
         total: Some(ops.len() as u64),
@@ -32,28 +46,24 @@ pub(crate) async fn write(
         .collect()
 }
 
-fn item(op: &EntraOp, select: &str) -> Item {
+/// The op as a sub-request on the kind's collection. A create is labelled by `name` and, with
+/// a `check`, read back there when its answer was lost.
+fn item(kind: ObjectKind, op: &EntraOp, name: Option<&str>, check: Option<String>) -> Item {
     match op {
-        EntraOp::Create(body) => {
-            let upn = body.get("userPrincipalName").and_then(Value::as_str);
-            Item {
-                request: Request::Post {
-                    url: "/users".into(),
-                    body: Value::Object(body.clone()),
-                    check: upn.map(|u| format!("/users/{}?$select={select}", path_segment(u))),
-                },
-                label: upn.unwrap_or("(new user)").to_owned(),
-            }
-        }
+        EntraOp::Create(body) => Item {
+            request: Request::Post {
+                url: format!("/{}", kind.graph_collection()),
+                body: Value::Object(body.clone()),
+                check,
+            },
+            label: name.map_or_else(|| format!("(new {kind})"), str::to_owned),
+        },
         EntraOp::Update { id, patch } => Item {
-            request: Request::Patch(
-                format!("/users/{}", path_segment(id)),
-                Value::Object(patch.clone()),
-            ),
+            request: Request::Patch(object_path(kind, id), Value::Object(patch.clone())),
             label: id.clone(),
         },
         EntraOp::Delete { id } => Item {
-            request: Request::Delete(format!("/users/{}", path_segment(id))),
+            request: Request::Delete(object_path(kind, id)),
             label: id.clone(),
         },
     }

@@ -18,15 +18,15 @@ mod error;
 mod read;
 mod write;
 
-pub use read::{attribute_list, users_filter};
+pub use read::attribute_list;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::directory::{
-    AdCreate, AdMod, AdQuery, AdRead, AdUser, AdWrite, DirectoryError, Dn, Guid, NoProgress,
-    ProgressSink, Taken, TakenQuery,
+    AdCreate, AdMod, AdQuery, AdTakenRead, AdUser, AdUserRead, AdUserWrite, DirectoryError, Dn,
+    Flush, Guid, NoProgress, ProgressSink, Taken, TakenQuery,
 };
 use crate::secret::SecretSource;
 
@@ -88,7 +88,7 @@ impl fmt::Debug for LdapDirectory {
     }
 }
 
-impl AdRead for LdapDirectory {
+impl AdUserRead for LdapDirectory {
     async fn read_users(&mut self, query: &AdQuery) -> Result<Vec<AdUser>, DirectoryError> {
         read::users(
             &mut self.session,
@@ -102,13 +102,15 @@ impl AdRead for LdapDirectory {
     async fn read_user(&mut self, guid: &Guid) -> Result<Option<AdUser>, DirectoryError> {
         read::user_by_guid(&mut self.session, &self.base_dn, guid).await
     }
+}
 
+impl AdTakenRead for LdapDirectory {
     async fn find_taken(&mut self, values: &TakenQuery) -> Result<Vec<Taken>, DirectoryError> {
         read::taken(&mut self.session, &self.base_dn, values).await
     }
 }
 
-impl AdWrite for LdapDirectory {
+impl AdUserWrite for LdapDirectory {
     async fn create_user(&mut self, create: &AdCreate) -> Result<AdUser, DirectoryError> {
         write::create(&mut self.session, create).await
     }
@@ -124,7 +126,9 @@ impl AdWrite for LdapDirectory {
     async fn delete_user(&mut self, dn: &Dn) -> Result<(), DirectoryError> {
         write::delete(&mut self.session, dn).await
     }
+}
 
+impl Flush for LdapDirectory {
     /// Every LDAP write is durable when the DC answers it.
     async fn flush(&mut self) -> Result<(), DirectoryError> {
         Ok(())

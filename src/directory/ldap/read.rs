@@ -13,7 +13,7 @@ use ldap3::{LdapError, Scope};
 use super::conn::{Failure, Session};
 use super::entry::{RawEntry, to_user};
 use super::error::{OpContext, op_error};
-use crate::directory::model::{AdUser, Guid};
+use crate::directory::model::{AdUser, Guid, ObjectKind};
 use crate::directory::{
     AdQuery, DirectoryError, Dn, Filter, ProgressEvent, ProgressSink, Taken, TakenMatcher,
     TakenQuery,
@@ -27,16 +27,6 @@ pub(super) const PAGE_SIZE: i32 = 1000;
 
 /// Values per OR-filter in [`taken`]: keeps each filter well below AD's request size limits.
 const TAKEN_CHUNK: usize = 100;
-
-/// Users only: computers are users to AD's schema. Public so an export can say what it read.
-pub fn users_filter(extra: Option<&Filter>) -> Filter {
-    let mut parts = vec![
-        Filter::equals("objectClass", "user"),
-        Filter::not(Filter::equals("objectClass", "computer")),
-    ];
-    parts.extend(extra.cloned());
-    Filter::and(parts)
-}
 
 /// `\XX` for every byte: binary values (GUIDs) in a filter.
 pub(super) fn escape_bytes(bytes: &[u8]) -> String {
@@ -82,7 +72,9 @@ pub(super) async fn users(
     } else {
         outermost(&query.bases)
     };
-    let filter = users_filter(query.filter.as_ref()).to_string();
+    let filter = ObjectKind::User
+        .ad_filter(query.filter.as_ref())
+        .to_string();
     let attrs = attribute_list(&query.attributes);
     progress.event(ProgressEvent::Start {
         what: "reading AD users",
@@ -139,7 +131,7 @@ pub(super) async fn user_by_guid(
 ) -> Result<Option<AdUser>, DirectoryError> {
     let filter = format!(
         "(&{}(objectGUID={}))",
-        users_filter(None),
+        ObjectKind::User.ad_filter(None),
         escape_bytes(&guid.0)
     );
     let ctx = OpContext {
@@ -402,11 +394,11 @@ mod tests {
     fn the_user_filter_keeps_computers_out_and_ands_the_scope_filter() {
         let extra = Filter::parse("(!(sAMAccountName=svc-*))").unwrap();
         assert_eq!(
-            users_filter(Some(&extra)).to_string(),
+            ObjectKind::User.ad_filter(Some(&extra)).to_string(),
             "(&(objectClass=user)(!(objectClass=computer))(!(sAMAccountName=svc-*)))"
         );
         assert_eq!(
-            users_filter(None).to_string(),
+            ObjectKind::User.ad_filter(None).to_string(),
             "(&(objectClass=user)(!(objectClass=computer)))"
         );
     }

@@ -15,7 +15,7 @@ use super::conn::{Failure, Session};
 use super::error::{OpContext, op_error};
 use super::read;
 use crate::directory::dn::escape_value;
-use crate::directory::model::AdUser;
+use crate::directory::model::{AdUser, ObjectKind};
 use crate::directory::{AdCreate, AdMod, AdValue, DirectoryError, Dn, Secret};
 
 const PASSWORDS: &[&str] = &["unicodePwd", "userPassword"];
@@ -135,7 +135,8 @@ pub(super) async fn create(
         .map(|ava| ava.attr);
     let mut attrs: Vec<(Vec<u8>, HashSet<Vec<u8>>)> = vec![(
         b"objectClass".to_vec(),
-        ["top", "person", "organizationalPerson", "user"]
+        ObjectKind::User
+            .ad_create_classes()
             .iter()
             .map(|c| c.as_bytes().to_vec())
             .collect(),

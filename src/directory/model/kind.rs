@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::directory::Filter;
 use crate::directory::attributes::{self, Mapping, ValueKind};
 use crate::names::AttrName;
 
@@ -38,6 +39,46 @@ impl ObjectKind {
             ObjectKind::User => "user",
             ObjectKind::Group => "group",
             ObjectKind::Contact => "contact",
+        }
+    }
+
+    /// AD classes that derive from [`Self::ad_class`] but are other things: computers are
+    /// users to AD's schema.
+    pub fn ad_excluded_classes(self) -> &'static [&'static str] {
+        match self {
+            ObjectKind::User => &["computer"],
+            ObjectKind::Group | ObjectKind::Contact => &[],
+        }
+    }
+
+    /// The `objectClass` values a create writes (the class chain AD itself records).
+    pub fn ad_create_classes(self) -> &'static [&'static str] {
+        match self {
+            ObjectKind::User => &["top", "person", "organizationalPerson", "user"],
+            ObjectKind::Group => &["top", "group"],
+            ObjectKind::Contact => &["top", "person", "organizationalPerson", "contact"],
+        }
+    }
+
+    /// The LDAP filter of the kind's objects, ANDed with `extra`: what a read of this kind
+    /// searches, and what an export says it read.
+    pub fn ad_filter(self, extra: Option<&Filter>) -> Filter {
+        let mut parts = vec![Filter::equals("objectClass", self.ad_class())];
+        parts.extend(
+            self.ad_excluded_classes()
+                .iter()
+                .map(|c| Filter::not(Filter::equals("objectClass", *c))),
+        );
+        parts.extend(extra.cloned());
+        Filter::and(parts)
+    }
+
+    /// The Graph collection the kind's objects live in: `/{collection}`, `/{collection}/{id}`.
+    pub fn graph_collection(self) -> &'static str {
+        match self {
+            ObjectKind::User => "users",
+            ObjectKind::Group => "groups",
+            ObjectKind::Contact => "contacts",
         }
     }
 
@@ -130,5 +171,21 @@ mod tests {
         assert_eq!(ObjectKind::Group.membership(), Some(("member", "members")));
         assert_eq!(ObjectKind::User.membership(), None);
         assert_eq!(ObjectKind::Contact.graph_type(), "orgContact");
+    }
+
+    #[test]
+    fn the_user_filter_leaves_computers_out() {
+        assert_eq!(
+            ObjectKind::User.ad_filter(None).to_string(),
+            "(&(objectClass=user)(!(objectClass=computer)))"
+        );
+        assert_eq!(
+            ObjectKind::Group.ad_filter(None).to_string(),
+            "(&(objectClass=group))"
+        );
+        assert_eq!(ObjectKind::Contact.graph_collection(), "contacts");
+        for k in ObjectKind::ALL {
+            assert_eq!(k.ad_create_classes().last(), Some(&k.ad_class()));
+        }
     }
 }

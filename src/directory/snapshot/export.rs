@@ -26,8 +26,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value;
 
-use crate::directory::ldap::{attribute_list, users_filter};
+use crate::directory::ldap::attribute_list;
 use crate::directory::ldif::encode_line;
+use crate::directory::model::ObjectKind;
 use crate::directory::model::Part;
 use crate::directory::tenant_docs::{Source, TenantDocs};
 use crate::directory::{AdQuery, AdUser, CloudUser, Filter};
@@ -201,7 +202,9 @@ impl AdExport<'_> {
         for excluded in &self.query.exclude {
             writeln!(out, "# excluding <{}>", one_line(excluded.as_str()))?;
         }
-        let filter = users_filter(self.query.filter.as_ref()).to_string();
+        let filter = ObjectKind::User
+            .ad_filter(self.query.filter.as_ref())
+            .to_string();
         writeln!(out, "# filter: {}", one_line(&filter))?;
         writeln!(out, "# requesting: {}", requested.join(" "))?;
         writeln!(out, "# users: {}", self.users.len())?;

@@ -4,7 +4,7 @@
 use crate::directory::Dn;
 use crate::directory::dn::rdn_mark;
 use crate::directory::ldif::{COMPLETE_EXPORT, Entry, LdifError, LdifFile};
-use crate::directory::model::{AdUser, AttributeSource, DecodeError, Guid};
+use crate::directory::model::{AdUser, AttributeSource, DecodeError, Guid, ObjectKind};
 use crate::names::listed;
 
 pub(super) fn root() -> Dn {
@@ -20,11 +20,17 @@ pub(super) fn has_class(entry: &Entry, classes: &[&str]) -> bool {
         .any(|c| listed(classes, c))
 }
 
-/// A live user: objectClass `user`, not `computer` (computers are users to AD's schema),
-/// neither deleted nor a replication conflict's loser.
+/// A live user: see [`is_kind`].
 pub(super) fn is_user(entry: &Entry) -> bool {
-    has_class(entry, &["user"])
-        && !has_class(entry, &["computer"])
+    is_kind(entry, ObjectKind::User)
+}
+
+/// A live object of the kind: its class and none of the classes that derive from it but are
+/// other things (as [`ObjectKind::ad_filter`] reads live), neither deleted nor a replication
+/// conflict's loser.
+pub(super) fn is_kind(entry: &Entry, kind: ObjectKind) -> bool {
+    has_class(entry, &[kind.ad_class()])
+        && !has_class(entry, kind.ad_excluded_classes())
         && !is_tombstone(entry)
         && !rdn_mark(entry.dn(), "CNF:")
 }

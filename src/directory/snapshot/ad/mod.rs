@@ -43,7 +43,8 @@ use crate::directory::ldif::{Entry, LdifError, LdifFile};
 use crate::directory::model::{AdUser, Guid};
 use crate::directory::schema;
 use crate::directory::{
-    AdCreate, AdMod, AdQuery, AdRead, AdWrite, DirectoryError, Dn, Taken, TakenMatcher, TakenQuery,
+    AdCreate, AdMod, AdQuery, AdTakenRead, AdUserRead, AdUserWrite, DirectoryError, Dn, Flush,
+    Taken, TakenMatcher, TakenQuery,
 };
 use crate::names::{AttrName, fold};
 use entries::{
@@ -339,7 +340,7 @@ impl AdSnapshot {
     }
 }
 
-impl AdRead for AdSnapshot {
+impl AdUserRead for AdSnapshot {
     async fn read_users(&mut self, query: &AdQuery) -> Result<Vec<AdUser>, DirectoryError> {
         self.users(query)
     }
@@ -347,13 +348,15 @@ impl AdRead for AdSnapshot {
     async fn read_user(&mut self, guid: &Guid) -> Result<Option<AdUser>, DirectoryError> {
         self.user(guid)
     }
+}
 
+impl AdTakenRead for AdSnapshot {
     async fn find_taken(&mut self, values: &TakenQuery) -> Result<Vec<Taken>, DirectoryError> {
         Ok(self.taken(values))
     }
 }
 
-impl AdWrite for AdSnapshot {
+impl AdUserWrite for AdSnapshot {
     async fn create_user(&mut self, create: &AdCreate) -> Result<AdUser, DirectoryError> {
         self.create(create)
     }
@@ -369,7 +372,9 @@ impl AdWrite for AdSnapshot {
     async fn delete_user(&mut self, dn: &Dn) -> Result<(), DirectoryError> {
         self.delete(dn)
     }
+}
 
+impl Flush for AdSnapshot {
     async fn flush(&mut self) -> Result<(), DirectoryError> {
         Ok(self.save()?)
     }

@@ -13,7 +13,7 @@ use super::index::Index;
 use super::time::generalized_time;
 use crate::directory::dn::{dc_suffix, rebase};
 use crate::directory::ldif::{Entry, ValueMatch};
-use crate::directory::model::{AdUser, Guid};
+use crate::directory::model::{AdUser, Guid, ObjectKind};
 use crate::directory::schema::{self, CONTAINER_CLASSES};
 use crate::directory::{AdCreate, AdMod, AdValue, DirectoryError, Dn};
 use crate::names::fold;
@@ -46,7 +46,7 @@ impl AdSnapshot {
         let mut entry = Entry::new(dn.as_str());
         entry.set_values(
             "objectClass",
-            ["top", "person", "organizationalPerson", "user"],
+            ObjectKind::User.ad_create_classes().iter().copied(),
         );
         let leaf = dn
             .rdns()

@@ -21,7 +21,7 @@ pub use graph_rules::SYNCED_OBJECT_MESSAGE;
 
 use super::{SnapshotError, SnapshotFile, line_col};
 use crate::directory::model::CloudUser;
-use crate::directory::{DirectoryError, EntraOp, EntraRead, EntraWrite};
+use crate::directory::{DirectoryError, EntraOp, EntraUserRead, EntraUserWrite, Flush};
 use crate::names::fold;
 use layout::{ArrayLayout, Item};
 
@@ -348,7 +348,7 @@ impl EntraSnapshot {
     }
 }
 
-impl EntraRead for EntraSnapshot {
+impl EntraUserRead for EntraSnapshot {
     async fn read_users(&mut self, _select: &[String]) -> Result<Vec<CloudUser>, DirectoryError> {
         self.users()
     }
@@ -358,14 +358,16 @@ impl EntraRead for EntraSnapshot {
     }
 }
 
-impl EntraWrite for EntraSnapshot {
-    async fn write(
+impl EntraUserWrite for EntraSnapshot {
+    async fn write_users(
         &mut self,
         writes: Vec<EntraOp>,
     ) -> Vec<Result<Option<CloudUser>, DirectoryError>> {
         writes.into_iter().map(|op| self.apply(op)).collect()
     }
+}
 
+impl Flush for EntraSnapshot {
     async fn flush(&mut self) -> Result<(), DirectoryError> {
         Ok(self.save()?)
     }
@@ -538,7 +540,7 @@ mod tests {
             "nothing changed, nothing written"
         );
         let r = snap
-            .write(vec![EntraOp::Update {
+            .write_users(vec![EntraOp::Update {
                 id: "1".into(),
                 patch: obj(json!({"jobTitle": "CTO"})),
             }])
@@ -603,7 +605,7 @@ mod tests {
             "onPremisesImmutableId".into(),
             json!("AAECAwQFBgcICQoLDA0ODw=="),
         );
-        let results = snap.write(vec![EntraOp::Create(body)]).await;
+        let results = snap.write_users(vec![EntraOp::Create(body)]).await;
         let created = results.into_iter().next().unwrap().unwrap().unwrap();
         assert!(Guid::parse(created.id()).is_some(), "{}", created.id());
         assert_eq!(
@@ -651,7 +653,7 @@ mod tests {
         );
         let fine = new_user("fine@example.com");
         let results = snap
-            .write(vec![
+            .write_users(vec![
                 EntraOp::Create(missing),
                 EntraOp::Create(empty_name),
                 EntraOp::Create(no_password),
@@ -711,7 +713,7 @@ mod tests {
         let (_d, path, mut snap) = open(EXPORT);
         let patch = |v: Value| obj(v);
         let results = snap
-            .write(vec![
+            .write_users(vec![
                 // Synced user: mastered properties refused, cloud-owned ones allowed.
                 EntraOp::Update { id: ADAM.into(), patch: patch(json!({"displayName": "Adam A."})) },
                 EntraOp::Update { id: ADAM.into(), patch: patch(json!({"usageLocation": "NO", "jobTitle": "ignored"})) },
@@ -789,7 +791,7 @@ mod tests {
         let mut empty_password = new_user("e@example.com");
         empty_password.insert("passwordProfile".into(), json!({"password": ""}));
         let results = snap
-            .write(vec![
+            .write_users(vec![
                 update(json!({"JobTitle": "Engineer"})),
                 update(json!({"favouriteColour": "blue"})),
                 update(json!({"signInActivity": {}})),
@@ -862,7 +864,7 @@ mod tests {
     async fn delete_removes_and_flush_keeps_unknown_properties() {
         let (dir, path, mut snap) = open(EXPORT);
         let r = snap
-            .write(vec![
+            .write_users(vec![
                 EntraOp::Delete {
                     id: "0b8d7c6e-1111-4f2a-9e3d-aabbccddeeff".into(),
                 },
