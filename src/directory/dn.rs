@@ -260,6 +260,14 @@ pub fn separators(raw: &str) -> impl Iterator<Item = usize> + '_ {
 /// Whether the DN's first RDN carries AD's mangling mark (`\0ACNF:`, `\0ADEL:`): a line
 /// feed, escaped, then the mark and the object's GUID.
 pub fn rdn_mark(dn: &str, mark: &str) -> bool {
+    // Nearly every DN has no escaped line feed at all: answered without splitting it.
+    if !dn
+        .as_bytes()
+        .windows(3)
+        .any(|w| w.eq_ignore_ascii_case(b"\\0a"))
+    {
+        return false;
+    }
     let first = split_rdns(dn).into_iter().next().unwrap_or_default();
     first.as_bytes().windows(3 + mark.len()).any(|w| {
         w[..3].eq_ignore_ascii_case(b"\\0a") && w[3..].eq_ignore_ascii_case(mark.as_bytes())

@@ -12,8 +12,11 @@ use crate::plan::{Action, ActionKind, Change, ObjectId, Plan, Side, Value};
 
 pub(super) struct After<'p> {
     actions: &'p [Action],
-    /// Positions of the actions on each object (AD objectGUID, Entra object id).
-    by_object: HashMap<(Side, ObjectId), Vec<u32>>,
+    /// Positions of the actions on each AD object (objectGUID).
+    by_ad: HashMap<ObjectId, Vec<u32>>,
+    /// Positions of the actions on each cloud user, by its object id in lowercase: looked up
+    /// by the id as read, without parsing it (a plan of a million pairs asks for every one).
+    by_cloud: HashMap<Box<str>, Vec<u32>>,
     /// Anchors of the cloud users this plan creates (Entra Connect hard-matches those).
     created_anchors: HashSet<&'p str>,
 }
@@ -30,15 +33,18 @@ fn text_of(v: &Value) -> Option<Cow<'_, str>> {
 impl<'p> After<'p> {
     /// `needed`: whether any rule will look values up (else nothing is indexed).
     pub(super) fn new(plan: &'p Plan, needed: bool) -> Self {
-        let mut by_object: HashMap<(Side, ObjectId), Vec<u32>> = HashMap::default();
+        let mut by_ad: HashMap<ObjectId, Vec<u32>> = HashMap::default();
+        let mut by_cloud: HashMap<Box<str>, Vec<u32>> = HashMap::default();
         let mut created_anchors = HashSet::default();
         if needed {
             for (i, a) in (0u32..).zip(&plan.actions) {
-                if let Some(o) = &a.object {
-                    by_object
-                        .entry((a.directory, o.clone()))
+                match (&a.object, a.directory) {
+                    (Some(o), Side::Ad) => by_ad.entry(o.clone()).or_default().push(i),
+                    (Some(o), Side::Entra) => by_cloud
+                        .entry(o.to_string().to_ascii_lowercase().into_boxed_str())
                         .or_default()
-                        .push(i);
+                        .push(i),
+                    (None, _) => {}
                 }
                 if a.action == ActionKind::Create
                     && a.directory == Side::Entra
@@ -51,35 +57,85 @@ impl<'p> After<'p> {
         }
         After {
             actions: &plan.actions,
-            by_object,
+            by_ad,
+            by_cloud,
             created_anchors,
         }
     }
 
-    fn actions_on(&self, side: Side, id: ObjectId) -> impl Iterator<Item = &'p Action> + '_ {
-        self.by_object
-            .get(&(side, id))
-            .into_iter()
-            .flatten()
-            .map(|&i| &self.actions[i as usize])
+    pub(super) fn ad_actions(&self, ad: &AdUser) -> &[u32] {
+        if self.by_ad.is_empty() {
+            return &[];
+        }
+        self.by_ad
+            .get(&ObjectId::from(ad.object_guid))
+            .map_or(&[], Vec::as_slice)
     }
 
-    /// The last change the plan makes to `attribute` of the object.
-    fn change(&self, side: Side, id: ObjectId, attribute: &str) -> Option<&'p Change> {
-        if self.by_object.is_empty() {
-            return None;
+    pub(super) fn cloud_actions(&self, cloud: &CloudUser) -> &[u32] {
+        if self.by_cloud.is_empty() {
+            return &[];
         }
-        self.actions_on(side, id)
-            .filter_map(|a| change_in(a, attribute))
+        let id = cloud.id();
+        let found = if id.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.by_cloud.get(id.to_ascii_lowercase().as_str())
+        } else {
+            self.by_cloud.get(id)
+        };
+        found.map_or(&[], Vec::as_slice)
+    }
+
+    /// The last change the plan's actions at `positions` make to `attribute`.
+    fn last_change(&self, positions: &[u32], attribute: &str) -> Option<&'p Change> {
+        positions
+            .iter()
+            .filter_map(|&i| change_in(&self.actions[i as usize], attribute))
             .last()
     }
 
     fn ad_change(&self, ad: &AdUser, attribute: &str) -> Option<&'p Change> {
-        self.change(Side::Ad, ad.object_guid.into(), attribute)
+        self.last_change(self.ad_actions(ad), attribute)
     }
 
     fn cloud_change(&self, cloud: &CloudUser, attribute: &str) -> Option<&'p Change> {
-        self.change(Side::Entra, ObjectId::from(cloud.id()), attribute)
+        self.last_change(self.cloud_actions(cloud), attribute)
+    }
+
+    /// An AD text attribute after the plan, given the object's actions (`ad_actions`).
+    pub(super) fn ad_text_in<'u>(
+        &self,
+        positions: &[u32],
+        ad: &'u AdUser,
+        name: AttrName,
+        ldap: &str,
+    ) -> Option<Cow<'u, str>>
+    where
+        'p: 'u,
+    {
+        match self.last_change(positions, ldap) {
+            Some(c) => text_of(&c.after),
+            None => ad.attr(name).map(Cow::Borrowed),
+        }
+    }
+
+    /// A cloud property of the attribute table after the plan, given the object's actions
+    /// (`cloud_actions`); read by its interned name, without a lookup by spelling.
+    pub(super) fn cloud_value_in<'u>(
+        &self,
+        positions: &[u32],
+        cloud: &'u CloudUser,
+        m: &crate::directory::attributes::Mapping,
+    ) -> Option<Cow<'u, str>>
+    where
+        'p: 'u,
+    {
+        if let Some(c) = self.last_change(positions, m.graph) {
+            return text_of(&c.after);
+        }
+        let prop = cloud.properties.get(m.graph_name)?;
+        prop.as_str()
+            .or_else(|| prop.first_item())
+            .map(Cow::Borrowed)
     }
 
     /// An AD text attribute after the plan.
@@ -174,10 +230,9 @@ impl<'p> After<'p> {
 
     /// Whether the plan links the cloud user (sets its anchor) to some AD object.
     pub(super) fn cloud_linked(&self, cloud: &CloudUser) -> bool {
-        !self.by_object.is_empty()
-            && self
-                .actions_on(Side::Entra, ObjectId::from(cloud.id()))
-                .any(|a| a.action == ActionKind::Link)
+        self.cloud_actions(cloud)
+            .iter()
+            .any(|&i| self.actions[i as usize].action == ActionKind::Link)
     }
 
     /// Whether this plan creates a cloud user carrying `anchor`.

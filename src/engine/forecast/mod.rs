@@ -168,6 +168,18 @@ pub(crate) fn forecast(cx: &Context<'_>, seen: &Seen, plan: &Plan) -> Vec<Foreca
     out
 }
 
+/// The attribute table's rows Entra Connect synchronizes, the UPN aside (it has a rule of its
+/// own, `upn`), listed once per process.
+fn synced_rows() -> &'static [&'static mapping::Mapping] {
+    static ROWS: std::sync::OnceLock<Vec<&'static mapping::Mapping>> = std::sync::OnceLock::new();
+    ROWS.get_or_init(|| {
+        mapping::TABLE
+            .iter()
+            .filter(|m| mapping::synced_by_entra_connect(m) && m.graph != "userPrincipalName")
+            .collect()
+    })
+}
+
 struct Forecaster<'a, 'p> {
     cx: &'a Context<'a>,
     after: &'p After<'p>,
@@ -288,13 +300,10 @@ impl<'a> Forecaster<'a, '_> {
             EntraMatch::Soft(SoftMatchKey::Smtp) => "soft match on the primary SMTP address",
             EntraMatch::Soft(SoftMatchKey::Upn) => "soft match on the UPN",
         };
-        for m in mapping::TABLE {
-            // The UPN and accountEnabled have rules of their own (upn, disable).
-            if !mapping::synced_by_entra_connect(m)
-                || m.graph == "userPrincipalName"
-                || !self.ad_reads(m.ad_name)
-                || !cloud.carries(m.graph_name)
-            {
+        // The object's actions, looked up once for all its attributes.
+        let (ad_pos, cloud_pos) = (self.after.ad_actions(ad), self.after.cloud_actions(cloud));
+        for &m in synced_rows() {
+            if !self.ad_reads(m.ad_name) || !cloud.carries(m.graph_name) {
                 continue;
             }
             let (ad_after, cloud_after) = match m.kind {
@@ -307,10 +316,10 @@ impl<'a> Forecaster<'a, '_> {
                     (Value::Bool(true), Value::Bool(false))
                 }
                 _ => {
-                    let Some(ad_value) = self.after.ad_text(ad, m.ad_name, m.ad) else {
+                    let Some(ad_value) = self.after.ad_text_in(ad_pos, ad, m.ad_name, m.ad) else {
                         continue;
                     };
-                    let cloud_value = self.after.cloud_text(cloud, m.graph);
+                    let cloud_value = self.after.cloud_value_in(cloud_pos, cloud, m);
                     if cloud_value.as_deref() == Some(&*ad_value) {
                         continue;
                     }
@@ -386,13 +395,18 @@ impl<'a> Forecaster<'a, '_> {
         if self.cx.tenant.features().synchronize_upn_for_managed_users {
             return;
         }
-        let Some(upn) = self.ad_upn(ad) else {
+        let Some(ad_upn) =
+            self.after
+                .ad_text(ad, AttrName::USER_PRINCIPAL_NAME, "userPrincipalName")
+        else {
             return;
         };
         let cloud_upn = self.after.cloud_upn(cloud);
-        if eq_ci(&upn, &cloud_upn) {
+        // The common case, UPNs that agree, allocates nothing.
+        if eq_ci(&self.cx.desired.routable_upn(&ad_upn), &cloud_upn) {
             return;
         }
+        let upn = self.cx.desired.routable_upn(&ad_upn).into_owned();
         let assumed = if self.cx.tenant.sync.known().is_some() {
             "is off"
         } else {
