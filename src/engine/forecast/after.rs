@@ -89,8 +89,8 @@ impl<'p> After<'p> {
     fn last_change(&self, positions: &[u32], attribute: &str) -> Option<&'p Change> {
         positions
             .iter()
-            .filter_map(|&i| change_in(&self.actions[i as usize], attribute))
-            .last()
+            .rev()
+            .find_map(|&i| change_in(&self.actions[i as usize], attribute))
     }
 
     fn ad_change(&self, ad: &AdUser, attribute: &str) -> Option<&'p Change> {
