@@ -316,10 +316,10 @@ impl<'a> Forecaster<'a, '_> {
                     (Value::Bool(true), Value::Bool(false))
                 }
                 _ => {
-                    let Some(ad_value) = self.after.ad_text_in(ad_pos, ad, m.ad_name, m.ad) else {
+                    let Some(ad_value) = self.after.ad_text_in(&ad_pos, ad, m.ad_name, m.ad) else {
                         continue;
                     };
-                    let cloud_value = self.after.cloud_value_in(cloud_pos, cloud, m);
+                    let cloud_value = self.after.cloud_value_in(&cloud_pos, cloud, m);
                     if cloud_value.as_deref() == Some(&*ad_value) {
                         continue;
                     }
