@@ -9,7 +9,7 @@ use super::PlanInput;
 use super::join::{self, JoinContext, MatchKind};
 use crate::desired::{AdSelector, EntraSelector, SoftMatchKey};
 use crate::directory::{AdUser, CloudUser};
-use crate::names::{ProxyAddress, eq_ci};
+use crate::names::eq_ci;
 use crate::plan::{Action, Conflict, Diagnostic, Forecast, Note, Plan};
 
 /// Everything idsync can say about the objects `query` names.
@@ -435,11 +435,7 @@ fn ad_matching(input: &PlanInput<'_>, u: &AdUser) -> Vec<Step> {
             format!("onPremisesImmutableId {anchor} on {}", found.join(", ")),
         ),
     });
-    let primary = u
-        .proxy_addresses()
-        .filter_map(ProxyAddress::parse)
-        .find(ProxyAddress::is_primary_smtp)
-        .map(|p| p.address);
+    let primary = join::primary_smtp(u);
     let smtp_on = d.soft_match.contains(&SoftMatchKey::Smtp);
     steps.push(match primary {
         None => step("soft_smtp", "no", "no primary SMTP address (SMTP: proxy address)"),
@@ -447,11 +443,7 @@ fn ad_matching(input: &PlanInput<'_>, u: &AdUser) -> Vec<Step> {
             let found: Vec<&str> = input
                 .cloud
                 .iter()
-                .filter(|c| {
-                    c.proxy_addresses()
-                        .filter_map(ProxyAddress::parse)
-                        .any(|x| x.is_smtp() && eq_ci(x.address, p))
-                })
+                .filter(|c| join::cloud_proxy_smtp(c).any(|x| eq_ci(x, p)))
                 .map(|c| c.upn())
                 .collect();
             let config = if smtp_on {

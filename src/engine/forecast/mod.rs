@@ -17,12 +17,12 @@ use after::After;
 
 use super::anchor::immutable_id;
 use super::index::{HashIndex, ci_hash};
-use super::join::Joint;
+use super::join::{Joint, cloud_proxy_smtp};
 use crate::desired::{DesiredState, SoftMatchKey};
 use crate::directory::attributes::{self as mapping, ValueKind};
 use crate::directory::model::{Prop, UAC_ACCOUNTDISABLE};
 use crate::directory::{AdUser, CloudUser, Tenant};
-use crate::names::{AttrName, ProxyAddress, eq_ci};
+use crate::names::{AttrName, eq_ci};
 use crate::plan::{
     ActionKind, Forecast, ForecastKind, ForecastSeverity, KNOWN_AFTER_APPLY, Plan, Side, Value,
 };
@@ -769,12 +769,4 @@ impl<'a> Forecaster<'a, '_> {
             }
         }
     }
-}
-
-/// A cloud user's SMTP proxy addresses (the soft-match key; `mail` is not one).
-fn cloud_proxy_smtp(u: &CloudUser) -> impl Iterator<Item = &str> {
-    u.proxy_addresses()
-        .filter_map(ProxyAddress::parse)
-        .filter(ProxyAddress::is_smtp)
-        .map(|p| p.address)
 }

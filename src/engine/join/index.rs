@@ -17,7 +17,7 @@ pub(super) fn cloud_smtp(u: &CloudUser) -> impl Iterator<Item = &str> {
 /// The SMTP addresses Entra soft-matches a cloud user on: its `smtp:` proxy addresses only
 /// (`mail` is not a key: Graph adds it to proxyAddresses itself; how-to-connect-install-
 /// existing-tenant, "Sync with existing users").
-pub(super) fn cloud_proxy_smtp(u: &CloudUser) -> impl Iterator<Item = &str> {
+pub(crate) fn cloud_proxy_smtp(u: &CloudUser) -> impl Iterator<Item = &str> {
     u.proxy_addresses()
         .filter_map(ProxyAddress::parse)
         .filter(ProxyAddress::is_smtp)
@@ -25,7 +25,7 @@ pub(super) fn cloud_proxy_smtp(u: &CloudUser) -> impl Iterator<Item = &str> {
 }
 
 /// An AD user's primary SMTP address (its `SMTP:` proxy address).
-pub(super) fn primary_smtp(u: &AdUser) -> Option<&str> {
+pub(crate) fn primary_smtp(u: &AdUser) -> Option<&str> {
     u.proxy_addresses()
         .filter_map(ProxyAddress::parse)
         .find(ProxyAddress::is_primary_smtp)

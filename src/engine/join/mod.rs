@@ -20,7 +20,7 @@ use crate::plan::{Conflict, ConflictKind};
 
 pub use exclusions::EXCHANGE_SYSTEM_MASK;
 pub(crate) use exclusions::ExclusionNames;
-pub(crate) use index::{AdIndex, CloudIndex};
+pub(crate) use index::{AdIndex, CloudIndex, cloud_proxy_smtp, primary_smtp};
 
 /// How a pair was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

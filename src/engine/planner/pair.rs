@@ -116,12 +116,7 @@ impl<'a> Planner<'a> {
             Some(planned) => primary_smtp_of(planned.iter().map(String::as_str)),
             None => primary_smtp_of(ad.proxy_addresses()),
         };
-        let smtp = ad_primary.is_some_and(|p| {
-            cloud
-                .proxy_addresses()
-                .filter_map(ProxyAddress::parse)
-                .any(|c| c.is_smtp() && eq_ci(c.address, p))
-        });
+        let smtp = ad_primary.is_some_and(|p| join::cloud_proxy_smtp(cloud).any(|c| eq_ci(c, p)));
         let upn = features.soft_match_on_upn
             && ad_upn.is_some_and(|u| eq_ci(&self.d.routable_upn(u), cloud_upn));
         let message = if features.block_soft_match {
