@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::directory::{AdUser, CloudUser};
 use crate::plan::{
     Action, ActionId, ActionKind, Change, Conflict, Diagnostic, Note, NoteKind, ObjectKind,
-    Precondition, Severity, Side, Text,
+    Precondition, Severity, Side, Text, Value,
 };
 
 /// What one identity contributes; dropped whole when one of its objects has an error.
@@ -79,6 +79,21 @@ impl Batch {
             precondition: Some(entra_precondition(cloud)),
             matched: None,
         }
+    }
+
+    /// The hard-match preparation on a cloud user: `link entra` setting its
+    /// onPremisesImmutableId to `anchor` (the AD anchor, or known only after a create).
+    pub(super) fn link_entra(&self, name: &str, cloud: &CloudUser, anchor: Value) -> Action {
+        self.on_entra(
+            ActionKind::Link,
+            name,
+            cloud,
+            [Change::set(
+                "onPremisesImmutableId",
+                Value::opt(cloud.immutable_id()),
+                anchor,
+            )],
+        )
     }
 
     /// The id the next action pushed gets within this batch (what `depends_on` refers to).

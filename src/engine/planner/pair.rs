@@ -254,16 +254,9 @@ impl<'a> Planner<'a> {
             });
             return false;
         }
-        batch.actions.push(batch.on_entra(
-            ActionKind::Link,
-            name,
-            cloud,
-            [Change::set(
-                "onPremisesImmutableId",
-                Value::opt(cloud.immutable_id()),
-                Value::from(anchor),
-            )],
-        ));
+        batch
+            .actions
+            .push(batch.link_entra(name, cloud, Value::from(anchor)));
         true
     }
 

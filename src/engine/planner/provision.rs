@@ -320,16 +320,7 @@ impl<'a> Planner<'a> {
         {
             batch.actions.push(Action {
                 depends_on: Box::new([create]),
-                ..batch.on_entra(
-                    ActionKind::Link,
-                    name,
-                    cloud,
-                    [Change::set(
-                        "onPremisesImmutableId",
-                        Value::opt(cloud.immutable_id()),
-                        Value::from(KNOWN_AFTER_APPLY),
-                    )],
-                )
+                ..batch.link_entra(name, cloud, Value::from(KNOWN_AFTER_APPLY))
             });
         }
         if self.d.source_anchor == crate::desired::SourceAnchor::ConsistencyGuid {
