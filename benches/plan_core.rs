@@ -54,6 +54,7 @@ fn one(n: usize, mix: synthetic::Mix) {
             taken: &[],
             reads: Default::default(),
             tenant: &Default::default(),
+            groups: Default::default(),
         })
         .unwrap();
         times.push(start.elapsed().as_secs_f64());

@@ -13,9 +13,10 @@ use crate::directory::ldap::LdapDirectory;
 use crate::directory::snapshot::{AdSnapshot, EntraSnapshot};
 use crate::directory::tenant_docs::{self, TenantDocs};
 use crate::directory::{
-    AdCreate, AdMod, AdQuery, AdTakenRead, AdUser, AdUserRead, AdUserWrite, CloudUser,
-    DirectoryError, Dn, EntraOp, EntraUserRead, EntraUserWrite, Flush, Guid, ProgressSink, Taken,
-    TakenQuery, Tenant, TenantRead,
+    AdContact, AdCreate, AdGroup, AdGroupCreate, AdGroupRead, AdGroupWrite, AdMod, AdQuery,
+    AdTakenRead, AdUser, AdUserRead, AdUserWrite, CloudContact, CloudGroup, CloudUser,
+    DirectoryError, Dn, EntraGroupRead, EntraGroupWrite, EntraOp, EntraUserRead, EntraUserWrite,
+    Flush, Guid, ProgressSink, Taken, TakenQuery, Tenant, TenantRead,
 };
 use crate::engine::{AD_BASE_ATTRIBUTES, AD_REQUIRED_ATTRIBUTES, attribute_names_needed};
 use crate::names::AttrName;
@@ -199,22 +200,70 @@ pub async fn read_both(
     Ok((a?, e?))
 }
 
-/// Reads both directories at once, and the Entra tenant data after the users.
+/// Groups and contacts as read from both directories.
+#[derive(Debug, Clone, Default)]
+pub struct GroupsRead {
+    pub ad: Vec<AdGroup>,
+    pub ad_contacts: Vec<AdContact>,
+    pub cloud: Vec<CloudGroup>,
+    pub cloud_contacts: Vec<CloudContact>,
+}
+
+impl GroupsRead {
+    pub fn input(&self) -> crate::engine::Groups<'_> {
+        crate::engine::Groups {
+            ad: &self.ad,
+            ad_contacts: &self.ad_contacts,
+            cloud: &self.cloud,
+            cloud_contacts: &self.cloud_contacts,
+        }
+    }
+}
+
+/// Everything a plan reads.
+pub struct Read {
+    pub ad: Vec<AdUser>,
+    pub cloud: Vec<CloudUser>,
+    pub tenant: Tenant,
+    pub groups: GroupsRead,
+}
+
+/// Reads both directories at once: users, groups and contacts, and the Entra tenant data
+/// after the users.
 pub async fn read_with_tenant(
     desired: &DesiredState,
     ad: &mut AdDirectory,
     entra: &mut EntraDirectory,
-) -> Result<(Vec<AdUser>, Vec<CloudUser>, Tenant), DirectoryError> {
+) -> Result<Read, DirectoryError> {
     let query = ad_query(desired);
     let select = graph_select(desired);
     let cloud = async {
         let users = entra.read_users(&select).await?;
         let tenant = entra.read_tenant().await?;
-        Ok::<_, DirectoryError>((users, tenant))
+        let groups = entra.read_groups().await?;
+        let contacts = entra.read_contacts().await?;
+        Ok::<_, DirectoryError>((users, tenant, groups, contacts))
     };
-    let (a, e) = tokio::join!(ad.read_users(&query), cloud);
-    let (users, tenant) = e?;
-    Ok((a?, users, tenant))
+    let onprem = async {
+        let users = ad.read_users(&query).await?;
+        let groups = ad.read_groups(&query).await?;
+        let contacts = ad.read_contacts(&query).await?;
+        Ok::<_, DirectoryError>((users, groups, contacts))
+    };
+    let (a, e) = tokio::join!(onprem, cloud);
+    let (cloud, tenant, cloud_groups, cloud_contacts) = e?;
+    let (ad_users, ad_groups, ad_contacts) = a?;
+    Ok(Read {
+        ad: ad_users,
+        cloud,
+        tenant,
+        groups: GroupsRead {
+            ad: ad_groups,
+            ad_contacts,
+            cloud: cloud_groups,
+            cloud_contacts,
+        },
+    })
 }
 
 impl AdUserRead for AdDirectory {
@@ -268,6 +317,54 @@ impl AdUserWrite for AdDirectory {
     }
 }
 
+impl AdGroupRead for AdDirectory {
+    async fn read_groups(&mut self, query: &AdQuery) -> Result<Vec<AdGroup>, DirectoryError> {
+        match self {
+            AdDirectory::Snapshot(s) => s.read_groups(query).await,
+            AdDirectory::Ldap(l) => l.read_groups(query).await,
+        }
+    }
+    async fn read_contacts(&mut self, query: &AdQuery) -> Result<Vec<AdContact>, DirectoryError> {
+        match self {
+            AdDirectory::Snapshot(s) => s.read_contacts(query).await,
+            AdDirectory::Ldap(l) => l.read_contacts(query).await,
+        }
+    }
+}
+
+impl AdGroupWrite for AdDirectory {
+    async fn create_group(&mut self, create: &AdGroupCreate) -> Result<AdGroup, DirectoryError> {
+        match self {
+            AdDirectory::Snapshot(s) => s.create_group(create).await,
+            AdDirectory::Ldap(l) => l.create_group(create).await,
+        }
+    }
+    async fn modify_group(&mut self, dn: &Dn, mods: &[AdMod]) -> Result<(), DirectoryError> {
+        match self {
+            AdDirectory::Snapshot(s) => s.modify_group(dn, mods).await,
+            AdDirectory::Ldap(l) => l.modify_group(dn, mods).await,
+        }
+    }
+    async fn move_group(&mut self, dn: &Dn, new_dn: &Dn) -> Result<(), DirectoryError> {
+        match self {
+            AdDirectory::Snapshot(s) => s.move_group(dn, new_dn).await,
+            AdDirectory::Ldap(l) => l.move_group(dn, new_dn).await,
+        }
+    }
+    async fn delete_group(&mut self, dn: &Dn) -> Result<(), DirectoryError> {
+        match self {
+            AdDirectory::Snapshot(s) => s.delete_group(dn).await,
+            AdDirectory::Ldap(l) => l.delete_group(dn).await,
+        }
+    }
+    async fn read_group(&mut self, guid: &Guid) -> Result<Option<AdGroup>, DirectoryError> {
+        match self {
+            AdDirectory::Snapshot(s) => s.read_group(guid).await,
+            AdDirectory::Ldap(l) => l.read_group(guid).await,
+        }
+    }
+}
+
 impl Flush for AdDirectory {
     async fn flush(&mut self) -> Result<(), DirectoryError> {
         match self {
@@ -309,6 +406,39 @@ impl EntraUserWrite for EntraDirectory {
         match self {
             EntraDirectory::Snapshot(s) => s.write_users(writes).await,
             EntraDirectory::Graph(g) => g.write_users(writes).await,
+        }
+    }
+}
+
+impl EntraGroupRead for EntraDirectory {
+    async fn read_groups(&mut self) -> Result<Vec<CloudGroup>, DirectoryError> {
+        match self {
+            EntraDirectory::Snapshot(s) => s.read_groups().await,
+            EntraDirectory::Graph(g) => g.read_groups().await,
+        }
+    }
+    async fn read_contacts(&mut self) -> Result<Vec<CloudContact>, DirectoryError> {
+        match self {
+            EntraDirectory::Snapshot(s) => s.read_contacts().await,
+            EntraDirectory::Graph(g) => g.read_contacts().await,
+        }
+    }
+}
+
+impl EntraGroupWrite for EntraDirectory {
+    async fn write_groups(
+        &mut self,
+        writes: Vec<EntraOp>,
+    ) -> Vec<Result<Option<CloudGroup>, DirectoryError>> {
+        match self {
+            EntraDirectory::Snapshot(s) => s.write_groups(writes).await,
+            EntraDirectory::Graph(g) => g.write_groups(writes).await,
+        }
+    }
+    async fn read_group(&mut self, id: &str) -> Result<Option<CloudGroup>, DirectoryError> {
+        match self {
+            EntraDirectory::Snapshot(s) => s.read_group(id).await,
+            EntraDirectory::Graph(g) => g.read_group(id).await,
         }
     }
 }
@@ -359,6 +489,7 @@ pub struct Planned {
     pub cloud: Vec<CloudUser>,
     /// The tenant data the plan was made with (a baseline plan uses it too).
     pub tenant: Tenant,
+    pub groups: GroupsRead,
 }
 
 /// Reads both directories and plans. When the plan creates AD accounts, their names are
@@ -369,7 +500,12 @@ pub async fn read_and_plan(
     entra: &mut EntraDirectory,
 ) -> Result<Planned, RunError> {
     use crate::engine::{PlanInput, plan};
-    let (ad_users, cloud_users, tenant) = read_with_tenant(desired, ad, entra).await?;
+    let Read {
+        ad: ad_users,
+        cloud: cloud_users,
+        tenant,
+        groups,
+    } = read_with_tenant(desired, ad, entra).await?;
     let (ad_unread, ad_unread_why) = ad.unread(&ad_query(desired).attributes)?;
     let (ad_source, entra_source) = (ad.describe(), entra.describe());
     let mut input = PlanInput {
@@ -384,6 +520,7 @@ pub async fn read_and_plan(
             entra_source: &entra_source,
         },
         tenant: &tenant,
+        groups: groups.input(),
     };
     let mut planned = plan(input)?;
     let query = taken_query(&planned);
@@ -400,6 +537,7 @@ pub async fn read_and_plan(
         ad: ad_users,
         cloud: cloud_users,
         tenant,
+        groups,
     })
 }
 

@@ -378,6 +378,7 @@ mod tests {
             taken: &[],
             reads: Default::default(),
             tenant: &Default::default(),
+            groups: Default::default(),
         })
         .unwrap();
         assert!(p.summary.create > 0 && p.summary.update > 0 && p.summary.link > 0);

@@ -61,6 +61,7 @@ pub fn run(global: &Global, args: &DriftArgs) -> anyhow::Result<ExitCode> {
                 taken: &[],
                 reads: Default::default(),
                 tenant: &planned.tenant,
+                groups: planned.groups.input(),
             };
             let p = plan(input).with_context(|| format!("planning the baseline {name}"))?;
             Some((name.clone(), p))

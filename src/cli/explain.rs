@@ -58,6 +58,7 @@ pub fn run(global: &Global, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         taken: &[],
         reads: Default::default(),
         tenant: &planned.tenant,
+        groups: planned.groups.input(),
     };
     let e = explain::explain(input, &planned.plan, &elsewhere, &args.who);
     if e.objects.is_empty() {

@@ -44,6 +44,8 @@ pub struct DesiredState {
     pub max_deletes: usize,
     pub protect: Vec<Selector>,
     pub identities: Vec<IdentitySpec>,
+    /// `groups[]`, checked: member names resolve, no group is named twice, no cycles.
+    pub groups: Vec<GroupSpec>,
 }
 
 impl DesiredState {
@@ -70,6 +72,7 @@ impl DesiredState {
             max_deletes: 500,
             protect: Vec::new(),
             identities: Vec::new(),
+            groups: Vec::new(),
         }
     }
 
@@ -215,6 +218,68 @@ pub struct IdentitySpec {
     pub ignore: bool,
     /// Graph property name -> desired value on both sides.
     pub attributes: BTreeMap<String, String>,
+    /// `FILE:LINE:COL` of the entry, for messages.
+    pub origin: String,
+}
+
+/// Picks one AD group.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AdGroupSelector {
+    SamAccountName(SamAccountName),
+    Dn(Dn),
+    ObjectGuid(Guid),
+}
+
+/// Picks one cloud group.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntraGroupSelector {
+    Id(String),
+    Mail(crate::names::SmtpAddress),
+    DisplayName(String),
+}
+
+/// `groups[].type`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GroupType {
+    #[default]
+    Security,
+    Distribution,
+}
+
+/// One entry of `groups[].members`, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberRef {
+    /// An `identities[]` name (checked at load).
+    Identity(String),
+    /// A UPN (AD or cloud), resolved against the directories when planning.
+    Upn(Upn),
+    /// `group:NAME`: another `groups[]` entry (checked at load; no cycles).
+    Group(String),
+}
+
+/// Which members a group must have.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Membership {
+    /// Neither `members` nor `members_from`: idsync leaves memberships alone.
+    #[default]
+    Unmanaged,
+    /// `members`: exactly these, on both sides.
+    Exact(Vec<MemberRef>),
+    /// `members_from: ad|entra`: that side's current members, mapped onto the other through
+    /// the identity join.
+    From(crate::plan::Side),
+}
+
+/// One `groups[]` entry, checked.
+#[derive(Debug, Clone)]
+pub struct GroupSpec {
+    pub name: String,
+    pub ad: Option<AdGroupSelector>,
+    pub entra: Option<EntraGroupSelector>,
+    pub group_type: GroupType,
+    pub members: Membership,
+    /// Never touched, never reported.
+    pub ignore: bool,
     /// `FILE:LINE:COL` of the entry, for messages.
     pub origin: String,
 }

@@ -12,7 +12,8 @@
 //! | write users                        | [`AdUserWrite`]                   | [`EntraUserWrite`]                       |
 //! | names taken domain-wide, any kind  | [`AdTakenRead`]                   | —                                        |
 //! | tenant data that decides matching  | —                                 | [`TenantRead`]                           |
-//! | read or write groups, contacts     | — (not yet: no directory has them)| —                                        |
+//! | read groups and contacts           | [`AdGroupRead`]                   | [`EntraGroupRead`]                       |
+//! | write groups and their members     | [`AdGroupWrite`]                  | [`EntraGroupWrite`]                      |
 //! | make writes durable                | [`Flush`]                         | [`Flush`]                                |
 //!
 //! (`connect`'s `AdDirectory` and `EntraDirectory` pick one implementation at run time and
@@ -42,7 +43,7 @@ pub mod tenant_docs;
 
 pub use dn::Dn;
 pub use filter::Filter;
-pub use model::{AdUser, CloudUser, Guid, Tenant};
+pub use model::{AdContact, AdGroup, AdUser, CloudContact, CloudGroup, CloudUser, Guid, Tenant};
 
 use crate::names::{AttrName, ProxyAddress};
 
@@ -119,8 +120,39 @@ pub trait AdTakenRead {
 }
 
 /// Everything a plan reads from Active Directory.
-pub trait AdRead: AdUserRead + AdTakenRead {}
-impl<T: AdUserRead + AdTakenRead> AdRead for T {}
+pub trait AdRead: AdUserRead + AdTakenRead + AdGroupRead {}
+impl<T: AdUserRead + AdTakenRead + AdGroupRead> AdRead for T {}
+
+/// Reads groups and contacts from Active Directory.
+pub trait AdGroupRead {
+    /// Every group under the query's bases and not under its exclusions (the query's
+    /// `filter` is the users' and does not apply), each with its whole `member` list: a
+    /// ranged answer (`member;range=0-1499`) is followed to its last range.
+    async fn read_groups(&mut self, query: &AdQuery) -> Result<Vec<AdGroup>, DirectoryError>;
+    /// Every contact under the query's bases and not under its exclusions.
+    async fn read_contacts(&mut self, query: &AdQuery) -> Result<Vec<AdContact>, DirectoryError>;
+}
+
+/// A new AD group (`objectClass: group`).
+#[derive(Debug, Clone)]
+pub struct AdGroupCreate {
+    pub dn: Dn,
+    /// `sAMAccountName`, `groupType`, `mail`, `displayName`, `adminDescription`, … by LDAP
+    /// name; `objectClass` is added by the directory. Members are added afterwards, per
+    /// value.
+    pub attributes: Vec<(AttrName, Vec<AdValue>)>,
+}
+
+/// Writes groups to Active Directory. Members are `member` values, edited per value
+/// ([`AdMod::Add`] / [`AdMod::Delete`] of DNs), never replaced.
+pub trait AdGroupWrite {
+    async fn create_group(&mut self, create: &AdGroupCreate) -> Result<AdGroup, DirectoryError>;
+    async fn modify_group(&mut self, dn: &Dn, mods: &[AdMod]) -> Result<(), DirectoryError>;
+    async fn move_group(&mut self, dn: &Dn, new_dn: &Dn) -> Result<(), DirectoryError>;
+    async fn delete_group(&mut self, dn: &Dn) -> Result<(), DirectoryError>;
+    /// One group by objectGUID, wherever it is (preconditions and read-back).
+    async fn read_group(&mut self, guid: &Guid) -> Result<Option<AdGroup>, DirectoryError>;
+}
 
 /// Values a new account needs free, domain-wide.
 #[derive(Debug, Clone, Default)]
@@ -238,8 +270,8 @@ pub trait Flush {
 }
 
 /// Everything an apply writes to Active Directory.
-pub trait AdWrite: AdUserWrite + Flush {}
-impl<T: AdUserWrite + Flush> AdWrite for T {}
+pub trait AdWrite: AdUserWrite + AdGroupWrite + Flush {}
+impl<T: AdUserWrite + AdGroupWrite + Flush> AdWrite for T {}
 
 /// Reads users from Entra ID.
 pub trait EntraUserRead {
@@ -270,8 +302,17 @@ pub trait TenantRead {
 }
 
 /// Everything a plan reads from Entra ID (the tenant data is its own capability).
-pub trait EntraRead: EntraUserRead {}
-impl<T: EntraUserRead> EntraRead for T {}
+pub trait EntraRead: EntraUserRead + EntraGroupRead {}
+impl<T: EntraUserRead + EntraGroupRead> EntraRead for T {}
+
+/// Reads groups and contacts from Entra ID.
+pub trait EntraGroupRead {
+    /// Every group ([`model::GROUP_PROPERTIES`]), each with its members' ids
+    /// (`/groups/{id}/members`, every page).
+    async fn read_groups(&mut self) -> Result<Vec<CloudGroup>, DirectoryError>;
+    /// Every organizational contact (`/contacts`, [`model::CONTACT_PROPERTIES`]).
+    async fn read_contacts(&mut self) -> Result<Vec<CloudContact>, DirectoryError>;
+}
 
 /// One write to Entra ID, as Graph takes it. Its kind is the writing method's
 /// ([`EntraUserWrite::write_users`] writes users), so an op cannot name one collection and
@@ -288,6 +329,11 @@ pub enum EntraOp {
     },
     /// `DELETE /{collection}/{id}`.
     Delete { id: String },
+    /// Groups only: `POST /groups/{id}/members/$ref` with
+    /// `{"@odata.id": "{graph}/v1.0/directoryObjects/{member}"}`.
+    AddMember { id: String, member: String },
+    /// Groups only: `DELETE /groups/{id}/members/{member}/$ref`.
+    RemoveMember { id: String, member: String },
 }
 
 /// Writes users to Entra ID. Writes are handed over together so a live connector can batch
@@ -300,8 +346,19 @@ pub trait EntraUserWrite {
 }
 
 /// Everything an apply writes to Entra ID.
-pub trait EntraWrite: EntraUserWrite + Flush {}
-impl<T: EntraUserWrite + Flush> EntraWrite for T {}
+pub trait EntraWrite: EntraUserWrite + EntraGroupWrite + Flush {}
+impl<T: EntraUserWrite + EntraGroupWrite + Flush> EntraWrite for T {}
+
+/// Writes groups and their memberships to Entra ID, batched like users; one result per
+/// write, in order (the group as Graph answers a create; `None` for the others).
+pub trait EntraGroupWrite {
+    async fn write_groups(
+        &mut self,
+        writes: Vec<EntraOp>,
+    ) -> Vec<Result<Option<CloudGroup>, DirectoryError>>;
+    /// One group by object id, members included (preconditions and read-back).
+    async fn read_group(&mut self, id: &str) -> Result<Option<CloudGroup>, DirectoryError>;
+}
 
 /// What can go wrong in a directory, whichever implementation.
 #[derive(Debug, thiserror::Error)]

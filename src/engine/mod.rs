@@ -17,7 +17,9 @@ mod tests_connect;
 mod tests_entra_connect;
 
 use crate::desired::DesiredState;
-use crate::directory::{AdUser, CloudUser, Taken, Tenant};
+use crate::directory::{
+    AdContact, AdGroup, AdUser, CloudContact, CloudGroup, CloudUser, Taken, Tenant,
+};
 use crate::plan::Plan;
 
 pub use planner::{AD_BASE_ATTRIBUTES, AD_REQUIRED_ATTRIBUTES, attribute_names_needed};
@@ -37,6 +39,19 @@ pub struct PlanInput<'a> {
     /// The tenant data that decides how Entra Connect matches; parts not read are assumed
     /// as DESIGN.md states, and said so.
     pub tenant: &'a Tenant,
+    /// Groups and contacts as read (DESIGN.md, "Groups, memberships and contacts").
+    pub groups: Groups<'a>,
+}
+
+/// Groups and contacts as the directories returned them. None read (a users-only snapshot)
+/// means none known: the groups `groups[]` names are then missing, nothing is guessed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Groups<'a> {
+    /// AD groups under the scope OUs (the engine re-checks the scope).
+    pub ad: &'a [AdGroup],
+    pub ad_contacts: &'a [AdContact],
+    pub cloud: &'a [CloudGroup],
+    pub cloud_contacts: &'a [CloudContact],
 }
 
 /// What the planner knows about the reads themselves. Absent is not null: an attribute a

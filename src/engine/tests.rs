@@ -96,6 +96,7 @@ pub(super) fn run_in(
         taken: &[],
         reads: Default::default(),
         tenant,
+        groups: Default::default(),
     })
     .expect("plan")
 }
@@ -221,6 +222,7 @@ fn provisioning_collision_with_an_object_outside_scope_is_a_conflict() {
         taken: &taken,
         reads: Default::default(),
         tenant: &tenant(),
+        groups: Default::default(),
     })
     .unwrap();
     assert!(p.actions.is_empty());
@@ -629,6 +631,7 @@ fn more_deletes_than_max_deletes_fails_the_whole_plan() {
         taken: &[],
         reads: Default::default(),
         tenant: &tenant(),
+        groups: Default::default(),
     })
     .unwrap_err();
     assert_eq!(err, PlanError::TooManyDeletes { count: 3, max: 2 });
@@ -641,6 +644,7 @@ fn more_deletes_than_max_deletes_fails_the_whole_plan() {
         taken: &[],
         reads: Default::default(),
         tenant: &tenant(),
+        groups: Default::default(),
     })
     .unwrap();
     assert_eq!(p.summary.delete, 3);
@@ -659,6 +663,7 @@ fn an_empty_read_never_causes_deprovisioning() {
         taken: &[],
         reads: Default::default(),
         tenant: &tenant(),
+        groups: Default::default(),
     })
     .unwrap_err();
     assert!(matches!(
@@ -681,6 +686,7 @@ fn an_empty_read_never_causes_deprovisioning() {
         taken: &[],
         reads: Default::default(),
         tenant: &tenant(),
+        groups: Default::default(),
     })
     .unwrap_err();
     assert!(matches!(
@@ -854,6 +860,7 @@ fn an_unread_ad_attribute_never_clears_the_cloud() {
             entra_source: "",
         },
         tenant: &tenant(),
+        groups: Default::default(),
     })
     .unwrap();
     assert!(p.actions.is_empty(), "{:?}", kinds(&p));
@@ -1009,6 +1016,7 @@ fn a_value_the_desired_state_sets_is_written_even_where_the_old_one_is_unread() 
             ..Default::default()
         },
         tenant: &tenant(),
+        groups: Default::default(),
     })
     .unwrap();
     assert_eq!(

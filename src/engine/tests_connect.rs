@@ -81,6 +81,7 @@ fn run_with(d: &DesiredState, ad: &[AdUser], cloud: &[CloudUser], t: &Tenant) ->
         taken: &[],
         reads: Default::default(),
         tenant: t,
+        groups: Default::default(),
     })
     .expect("plan")
 }

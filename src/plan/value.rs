@@ -165,6 +165,13 @@ const PLANNED_NAMES: &[&str] = &[
     "onPremisesImmutableId",
     "accountEnabled",
     "distinguishedName",
+    // Group memberships: AD `member` DNs, Entra `members` object ids (edited per value).
+    "member",
+    "members",
+    "groupType",
+    "mailEnabled",
+    "securityEnabled",
+    "description",
 ];
 
 /// Every name a plan can hold, in table order (repeats included).

@@ -165,6 +165,7 @@ impl Checker {
             max_deletes,
             protect,
             identities,
+            groups: Vec::new(), // STUB(issue 16): the `groups:` key is loaded by the YAML work
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod auth;
 mod batch;
+mod groups;
 mod http;
 mod read;
 mod tenant;

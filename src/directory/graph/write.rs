@@ -66,6 +66,24 @@ fn item(kind: ObjectKind, op: &EntraOp, name: Option<&str>, check: Option<String
             request: Request::Delete(object_path(kind, id)),
             label: id.clone(),
         },
+        EntraOp::AddMember { id, member } => Item {
+            request: Request::Post {
+                url: format!("{}/members/$ref", object_path(kind, id)),
+                body: serde_json::json!({
+                    "@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{member}")
+                }),
+                check: None,
+            },
+            label: format!("{id} member {member}"),
+        },
+        EntraOp::RemoveMember { id, member } => Item {
+            request: Request::Delete(format!(
+                "{}/members/{}/$ref",
+                object_path(kind, id),
+                super::path_segment(member)
+            )),
+            label: format!("{id} member {member}"),
+        },
     }
 }
 
@@ -84,7 +102,13 @@ fn result(op: &EntraOp, label: &str, done: Done) -> Result<Option<CloudUser>, Di
                 })?;
             convert(label, user).map(Some)
         }
-        (EntraOp::Update { .. } | EntraOp::Delete { .. }, 200..=299) => Ok(None),
+        (
+            EntraOp::Update { .. }
+            | EntraOp::Delete { .. }
+            | EntraOp::AddMember { .. }
+            | EntraOp::RemoveMember { .. },
+            200..=299,
+        ) => Ok(None),
         // An earlier attempt whose answer was lost did the delete.
         (EntraOp::Delete { .. }, 404) if done.uncertain => Ok(None),
         (EntraOp::Update { .. } | EntraOp::Delete { .. }, 404) => Err(DirectoryError::NotFound {

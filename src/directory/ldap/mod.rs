@@ -15,6 +15,7 @@
 mod conn;
 mod entry;
 mod error;
+mod groups;
 mod read;
 mod write;
 

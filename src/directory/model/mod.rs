@@ -8,6 +8,7 @@
 mod ad_user;
 mod attributes;
 mod cloud_user;
+mod group;
 mod guid;
 mod kind;
 mod packed;
@@ -20,6 +21,11 @@ pub use ad_user::{
 };
 pub use attributes::Attributes;
 pub use cloud_user::CloudUser;
+pub use group::{
+    AdContact, AdGroup, CONTACT_PROPERTIES, CloudContact, CloudGroup, GROUP_PROPERTIES,
+    GROUP_TYPE_DOMAIN_LOCAL, GROUP_TYPE_GLOBAL, GROUP_TYPE_SECURITY, GROUP_TYPE_UNIVERSAL,
+    sid_to_string,
+};
 pub use guid::{Guid, SmallBytes};
 pub use kind::ObjectKind;
 pub use packed::Values;

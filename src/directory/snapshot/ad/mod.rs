@@ -29,6 +29,7 @@
 //!   `result:` other than `0 Success` (a size limit), a range that does not reach `*`.
 
 mod entries;
+mod groups;
 mod index;
 mod time;
 mod write;

@@ -6,6 +6,7 @@
 //! Writes answer as Graph answers the same request (see [`write`]).
 
 mod export;
+mod groups;
 mod layout;
 mod properties;
 mod tenant;
@@ -259,6 +260,13 @@ impl EntraSnapshot {
             EntraOp::Create(body) => self.create(body).map(Some),
             EntraOp::Update { id, patch } => self.update(&id, patch).map(Some),
             EntraOp::Delete { id } => self.delete(&id).map(|()| None),
+            EntraOp::AddMember { id, .. } | EntraOp::RemoveMember { id, .. } => {
+                Err(DirectoryError::Refused {
+                    object: id,
+                    message: "a user has no members".into(),
+                    code: Some("Request_BadRequest".into()),
+                })
+            }
         }
     }
 

@@ -1,0 +1,434 @@
+//! Groups and contacts, as read from Active Directory and from Entra ID.
+//!
+//! Far fewer than users (a tenant of a million users has thousands of groups), so these are
+//! plain structs; only the member lists are large, and they are plain lists of DNs or ids.
+
+use serde_json::{Map, Value};
+
+use super::attributes::Attributes;
+use super::guid::Guid;
+use crate::directory::dn::Dn;
+use crate::names::{AttrName, SmtpAddress, primary_smtp};
+
+/// `groupType` bit: a security group (without it, a distribution group).
+pub const GROUP_TYPE_SECURITY: i32 = i32::MIN; // 0x80000000
+/// `groupType` scope bits.
+pub const GROUP_TYPE_GLOBAL: i32 = 0x2;
+pub const GROUP_TYPE_DOMAIN_LOCAL: i32 = 0x4;
+pub const GROUP_TYPE_UNIVERSAL: i32 = 0x8;
+
+/// A group read from Active Directory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdGroup {
+    pub dn: Dn,
+    pub object_guid: Guid,
+    /// `objectSid` as `S-1-5-21-…`: what a synced cloud group carries as
+    /// `onPremisesSecurityIdentifier`.
+    pub object_sid: Option<String>,
+    /// `groupType` (signed 32 bits, as AD stores it).
+    pub group_type: Option<i32>,
+    pub usn_changed: Option<u64>,
+    /// Every text attribute read but `member` (`sAMAccountName`, `mail`, `proxyAddresses`,
+    /// `displayName`, `description`, `adminDescription`, …).
+    pub attributes: Attributes,
+    /// The `member` DNs, every range followed; `None` when the source did not carry `member`
+    /// at all (an export made without it): unknown, not empty.
+    pub members: Option<Vec<Dn>>,
+}
+
+impl AdGroup {
+    pub fn new(dn: Dn, object_guid: Guid) -> Self {
+        AdGroup {
+            dn,
+            object_guid,
+            object_sid: None,
+            group_type: None,
+            usn_changed: None,
+            attributes: Attributes::new(),
+            members: Some(Vec::new()),
+        }
+    }
+
+    pub fn sam_account_name(&self) -> Option<&str> {
+        self.attributes.get(AttrName::SAM_ACCOUNT_NAME)
+    }
+
+    pub fn mail(&self) -> Option<&str> {
+        self.attributes.get(AttrName::MAIL)
+    }
+
+    pub fn display_name(&self) -> Option<&str> {
+        self.attributes.get(AttrName::DISPLAY_NAME)
+    }
+
+    pub fn proxy_addresses(&self) -> impl Iterator<Item = &str> {
+        self.attributes.values(AttrName::PROXY_ADDRESSES)
+    }
+
+    /// The primary SMTP address Entra Connect soft-matches a group on (its `SMTP:`
+    /// proxyAddress; `mail` when it has none).
+    pub fn primary_smtp(&self) -> Option<SmtpAddress> {
+        primary_smtp(self.proxy_addresses()).or_else(|| self.mail().map(SmtpAddress::new))
+    }
+
+    /// idsync marks groups it creates with `idsync:<entra object id>`.
+    pub fn admin_description(&self) -> Option<&str> {
+        self.attributes.get(AttrName::ADMIN_DESCRIPTION)
+    }
+
+    /// A security group (`groupType` has the security bit). Unknown when `groupType` was
+    /// not read.
+    pub fn is_security(&self) -> Option<bool> {
+        self.group_type.map(|t| t & GROUP_TYPE_SECURITY != 0)
+    }
+
+    /// Mail-enabled in Exchange's sense: it has a primary SMTP address.
+    pub fn is_mail_enabled(&self) -> bool {
+        self.primary_smtp().is_some()
+    }
+}
+
+/// A contact (`objectClass: contact`) read from Active Directory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdContact {
+    pub dn: Dn,
+    pub object_guid: Guid,
+    pub usn_changed: Option<u64>,
+    /// `mail`, `proxyAddresses`, `displayName`, `targetAddress`, …
+    pub attributes: Attributes,
+}
+
+impl AdContact {
+    pub fn new(dn: Dn, object_guid: Guid) -> Self {
+        AdContact {
+            dn,
+            object_guid,
+            usn_changed: None,
+            attributes: Attributes::new(),
+        }
+    }
+
+    pub fn mail(&self) -> Option<&str> {
+        self.attributes.get(AttrName::MAIL)
+    }
+
+    pub fn display_name(&self) -> Option<&str> {
+        self.attributes.get(AttrName::DISPLAY_NAME)
+    }
+
+    pub fn proxy_addresses(&self) -> impl Iterator<Item = &str> {
+        self.attributes.values(AttrName::PROXY_ADDRESSES)
+    }
+
+    pub fn primary_smtp(&self) -> Option<SmtpAddress> {
+        primary_smtp(self.proxy_addresses()).or_else(|| self.mail().map(SmtpAddress::new))
+    }
+}
+
+/// A group read from Entra ID (Graph `group` resource).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CloudGroup {
+    pub id: String,
+    pub display_name: String,
+    pub description: Option<String>,
+    pub mail: Option<String>,
+    pub mail_nickname: Option<String>,
+    pub mail_enabled: bool,
+    pub security_enabled: bool,
+    /// `groupTypes`: `Unified` (a Microsoft 365 group), `DynamicMembership`.
+    pub group_types: Vec<String>,
+    pub proxy_addresses: Vec<String>,
+    /// `onPremisesSyncEnabled: true`: synced from AD by Entra Connect, mastered there.
+    pub sync_enabled: bool,
+    /// `onPremisesSecurityIdentifier`: the AD group's `objectSid`, for synced groups.
+    pub on_premises_sid: Option<String>,
+    /// The member object ids (users, groups, contacts, devices alike); `None` when the
+    /// source did not carry them (a `groups.json` without `members`): unknown, not empty.
+    pub members: Option<Vec<String>>,
+}
+
+/// The `$select` of a group read (and the properties a snapshot writes).
+pub const GROUP_PROPERTIES: &[&str] = &[
+    "id",
+    "displayName",
+    "description",
+    "mail",
+    "mailNickname",
+    "mailEnabled",
+    "securityEnabled",
+    "groupTypes",
+    "proxyAddresses",
+    "onPremisesSyncEnabled",
+    "onPremisesSecurityIdentifier",
+];
+
+/// The `$select` of a contact read (and the properties a snapshot writes).
+pub const CONTACT_PROPERTIES: &[&str] = &[
+    "id",
+    "displayName",
+    "mail",
+    "mailNickname",
+    "proxyAddresses",
+    "onPremisesSyncEnabled",
+];
+
+impl CloudGroup {
+    /// A Microsoft 365 group (`groupTypes` holds `Unified`): cloud-only, never synced from AD.
+    pub fn is_unified(&self) -> bool {
+        self.group_types
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case("Unified"))
+    }
+
+    /// Members come from a rule (`DynamicMembership`): Graph refuses member writes.
+    pub fn is_dynamic(&self) -> bool {
+        self.group_types
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case("DynamicMembership"))
+    }
+
+    /// The primary SMTP address (its `SMTP:` proxyAddress, or `mail`), if mail-enabled.
+    pub fn primary_smtp(&self) -> Option<SmtpAddress> {
+        if !self.mail_enabled {
+            return None;
+        }
+        primary_smtp(&self.proxy_addresses).or_else(|| self.mail.as_deref().map(SmtpAddress::new))
+    }
+
+    /// A Graph group object (`GET /groups`, or a `groups.json` entry with its `members` as
+    /// `$expand=members($select=id)` gives them); the error says which property is wrong.
+    pub fn from_graph(group: &Map<String, Value>) -> Result<CloudGroup, String> {
+        let fields = Fields(group);
+        Ok(CloudGroup {
+            id: fields.required("id")?.to_owned(),
+            display_name: fields
+                .optional("displayName")?
+                .unwrap_or_default()
+                .to_owned(),
+            description: fields.optional("description")?.map(str::to_owned),
+            mail: fields.optional("mail")?.map(str::to_owned),
+            mail_nickname: fields.optional("mailNickname")?.map(str::to_owned),
+            mail_enabled: fields.flag("mailEnabled")?.unwrap_or(false),
+            security_enabled: fields.flag("securityEnabled")?.unwrap_or(false),
+            group_types: fields.strings("groupTypes")?.unwrap_or_default(),
+            proxy_addresses: fields.strings("proxyAddresses")?.unwrap_or_default(),
+            sync_enabled: fields.flag("onPremisesSyncEnabled")?.unwrap_or(false),
+            on_premises_sid: fields
+                .optional("onPremisesSecurityIdentifier")?
+                .map(str::to_owned),
+            members: match group.get("members") {
+                None => None,
+                Some(Value::Null) => Some(Vec::new()),
+                Some(Value::Array(items)) => Some(
+                    items
+                        .iter()
+                        .map(|m| {
+                            m.get("id")
+                                .and_then(Value::as_str)
+                                .filter(|id| !id.is_empty())
+                                .map(str::to_owned)
+                                .ok_or("members must be objects with an id")
+                        })
+                        .collect::<Result<_, _>>()?,
+                ),
+                Some(_) => return Err("members must be an array of objects with an id".into()),
+            },
+        })
+    }
+
+    /// The group as Graph gives it (what a `groups.json` entry holds), members included
+    /// when known.
+    pub fn to_graph(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("id".into(), self.id.clone().into());
+        m.insert("displayName".into(), self.display_name.clone().into());
+        m.insert("description".into(), self.description.clone().into());
+        m.insert("mail".into(), self.mail.clone().into());
+        m.insert("mailNickname".into(), self.mail_nickname.clone().into());
+        m.insert("mailEnabled".into(), self.mail_enabled.into());
+        m.insert("securityEnabled".into(), self.security_enabled.into());
+        m.insert("groupTypes".into(), self.group_types.clone().into());
+        m.insert("proxyAddresses".into(), self.proxy_addresses.clone().into());
+        m.insert(
+            "onPremisesSyncEnabled".into(),
+            if self.sync_enabled {
+                Value::Bool(true)
+            } else {
+                Value::Null
+            },
+        );
+        m.insert(
+            "onPremisesSecurityIdentifier".into(),
+            self.on_premises_sid.clone().into(),
+        );
+        if let Some(members) = &self.members {
+            let members: Vec<Value> = members
+                .iter()
+                .map(|id| serde_json::json!({ "id": id }))
+                .collect();
+            m.insert("members".into(), members.into());
+        }
+        m
+    }
+}
+
+/// A contact read from Entra ID (Graph `orgContact`: read-only there, synced or made in
+/// Exchange).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CloudContact {
+    pub id: String,
+    pub display_name: String,
+    pub mail: Option<String>,
+    pub mail_nickname: Option<String>,
+    pub proxy_addresses: Vec<String>,
+    pub sync_enabled: bool,
+}
+
+impl CloudContact {
+    pub fn primary_smtp(&self) -> Option<SmtpAddress> {
+        primary_smtp(&self.proxy_addresses).or_else(|| self.mail.as_deref().map(SmtpAddress::new))
+    }
+
+    pub fn from_graph(contact: &Map<String, Value>) -> Result<CloudContact, String> {
+        let fields = Fields(contact);
+        Ok(CloudContact {
+            id: fields.required("id")?.to_owned(),
+            display_name: fields
+                .optional("displayName")?
+                .unwrap_or_default()
+                .to_owned(),
+            mail: fields.optional("mail")?.map(str::to_owned),
+            mail_nickname: fields.optional("mailNickname")?.map(str::to_owned),
+            proxy_addresses: fields.strings("proxyAddresses")?.unwrap_or_default(),
+            sync_enabled: fields.flag("onPremisesSyncEnabled")?.unwrap_or(false),
+        })
+    }
+
+    pub fn to_graph(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("id".into(), self.id.clone().into());
+        m.insert("displayName".into(), self.display_name.clone().into());
+        m.insert("mail".into(), self.mail.clone().into());
+        m.insert("mailNickname".into(), self.mail_nickname.clone().into());
+        m.insert("proxyAddresses".into(), self.proxy_addresses.clone().into());
+        m.insert(
+            "onPremisesSyncEnabled".into(),
+            if self.sync_enabled {
+                Value::Bool(true)
+            } else {
+                Value::Null
+            },
+        );
+        m
+    }
+}
+
+/// Typed reads of a Graph object's properties, with errors that name the property.
+struct Fields<'a>(&'a Map<String, Value>);
+
+impl<'a> Fields<'a> {
+    fn required(&self, name: &str) -> Result<&'a str, String> {
+        match self.0.get(name) {
+            Some(Value::String(s)) if !s.is_empty() => Ok(s.as_str()),
+            Some(Value::String(_)) | None | Some(Value::Null) => Err(format!("no {name}")),
+            Some(_) => Err(format!("{name} must be a string")),
+        }
+    }
+
+    fn optional(&self, name: &str) -> Result<Option<&'a str>, String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(format!("{name} must be a string or null")),
+        }
+    }
+
+    fn flag(&self, name: &str) -> Result<Option<bool>, String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(format!("{name} must be true, false or null")),
+        }
+    }
+
+    fn strings(&self, name: &str) -> Result<Option<Vec<String>>, String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .map(Some)
+                .ok_or_else(|| format!("{name} must be an array of strings")),
+            Some(_) => Err(format!("{name} must be an array of strings")),
+        }
+    }
+}
+
+/// A binary `objectSid` as its string form (`S-1-5-21-…`), or `None` if it is not a SID.
+pub fn sid_to_string(bytes: &[u8]) -> Option<String> {
+    use std::fmt::Write;
+    let (&revision, rest) = bytes.split_first()?;
+    let (&count, rest) = rest.split_first()?;
+    let count = usize::from(count);
+    if rest.len() != 6 + 4 * count {
+        return None;
+    }
+    let authority = rest[..6]
+        .iter()
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    let mut s = format!("S-{revision}-{authority}");
+    for chunk in rest[6..].chunks_exact(4) {
+        let sub = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        let _ = write!(s, "-{sub}");
+    }
+    Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_sid_reads_as_its_string_form() {
+        // S-1-5-21-1004336348-1177238915-682003330-512 (Domain Admins), as AD stores it.
+        let mut b = vec![1u8, 5, 0, 0, 0, 0, 0, 5];
+        for sub in [21u32, 1004336348, 1177238915, 682003330, 512] {
+            b.extend_from_slice(&sub.to_le_bytes());
+        }
+        assert_eq!(
+            sid_to_string(&b).as_deref(),
+            Some("S-1-5-21-1004336348-1177238915-682003330-512")
+        );
+        assert_eq!(sid_to_string(&b[..b.len() - 1]), None);
+        assert_eq!(sid_to_string(&[]), None);
+    }
+
+    #[test]
+    fn a_cloud_group_round_trips_and_keeps_unknown_members_apart() {
+        let j = json!({"id": "g1", "displayName": "Sales", "mail": "sales@example.com",
+            "mailEnabled": true, "securityEnabled": true, "groupTypes": [],
+            "proxyAddresses": ["SMTP:sales@example.com"], "members": [{"id": "u1"}]});
+        let g = CloudGroup::from_graph(j.as_object().unwrap()).unwrap();
+        assert_eq!(g.members.as_deref(), Some(&["u1".to_owned()][..]));
+        assert_eq!(g.primary_smtp().unwrap().as_str(), "sales@example.com");
+        assert_eq!(CloudGroup::from_graph(&g.to_graph()).unwrap(), g);
+        let bare = CloudGroup::from_graph(json!({"id": "g2"}).as_object().unwrap()).unwrap();
+        assert_eq!(bare.members, None, "no members key: unknown, not empty");
+        let err = CloudGroup::from_graph(json!({"id": "g", "members": [{}]}).as_object().unwrap());
+        assert!(err.unwrap_err().contains("members"));
+    }
+
+    #[test]
+    fn a_security_group_without_mail_has_no_soft_match_key() {
+        let g = CloudGroup {
+            id: "g".into(),
+            mail: Some("x@example.com".into()),
+            mail_enabled: false,
+            security_enabled: true,
+            ..Default::default()
+        };
+        assert_eq!(g.primary_smtp(), None);
+    }
+}
