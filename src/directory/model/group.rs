@@ -195,6 +195,34 @@ impl CloudGroup {
         primary_smtp(&self.proxy_addresses).or_else(|| self.mail.as_deref().map(SmtpAddress::new))
     }
 
+    /// A hash of what was read (members included, in any order), for preconditions: a
+    /// group changed between plan and apply is stale.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let mut field = |name: &str, value: &str| {
+            h.update(name.as_bytes());
+            h.update([0]);
+            h.update(value.as_bytes());
+            h.update([0]);
+        };
+        field("id", &self.id);
+        field("displayName", &self.display_name);
+        field("mail", self.mail.as_deref().unwrap_or("\u{1}"));
+        field("proxyAddresses", &self.proxy_addresses.join("\u{2}"));
+        field(
+            "onPremisesSyncEnabled",
+            if self.sync_enabled { "1" } else { "0" },
+        );
+        if let Some(members) = &self.members {
+            let mut ids: Vec<String> = members.iter().map(|m| m.to_ascii_lowercase()).collect();
+            ids.sort_unstable();
+            field("members", &ids.join("\u{2}"));
+        }
+        let digest = h.finalize();
+        digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// A Graph group object (`GET /groups`, or a `groups.json` entry with its `members` as
     /// `$expand=members($select=id)` gives them); the error says which property is wrong.
     pub fn from_graph(group: &Map<String, Value>) -> Result<CloudGroup, String> {
