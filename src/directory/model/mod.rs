@@ -11,6 +11,7 @@ mod cloud_user;
 mod group;
 mod guid;
 mod kind;
+mod license;
 mod packed;
 mod properties;
 mod tenant;
@@ -28,6 +29,7 @@ pub use group::{
 };
 pub use guid::{Guid, SmallBytes};
 pub use kind::ObjectKind;
+pub use license::{AssignedLicense, LicenseState, Sku, assigned_licenses, license_states};
 pub use packed::Values;
 pub use properties::{List, Prop, Properties};
 pub use tenant::{Domain, Part, ProvisioningError, SyncFeatures, Tenant};
