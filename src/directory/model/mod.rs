@@ -25,7 +25,7 @@ pub use cloud_user::CloudUser;
 pub use group::{
     AdContact, AdGroup, CONTACT_PROPERTIES, CloudContact, CloudGroup, GROUP_PROPERTIES,
     GROUP_TYPE_DOMAIN_LOCAL, GROUP_TYPE_GLOBAL, GROUP_TYPE_SECURITY, GROUP_TYPE_UNIVERSAL,
-    sid_to_string,
+    sid_from_string, sid_to_string,
 };
 pub use guid::{Guid, SmallBytes};
 pub use kind::ObjectKind;
