@@ -141,6 +141,10 @@ pub struct Config {
     pub verified_domains: Option<Vec<String>>,
     /// The users the tenant starts with.
     pub users: Vec<Map<String, Value>>,
+    /// Its groups, each with `members` as `$expand=members($select=id)` gives them.
+    pub groups: Vec<Map<String, Value>>,
+    /// Its organizational contacts.
+    pub contacts: Vec<Map<String, Value>>,
     /// Sync features, domains and directory roles (Graph's defaults for what it leaves out).
     pub directory: crate::directory::DirectorySeed,
     /// The application permissions (app roles) the app was granted; `None` grants every one.
@@ -169,6 +173,8 @@ impl Default for Config {
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             verified_domains: None,
             users: Vec::new(),
+            groups: Vec::new(),
+            contacts: Vec::new(),
             directory: Default::default(),
             app_roles: None,
             knobs: Knobs::default(),
@@ -187,13 +193,32 @@ impl Config {
         Ok(self)
     }
 
-    /// Uses the users of a Graph JSON file, or a snapshot folder: its `users.json` and the
-    /// tenant files it holds (`onPremisesSynchronization.json`, `domains.json`,
-    /// `roleAssignments.json`, `roleDefinitions.json`).
+    /// Uses the groups of a Graph JSON document (`GET /groups` with
+    /// `$expand=members($select=id)`: `{"value":[...]}` or a bare array).
+    pub fn with_groups_json(mut self, doc: Value) -> Result<Self> {
+        self.groups = crate::directory::collection(doc)
+            .map_err(|m| EmulatorError::InvalidTenant(format!("groups: {m}")))?;
+        Ok(self)
+    }
+
+    /// Uses the contacts of a Graph JSON document (`GET /contacts`).
+    pub fn with_contacts_json(mut self, doc: Value) -> Result<Self> {
+        self.contacts = crate::directory::collection(doc)
+            .map_err(|m| EmulatorError::InvalidTenant(format!("contacts: {m}")))?;
+        Ok(self)
+    }
+
+    /// Uses the users of a Graph JSON file, or a snapshot folder: its `users.json`, its
+    /// `groups.json` and `contacts.json`, and the tenant files it holds
+    /// (`onPremisesSynchronization.json`, `domains.json`, `roleAssignments.json`,
+    /// `roleDefinitions.json`).
     pub fn with_tenant_file(mut self, path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         if path.is_dir() {
-            self.directory = crate::directory::seed_from_folder(path)?;
+            let (seed, groups, contacts) = crate::directory::seed_from_folder(path)?;
+            self.directory = seed;
+            self.groups = groups;
+            self.contacts = contacts;
             return self.with_tenant_file(path.join("users.json"));
         }
         let text = std::fs::read_to_string(path).map_err(|source| EmulatorError::ReadTenant {

@@ -306,9 +306,15 @@ pub fn check_permission(app_roles: Option<&[String]>, needed: &[&str]) -> Result
     }
 }
 
+/// Objects of a collection: groups, contacts.
+type Objects = Vec<Map<String, Value>>;
+
 /// Seeds from a snapshot folder's tenant files, each as Graph answers its request
-/// (`{"value":[…]}` or a bare array); a missing file keeps the default.
-pub fn seed_from_folder(folder: &std::path::Path) -> crate::Result<DirectorySeed> {
+/// (`{"value":[…]}` or a bare array); a missing file keeps the default. Also its
+/// `groups.json` and `contacts.json` (none when missing).
+pub fn seed_from_folder(
+    folder: &std::path::Path,
+) -> crate::Result<(DirectorySeed, Objects, Objects)> {
     let read = |name: &str| -> crate::Result<Option<Vec<Map<String, Value>>>> {
         let path = folder.join(name);
         let text = match std::fs::read_to_string(&path) {
@@ -332,12 +338,15 @@ pub fn seed_from_folder(folder: &std::path::Path) -> crate::Result<DirectorySeed
             .map(Some)
             .map_err(|m| crate::EmulatorError::InvalidTenant(format!("{}: {m}", path.display())))
     };
-    Ok(DirectorySeed {
+    let seed = DirectorySeed {
         on_premises_sync: read("onPremisesSynchronization.json")?,
         domains: read("domains.json")?,
         role_definitions: read("roleDefinitions.json")?,
         role_assignments: read("roleAssignments.json")?.unwrap_or_default(),
-    })
+    };
+    let groups = read("groups.json")?.unwrap_or_default();
+    let contacts = read("contacts.json")?.unwrap_or_default();
+    Ok((seed, groups, contacts))
 }
 
 /// The objects of a collection answer.

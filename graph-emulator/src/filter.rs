@@ -135,8 +135,49 @@ static CAPS: &[Caps] = &[
 /// `endsWith` is served only as an advanced query, and only on these properties.
 const ENDSWITH_PROPS: &[&str] = &["mail", "otherMails", "userPrincipalName", "proxyAddresses"];
 
+// The group rows of the same table (eq on displayName, mail, mailNickname, proxyAddresses
+// through any(), the flags and the on-premises anchors by default).
+static GROUP_CAPS: &[Caps] = &[
+    c("classification", [D, A, D, D, D, D, A], false),
+    c("createdDateTime", [A, A, A, A, A, N, A], false),
+    c("description", [A, A, A, A, A, D, A], false),
+    c("displayName", [D, A, D, D, D, D, A], false),
+    c("groupTypes", [D, A, N, N, D, N, A], true),
+    c("id", [D, A, D, D, D, N, N], false),
+    c("isAssignableToRole", [D, A, D, D, D, N, A], false),
+    c("mail", [D, A, D, D, D, D, A], false),
+    c("mailEnabled", [D, A, D, D, D, N, N], false),
+    c("mailNickname", [D, A, D, D, D, D, A], false),
+    c("membershipRule", [A, A, A, A, A, A, A], false),
+    c("onPremisesSamAccountName", [D, A, D, D, D, D, A], false),
+    c("onPremisesSecurityIdentifier", [D, A, D, D, D, N, A], false),
+    c("onPremisesSyncEnabled", [D, A, D, D, D, N, A], false),
+    c("proxyAddresses", [D, A, D, D, N, D, A], true),
+    c("securityEnabled", [D, A, N, N, D, N, A], false),
+];
+
+/// Which resource's support table a filter is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    User,
+    Group,
+}
+
+impl Resource {
+    fn table(self) -> &'static [Caps] {
+        match self {
+            Resource::User => CAPS,
+            Resource::Group => GROUP_CAPS,
+        }
+    }
+}
+
 fn caps(name: &str) -> Option<&'static Caps> {
-    CAPS.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+    caps_in(CAPS, name)
+}
+
+fn caps_in(table: &'static [Caps], name: &str) -> Option<&'static Caps> {
+    table.iter().find(|c| c.name.eq_ignore_ascii_case(name))
 }
 
 /// Canonical (Graph-cased) property name, if the property is filterable at all.
@@ -502,6 +543,12 @@ impl Parser<'_> {
 /// Parses a `$filter` value and checks it against Graph's support table.
 /// `advanced` is true when the request carries `ConsistencyLevel: eventual` and `$count=true`.
 pub fn parse(input: &str, advanced: bool) -> Result<Expr, GraphError> {
+    parse_for(Resource::User, input, advanced)
+}
+
+/// [`parse`] for another resource's collection.
+pub fn parse_for(resource: Resource, input: &str, advanced: bool) -> Result<Expr, GraphError> {
+    let table = resource.table();
     let toks = tokenize(input)?;
     if toks.is_empty() {
         return Err(syntax(input, 0));
@@ -518,31 +565,39 @@ pub fn parse(input: &str, advanced: bool) -> Result<Expr, GraphError> {
     if p.pos != p.toks.len() {
         return Err(p.err());
     }
-    let e = canonicalize(e)?;
-    check(&e, advanced, None)?;
+    let e = canonicalize(table, e)?;
+    check(table, &e, advanced, None)?;
     Ok(e)
 }
 
 /// Rewrites property names to Graph's casing; unknown properties are refused as Graph does.
-fn canonicalize(e: Expr) -> Result<Expr, GraphError> {
+fn canonicalize(table: &'static [Caps], e: Expr) -> Result<Expr, GraphError> {
     let fix = |t: Target| -> Result<Target, GraphError> {
         match t {
-            Target::Prop(p) => canonical(&p)
-                .map(|c| Target::Prop(c.to_string()))
+            Target::Prop(p) => caps_in(table, &p)
+                .map(|c| Target::Prop(c.name.to_string()))
                 .ok_or_else(|| GraphError::unsupported_filter_property(&p)),
             Target::Var => Ok(Target::Var),
         }
     };
     Ok(match e {
-        Expr::And(a, b) => Expr::And(Box::new(canonicalize(*a)?), Box::new(canonicalize(*b)?)),
-        Expr::Or(a, b) => Expr::Or(Box::new(canonicalize(*a)?), Box::new(canonicalize(*b)?)),
-        Expr::Not(a) => Expr::Not(Box::new(canonicalize(*a)?)),
+        Expr::And(a, b) => Expr::And(
+            Box::new(canonicalize(table, *a)?),
+            Box::new(canonicalize(table, *b)?),
+        ),
+        Expr::Or(a, b) => Expr::Or(
+            Box::new(canonicalize(table, *a)?),
+            Box::new(canonicalize(table, *b)?),
+        ),
+        Expr::Not(a) => Expr::Not(Box::new(canonicalize(table, *a)?)),
         Expr::Cmp(t, op, l) => Expr::Cmp(fix(t)?, op, l),
         Expr::In(t, v) => Expr::In(fix(t)?, v),
         Expr::Func(f, t, s) => Expr::Func(f, fix(t)?, s),
         Expr::Any(p, body) => {
-            let name = canonical(&p).ok_or_else(|| GraphError::unsupported_filter_property(&p))?;
-            Expr::Any(name.to_string(), Box::new(canonicalize(*body)?))
+            let name = caps_in(table, &p)
+                .map(|c| c.name)
+                .ok_or_else(|| GraphError::unsupported_filter_property(&p))?;
+            Expr::Any(name.to_string(), Box::new(canonicalize(table, *body)?))
         }
     })
 }
@@ -558,30 +613,37 @@ fn require(level: Level, advanced: bool, op: &str, prop: &str) -> Result<(), Gra
 }
 
 /// `lambda` is the collection property whose element the range variable stands for.
-fn check(e: &Expr, advanced: bool, lambda: Option<&str>) -> Result<(), GraphError> {
+fn check(
+    table: &'static [Caps],
+    e: &Expr,
+    advanced: bool,
+    lambda: Option<&str>,
+) -> Result<(), GraphError> {
     let resolve = |t: &Target| -> Result<(&'static Caps, bool), GraphError> {
         match t {
             Target::Prop(p) => {
-                let c = caps(p).ok_or_else(|| GraphError::unsupported_filter_property(p))?;
+                let c =
+                    caps_in(table, p).ok_or_else(|| GraphError::unsupported_filter_property(p))?;
                 Ok((c, false))
             }
             Target::Var => {
                 let p = lambda.unwrap_or("");
-                let c = caps(p).ok_or_else(|| GraphError::unsupported_filter_property(p))?;
+                let c =
+                    caps_in(table, p).ok_or_else(|| GraphError::unsupported_filter_property(p))?;
                 Ok((c, true))
             }
         }
     };
     match e {
         Expr::And(a, b) | Expr::Or(a, b) => {
-            check(a, advanced, lambda)?;
-            check(b, advanced, lambda)
+            check(table, a, advanced, lambda)?;
+            check(table, b, advanced, lambda)
         }
         Expr::Not(a) => {
             if !advanced {
                 return Err(GraphError::needs_advanced_query("not"));
             }
-            check(a, advanced, lambda)
+            check(table, a, advanced, lambda)
         }
         Expr::Cmp(t, op, lit) => {
             let (c, via_var) = resolve(t)?;
@@ -631,11 +693,11 @@ fn check(e: &Expr, advanced: bool, lambda: Option<&str>) -> Result<(), GraphErro
             }
         }
         Expr::Any(p, body) => {
-            let c = caps(p).ok_or_else(|| GraphError::unsupported_filter_property(p))?;
+            let c = caps_in(table, p).ok_or_else(|| GraphError::unsupported_filter_property(p))?;
             if !c.collection || lambda.is_some() {
                 return Err(GraphError::unsupported_filter_property(p));
             }
-            check(body, advanced, Some(c.name))
+            check(table, body, advanced, Some(c.name))
         }
     }
 }

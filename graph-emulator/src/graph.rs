@@ -296,10 +296,13 @@ pub fn serve(
 type Route = fn(&Shared, &GraphRequest, &str, &[&str]) -> Result<GraphResponse, GraphError>;
 
 /// The collections the emulator serves, by their path segment: one row per kind of object it
-/// models. Only users: a collection Graph has and this table lacks (`groups`, `contacts`)
-/// answers as an unknown segment, so a test that needs it fails loudly instead of reading an
-/// empty tenant.
-const COLLECTIONS: &[(&str, Route)] = &[("users", users)];
+/// models. A collection Graph has and this table lacks answers as an unknown segment, so a
+/// test that needs it fails loudly instead of reading an empty tenant.
+const COLLECTIONS: &[(&str, Route)] = &[
+    ("users", users),
+    ("groups", crate::groups::groups),
+    ("contacts", crate::groups::contacts),
+];
 
 fn dispatch(shared: &Shared, req: &GraphRequest) -> Result<GraphResponse, GraphError> {
     let segs = segments(&req.path);

@@ -22,6 +22,7 @@ pub mod directory;
 pub mod error;
 pub mod filter;
 mod graph;
+pub mod groups;
 mod server;
 pub mod stats;
 pub mod tenant;
@@ -158,6 +159,55 @@ impl RunningEmulator {
             .unwrap_or_else(PoisonError::into_inner);
         let key = t.resolve(id_or_upn)?;
         t.get(&key).map(|r| Value::Object(r.obj.clone()))
+    }
+
+    /// Every group as stored, with its `members` as `$expand=members($select=id)` gives
+    /// them, in id order (what a `groups.json` holds).
+    pub fn groups_snapshot(&self) -> Vec<Value> {
+        self.shared
+            .tenant
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .groups()
+            .groups_snapshot()
+    }
+
+    /// The member ids of one group, in the order `/members` pages them; `None`: no such group.
+    pub fn group_members(&self, id: &str) -> Option<Vec<String>> {
+        let t = self
+            .shared
+            .tenant
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        t.groups()
+            .group(id)
+            .map(|g| g.members.values().cloned().collect())
+    }
+
+    /// Every contact as stored, in id order.
+    pub fn contacts_snapshot(&self) -> Vec<Value> {
+        self.shared
+            .tenant
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .groups()
+            .contacts_snapshot()
+    }
+
+    /// Puts a group in as given (its `members` as `[{"id"}]`), bypassing Graph's write rules
+    /// (e.g. a group Entra Connect just synced). Replaces a group with the same id.
+    pub fn insert_group(&self, group: Value) -> Result<String> {
+        let Value::Object(obj) = group else {
+            return Err(EmulatorError::InvalidTenant(
+                "a group must be a JSON object".into(),
+            ));
+        };
+        self.shared
+            .tenant
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .groups_mut()
+            .insert_raw(obj)
     }
 
     /// Puts a user in as given, bypassing Graph's write rules (e.g. a user Entra Connect

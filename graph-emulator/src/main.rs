@@ -13,7 +13,8 @@ usage: graph-emulator --listen ADDR --tenant-file FILE [options]
 
   --listen ADDR               address to serve on, e.g. 127.0.0.1:0 (port 0 picks a free one)
   --tenant-file FILE          users as Graph JSON: {\"value\":[...]} or a bare array, or a
-                              snapshot folder (users.json and the tenant data files)
+                              snapshot folder (users.json, groups.json, contacts.json
+                              and the tenant data files)
   --app-roles LIST            the app's application permissions, comma-separated
                               (default: every permission)
   --tenant-id ID              tenant accepted in /{tenant}/oauth2/v2.0/token

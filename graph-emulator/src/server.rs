@@ -541,6 +541,8 @@ pub(crate) async fn bind(
     );
     let mut tenant = Tenant::new(config.verified_domains.clone());
     tenant.load(config.users)?;
+    tenant.groups_mut().load_groups(config.groups)?;
+    tenant.groups_mut().load_contacts(config.contacts)?;
     let app = AppCredentials {
         tenant_id: config.tenant_id,
         client_id: config.client_id,

@@ -182,6 +182,8 @@ pub struct Tenant {
     /// Deleted users for delta: (seq of deletion, id).
     removed: Vec<(u64, String)>,
     verified_domains: Option<Vec<String>>,
+    /// Groups and contacts: beside the users, so a member is checked where it lives.
+    groups: crate::groups::Groups,
 }
 
 /// The users of a Graph JSON document: `{"value":[...]}` or a bare array.
@@ -299,6 +301,44 @@ impl Tenant {
 
     pub fn get(&self, key: &str) -> Option<&UserRec> {
         self.users.get(key)
+    }
+
+    pub fn groups(&self) -> &crate::groups::Groups {
+        &self.groups
+    }
+
+    pub fn groups_mut(&mut self) -> &mut crate::groups::Groups {
+        &mut self.groups
+    }
+
+    /// What kind of directory object `id` is (`Other`: none the tenant holds).
+    pub fn member_kind(&self, id: &str) -> graph_rules::group::MemberKind {
+        use graph_rules::group::MemberKind;
+        if self.users.contains_key(&lower(id)) {
+            MemberKind::User
+        } else if self.groups.is_group(id) {
+            MemberKind::Group
+        } else if self.groups.is_contact(id) {
+            MemberKind::OrgContact
+        } else {
+            MemberKind::Other
+        }
+    }
+
+    /// The object's id as stored (a request may spell it in another case).
+    pub fn canonical_id(&self, id: &str) -> String {
+        let stored = self
+            .users
+            .get(&lower(id))
+            .map(|r| r.id())
+            .or_else(|| self.groups.group(id).map(|g| g.id()))
+            .or_else(|| {
+                self.groups
+                    .contact(id)
+                    .and_then(|c| c.get("id"))
+                    .and_then(Value::as_str)
+            });
+        stored.unwrap_or(id).to_owned()
     }
 
     // ------------------------------------------------------------ indexes
@@ -700,6 +740,7 @@ impl Tenant {
             .remove(key)
             .ok_or_else(|| GraphError::not_found(key))?;
         self.unindex(&rec.obj);
+        self.groups.forget_member(rec.id());
         self.seq += 1;
         self.removed.push((self.seq, rec.id().to_string()));
         Ok(())

@@ -472,9 +472,9 @@ async fn concurrent_writes_are_all_applied() {
 async fn unknown_segments_and_methods_get_graph_errors() {
     let emu = start(sample_users()).await;
     let g = Graph::new(&emu).await;
-    let a = g.get("/groups").await;
+    let a = g.get("/devices").await;
     assert_eq!((a.status, a.code()), (400, "BadRequest"));
-    assert_eq!(a.message(), "Resource not found for the segment 'groups'.");
+    assert_eq!(a.message(), "Resource not found for the segment 'devices'.");
     let a = g
         .send(reqwest::Method::PUT, "/users", Some(json!({})))
         .await;

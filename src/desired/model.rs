@@ -89,6 +89,9 @@ pub struct DesiredFile {
     pub protect: Option<Loc<Vec<Loc<ObjectRef>>>>,
     /// Explicit pairs and per-identity overrides. Lists from several files are concatenated.
     pub identities: Option<Loc<Vec<Loc<Identity>>>>,
+    /// Groups idsync keeps converged, memberships included. Lists from several files are
+    /// concatenated.
+    pub groups: Option<Loc<Vec<Loc<Group>>>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -495,4 +498,61 @@ pub struct Identity {
     /// Values this identity must have on both sides (Graph property names).
     #[serde(default)]
     pub attributes: BTreeMap<String, Loc<String>>,
+}
+
+/// One `groups[]` entry: an AD group, a cloud group, or the pair.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    /// The group's name in plans and reports, and in `group:NAME` members.
+    pub name: Loc<String>,
+    /// The AD side: one of `sam_account_name`, `dn`, `object_guid`. Without it the group is
+    /// created in AD (when `provision.ad.enabled`).
+    pub ad: Option<Loc<GroupAdRef>>,
+    /// The cloud side: one of `id`, `mail`, `display_name`. Without it the group is created in
+    /// Entra ID (when `provision.entra.enabled`).
+    pub entra: Option<Loc<GroupEntraRef>>,
+    /// `security` (default) or `distribution`.
+    #[serde(rename = "type", default)]
+    pub group_type: GroupKind,
+    /// The exact member set: identity names, UPNs, and `group:NAME` for nested groups.
+    pub members: Option<Loc<Vec<Loc<String>>>>,
+    /// Instead of `members`: mirror this side's current members onto the other.
+    pub members_from: Option<Loc<Authority>>,
+    /// Never touched, never reported.
+    #[serde(default)]
+    pub ignore: bool,
+}
+
+/// An AD group: give exactly one key.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupAdRef {
+    /// sAMAccountName.
+    pub sam_account_name: Option<Loc<String>>,
+    /// Distinguished name.
+    pub dn: Option<Loc<String>>,
+    /// objectGUID (`3ab39606-c642-489b-84b6-58c038d3ef39`).
+    pub object_guid: Option<Loc<String>>,
+}
+
+/// A cloud group: give exactly one key.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupEntraRef {
+    /// Entra object id.
+    pub id: Option<Loc<String>>,
+    /// The group's mail address (its primary SMTP address).
+    pub mail: Option<Loc<String>>,
+    /// displayName (not unique in Entra ID: prefer `id` or `mail`).
+    pub display_name: Option<Loc<String>>,
+}
+
+/// `groups[].type`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupKind {
+    #[default]
+    Security,
+    Distribution,
 }

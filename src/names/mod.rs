@@ -126,6 +126,41 @@ impl Hash for CiKey<'_> {
     }
 }
 
+/// Levenshtein distance over case-folded characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = folded(b).collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in folded(a).enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// The names among `candidates` close to `query` for "did you mean": edit distance without
+/// case of at most a third of the query's length (at least 2), nearest first, at most five.
+pub fn closest<'c>(query: &str, candidates: impl IntoIterator<Item = &'c str>) -> Vec<&'c str> {
+    let limit = (query.chars().count() / 3).max(2);
+    let mut scored: Vec<(usize, &str)> = candidates
+        .into_iter()
+        .map(|c| (edit_distance(query, c), c))
+        .filter(|&(d, _)| d <= limit)
+        .collect();
+    scored.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| cmp_ci(a.1, b.1)));
+    let mut out: Vec<&str> = Vec::new();
+    for (_, c) in scored {
+        if !out.iter().any(|o| eq_ci(o, c)) && out.len() < 5 {
+            out.push(c);
+        }
+    }
+    out
+}
+
 macro_rules! ci_name {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
@@ -283,6 +318,15 @@ pub fn smtp_addresses<S: AsRef<str>>(
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn closest_names_are_near_and_nearest_first() {
+        let names = ["managers", "Sales", "sales-emea", "finance"];
+        assert_eq!(closest("salse", names), ["Sales"]);
+        assert_eq!(closest("SALES-EMA", names), ["sales-emea"]);
+        assert!(closest("zzz", names).is_empty());
+        assert_eq!(edit_distance("ÄB", "äc"), 1);
+    }
 
     #[test]
     fn names_compare_and_hash_without_case() {

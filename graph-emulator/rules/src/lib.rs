@@ -1,4 +1,5 @@
-//! Microsoft Graph's rules for `user` objects, written once: the property table (known,
+//! Microsoft Graph's rules for `user` objects (and, in [`group`], for groups, their members and
+//! contacts), written once: the property table (known,
 //! read-only, mastered on-premises for synced users, collections), the write rules (required
 //! properties, value rules, UPN and mailNickname validity, `mail` → primary SMTP address,
 //! uniqueness without case) and Graph's error bodies for the refusals.
@@ -13,6 +14,7 @@
 //! Entra snapshot", as a workspace member of its own.
 
 pub mod error;
+pub mod group;
 pub mod time;
 pub mod user;
 pub mod write;

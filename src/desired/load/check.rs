@@ -148,6 +148,7 @@ impl Checker {
         }
 
         let identities = self.identities(m.identities);
+        let groups = self.groups(m.groups, &identities);
 
         DesiredState {
             files,
@@ -165,7 +166,7 @@ impl Checker {
             max_deletes,
             protect,
             identities,
-            groups: Vec::new(), // STUB(issue 16): the `groups:` key is loaded by the YAML work
+            groups,
         }
     }
 

@@ -16,6 +16,7 @@ use crate::directory::{Dn, Filter, Guid, attributes};
 use crate::names::{SamAccountName, Upn, fold};
 
 mod check;
+mod groups;
 mod secrets;
 mod yaml;
 
@@ -186,6 +187,7 @@ struct Merged {
     deprovision: Option<From<model::Deprovision>>,
     protect: Option<From<Vec<Loc<ObjectRef>>>>,
     identities: Vec<(PathBuf, Loc<model::Identity>)>,
+    groups: Vec<(PathBuf, Loc<model::Group>)>,
 }
 
 fn merge(files: Vec<(PathBuf, DesiredFile)>, c: &mut Checker) -> Merged {
@@ -202,7 +204,7 @@ fn merge(files: Vec<(PathBuf, DesiredFile)>, c: &mut Checker) -> Merged {
                 file,
                 &value,
                 format!(
-                    "`{key}` is already defined at {}:{}:{}; only `identities` may be split across files",
+                    "`{key}` is already defined at {}:{}:{}; only `identities` and `groups` may be split across files",
                     first.file.display(),
                     first.value.line,
                     first.value.column
@@ -236,6 +238,10 @@ fn merge(files: Vec<(PathBuf, DesiredFile)>, c: &mut Checker) -> Merged {
         if let Some(ids) = doc.identities {
             m.identities
                 .extend(ids.value.into_iter().map(|i| (file.clone(), i)));
+        }
+        if let Some(groups) = doc.groups {
+            m.groups
+                .extend(groups.value.into_iter().map(|g| (file.clone(), g)));
         }
     }
     m

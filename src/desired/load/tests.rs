@@ -96,3 +96,48 @@ fn domains() {
     assert!(!is_domain("exa mple.com"));
     assert!(!is_domain("-x.com"));
 }
+
+#[test]
+fn groups_load_into_checked_specs() {
+    use crate::desired::{AdGroupSelector, EntraGroupSelector, GroupType, MemberRef, Membership};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.yaml"),
+        "version: 1\nscope:\n  ous: [\"OU=Staff,DC=x\"]\nidentities:\n  - name: Adam\n    entra: { upn: adam@x.com }\n  - ad: { sam_account_name: jdoe }\ngroups:\n  - name: sales\n    ad: { sam_account_name: Sales }\n    entra: { mail: sales@x.com }\n    members: [ adam, JDOE, eve@x.com, \"group:Managers\" ]\n  - name: managers\n    ad: { dn: \"CN=Managers,OU=Staff,DC=x\" }\n    type: distribution\n    members_from: ad\n  - name: quiet\n    entra: { display_name: Quiet }\n    ignore: true\n",
+    )
+    .unwrap();
+    let d = load(dir.path()).unwrap();
+    assert_eq!(d.groups.len(), 3);
+    let sales = &d.groups[0];
+    assert_eq!(sales.name, "sales");
+    assert_eq!(
+        sales.ad,
+        Some(AdGroupSelector::SamAccountName(SamAccountName::new(
+            "Sales"
+        )))
+    );
+    assert!(
+        matches!(&sales.entra, Some(EntraGroupSelector::Mail(m)) if m.as_str() == "sales@x.com")
+    );
+    assert_eq!(sales.group_type, GroupType::Security, "the default");
+    assert_eq!(
+        sales.members,
+        Membership::Exact(vec![
+            MemberRef::Identity("Adam".into()),
+            MemberRef::Identity("jdoe".into()),
+            MemberRef::Upn(Upn::new("eve@x.com")),
+            MemberRef::Group("managers".into()),
+        ])
+    );
+    assert!(sales.origin.ends_with("a.yaml:9:5"), "{}", sales.origin);
+    let managers = &d.groups[1];
+    assert_eq!(managers.group_type, GroupType::Distribution);
+    assert_eq!(managers.members, Membership::From(crate::plan::Side::Ad));
+    assert!(matches!(managers.ad, Some(AdGroupSelector::Dn(_))));
+    let quiet = &d.groups[2];
+    assert!(quiet.ignore && quiet.members == Membership::Unmanaged);
+    assert_eq!(
+        quiet.entra,
+        Some(EntraGroupSelector::DisplayName("Quiet".into()))
+    );
+}
