@@ -757,6 +757,7 @@ mod tests {
             ))]),
             sync: Part::Unknown(DOMAINS.denied("Authorization_RequestDenied")),
             role_definitions: Part::Unknown("not read".into()),
+            subscribed_skus: Part::Unknown("not read".into()),
         };
         let export = EntraExport {
             graph_url: "http://127.0.0.1:1/",
