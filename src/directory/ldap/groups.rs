@@ -182,16 +182,16 @@ async fn read_kind<T>(
     Ok(out)
 }
 
-/// One group by `filter` below the base DN (`None` when there is none), every attribute and
-/// every range of `member` read.
+/// One group by `filter` below the base DN (`None` when there is none), every range of
+/// `member` read.
 async fn group_where(
     session: &mut Session,
     base: &Dn,
     scope: Scope,
     filter: &str,
 ) -> Result<Option<AdGroup>, DirectoryError> {
-    let mut attrs: Vec<String> = vec!["*".into()];
-    attrs.extend(GROUP_READ.iter().map(|a| (*a).to_owned()));
+    // What a scope read selects, so a group read by GUID equals the same group read in scope.
+    let attrs: Vec<String> = GROUP_READ.iter().map(|a| (*a).to_owned()).collect();
     let ctx = search_ctx(session, "read of a group", base.as_str());
     let mut found: Option<RawEntry> = None;
     let result = search_each(session, &ctx, scope, filter, &attrs, false, |raw| {
@@ -281,37 +281,56 @@ async fn create_group(
         })
 }
 
-/// A per-value modify of a group. `member` values name objects: a missing group is
-/// `NotFound`, a value naming no object is `noSuchObject` (AD answers both with
-/// noSuchObject); Samba answers a value already there as entryAlreadyExists where AD says
-/// attributeOrValueExists, and is told apart here.
+/// A per-value modify of a group, its refusals named as the snapshot names them. `member`
+/// values name objects: a missing group is `NotFound`, an added value naming no object is
+/// `noSuchObject` (AD answers both with noSuchObject). Samba differs in two answers, told
+/// apart here (measured on Samba 4): a value already there is entryAlreadyExists (AD:
+/// attributeOrValueExists), and a deleted value that is not there is unwillingToPerform,
+/// `Attribute member doesn't exist for target GUID …` or, when it names no object,
+/// `00002035: Unable to find GUID for DN …` (AD: noSuchAttribute); an added value naming no
+/// object is the latter too (AD: noSuchObject).
 async fn modify_group(
     session: &mut Session,
     dn: &Dn,
     mods: &[AdMod],
 ) -> Result<(), DirectoryError> {
+    let per_value = mods
+        .iter()
+        .all(|m| matches!(m, AdMod::Add(..) | AdMod::Delete(..)));
+    let deletes_only = mods.iter().all(|m| matches!(m, AdMod::Delete(..)));
+    let renamed = |object: String, message: String, code: &str| DirectoryError::Refused {
+        object,
+        message,
+        code: Some(code.to_owned()),
+    };
     match write::modify(session, dn, mods).await {
-        Err(DirectoryError::NotFound { .. }) if read::exists(session, dn).await? => {
-            Err(DirectoryError::Refused {
-                object: dn.to_string(),
-                message: "modify refused: a member value names no object".into(),
-                code: Some("noSuchObject".into()),
-            })
+        Err(DirectoryError::NotFound { .. }) if read::exists(session, dn).await? => Err(renamed(
+            dn.to_string(),
+            "modify refused: a member value names no object".into(),
+            "noSuchObject",
+        )),
+        Err(DirectoryError::Refused {
+            object,
+            message,
+            code: Some(code),
+        }) if per_value && code == "entryAlreadyExists" => {
+            Err(renamed(object, message, "attributeOrValueExists"))
         }
         Err(DirectoryError::Refused {
             object,
             message,
             code: Some(code),
-        }) if code == "entryAlreadyExists"
-            && mods
-                .iter()
-                .all(|m| matches!(m, AdMod::Add(..) | AdMod::Delete(..))) =>
+        }) if per_value
+            && code == "unwillingToPerform"
+            && (message.contains("00002035")
+                || message.contains("doesn't exist for target GUID")) =>
         {
-            Err(DirectoryError::Refused {
-                object,
-                message,
-                code: Some("attributeOrValueExists".into()),
-            })
+            let code = if deletes_only {
+                "noSuchAttribute"
+            } else {
+                "noSuchObject"
+            };
+            Err(renamed(object, message, code))
         }
         other => other,
     }
