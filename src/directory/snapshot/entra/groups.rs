@@ -3,8 +3,8 @@
 //! (`GET /v1.0/contacts`), read in every shape `users.json` is (see [`super::export`]) and
 //! written back losslessly (see [`super::collection`]).
 //!
-//! A missing file is "none known": the read is empty and [`EntraSnapshot::groups_unread`] says
-//! why, so a plan never takes "no groups.json" for "no groups".
+//! A missing file is "none known": the read is empty and
+//! [`EntraGroupRead::groups_unread`] says why, so a plan never takes "no groups.json" for "no groups".
 //!
 //! Writes answer as Graph answers the same request, with the rules the Graph emulator applies
 //! too (`graph_rules::group`):
@@ -37,10 +37,7 @@ use crate::directory::{
     CloudContact, CloudGroup, DirectoryError, EntraGroupRead, EntraGroupWrite, EntraOp,
 };
 
-/// The groups file of a snapshot folder.
-pub const GROUPS_FILE: &str = "groups.json";
-/// The contacts file of a snapshot folder.
-pub const CONTACTS_FILE: &str = "contacts.json";
+use crate::directory::snapshot::export::{CONTACTS_FILE, GROUPS_FILE};
 
 /// `groups.json` and `contacts.json`, as read.
 #[derive(Debug)]
@@ -81,19 +78,6 @@ impl EntraSnapshot {
         }
         // Cannot fail: set just above.
         Ok(self.groups.as_mut().expect("read above"))
-    }
-
-    /// Why the groups read are not known to be the tenant's groups: the folder has no
-    /// `groups.json`, or the snapshot is a plain users file. `None` once `groups.json` was read
-    /// (an empty one says "no groups"). The planner plans no group deletes or member removals
-    /// from an unread side, and states it as an assumption.
-    pub fn groups_unread(&mut self) -> Result<Option<String>, SnapshotError> {
-        Ok(self.kinds()?.groups.unknown.clone())
-    }
-
-    /// As [`EntraSnapshot::groups_unread`], for `contacts.json`.
-    pub fn contacts_unread(&mut self) -> Result<Option<String>, SnapshotError> {
-        Ok(self.kinds()?.contacts.unknown.clone())
     }
 
     /// Every group (members included where the file carries them).
@@ -374,12 +358,20 @@ impl EntraGroupRead for EntraSnapshot {
     async fn read_contacts(&mut self) -> Result<Vec<CloudContact>, DirectoryError> {
         self.contacts()
     }
+    /// Why the groups read are not known to be the tenant's groups: the folder has no
+    /// `groups.json`, or the snapshot is a plain users file; `None` once `groups.json` was read
+    /// (an empty one says "no groups"). A file that cannot be read is never "known".
     fn groups_unread(&mut self) -> Option<String> {
-        // An unreadable groups.json fails `read_groups` itself, with its location.
-        EntraSnapshot::groups_unread(self).unwrap_or_default()
+        match self.kinds() {
+            Ok(kinds) => kinds.groups.unknown.clone(),
+            Err(e) => Some(e.to_string()),
+        }
     }
     fn contacts_unread(&mut self) -> Option<String> {
-        EntraSnapshot::contacts_unread(self).unwrap_or_default()
+        match self.kinds() {
+            Ok(kinds) => kinds.contacts.unknown.clone(),
+            Err(e) => Some(e.to_string()),
+        }
     }
 }
 
