@@ -29,6 +29,52 @@ pub const IDENTIFYING: &[&str] = &concat::<{ TYPED.len() + 1 }>(TYPED, &["object
 /// it left one out is refused.
 pub const REQUIRED: &[&str] = &concat::<5>(&["objectClass"], TYPED.split_at(4).0);
 
+/// What a group read selects (live and in an export), in the order an export writes them:
+/// the anchors, what Entra Connect joins and soft-matches groups on, and `member`.
+pub const GROUP_READ: &[&str] = &[
+    "objectGUID",
+    "objectSid",
+    "objectClass",
+    "sAMAccountName",
+    "groupType",
+    "mail",
+    "mailNickname",
+    "proxyAddresses",
+    "displayName",
+    "description",
+    "adminDescription",
+    "uSNChanged",
+    "member",
+];
+
+/// Of [`GROUP_READ`], what `AdGroup` holds in typed fields rather than in `attributes`.
+pub const GROUP_TYPED: &[&str] = &[
+    "objectGUID",
+    "objectSid",
+    "groupType",
+    "uSNChanged",
+    "member",
+];
+
+/// What a contact read selects (live and in an export), in the order an export writes them.
+pub const CONTACT_READ: &[&str] = &[
+    "objectGUID",
+    "objectClass",
+    "mail",
+    "mailNickname",
+    "proxyAddresses",
+    "targetAddress",
+    "displayName",
+    "givenName",
+    "sn",
+    "description",
+    "adminDescription",
+    "uSNChanged",
+];
+
+/// Of [`CONTACT_READ`], what `AdContact` holds in typed fields rather than in `attributes`.
+pub const CONTACT_TYPED: &[&str] = &["objectGUID", "uSNChanged"];
+
 /// Attributes Entra Connect's out-of-box rules exclude users by (besides sAMAccountName and
 /// the DN): `concept-azure-ad-connect-sync-default-configuration`, "User out-of-box rules".
 pub const SYNC_EXCLUSION: &[&str] = &[
@@ -124,6 +170,7 @@ pub const SINGLE_VALUED: &[&str] = &[
     "mailNickname",
     "info",
     "objectCategory",
+    "groupType",
 ];
 
 /// Attributes AD (and Samba) construct or keep operational: a search returns them only when

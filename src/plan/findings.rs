@@ -32,10 +32,13 @@ pub enum ConflictKind {
     /// A cloud user Entra created with a duplicate UPN or SMTP address quarantined (duplicate
     /// attribute resiliency): its placeholder values must not reach AD.
     QuarantinedDuplicate,
+    /// A user whose soft-match key a cloud group or contact holds: Entra Connect fails with
+    /// ObjectTypeMismatch.
+    ObjectTypeMismatch,
 }
 
 impl ConflictKind {
-    pub const ALL: [ConflictKind; 11] = [
+    pub const ALL: [ConflictKind; 12] = [
         ConflictKind::InvalidSoftMatch,
         ConflictKind::DuplicateUpn,
         ConflictKind::DuplicateSmtp,
@@ -47,6 +50,7 @@ impl ConflictKind {
         ConflictKind::AdminRole,
         ConflictKind::MatchBlocked,
         ConflictKind::QuarantinedDuplicate,
+        ConflictKind::ObjectTypeMismatch,
     ];
 
     /// The serde name (a test in `render` holds them equal).
@@ -63,6 +67,7 @@ impl ConflictKind {
             ConflictKind::AdminRole => "admin_role",
             ConflictKind::MatchBlocked => "match_blocked",
             ConflictKind::QuarantinedDuplicate => "quarantined_duplicate",
+            ConflictKind::ObjectTypeMismatch => "object_type_mismatch",
         }
     }
 }
@@ -177,8 +182,7 @@ pub enum ForecastKind {
     SoftMatch,
     /// An object synced with a duplicate UPN or SMTP address quarantined.
     Duplicate,
-    /// A cloud group Entra Connect cannot match and so duplicates. Not produced yet: groups
-    /// are planned in a later issue; the kind is reserved so the JSON contract is stable.
+    /// A cloud group Entra Connect cannot match and so duplicates from its AD twin.
     Group,
 }
 

@@ -247,6 +247,50 @@ impl Entry {
         removed
     }
 
+    /// Removes the values `remove` picks and appends `add` after the attribute's last line, in
+    /// one pass: a per-value edit of a large attribute (a group's 100,000 `member` values)
+    /// without the per-value rewrites of [`Entry::add_values`]. Every other line keeps its
+    /// text, unless the attribute was read in ranges: then all of it is written under its
+    /// plain name (a partial range would read back as an incomplete export). Returns how many
+    /// values were removed.
+    pub fn edit_values(
+        &mut self,
+        name: &str,
+        mut remove: impl FnMut(&[u8]) -> bool,
+        add: Vec<Vec<u8>>,
+    ) -> usize {
+        let mut spelling: Option<String> = None;
+        let mut removed = 0;
+        let mut after_last: Option<usize> = None;
+        let mut kept: Vec<AttrLine> = Vec::with_capacity(self.attrs.len() + add.len());
+        for line in std::mem::take(&mut self.attrs) {
+            if line.name.eq_ignore_ascii_case(name) {
+                if spelling.is_none() {
+                    spelling = Some(line.name.clone());
+                }
+                if remove(&line.value) {
+                    removed += 1;
+                    continue;
+                }
+                kept.push(line);
+                after_last = Some(kept.len());
+            } else {
+                kept.push(line);
+            }
+        }
+        if removed > 0 || !add.is_empty() {
+            for line in kept.iter_mut().filter(|l| l.ranged) {
+                line.raw = None;
+                line.ranged = false;
+            }
+        }
+        let spelling = spelling.unwrap_or_else(|| name.to_owned());
+        let at = after_last.unwrap_or(kept.len());
+        kept.splice(at..at, add.into_iter().map(|v| AttrLine::new(&spelling, v)));
+        self.attrs = kept;
+        removed
+    }
+
     /// Removes every value of an attribute; returns whether it was there.
     pub fn remove_attribute(&mut self, name: &str) -> bool {
         let had = self.has(name);

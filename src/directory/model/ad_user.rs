@@ -161,6 +161,10 @@ pub enum DecodeError {
     NegativeUsn,
     #[error("{message}")]
     BadName { name: String, message: String },
+    /// A value of the right kind but not a valid one (a `member` that is not a DN, an
+    /// `objectSid` that is not a SID).
+    #[error("{name}: {message}")]
+    BadValue { name: &'static str, message: String },
 }
 
 impl DecodeError {
@@ -172,6 +176,7 @@ impl DecodeError {
             DecodeError::NotText(name) | DecodeError::NotInteger { name, .. } => Some(name),
             DecodeError::NegativeUsn => Some("uSNChanged"),
             DecodeError::BadName { name, .. } => Some(name),
+            DecodeError::BadValue { name, .. } => Some(name),
         }
     }
 }

@@ -5,9 +5,11 @@
 
 use serde_json::{Map, Value};
 
+use super::ad_user::{AttributeSource, DecodeError};
 use super::attributes::Attributes;
 use super::guid::Guid;
 use crate::directory::dn::Dn;
+use crate::directory::schema;
 use crate::names::{AttrName, SmtpAddress, primary_smtp};
 
 /// `groupType` bit: a security group (without it, a distribution group).
@@ -86,6 +88,128 @@ impl AdGroup {
     pub fn is_mail_enabled(&self) -> bool {
         self.primary_smtp().is_some()
     }
+}
+
+/// The typed fields every AD object shares: objectGUID (required), uSNChanged.
+fn decode_guid_usn(entry: &impl AttributeSource) -> Result<(Guid, Option<u64>), DecodeError> {
+    let guid = match entry.first("objectGUID") {
+        Some(raw) => Guid::from_slice(raw).ok_or(DecodeError::GuidLength(raw.len()))?,
+        None => return Err(DecodeError::NoGuid),
+    };
+    let usn = integer(entry, "uSNChanged")?
+        .map(|v| u64::try_from(v).map_err(|_| DecodeError::NegativeUsn))
+        .transpose()?;
+    Ok((guid, usn))
+}
+
+fn integer(entry: &impl AttributeSource, name: &'static str) -> Result<Option<i64>, DecodeError> {
+    let Some(raw) = entry.first(name) else {
+        return Ok(None);
+    };
+    let s = std::str::from_utf8(raw).map_err(|_| DecodeError::NotText(name))?;
+    s.trim()
+        .parse::<i64>()
+        .map(Some)
+        .map_err(|_| DecodeError::NotInteger {
+            name,
+            value: s.to_owned(),
+        })
+}
+
+/// Every text attribute of the entry but the typed ones, as [`super::AdUser::decode`] keeps
+/// them.
+fn decode_text(
+    entry: &impl AttributeSource,
+    typed: &[&str],
+    into: &mut Attributes,
+) -> Result<(), DecodeError> {
+    for name in entry.names() {
+        if crate::names::listed(typed, name) || !schema::is_text(name, entry.values(name)) {
+            continue;
+        }
+        let attr = AttrName::try_new(name).map_err(|e| DecodeError::BadName {
+            name: name.to_owned(),
+            message: e.to_string(),
+        })?;
+        for v in entry.values(name) {
+            into.push(attr, std::str::from_utf8(v).unwrap_or_default());
+        }
+    }
+    into.shrink_to_fit();
+    Ok(())
+}
+
+impl AdGroup {
+    /// The group an entry describes (an LDAP search result or an LDIF record, ranged
+    /// `member` values already merged): the one decoder of AD groups. `members` is the
+    /// entry's `member` values (empty when it has none); whether that means "none" or "not
+    /// read" is the caller's to say.
+    pub fn decode(dn: Dn, entry: &impl AttributeSource) -> Result<AdGroup, DecodeError> {
+        let (guid, usn) = decode_guid_usn(entry)?;
+        let mut group = AdGroup::new(dn, guid);
+        group.usn_changed = usn;
+        group.object_sid = entry
+            .first("objectSid")
+            .map(|raw| {
+                sid_to_string(raw).ok_or_else(|| DecodeError::BadValue {
+                    name: "objectSid",
+                    message: format!("{} bytes that are not a SID", raw.len()),
+                })
+            })
+            .transpose()?;
+        // AD's Integer syntax is signed 32-bit; an export may spell the bit pattern unsigned.
+        group.group_type = integer(entry, "groupType")?
+            .map(|v| {
+                i32::try_from(v)
+                    .or_else(|_| u32::try_from(v).map(|u| u as i32))
+                    .map_err(|_| DecodeError::NotInteger {
+                        name: "groupType",
+                        value: v.to_string(),
+                    })
+            })
+            .transpose()?;
+        let mut members = Vec::new();
+        for raw in entry.values("member") {
+            let text = std::str::from_utf8(raw).map_err(|_| DecodeError::NotText("member"))?;
+            members.push(Dn::parse(text).map_err(|e| DecodeError::BadValue {
+                name: "member",
+                message: format!("{text:?} is not a DN ({})", e.reason),
+            })?);
+        }
+        group.members = Some(members);
+        decode_text(entry, schema::GROUP_TYPED, &mut group.attributes)?;
+        Ok(group)
+    }
+}
+
+impl AdContact {
+    /// The contact an entry describes: the one decoder of AD contacts.
+    pub fn decode(dn: Dn, entry: &impl AttributeSource) -> Result<AdContact, DecodeError> {
+        let (guid, usn) = decode_guid_usn(entry)?;
+        let mut contact = AdContact::new(dn, guid);
+        contact.usn_changed = usn;
+        decode_text(entry, schema::CONTACT_TYPED, &mut contact.attributes)?;
+        Ok(contact)
+    }
+}
+
+/// The binary form of a SID string (`S-1-5-21-…`), as AD stores `objectSid`; `None` if it is
+/// not one. The inverse of [`sid_to_string`].
+pub fn sid_from_string(sid: &str) -> Option<Vec<u8>> {
+    let mut parts = sid.strip_prefix("S-")?.split('-');
+    let revision: u8 = parts.next()?.parse().ok()?;
+    let authority: u64 = parts.next()?.parse().ok()?;
+    if authority >= 1 << 48 {
+        return None;
+    }
+    let subs: Vec<u32> = parts.map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let count = u8::try_from(subs.len()).ok().filter(|&c| c <= 15)?;
+    let mut out = vec![revision, count];
+    out.extend_from_slice(&authority.to_be_bytes()[2..]);
+    for sub in subs {
+        out.extend_from_slice(&sub.to_le_bytes());
+    }
+    Some(out)
 }
 
 /// A contact (`objectClass: contact`) read from Active Directory.
@@ -193,6 +317,34 @@ impl CloudGroup {
             return None;
         }
         primary_smtp(&self.proxy_addresses).or_else(|| self.mail.as_deref().map(SmtpAddress::new))
+    }
+
+    /// A hash of what was read (members included, in any order), for preconditions: a
+    /// group changed between plan and apply is stale.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let mut field = |name: &str, value: &str| {
+            h.update(name.as_bytes());
+            h.update([0]);
+            h.update(value.as_bytes());
+            h.update([0]);
+        };
+        field("id", &self.id);
+        field("displayName", &self.display_name);
+        field("mail", self.mail.as_deref().unwrap_or("\u{1}"));
+        field("proxyAddresses", &self.proxy_addresses.join("\u{2}"));
+        field(
+            "onPremisesSyncEnabled",
+            if self.sync_enabled { "1" } else { "0" },
+        );
+        if let Some(members) = &self.members {
+            let mut ids: Vec<String> = members.iter().map(|m| m.to_ascii_lowercase()).collect();
+            ids.sort_unstable();
+            field("members", &ids.join("\u{2}"));
+        }
+        let digest = h.finalize();
+        digest[..12].iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// A Graph group object (`GET /groups`, or a `groups.json` entry with its `members` as
@@ -402,6 +554,9 @@ mod tests {
             Some("S-1-5-21-1004336348-1177238915-682003330-512")
         );
         assert_eq!(sid_to_string(&b[..b.len() - 1]), None);
+        let s = "S-1-5-21-1004336348-1177238915-682003330-512";
+        assert_eq!(sid_from_string(s).as_deref(), Some(&b[..]));
+        assert_eq!(sid_from_string("S-1-x"), None);
         assert_eq!(sid_to_string(&[]), None);
     }
 

@@ -11,6 +11,7 @@ mod cloud_user;
 mod group;
 mod guid;
 mod kind;
+mod license;
 mod packed;
 mod properties;
 mod tenant;
@@ -24,10 +25,11 @@ pub use cloud_user::CloudUser;
 pub use group::{
     AdContact, AdGroup, CONTACT_PROPERTIES, CloudContact, CloudGroup, GROUP_PROPERTIES,
     GROUP_TYPE_DOMAIN_LOCAL, GROUP_TYPE_GLOBAL, GROUP_TYPE_SECURITY, GROUP_TYPE_UNIVERSAL,
-    sid_to_string,
+    sid_from_string, sid_to_string,
 };
 pub use guid::{Guid, SmallBytes};
 pub use kind::ObjectKind;
+pub use license::{AssignedLicense, LicenseState, Sku, assigned_licenses, license_states};
 pub use packed::Values;
 pub use properties::{List, Prop, Properties};
 pub use tenant::{Domain, Part, ProvisioningError, SyncFeatures, Tenant};

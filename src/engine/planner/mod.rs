@@ -6,6 +6,7 @@ mod attributes;
 mod batch;
 mod changes;
 mod deprovision;
+mod groups;
 mod identifiers;
 mod pair;
 mod provision;
@@ -143,17 +144,45 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         .map(|d| d.object.clone())
         .collect();
 
+    let group_index = groups::GroupIndex::build(d, input.groups);
+    let mismatch_possible = group_index.holds_addresses();
+    // Memberships name users: the group stage needs the join's pairs and this plan's creates.
+    let mut twins = if d
+        .groups
+        .iter()
+        .any(|g| g.members != crate::desired::Membership::Unmanaged)
+    {
+        groups::Twins::new(input.ad.len(), input.cloud.len(), d.identities.len())
+    } else {
+        groups::Twins::default()
+    };
+    let track = !d.groups.is_empty();
     for joint in &joined.joints {
+        let first = p.actions.len();
         let mut batch = Batch::default();
         if let Some(a) = joint.ad()
             && duplicate_holders.contains(input.ad[a].dn.as_str())
         {
             // Already diagnosed; the identity is blocked without repeating it.
-            continue;
+        } else if let (Some(a), None, true) = (joint.ad(), joint.cloud(), mismatch_possible)
+            && let Some(c) =
+                p.object_type_mismatch(&group_index, p.identity_name(joint), &input.ad[a])
+        {
+            p.conflicts.push(c);
+        } else {
+            p.identity(joint, &mut batch);
+            p.take(batch);
         }
-        p.identity(joint, &mut batch);
-        p.take(batch);
+        if track {
+            twins.record(joint, &p.actions, first);
+        }
     }
+    let mut group_forecast = if d.groups.is_empty() {
+        Vec::new()
+    } else {
+        p.groups(&group_index, &twins).forecast
+    };
+    drop(twins);
     // What the forecast needs of the join: the few pairs a rule can apply to.
     let seen =
         forecast::Seen::collect(&joined.joints, d, input.ad, input.cloud, &joined.ad_blocked);
@@ -201,6 +230,9 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         ad_ignored: &ad_ignored,
     };
     plan.forecast = forecast::forecast(&context, &seen, &plan);
+    // `group` sorts last among the kinds, so the group stage's entries follow in order.
+    group_forecast.sort_by(|x, y| (&x.identity, &x.message).cmp(&(&y.identity, &y.message)));
+    plan.forecast.append(&mut group_forecast);
     Ok(plan)
 }
 

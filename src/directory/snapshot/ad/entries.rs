@@ -4,7 +4,9 @@
 use crate::directory::Dn;
 use crate::directory::dn::rdn_mark;
 use crate::directory::ldif::{COMPLETE_EXPORT, Entry, LdifError, LdifFile};
-use crate::directory::model::{AdUser, AttributeSource, DecodeError, Guid, ObjectKind};
+use crate::directory::model::{
+    AdContact, AdGroup, AdUser, AttributeSource, DecodeError, Guid, ObjectKind,
+};
 use crate::names::listed;
 
 pub(super) fn root() -> Dn {
@@ -98,25 +100,50 @@ pub(super) fn highest_usn(entry: &Entry) -> u64 {
 /// Converts a user entry through the one decoder ([`AdUser::decode`]); errors are
 /// (line, message).
 pub(super) fn to_user(entry: &Entry, dn: &Dn) -> Result<AdUser, (usize, String)> {
-    AdUser::decode(dn.clone(), entry).map_err(|e| located(entry, e))
+    AdUser::decode(dn.clone(), entry).map_err(|e| located(entry, ObjectKind::User, e))
+}
+
+/// Converts a group entry (ranges merged) through the one decoder ([`AdGroup::decode`]);
+/// errors are (line, message).
+pub(super) fn to_group(entry: &Entry, dn: &Dn) -> Result<AdGroup, (usize, String)> {
+    AdGroup::decode(dn.clone(), entry).map_err(|e| located(entry, ObjectKind::Group, e))
+}
+
+/// Converts a contact entry through the one decoder ([`AdContact::decode`]).
+pub(super) fn to_contact(entry: &Entry, dn: &Dn) -> Result<AdContact, (usize, String)> {
+    AdContact::decode(dn.clone(), entry).map_err(|e| located(entry, ObjectKind::Contact, e))
 }
 
 /// The typed fields of a user entry (checking their syntax), without `attributes`.
 pub(super) fn typed_user(entry: &Entry, dn: &Dn) -> Result<AdUser, (usize, String)> {
-    AdUser::decode_typed(dn.clone(), entry).map_err(|e| located(entry, e))
+    AdUser::decode_typed(dn.clone(), entry).map_err(|e| located(entry, ObjectKind::User, e))
 }
 
 /// A decoding error at the line of the attribute at fault, worded for an export.
-fn located(entry: &Entry, e: DecodeError) -> (usize, String) {
-    let line = e
-        .attribute()
-        .and_then(|a| entry.line_of(a))
-        .unwrap_or(entry.line());
+fn located(entry: &Entry, kind: ObjectKind, e: DecodeError) -> (usize, String) {
+    // A bad `member` value is at its own line, not the attribute's first.
+    let bad_member = || {
+        entry
+            .lines()
+            .iter()
+            .filter(|l| l.name().eq_ignore_ascii_case("member"))
+            .find(|l| std::str::from_utf8(l.value()).map_or(true, |v| Dn::parse(v).is_err()))
+            .map(|l| l.line())
+    };
+    let line = match e.attribute() {
+        Some(a) if a.eq_ignore_ascii_case("member") => bad_member(),
+        Some(a) => entry.line_of(a),
+        None => None,
+    }
+    .filter(|&l| l != 0)
+    .unwrap_or(entry.line());
     let message = match e {
-        DecodeError::NoGuid => "user without an objectGUID (export it: ldapsearch … objectGUID, or ldifde -l objectGUID,…)".to_owned(),
-        DecodeError::GuidLength(n) => format!(
-            "objectGUID must be 16 bytes (base64 after \"objectGUID::\"), found {n} bytes"
+        DecodeError::NoGuid => format!(
+            "{kind} without an objectGUID (export it: ldapsearch … objectGUID, or ldifde -l objectGUID,…)"
         ),
+        DecodeError::GuidLength(n) => {
+            format!("objectGUID must be 16 bytes (base64 after \"objectGUID::\"), found {n} bytes")
+        }
         e => e.to_string(),
     };
     (line, message)

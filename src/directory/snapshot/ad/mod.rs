@@ -40,8 +40,8 @@ use std::time::SystemTime;
 
 use super::{SnapshotError, SnapshotFile};
 use crate::directory::dn::domain_of;
-use crate::directory::ldif::{Entry, LdifError, LdifFile};
-use crate::directory::model::{AdUser, Guid};
+use crate::directory::ldif::{Entry, LdifError, LdifFile, Requesting};
+use crate::directory::model::{AdUser, Guid, ObjectKind};
 use crate::directory::schema;
 use crate::directory::{
     AdCreate, AdMod, AdQuery, AdTakenRead, AdUserRead, AdUserWrite, DirectoryError, Dn, Flush,
@@ -49,7 +49,8 @@ use crate::directory::{
 };
 use crate::names::{AttrName, fold};
 use entries::{
-    MAX_USN, check_complete, entry_guid, highest_usn, is_tombstone, is_user, to_user, typed_user,
+    MAX_USN, check_complete, entry_guid, highest_usn, is_kind, is_tombstone, is_user, to_contact,
+    to_group, to_user, typed_user,
 };
 use index::Index;
 use time::generalized_time;
@@ -124,7 +125,7 @@ impl AdSnapshot {
         if carried.is_empty() {
             return Vec::new();
         }
-        let headers = self.ldif.requesting();
+        let headers = self.headers_covering(is_user);
         let requested = |name: &str| {
             !headers.is_empty()
                 && headers.iter().all(|h| {
@@ -150,6 +151,37 @@ impl AdSnapshot {
             }
         }
         missing
+    }
+
+    /// The ldapsearch `# requesting:` headers of the searches that returned the entries
+    /// `pick` chooses. A file of several concatenated searches (users, then groups, as
+    /// `idsync snapshot` writes it) has one header per search, each followed by its entries;
+    /// an attribute the groups' search did not ask for says nothing about users. With at most
+    /// one header, or none covering a picked entry, every header counts.
+    fn headers_covering(&self, pick: impl Fn(&Entry) -> bool) -> Vec<&Requesting> {
+        let headers = self.ldif.requesting();
+        if headers.len() <= 1 {
+            return headers.iter().collect();
+        }
+        let mut used = vec![false; headers.len()];
+        for entry in self.ldif.entries() {
+            if entry.line() == 0 || !pick(entry) {
+                continue;
+            }
+            let k = headers.partition_point(|h| h.line < entry.line());
+            if k > 0 {
+                used[k - 1] = true;
+            }
+        }
+        if !used.contains(&true) {
+            return headers.iter().collect();
+        }
+        headers
+            .iter()
+            .zip(used)
+            .filter(|(_, used)| *used)
+            .map(|(h, _)| h)
+            .collect()
     }
 
     /// Why [`not_exported`](Self::not_exported) names what it names, for the plan's note.
@@ -214,6 +246,10 @@ impl AdSnapshot {
             }
             if is_user(entry) {
                 typed_user(entry, &dn).map_err(|(line, m)| self.entry_error(entry, line, m))?;
+            } else if is_kind(entry, ObjectKind::Group) {
+                to_group(entry, &dn).map_err(|(line, m)| self.entry_error(entry, line, m))?;
+            } else if is_kind(entry, ObjectKind::Contact) {
+                to_contact(entry, &dn).map_err(|(line, m)| self.entry_error(entry, line, m))?;
             }
             max_usn = max_usn.max(highest_usn(entry));
             lines.insert(dn.clone(), entry.line());
@@ -381,5 +417,7 @@ impl Flush for AdSnapshot {
     }
 }
 
+#[cfg(test)]
+mod group_tests;
 #[cfg(test)]
 mod tests;

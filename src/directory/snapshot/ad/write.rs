@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::AdSnapshot;
-use super::entries::{has_class, is_user, to_user};
+use super::entries::{has_class, is_user, to_group, to_user};
 use super::index::Index;
 use super::time::generalized_time;
 use crate::directory::dn::{dc_suffix, rebase};
@@ -16,12 +16,37 @@ use crate::directory::ldif::{Entry, ValueMatch};
 use crate::directory::model::{AdUser, Guid, ObjectKind};
 use crate::directory::schema::{self, CONTAINER_CLASSES};
 use crate::directory::{AdCreate, AdMod, AdValue, DirectoryError, Dn};
-use crate::names::fold;
+use crate::names::{AttrName, fold};
 
 impl AdSnapshot {
     /// Creates a user as AD would (see the module documentation).
     pub fn create(&mut self, create: &AdCreate) -> Result<AdUser, DirectoryError> {
-        let dn = &create.dn;
+        let uac = create.user_account_control.to_string();
+        let (entry, dn) = self.new_entry(
+            ObjectKind::User,
+            &create.dn,
+            &create.attributes,
+            "Person",
+            |entry| entry.set_values("userAccountControl", [uac]),
+        )?;
+        let user =
+            to_user(&entry, &dn).map_err(|(_, m)| refused(&dn, "invalidAttributeSyntax", &m))?;
+        self.commit_new(entry, dn);
+        Ok(user)
+    }
+
+    /// A new entry of `kind` at `dn`, checked as AD checks an add, not yet stored: the
+    /// kind's classes, the RDN attribute, the given attributes, a random sAMAccountName when
+    /// none is given, then `more` (the kind's own), then what AD sets (times, USNs, `name`,
+    /// objectGUID, `objectCategory` of the schema class `category`).
+    pub(super) fn new_entry(
+        &mut self,
+        kind: ObjectKind,
+        dn: &Dn,
+        attributes: &[(AttrName, Vec<AdValue>)],
+        category: &str,
+        more: impl FnOnce(&mut Entry),
+    ) -> Result<(Entry, Dn), DirectoryError> {
         if self.index.by_dn.contains_key(dn) {
             return Err(refused(
                 dn,
@@ -30,7 +55,7 @@ impl AdSnapshot {
             ));
         }
         self.check_parent(dn)?;
-        for (name, _) in &create.attributes {
+        for (name, _) in attributes {
             if schema::is_system_owned(name.as_str()) {
                 return Err(system_owned(dn, name.as_str()));
             }
@@ -44,10 +69,7 @@ impl AdSnapshot {
         let usn = self.next_usn.to_string();
         let now = generalized_time(SystemTime::now());
         let mut entry = Entry::new(dn.as_str());
-        entry.set_values(
-            "objectClass",
-            ObjectKind::User.ad_create_classes().iter().copied(),
-        );
+        entry.set_values("objectClass", kind.ad_create_classes().iter().copied());
         let leaf = dn
             .rdns()
             .into_iter()
@@ -56,7 +78,7 @@ impl AdSnapshot {
         if let Some(ava) = &leaf {
             entry.set_values(&rdn_attr_name(&ava.attr), [ava.value.as_str()]);
         }
-        for (name, values) in &create.attributes {
+        for (name, values) in attributes {
             let name = name.as_str();
             if values.is_empty()
                 || schema::is_password(name)
@@ -72,10 +94,7 @@ impl AdSnapshot {
         if !entry.has("sAMAccountName") {
             entry.set_values("sAMAccountName", [random_sam_account_name()]);
         }
-        entry.set_values(
-            "userAccountControl",
-            [create.user_account_control.to_string()],
-        );
+        more(&mut entry);
         entry.set_values("whenCreated", [now.as_str()]);
         entry.set_values("whenChanged", [now.as_str()]);
         entry.set_values("uSNCreated", [usn.as_str()]);
@@ -87,17 +106,19 @@ impl AdSnapshot {
         if let Some(domain) = dc_suffix(dn) {
             entry.set_values(
                 "objectCategory",
-                [format!("CN=Person,CN=Schema,CN=Configuration,{domain}")],
+                [format!("CN={category},CN=Schema,CN=Configuration,{domain}")],
             );
         }
         self.check_entry(dn, &entry, None)?;
-        let user =
-            to_user(&entry, dn).map_err(|(_, m)| refused(dn, "invalidAttributeSyntax", &m))?;
+        Ok((entry, dn.clone()))
+    }
+
+    /// Stores an entry [`AdSnapshot::new_entry`] made (and its USN).
+    pub(super) fn commit_new(&mut self, entry: Entry, dn: Dn) {
         self.take_usn();
-        self.index.push(&entry, dn.clone());
+        self.index.push(&entry, dn);
         self.ldif.push_entry(entry);
         self.dirty = true;
-        Ok(user)
     }
 
     /// Applies the modifications in order, all or nothing, as one LDAP modify.
@@ -125,11 +146,15 @@ impl AdSnapshot {
                     &format!("attribute {name} names the object: change it with a move (rename)"),
                 ));
             }
-            apply_mod(&mut entry, dn, m)?;
+            if !self.apply_member_mod(&mut entry, dn, m)? {
+                apply_mod(&mut entry, dn, m)?;
+            }
         }
         self.check_entry(dn, &entry, Some(index))?;
         if is_user(&entry) {
             to_user(&entry, dn).map_err(|(_, m)| refused(dn, "invalidAttributeSyntax", &m))?;
+        } else if has_class(&entry, &[ObjectKind::Group.ad_class()]) {
+            to_group(&entry, dn).map_err(|(_, m)| refused(dn, "invalidAttributeSyntax", &m))?;
         }
         self.reserve_usns(dn, 1)?;
         self.touch(&mut entry);
@@ -215,7 +240,7 @@ impl AdSnapshot {
 
     /// The parent must be in the file, unless the export simply did not include it: it lies
     /// inside the exported domain and below no container the export holds.
-    fn check_parent(&self, dn: &Dn) -> Result<(), DirectoryError> {
+    pub(super) fn check_parent(&self, dn: &Dn) -> Result<(), DirectoryError> {
         let Some(parent) = dn.parent().filter(|p| !p.is_root()) else {
             return Err(refused(
                 dn,

@@ -14,8 +14,8 @@ use super::verify::Checked;
 use crate::desired::SourceAnchor;
 use crate::directory::model::{ObjectKind, UAC_ACCOUNTDISABLE};
 use crate::directory::{
-    AdCreate, AdMod, AdRead, AdUser, AdValue, AdWrite, CloudUser, DirectoryError, Dn, EntraOp,
-    EntraRead, EntraWrite, Guid, Secret, TakenQuery,
+    AdCreate, AdGroup, AdMod, AdRead, AdUser, AdValue, AdWrite, CloudUser, DirectoryError, Dn,
+    EntraOp, EntraRead, EntraWrite, Guid, Secret, TakenQuery,
 };
 use crate::engine::anchor::immutable_id;
 use crate::names::AttrName;
@@ -65,17 +65,25 @@ impl ApplyReport {
     }
 }
 
-/// The order of DESIGN.md: AD creates, then what reads their anchors back.
+/// The order of DESIGN.md: AD creates, then what reads their anchors back; groups after the
+/// users they may name as members, and before the users they may lose are deleted.
 fn phase(a: &Action) -> u8 {
-    match (a.action, a.directory) {
-        (ActionKind::Create, Side::Ad) => 0,
-        (ActionKind::Create, Side::Entra) => 1,
-        (ActionKind::Link, _) => 2,
-        (ActionKind::Update, _) => 3,
-        (ActionKind::Move, _) => 4,
-        (ActionKind::Disable | ActionKind::Delete, _) => 5,
+    match (a.kind, a.action, a.directory) {
+        (ObjectKind::User, ActionKind::Create, Side::Ad) => 0,
+        (ObjectKind::User, ActionKind::Create, Side::Entra) => 1,
+        (ObjectKind::User, ActionKind::Link, _) => 2,
+        (ObjectKind::User, ActionKind::Update, _) => 3,
+        (ObjectKind::User, ActionKind::Move, _) => 4,
+        (_, ActionKind::Create, Side::Ad) => 5,
+        (_, ActionKind::Create, Side::Entra) => 6,
+        (_, ActionKind::Link | ActionKind::Update | ActionKind::Move, _) => 7,
+        (ObjectKind::User, ActionKind::Disable | ActionKind::Delete, _) => 8,
+        (_, ActionKind::Disable | ActionKind::Delete, _) => 9,
     }
 }
+
+/// The last phase.
+const PHASES: u8 = 9;
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -88,6 +96,12 @@ struct Executor<'p, A, E> {
     index: HashMap<ActionId, usize>,
     /// AD users created by create actions, by action id.
     created_ad: HashMap<ActionId, AdUser>,
+    /// AD groups created by create actions, by action id.
+    created_ad_groups: HashMap<ActionId, AdGroup>,
+    /// Object ids of the cloud users and groups created by create actions, by action id.
+    created_cloud: HashMap<ActionId, String>,
+    /// Fingerprints of cloud groups after our own writes.
+    own_group_fingerprint: HashMap<String, String>,
     /// uSNChanged seen after our own writes, so a second action on one object is not stale.
     own_usn: HashMap<Guid, Option<u64>>,
     /// Fingerprints after our own writes to cloud users.
@@ -154,20 +168,23 @@ where
             .map(|(i, a)| (a.id, i))
             .collect(),
         created_ad: HashMap::new(),
+        created_ad_groups: HashMap::new(),
+        created_cloud: HashMap::new(),
+        own_group_fingerprint: HashMap::new(),
         own_usn: HashMap::new(),
         own_fingerprint: HashMap::new(),
         ad_down: None,
         entra_down: None,
     };
-    // Only users have write capabilities (`AdUserWrite`, `EntraUserWrite`): an action of any
-    // other kind (a plan from a later idsync) fails here rather than being sent as a user.
+    // Users and groups have write capabilities; an action of any other kind (a plan from a
+    // later idsync) fails here rather than being sent as something else.
     for (i, a) in plan.actions.iter().enumerate() {
-        if a.kind != ObjectKind::User && x.status[i].is_none() {
+        if a.kind == ObjectKind::Contact && x.status[i].is_none() {
             let msg = format!("this idsync cannot write {} objects", a.kind);
             x.set(i, Status::Failed, Some(msg));
         }
     }
-    for p in 0..=5 {
+    for p in 0..=PHASES {
         let ids: Vec<usize> = (0..plan.actions.len())
             .filter(|&i| phase(&plan.actions[i]) == p)
             .collect();
@@ -182,15 +199,24 @@ where
             .into_iter()
             .filter(|&i| x.status[i].is_none())
             .collect();
-        if p == 0 {
+        if p == 0 || p == 5 {
             x.check_ad_names_free(&ad_ids).await;
         }
+        let groups = p >= 5 && p != 8;
         for i in ad_ids.iter().copied() {
             if x.status[i].is_none() {
-                x.run_ad(i).await;
+                if groups {
+                    x.run_ad_group(i).await;
+                } else {
+                    x.run_ad(i).await;
+                }
             }
         }
-        x.run_entra(&entra_ids).await;
+        if groups {
+            x.run_entra_groups(&entra_ids).await;
+        } else {
+            x.run_entra(&entra_ids).await;
+        }
         x.flush(&ad_ids, &entra_ids).await;
     }
     ApplyReport {
@@ -466,7 +492,13 @@ where
         let mut touched: Vec<String> = Vec::new();
         for (i, result) in op_actions.into_iter().zip(results) {
             match result {
-                Ok(_) => {
+                Ok(created) => {
+                    if let Some(u) = created
+                        && self.plan.actions[i].action == ActionKind::Create
+                    {
+                        self.created_cloud
+                            .insert(self.plan.actions[i].id, u.id().to_owned());
+                    }
                     if let Some(id) = &self.plan.actions[i].object {
                         touched.push(id.to_string());
                     }
@@ -691,6 +723,8 @@ fn ad_mods(
     Ok(mods)
 }
 
+mod groups;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -709,7 +743,7 @@ mod tests {
             id: id.parse().unwrap(),
             action: ActionKind::Create,
             directory,
-            kind: ObjectKind::Group,
+            kind: ObjectKind::Contact,
             identity: "sales".into(),
             target: Text::from(target),
             object: None,
@@ -730,7 +764,7 @@ mod tests {
             assert_eq!(o.status, Status::Failed, "{o:?}");
             assert_eq!(
                 o.message.as_deref(),
-                Some("this idsync cannot write group objects")
+                Some("this idsync cannot write contact objects")
             );
         }
         assert_eq!(std::fs::read_to_string(&ldif).unwrap(), "");
