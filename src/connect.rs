@@ -423,6 +423,18 @@ impl EntraGroupRead for EntraDirectory {
             EntraDirectory::Graph(g) => g.read_contacts().await,
         }
     }
+    fn groups_unread(&mut self) -> Option<String> {
+        match self {
+            EntraDirectory::Snapshot(s) => EntraGroupRead::groups_unread(s),
+            EntraDirectory::Graph(g) => g.groups_unread(),
+        }
+    }
+    fn contacts_unread(&mut self) -> Option<String> {
+        match self {
+            EntraDirectory::Snapshot(s) => EntraGroupRead::contacts_unread(s),
+            EntraDirectory::Graph(g) => g.contacts_unread(),
+        }
+    }
 }
 
 impl EntraGroupWrite for EntraDirectory {

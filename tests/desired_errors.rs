@@ -309,14 +309,14 @@ fn malformed_group_keys() {
     let err = validate(&[(
         "a.yaml",
         &with_groups(
-            "  - name: a\n    ad: { dn: \"OU=x,,DC=y\" }\n  - name: b\n    ad: { object_guid: nope }\n  - name: c\n    entra: { mail: not-mail }\n  - name: d\n    entra: { id: \"12\" }\n  - name: e\n    ad: { sam_account_name: e, dn: \"CN=e,DC=x\" }\n",
+            "  - name: a\n    ad: { dn: \"OU=x,,DC=y\" }\n  - name: b\n    ad: { object_guid: nope }\n  - name: c\n    entra: { mail: not-mail }\n  - name: d\n    entra: { id: \"\" }\n  - name: e\n    ad: { sam_account_name: e, dn: \"CN=e,DC=x\" }\n",
         ),
     )]);
     for expected in [
         "./a.yaml:10:15: groups[].ad.dn:",
         "./a.yaml:12:24: groups[].ad.object_guid `nope` is not a GUID",
         "./a.yaml:14:20: groups[].entra.mail `not-mail` is not an SMTP address",
-        "./a.yaml:16:18: groups[].entra.id `12` is not an object id",
+        "./a.yaml:16:18: groups[].entra.id must not be empty",
         "./a.yaml:18:9: groups[].ad: give exactly one of `sam_account_name`, `dn`, `object_guid` (got `sam_account_name`, `dn`)",
     ] {
         assert!(err.contains(expected), "{expected}\n{err}");

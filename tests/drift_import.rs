@@ -351,3 +351,47 @@ fn import_never_overwrites_a_file() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("never overwrites"));
 }
+
+#[test]
+fn import_writes_the_groups_read_and_the_file_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_example(dir.path());
+    // A cloud-first group of the example's users, as Graph answers
+    // `GET /v1.0/groups?$expand=members($select=id)`.
+    std::fs::write(
+        dir.path().join("examples/contoso/entra/groups.json"),
+        r#"{"value": [
+  {"id": "9a0b0001-1c2d-4e3f-8a9b-000000000001", "displayName": "Sales team", "mailEnabled": false,
+   "securityEnabled": true, "groupTypes": [],
+   "members": [{"id": "e1d20001-7a6b-4c5d-8e9f-000000000001"}, {"id": "e1d2000b-7a6b-4c5d-8e9f-00000000000b"}]}
+]}"#,
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "import",
+            "--from",
+            "entra",
+            "--out",
+            "desired-state/imported.yaml",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = std::fs::read_to_string(dir.path().join("desired-state/imported.yaml")).unwrap();
+    // Members named as the desired state names them: its identity names.
+    assert!(
+        yaml.contains("  - name: \"Sales team\"\n    entra: { id: \"9a0b0001-1c2d-4e3f-8a9b-000000000001\" }    # Sales team\n    type: security\n    members:\n      - \"adam.anderson\"\n      - \"alva.wood\"\n"),
+        "{yaml}"
+    );
+    let validate = run(dir.path(), &["validate"]);
+    assert!(
+        validate.status.success(),
+        "{}\n{yaml}",
+        String::from_utf8_lossy(&validate.stderr)
+    );
+}

@@ -292,7 +292,9 @@ fn a_rerun_replaces_the_snapshot_whole_and_a_failed_one_leaves_it_untouched() {
         files,
         [
             "ad.ldif",
+            "entra/contacts.json",
             "entra/domains.json",
+            "entra/groups.json",
             "entra/onPremisesSynchronization.json",
             "entra/roleAssignments.json",
             "entra/roleDefinitions.json",
@@ -402,6 +404,54 @@ fn a_re_export_of_snapshot_files_plans_the_same() {
         assert!(after[key] == *value, "`{key}` differs");
     }
     assert_eq!(after, before);
+}
+
+/// A snapshot folder re-exported: its groups (members included) and contacts are written as
+/// read; a kind the source folder lacks is left out with a warning, never written as "none".
+#[test]
+fn an_entra_re_export_carries_groups_and_contacts_it_knows() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("desired")).unwrap();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(
+        root.join("desired/idsync.yaml"),
+        "version: 1\nscope:\n  ous: [\"OU=Staff,DC=example,DC=com\"]\ndirectories:\n  entra: { snapshot: ../src }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("src/users.json"),
+        r#"{"value": [{"id": "u1", "userPrincipalName": "ann@example.com"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("src/groups.json"),
+        r#"{"value": [{"id": "g1", "displayName": "Sales", "mailEnabled": false, "securityEnabled": true, "members": [{"id": "u1"}]}]}"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_idsync"))
+        .current_dir(root)
+        .args([
+            "snapshot", "--from", "entra", "--dir", "desired", "--out", "out",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: contacts.json not written: the snapshot folder")
+            && stderr.contains("has no contacts.json"),
+        "{stderr}"
+    );
+    let files: Vec<String> = tree(&root.join("out"))
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(files, ["groups.json", "users.json"]);
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(root.join("out/groups.json")).unwrap()).unwrap();
+    assert_eq!(doc["value"][0]["id"], "g1");
+    assert_eq!(doc["value"][0]["members"], json!([{"id": "u1"}]));
 }
 
 /// The tenant data of an Entra export (no AD needed): each part the app may read is written as
@@ -515,7 +565,9 @@ fn an_entra_export_writes_the_tenant_data_it_may_read() {
     assert_eq!(
         files,
         [
+            "contacts.json",
             "domains.json",
+            "groups.json",
             "onPremisesSynchronization.json",
             "users.json"
         ]

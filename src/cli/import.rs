@@ -1,13 +1,14 @@
-//! `idsync import`: write `identities:` YAML for what is joined today.
+//! `idsync import`: write `identities:` YAML for what is joined today, and `groups:` for the
+//! groups read.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::ValueEnum;
-use idsync::connect::{open_ad, open_entra, read_both};
+use idsync::connect::{open_ad, open_entra, read_with_tenant};
 use idsync::files::write::{Existing, write};
-use idsync::import::identities_yaml;
+use idsync::import::{GroupsInput, groups_yaml, identities_yaml};
 use idsync::plan::Side;
 
 use super::{Global, runtime, validate};
@@ -35,18 +36,25 @@ pub fn run(global: &Global, args: &ImportArgs) -> anyhow::Result<ExitCode> {
         bail!("{} exists; import never overwrites a file", path.display());
     }
     let rt = runtime()?;
-    let (ad, cloud) = rt.block_on(async {
+    let read = rt.block_on(async {
         let overrides = global.overrides();
         let mut ad = open_ad(&desired, &overrides).await?;
         let mut entra = open_entra(&desired, &overrides).await?;
         super::progress::attach(global, &mut ad, &mut entra);
-        Ok::<_, anyhow::Error>(read_both(&desired, &mut ad, &mut entra).await?)
+        Ok::<_, anyhow::Error>(read_with_tenant(&desired, &mut ad, &mut entra).await?)
     })?;
     let side = match args.from {
         From::Ad => Side::Ad,
         From::Entra => Side::Entra,
     };
-    let yaml = identities_yaml(&desired, &ad, &cloud, side);
+    let mut yaml = identities_yaml(&desired, &read.ad, &read.cloud, side);
+    let groups = GroupsInput {
+        ad: &read.groups.ad,
+        cloud: &read.groups.cloud,
+        ad_contacts: &read.groups.ad_contacts,
+        cloud_contacts: &read.groups.cloud_contacts,
+    };
+    yaml.push_str(&groups_yaml(&desired, &read.ad, &read.cloud, &groups, side));
     match &args.out {
         Some(path) => {
             write(path, yaml.as_bytes(), Existing::Keep)?;

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::ValueEnum;
 use idsync::connect::{EntraDirectory, ad_query, graph_select, open_ad, open_entra};
 use idsync::directory::snapshot::export::{self, AdExport, EntraExport, Shape};
-use idsync::directory::{AdGroupRead, AdUserRead, EntraUserRead};
+use idsync::directory::{AdGroupRead, AdUserRead, EntraGroupRead, EntraUserRead};
 
 use super::{Global, output, progress, runtime, validate};
 
@@ -65,12 +65,24 @@ pub fn run(global: &Global, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
         }
         Source::Entra => {
             let select = graph_select(&desired);
-            let (users, tenant, graph_url) = rt.block_on(async {
+            let read = rt.block_on(async {
                 let mut entra = open_entra(&desired, &overrides).await?;
                 entra.set_progress(progress::sink(global));
                 output::info(global, &format!("reading {}", entra.describe()));
                 let users = entra.read_users(&select).await?;
                 let tenant = entra.read_tenant_docs().await?;
+                // A kind the source does not know (a snapshot folder without its file) is left
+                // out, not written as "none".
+                let groups = entra.read_groups().await?;
+                let groups = match entra.groups_unread() {
+                    None => Ok(groups),
+                    Some(why) => Err(why),
+                };
+                let contacts = entra.read_contacts().await?;
+                let contacts = match entra.contacts_unread() {
+                    None => Ok(contacts),
+                    Some(why) => Err(why),
+                };
                 // Checked before anything is written: a snapshot is only what a plan reads.
                 tenant.tenant().map_err(|(source, e)| {
                     anyhow::anyhow!(
@@ -84,13 +96,16 @@ pub fn run(global: &Global, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
                     EntraDirectory::Graph(g) => g.graph_url().to_owned(),
                     EntraDirectory::Snapshot(_) => export::GRAPH_URL.to_owned(),
                 };
-                Ok::<_, anyhow::Error>((users, tenant, graph_url))
+                Ok::<_, anyhow::Error>((users, tenant, graph_url, groups, contacts))
             })?;
+            let (users, tenant, graph_url, groups, contacts) = read;
             EntraExport {
                 graph_url: &graph_url,
                 select: &select,
                 users: &users,
                 tenant: &tenant,
+                groups: groups.as_deref().ok(),
+                contacts: contacts.as_deref().ok(),
             }
             .write(&args.out)
             .context("writing the Entra snapshot")?;
@@ -104,6 +119,14 @@ pub fn run(global: &Global, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
                         s.warning("warning:"),
                         source.file
                     );
+                }
+            }
+            for (file, why) in [
+                (export::GROUPS_FILE, groups.as_ref().err()),
+                (export::CONTACTS_FILE, contacts.as_ref().err()),
+            ] {
+                if let Some(why) = why {
+                    eprintln!("{} {file} not written: {why}", s.warning("warning:"));
                 }
             }
             (users.len(), "cloud users")

@@ -312,6 +312,16 @@ pub trait EntraGroupRead {
     async fn read_groups(&mut self) -> Result<Vec<CloudGroup>, DirectoryError>;
     /// Every organizational contact (`/contacts`, [`model::CONTACT_PROPERTIES`]).
     async fn read_contacts(&mut self) -> Result<Vec<CloudContact>, DirectoryError>;
+    /// Why the groups [`EntraGroupRead::read_groups`] returns are not known to be all of them
+    /// (a snapshot folder without `groups.json`, a plain users file): "none known", not "none".
+    /// `None` for a complete read. Plans must not remove or delete anything on an unread side.
+    fn groups_unread(&mut self) -> Option<String> {
+        None
+    }
+    /// As [`EntraGroupRead::groups_unread`], for contacts.
+    fn contacts_unread(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// One write to Entra ID, as Graph takes it. Its kind is the writing method's

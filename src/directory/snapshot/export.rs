@@ -7,7 +7,9 @@
 //!   attributes the read selected, so a reader knows what an absent attribute means.
 //! - Entra: a snapshot folder whose files each hold what Graph answers one request:
 //!   `users.json` (`GET /v1.0/users?$select=…`: `{"value":[…]}`, every selected property present,
-//!   `null` where it has no value), and the tenant data answers that were read
+//!   `null` where it has no value), `groups.json` (`GET /v1.0/groups`, each group with every
+//!   member as `$expand=members($select=id)` writes them) and `contacts.json`
+//!   (`GET /v1.0/contacts`) when they were read, and the tenant data answers that were read
 //!   (`onPremisesSynchronization.json`, `domains.json`, `roleAssignments.json`,
 //!   `roleDefinitions.json`, see [`crate::directory::tenant_docs`]).
 //!
@@ -28,14 +30,22 @@ use serde_json::Value;
 
 use crate::directory::ldap::attribute_list;
 use crate::directory::ldif::encode_line;
-use crate::directory::model::{ObjectKind, Part, sid_from_string};
+use crate::directory::model::{
+    CONTACT_PROPERTIES, GROUP_PROPERTIES, ObjectKind, Part, sid_from_string,
+};
 use crate::directory::schema;
 use crate::directory::tenant_docs::{Source, TenantDocs};
-use crate::directory::{AdContact, AdGroup, AdQuery, AdUser, CloudUser, Filter};
+use crate::directory::{
+    AdContact, AdGroup, AdQuery, AdUser, CloudContact, CloudGroup, CloudUser, Filter,
+};
 use crate::names::AttrName;
 
 /// The users of an Entra snapshot folder.
 pub const USERS_FILE: &str = "users.json";
+/// The groups of an Entra snapshot folder, each with its `members`.
+pub const GROUPS_FILE: &str = "groups.json";
+/// The organizational contacts of an Entra snapshot folder.
+pub const CONTACTS_FILE: &str = "contacts.json";
 
 /// Graph's public endpoint, for `@odata.context` when the users did not come from Graph.
 pub const GRAPH_URL: &str = "https://graph.microsoft.com";
@@ -391,6 +401,11 @@ pub struct EntraExport<'a> {
     /// The tenant data answers; each part that was read becomes its file, an unknown one
     /// (403, or not in the source snapshot) is left out.
     pub tenant: &'a TenantDocs,
+    /// The groups read, members included; `None` when the source did not know them (a source
+    /// snapshot without `groups.json`): the file is left out, never written empty.
+    pub groups: Option<&'a [CloudGroup]>,
+    /// The contacts read; `None` as for `groups`.
+    pub contacts: Option<&'a [CloudContact]>,
 }
 
 /// Writes one file of a snapshot folder.
@@ -401,6 +416,24 @@ impl EntraExport<'_> {
     pub fn files(&self) -> Vec<(&'static str, Render<'_>)> {
         let mut files: Vec<(&'static str, Render<'_>)> =
             vec![(USERS_FILE, Box::new(|out| self.write_users(out)))];
+        if let Some(groups) = self.groups {
+            files.push((
+                GROUPS_FILE,
+                Box::new(move |out| {
+                    let context = format!("groups({},members(id))", GROUP_PROPERTIES.join(","));
+                    self.write_objects(out, &context, groups, CloudGroup::to_graph)
+                }),
+            ));
+        }
+        if let Some(contacts) = self.contacts {
+            files.push((
+                CONTACTS_FILE,
+                Box::new(move |out| {
+                    let context = format!("contacts({})", CONTACT_PROPERTIES.join(","));
+                    self.write_objects(out, &context, contacts, CloudContact::to_graph)
+                }),
+            ));
+        }
         for (source, part) in self.tenant.parts() {
             if let Part::Read(items) = part {
                 files.push((
@@ -428,6 +461,49 @@ impl EntraExport<'_> {
             ),
             "value": items,
         });
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        out.write_all(b"\n")
+    }
+
+    /// `{"@odata.context": …, "value": [ … ]}` of objects as Graph gives them, pretty-printed
+    /// as the snapshot rewrites them, one object at a time (a group of 100,000 members is one
+    /// object, not a copy of the file).
+    fn write_objects<T>(
+        &self,
+        out: &mut dyn Write,
+        context: &str,
+        items: &[T],
+        graph: fn(&T) -> serde_json::Map<String, Value>,
+    ) -> io::Result<()> {
+        struct Items<'i, T>(&'i [T], fn(&T) -> serde_json::Map<String, Value>);
+        impl<T> Serialize for Items<'_, T> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut seq = s.serialize_seq(Some(self.0.len()))?;
+                for item in self.0 {
+                    seq.serialize_element(&(self.1)(item))?;
+                }
+                seq.end()
+            }
+        }
+        struct Doc<'i, T> {
+            context: String,
+            items: Items<'i, T>,
+        }
+        impl<T> Serialize for Doc<'_, T> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut map = s.serialize_map(Some(2))?;
+                map.serialize_entry("@odata.context", &self.context)?;
+                map.serialize_entry("value", &self.items)?;
+                map.end()
+            }
+        }
+        let doc = Doc {
+            context: format!(
+                "{}/v1.0/$metadata#{context}",
+                self.graph_url.trim_end_matches('/')
+            ),
+            items: Items(items, graph),
+        };
         serde_json::to_writer_pretty(&mut *out, &doc)?;
         out.write_all(b"\n")
     }
@@ -895,6 +971,8 @@ mod tests {
             select: &select,
             users: &users,
             tenant: &Default::default(),
+            groups: None,
+            contacts: None,
         };
         let mut bytes = Vec::new();
         export.write_users(&mut bytes).unwrap();
@@ -953,6 +1031,8 @@ mod tests {
             select: &[],
             users: &users,
             tenant: &tenant,
+            groups: None,
+            contacts: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("tenant");
@@ -985,6 +1065,73 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn groups_and_contacts_are_written_as_graph_answers_and_read_back() {
+        use crate::directory::EntraGroupRead;
+        let users = cloud_users();
+        let group = |v: Value| CloudGroup::from_graph(v.as_object().unwrap()).unwrap();
+        let groups = vec![
+            group(
+                json!({"id": "g1", "displayName": "Sales", "mailEnabled": false,
+                "securityEnabled": true, "members": [{"id": users[0].id()}, {"id": "g2"}]}),
+            ),
+            group(json!({"id": "g2", "displayName": "Nested", "members": []})),
+            // Members not read stay unknown: no `members` key is written for it.
+            group(json!({"id": "g3", "displayName": "Unread"})),
+        ];
+        let contacts = vec![
+            CloudContact::from_graph(
+                json!({"id": "c1", "displayName": "Partner", "mail": "p@partner.example"})
+                    .as_object()
+                    .unwrap(),
+            )
+            .unwrap(),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("tenant");
+        EntraExport {
+            graph_url: GRAPH_URL,
+            select: &[],
+            users: &users,
+            tenant: &Default::default(),
+            groups: Some(&groups),
+            contacts: Some(&contacts),
+        }
+        .write(&target)
+        .unwrap();
+        let doc: Value =
+            serde_json::from_slice(&std::fs::read(target.join(GROUPS_FILE)).unwrap()).unwrap();
+        assert_eq!(
+            doc["@odata.context"],
+            format!(
+                "{GRAPH_URL}/v1.0/$metadata#groups({},members(id))",
+                GROUP_PROPERTIES.join(",")
+            )
+        );
+        assert_eq!(
+            doc["value"][0]["members"],
+            json!([{"id": users[0].id()}, {"id": "g2"}])
+        );
+        assert!(doc["value"][2].get("members").is_none());
+        let mut snap = EntraSnapshot::open(&target).unwrap();
+        assert_eq!(snap.read_groups().await.unwrap(), groups);
+        assert_eq!(snap.read_contacts().await.unwrap(), contacts);
+        assert_eq!(snap.groups_unread(), None);
+
+        // Kinds the source did not know are left out, never written as "none".
+        EntraExport {
+            graph_url: GRAPH_URL,
+            select: &[],
+            users: &users,
+            tenant: &Default::default(),
+            groups: None,
+            contacts: None,
+        }
+        .write(&target)
+        .unwrap();
+        assert!(!target.join(GROUPS_FILE).exists() && !target.join(CONTACTS_FILE).exists());
+    }
+
     #[test]
     fn a_rewritten_folder_is_replaced_whole_and_leftovers_are_cleaned() {
         let users = cloud_users();
@@ -994,6 +1141,8 @@ mod tests {
             select: &select,
             users: &users,
             tenant: &Default::default(),
+            groups: None,
+            contacts: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("tenant");
@@ -1041,6 +1190,8 @@ mod tests {
             select: &[],
             users: &users,
             tenant: &Default::default(),
+            groups: None,
+            contacts: None,
         };
         let err = export.write(&file).unwrap_err().to_string();
         assert!(err.contains("is not a folder"), "{err}");

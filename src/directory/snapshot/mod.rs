@@ -83,6 +83,9 @@ impl SnapshotError {
 struct SnapshotFile {
     path: PathBuf,
     digest: [u8; 32],
+    /// The file did not exist when read (a snapshot folder without `groups.json`): the first
+    /// write creates it, unless someone else did meanwhile.
+    absent: bool,
 }
 
 impl SnapshotFile {
@@ -93,8 +96,46 @@ impl SnapshotFile {
         let file = SnapshotFile {
             path: path.to_owned(),
             digest: digest(&bytes),
+            absent: false,
         };
         Ok((file, bytes))
+    }
+
+    /// A file of a snapshot folder that does not exist yet.
+    fn absent(path: &Path) -> Self {
+        SnapshotFile {
+            path: path.to_owned(),
+            digest: digest(b""),
+            absent: true,
+        }
+    }
+
+    /// Refuses when the file changed on disk since it was read (or, for an absent one, when
+    /// it has appeared): checked before any file of a folder is written, and again per file.
+    fn unchanged(&self) -> Result<(), SnapshotError> {
+        let current = crate::files::read::read_regular_file(
+            &self.path,
+            crate::files::read::SNAPSHOT_FILE_LIMIT,
+        )
+        .map_err(crate::files::read::ReadError::into_io_error);
+        let refused = |message: &str| SnapshotError::WriteRefused {
+            path: self.path.clone(),
+            message: message.into(),
+        };
+        match current {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && self.absent => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(refused("the file was removed since it was read"))
+            }
+            Err(e) => Err(SnapshotError::io(&self.path, "re-read before writing", e)),
+            Ok(_) if self.absent => Err(refused(
+                "the file was created by someone else since the folder was read; run again to work from the current file",
+            )),
+            Ok(current) if digest(&current) != self.digest => Err(refused(
+                "the file changed on disk since it was read; run again to work from the current file",
+            )),
+            Ok(_) => Ok(()),
+        }
     }
 
     /// Atomically replaces the file with `bytes`, unless it changed on disk since it was read.
@@ -107,29 +148,10 @@ impl SnapshotFile {
         bytes: &[u8],
         fault: &mut dyn FnMut(Stage) -> io::Result<()>,
     ) -> Result<(), SnapshotError> {
-        let current = crate::files::read::read_regular_file(
-            &self.path,
-            crate::files::read::SNAPSHOT_FILE_LIMIT,
-        )
-        .map_err(crate::files::read::ReadError::into_io_error)
-        .map_err(|e| {
-            if e.kind() == io::ErrorKind::NotFound {
-                SnapshotError::WriteRefused {
-                    path: self.path.clone(),
-                    message: "the file was removed since it was read".into(),
-                }
-            } else {
-                SnapshotError::io(&self.path, "re-read before writing", e)
-            }
-        })?;
-        if digest(&current) != self.digest {
-            return Err(SnapshotError::WriteRefused {
-                path: self.path.clone(),
-                message: "the file changed on disk since it was read; run again to work from the current file".into(),
-            });
-        }
+        self.unchanged()?;
         write_atomically(&self.path, bytes, fault)?;
         self.digest = digest(bytes);
+        self.absent = false;
         Ok(())
     }
 }

@@ -98,10 +98,65 @@ pub(super) struct Export {
     pub spans: Vec<Range<usize>>,
 }
 
-const SHAPE_HELP: &str = "expected a Graph users answer: {\"value\": [ … ]} or a bare array of users (Graph JSON, `Get-MgUser | ConvertTo-Json`, or `az ad user list`)";
+/// What an export holds: users (`users.json`, or a plain users file), groups (`groups.json`)
+/// or contacts (`contacts.json`). They read alike; each kind has its own property table.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Kind {
+    /// `user`, for messages (`user #3: …`).
+    pub noun: &'static str,
+    /// `users`: Graph's collection.
+    pub collection: &'static str,
+    /// The PowerShell cmdlet that lists them (for messages).
+    pub cmdlet: &'static str,
+    /// The property a lone PowerShell object has besides `Id`.
+    lone_key: &'static str,
+    table: properties::Table,
+}
 
-/// Reads an export's bytes.
+pub(super) const USERS: Kind = Kind {
+    noun: "user",
+    collection: "users",
+    cmdlet: "Get-MgUser",
+    lone_key: "UserPrincipalName",
+    table: properties::Table::User,
+};
+
+pub(super) const GROUPS: Kind = Kind {
+    noun: "group",
+    collection: "groups",
+    cmdlet: "Get-MgGroup",
+    lone_key: "DisplayName",
+    table: properties::Table::Group,
+};
+
+pub(super) const CONTACTS: Kind = Kind {
+    noun: "contact",
+    collection: "contacts",
+    cmdlet: "Get-MgContact",
+    lone_key: "DisplayName",
+    table: properties::Table::Contact,
+};
+
+impl Kind {
+    fn shape_help(self) -> String {
+        if self.collection == "users" {
+            return "expected a Graph users answer: {\"value\": [ … ]} or a bare array of users (Graph JSON, `Get-MgUser | ConvertTo-Json`, or `az ad user list`)".into();
+        }
+        format!(
+            "expected a Graph {c} answer (GET /v1.0/{c}): {{\"value\": [ … ]}} or a bare array of {c} (Graph JSON, or `{} | ConvertTo-Json`)",
+            self.cmdlet,
+            c = self.collection
+        )
+    }
+}
+
+/// Reads a users export's bytes.
 pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
+    read_kind(path, bytes, USERS)
+}
+
+/// Reads an export of `kind` (the objects land in [`Export::users`] whatever their kind).
+pub(super) fn read_kind(path: &Path, bytes: &[u8], kind: Kind) -> Result<Export, SnapshotError> {
     let (text, encoding) = decode(path, bytes)?;
     let doc = parse(path, &text)?;
     let at = |offset: usize, message: String| {
@@ -135,7 +190,7 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
                     let delta = link(&top, "deltalink").is_some();
                     if let Some((key, next)) = link(&top, "nextlink") {
                         let offset = member(key).map_or(root, |m| m.key_span.start);
-                        return Err(at(offset, incomplete(next, &top)));
+                        return Err(at(offset, incomplete(next, &top, kind)));
                     }
                     let array = member("value").and_then(|m| layout::array(&text, m.value.start));
                     let spans = array
@@ -149,8 +204,8 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
                     };
                     (shape, items, array, spans)
                 }
-                Some(_) => return Err(at(root, SHAPE_HELP.into())),
-                None if looks_like_powershell_user(&top) => {
+                Some(_) => return Err(at(root, kind.shape_help())),
+                None if top.contains_key("Id") && top.contains_key(kind.lone_key) => {
                     // `ConvertTo-Json` writes a lone object, not an array, for one user.
                     let end = text
                         .trim_end_matches(|c: char| c.is_ascii_whitespace())
@@ -162,10 +217,10 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
                         std::iter::once(root..end).collect(),
                     )
                 }
-                None => return Err(at(root, SHAPE_HELP.into())),
+                None => return Err(at(root, kind.shape_help())),
             }
         }
-        _ => return Err(at(root, SHAPE_HELP.into())),
+        _ => return Err(at(root, kind.shape_help())),
     };
 
     let user_error = |index: usize, offset: Option<usize>, message: String| {
@@ -175,7 +230,7 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
             path: path.to_owned(),
             line,
             column,
-            message: format!("user #{}: {message}", index + 1),
+            message: format!("{} #{}: {message}", kind.noun, index + 1),
         }
     };
     let mut users: Vec<Option<Pending<'_>>> = Vec::with_capacity(items.len());
@@ -206,7 +261,7 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
                 "an @removed entry belongs to a Graph delta round, and this export has no @odata.deltaLink, so it is not a complete round; export the whole round (or `idsync snapshot --from entra`)".into(),
             ));
         }
-        let case = check_keys(&members, &mut spellings)
+        let case = check_keys(&members, &mut spellings, kind.table)
             .map_err(|(offset, m)| user_error(i, Some(offset), m))?;
         if let Some(case) = case {
             match style {
@@ -217,8 +272,9 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
                         i,
                         offset,
                         format!(
-                            "its property names are {} but user #{}'s are {}: one export, one tool",
+                            "its property names are {} but {} #{}'s are {}: one export, one tool",
                             case.describe(),
+                            kind.noun,
                             n + 1,
                             first.describe()
                         ),
@@ -263,7 +319,7 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
         .flatten()
         .map(|(i, user, members)| {
             if shape == ExportShape::PowerShell {
-                from_powershell(user, &members)
+                from_powershell(user, &members, kind.table)
                     .map(|u| (i, u))
                     .map_err(|(offset, m)| user_error(i, offset, m))
             } else {
@@ -317,21 +373,23 @@ pub(super) fn link<'m>(top: &'m Map<String, Value>, name: &str) -> Option<(&'m s
 }
 
 /// The message for an answer that has more pages.
-fn incomplete(next: &str, top: &Map<String, Value>) -> String {
+fn incomplete(next: &str, top: &Map<String, Value>, kind: Kind) -> String {
     let delta = next.to_ascii_lowercase().contains("/delta")
         || top
             .get("@odata.context")
             .and_then(Value::as_str)
             .is_some_and(|c| c.to_ascii_lowercase().contains("delta"));
+    let c = kind.collection;
     if delta {
-        "the export is incomplete: it is one page of a Graph delta round (@odata.nextLink, no @odata.deltaLink); a round is complete only on the page that carries @odata.deltaLink. Follow the pages, or use `idsync snapshot --from entra`; idsync never plans from part of a tenant (the missing users would look deleted)".into()
+        format!(
+            "the export is incomplete: it is one page of a Graph delta round (@odata.nextLink, no @odata.deltaLink); a round is complete only on the page that carries @odata.deltaLink. Follow the pages, or use `idsync snapshot --from entra`; idsync never plans from part of a tenant (the missing {c} would look deleted)"
+        )
     } else {
-        "the export is incomplete: it is only the first page of Graph's answer (@odata.nextLink is set; Graph pages at 100 users by default). Follow the pages (`Get-MgUser -All`), or use `idsync snapshot --from entra`; idsync never plans from part of a tenant (the missing users would look deleted)".into()
+        format!(
+            "the export is incomplete: it is only the first page of Graph's answer (@odata.nextLink is set; Graph pages at 100 {c} by default). Follow the pages (`{} -All`), or use `idsync snapshot --from entra`; idsync never plans from part of a tenant (the missing {c} would look deleted)",
+            kind.cmdlet
+        )
     }
-}
-
-fn looks_like_powershell_user(top: &Map<String, Value>) -> bool {
-    top.contains_key("Id") && top.contains_key("UserPrincipalName")
 }
 
 /// How an object spells the Graph properties it carries.
@@ -356,6 +414,7 @@ impl Case {
 fn check_keys(
     members: &[layout::Member],
     spellings: &mut HashMap<String, Spelling>,
+    table: properties::Table,
 ) -> Result<Option<Case>, (usize, String)> {
     let mut case: Option<(Case, &str)> = None;
     for (n, m) in members.iter().enumerate() {
@@ -376,7 +435,7 @@ fn check_keys(
         let spelling = match spellings.get(m.key.as_ref()) {
             Some(&s) => s,
             None => {
-                let s = properties::spelling(&m.key);
+                let s = properties::spelling_in(table, &m.key);
                 spellings.insert(m.key.clone().into_owned(), s);
                 s
             }
@@ -423,6 +482,7 @@ fn check_keys(
 fn from_powershell(
     user: Map<String, Value>,
     members: &[layout::Member],
+    table: properties::Table,
 ) -> Result<Map<String, Value>, (Option<usize>, String)> {
     let key_at = |key: &str| {
         members
@@ -440,8 +500,8 @@ fn from_powershell(
         if let Some(truncated) = truncated(&value) {
             return Err((key_at(&key), depth_message(&key, truncated)));
         }
-        if let Some(value) = sdk_value(value) {
-            out.insert(properties::camel(&key), value);
+        if let Some(value) = sdk_value(value, table) {
+            out.insert(properties::camel_in(table, &key), value);
         }
     }
     match additional {
@@ -475,7 +535,7 @@ fn from_powershell(
 
 /// A nested SDK value in Graph's form; `None` for null, and for an object with nothing but
 /// nulls (the SDK creates nested objects on demand, so an empty one says nothing).
-fn sdk_value(value: Value) -> Option<Value> {
+fn sdk_value(value: Value, table: properties::Table) -> Option<Value> {
     match value {
         Value::Null => None,
         Value::Object(object) => {
@@ -489,8 +549,8 @@ fn sdk_value(value: Value) -> Option<Value> {
                     }
                     continue;
                 }
-                if let Some(value) = sdk_value(value) {
-                    out.insert(properties::camel(&key), value);
+                if let Some(value) = sdk_value(value, table) {
+                    out.insert(properties::camel_in(table, &key), value);
                 }
             }
             (!out.is_empty()).then_some(Value::Object(out))
@@ -498,7 +558,7 @@ fn sdk_value(value: Value) -> Option<Value> {
         Value::Array(items) => Some(Value::Array(
             items
                 .into_iter()
-                .map(|v| sdk_value(v).unwrap_or(Value::Null))
+                .map(|v| sdk_value(v, table).unwrap_or(Value::Null))
                 .collect(),
         )),
         other => Some(other),

@@ -5,6 +5,7 @@
 //!
 //! Writes answer as Graph answers the same request (see [`write`]).
 
+mod collection;
 mod export;
 mod groups;
 mod layout;
@@ -24,7 +25,8 @@ use super::{SnapshotError, SnapshotFile, line_col};
 use crate::directory::model::CloudUser;
 use crate::directory::{DirectoryError, EntraOp, EntraUserRead, EntraUserWrite, Flush};
 use crate::names::fold;
-use layout::{ArrayLayout, Item};
+use collection::Origin;
+use layout::ArrayLayout;
 
 /// A users export standing in for an Entra ID tenant.
 #[derive(Debug)]
@@ -46,15 +48,8 @@ pub struct EntraSnapshot {
     /// Every property the export's users carry (its `$select`), found at the first create.
     columns: std::cell::OnceCell<Vec<String>>,
     dirty: bool,
-}
-
-/// Where a user in memory came from.
-#[derive(Debug, Clone, Copy)]
-enum Origin {
-    /// Element `element` of the users array, `changed` by a write since.
-    Read { element: usize, changed: bool },
-    /// Created by a write.
-    Created,
+    /// `groups.json` and `contacts.json`, read at the first read or write of either.
+    groups: Option<groups::Kinds>,
 }
 
 /// Folded unique keys to user positions.
@@ -186,6 +181,7 @@ impl EntraSnapshot {
             origins,
             columns: Default::default(),
             dirty: false,
+            groups: None,
         })
     }
 
@@ -226,7 +222,7 @@ impl EntraSnapshot {
 
     /// Whether there are writes not yet flushed.
     pub fn is_dirty(&self) -> bool {
-        self.dirty
+        self.dirty || self.groups.as_ref().is_some_and(|k| k.is_dirty())
     }
 
     /// Every user (a snapshot holds what it holds, whatever `$select` asked).
@@ -272,87 +268,46 @@ impl EntraSnapshot {
 
     /// Rewrites the file atomically if anything changed, otherwise writes nothing. Only the
     /// users written change: every other byte stays, in the file's own encoding.
+    ///
+    /// Each file of the folder is replaced by one rename; every file to be written is checked
+    /// first, so a folder someone changed meanwhile is not written at all.
     pub fn save(&mut self) -> Result<(), SnapshotError> {
-        if !self.dirty {
-            return Ok(());
+        if self.dirty {
+            self.writable()?;
+            self.file.unchanged()?;
         }
-        self.writable()?;
-        let text = self.render();
-        self.file.replace(&self.encoding.encode(&text))?;
-        self.reread(text);
-        self.dirty = false;
+        if let Some(kinds) = self.groups.as_ref().filter(|k| k.is_dirty()) {
+            kinds.groups.writable()?;
+            kinds.check_unchanged()?;
+        }
+        if self.dirty {
+            let text = self.render();
+            self.file.replace(&self.encoding.encode(&text))?;
+            self.reread(text);
+            self.dirty = false;
+        }
+        if let Some(kinds) = &mut self.groups {
+            kinds.save()?;
+        }
         Ok(())
     }
 
     /// The export's text with the users as they are now.
     fn render(&self) -> String {
-        let Some(array) = &self.array else {
-            return self.text.clone();
-        };
-        let items: Vec<Item> = self
-            .users
-            .iter()
-            .zip(&self.origins)
-            .map(|(user, origin)| match *origin {
-                Origin::Read {
-                    element,
-                    changed: false,
-                } => Item::Keep(element),
-                Origin::Read {
-                    element,
-                    changed: true,
-                } => Item::Edit(element, self.edited(element, user)),
-                Origin::Created => Item::Add(layout::new_element(
-                    &self.text,
-                    array,
-                    &Value::Object(user.clone()),
-                )),
-            })
-            .collect();
-        layout::rewrite_array(&self.text, array, &items)
-    }
-
-    /// The text of array element `element` changed to hold `user`.
-    fn edited(&self, element: usize, user: &Map<String, Value>) -> String {
-        let span = self.array.as_ref().and_then(|a| a.elements.get(element));
-        let parts = span.and_then(|span| {
-            let object = layout::object(&self.text, span.start)?;
-            let before = serde_json::from_str::<Map<String, Value>>(self.text.get(span.clone())?);
-            Some((object, before.ok()?))
-        });
-        match (parts, self.array.as_ref()) {
-            (Some((object, before)), _) => layout::edit_object(&self.text, &object, &before, user),
-            // Cannot happen (the text was read as JSON); render the user whole rather than lose it.
-            (None, Some(array)) => {
-                layout::new_element(&self.text, array, &Value::Object(user.clone()))
-            }
-            (None, None) => Value::Object(user.clone()).to_string(),
-        }
+        collection::render(&self.text, self.array.as_ref(), &self.users, &self.origins)
     }
 
     /// After a write, `text` is what the file holds: later writes splice into it.
     fn reread(&mut self, text: String) {
-        let array = self.array.as_ref().map(|a| a.open).and_then(|open| {
-            // The array starts where it did: everything before it was copied.
-            layout::array(&text, open)
-        });
-        match array {
-            Some(array) if array.elements.len() == self.users.len() => {
-                for (i, origin) in self.origins.iter_mut().enumerate() {
-                    *origin = Origin::Read {
-                        element: i,
-                        changed: false,
-                    };
-                }
+        match collection::reread(&text, self.array.as_ref(), self.users.len()) {
+            Some((array, origins)) => {
                 self.array = Some(array);
-                self.text = text;
+                self.origins = origins;
             }
             // Cannot happen; then further writes are refused rather than guessed.
-            _ => {
-                self.array = None;
-                self.text = text;
-            }
+            None => self.array = None,
         }
+        self.text = text;
     }
 }
 

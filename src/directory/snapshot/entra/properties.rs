@@ -1,13 +1,47 @@
-//! The one table of Graph user property names, and what a key in an export is measured
-//! against it: Graph's exact camelCase spelling, Microsoft Graph PowerShell's PascalCase
+//! The tables of Graph property names (users, groups, contacts: each graph-rules' own), and
+//! what a key in an export is measured against one: Graph's exact camelCase spelling, Microsoft Graph PowerShell's PascalCase
 //! spelling of it, or a near miss (another case, or a letter or two off) that would otherwise
 //! be read as an unknown property and silently leave the real one absent.
 
-/// Graph's spelling of every property and relationship of the `user` resource, from the one
-/// table idsync and the Graph emulator share (relationships are there because `$expand` puts
-/// them in an export too).
+/// Which resource's property table a key is measured against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Table {
+    User,
+    Group,
+    Contact,
+}
+
+impl Table {
+    /// Graph's spelling of every property (and relationship an export may `$expand`) of the
+    /// resource, from the tables idsync and the Graph emulator share.
+    fn names(self) -> Box<dyn Iterator<Item = &'static str>> {
+        use graph_rules::group::{CONTACT_PROPERTIES, GROUP_PROPERTIES};
+        match self {
+            Table::User => Box::new(graph_rules::user::PROPERTIES.iter().map(|p| p.name)),
+            // `members` is a relationship: `$expand=members($select=id)` puts it in a groups.json.
+            Table::Group => Box::new(GROUP_PROPERTIES.iter().map(|p| p.name).chain(["members"])),
+            Table::Contact => Box::new(CONTACT_PROPERTIES.iter().map(|p| p.name)),
+        }
+    }
+
+    fn exact(self, key: &str) -> Option<&'static str> {
+        match self {
+            Table::User => graph_rules::user::exact(key).map(|p| p.name),
+            _ => self.names().find(|n| *n == key),
+        }
+    }
+
+    fn ignore_case(self, key: &str) -> Option<&'static str> {
+        match self {
+            Table::User => graph_rules::user::ignore_case(key).map(|p| p.name),
+            _ => self.names().find(|n| n.eq_ignore_ascii_case(key)),
+        }
+    }
+}
+
+#[cfg(test)]
 fn graph_user_properties() -> impl Iterator<Item = &'static str> {
-    graph_rules::user::PROPERTIES.iter().map(|p| p.name)
+    Table::User.names()
 }
 
 /// How a key stands against the table.
@@ -26,15 +60,21 @@ pub(super) enum Spelling {
 
 /// Classifies one key of a user object. Annotations (`@odata.type`, `manager@delta`) and
 /// directory extensions (`extension_<app>_<name>`) are never near misses.
+#[cfg(test)]
 pub(super) fn spelling(key: &str) -> Spelling {
-    if let Some(known) = graph_rules::user::exact(key) {
-        return Spelling::Camel(known.name);
+    spelling_in(Table::User, key)
+}
+
+/// [`spelling`] against the table of `table`.
+pub(super) fn spelling_in(table: Table, key: &str) -> Spelling {
+    if let Some(known) = table.exact(key) {
+        return Spelling::Camel(known);
     }
     if key.contains('@') || key.starts_with("extension_") {
         return Spelling::Unknown;
     }
     let lower = key.to_ascii_lowercase();
-    for known in graph_user_properties() {
+    for known in table.names() {
         if known.eq_ignore_ascii_case(key) {
             return if is_pascal_of(key, known) {
                 Spelling::Pascal(known)
@@ -45,7 +85,8 @@ pub(super) fn spelling(key: &str) -> Spelling {
     }
     // A letter or two off. Short names are left alone: `city` and `cite` are both plausible
     // custom data, and every short Graph name is in the table exactly.
-    graph_user_properties()
+    table
+        .names()
         .find(|known| {
             let allowed = match known.len() {
                 0..=5 => 0,
@@ -96,9 +137,15 @@ fn within(a: &str, b: &str, max: usize) -> bool {
 
 /// The camelCase form of a PowerShell key: the table's spelling when it is a known property,
 /// otherwise the key with its first letter lowered (the SDK capitalises Graph's names).
+#[cfg(test)]
 pub(super) fn camel(key: &str) -> String {
-    if let Some(known) = graph_rules::user::ignore_case(key) {
-        return known.name.to_owned();
+    camel_in(Table::User, key)
+}
+
+/// [`camel`] with the names of `table`.
+pub(super) fn camel_in(table: Table, key: &str) -> String {
+    if let Some(known) = table.ignore_case(key) {
+        return known.to_owned();
     }
     let mut chars = key.chars();
     match chars.next() {

@@ -1,0 +1,301 @@
+//! One collection file of the snapshot (`users.json`, `groups.json`, `contacts.json`) as objects
+//! in memory that remember where in the text they came from, and its lossless rewrite: objects
+//! not written keep their bytes, written ones keep every member whose value stayed (see
+//! [`layout`]).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::export::{self, ExportShape, Kind, TextEncoding};
+use super::layout::{self, ArrayLayout, Item};
+use crate::directory::snapshot::{SnapshotError, SnapshotFile, line_col};
+use crate::names::fold;
+
+/// Where an object in memory came from.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Origin {
+    /// Element `element` of the array, `changed` by a write since.
+    Read { element: usize, changed: bool },
+    /// Created by a write.
+    Created,
+}
+
+/// The text of an export with its array holding `objects` as they are now.
+pub(super) fn render(
+    text: &str,
+    array: Option<&ArrayLayout>,
+    objects: &[Map<String, Value>],
+    origins: &[Origin],
+) -> String {
+    let Some(array) = array else {
+        return text.to_owned();
+    };
+    let items: Vec<Item> = objects
+        .iter()
+        .zip(origins)
+        .map(|(object, origin)| match *origin {
+            Origin::Read {
+                element,
+                changed: false,
+            } => Item::Keep(element),
+            Origin::Read {
+                element,
+                changed: true,
+            } => Item::Edit(element, edited(text, array, element, object)),
+            Origin::Created => Item::Add(layout::new_element(
+                text,
+                array,
+                &Value::Object(object.clone()),
+            )),
+        })
+        .collect();
+    layout::rewrite_array(text, array, &items)
+}
+
+/// The text of array element `element` changed to hold `object`.
+fn edited(text: &str, array: &ArrayLayout, element: usize, object: &Map<String, Value>) -> String {
+    let parts = array.elements.get(element).and_then(|span| {
+        let layout = layout::object(text, span.start)?;
+        let before = serde_json::from_str::<Map<String, Value>>(text.get(span.clone())?);
+        Some((layout, before.ok()?))
+    });
+    match parts {
+        Some((layout, before)) => layout::edit_object(text, &layout, &before, object),
+        // Cannot happen (the text was read as JSON); render the object whole rather than lose it.
+        None => layout::new_element(text, array, &Value::Object(object.clone())),
+    }
+}
+
+/// After a write, where the array of the new `text` is (it starts where it did: everything
+/// before it was copied) and every object's new origin; `None` when it cannot be found
+/// again, and then further writes are refused rather than guessed.
+pub(super) fn reread(
+    text: &str,
+    array: Option<&ArrayLayout>,
+    count: usize,
+) -> Option<(ArrayLayout, Vec<Origin>)> {
+    let array = layout::array(text, array?.open)?;
+    if array.elements.len() != count {
+        return None;
+    }
+    let origins = (0..count)
+        .map(|element| Origin::Read {
+            element,
+            changed: false,
+        })
+        .collect();
+    Some((array, origins))
+}
+
+/// Checks one object as read: its id, or what is wrong with it.
+pub(super) type Check = dyn Fn(&Map<String, Value>) -> Result<String, String>;
+
+/// `groups.json` or `contacts.json` of a snapshot folder.
+#[derive(Debug)]
+pub(super) struct Collection {
+    pub kind: Kind,
+    /// The file (for a plain users file: that file, beside which nothing is written).
+    path: PathBuf,
+    /// `None` for a plain users file (no folder: nothing can be written beside it).
+    file: Option<SnapshotFile>,
+    /// Why the collection is unknown (no such file, or no folder); `None` when it was read.
+    pub unknown: Option<String>,
+    shape: ExportShape,
+    encoding: TextEncoding,
+    text: String,
+    array: Option<ArrayLayout>,
+    pub objects: Vec<Map<String, Value>>,
+    origins: Vec<Origin>,
+    dirty: bool,
+}
+
+impl Collection {
+    /// Reads `name` in `folder` (`None`: the snapshot is a plain users file). A missing file is
+    /// an empty, unknown collection; a file that cannot be read is a located error, as
+    /// `users.json` gets; each object is checked by `check` (its message located at it).
+    pub fn open(
+        folder: Option<&Path>,
+        users_file: &Path,
+        name: &str,
+        kind: Kind,
+        check: &Check,
+    ) -> Result<Collection, SnapshotError> {
+        let empty = |file: Option<SnapshotFile>, why: String| Collection {
+            kind,
+            path: users_file.to_owned(),
+            file,
+            unknown: Some(why),
+            shape: ExportShape::Graph,
+            encoding: TextEncoding::Utf8,
+            text: format!(
+                "{{\n  \"@odata.context\": \"{}/v1.0/$metadata#{}\",\n  \"value\": []\n}}\n",
+                crate::directory::snapshot::export::GRAPH_URL,
+                kind.collection
+            ),
+            array: None,
+            objects: Vec::new(),
+            origins: Vec::new(),
+            dirty: false,
+        };
+        let Some(folder) = folder else {
+            return Ok(empty(
+                None,
+                format!(
+                    "{} is a users file, not a snapshot folder (a folder holding users.json and {name})",
+                    users_file.display()
+                ),
+            ));
+        };
+        let path: PathBuf = folder.join(name);
+        let (file, bytes) = match SnapshotFile::read(&path) {
+            Ok(read) => read,
+            Err(SnapshotError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                let mut c = empty(
+                    Some(SnapshotFile::absent(&path)),
+                    format!("the snapshot folder {} has no {name}", folder.display()),
+                );
+                c.array = layout::array(&c.text, c.text.find('[').unwrap_or(0));
+                c.path = path;
+                return Ok(c);
+            }
+            Err(e) => return Err(e),
+        };
+        let read = export::read_kind(&path, &bytes, kind)?;
+        drop(bytes);
+        let at = |element: usize, message: String| {
+            let offset = read.spans.get(element).map_or(0, |s| s.start);
+            let (line, column) = line_col(read.text.as_bytes(), offset);
+            SnapshotError::User {
+                path: path.clone(),
+                line,
+                column,
+                message: format!("{} #{}: {message}", kind.noun, element + 1),
+            }
+        };
+        let mut ids: std::collections::HashMap<String, usize> = Default::default();
+        let mut objects = Vec::with_capacity(read.users.len());
+        let mut origins = Vec::with_capacity(read.users.len());
+        for (element, object) in read.users {
+            let id = check(&object).map_err(|m| at(element, m))?;
+            if let Some(first) = ids.insert(fold(&id), element) {
+                return Err(at(
+                    element,
+                    format!("duplicate id {id} (also {} #{})", kind.noun, first + 1),
+                ));
+            }
+            objects.push(object);
+            origins.push(Origin::Read {
+                element,
+                changed: false,
+            });
+        }
+        Ok(Collection {
+            kind,
+            path,
+            file: Some(file),
+            unknown: None,
+            shape: read.shape,
+            encoding: read.encoding,
+            text: read.text,
+            array: read.array,
+            objects,
+            origins,
+            dirty: false,
+        })
+    }
+
+    /// Whether writes may change this file; the refusal says what to do instead.
+    pub fn writable(&self) -> Result<(), SnapshotError> {
+        let Some(file) = &self.file else {
+            return Err(SnapshotError::WriteRefused {
+                path: self.path.clone(),
+                message: format!(
+                    "it is a users file, and {} are written to a snapshot folder only; make one with `idsync snapshot --from entra`",
+                    self.kind.collection
+                ),
+            });
+        };
+        if self.shape.writable() && self.array.is_some() {
+            return Ok(());
+        }
+        Err(SnapshotError::WriteRefused {
+            path: file.path.clone(),
+            message: format!(
+                "it is {}, which idsync reads but does not write back; make a snapshot with `idsync snapshot --from entra` and apply against that",
+                self.shape.describe()
+            ),
+        })
+    }
+
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.objects.iter().position(|o| {
+            o.get("id")
+                .and_then(Value::as_str)
+                .is_some_and(|v| crate::names::eq_ci(v, id))
+        })
+    }
+
+    pub fn push(&mut self, object: Map<String, Value>) {
+        self.objects.push(object);
+        self.origins.push(Origin::Created);
+        self.dirty = true;
+    }
+
+    pub fn replace(&mut self, i: usize, object: Map<String, Value>) {
+        self.objects[i] = object;
+        if let Origin::Read { changed, .. } = &mut self.origins[i] {
+            *changed = true;
+        }
+        self.dirty = true;
+    }
+
+    pub fn remove(&mut self, i: usize) {
+        self.objects.remove(i);
+        self.origins.remove(i);
+        self.dirty = true;
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Before any file of the folder is written: refuses when this one changed on disk.
+    pub fn check_unchanged(&self) -> Result<(), SnapshotError> {
+        match (&self.file, self.dirty) {
+            (Some(file), true) => file.unchanged(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Rewrites the file atomically (one rename) if anything changed.
+    pub fn save(&mut self) -> Result<(), SnapshotError> {
+        if !self.dirty {
+            return Ok(());
+        }
+        self.writable()?;
+        let text = render(
+            &self.text,
+            self.array.as_ref(),
+            &self.objects,
+            &self.origins,
+        );
+        let Some(file) = self.file.as_mut() else {
+            return Ok(()); // refused by `writable` above
+        };
+        file.replace(&self.encoding.encode(&text))?;
+        match reread(&text, self.array.as_ref(), self.objects.len()) {
+            Some((array, origins)) => {
+                self.array = Some(array);
+                self.origins = origins;
+            }
+            None => self.array = None,
+        }
+        self.text = text;
+        self.unknown = None;
+        self.dirty = false;
+        Ok(())
+    }
+}
