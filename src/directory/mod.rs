@@ -344,6 +344,28 @@ pub enum EntraOp {
     AddMember { id: String, member: String },
     /// Groups only: `DELETE /groups/{id}/members/{member}/$ref`.
     RemoveMember { id: String, member: String },
+    /// `POST /{collection}/{id}/assignLicense` (users and groups) with
+    /// `{"addLicenses": [{"skuId", "disabledPlans"}], "removeLicenses": [skuId]}`.
+    AssignLicense {
+        id: String,
+        /// `(skuId, disabledPlans)`.
+        add: Vec<(String, Vec<String>)>,
+        remove: Vec<String>,
+    },
+}
+
+impl EntraOp {
+    /// The `assignLicense` body Graph takes.
+    pub fn assign_license_body(
+        add: &[(String, Vec<String>)],
+        remove: &[String],
+    ) -> serde_json::Value {
+        let add: Vec<serde_json::Value> = add
+            .iter()
+            .map(|(sku, plans)| serde_json::json!({ "skuId": sku, "disabledPlans": plans }))
+            .collect();
+        serde_json::json!({ "addLicenses": add, "removeLicenses": remove })
+    }
 }
 
 /// Writes users to Entra ID. Writes are handed over together so a live connector can batch

@@ -83,6 +83,10 @@ pub enum PlanError {
         directory: &'static str,
         count: usize,
     },
+    /// The desired state names licenses the tenant does not have (each message at its
+    /// `FILE:LINE:COL`, with the closest names).
+    #[error("{}", .0.join("\n"))]
+    Licenses(Vec<String>),
 }
 
 /// Joins the directories and plans what would converge them on the desired state.

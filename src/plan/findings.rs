@@ -130,10 +130,12 @@ pub enum NoteKind {
     EmptyScope,
     /// AD objects Entra Connect's default rules never synchronize, left alone.
     SyncExcluded,
+    /// In-scope cloud users that hold no license at all.
+    Unlicensed,
 }
 
 impl NoteKind {
-    pub const ALL: [NoteKind; 8] = [
+    pub const ALL: [NoteKind; 9] = [
         NoteKind::PendingSync,
         NoteKind::Protected,
         NoteKind::Orphan,
@@ -142,6 +144,7 @@ impl NoteKind {
         NoteKind::Assumption,
         NoteKind::EmptyScope,
         NoteKind::SyncExcluded,
+        NoteKind::Unlicensed,
     ];
 
     /// The serde name (a test in `render` holds them equal).
@@ -155,6 +158,7 @@ impl NoteKind {
             NoteKind::Assumption => "assumption",
             NoteKind::EmptyScope => "empty_scope",
             NoteKind::SyncExcluded => "sync_excluded",
+            NoteKind::Unlicensed => "unlicensed",
         }
     }
 }

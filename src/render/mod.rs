@@ -162,7 +162,7 @@ mod tests {
         ];
         names.extend(actions.map(|k| (serde_name(k), k.as_str())));
         names.extend([Side::Ad, Side::Entra].map(|k| (serde_name(k), k.as_str())));
-        assert_eq!(names.len(), 12 + 8 + 2 + 3 + 3 + 6 + 2);
+        assert_eq!(names.len(), 12 + 9 + 2 + 3 + 3 + 6 + 2);
         for (serde, as_str) in &names {
             assert_eq!(serde, as_str);
         }

@@ -104,6 +104,14 @@ pub(crate) fn item(
             )),
             label: format!("{id} member {member}"),
         },
+        EntraOp::AssignLicense { id, add, remove } => Item {
+            request: Request::Post {
+                url: format!("{}/assignLicense", object_path(kind, id)),
+                body: EntraOp::assign_license_body(add, remove),
+                check: None,
+            },
+            label: format!("{id} licenses"),
+        },
     }
 }
 
@@ -144,7 +152,8 @@ fn result<T>(
             EntraOp::Update { .. }
             | EntraOp::Delete { .. }
             | EntraOp::AddMember { .. }
-            | EntraOp::RemoveMember { .. },
+            | EntraOp::RemoveMember { .. }
+            | EntraOp::AssignLicense { .. },
             200..=299,
         ) => Ok(None),
         // An earlier attempt whose answer was lost did the delete, or the removal.
@@ -159,7 +168,8 @@ fn result<T>(
             EntraOp::Update { .. }
             | EntraOp::Delete { .. }
             | EntraOp::AddMember { .. }
-            | EntraOp::RemoveMember { .. },
+            | EntraOp::RemoveMember { .. }
+            | EntraOp::AssignLicense { .. },
             404,
         ) => Err(DirectoryError::NotFound {
             object: label.to_owned(),

@@ -269,6 +269,8 @@ pub struct CloudGroup {
     /// The member object ids (users, groups, contacts, devices alike); `None` when the
     /// source did not carry them (a `groups.json` without `members`): unknown, not empty.
     pub members: Option<Vec<String>>,
+    /// Group-based licensing (`assignedLicenses`); `None` when not read.
+    pub assigned_licenses: Option<Vec<super::AssignedLicense>>,
 }
 
 /// The `$select` of a group read (and the properties a snapshot writes).
@@ -284,6 +286,7 @@ pub const GROUP_PROPERTIES: &[&str] = &[
     "proxyAddresses",
     "onPremisesSyncEnabled",
     "onPremisesSecurityIdentifier",
+    "assignedLicenses",
 ];
 
 /// The `$select` of a contact read (and the properties a snapshot writes).
@@ -385,6 +388,10 @@ impl CloudGroup {
                 ),
                 Some(_) => return Err("members must be an array of objects with an id".into()),
             },
+            assigned_licenses: match group.get("assignedLicenses") {
+                None => None,
+                Some(v) => Some(super::assigned_licenses(v)?),
+            },
         })
     }
 
@@ -413,6 +420,13 @@ impl CloudGroup {
             "onPremisesSecurityIdentifier".into(),
             self.on_premises_sid.clone().into(),
         );
+        if let Some(licenses) = &self.assigned_licenses {
+            let licenses: Vec<Value> = licenses
+                .iter()
+                .map(|l| serde_json::json!({"skuId": l.sku_id, "disabledPlans": l.disabled_plans}))
+                .collect();
+            m.insert("assignedLicenses".into(), licenses.into());
+        }
         if let Some(members) = &self.members {
             let members: Vec<Value> = members
                 .iter()

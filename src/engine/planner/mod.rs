@@ -8,6 +8,7 @@ mod changes;
 mod deprovision;
 mod groups;
 mod identifiers;
+mod licenses;
 mod pair;
 mod provision;
 
@@ -151,12 +152,13 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         .groups
         .iter()
         .any(|g| g.members != crate::desired::Membership::Unmanaged)
+        || licenses::licenses_managed(d)
     {
         groups::Twins::new(input.ad.len(), input.cloud.len(), d.identities.len())
     } else {
         groups::Twins::default()
     };
-    let track = !d.groups.is_empty();
+    let track = !d.groups.is_empty() || licenses::licenses_managed(d);
     for joint in &joined.joints {
         let first = p.actions.len();
         let mut batch = Batch::default();
@@ -177,11 +179,14 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
             twins.record(joint, &p.actions, first);
         }
     }
-    let mut group_forecast = if d.groups.is_empty() {
-        Vec::new()
+    let groups_planned = if d.groups.is_empty() {
+        groups::Planned::default()
     } else {
-        p.groups(&group_index, &twins).forecast
+        p.groups(&group_index, &twins)
     };
+    let mut group_forecast = groups_planned.forecast;
+    p.licenses(&twins, &groups_planned.cloud_sides)?;
+    p.unlicensed_note(&joined.joints);
     drop(twins);
     // What the forecast needs of the join: the few pairs a rule can apply to.
     let seen =

@@ -122,6 +122,12 @@ impl EntraSnapshot {
             EntraOp::Delete { id } => self.delete_group(&id).map(|()| None),
             EntraOp::AddMember { id, member } => self.add_member(&id, &member).map(Some),
             EntraOp::RemoveMember { id, member } => self.remove_member(&id, &member).map(Some),
+            // STUB(issue 17): the snapshot folder does not apply licenses yet.
+            EntraOp::AssignLicense { id, .. } => Err(DirectoryError::Refused {
+                object: id,
+                message: "licenses are not applied to snapshot folders yet".into(),
+                code: None,
+            }),
         }
     }
 

@@ -256,6 +256,12 @@ impl EntraSnapshot {
             EntraOp::Create(body) => self.create(body).map(Some),
             EntraOp::Update { id, patch } => self.update(&id, patch).map(Some),
             EntraOp::Delete { id } => self.delete(&id).map(|()| None),
+            // STUB(issue 17): the snapshot folder does not apply licenses yet.
+            EntraOp::AssignLicense { id, .. } => Err(DirectoryError::Refused {
+                object: id,
+                message: "licenses are not applied to snapshot folders yet".into(),
+                code: None,
+            }),
             EntraOp::AddMember { id, .. } | EntraOp::RemoveMember { id, .. } => {
                 Err(DirectoryError::Refused {
                     object: id,

@@ -32,6 +32,25 @@ use crate::plan::{Forecast, ForecastKind, ForecastSeverity};
 #[derive(Default)]
 pub(super) struct Planned {
     pub(super) forecast: Vec<Forecast>,
+    /// The cloud side of every entry planned (for group-based licensing).
+    pub(super) cloud_sides: Vec<CloudSide>,
+}
+
+/// The cloud side of a `groups[]` entry: the group, or the create this plan makes.
+#[derive(Debug, Clone)]
+pub(in crate::engine::planner) struct CloudSide {
+    /// Index into `groups[]`.
+    pub(in crate::engine::planner) spec: usize,
+    pub(in crate::engine::planner) name: String,
+    pub(in crate::engine::planner) target: Text,
+    /// Its object id; `None` for a group this plan creates.
+    pub(in crate::engine::planner) object: Option<String>,
+    pub(in crate::engine::planner) precondition: Option<Precondition>,
+    pub(in crate::engine::planner) create: Option<u32>,
+    /// `assignedLicenses`; `None` when not read.
+    pub(in crate::engine::planner) assigned: Option<Vec<crate::directory::model::AssignedLicense>>,
+    /// How many members it has (what one license of it consumes); 0 when unknown.
+    pub(in crate::engine::planner) members: u64,
 }
 
 /// One `groups[]` entry after the join: the objects it names or pairs, and what this plan
@@ -312,6 +331,42 @@ impl<'a> Planner<'a> {
 
         // 4. Groups idsync made in AD whose cloud twin is gone.
         self.deprovision_groups(ix, &resolved);
+
+        for (n, spec) in specs.iter().enumerate() {
+            let r = &resolved[n];
+            if r.blocked {
+                continue;
+            }
+            let side = match (r.cloud, &r.cloud_create) {
+                (Some(c), _) => {
+                    let g = &ix.g.cloud[c];
+                    CloudSide {
+                        spec: n,
+                        name: spec.name.clone(),
+                        target: cloud_target(g),
+                        object: Some(g.id.clone()),
+                        precondition: Some(Precondition::Fingerprint(Text::from(
+                            g.fingerprint().as_str(),
+                        ))),
+                        create: None,
+                        assigned: g.assigned_licenses.clone(),
+                        members: g.members.as_ref().map_or(0, |m| m.len() as u64),
+                    }
+                }
+                (None, Some((label, pos))) => CloudSide {
+                    spec: n,
+                    name: spec.name.clone(),
+                    target: label.clone(),
+                    object: None,
+                    precondition: None,
+                    create: Some(*pos),
+                    assigned: Some(Vec::new()),
+                    members: 0,
+                },
+                _ => continue,
+            };
+            planned.cloud_sides.push(side);
+        }
 
         // 5. What Entra Connect will do with each group.
         for (n, spec) in specs.iter().enumerate() {

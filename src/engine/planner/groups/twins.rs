@@ -11,8 +11,9 @@ pub(in crate::engine::planner) struct Twins {
     joint_of_ad: Vec<u32>,
     joint_of_cloud: Vec<u32>,
     joint_of_spec: Vec<u32>,
-    /// Per joint: the AD user and the cloud user (`NONE` for a missing side).
-    sides: Vec<(u32, u32)>,
+    /// Per joint: the AD user, the cloud user and the `identities[]` entry (`NONE` for
+    /// none).
+    sides: Vec<(u32, u32, u32)>,
     /// Per joint with creates: the AD create (position, DN) and the Entra create
     /// (position, UPN).
     creates: HashMap<u32, Creates>,
@@ -57,7 +58,7 @@ impl Twins {
         first: usize,
     ) {
         let j = idx(Some(self.sides.len()));
-        self.sides.push((idx(joint.ad()), idx(joint.cloud())));
+        self.sides.push((idx(joint.ad()), idx(joint.cloud()), idx(joint.spec())));
         if let Some(a) = joint.ad() {
             self.joint_of_ad[a] = j;
         }
@@ -91,6 +92,16 @@ impl Twins {
         }
     }
 
+    /// How many joints were recorded.
+    pub(in crate::engine::planner) fn len(&self) -> usize {
+        self.sides.len()
+    }
+
+    /// The `identities[]` entry of a joint.
+    pub(in crate::engine::planner) fn spec_of(&self, j: usize) -> Option<usize> {
+        self.sides.get(j).and_then(|s| opt(s.2))
+    }
+
     pub(super) fn joint_of_ad(&self, a: usize) -> Option<usize> {
         self.joint_of_ad.get(a).copied().and_then(opt)
     }
@@ -113,7 +124,7 @@ impl Twins {
     }
 
     /// The cloud user of a joint, and the Entra create this plan makes for it.
-    pub(super) fn cloud_side(&self, j: usize) -> (Option<usize>, Option<(u32, &Text)>) {
+    pub(in crate::engine::planner) fn cloud_side(&self, j: usize) -> (Option<usize>, Option<(u32, &Text)>) {
         let existing = self.sides.get(j).and_then(|s| opt(s.1));
         let created = self
             .creates
