@@ -68,7 +68,11 @@ fn group_actions(plan: &Value) -> Vec<&Value> {
 
 fn ids(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|m| m["id"].as_str().unwrap().to_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -85,7 +89,9 @@ fn the_quickstart_plan_shows_the_groups() {
     let find = |action: &str, directory: &str, identity: &str| {
         groups
             .iter()
-            .find(|a| a["action"] == action && a["directory"] == directory && a["identity"] == identity)
+            .find(|a| {
+                a["action"] == action && a["directory"] == directory && a["identity"] == identity
+            })
             .copied()
             .unwrap_or_else(|| panic!("no {action} {directory} group {identity}: {groups:#?}"))
     };
@@ -106,7 +112,10 @@ fn the_quickstart_plan_shows_the_groups() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    assert!(added.iter().any(|dn| dn.starts_with("CN=Alva Wood,")), "{added:?}");
+    assert!(
+        added.iter().any(|dn| dn.starts_with("CN=Alva Wood,")),
+        "{added:?}"
+    );
     assert!(
         members["depends_on"].as_array().unwrap().len() >= 2,
         "waits for the group and alva's create: {members}"
@@ -114,7 +123,12 @@ fn the_quickstart_plan_shows_the_groups() {
     // The hybrid group: Sara leaves, Kate and the managers group join, on both sides.
     let ad = find("update", "ad", "sales");
     assert_eq!(ad["changes"][0]["attribute"], "member");
-    assert!(ad["changes"][0]["remove"][0].as_str().unwrap().starts_with("CN=Sara Smith,"));
+    assert!(
+        ad["changes"][0]["remove"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("CN=Sara Smith,")
+    );
     let cloud = find("update", "entra", "sales");
     assert_eq!(cloud["changes"][0]["attribute"], "members");
     let add: Vec<&str> = cloud["changes"][0]["add"]

@@ -40,7 +40,10 @@ impl Sku {
             Some(v) => v.as_u64().ok_or_else(|| format!("{k} must be a count")),
         };
         let prepaid = sku.get("prepaidUnits");
-        let enabled_units = units(prepaid.and_then(|p| p.get("enabled")), "prepaidUnits.enabled")?;
+        let enabled_units = units(
+            prepaid.and_then(|p| p.get("enabled")),
+            "prepaidUnits.enabled",
+        )?;
         let service_plans = match sku.get("servicePlans") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => items
@@ -175,7 +178,11 @@ mod tests {
             consumed_units: 30,
             ..s
         };
-        assert_eq!(over.free(), 0, "over-consumed is none free, not a wrap-around");
+        assert_eq!(
+            over.free(),
+            0,
+            "over-consumed is none free, not a wrap-around"
+        );
     }
 
     #[test]
