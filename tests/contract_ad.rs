@@ -13,8 +13,9 @@ use std::collections::BTreeSet;
 use idsync::directory::ldap::LdapDirectory;
 use idsync::directory::snapshot::AdSnapshot;
 use idsync::directory::{
-    AdCreate, AdMod, AdQuery, AdRead, AdTakenRead, AdUser, AdUserRead, AdUserWrite, AdValue,
-    AdWrite, DirectoryError, Dn, Filter, Flush, Guid, TakenQuery,
+    AdCreate, AdGroupCreate, AdGroupRead, AdGroupWrite, AdMod, AdQuery, AdRead, AdTakenRead,
+    AdUser, AdUserRead, AdUserWrite, AdValue, AdWrite, DirectoryError, Dn, Filter, Flush, Guid,
+    TakenQuery,
 };
 use support::samba::{Entry, base64_encode, parse_ldif, shared_dc};
 
@@ -163,6 +164,8 @@ contract!(
     modify_edits_per_value_and_bumps_usn_changed,
     modify_refusals_change_nothing,
     move_renames_and_delete_removes,
+    groups_and_contacts_read_in_scope,
+    group_writes_edit_members_per_value,
 );
 
 // --- helpers ----------------------------------------------------------------------------------
@@ -743,4 +746,196 @@ async fn move_renames_and_delete_removes<W: World>() {
     assert!(matches!(e, DirectoryError::NotFound { .. }), "{e:?}");
     let e = w.dir().delete_user(&target).await.unwrap_err();
     assert_eq!(code(&e), "notAllowedOnNonLeaf", "{e}");
+}
+
+// --- groups and contacts ----------------------------------------------------------------------
+
+fn member_set(members: &[Dn]) -> BTreeSet<String> {
+    members
+        .iter()
+        .map(|m| m.as_str().to_ascii_lowercase())
+        .collect()
+}
+
+/// Groups and contacts under the bases and not under the exclusions (the users' filter does
+/// not apply to them), with their typed fields and every member.
+async fn groups_and_contacts_read_in_scope<W: World>() {
+    let mut w = W::open(
+        "ct-groups",
+        "dn: OU=Skip,{OU}\nobjectClass: organizationalUnit\n\n\
+         dn: CN=Ann,{OU}\nobjectClass: user\nsAMAccountName: ct-gr-ann\n\n\
+         dn: CN=Bob,{OU}\nobjectClass: user\nsAMAccountName: ct-gr-bob\n\n\
+         dn: CN=Partner,{OU}\nobjectClass: contact\nmail: partner@fabrikam.example\n\
+         displayName: A Partner\n\n\
+         dn: CN=Team,{OU}\nobjectClass: group\nsAMAccountName: ct-gr-team\n\
+         groupType: -2147483646\nmail: team@example.com\ndescription: The team\n\
+         member: CN=Ann,{OU}\nmember: CN=Partner,{OU}\n\n\
+         dn: CN=Lists,{OU}\nobjectClass: group\nsAMAccountName: ct-gr-lists\ngroupType: 8\n\n\
+         dn: CN=Hidden,OU=Skip,{OU}\nobjectClass: group\nsAMAccountName: ct-gr-hidden\n\n\
+         dn: CN=Other,OU=Skip,{OU}\nobjectClass: contact\nmail: other@fabrikam.example\n",
+    )
+    .await;
+    let query = AdQuery {
+        bases: vec![w.ou()],
+        exclude: vec![below(&w, "OU=Skip")],
+        // The users' filter: groups and contacts are read whatever it says.
+        filter: Some(Filter::parse("(sAMAccountName=nobody)").unwrap()),
+        attributes: vec![],
+    };
+    let mut groups = w.dir().read_groups(&query).await.unwrap();
+    groups.sort_by(|a, b| a.dn.cmp(&b.dn));
+    let names: Vec<_> = groups
+        .iter()
+        .map(|g| g.sam_account_name().unwrap())
+        .collect();
+    assert_eq!(names, ["ct-gr-lists", "ct-gr-team"]);
+    let team = &groups[1];
+    assert_eq!(team.group_type, Some(-2147483646));
+    assert_eq!(team.is_security(), Some(true));
+    assert_eq!(groups[0].is_security(), Some(false));
+    assert_eq!(team.mail(), Some("team@example.com"));
+    assert_eq!(team.attributes.get("description"), Some("The team"));
+    assert!(team.usn_changed.is_some());
+    assert_eq!(
+        member_set(team.members.as_deref().unwrap()),
+        member_set(&[below(&w, "CN=Ann"), below(&w, "CN=Partner")])
+    );
+    assert_eq!(
+        groups[0].members.as_deref(),
+        Some(&[][..]),
+        "no member: empty"
+    );
+    assert_eq!(
+        w.dir()
+            .read_group(&team.object_guid)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(team)
+    );
+
+    let contacts = w.dir().read_contacts(&query).await.unwrap();
+    assert_eq!(contacts.len(), 1, "{contacts:?}");
+    assert_eq!(contacts[0].dn, below(&w, "CN=Partner"));
+    assert_eq!(contacts[0].mail(), Some("partner@fabrikam.example"));
+    assert_eq!(contacts[0].display_name(), Some("A Partner"));
+    // A contact is no group, and no user.
+    assert_eq!(
+        w.dir().read_group(&contacts[0].object_guid).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        w.dir().read_user(&contacts[0].object_guid).await.unwrap(),
+        None
+    );
+}
+
+/// Create, per-value member edits (AD's refusals for a value already there, one that is not,
+/// and one naming no object), move and delete.
+async fn group_writes_edit_members_per_value<W: World>() {
+    let mut w = W::open(
+        "ct-gw",
+        "dn: OU=Moved,{OU}\nobjectClass: organizationalUnit\n\n\
+         dn: CN=Ann,{OU}\nobjectClass: user\nsAMAccountName: ct-gw-ann\n\n\
+         dn: CN=Bob,{OU}\nobjectClass: user\nsAMAccountName: ct-gw-bob\n\n\
+         dn: CN=Cid,{OU}\nobjectClass: user\nsAMAccountName: ct-gw-cid\n\n\
+         dn: CN=Dee,{OU}\nobjectClass: user\nsAMAccountName: ct-gw-dee\n",
+    )
+    .await;
+    let gdn = below(&w, "CN=Crew");
+    let created = w
+        .dir()
+        .create_group(&AdGroupCreate {
+            dn: gdn.clone(),
+            attributes: vec![
+                ("sAMAccountName".into(), vec![text("ct-gw-crew")]),
+                ("groupType".into(), vec![text("-2147483644")]),
+                ("description".into(), vec![text("made by idsync")]),
+            ],
+        })
+        .await
+        .unwrap();
+    assert_eq!(created.dn, gdn);
+    assert_eq!(created.group_type, Some(-2147483644));
+    assert_eq!(created.sam_account_name(), Some("ct-gw-crew"));
+    assert_eq!(created.members.as_deref(), Some(&[][..]));
+    let e = w
+        .dir()
+        .create_group(&AdGroupCreate {
+            dn: gdn.clone(),
+            attributes: vec![("sAMAccountName".into(), vec![text("ct-gw-crew2")])],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "entryAlreadyExists", "{e}");
+
+    let ou = w.ou();
+    let value = |rdn: &str| text(&format!("{rdn},{ou}"));
+    let (ann, bob, cid) = (value("CN=Ann"), value("CN=Bob"), value("CN=Cid"));
+    let members = AdMod::Add("member".into(), vec![ann.clone(), bob.clone(), cid.clone()]);
+    w.dir().modify_group(&gdn, &[members]).await.unwrap();
+    let before = w
+        .dir()
+        .read_group(&created.object_guid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(before.members.as_ref().unwrap().len(), 3);
+
+    let e = w
+        .dir()
+        .modify_group(&gdn, &[AdMod::Add("member".into(), vec![bob.clone()])])
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "attributeOrValueExists", "{e}");
+    // Not a member (an object that exists, and one that does not).
+    let ghost = text(below(&w, "CN=Ghost").as_str());
+    for absent in [value("CN=Dee"), ghost.clone()] {
+        let e = w
+            .dir()
+            .modify_group(&gdn, &[AdMod::Delete("member".into(), vec![absent])])
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "noSuchAttribute", "{e}");
+    }
+    let e = w
+        .dir()
+        .modify_group(&gdn, &[AdMod::Add("member".into(), vec![ghost])])
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "noSuchObject", "{e}");
+
+    w.dir()
+        .modify_group(&gdn, &[AdMod::Delete("member".into(), vec![bob])])
+        .await
+        .unwrap();
+    let after = w
+        .dir()
+        .read_group(&created.object_guid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        member_set(after.members.as_deref().unwrap()),
+        member_set(&[below(&w, "CN=Ann"), below(&w, "CN=Cid")])
+    );
+    assert!(after.usn_changed > before.usn_changed);
+
+    let moved = Dn::child("CN", "Crew", &below(&w, "OU=Moved"));
+    w.dir().move_group(&gdn, &moved).await.unwrap();
+    let read = w
+        .dir()
+        .read_group(&created.object_guid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.dn, moved);
+    assert_eq!(read.members.as_ref().unwrap().len(), 2);
+    w.dir().delete_group(&moved).await.unwrap();
+    assert_eq!(
+        w.dir().read_group(&created.object_guid).await.unwrap(),
+        None
+    );
+    let e = w.dir().delete_group(&moved).await.unwrap_err();
+    assert!(matches!(e, DirectoryError::NotFound { .. }), "{e:?}");
 }

@@ -62,6 +62,15 @@ pub const DOMAIN_PERMISSIONS: &[&str] = &[
     "Directory.Read.All",
     "Directory.ReadWrite.All",
 ];
+/// `GET /subscribedSkus` (subscribedsku-list, "Permissions").
+pub const SKU_PERMISSIONS: &[&str] = &[
+    "LicenseAssignment.Read.All",
+    "Organization.Read.All",
+    "Directory.Read.All",
+    "LicenseAssignment.ReadWrite.All",
+    "Organization.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
 pub const ROLE_PERMISSIONS: &[&str] = &[
     "RoleManagement.Read.Directory",
     "RoleManagement.Read.All",
@@ -82,6 +91,8 @@ pub struct DirectorySeed {
     /// Default: [`BUILT_IN_ROLES`].
     pub role_definitions: Option<Vec<Map<String, Value>>>,
     pub role_assignments: Vec<Map<String, Value>>,
+    /// `subscribedSku` objects. Default: none (a tenant without subscriptions).
+    pub subscribed_skus: Vec<Map<String, Value>>,
 }
 
 /// The tenant-wide objects as served.
@@ -91,6 +102,7 @@ pub struct Directory {
     pub domains: Vec<Value>,
     pub role_definitions: Vec<Value>,
     pub role_assignments: Vec<Value>,
+    pub subscribed_skus: Vec<Value>,
 }
 
 /// Feature flags of `onPremisesDirectorySynchronizationFeature` and a new tenant's values:
@@ -283,6 +295,11 @@ impl Directory {
             domains,
             role_definitions,
             role_assignments,
+            subscribed_skus: seed
+                .subscribed_skus
+                .into_iter()
+                .map(Value::Object)
+                .collect(),
         }
     }
 }
@@ -343,6 +360,7 @@ pub fn seed_from_folder(
         domains: read("domains.json")?,
         role_definitions: read("roleDefinitions.json")?,
         role_assignments: read("roleAssignments.json")?.unwrap_or_default(),
+        subscribed_skus: read("subscribedSkus.json")?.unwrap_or_default(),
     };
     let groups = read("groups.json")?.unwrap_or_default();
     let contacts = read("contacts.json")?.unwrap_or_default();
@@ -407,6 +425,7 @@ mod tests {
             role_assignments: vec![obj(
                 json!({"principalId": "u1", "roleDefinitionId": GLOBAL_ADMINISTRATOR}),
             )],
+            subscribed_skus: Vec::new(),
         };
         let d = Directory::build(seed, "t1", &[], &BTreeSet::new());
         assert_eq!(

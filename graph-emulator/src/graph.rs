@@ -324,6 +324,7 @@ fn dispatch(shared: &Shared, req: &GraphRequest) -> Result<GraphResponse, GraphE
         ["roleManagement", "directory", "roleDefinitions"] => {
             tenant_wide::get(shared, req, &m, Wide::RoleDefinitions)
         }
+        ["subscribedSkus"] => tenant_wide::get(shared, req, &m, Wide::SubscribedSkus),
         ["$batch"] => Err(GraphError::new(
             400,
             "BadRequest",

@@ -44,6 +44,7 @@ pub(crate) enum Wide {
     Domains,
     RoleAssignments,
     RoleDefinitions,
+    SubscribedSkus,
 }
 
 impl Wide {
@@ -54,6 +55,7 @@ impl Wide {
             Wide::Domains => "domains",
             Wide::RoleAssignments => "roleManagement/directory/roleAssignments",
             Wide::RoleDefinitions => "roleManagement/directory/roleDefinitions",
+            Wide::SubscribedSkus => "subscribedSkus",
         }
     }
 
@@ -63,6 +65,7 @@ impl Wide {
             Wide::Domains => "microsoft.graph.domain",
             Wide::RoleAssignments => "microsoft.graph.unifiedRoleAssignment",
             Wide::RoleDefinitions => "microsoft.graph.unifiedRoleDefinition",
+            Wide::SubscribedSkus => "microsoft.graph.subscribedSku",
         }
     }
 }
@@ -76,7 +79,7 @@ fn tenant_wide(
     which: Wide,
 ) -> Result<GraphResponse, GraphError> {
     use crate::directory::{
-        DOMAIN_PERMISSIONS, ROLE_PERMISSIONS, SYNC_PERMISSIONS, check_permission,
+        DOMAIN_PERMISSIONS, ROLE_PERMISSIONS, SKU_PERMISSIONS, SYNC_PERMISSIONS, check_permission,
     };
     let d = &shared.directory;
     let (permissions, objects) = match which {
@@ -84,6 +87,7 @@ fn tenant_wide(
         Wide::Domains => (DOMAIN_PERMISSIONS, &d.domains),
         Wide::RoleAssignments => (ROLE_PERMISSIONS, &d.role_assignments),
         Wide::RoleDefinitions => (ROLE_PERMISSIONS, &d.role_definitions),
+        Wide::SubscribedSkus => (SKU_PERMISSIONS, &d.subscribed_skus),
     };
     check_permission(shared.app_roles.as_deref(), permissions)?;
     let q = Query::parse(req.query.as_deref());

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::ValueEnum;
 use idsync::connect::{EntraDirectory, ad_query, graph_select, open_ad, open_entra};
 use idsync::directory::snapshot::export::{self, AdExport, EntraExport, Shape};
-use idsync::directory::{AdUserRead, EntraGroupRead, EntraUserRead};
+use idsync::directory::{AdGroupRead, AdUserRead, EntraGroupRead, EntraUserRead};
 
 use super::{Global, output, progress, runtime, validate};
 
@@ -43,17 +43,21 @@ pub fn run(global: &Global, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
     let (count, what) = match args.from {
         Source::Ad => {
             let query = export::ad_export_query(&ad_query(&desired));
-            let (users, source) = rt.block_on(async {
+            let (users, groups, contacts, source) = rt.block_on(async {
                 let mut ad = open_ad(&desired, &overrides).await?;
                 ad.set_progress(progress::sink(global));
                 output::info(global, &format!("reading {}", ad.describe()));
                 let users = ad.read_users(&query).await?;
-                Ok::<_, anyhow::Error>((users, ad.describe()))
+                let groups = ad.read_groups(&query).await?;
+                let contacts = ad.read_contacts(&query).await?;
+                Ok::<_, anyhow::Error>((users, groups, contacts, ad.describe()))
             })?;
             AdExport {
                 source: &source,
                 query: &query,
                 users: &users,
+                groups: &groups,
+                contacts: &contacts,
             }
             .write(&args.out)
             .context("writing the AD snapshot")?;

@@ -46,6 +46,19 @@ pub struct DesiredState {
     pub identities: Vec<IdentitySpec>,
     /// `groups[]`, checked: member names resolve, no group is named twice, no cycles.
     pub groups: Vec<GroupSpec>,
+    /// `licenses.default`; `None` when not given (licenses are then managed only for the
+    /// identities that name their own).
+    pub default_licenses: Option<Vec<LicenseSpec>>,
+}
+
+/// One license as written: a SKU part number and the service plans to turn off, resolved
+/// against `GET /subscribedSkus` when planning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicenseSpec {
+    pub sku: String,
+    pub disabled_plans: Vec<String>,
+    /// `FILE:LINE:COL`, for the error when the tenant has no such SKU or plan.
+    pub origin: String,
 }
 
 impl DesiredState {
@@ -73,6 +86,7 @@ impl DesiredState {
             protect: Vec::new(),
             identities: Vec::new(),
             groups: Vec::new(),
+            default_licenses: None,
         }
     }
 
@@ -218,6 +232,8 @@ pub struct IdentitySpec {
     pub ignore: bool,
     /// Graph property name -> desired value on both sides.
     pub attributes: BTreeMap<String, String>,
+    /// The licenses its cloud user holds directly (instead of `licenses.default`).
+    pub licenses: Option<Vec<LicenseSpec>>,
     /// `FILE:LINE:COL` of the entry, for messages.
     pub origin: String,
 }
@@ -280,6 +296,8 @@ pub struct GroupSpec {
     pub members: Membership,
     /// Never touched, never reported.
     pub ignore: bool,
+    /// Group-based licensing: what the cloud group assigns to its members.
+    pub licenses: Option<Vec<LicenseSpec>>,
     /// `FILE:LINE:COL` of the entry, for messages.
     pub origin: String,
 }

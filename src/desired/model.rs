@@ -92,6 +92,8 @@ pub struct DesiredFile {
     /// Groups idsync keeps converged, memberships included. Lists from several files are
     /// concatenated.
     pub groups: Option<Loc<Vec<Loc<Group>>>>,
+    /// Licenses every in-scope cloud user gets (`default`).
+    pub licenses: Option<Loc<Licenses>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -498,6 +500,37 @@ pub struct Identity {
     /// Values this identity must have on both sides (Graph property names).
     #[serde(default)]
     pub attributes: BTreeMap<String, Loc<String>>,
+    /// The licenses this identity's cloud user holds directly, instead of `licenses.default`.
+    pub licenses: Option<Loc<Vec<Loc<LicenseRef>>>>,
+}
+
+/// `licenses:`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Licenses {
+    /// SKU part numbers (`GET /subscribedSkus`) every in-scope cloud user gets, unless its
+    /// `identities[]` entry names its own.
+    #[serde(default)]
+    pub default: Vec<Loc<LicenseRef>>,
+}
+
+/// A license: a SKU part number (`ENTERPRISEPACK`), or one with service plans turned off.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum LicenseRef {
+    Sku(String),
+    WithPlans(LicenseWithPlans),
+}
+
+/// `{ sku: EMS, disabled_plans: [ INTUNE_A ] }`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseWithPlans {
+    /// The SKU part number.
+    pub sku: String,
+    /// servicePlanName values of the SKU to turn off.
+    #[serde(default)]
+    pub disabled_plans: Vec<String>,
 }
 
 /// One `groups[]` entry: an AD group, a cloud group, or the pair.
@@ -522,6 +555,8 @@ pub struct Group {
     /// Never touched, never reported.
     #[serde(default)]
     pub ignore: bool,
+    /// Group-based licensing: the licenses the cloud group assigns to its members.
+    pub licenses: Option<Loc<Vec<Loc<LicenseRef>>>>,
 }
 
 /// An AD group: give exactly one key.

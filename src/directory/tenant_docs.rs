@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 
-use super::model::{Domain, Part, SyncFeatures, Tenant};
+use super::model::{Domain, Part, Sku, SyncFeatures, Tenant};
 
 /// One tenant request: where Graph answers it, the snapshot file holding its answer, and the
 /// least privileged application permission that reads it.
@@ -103,8 +103,33 @@ pub const ROLE_DEFINITIONS: Source = Source {
     properties: &["id", "displayName", "templateId", "isBuiltIn"],
 };
 
+/// `GET /subscribedSkus`: the tenant's licenses, their units and service plans.
+/// <https://learn.microsoft.com/graph/api/subscribedsku-list> (least privileged application
+/// permission: LicenseAssignment.Read.All).
+pub const SUBSCRIBED_SKUS: Source = Source {
+    file: "subscribedSkus.json",
+    path: "/subscribedSkus",
+    context: "subscribedSkus",
+    permission: "LicenseAssignment.Read.All",
+    properties: &[
+        "skuId",
+        "skuPartNumber",
+        "prepaidUnits",
+        "consumedUnits",
+        "servicePlans",
+        "appliesTo",
+        "capabilityStatus",
+    ],
+};
+
 /// Every tenant request, in the order they are read and written.
-pub const SOURCES: [Source; 4] = [SYNC, DOMAINS, ROLE_ASSIGNMENTS, ROLE_DEFINITIONS];
+pub const SOURCES: [Source; 5] = [
+    SYNC,
+    DOMAINS,
+    ROLE_ASSIGNMENTS,
+    ROLE_DEFINITIONS,
+    SUBSCRIBED_SKUS,
+];
 
 /// User properties the tenant data needs on every user read (quarantined duplicates:
 /// duplicate attribute resiliency).
@@ -121,6 +146,7 @@ pub struct TenantDocs {
     pub domains: Answer,
     pub role_assignments: Answer,
     pub role_definitions: Answer,
+    pub subscribed_skus: Answer,
 }
 
 /// An object of an answer that cannot be read: its position in the collection and why.
@@ -132,12 +158,13 @@ pub struct ItemError {
 
 impl TenantDocs {
     /// Every part, with its source.
-    pub fn parts(&self) -> [(Source, &Answer); 4] {
+    pub fn parts(&self) -> [(Source, &Answer); 5] {
         [
             (SYNC, &self.sync),
             (DOMAINS, &self.domains),
             (ROLE_ASSIGNMENTS, &self.role_assignments),
             (ROLE_DEFINITIONS, &self.role_definitions),
+            (SUBSCRIBED_SKUS, &self.subscribed_skus),
         ]
     }
 
@@ -161,10 +188,15 @@ impl TenantDocs {
             }
             Part::Unknown(why) => Part::Unknown(why.clone()),
         };
+        let skus = match &self.subscribed_skus {
+            Part::Read(items) => Part::Read(skus(items).map_err(|e| (SUBSCRIBED_SKUS, e))?),
+            Part::Unknown(why) => Part::Unknown(why.clone()),
+        };
         Ok(Tenant {
             sync,
             domains,
             role_holders,
+            skus,
         })
     }
 }
@@ -175,6 +207,7 @@ pub fn check(source: Source, items: &[Map<String, Value>]) -> Result<(), ItemErr
         f if f == SYNC.file => sync_features(items).map(drop),
         f if f == DOMAINS.file => domains(items).map(drop),
         f if f == ROLE_ASSIGNMENTS.file => role_holders(items, None).map(drop),
+        f if f == SUBSCRIBED_SKUS.file => skus(items).map(drop),
         _ => role_names(items).map(drop),
     }
 }
@@ -293,6 +326,15 @@ pub fn sync_features(items: &[Map<String, Value>]) -> Result<Part<SyncFeatures>,
     }))
 }
 
+/// The subscriptions of `GET /subscribedSkus`.
+pub fn skus(items: &[Map<String, Value>]) -> Result<Vec<Sku>, ItemError> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, s)| Sku::from_graph(s).map_err(|message| ItemError { index, message }))
+        .collect()
+}
+
 pub fn domains(items: &[Map<String, Value>]) -> Result<Vec<Domain>, ItemError> {
     items
         .iter()
@@ -380,8 +422,12 @@ mod tests {
             role_definitions: Part::Read(objects(json!([
                 {"id": GA, "displayName": "Global Administrator"},
                 {"id": "fe930be7-5e62-47db-91af-98c3a49a38b1", "displayName": "User Administrator"}]))),
+            subscribed_skus: Part::Read(objects(json!([
+                {"skuId": "6fd2c87f-b296-42f0-b197-1e91e994b900", "skuPartNumber": "ENTERPRISEPACK",
+                 "prepaidUnits": {"enabled": 25}, "consumedUnits": 20, "servicePlans": []}]))),
         };
         let t = docs.tenant().unwrap();
+        assert_eq!(t.skus.known().unwrap()[0].free(), 5);
         let f = t.features();
         assert!(f.block_cloud_object_takeover_through_hard_match && !f.block_soft_match);
         assert!(f.password_sync && f.soft_match_on_upn && !f.synchronize_upn_for_managed_users);

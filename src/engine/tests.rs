@@ -76,6 +76,7 @@ pub(super) fn tenant() -> Tenant {
             },
         ]),
         role_holders: Part::Read(Default::default()),
+        skus: Part::default(),
     }
 }
 
@@ -464,6 +465,7 @@ fn explicit_pair_naming_a_missing_object_is_a_conflict() {
         entra: Some(EntraSelector::Upn("former@example.com".into())),
         ignore: false,
         attributes: Default::default(),
+        licenses: None,
         origin: "ids.yaml:3:5".into(),
     });
     let c = cloud("c1", "former@example.com");
@@ -485,6 +487,7 @@ fn explicit_pair_overrides_matching_and_sets_attributes() {
         entra: Some(EntraSelector::Upn("adam.anderson@example.com".into())),
         ignore: false,
         attributes: [("department".to_owned(), "Sales".to_owned())].into(),
+        licenses: None,
         origin: "x:1:1".into(),
     });
     let mut a = ad(1, "aanderson");
@@ -557,6 +560,7 @@ fn protected_objects_are_never_changed_and_ignored_ones_never_reported() {
         entra: Some(EntraSelector::Upn("room@example.com".into())),
         ignore: true,
         attributes: Default::default(),
+        licenses: None,
         origin: "x:1:1".into(),
     });
     let mut bg = cloud("c1", "breakglass@example.com");
@@ -1002,6 +1006,7 @@ fn a_value_the_desired_state_sets_is_written_even_where_the_old_one_is_unread() 
         entra: None,
         ignore: false,
         attributes: [("department".to_owned(), "Finance".to_owned())].into(),
+        licenses: None,
         origin: "x:1:1".into(),
     });
     let (a, c) = linked_pair(json!({"department": "Sales"}));

@@ -70,6 +70,7 @@ fn tenant(verified: &[&str], features: Option<SyncFeatures>) -> Tenant {
         sync: features.map_or_else(Part::default, Part::Read),
         domains: Part::Read(domains),
         role_holders: Part::default(),
+        skus: Part::default(),
     }
 }
 
@@ -120,6 +121,7 @@ fn override_of(a: &AdUser, attrs: &[(&str, &str)]) -> IdentitySpec {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
+        licenses: None,
         origin: "x:1:1".into(),
     }
 }

@@ -149,6 +149,10 @@ impl Checker {
 
         let identities = self.identities(m.identities);
         let groups = self.groups(m.groups, &identities);
+        let default_licenses = m
+            .licenses
+            .as_ref()
+            .map(|l| self.licenses(&l.file, &l.value.value.default, "licenses.default"));
 
         DesiredState {
             files,
@@ -167,6 +171,7 @@ impl Checker {
             protect,
             identities,
             groups,
+            default_licenses,
         }
     }
 
@@ -542,8 +547,13 @@ impl Checker {
                 },
                 None => None,
             };
+            let licenses = item
+                .licenses
+                .as_ref()
+                .map(|l| self.licenses(&file, &l.value, "identities[].licenses"));
             let item = item.value;
             out.push(IdentitySpec {
+                licenses,
                 name: item.name,
                 ad,
                 entra,

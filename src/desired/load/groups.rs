@@ -24,6 +24,7 @@ struct Entry {
     members: Option<Vec<Loc<String>>>,
     members_from: Option<Side>,
     ignore: bool,
+    licenses: Option<Vec<crate::desired::LicenseSpec>>,
 }
 
 impl Checker {
@@ -118,7 +119,12 @@ impl Checker {
                 );
                 continue;
             }
+            let licenses = g
+                .licenses
+                .as_ref()
+                .map(|l| self.licenses(&file, &l.value, "groups[].licenses"));
             entries.push(Entry {
+                licenses,
                 file,
                 at,
                 name: g.name.value,
@@ -246,6 +252,7 @@ impl Checker {
                 group_type: e.group_type,
                 members,
                 ignore: e.ignore,
+                licenses: e.licenses,
             })
             .collect()
     }

@@ -17,6 +17,7 @@ use crate::names::{SamAccountName, Upn, fold};
 
 mod check;
 mod groups;
+mod licenses;
 mod secrets;
 mod yaml;
 
@@ -188,6 +189,7 @@ struct Merged {
     protect: Option<From<Vec<Loc<ObjectRef>>>>,
     identities: Vec<(PathBuf, Loc<model::Identity>)>,
     groups: Vec<(PathBuf, Loc<model::Group>)>,
+    licenses: Option<From<model::Licenses>>,
 }
 
 fn merge(files: Vec<(PathBuf, DesiredFile)>, c: &mut Checker) -> Merged {
@@ -235,6 +237,7 @@ fn merge(files: Vec<(PathBuf, DesiredFile)>, c: &mut Checker) -> Merged {
         take(&mut m.provision, "provision", &file, doc.provision, c);
         take(&mut m.deprovision, "deprovision", &file, doc.deprovision, c);
         take(&mut m.protect, "protect", &file, doc.protect, c);
+        take(&mut m.licenses, "licenses", &file, doc.licenses, c);
         if let Some(ids) = doc.identities {
             m.identities
                 .extend(ids.value.into_iter().map(|i| (file.clone(), i)));

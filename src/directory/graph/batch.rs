@@ -6,8 +6,9 @@
 //!   after as many clean batches as are in flight (additive increase, multiplicative decrease).
 //! - A 5xx for a sub-request, or a batch that got no answer (timeout, dropped connection, 5xx),
 //!   sends the requests again after exponential backoff with jitter, bounded. Such a write may
-//!   have landed: a create is then first looked up by its userPrincipalName (found: it is
-//!   done), and a delete that then answers 404 is done too.
+//!   have landed: a create is then first looked up (a user by its userPrincipalName, a group
+//!   by a filter on its names; found: it is done), and a delete that then answers 404 is done
+//!   too.
 //! - Any other answer is final and goes back to the caller, which maps it to a result.
 
 use std::cmp::Reverse;
@@ -352,7 +353,9 @@ impl Engine<'_> {
                 false
             }
             _ if state.lookup => {
-                if status == 404 {
+                // A lookup by id answers 404 when the create did not land; one by a filter
+                // (groups have no unique name to GET) answers an empty collection.
+                if status == 404 || (status == 200 && empty_collection(body.as_ref())) {
                     // The earlier attempt did not land: create it now.
                     state.lookup = false;
                     self.ready.push_back(i);
@@ -440,6 +443,13 @@ impl Engine<'_> {
             self.progress.event(ProgressEvent::Advance(1));
         }
     }
+}
+
+/// `{"value": []}`: a filter that matched nothing.
+fn empty_collection(body: Option<&Value>) -> bool {
+    body.and_then(|b| b.get("value"))
+        .and_then(Value::as_array)
+        .is_some_and(Vec::is_empty)
 }
 
 /// A 400 saying another object already has this userPrincipalName.

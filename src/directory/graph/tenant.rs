@@ -1,4 +1,4 @@
-//! Tenant data reads (DESIGN.md, "Entra tenant data that decides matching"): the four
+//! Tenant data reads (DESIGN.md, "Entra tenant data that decides matching"): the
 //! collections of [`tenant_docs`], each read on its own, `@odata.nextLink` followed. A 403
 //! makes that part unknown, naming the request and the permission; any other failure is an
 //! error, as for user reads.
@@ -15,19 +15,21 @@ use crate::directory::DirectoryError;
 use crate::directory::model::Part;
 use crate::directory::tenant_docs::{self, Source, TenantDocs};
 
-/// The four answers, requested at once (one lane each).
+/// The answers, requested at once (one lane each).
 pub(crate) async fn read_docs(http: &Http) -> Result<TenantDocs, DirectoryError> {
-    let (sync, domains, assignments, definitions) = tokio::join!(
+    let (sync, domains, assignments, definitions, skus) = tokio::join!(
         collection(http, 0, tenant_docs::SYNC),
         collection(http, 1, tenant_docs::DOMAINS),
         collection(http, 2, tenant_docs::ROLE_ASSIGNMENTS),
         collection(http, 3, tenant_docs::ROLE_DEFINITIONS),
+        collection(http, 4, tenant_docs::SUBSCRIBED_SKUS),
     );
     Ok(TenantDocs {
         sync: sync?,
         domains: domains?,
         role_assignments: assignments?,
         role_definitions: definitions?,
+        subscribed_skus: skus?,
     })
 }
 

@@ -6,6 +6,8 @@
 //!   UTF-8 validity), and turned into [`AdUser`]s.
 //! - `read`: paged scope reads, reads by objectGUID, and the domain-wide `find_taken` check.
 //! - `write`: create (password before enabling), per-value modify, move, delete.
+//! - `groups`: groups and contacts, read and written as users are; `ranges`: the bookkeeping
+//!   of AD's ranged `member` answers.
 //! - `error`: LDAP result codes and AD's diagnostic text as [`DirectoryError`]s.
 //!
 //! Semantics follow the snapshot directory (`snapshot::ad`): the same LDAP result names in
@@ -16,6 +18,7 @@ mod conn;
 mod entry;
 mod error;
 mod groups;
+mod ranges;
 mod read;
 mod write;
 

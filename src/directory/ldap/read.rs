@@ -46,7 +46,7 @@ pub fn attribute_list(extra: &[crate::names::AttrName]) -> Vec<String> {
 }
 
 /// The bases to search: nested ones are covered by their ancestor.
-fn outermost(bases: &[Dn]) -> Vec<&Dn> {
+pub(super) fn outermost(bases: &[Dn]) -> Vec<&Dn> {
     let mut out: Vec<&Dn> = Vec::new();
     for (i, b) in bases.iter().enumerate() {
         let covered = bases
@@ -289,7 +289,7 @@ pub(super) async fn taken(
 }
 
 /// An entry that cannot be a user; `message` starts with its DN.
-fn unreadable(message: String) -> DirectoryError {
+pub(super) fn unreadable(message: String) -> DirectoryError {
     DirectoryError::Other(format!("unreadable entry from AD: {message}"))
 }
 
@@ -303,7 +303,7 @@ enum Stop {
 /// Runs a search, handing each entry (search references skipped) to `each`, with the retry
 /// policy for reads: a retried search starts over, so `each` must tolerate entries it has
 /// already seen.
-async fn search_each(
+pub(super) async fn search_each(
     session: &mut Session,
     ctx: &OpContext<'_>,
     scope: Scope,

@@ -24,7 +24,7 @@ fn is_password(name: &str) -> bool {
     PASSWORDS.iter().any(|p| p.eq_ignore_ascii_case(name))
 }
 
-fn bytes(value: &AdValue) -> Vec<u8> {
+pub(super) fn bytes(value: &AdValue) -> Vec<u8> {
     match value {
         AdValue::Text(s) => s.as_bytes().to_vec(),
         AdValue::Binary(b) => b.clone(),
@@ -32,7 +32,7 @@ fn bytes(value: &AdValue) -> Vec<u8> {
 }
 
 /// Values as messages show them; never a password's.
-fn shown(name: &str, values: &[AdValue]) -> Vec<String> {
+pub(super) fn shown(name: &str, values: &[AdValue]) -> Vec<String> {
     if is_password(name) {
         return Vec::new();
     }
@@ -54,7 +54,7 @@ fn unicode_pwd(password: &Secret) -> Vec<u8> {
 }
 
 /// The leaf RDN of a DN, escaped again (RFC 4514) from its parsed values.
-fn leaf_rdn(dn: &Dn) -> Option<String> {
+pub(super) fn leaf_rdn(dn: &Dn) -> Option<String> {
     let rdn = dn.rdns().into_iter().next()?;
     Some(
         rdn.iter()
@@ -64,7 +64,7 @@ fn leaf_rdn(dn: &Dn) -> Option<String> {
     )
 }
 
-fn ctx<'a>(
+pub(super) fn ctx<'a>(
     session: &Session,
     op: &'a str,
     object: &'a str,
@@ -80,14 +80,14 @@ fn ctx<'a>(
     }
 }
 
-fn fail(session: &Session, ctx: &OpContext<'_>, failure: Failure) -> DirectoryError {
+pub(super) fn fail(session: &Session, ctx: &OpContext<'_>, failure: Failure) -> DirectoryError {
     match failure {
         Failure::Connect(e) => session.connect_error(e),
         Failure::Op(e) => op_error(ctx, e),
     }
 }
 
-fn rc_of(failure: &Failure) -> Option<u32> {
+pub(super) fn rc_of(failure: &Failure) -> Option<u32> {
     match failure {
         Failure::Op(ldap3::LdapError::LdapResult { result }) => Some(result.rc),
         _ => None,

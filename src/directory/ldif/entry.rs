@@ -353,7 +353,7 @@ impl Entry {
 
 /// An attribute description with a `range=` option split into the description without it and
 /// the option's text (`member;range=0-1499` gives `member` and `range=0-1499`).
-pub(super) fn split_range(name: &str) -> Option<(String, &str)> {
+pub(crate) fn split_range(name: &str) -> Option<(String, &str)> {
     if !name.contains(';') {
         return None; // the common case, without allocating
     }
@@ -373,7 +373,7 @@ pub(super) fn split_range(name: &str) -> Option<(String, &str)> {
 }
 
 /// `range=0-1499` gives (0, Some(1499)); `range=1500-*` gives (1500, None).
-pub(super) fn parse_range(option: &str) -> Option<(u64, Option<u64>)> {
+pub(crate) fn parse_range(option: &str) -> Option<(u64, Option<u64>)> {
     let (first, last) = option.get(6..)?.split_once('-')?;
     let first = first.parse().ok()?;
     let last = if last == "*" {

@@ -55,6 +55,8 @@ use parse::*;
 use sniff::*;
 use write::*;
 
+/// AD's ranged attribute names (`member;range=0-1499`), shared with the live reader.
+pub(crate) use entry::{parse_range, split_range};
 pub use write::{encode_line, is_safe_string};
 
 /// Physical line width of generated lines, continuation lines included (`ldapsearch`'s).

@@ -51,6 +51,8 @@ pub struct Tenant {
     /// `GET /roleManagement/directory/roleAssignments` with names from `roleDefinitions`:
     /// principal object id → the display names of the roles it holds (sorted, deduplicated).
     pub role_holders: Part<BTreeMap<String, Vec<String>>>,
+    /// `GET /subscribedSkus`: the licenses the desired state can name.
+    pub skus: Part<Vec<super::Sku>>,
 }
 
 /// The `onPremisesDirectorySynchronizationFeature` flags that decide matching.

@@ -30,11 +30,14 @@ use serde_json::Value;
 
 use crate::directory::ldap::attribute_list;
 use crate::directory::ldif::encode_line;
-use crate::directory::model::ObjectKind;
-use crate::directory::model::Part;
-use crate::directory::model::{CONTACT_PROPERTIES, GROUP_PROPERTIES};
+use crate::directory::model::{
+    CONTACT_PROPERTIES, GROUP_PROPERTIES, ObjectKind, Part, sid_from_string,
+};
+use crate::directory::schema;
 use crate::directory::tenant_docs::{Source, TenantDocs};
-use crate::directory::{AdQuery, AdUser, CloudContact, CloudGroup, CloudUser, Filter};
+use crate::directory::{
+    AdContact, AdGroup, AdQuery, AdUser, CloudContact, CloudGroup, CloudUser, Filter,
+};
 use crate::names::AttrName;
 
 /// The users of an Entra snapshot folder.
@@ -163,12 +166,17 @@ fn filter_attributes(filter: &Filter, each: &mut dyn FnMut(&str)) {
     }
 }
 
-/// An AD export: the users a read returned and the read that returned them.
+/// An AD export: the users, groups and contacts a read returned and the read that returned
+/// them. Each kind is written as the search that read it (`ldapsearch` output of several
+/// searches concatenated): its own header (`# filter:`, `# requesting:`), then its entries.
 pub struct AdExport<'a> {
     /// Where the users came from, for the header (`AD ldaps://dc01.corp.example.com`).
     pub source: &'a str,
     pub query: &'a AdQuery,
     pub users: &'a [AdUser],
+    /// Groups and contacts in the query's scope (none: no section).
+    pub groups: &'a [AdGroup],
+    pub contacts: &'a [AdContact],
 }
 
 impl AdExport<'_> {
@@ -184,7 +192,47 @@ impl AdExport<'_> {
         for user in self.users {
             write_entry(out, user, &requested)?;
         }
+        if !self.groups.is_empty() {
+            // A group whose members were not read must not read back as empty.
+            let members_known = self.groups.iter().all(|g| g.members.is_some());
+            let requested: Vec<&str> = schema::GROUP_READ
+                .iter()
+                .copied()
+                .filter(|a| members_known || *a != "member")
+                .collect();
+            self.section(out, ObjectKind::Group, &requested, self.groups.len())?;
+            for group in self.groups {
+                write_group(out, group, &requested)?;
+            }
+        }
+        if !self.contacts.is_empty() {
+            self.section(
+                out,
+                ObjectKind::Contact,
+                schema::CONTACT_READ,
+                self.contacts.len(),
+            )?;
+            for contact in self.contacts {
+                write_contact(out, contact)?;
+            }
+        }
         Ok(())
+    }
+
+    /// The header of a second (third) search's entries, as ldapsearch writes each search's.
+    fn section(
+        &self,
+        out: &mut dyn Write,
+        kind: ObjectKind,
+        requested: &[&str],
+        count: usize,
+    ) -> io::Result<()> {
+        writeln!(out, "# {}s, in the same scope", kind.as_str())?;
+        writeln!(out, "# filter: {}", kind.ad_filter(None))?;
+        writeln!(out, "# requesting: {}", requested.join(" "))?;
+        writeln!(out, "# {}s: {count}", kind.as_str())?;
+        writeln!(out, "#")?;
+        writeln!(out)
     }
 
     /// Writes the LDIF file atomically.
@@ -270,6 +318,71 @@ fn write_entry(out: &mut dyn Write, user: &AdUser, requested: &[String]) -> io::
         } else {
             for value in user.attributes.values(name.as_str()) {
                 line(out, name, value.as_bytes())?;
+            }
+        }
+    }
+    out.write_all(EOL)
+}
+
+/// One group as an LDIF entry: `dn`, then the requested attributes in request order (every
+/// `member` value whole, never ranged).
+fn write_group(out: &mut dyn Write, group: &AdGroup, requested: &[&str]) -> io::Result<()> {
+    const EOL: &[u8] = b"\n";
+    let line = |out: &mut dyn Write, name: &str, value: &[u8]| {
+        out.write_all(&encode_line(name, value, EOL))
+    };
+    line(out, "dn", group.dn.as_str().as_bytes())?;
+    for &name in requested {
+        match name {
+            "objectGUID" => binary_line(out, name, &group.object_guid.0)?,
+            "objectSid" => {
+                if let Some(sid) = group.object_sid.as_deref().and_then(sid_from_string) {
+                    binary_line(out, name, &sid)?;
+                }
+            }
+            "groupType" => {
+                if let Some(t) = group.group_type {
+                    line(out, name, t.to_string().as_bytes())?;
+                }
+            }
+            "uSNChanged" => {
+                if let Some(usn) = group.usn_changed {
+                    line(out, name, usn.to_string().as_bytes())?;
+                }
+            }
+            "member" => {
+                for member in group.members.iter().flatten() {
+                    line(out, name, member.as_str().as_bytes())?;
+                }
+            }
+            _ => {
+                for value in group.attributes.values(name) {
+                    line(out, name, value.as_bytes())?;
+                }
+            }
+        }
+    }
+    out.write_all(EOL)
+}
+
+fn write_contact(out: &mut dyn Write, contact: &AdContact) -> io::Result<()> {
+    const EOL: &[u8] = b"\n";
+    let line = |out: &mut dyn Write, name: &str, value: &[u8]| {
+        out.write_all(&encode_line(name, value, EOL))
+    };
+    line(out, "dn", contact.dn.as_str().as_bytes())?;
+    for &name in schema::CONTACT_READ {
+        match name {
+            "objectGUID" => binary_line(out, name, &contact.object_guid.0)?,
+            "uSNChanged" => {
+                if let Some(usn) = contact.usn_changed {
+                    line(out, name, usn.to_string().as_bytes())?;
+                }
+            }
+            _ => {
+                for value in contact.attributes.values(name) {
+                    line(out, name, value.as_bytes())?;
+                }
             }
         }
     }
@@ -708,6 +821,8 @@ mod tests {
             source: "AD ldaps://dc01.corp.example.com",
             query: &q,
             users: &users,
+            groups: &[],
+            contacts: &[],
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ad.ldif");
@@ -741,6 +856,83 @@ mod tests {
         assert_eq!(back[0].user_account_control, Some(0x202));
         assert_eq!(back[0].usn_changed, Some(4711));
         assert_eq!(back[0].attributes, expected.attributes);
+    }
+
+    /// Users, groups and contacts in one file, each after its own search header: every kind
+    /// reads back as it was written, a group of 2,000 members whole, and a group whose
+    /// members were not read keeps them unknown.
+    #[test]
+    fn groups_and_contacts_read_back_after_their_own_headers() {
+        use crate::directory::{AdContact, AdGroup};
+        let users = [ad_user()];
+        let q = query();
+        let dn = |s: &str| Dn::parse(s).unwrap();
+        let mut big = AdGroup::new(
+            dn("CN=Big,OU=Staff,DC=corp,DC=example,DC=com"),
+            Guid([3; 16]),
+        );
+        big.object_sid = Some("S-1-5-21-1-2-3-1105".into());
+        big.group_type = Some(-2147483646);
+        big.usn_changed = Some(99);
+        for class in ["top", "group"] {
+            big.attributes.push(AttrName::from("objectClass"), class);
+        }
+        big.attributes.push(AttrName::SAM_ACCOUNT_NAME, "big");
+        big.attributes
+            .push(AttrName::from("description"), "Zoë's team");
+        big.members = Some(
+            (0..2000)
+                .map(|i| dn(&format!("CN=u{i},OU=Staff,DC=corp,DC=example,DC=com")))
+                .collect(),
+        );
+        let mut contact = AdContact::new(
+            dn("CN=Partner,OU=Staff,DC=corp,DC=example,DC=com"),
+            Guid([4; 16]),
+        );
+        for class in ["top", "person", "organizationalPerson", "contact"] {
+            contact
+                .attributes
+                .push(AttrName::from("objectClass"), class);
+        }
+        contact
+            .attributes
+            .push(AttrName::MAIL, "p@fabrikam.example");
+        contact.usn_changed = Some(7);
+        let groups = [big.clone()];
+        let contacts = [contact.clone()];
+        let export = AdExport {
+            source: "AD ldaps://dc01",
+            query: &q,
+            users: &users,
+            groups: &groups,
+            contacts: &contacts,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ad.ldif");
+        export.write(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("# filter: (&(objectClass=group))\n"));
+        assert!(!text.contains(";range="));
+        let snapshot = AdSnapshot::open(&path).unwrap();
+        assert_eq!(snapshot.users(&q).unwrap().len(), 1);
+        // The groups' header does not make users' unread attributes "requested".
+        assert_eq!(
+            snapshot.not_exported(&["description".into()]),
+            vec![AttrName::from("description")]
+        );
+        assert_eq!(snapshot.groups(&q).unwrap(), [big.clone()]);
+        assert_eq!(snapshot.contacts(&q).unwrap(), [contact]);
+
+        big.members = None;
+        let groups = [big.clone()];
+        let export = AdExport {
+            groups: &groups,
+            contacts: &[],
+            ..export
+        };
+        export.write(&path).unwrap();
+        let snapshot = AdSnapshot::open(&path).unwrap();
+        assert_eq!(snapshot.groups(&q).unwrap(), [big]);
     }
 
     fn cloud_users() -> Vec<CloudUser> {
@@ -832,6 +1024,7 @@ mod tests {
             ))]),
             sync: Part::Unknown(DOMAINS.denied("Authorization_RequestDenied")),
             role_definitions: Part::Unknown("not read".into()),
+            subscribed_skus: Part::Unknown("not read".into()),
         };
         let export = EntraExport {
             graph_url: "http://127.0.0.1:1/",

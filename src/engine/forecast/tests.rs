@@ -259,6 +259,7 @@ fn entra_connect_soft_matches_what_idsync_leaves_apart() {
         name: None,
         ad: Some(AdSelector::SamAccountName("jdoe".into())),
         entra: None,
+        licenses: None,
         origin: "identities.yaml:1:3".into(),
         ignore: true,
         attributes: Default::default(),

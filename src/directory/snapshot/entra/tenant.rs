@@ -1,5 +1,5 @@
 //! The tenant files of a snapshot folder (`domains.json`, `onPremisesSynchronization.json`,
-//! `roleAssignments.json`, `roleDefinitions.json`), each as Graph answers its request:
+//! `roleAssignments.json`, `roleDefinitions.json`, `subscribedSkus.json`), each as Graph answers its request:
 //! `{"value":[…]}`, a bare array, or one lone object (PowerShell's `ConvertTo-Json` of a single
 //! result); UTF-8 or UTF-16 as the users file. A missing file makes its part unknown; a file
 //! that cannot be read is a `FILE:LINE:COL` error, as `users.json` gets.
@@ -29,6 +29,7 @@ impl EntraSnapshot {
             domains: part(tenant_docs::DOMAINS)?,
             role_assignments: part(tenant_docs::ROLE_ASSIGNMENTS)?,
             role_definitions: part(tenant_docs::ROLE_DEFINITIONS)?,
+            subscribed_skus: part(tenant_docs::SUBSCRIBED_SKUS)?,
         })
     }
 }

@@ -49,6 +49,7 @@ fn spec(name: &str) -> GroupSpec {
         group_type: GroupType::Security,
         members: Membership::Unmanaged,
         ignore: false,
+        licenses: None,
         origin: "groups.yaml:1:3".into(),
     }
 }
@@ -62,6 +63,7 @@ fn pair_spec(name: &str, upn: &str, sam: &str) -> IdentitySpec {
         entra: Some(EntraSelector::Upn(Upn::new(upn))),
         ignore: false,
         attributes: Default::default(),
+        licenses: None,
         origin: "identities.yaml:1:3".into(),
     }
 }
