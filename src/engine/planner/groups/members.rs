@@ -94,7 +94,7 @@ impl<'a> Planner<'a> {
             }
         };
         if let Some(want) = ad_want {
-            self.ad_member_edits(ix, spec, r, want);
+            self.ad_member_edits(ix, twins, spec, r, want);
         }
         if let Some(want) = cloud_want {
             self.cloud_member_edits(ix, spec, r, want);
@@ -204,10 +204,13 @@ impl<'a> Planner<'a> {
     /// A user's AD DN and cloud id, existing or created by this plan.
     fn user_sides(&self, twins: &Twins, j: usize) -> (Option<Member>, Option<Member>) {
         let ad = match twins.ad_side(j) {
-            (Some(a), _) => Some(Member {
-                value: self.ad[a].dn.as_str().into(),
-                dep: None,
-            }),
+            (Some(a), _) => {
+                let (dn, dep) = twins.after_moves(&self.ad[a].dn);
+                Some(Member {
+                    value: dn.as_str().into(),
+                    dep,
+                })
+            }
             (None, Some((pos, dn))) => Some(Member {
                 value: dn.clone(),
                 dep: Some(pos),
@@ -279,14 +282,16 @@ impl<'a> Planner<'a> {
     fn ad_member_edits(
         &mut self,
         ix: &Index<'_>,
+        twins: &Twins,
         spec: &GroupSpec,
         r: &Resolved,
         want: Vec<Member>,
     ) {
         let (existing, created) = (r.ad.map(|a| &ix.g.ad[a]), &r.ad_create);
+        // As they will read once this plan's moves ran (AD follows a moved member).
         let current: Vec<Dn> = match existing {
             Some(g) => match &g.members {
-                Some(m) => m.clone(),
+                Some(m) => m.iter().map(|dn| twins.after_moves(dn).0.clone()).collect(),
                 None => return self.members_unread(spec, g.dn.as_str()),
             },
             None if created.is_some() => Vec::new(),
@@ -381,29 +386,31 @@ impl<'a> Planner<'a> {
         if add.is_empty() && remove.is_empty() {
             return;
         }
-        if let Some(g) = existing {
-            // Graph refuses member writes on synced and rule-based groups: they converge
-            // through AD, or by their rule.
-            let why = if g.sync_enabled {
-                Some("it is synced from AD by Entra Connect, which masters its members")
-            } else if g.is_dynamic() {
-                Some("its members come from a membership rule")
+        if let Some(g) = existing
+            && let Err(refusal) = graph_rules::group::check_member_write(&member_write_flags(g))
+        {
+            // Graph refuses member writes on synced groups (mastered in AD), mail-enabled
+            // security groups and distribution lists (Exchange Online's) and rule-based
+            // groups: planned around, not attempted.
+            let how = if g.sync_enabled {
+                "they converge from AD at Entra Connect's next sync"
+            } else if g.mail_enabled {
+                "Exchange Online masters them; once Entra Connect matches the group with its AD twin (soft match on its SMTP address) they converge from AD"
             } else {
-                None
+                "its membership rule decides them"
             };
-            if let Some(why) = why {
-                self.notes.push(Note {
-                    kind: NoteKind::PendingSync,
-                    identity: spec.name.clone(),
-                    message: format!(
-                        "cloud group {} differs by {} member(s) to add and {} to remove; not written because {why}",
-                        g.display_name,
-                        add.len(),
-                        remove.len()
-                    ),
-                });
-                return;
-            }
+            self.notes.push(Note {
+                kind: NoteKind::PendingSync,
+                identity: spec.name.clone(),
+                message: format!(
+                    "cloud group {} differs by {} member(s) to add and {} to remove; Graph refuses member writes on it (\"{}\"): {how}",
+                    g.display_name,
+                    add.len(),
+                    remove.len(),
+                    refusal.message
+                ),
+            });
+            return;
         }
         let change = Change::edit(
             "members",
@@ -479,4 +486,14 @@ fn default_name_is(spec: &crate::desired::IdentitySpec, name: &str) -> bool {
         (_, Some(crate::desired::AdSelector::SamAccountName(s))) => eq_ci(s.as_str(), name),
         _ => false,
     }
+}
+
+/// The properties of a cloud group that decide whether Graph takes member writes (what
+/// `graph_rules::group::check_member_write` looks at), without copying its members.
+fn member_write_flags(g: &CloudGroup) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("mailEnabled".into(), g.mail_enabled.into());
+    m.insert("groupTypes".into(), g.group_types.clone().into());
+    m.insert("onPremisesSyncEnabled".into(), g.sync_enabled.into());
+    m
 }

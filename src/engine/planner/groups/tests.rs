@@ -194,15 +194,53 @@ fn a_mail_enabled_cloud_group_soft_matches_its_ad_twin_and_is_not_forecast() {
     let ad_edit = actions.iter().find(|a| a.directory == Side::Ad).unwrap();
     assert_eq!(ad_edit.changes[0].added(), [w.ad[1].dn.as_str()]);
     assert_eq!(ad_edit.changes[0].removed(), [w.ad[0].dn.as_str()]);
-    let cloud_edit = actions.iter().find(|a| a.directory == Side::Entra).unwrap();
-    assert_eq!(cloud_edit.changes[0].attribute, "members");
-    assert_eq!(cloud_edit.changes[0].added(), ["c2"]);
-    assert_eq!(cloud_edit.changes[0].removed(), ["c1"]);
+    // Graph refuses member writes on a mail-enabled security group (Exchange Online's); its
+    // members follow AD once Entra Connect soft-matches the two.
+    assert!(
+        actions.iter().all(|a| a.directory == Side::Ad),
+        "{actions:#?}"
+    );
+    assert!(
+        p.notes.iter().any(|n| n.kind == NoteKind::PendingSync
+            && n.message
+                .contains(graph_rules::group::MAIL_ENABLED_MEMBERS_MESSAGE)),
+        "{:#?}",
+        p.notes
+    );
     assert!(
         p.forecast.iter().all(|f| f.kind != ForecastKind::Group),
         "{:#?}",
         p.forecast
     );
+}
+
+#[test]
+fn a_cloud_security_group_gets_per_value_members_edits() {
+    let (ad_users, cloud_users) = two_pairs();
+    let w = World {
+        groups: vec![ad_group(1, "Ops", &[&ad_users[0]])],
+        cloud_groups: vec![cloud_group("g1", "Ops", &[&cloud_users[0]])],
+        ad: ad_users,
+        cloud: cloud_users,
+        contacts: vec![],
+    };
+    let mut d = desired();
+    let mut s = spec("ops");
+    s.ad = Some(AdGroupSelector::SamAccountName(SamAccountName::new("Ops")));
+    s.entra = Some(EntraGroupSelector::Id("g1".into()));
+    s.members = Membership::Exact(vec![MemberRef::Upn(Upn::new("bea@example.com"))]);
+    d.groups = vec![s];
+    let p = run(&d, &w);
+    let cloud_edit = group_actions(&p)
+        .into_iter()
+        .find(|a| a.directory == Side::Entra)
+        .expect("an Entra members edit");
+    assert_eq!(cloud_edit.changes[0].attribute, "members");
+    assert_eq!(cloud_edit.changes[0].added(), ["c2"]);
+    assert_eq!(cloud_edit.changes[0].removed(), ["c1"]);
+    assert!(cloud_edit.precondition.is_some());
+    // Paired by name only: Entra Connect cannot match a security group without mail.
+    assert!(p.forecast.iter().any(|f| f.kind == ForecastKind::Group));
 }
 
 #[test]
@@ -237,7 +275,7 @@ fn a_synced_group_is_paired_by_sid_and_its_cloud_members_converge_through_ad() {
     assert!(
         p.notes
             .iter()
-            .any(|n| n.kind == NoteKind::PendingSync && n.message.contains("synced")),
+            .any(|n| n.kind == NoteKind::PendingSync && n.message.contains("from AD")),
         "{:#?}",
         p.notes
     );

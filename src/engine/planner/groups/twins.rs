@@ -16,6 +16,9 @@ pub(in crate::engine::planner) struct Twins {
     /// Per joint with creates: the AD create (position, DN) and the Entra create
     /// (position, UPN).
     creates: HashMap<u32, Creates>,
+    /// AD users this plan moves: their DN now -> (their DN after, the move's position). AD
+    /// rewrites `member` values when an object moves, so group edits use the DN after.
+    moves: HashMap<Dn, (Dn, u32)>,
 }
 
 #[derive(Default, Clone)]
@@ -41,6 +44,7 @@ impl Twins {
             joint_of_spec: vec![NONE; specs],
             sides: Vec::new(),
             creates: HashMap::default(),
+            moves: HashMap::default(),
         }
     }
 
@@ -64,6 +68,17 @@ impl Twins {
             self.joint_of_spec[s] = j;
         }
         for (pos, a) in actions.iter().enumerate().skip(first) {
+            if a.action == ActionKind::Move
+                && a.kind == ObjectKind::User
+                && let Some(to) = a
+                    .changes
+                    .iter()
+                    .find(|c| c.attribute == "distinguishedName")
+                    .and_then(|c| c.after.as_str())
+                && let (Ok(from), Ok(to)) = (Dn::parse(&a.target), Dn::parse(to))
+            {
+                self.moves.insert(from, (to, idx(Some(pos))));
+            }
             if a.action != ActionKind::Create || a.kind != ObjectKind::User {
                 continue;
             }
@@ -106,5 +121,15 @@ impl Twins {
             .and_then(|c| c.entra.as_ref())
             .map(|(p, t)| (*p, t));
         (existing, created)
+    }
+}
+
+impl Twins {
+    /// Where a member DN will be once this plan's moves ran, and the move to wait for.
+    pub(super) fn after_moves<'d>(&'d self, dn: &'d Dn) -> (&'d Dn, Option<u32>) {
+        match self.moves.get(dn) {
+            Some((to, pos)) => (to, Some(*pos)),
+            None => (dn, None),
+        }
     }
 }
