@@ -232,3 +232,62 @@ fn applying_the_example_converges_its_groups() {
         )
     );
 }
+
+/// The example's Entra side live in the Graph emulator (loaded from the same snapshot folder),
+/// AD from the LDIF: the Microsoft 365 group's members are written through `$ref` requests in
+/// `$batch`es, and a second plan has nothing left to do.
+#[test]
+fn the_example_converges_its_groups_against_the_graph_emulator() {
+    let ex = Example::new();
+    let folder = ex.dir.path().join("examples/contoso/entra");
+    let config = graph_emulator::Config::default()
+        .with_tenant_file(&folder)
+        .unwrap();
+    let emu = graph_emulator::Emulator::start_blocking(config).unwrap();
+    let yaml_path = ex.dir.path().join("desired-state/idsync.yaml");
+    let yaml = std::fs::read_to_string(&yaml_path).unwrap().replace(
+        "    snapshot: ../examples/contoso/entra",
+        &format!(
+            "    tenant_id: {}\n    client_id: {}\n    client_secret: {{ env: {ENTRA_SECRET_VAR} }}\n    login_url: {}\n    graph_url: {}\n    # snapshot: ../examples/contoso/entra",
+            emu.tenant_id(),
+            emu.client_id(),
+            emu.base_url(),
+            emu.base_url()
+        ),
+    );
+    assert!(yaml.contains("client_secret"), "{yaml}");
+    std::fs::write(&yaml_path, yaml).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_idsync"))
+            .current_dir(ex.dir.path())
+            .env(ENTRA_SECRET_VAR, emu.client_secret())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["apply", "--auto-approve"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all_company = emu
+        .groups_snapshot()
+        .into_iter()
+        .find(|g| g["displayName"] == "All Company")
+        .unwrap();
+    let mut members = emu
+        .group_members(all_company["id"].as_str().unwrap())
+        .unwrap();
+    members.sort();
+    assert_eq!(members, [ADAM, KATE]);
+    let again = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&again.stdout),
+        String::from_utf8_lossy(&again.stderr)
+    );
+}

@@ -298,6 +298,7 @@ fn a_rerun_replaces_the_snapshot_whole_and_a_failed_one_leaves_it_untouched() {
             "entra/onPremisesSynchronization.json",
             "entra/roleAssignments.json",
             "entra/roleDefinitions.json",
+            "entra/subscribedSkus.json",
             "entra/users.json"
         ]
     );

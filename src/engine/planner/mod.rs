@@ -473,6 +473,7 @@ fn number_in_plan_order(actions: &mut [Action]) {
         for dep in &mut a.depends_on {
             *dep = id_at[dep.0 as usize];
         }
+        a.depends_on.sort_unstable();
     }
     actions.sort_unstable_by_key(|a| a.id);
 }

@@ -470,12 +470,13 @@ impl<'a> Planner<'a> {
             return;
         };
         if cloud.is_unified() {
-            self.diagnostics.push(Diagnostic {
-                severity: Severity::Warning,
-                rule: "cloud_only_group".into(),
-                object: cloud_group_label(cloud),
-                attribute: "groupTypes".into(),
-                message: "a Microsoft 365 group is cloud-only: Entra Connect never syncs it from AD, so idsync creates no AD twin (group writeback is the way to have one on-premises)".into(),
+            self.notes.push(Note {
+                kind: NoteKind::Unmatched,
+                identity: spec.name.clone(),
+                message: format!(
+                    "{} is a Microsoft 365 group, which is cloud-only: Entra Connect never syncs one from AD, so idsync creates no AD twin (group writeback is the way to have one on-premises)",
+                    cloud_group_label(cloud)
+                ),
             });
             return;
         }
