@@ -207,6 +207,12 @@ pub struct GroupsRead {
     pub ad_contacts: Vec<AdContact>,
     pub cloud: Vec<CloudGroup>,
     pub cloud_contacts: Vec<CloudContact>,
+    /// Why `cloud` is not known to be all of the tenant's groups (a snapshot folder without
+    /// `groups.json`, a plain users file): "none known", not "none". `None` after a complete
+    /// read. A plan must not remove or delete on the strength of an unread side.
+    pub cloud_unread: Option<String>,
+    /// As `cloud_unread`, for `cloud_contacts`.
+    pub cloud_contacts_unread: Option<String>,
 }
 
 impl GroupsRead {
@@ -242,7 +248,8 @@ pub async fn read_with_tenant(
         let tenant = entra.read_tenant().await?;
         let groups = entra.read_groups().await?;
         let contacts = entra.read_contacts().await?;
-        Ok::<_, DirectoryError>((users, tenant, groups, contacts))
+        let unread = (entra.groups_unread(), entra.contacts_unread());
+        Ok::<_, DirectoryError>((users, tenant, groups, contacts, unread))
     };
     let onprem = async {
         let users = ad.read_users(&query).await?;
@@ -251,7 +258,7 @@ pub async fn read_with_tenant(
         Ok::<_, DirectoryError>((users, groups, contacts))
     };
     let (a, e) = tokio::join!(onprem, cloud);
-    let (cloud, tenant, cloud_groups, cloud_contacts) = e?;
+    let (cloud, tenant, cloud_groups, cloud_contacts, (cloud_unread, cloud_contacts_unread)) = e?;
     let (ad_users, ad_groups, ad_contacts) = a?;
     Ok(Read {
         ad: ad_users,
@@ -262,6 +269,8 @@ pub async fn read_with_tenant(
             ad_contacts,
             cloud: cloud_groups,
             cloud_contacts,
+            cloud_unread,
+            cloud_contacts_unread,
         },
     })
 }
@@ -594,6 +603,38 @@ mod tests {
                 out.push(path);
             }
         }
+    }
+
+    /// A snapshot folder without groups.json: the plan input says the cloud groups are none
+    /// known, not none; with one, they are known.
+    #[tokio::test]
+    async fn unread_cloud_groups_are_said_so_in_what_a_plan_reads() {
+        use super::*;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ad.ldif"), "").unwrap();
+        let entra = dir.path().join("entra");
+        std::fs::create_dir(&entra).unwrap();
+        std::fs::write(entra.join("users.json"), r#"{"value": []}"#).unwrap();
+        let desired = DesiredState::with_scope(&["OU=Staff,DC=x"]);
+        let ldif = dir.path().join("ad.ldif");
+        let read = async |entra: &Path| {
+            let mut a = AdDirectory::Snapshot(AdSnapshot::open(&ldif).unwrap());
+            let mut e = EntraDirectory::Snapshot(EntraSnapshot::open(entra).unwrap());
+            read_with_tenant(&desired, &mut a, &mut e).await.unwrap()
+        };
+        let r = read(&entra).await;
+        assert!(r.groups.cloud.is_empty());
+        let why = r.groups.cloud_unread.unwrap();
+        assert!(why.contains("has no groups.json"), "{why}");
+        assert!(
+            r.groups
+                .cloud_contacts_unread
+                .unwrap()
+                .contains("has no contacts.json")
+        );
+        std::fs::write(entra.join("groups.json"), r#"{"value": []}"#).unwrap();
+        let r = read(&entra).await;
+        assert_eq!(r.groups.cloud_unread, None);
     }
 
     #[test]

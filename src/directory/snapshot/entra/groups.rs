@@ -13,7 +13,8 @@
 //!   no members, and gives a Microsoft 365 group its address in the tenant's initial domain
 //!   (`domains.json`; without it `mail` stays null). Source: group-post-groups.
 //! - Update (`PATCH /groups/{id}`): refused on synced groups and for read-only properties.
-//! - Delete (`DELETE /groups/{id}`): the group goes, and with it its place in other groups.
+//! - Delete (`DELETE /groups/{id}`): the group goes, and with it its place in other groups (a
+//!   user deleted through `write_users` leaves its groups too).
 //! - AddMember (`POST /groups/{id}/members/$ref`): the member must be a user, group or contact
 //!   of the folder (404 otherwise); a member already there is Graph's 400 "One or more added
 //!   object references already exist"; synced, mail-enabled security, distribution and
@@ -200,18 +201,28 @@ impl EntraSnapshot {
         let groups = &mut self.kinds()?.groups;
         let i = groups.position(id).ok_or_else(|| not_found(id))?;
         groups.remove(i);
-        // A deleted object leaves every group it was a member of.
+        self.forget_member(id);
+        Ok(())
+    }
+
+    /// A deleted object leaves every group it was a member of, as in Entra ID. Skipped where
+    /// `groups.json` cannot be read or written back (its own writes say why).
+    pub(super) fn forget_member(&mut self, id: &str) {
+        let Ok(kinds) = self.kinds() else { return };
+        let groups = &mut kinds.groups;
+        if groups.writable().is_err() {
+            return;
+        }
         for j in 0..groups.objects.len() {
-            let mut group = groups.objects[j].clone();
-            if let Some(Value::Array(members)) = group.get_mut("members") {
-                let before = members.len();
-                members.retain(|m| !member_is(m, id));
-                if members.len() != before {
-                    groups.replace(j, group);
+            let holds = matches!(groups.objects[j].get("members"), Some(Value::Array(m)) if m.iter().any(|m| member_is(m, id)));
+            if holds {
+                let mut group = groups.objects[j].clone();
+                if let Some(Value::Array(members)) = group.get_mut("members") {
+                    members.retain(|m| !member_is(m, id));
                 }
+                groups.replace(j, group);
             }
         }
-        Ok(())
     }
 
     fn add_member(&mut self, id: &str, member: &str) -> Result<CloudGroup, DirectoryError> {

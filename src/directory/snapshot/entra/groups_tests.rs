@@ -465,6 +465,12 @@ async fn flush_rewrites_only_what_changed_atomically() {
     assert!(text.contains("      \"visibility\": null,\n"), "{text}");
     assert!(text.contains("\"description\": \"Sales team\""), "{text}");
     assert!(!text.contains(SYNCED), "{text}");
+    // A deleted user leaves its groups, as in Entra ID.
+    snap.apply(EntraOp::Delete { id: ADAM.into() }).unwrap();
+    let sales = snap.group(SALES).unwrap().unwrap();
+    assert_eq!(sales.members.unwrap(), [ALVA.to_owned()]);
+    snap.flush().await.unwrap();
+    let text = fs::read_to_string(dir.path().join("groups.json")).unwrap();
 
     let mut again = EntraSnapshot::open(dir.path()).unwrap();
     assert_eq!(again.groups().unwrap(), snap.groups().unwrap());

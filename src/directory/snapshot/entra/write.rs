@@ -136,10 +136,17 @@ impl EntraSnapshot {
         let i = self.find(key).ok_or_else(|| DirectoryError::NotFound {
             object: key.to_owned(),
         })?;
+        let id = self.users[i]
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         self.users.remove(i);
         self.origins.remove(i);
         self.index = Index::build(&self.users);
         self.dirty = true;
+        if let Some(id) = id {
+            self.forget_member(&id);
+        }
         Ok(())
     }
 
