@@ -3,6 +3,7 @@
 //!
 //!   cargo bench --bench graph                   # 100k users read, 10k updates written
 //!   cargo bench --bench graph -- 20000 2000     # smaller
+//!   cargo bench --bench graph -- --groups 10000 1000000   # groups read: 10k groups, 1M members
 //!
 //! Prints a table: medians of 5 alternating runs (A raw, B ours), the ratio B/A, and for the
 //! writes the achieved rate as a share of the rate limit and the requests sent before a
@@ -12,7 +13,7 @@ use std::time::Instant;
 
 use graph_emulator::{Config, Emulator, RunningEmulator};
 use idsync::directory::graph::{Credential, GraphDirectory, Settings};
-use idsync::directory::{EntraOp, EntraUserRead, EntraUserWrite};
+use idsync::directory::{EntraGroupRead, EntraOp, EntraUserRead, EntraUserWrite};
 use idsync::secret::SecretSource;
 use idsync::synthetic::{self, Mix};
 
@@ -88,7 +89,161 @@ async fn our_read(emu: &RunningEmulator, secret: &std::path::Path, select: &[Str
     graph.read_users(select).await.unwrap().len()
 }
 
+/// `n` security groups holding `memberships` member ids in all: group 0 holds a tenth of
+/// them (100k of 1M), the others share the rest evenly. Members are ids of objects the
+/// emulator does not hold (no users are loaded): listing them costs Graph the same.
+fn groups_tenant(n: usize, memberships: usize) -> serde_json::Value {
+    let big = memberships / 10;
+    let rest = memberships - big;
+    let per = rest / (n - 1).max(1);
+    let member = |k: usize| serde_json::json!({ "id": format!("00000000-0000-4000-8000-{k:012}") });
+    let groups: Vec<serde_json::Value> = (0..n)
+        .map(|g| {
+            let members: Vec<serde_json::Value> = if g == 0 {
+                (0..big).map(member).collect()
+            } else {
+                let extra = usize::from(g - 1 < rest % (n - 1).max(1));
+                let start = (g * 7_919) % 100_000;
+                (0..per + extra).map(|k| member(start + k)).collect()
+            };
+            serde_json::json!({
+                "id": format!("22222222-0000-4000-8000-{g:012}"),
+                "displayName": format!("Group {g}"),
+                "mailEnabled": false,
+                "mailNickname": format!("group{g}"),
+                "securityEnabled": true,
+                "groupTypes": [],
+                "members": members
+            })
+        })
+        .collect();
+    serde_json::json!({ "value": groups })
+}
+
+fn next_link(text: &str) -> Option<String> {
+    let at = text.find("\"@odata.nextLink\":\"")?;
+    let rest = &text[at + 19..];
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+/// The baseline of the groups read: the same pages as bare GETs, bytes only — the group
+/// pages in turn, then every group's member pages, `lanes` groups at a time (the
+/// connector's concurrency), each following its `@odata.nextLink`.
+async fn raw_groups_read(emu: &RunningEmulator, ids: &[String], lanes: usize) -> usize {
+    let http = reqwest::Client::new();
+    let token = token(emu, &http).await;
+    let select = idsync::directory::model::GROUP_PROPERTIES.join(",");
+    let mut url = Some(format!(
+        "{}/v1.0/groups?$select={select}&$top=999",
+        emu.base_url()
+    ));
+    let mut bytes = 0;
+    while let Some(u) = url.take() {
+        let body = http
+            .get(&u)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        bytes += body.len();
+        url = next_link(std::str::from_utf8(&body).unwrap());
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let worker = || async {
+        let mut bytes = 0;
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(id) = ids.get(i) else { return bytes };
+            let mut url = Some(format!(
+                "{}/v1.0/groups/{id}/members?$select=id&$top=999",
+                emu.base_url()
+            ));
+            while let Some(u) = url.take() {
+                let body = http
+                    .get(&u)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap();
+                bytes += body.len();
+                url = next_link(std::str::from_utf8(&body).unwrap());
+            }
+        }
+    };
+    let all = futures_util::future::join_all((0..lanes).map(|_| worker())).await;
+    bytes + all.into_iter().sum::<usize>()
+}
+
+async fn our_groups_read(emu: &RunningEmulator, secret: &std::path::Path) -> (usize, usize) {
+    let mut graph = GraphDirectory::connect(&config(emu, secret)).await.unwrap();
+    let groups = graph.read_groups().await.unwrap();
+    let members = groups
+        .iter()
+        .map(|g| g.members.as_ref().map_or(0, Vec::len))
+        .sum();
+    (groups.len(), members)
+}
+
+/// `--groups N M`: the groups read of N groups holding M memberships, against the raw fetch.
+fn groups_bench(n: usize, memberships: usize) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let config_ = Config::default()
+        .with_groups_json(groups_tenant(n, memberships))
+        .unwrap();
+    let emu = Emulator::start_blocking(config_).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, emu.client_secret()).unwrap();
+    let ids: Vec<String> = emu
+        .groups_snapshot()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_owned())
+        .collect();
+    let lanes = idsync::directory::graph::GraphOptions::default().concurrency;
+    let (mut raw, mut ours) = (Vec::new(), Vec::new());
+    rt.block_on(async {
+        raw_groups_read(&emu, &ids, lanes).await;
+        our_groups_read(&emu, &secret).await;
+        for _ in 0..3 {
+            let t = Instant::now();
+            raw_groups_read(&emu, &ids, lanes).await;
+            raw.push(t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            assert_eq!(our_groups_read(&emu, &secret).await, (n, memberships));
+            ours.push(t.elapsed().as_secs_f64());
+        }
+    });
+    let (a, b) = (median(raw), median(ours));
+    println!("| measurement | baseline (A) | idsync (B) | B/A | target |");
+    println!("|---|---:|---:|---:|---|");
+    println!(
+        "| Graph groups read, {n} groups, {memberships} memberships (one group of {}) | {a:.2} s raw GETs of the same pages, {lanes} at once | {b:.2} s `read_groups` | {:.2} | ≤ 1.25 |",
+        memberships / 10,
+        b / a
+    );
+}
+
 fn main() {
+    let raw_args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = raw_args.iter().position(|a| a == "--groups") {
+        let num = |i: usize, d: usize| {
+            raw_args
+                .get(i)
+                .and_then(|a| a.replace('_', "").parse().ok())
+                .unwrap_or(d)
+        };
+        groups_bench(num(at + 1, 10_000), num(at + 2, 1_000_000));
+        return;
+    }
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.replace('_', "").parse().ok())

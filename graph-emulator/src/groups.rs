@@ -548,7 +548,14 @@ fn create_group(shared: &Shared, req: &GraphRequest) -> Result<GraphResponse, Gr
             .get("mailNickname")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let mail = format!("{nick}@emulator.onmicrosoft.com");
+        let initial = shared
+            .directory
+            .domains
+            .iter()
+            .find(|d| d["isInitial"] == Value::Bool(true))
+            .and_then(|d| d["id"].as_str())
+            .unwrap_or("emulator.onmicrosoft.com");
+        let mail = format!("{nick}@{initial}");
         obj.insert("proxyAddresses".into(), json!([format!("SMTP:{mail}")]));
         obj.insert("mail".into(), json!(mail));
     } else {

@@ -281,6 +281,10 @@ async fn creates_follow_graphs_rules() {
         )
         .await;
     assert_eq!(a.status, 201, "a Microsoft 365 group may be created");
+    assert_eq!(
+        a.body["mail"], "team2@emulator.onmicrosoft.com",
+        "in the initial domain"
+    );
     for body in [
         json!({"displayName": "Mail sec", "mailEnabled": true, "mailNickname": "ms",
             "securityEnabled": true}),

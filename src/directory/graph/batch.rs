@@ -18,6 +18,7 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use reqwest::Method;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
@@ -31,6 +32,9 @@ pub(crate) const BATCH_SIZE: usize = 20;
 #[derive(Debug, Clone)]
 pub(crate) enum Request {
     Get(String),
+    /// A GET whose successful answer is handed back unparsed ([`Done::raw`]): large pages
+    /// (a group's members) are decoded by their reader without building a JSON tree.
+    GetRaw(String),
     Patch(String, Value),
     Delete(String),
     /// A create; `check` is the GET that finds the object if an earlier attempt landed.
@@ -57,6 +61,36 @@ pub(crate) struct Done {
     /// An earlier attempt may have been applied (its outcome was never seen). A create found
     /// by its lookup then answers as the lookup did: 200 with the user read.
     pub uncertain: bool,
+    /// The body of a [`Request::GetRaw`]'s 2xx answer, as sent (then `body` is `None`).
+    pub raw: Option<Box<RawValue>>,
+}
+
+/// A `$batch` answer, read without building the sub-responses' bodies.
+#[derive(serde::Deserialize)]
+struct BatchAnswer {
+    responses: Vec<SubAnswer>,
+}
+
+#[derive(serde::Deserialize)]
+struct SubAnswer {
+    #[serde(default)]
+    id: Value,
+    #[serde(default)]
+    status: Option<u64>,
+    #[serde(default)]
+    headers: Option<Value>,
+    #[serde(default)]
+    body: Option<Box<RawValue>>,
+}
+
+impl SubAnswer {
+    fn id(&self) -> Option<String> {
+        match &self.id {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -214,7 +248,7 @@ impl Engine<'_> {
             .enumerate()
             .map(|(k, &i)| {
                 let (method, url, body) = match &self.items[i].request {
-                    Request::Get(url) => ("GET", url, None),
+                    Request::Get(url) | Request::GetRaw(url) => ("GET", url, None),
                     Request::Patch(url, body) => ("PATCH", url, Some(body)),
                     Request::Delete(url) => ("DELETE", url, None),
                     Request::Post { check: Some(c), .. } if self.states[i].lookup => {
@@ -274,11 +308,11 @@ impl Engine<'_> {
             }
             return lane;
         }
-        let responses = reply
-            .json()
-            .filter(|_| reply.status.is_success())
-            .and_then(|v| v.get("responses").and_then(Value::as_array).cloned());
-        let Some(responses) = responses else {
+        let responses = Some(&reply)
+            .filter(|r| r.status.is_success())
+            .and_then(|r| serde_json::from_slice::<BatchAnswer>(&r.body).ok())
+            .map(|a| a.responses);
+        let Some(mut responses) = responses else {
             // The batch itself was refused: a request idsync built wrong, or auth.
             let e = reply_error(&reply);
             for &i in &batch {
@@ -292,7 +326,8 @@ impl Engine<'_> {
             let id = (k + 1).to_string();
             let sub = responses
                 .iter()
-                .find(|r| r.get("id").and_then(Value::as_str) == Some(id.as_str()));
+                .position(|r| r.id().as_deref() == Some(id.as_str()))
+                .map(|at| responses.swap_remove(at));
             let Some(sub) = sub else {
                 self.failed(i, "no answer for it in the $batch answer", Duration::ZERO);
                 continue;
@@ -308,13 +343,9 @@ impl Engine<'_> {
     }
 
     /// Handles one sub-response; true when it was a 429.
-    fn sub_response(&mut self, i: usize, sub: &Value) -> bool {
-        let status = sub
-            .get("status")
-            .and_then(Value::as_u64)
-            .and_then(|s| u16::try_from(s).ok())
-            .unwrap_or(0);
-        let headers = sub.get("headers").cloned();
+    fn sub_response(&mut self, i: usize, sub: SubAnswer) -> bool {
+        let status = sub.status.and_then(|s| u16::try_from(s).ok()).unwrap_or(0);
+        let headers = sub.headers;
         let retry_after = headers
             .as_ref()
             .and_then(Value::as_object)
@@ -324,7 +355,14 @@ impl Engine<'_> {
                     .and_then(|(_, v)| v.as_str().map(str::to_owned).or(Some(v.to_string())))
             })
             .and_then(|v| parse_retry_after(&v));
-        let body = sub.get("body").cloned();
+        // A raw GET's page stays as sent; every other body (errors included) is parsed.
+        let keep_raw =
+            matches!(self.items[i].request, Request::GetRaw(_)) && (200..300).contains(&status);
+        let (body, raw) = match sub.body {
+            Some(b) if keep_raw => (None, Some(b)),
+            Some(b) => (serde_json::from_str::<Value>(b.get()).ok(), None),
+            None => (None, None),
+        };
         let state = &mut self.states[i];
         match status {
             429 => {
@@ -367,6 +405,7 @@ impl Engine<'_> {
                             body,
                             headers,
                             uncertain: true,
+                            raw,
                         }),
                     );
                 }
@@ -390,6 +429,7 @@ impl Engine<'_> {
                         body,
                         headers,
                         uncertain,
+                        raw,
                     }),
                 );
                 false
@@ -401,7 +441,7 @@ impl Engine<'_> {
     fn failed(&mut self, i: usize, error: &str, at_least: Duration) {
         let state = &mut self.states[i];
         state.failures += 1;
-        if !matches!(self.items[i].request, Request::Get(_)) && !state.lookup {
+        if !matches!(self.items[i].request, Request::Get(_) | Request::GetRaw(_)) && !state.lookup {
             state.uncertain = true;
         }
         if matches!(self.items[i].request, Request::Post { check: Some(_), .. }) && state.uncertain

@@ -24,6 +24,21 @@ use crate::directory::{
 const GROUPS: ObjectKind = ObjectKind::Group;
 const CONTACTS: ObjectKind = ObjectKind::Contact;
 
+/// One page of `/members?$select=id`, decoded straight into ids (`@odata.type` and anything
+/// else skipped): no JSON tree for a million memberships.
+#[derive(serde::Deserialize)]
+struct IdPage {
+    value: Vec<IdOnly>,
+    #[serde(rename = "@odata.nextLink", default)]
+    next_link: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct IdOnly {
+    #[serde(default)]
+    id: Option<String>,
+}
+
 /// Graph's largest page of `/members`.
 const MEMBERS_PAGE: u32 = 999;
 
@@ -122,38 +137,43 @@ async fn members(
     progress: &dyn ProgressSink,
 ) -> Result<Vec<Option<Vec<String>>>, DirectoryError> {
     let mut out: Vec<Option<Vec<String>>> = ids.iter().map(|_| Some(Vec::new())).collect();
+    let first_page = |id: &String| {
+        format!(
+            "{}/members?$select=id&$top={MEMBERS_PAGE}",
+            object_path(GROUPS, id)
+        )
+    };
+    // Rounds of one `$batch` per lane: the next pages of groups already begun go first, then
+    // groups not yet begun, so a group of 100,000 members pages on beside the others instead
+    // of after them all.
+    let round = batch::BATCH_SIZE * http.lanes();
+    let mut fresh = ids.iter().enumerate();
     // (group index, relative URL of its next page)
-    let mut pending: Vec<(usize, String)> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            (
-                i,
-                format!(
-                    "{}/members?$select=id&$top={MEMBERS_PAGE}",
-                    object_path(GROUPS, id)
-                ),
-            )
-        })
-        .collect();
+    let mut continued: Vec<(usize, String)> = Vec::new();
     progress.event(ProgressEvent::Start {
         what: "Reading Entra group members",
         total: Some(ids.len() as u64),
     });
-    let mut first = true;
-    while !pending.is_empty() {
+    loop {
+        let mut pending = std::mem::take(&mut continued);
+        pending.extend(
+            fresh
+                .by_ref()
+                .take(round.saturating_sub(pending.len()))
+                .map(|(i, id)| (i, first_page(id))),
+        );
+        if pending.is_empty() {
+            break;
+        }
         let items: Vec<Item> = pending
             .iter()
             .map(|(i, url)| Item {
-                request: Request::Get(url.clone()),
+                request: Request::GetRaw(url.clone()),
                 label: format!("GET /groups/{}/members", ids[*i]),
             })
             .collect();
-        // Only the first round counts groups; the later ones are their further pages.
-        let sink: &dyn ProgressSink = if first { progress } else { &NoProgress };
-        let answers = batch::run(http, &items, sink).await;
-        first = false;
-        let mut next = Vec::new();
+        let answers = batch::run(http, &items, &NoProgress).await;
+        let mut finished = 0u64;
         for ((i, _), (answer, item)) in pending.iter().zip(answers.into_iter().zip(&items)) {
             let done = answer?;
             let what = item.label.as_str();
@@ -161,6 +181,7 @@ async fn members(
                 200 => {}
                 404 => {
                     out[*i] = None;
+                    finished += 1;
                     continue;
                 }
                 status => {
@@ -174,29 +195,26 @@ async fn members(
             }
             let unexpected =
                 |m: &str| DirectoryError::Other(format!("{what}: unexpected answer: {m}"));
-            let body = done.body.as_ref().and_then(Value::as_object);
-            let Some(page) = body else {
-                return Err(unexpected("not a JSON object"));
-            };
-            let Some(Value::Array(values)) = page.get("value") else {
-                return Err(unexpected("no value array"));
-            };
+            let page: IdPage = done
+                .raw
+                .as_ref()
+                .ok_or_else(|| unexpected("no body"))
+                .and_then(|raw| {
+                    serde_json::from_str(raw.get()).map_err(|e| unexpected(&e.to_string()))
+                })?;
             let list = out[*i].get_or_insert_with(Vec::new);
-            for (k, m) in values.iter().enumerate() {
-                let id = m
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .filter(|id| !id.is_empty())
-                    .ok_or_else(|| unexpected(&format!("member #{} has no id", k + 1)))?;
-                list.push(id.to_owned());
+            for (k, m) in page.value.into_iter().enumerate() {
+                let id =
+                    m.id.filter(|id| !id.is_empty())
+                        .ok_or_else(|| unexpected(&format!("member #{} has no id", k + 1)))?;
+                list.push(id);
             }
-            match page.get("@odata.nextLink") {
-                Some(Value::String(link)) => next.push((*i, relative(http, what, link)?)),
-                None | Some(Value::Null) => {}
-                Some(_) => return Err(unexpected("@odata.nextLink is not a string")),
+            match page.next_link {
+                Some(link) => continued.push((*i, relative(http, what, &link)?)),
+                None => finished += 1,
             }
         }
-        pending = next;
+        progress.event(ProgressEvent::Advance(finished));
     }
     progress.event(ProgressEvent::Finish);
     Ok(out)
