@@ -180,13 +180,27 @@ pub fn ad_query(desired: &DesiredState) -> AdQuery {
 /// (quarantined duplicates), which every plan reads.
 pub fn graph_select(desired: &DesiredState) -> Vec<String> {
     let mut select = attribute_names_needed(desired).1;
-    for &p in tenant_docs::USER_PROPERTIES {
+    // Licenses: every plan lists the unlicensed; a plan that assigns licenses checks the
+    // usage location Graph requires first.
+    let licenses = crate::engine::licenses_managed(desired);
+    let license_properties = LICENSE_PROPERTIES
+        .iter()
+        .copied()
+        .chain(licenses.then_some("usageLocation"));
+    for p in tenant_docs::USER_PROPERTIES
+        .iter()
+        .copied()
+        .chain(license_properties)
+    {
         if !select.iter().any(|s| s.eq_ignore_ascii_case(p)) {
             select.push(p.to_owned());
         }
     }
     select
 }
+
+/// The user properties that say which licenses a user holds, and how.
+pub const LICENSE_PROPERTIES: &[&str] = &["assignedLicenses", "licenseAssignmentStates"];
 
 /// Reads both directories at once.
 pub async fn read_both(
@@ -222,6 +236,7 @@ impl GroupsRead {
             ad_contacts: &self.ad_contacts,
             cloud: &self.cloud,
             cloud_contacts: &self.cloud_contacts,
+            cloud_unread: self.cloud_unread.as_deref(),
         }
     }
 }

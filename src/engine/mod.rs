@@ -15,6 +15,8 @@ mod tests;
 mod tests_connect;
 #[cfg(test)]
 mod tests_entra_connect;
+#[cfg(test)]
+mod tests_licenses;
 
 use crate::desired::DesiredState;
 use crate::directory::{
@@ -22,7 +24,10 @@ use crate::directory::{
 };
 use crate::plan::Plan;
 
-pub use planner::{AD_BASE_ATTRIBUTES, AD_REQUIRED_ATTRIBUTES, attribute_names_needed};
+pub use planner::{
+    AD_BASE_ATTRIBUTES, AD_REQUIRED_ATTRIBUTES, attribute_names_needed, licenses_managed,
+    parse_license_value,
+};
 pub use reads::{AD as AD_NOTE, ENTRA as ENTRA_NOTE};
 
 /// Everything the planner looks at.
@@ -52,6 +57,10 @@ pub struct Groups<'a> {
     pub ad_contacts: &'a [AdContact],
     pub cloud: &'a [CloudGroup],
     pub cloud_contacts: &'a [CloudContact],
+    /// Why the cloud groups are not known to be all the tenant's (a snapshot folder without
+    /// `groups.json`): none known, not none. Nothing is created or deleted on the strength of
+    /// an unread side.
+    pub cloud_unread: Option<&'a str>,
 }
 
 /// What the planner knows about the reads themselves. Absent is not null: an attribute a

@@ -172,6 +172,8 @@ const PLANNED_NAMES: &[&str] = &[
     "mailEnabled",
     "securityEnabled",
     "description",
+    // Licenses: SKUs added and removed (`assignLicense`).
+    "assignedLicenses",
 ];
 
 /// Every name a plan can hold, in table order (repeats included).

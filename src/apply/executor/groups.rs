@@ -238,6 +238,11 @@ where
         if a.action == ActionKind::Delete {
             return Ok(Ok(vec![EntraOp::Delete { id }]));
         }
+        if is_license_change(a) {
+            return license_op(a, id)
+                .map(|op| Ok(vec![op]))
+                .map_err(DirectoryError::Other);
+        }
         let mut ops = Vec::new();
         for c in &a.changes {
             if c.attribute != "members" {

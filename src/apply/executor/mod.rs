@@ -548,6 +548,15 @@ where
             );
             return Ok(Ok(EntraOp::Create(body)));
         }
+        // A license for a user this plan created: its id is the create's answer.
+        if a.object.is_none() && is_license_change(a) {
+            let id = a
+                .depends_on
+                .iter()
+                .find_map(|d| self.created_cloud.get(d).cloned())
+                .ok_or_else(|| format!("{}: the user's create did not run", a.target))?;
+            return license_op(a, id).map(Ok);
+        }
         let id = a
             .object
             .as_ref()
@@ -568,6 +577,9 @@ where
         }
         if a.action == ActionKind::Delete {
             return Ok(Ok(EntraOp::Delete { id }));
+        }
+        if is_license_change(a) {
+            return license_op(a, id).map(Ok);
         }
         let mut patch = Map::new();
         for c in &a.changes {
@@ -647,6 +659,38 @@ pub(super) async fn taken_names<A: AdRead>(
         .into_iter()
         .map(|why| (!why.is_empty()).then(|| why.join("; ")))
         .collect())
+}
+
+/// An update of `assignedLicenses` (written with `assignLicense`, never a PATCH).
+pub(super) fn is_license_change(a: &Action) -> bool {
+    a.changes.iter().any(|c| c.attribute == "assignedLicenses")
+}
+
+/// The `assignLicense` write of a license change: the ids are in the plan's values
+/// (`ENTERPRISEPACK (6fd2c87f-…)`, `EMS (…) without INTUNE_A (…)`).
+pub(super) fn license_op(a: &Action, id: String) -> Result<EntraOp> {
+    let mut add = Vec::new();
+    let mut remove = Vec::new();
+    for c in a
+        .changes
+        .iter()
+        .filter(|c| c.attribute == "assignedLicenses")
+    {
+        for v in c.added() {
+            add.push(
+                crate::engine::parse_license_value(v)
+                    .ok_or_else(|| format!("{}: `{v}` names no SKU id", a.target))?,
+            );
+        }
+        for v in c.removed() {
+            remove.push(
+                crate::engine::parse_license_value(v)
+                    .ok_or_else(|| format!("{}: `{v}` names no SKU id", a.target))?
+                    .0,
+            );
+        }
+    }
+    Ok(EntraOp::AssignLicense { id, add, remove })
 }
 
 /// The `after` text of one attribute's change.

@@ -252,6 +252,16 @@ impl<'a> Planner<'a> {
         let mut claimed_ad: HashMap<usize, usize> = HashMap::default();
         let mut claimed_cloud: HashMap<usize, usize> = HashMap::default();
 
+        if let Some(why) = ix.g.cloud_unread {
+            self.notes.push(Note {
+                kind: NoteKind::Assumption,
+                identity: reads::ENTRA.into(),
+                message: format!(
+                    "the tenant's groups are unknown ({why}): groups[] entries naming a cloud group are missing, and no cloud group is created"
+                ),
+            });
+        }
+
         // 1. Which objects each entry names or pairs.
         for (n, spec) in specs.iter().enumerate() {
             if spec.ignore {
@@ -630,6 +640,10 @@ impl<'a> Planner<'a> {
     /// Graph can (security groups that are not mail-enabled).
     fn group_to_entra(&mut self, ix: &Index<'_>, spec: &GroupSpec, a: usize, r: &mut Resolved) {
         let ad = &ix.g.ad[a];
+        if ix.g.cloud_unread.is_some() {
+            // Its twin may exist: the groups were not read (see the assumption note).
+            return;
+        }
         if !self.d.provision_entra {
             self.notes.push(Note {
                 kind: NoteKind::Unmatched,

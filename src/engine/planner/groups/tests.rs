@@ -89,6 +89,7 @@ fn run(d: &DesiredState, w: &World) -> Plan {
             ad_contacts: &[],
             cloud: &w.cloud_groups,
             cloud_contacts: &w.contacts,
+            cloud_unread: None,
         },
     })
     .expect("plan")
@@ -504,6 +505,7 @@ fn groups_idsync_made_whose_cloud_group_is_gone_are_deleted_within_max_deletes()
             ad_contacts: &[],
             cloud: &w.cloud_groups,
             cloud_contacts: &[],
+            cloud_unread: None,
         },
     });
     assert!(err.is_err(), "max_deletes covers groups");
