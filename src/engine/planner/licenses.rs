@@ -548,12 +548,13 @@ impl<'a> Planner<'a> {
                 if !cloud.carries(AttrName::new("assignedLicenses")) {
                     continue;
                 }
+                // Only an empty list says "none": Graph always answers a list, so a null
+                // (an export of a source that did not carry it) is unknown.
                 let empty = match cloud.properties.get(AttrName::new("assignedLicenses")) {
-                    None => true,
                     Some(crate::directory::model::Prop::Json(v)) => {
-                        v.as_array().is_none_or(Vec::is_empty)
+                        v.as_array().is_some_and(Vec::is_empty)
                     }
-                    Some(_) => false,
+                    _ => false,
                 };
                 if empty {
                     none.push(cloud.upn());
