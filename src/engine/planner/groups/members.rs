@@ -447,6 +447,13 @@ impl<'a> Planner<'a> {
 
 /// A managed group as a member of another, on the AD side.
 fn group_ad_member(ix: &Index<'_>, r: &Resolved) -> Option<Member> {
+    // AD relinks a moved member: name it where this plan moves it.
+    if let Some((dn, pos)) = &r.ad_moved {
+        return Some(Member {
+            value: dn.as_str().into(),
+            dep: Some(*pos),
+        });
+    }
     match (r.ad, &r.ad_create) {
         (Some(a), _) => Some(Member {
             value: ix.g.ad[a].dn.as_str().into(),

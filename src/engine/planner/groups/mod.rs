@@ -63,6 +63,8 @@ struct Resolved {
     ad_create: Option<(Dn, u32)>,
     /// The cloud group this plan creates: its label and the create's position.
     cloud_create: Option<(Text, u32)>,
+    /// Where this plan moves the AD group (its DN after, the move's position).
+    ad_moved: Option<(Dn, u32)>,
     /// A conflict or error stands: no actions.
     blocked: bool,
 }
@@ -328,6 +330,9 @@ impl<'a> Planner<'a> {
                 (None, Some(c)) => self.group_to_ad(ix, spec, c, &mut resolved[n]),
                 (Some(a), None) => self.group_to_entra(ix, spec, a, &mut resolved[n]),
                 _ => {}
+            }
+            if let Some(a) = resolved[n].ad {
+                self.follow_group_ou(ix, spec, a, &mut resolved[n]);
             }
         }
 
@@ -634,6 +639,50 @@ impl<'a> Planner<'a> {
             matched: None,
         });
         r.ad_create = Some((dn, pos));
+    }
+
+    /// Groups idsync created follow `provision.ad.ou` when it changes, as its accounts do.
+    fn follow_group_ou(&mut self, ix: &Index<'_>, spec: &GroupSpec, a: usize, r: &mut Resolved) {
+        let group = &ix.g.ad[a];
+        let Some(prov) = &self.d.provision_ad else {
+            return;
+        };
+        let ours = group
+            .admin_description()
+            .is_some_and(|d| d.starts_with(OWNER_MARKER_PREFIX));
+        if !ours || group.dn.is_within(&prov.ou) {
+            return;
+        }
+        let Some(rdn) = group.dn.rdns().into_iter().next().and_then(|r| r.into_iter().next())
+        else {
+            return;
+        };
+        let new_dn = Dn::child(&rdn.attr, &rdn.value, &prov.ou);
+        if self.dn_taken(&new_dn) || ix.ad_by_dn.contains_key(&new_dn) {
+            self.conflicts.push(Conflict {
+                kind: ConflictKind::ProvisionCollision,
+                identity: spec.name.clone(),
+                objects: vec![group.dn.to_string(), new_dn.to_string()],
+                message: format!(
+                    "cannot move {} into {}: {new_dn} already exists",
+                    group.dn, prov.ou
+                ),
+            });
+            r.blocked = true;
+            return;
+        }
+        self.planned_dns.insert(new_dn.clone());
+        let pos = self.push_global(on_ad_group(
+            ActionKind::Move,
+            &spec.name,
+            group,
+            vec![Change::set(
+                "distinguishedName",
+                Value::from(group.dn.as_str()),
+                Value::from(new_dn.as_str()),
+            )],
+        ));
+        r.ad_moved = Some((new_dn, pos));
     }
 
     /// An AD group with no cloud twin: created in Entra when `provision.entra` is on, where

@@ -558,3 +558,36 @@ fn a_protected_group_gets_nothing() {
     assert!(group_actions(&p).is_empty());
     assert!(p.notes.iter().any(|n| n.kind == NoteKind::Protected));
 }
+
+#[test]
+fn a_group_idsync_made_follows_the_provisioning_ou() {
+    let mut g = ad_group(1, "Eng", &[]);
+    g.attributes
+        .insert("adminDescription".into(), vec!["idsync:g1"]);
+    let w = World {
+        groups: vec![g],
+        cloud_groups: vec![cloud_group("g1", "Eng", &[])],
+        ad: vec![],
+        cloud: vec![],
+        contacts: vec![],
+    };
+    let mut d = with_provision(desired());
+    let mut s = spec("eng");
+    s.entra = Some(EntraGroupSelector::Id("g1".into()));
+    d.groups = vec![s];
+    let p = run(&d, &w);
+    let moves: Vec<_> = group_actions(&p)
+        .into_iter()
+        .filter(|a| a.action == ActionKind::Move)
+        .collect();
+    assert_eq!(moves.len(), 1, "{:#?}", p.actions);
+    assert!(
+        moves[0].changes[0]
+            .after
+            .as_str()
+            .unwrap()
+            .starts_with("CN=Eng,OU=Cloud,"),
+        "{:?}",
+        moves[0].changes
+    );
+}
