@@ -188,6 +188,8 @@ impl AdSnapshot {
             ));
         }
         self.check_parent(new_dn)?;
+        // As the file spells it (member values are in the DC's spelling too).
+        let old_dn = self.index.dns[index].clone();
         let old_depth = dn.rdns().len();
         let subtree: Vec<usize> = if self.index.has_children(dn) {
             (0..self.index.dns.len())
@@ -218,6 +220,7 @@ impl AdSnapshot {
             self.ldif.entries_mut()[i] = entry;
             self.index.set_dn(i, parsed);
         }
+        self.relink(&old_dn, Some(new_dn));
         self.dirty = true;
         Ok(())
     }
@@ -232,7 +235,9 @@ impl AdSnapshot {
                 "the object has children in the snapshot; delete them first",
             ));
         }
+        let old_dn = self.index.dns[index].clone();
         self.ldif.remove_entry(index);
+        self.relink(&old_dn, None);
         self.index = Index::build(self.ldif.entries());
         self.dirty = true;
         Ok(())
