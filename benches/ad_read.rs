@@ -3,6 +3,11 @@
 //!
 //!   cargo bench --bench ad_read            # 21,000 identities: over 20,000 AD users in scope
 //!   cargo bench --bench ad_read -- 5000
+//!   cargo bench --bench ad_read -- group 100000   # one group of 100,000 members
+//!
+//! The `group` mode reads one group of N members (contacts: cheap to create) with the
+//! connector's `read_groups` against `ldapsearch` of the same search and attributes
+//! (`schema::GROUP_READ`); its fixture adds every member value in one LDAP modify.
 //!
 //! Starts a throwaway DC with `scripts/samba-dc` (root; the packages scripts/test installs),
 //! loads synthetic users with `ldapadd`, then runs 5 alternating pairs (A ldapsearch, B the
@@ -15,7 +20,7 @@ use std::time::Instant;
 
 use idsync::connect::ad_query;
 use idsync::directory::ldap::{LdapDirectory, Settings};
-use idsync::directory::{AdUserRead, Dn};
+use idsync::directory::{AdGroupRead, AdQuery, AdUserRead, Dn};
 use idsync::secret::SecretSource;
 use idsync::synthetic::{self, Mix};
 
@@ -79,12 +84,131 @@ impl Drop for Dc {
     }
 }
 
+fn settings(dc: &Dc, password: &Path) -> Settings {
+    std::fs::write(password, dc.get("IDSYNC_DC_PASSWORD")).unwrap();
+    Settings {
+        url: dc.get("IDSYNC_DC_URL").to_owned(),
+        start_tls: false,
+        base_dn: Dn::parse(dc.get("IDSYNC_DC_BASE_DN")).unwrap(),
+        bind_dn: dc.get("IDSYNC_DC_ADMIN_UPN").to_owned(),
+        password: SecretSource::File(password.to_owned()),
+        ca_file: Some(dc.get("IDSYNC_DC_CA").into()),
+        timeout_seconds: 300,
+    }
+}
+
+/// Runs `cmd` with `input` on stdin; panics unless it succeeds.
+fn feed(mut cmd: Command, input: &[u8], what: &str) {
+    use std::io::Write as _;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    assert!(child.wait().unwrap().success(), "{what} failed");
+}
+
+/// One group of `n` members read live against `ldapsearch` of the same search.
+fn group(n: usize) {
+    let dc = Dc::start();
+    let base = dc.get("IDSYNC_DC_BASE_DN").to_owned();
+    let (members_ou, groups_ou) = (format!("OU=Members,{base}"), format!("OU=Groups,{base}"));
+    let mut text = format!(
+        "dn: {members_ou}\nobjectClass: organizationalUnit\n\n\
+         dn: {groups_ou}\nobjectClass: organizationalUnit\n\n"
+    );
+    for i in 0..n {
+        text.push_str(&format!(
+            "dn: CN=m{i},{members_ou}\nobjectClass: contact\n\n"
+        ));
+    }
+    let group_dn = format!("CN=Big,{groups_ou}");
+    text.push_str(&format!(
+        "dn: {group_dn}\nobjectClass: group\nsAMAccountName: big\n\n"
+    ));
+    let t = Instant::now();
+    let mut add = dc.ldap_tool("ldapadd");
+    add.arg("-c");
+    feed(add, text.as_bytes(), "ldapadd");
+    eprintln!("added {n} contacts in {:.0} s", t.elapsed().as_secs_f64());
+    let mut modify = format!("dn: {group_dn}\nchangetype: modify\nadd: member\n");
+    for i in 0..n {
+        modify.push_str(&format!("member: CN=m{i},{members_ou}\n"));
+    }
+    modify.push_str("-\n");
+    let t = Instant::now();
+    feed(dc.ldap_tool("ldapmodify"), modify.as_bytes(), "ldapmodify");
+    eprintln!(
+        "added {n} member values in one modify in {:.0} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let secret = tempfile::tempdir().unwrap();
+    let config = settings(&dc, &secret.path().join("password"));
+    let query = AdQuery {
+        bases: vec![Dn::parse(&groups_ou).unwrap()],
+        ..AdQuery::default()
+    };
+    let attrs = idsync::directory::schema::GROUP_READ;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let ldapsearch = || {
+        let t = Instant::now();
+        let status = dc
+            .ldap_tool("ldapsearch")
+            .args(["-LLL", "-o", "ldif-wrap=no", "-E", "pr=1000/noprompt", "-b"])
+            .arg(&groups_ou)
+            .arg("(&(objectClass=group))")
+            .args(attrs)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        t.elapsed().as_secs_f64()
+    };
+    let ours = || {
+        let t = Instant::now();
+        let (members, connected) = rt.block_on(async {
+            let mut ad = LdapDirectory::connect(&config).await.unwrap();
+            let connected = t.elapsed().as_secs_f64();
+            let groups = ad.read_groups(&query).await.unwrap();
+            (groups[0].members.as_ref().map_or(0, Vec::len), connected)
+        });
+        assert_eq!(members, n);
+        let total = t.elapsed().as_secs_f64();
+        eprintln!("read_groups: {total:.3} s, of which connect and bind {connected:.3} s");
+        total
+    };
+    ldapsearch();
+    ours();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        a.push(ldapsearch());
+        b.push(ours());
+    }
+    let (a, b) = (median(a), median(b));
+    println!("| measurement | baseline (A) | idsync (B) | B/A | target |");
+    println!("|---|---:|---:|---:|---|");
+    println!(
+        "| AD group read, 1 group of {n} members | {a:.2} s `ldapsearch -E pr=1000` | {b:.2} s `read_groups` | {:.2} | ≤ 1.25 |",
+        b / a
+    );
+}
+
 fn main() {
-    let n: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.replace('_', "").parse().ok())
-        // About 3.5% of synthetic AD users lie outside the scope; 21k puts over 20k in it.
-        .unwrap_or(21_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let number = || {
+        args.iter()
+            .find_map(|a| a.replace('_', "").parse::<usize>().ok())
+    };
+    if args.iter().any(|a| a == "group") {
+        return group(number().unwrap_or(100_000));
+    }
+    // About 3.5% of synthetic AD users lie outside the scope; 21k puts over 20k in it.
+    let n: usize = number().unwrap_or(21_000);
     let dc = Dc::start();
 
     // Load: OUs, then the synthetic AD users (in scope and out), in one ldapadd.
@@ -126,17 +250,7 @@ fn main() {
     let query = ad_query(&desired);
     // The same attributes the connector selects, so both sides fetch the same data.
     let attrs = idsync::directory::ldap::attribute_list(&query.attributes);
-    let password = desired_dir.path().join("password");
-    std::fs::write(&password, dc.get("IDSYNC_DC_PASSWORD")).unwrap();
-    let config = Settings {
-        url: dc.get("IDSYNC_DC_URL").to_owned(),
-        start_tls: false,
-        base_dn: Dn::parse(dc.get("IDSYNC_DC_BASE_DN")).unwrap(),
-        bind_dn: dc.get("IDSYNC_DC_ADMIN_UPN").to_owned(),
-        password: SecretSource::File(password),
-        ca_file: Some(dc.get("IDSYNC_DC_CA").into()),
-        timeout_seconds: 120,
-    };
+    let config = settings(&dc, &desired_dir.path().join("password"));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

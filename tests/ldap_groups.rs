@@ -1,12 +1,12 @@
-//! Groups on a real Samba AD DC through the live connector: a 1,600-member group (more than
-//! Windows AD's 1,500-value range; Samba answers it whole) reads whole, and removing one
-//! member is exactly one `member` value deleted. One DC for this binary, one OU per test.
+//! Groups on a real Samba AD DC through the live connector: a group created and given 1,600
+//! members (more than Windows AD's 1,500-value range; Samba answers it whole) reads whole,
+//! and removing one member is exactly one `member` value deleted. One DC for this binary, one OU per test.
 
 mod support;
 
 use std::collections::BTreeSet;
 
-use idsync::directory::{AdGroupRead, AdGroupWrite, AdMod, AdQuery, AdValue, Dn};
+use idsync::directory::{AdGroupCreate, AdGroupRead, AdGroupWrite, AdMod, AdQuery, AdValue, Dn};
 use support::live_ad::{connect, dn};
 use support::samba::shared_dc;
 
@@ -27,20 +27,27 @@ async fn a_1600_member_group_reads_whole_and_loses_exactly_one_member() {
     for i in 0..MEMBERS {
         seed.push_str(&format!("dn: CN=m{i},{{OU}}\nobjectClass: contact\n\n"));
     }
-    seed.push_str("dn: CN=Big,{OU}\nobjectClass: group\nsAMAccountName: big-group-1600\n");
     ou.seed(&seed);
-    // Every member in one modify, as an admin's ldapmodify adds them.
     let members: Vec<String> = (0..MEMBERS)
         .map(|i| format!("CN=m{i},{}", ou.dn()))
         .collect();
-    let mut modify = format!("dn: CN=Big,{}\nchangetype: modify\nadd: member\n", ou.dn());
-    for m in &members {
-        modify.push_str(&format!("member: {m}\n"));
-    }
-    modify.push_str("-\n");
-    dc.ldapmodify(&modify);
 
+    // Made and filled by idsync: a create, then every member value in one modify.
     let (mut ad, _secret) = connect(dc).await;
+    let created = ad
+        .create_group(&AdGroupCreate {
+            dn: dn(&format!("CN=Big,{}", ou.dn())),
+            attributes: vec![(
+                "sAMAccountName".into(),
+                vec![AdValue::Text("big-group-1600".into())],
+            )],
+        })
+        .await
+        .unwrap();
+    let values = members.iter().map(|m| AdValue::Text(m.clone())).collect();
+    ad.modify_group(&created.dn, &[AdMod::Add("member".into(), values)])
+        .await
+        .unwrap();
     let query = AdQuery {
         bases: vec![dn(ou.dn())],
         ..AdQuery::default()
@@ -48,6 +55,7 @@ async fn a_1600_member_group_reads_whole_and_loses_exactly_one_member() {
     let groups = ad.read_groups(&query).await.unwrap();
     assert_eq!(groups.len(), 1);
     let big = &groups[0];
+    assert_eq!(big.object_guid, created.object_guid);
     let expected: Vec<Dn> = members.iter().map(|m| dn(m)).collect();
     assert_eq!(big.members.as_ref().unwrap().len(), MEMBERS);
     assert_eq!(folded(big.members.as_deref().unwrap()), folded(&expected));

@@ -74,6 +74,16 @@ fn is_plain(raw: &str) -> bool {
         && !raw.ends_with(' ')
 }
 
+/// For a [`is_plain`] string: whether [`parse_rdns`] accepts it, told without building the
+/// RDNs. `false` is "not sure": the full parser decides (and words the error).
+fn plain_is_valid(raw: &str) -> bool {
+    !raw.is_empty()
+        && raw.split(',').all(|rdn| {
+            rdn.split_once('=')
+                .is_some_and(|(attr, value)| !attr.trim().is_empty() && !value.contains('='))
+        })
+}
+
 /// `raw` without surrounding whitespace, keeping an escaped trailing space (`CN=a\ `).
 fn trim(raw: &str) -> &str {
     let trimmed = raw.trim();
@@ -101,8 +111,17 @@ impl Dn {
     /// Parses an RFC 4514 string. The empty string is the root DN.
     pub fn parse(raw: &str) -> Result<Self, DnError> {
         let raw = trim(raw);
-        let rdns = parse_rdns(raw)?;
         let plain = is_plain(raw);
+        if plain && plain_is_valid(raw) {
+            // The shape AD writes: valid without building the RDNs (a group read parses
+            // every one of 100,000 member DNs).
+            return Ok(Self {
+                raw: raw.into(),
+                hash: hash_of(&raw.to_ascii_lowercase()),
+                plain,
+            });
+        }
+        let rdns = parse_rdns(raw)?;
         let hash = if plain {
             hash_of(&raw.to_ascii_lowercase())
         } else {
@@ -458,6 +477,40 @@ mod tests {
 
     fn dn(s: &str) -> Dn {
         Dn::parse(s).unwrap()
+    }
+
+    /// The plain fast path accepts exactly what the full parser accepts, with the same hash.
+    #[test]
+    fn the_plain_fast_path_agrees_with_the_parser() {
+        for raw in [
+            "CN=Adam,OU=Sales,DC=corp",
+            "CN=,DC=x",
+            "CN=a,,DC=x",
+            "CN=a,DC=x,",
+            "CN=a=b,DC=x",
+            "CNa,DC=x",
+            "=a,DC=x",
+            "C N=a",
+            "CN=a b,OU=c d",
+            "x",
+            ",",
+            "CN=a",
+        ] {
+            let full = parse_rdns(raw);
+            let fast = is_plain(raw) && plain_is_valid(raw);
+            if fast {
+                assert!(
+                    full.is_ok(),
+                    "{raw}: fast path accepts what the parser refuses"
+                );
+                assert_eq!(
+                    hash_of(&raw.to_ascii_lowercase()),
+                    hash_of(&normalise(&full.unwrap())),
+                    "{raw}"
+                );
+            }
+            assert_eq!(Dn::parse(raw).is_ok(), parse_rdns(raw).is_ok(), "{raw}");
+        }
     }
 
     #[test]

@@ -145,6 +145,23 @@ impl AdGroup {
     /// entry's `member` values (empty when it has none); whether that means "none" or "not
     /// read" is the caller's to say.
     pub fn decode(dn: Dn, entry: &impl AttributeSource) -> Result<AdGroup, DecodeError> {
+        let mut group = Self::decode_typed(dn, entry)?;
+        let mut members = Vec::new();
+        for raw in entry.values("member") {
+            let text = std::str::from_utf8(raw).map_err(|_| DecodeError::NotText("member"))?;
+            members.push(Dn::parse(text).map_err(|e| DecodeError::BadValue {
+                name: "member",
+                message: format!("{text:?} is not a DN ({})", e.reason),
+            })?);
+        }
+        group.members = Some(members);
+        decode_text(entry, schema::GROUP_TYPED, &mut group.attributes)?;
+        Ok(group)
+    }
+
+    /// Only the typed fields but `member` (checked as [`AdGroup::decode`] checks them), for
+    /// validating an entry without reading a large member list; `members` is `None`.
+    pub fn decode_typed(dn: Dn, entry: &impl AttributeSource) -> Result<AdGroup, DecodeError> {
         let (guid, usn) = decode_guid_usn(entry)?;
         let mut group = AdGroup::new(dn, guid);
         group.usn_changed = usn;
@@ -168,16 +185,7 @@ impl AdGroup {
                     })
             })
             .transpose()?;
-        let mut members = Vec::new();
-        for raw in entry.values("member") {
-            let text = std::str::from_utf8(raw).map_err(|_| DecodeError::NotText("member"))?;
-            members.push(Dn::parse(text).map_err(|e| DecodeError::BadValue {
-                name: "member",
-                message: format!("{text:?} is not a DN ({})", e.reason),
-            })?);
-        }
-        group.members = Some(members);
-        decode_text(entry, schema::GROUP_TYPED, &mut group.attributes)?;
+        group.members = None;
         Ok(group)
     }
 }

@@ -109,6 +109,11 @@ pub(super) fn to_group(entry: &Entry, dn: &Dn) -> Result<AdGroup, (usize, String
     AdGroup::decode(dn.clone(), entry).map_err(|e| located(entry, ObjectKind::Group, e))
 }
 
+/// The typed fields of a group entry but `member` (checking their syntax).
+pub(super) fn typed_group(entry: &Entry, dn: &Dn) -> Result<AdGroup, (usize, String)> {
+    AdGroup::decode_typed(dn.clone(), entry).map_err(|e| located(entry, ObjectKind::Group, e))
+}
+
 /// Converts a contact entry through the one decoder ([`AdContact::decode`]).
 pub(super) fn to_contact(entry: &Entry, dn: &Dn) -> Result<AdContact, (usize, String)> {
     AdContact::decode(dn.clone(), entry).map_err(|e| located(entry, ObjectKind::Contact, e))

@@ -345,7 +345,11 @@ fn bad_group_values_are_located() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ad.ldif");
         std::fs::write(&path, format!("{head}{tail}")).unwrap();
-        let err = AdSnapshot::open(&path).unwrap_err().to_string();
+        // At open, or (members, checked when read) at the read, located alike.
+        let err = match AdSnapshot::open(&path) {
+            Err(e) => e.to_string(),
+            Ok(snap) => snap.groups(&AdQuery::default()).unwrap_err().to_string(),
+        };
         let expected = format!("{}:{expected}", path.display());
         assert!(err.starts_with(&expected), "{err}\nexpected {expected}");
     }
@@ -553,4 +557,41 @@ async fn a_member_edit_of_a_ranged_group_rewrites_it_whole() {
     let mut expected: Vec<Dn> = members.iter().map(|m| dn(m)).collect();
     expected.remove(700);
     assert_eq!(read, expected);
+}
+
+/// AD keeps linked values right: a member that moves is renamed in its groups, one that is
+/// deleted leaves them (and the group's uSNChanged grows).
+#[tokio::test]
+async fn moves_and_deletes_of_members_are_followed_by_their_groups() {
+    let content = format!(
+        "dn: OU=Staff,DC=corp,DC=example\nobjectClass: organizationalUnit\n\n\
+         dn: OU=Sub,OU=Staff,DC=corp,DC=example\nobjectClass: organizationalUnit\n\n\
+         dn: CN=Ann,OU=Sub,OU=Staff,DC=corp,DC=example\nobjectClass: user\nobjectGUID:: {}\n\n\
+         dn: CN=Bob,OU=Staff,DC=corp,DC=example\nobjectClass: user\nobjectGUID:: {}\n\n\
+         dn: CN=G,DC=corp,DC=example\nobjectClass: group\nobjectGUID:: {}\nuSNChanged: 5\n\
+         member: CN=Ann,OU=Sub,OU=Staff,DC=corp,DC=example\n\
+         member: CN=Bob,OU=Staff,DC=corp,DC=example\n\
+         member: CN=Bobby,OU=Staff,DC=corp,DC=example\n",
+        b64_guid(1),
+        b64_guid(2),
+        b64_guid(3)
+    );
+    let (_d, _p, mut snap) = open(&content);
+    // The OU holding Ann moves: her DN in the group follows.
+    snap.rename(
+        &dn("OU=Sub,OU=Staff,DC=corp,DC=example"),
+        &dn("OU=Moved,DC=corp,DC=example"),
+    )
+    .unwrap();
+    snap.delete(&dn("cn=bob,ou=staff,dc=corp,dc=example"))
+        .unwrap();
+    let g = snap.group(&Guid([3; 16])).unwrap().unwrap();
+    assert_eq!(
+        g.members.unwrap(),
+        [
+            dn("CN=Bobby,OU=Staff,DC=corp,DC=example"),
+            dn("CN=Ann,OU=Moved,DC=corp,DC=example"),
+        ]
+    );
+    assert!(g.usn_changed > Some(5));
 }

@@ -276,6 +276,65 @@ impl AdSnapshot {
     }
 }
 
+impl AdSnapshot {
+    /// Keeps groups' `member` values right after the object `old` (and its subtree) moved to
+    /// `new`, or was deleted (`None`), as AD maintains linked values itself. Values are found
+    /// by their text as the DC wrote it (the export's own spelling of the DN, without case).
+    /// A rename leaves the groups' uSNChanged alone (a linked value refers to the object, not
+    /// its name, so the group itself does not change); a delete removes the value, which is
+    /// a change of the group.
+    pub(super) fn relink(&mut self, old: &Dn, new: Option<&Dn>) {
+        let old_text = old.as_str().as_bytes();
+        let suffix = [b",", old_text].concat();
+        // The part of a value before the moved DN: "" for the object itself.
+        let below = |v: &[u8]| -> Option<Vec<u8>> {
+            if v.eq_ignore_ascii_case(old_text) {
+                Some(Vec::new())
+            } else if v.len() > suffix.len()
+                && v[v.len() - suffix.len()..].eq_ignore_ascii_case(&suffix)
+            {
+                Some(v[..v.len() - suffix.len()].to_vec())
+            } else {
+                None
+            }
+        };
+        for i in 0..self.ldif.len() {
+            let entry = &self.ldif.entries()[i];
+            if !is_group(entry) {
+                continue;
+            }
+            let hits: Vec<Vec<u8>> = entry
+                .lines()
+                .iter()
+                .filter(|l| l.name().eq_ignore_ascii_case("member"))
+                .filter_map(|l| below(l.value()))
+                .collect();
+            if hits.is_empty() {
+                continue;
+            }
+            let mut entry = entry.clone();
+            let renamed: Vec<Vec<u8>> = match new {
+                None => Vec::new(),
+                Some(new) => hits
+                    .into_iter()
+                    .map(|prefix| {
+                        if prefix.is_empty() {
+                            new.as_str().as_bytes().to_vec()
+                        } else {
+                            [&prefix[..], b",", new.as_str().as_bytes()].concat()
+                        }
+                    })
+                    .collect(),
+            };
+            entry.edit_values("member", |v| below(v).is_some(), renamed);
+            if new.is_none() {
+                self.touch(&mut entry);
+            }
+            self.ldif.entries_mut()[i] = entry;
+        }
+    }
+}
+
 impl AdGroupRead for AdSnapshot {
     async fn read_groups(&mut self, query: &AdQuery) -> Result<Vec<AdGroup>, DirectoryError> {
         self.groups(query)

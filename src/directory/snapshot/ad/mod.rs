@@ -50,7 +50,7 @@ use crate::directory::{
 use crate::names::{AttrName, fold};
 use entries::{
     MAX_USN, check_complete, entry_guid, highest_usn, is_kind, is_tombstone, is_user, to_contact,
-    to_group, to_user, typed_user,
+    to_user, typed_group, typed_user,
 };
 use index::Index;
 use time::generalized_time;
@@ -247,7 +247,8 @@ impl AdSnapshot {
             if is_user(entry) {
                 typed_user(entry, &dn).map_err(|(line, m)| self.entry_error(entry, line, m))?;
             } else if is_kind(entry, ObjectKind::Group) {
-                to_group(entry, &dn).map_err(|(line, m)| self.entry_error(entry, line, m))?;
+                // Members are checked when read (a plan reads every group once).
+                typed_group(entry, &dn).map_err(|(line, m)| self.entry_error(entry, line, m))?;
             } else if is_kind(entry, ObjectKind::Contact) {
                 to_contact(entry, &dn).map_err(|(line, m)| self.entry_error(entry, line, m))?;
             }

@@ -188,6 +188,8 @@ impl AdSnapshot {
             ));
         }
         self.check_parent(new_dn)?;
+        // As the file spells it (member values are in the DC's spelling too).
+        let old_dn = self.index.dns[index].clone();
         let old_depth = dn.rdns().len();
         let subtree: Vec<usize> = if self.index.has_children(dn) {
             (0..self.index.dns.len())
@@ -205,10 +207,6 @@ impl AdSnapshot {
                 Dn::parse(&moved).map_err(|e| refused(new_dn, "invalidDNSyntax", e.reason))?;
             moves.push((i, moved, parsed));
         }
-        let renamed: Vec<(String, String)> = moves
-            .iter()
-            .map(|(i, moved, _)| (self.ldif.entries()[*i].dn().to_owned(), moved.clone()))
-            .collect();
         for (i, moved, parsed) in moves {
             let mut entry = self.ldif.entries()[i].clone();
             entry.set_dn(moved.as_str());
@@ -222,50 +220,9 @@ impl AdSnapshot {
             self.ldif.entries_mut()[i] = entry;
             self.index.set_dn(i, parsed);
         }
-        self.relink_members(&renamed);
+        self.relink(&old_dn, Some(new_dn));
         self.dirty = true;
         Ok(())
-    }
-
-    /// What AD does to `member` values when their objects move or go (member is a linked
-    /// attribute: it refers to the object, not its name): every group naming an old DN names
-    /// the new one (`Some`), or no longer names it (a delete). The groups themselves do not
-    /// change (no uSNChanged of theirs moves), as in AD.
-    fn relink_members(&mut self, renamed: &[(String, String)]) {
-        if renamed.is_empty() {
-            return;
-        }
-        let old: std::collections::HashMap<String, &str> = renamed
-            .iter()
-            .map(|(from, to)| (crate::names::fold(from), to.as_str()))
-            .collect();
-        let to_of = |v: &[u8]| {
-            std::str::from_utf8(v)
-                .ok()
-                .and_then(|v| old.get(&crate::names::fold(v)).copied())
-        };
-        for entry in self.ldif.entries_mut() {
-            if !entry.has("member") || !entry.values("member").iter().any(|v| to_of(v).is_some()) {
-                continue;
-            }
-            let mut add = Vec::new();
-            entry.edit_values(
-                "member",
-                |v| match to_of(v) {
-                    Some(to) => {
-                        if !to.is_empty() {
-                            add.push(to.as_bytes().to_vec());
-                        }
-                        true
-                    }
-                    None => false,
-                },
-                Vec::new(),
-            );
-            if !add.is_empty() {
-                entry.add_values("member", add);
-            }
-        }
     }
 
     /// Deletes a leaf object.
@@ -278,9 +235,9 @@ impl AdSnapshot {
                 "the object has children in the snapshot; delete them first",
             ));
         }
-        let gone = self.ldif.entries()[index].dn().to_owned();
+        let old_dn = self.index.dns[index].clone();
         self.ldif.remove_entry(index);
-        self.relink_members(&[(gone, String::new())]);
+        self.relink(&old_dn, None);
         self.index = Index::build(self.ldif.entries());
         self.dirty = true;
         Ok(())
