@@ -157,8 +157,11 @@ fn too_few_free_units_is_a_seats_error_and_no_assignment_of_that_sku() {
 #[test]
 fn an_unknown_sku_or_plan_is_an_error_at_its_line_with_the_closest_names() {
     let u = user("c1", "ann@example.com", Some("DE"), json!([]), json!([]));
-    let Err(PlanError::Licenses(e)) = run(&with_default("ENTERPRISEPAK"), std::slice::from_ref(&u), &skus(5))
-    else {
+    let Err(PlanError::Licenses(e)) = run(
+        &with_default("ENTERPRISEPAK"),
+        std::slice::from_ref(&u),
+        &skus(5),
+    ) else {
         panic!("an unknown SKU must fail the plan");
     };
     assert!(e[0].starts_with("idsync.yaml:40:7: "), "{e:?}");

@@ -653,7 +653,12 @@ impl<'a> Planner<'a> {
         if !ours || group.dn.is_within(&prov.ou) {
             return;
         }
-        let Some(rdn) = group.dn.rdns().into_iter().next().and_then(|r| r.into_iter().next())
+        let Some(rdn) = group
+            .dn
+            .rdns()
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
         else {
             return;
         };
