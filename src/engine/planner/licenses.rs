@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::desired::LicenseSpec;
-use crate::plan::ObjectId;
 use crate::directory::model::{Part, Sku, assigned_licenses, license_states};
+use crate::plan::ObjectId;
 
 /// One license as a plan adds it: resolved to ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +80,12 @@ struct Pending {
 
 impl<'a> Planner<'a> {
     /// Resolves one list against the tenant's SKUs; the errors name where it was written.
-    fn resolve_licenses(&self, skus: &[Sku], list: &[LicenseSpec], errors: &mut Vec<String>) -> Vec<Wanted> {
+    fn resolve_licenses(
+        &self,
+        skus: &[Sku],
+        list: &[LicenseSpec],
+        errors: &mut Vec<String>,
+    ) -> Vec<Wanted> {
         let mut out = Vec::new();
         for l in list {
             let Some(sku) = skus
@@ -218,7 +223,10 @@ impl<'a> Planner<'a> {
                         continue;
                     }
                     if !planned_location.contains(&fold(upn)) {
-                        self.usage_location_missing(upn, "the cloud user this plan creates has none");
+                        self.usage_location_missing(
+                            upn,
+                            "the cloud user this plan creates has none",
+                        );
                         continue;
                     }
                     let change = Change::edit(
@@ -337,9 +345,13 @@ impl<'a> Planner<'a> {
         if !adds.is_empty() {
             let location = cloud.properties.text(AttrName::new("usageLocation"));
             let read = cloud.carries(AttrName::new("usageLocation"));
-            if location.is_none_or(str::is_empty) && !planned_location.contains(&fold(cloud.upn())) {
+            if location.is_none_or(str::is_empty) && !planned_location.contains(&fold(cloud.upn()))
+            {
                 if read {
-                    self.usage_location_missing(cloud.upn(), "it has none, and this plan sets none");
+                    self.usage_location_missing(
+                        cloud.upn(),
+                        "it has none, and this plan sets none",
+                    );
                     adds.clear();
                 } else {
                     self.diagnostics.push(Diagnostic {
@@ -425,7 +437,10 @@ impl<'a> Planner<'a> {
                 target: side.target.clone(),
                 object: side.object.as_deref().map(ObjectId::from),
                 changes: Box::new([change]),
-                depends_on: side.create.map(|p| Box::new([ActionId(p)]) as Box<[ActionId]>).unwrap_or_default(),
+                depends_on: side
+                    .create
+                    .map(|p| Box::new([ActionId(p)]) as Box<[ActionId]>)
+                    .unwrap_or_default(),
                 precondition: side.precondition.clone(),
                 matched: None,
             },

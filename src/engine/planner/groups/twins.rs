@@ -58,7 +58,8 @@ impl Twins {
         first: usize,
     ) {
         let j = idx(Some(self.sides.len()));
-        self.sides.push((idx(joint.ad()), idx(joint.cloud()), idx(joint.spec())));
+        self.sides
+            .push((idx(joint.ad()), idx(joint.cloud()), idx(joint.spec())));
         if let Some(a) = joint.ad() {
             self.joint_of_ad[a] = j;
         }
@@ -124,7 +125,10 @@ impl Twins {
     }
 
     /// The cloud user of a joint, and the Entra create this plan makes for it.
-    pub(in crate::engine::planner) fn cloud_side(&self, j: usize) -> (Option<usize>, Option<(u32, &Text)>) {
+    pub(in crate::engine::planner) fn cloud_side(
+        &self,
+        j: usize,
+    ) -> (Option<usize>, Option<(u32, &Text)>) {
         let existing = self.sides.get(j).and_then(|s| opt(s.1));
         let created = self
             .creates
