@@ -6,10 +6,10 @@
 //! that comes to hold the SKU or stops holding it (one per user, however many ways), so a
 //! seed's count for users it does not list is kept.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::PoisonError;
 
-use graph_rules::license::{self as rules, Grant, License, Subscription};
+use graph_rules::license::{self as rules, Grant, Holder, License, Subscription};
 use serde_json::{Map, Value, json};
 
 use crate::error::GraphError;
@@ -66,7 +66,7 @@ pub(crate) fn assign_user(
         .obj;
     let grants = rules::grants_of(user);
     let located = rules::has_usage_location(user);
-    let granted = rules::assign_user(&subscriptions(&tenant), &grants, located, &assign)?;
+    let granted = rules::assign_user(Some(&subscriptions(&tenant)), &grants, located, &assign)?;
     let direct = granted
         .into_iter()
         .filter(|g| g.by_group.is_none())
@@ -104,7 +104,7 @@ pub(crate) fn assign_group(
         .group(id)
         .ok_or_else(|| GraphError::not_found(id))?;
     let assigned = rules::licenses_from(g.obj.get("assignedLicenses"));
-    let licenses = rules::assign_group(&skus, &assigned, &assign)?;
+    let licenses = rules::assign_group(Some(&skus), &assigned, &assign)?;
     if let Some(g) = tenant.groups_mut().group_mut(id) {
         g.obj
             .insert("assignedLicenses".into(), rules::licenses_json(&licenses));
@@ -126,23 +126,11 @@ pub(crate) fn assign_group(
     Ok(GraphResponse::json(202, Value::Object(out)))
 }
 
-/// One user's licenses before and after a settle.
-struct Plan {
-    key: String,
-    old: Vec<Grant>,
-    direct: Vec<Grant>,
-    /// (group id, license) the user's groups give.
-    wanted: Vec<(String, License)>,
-}
-
 /// Brings every user's group-based grants, `assignedLicenses` and the SKUs' `consumedUnits`
-/// up to date after a license or membership write; `direct` replaces one user's direct
-/// grants (a user `assignLicense`, already checked against the free units).
-///
-/// A user keeps a SKU it holds directly, or through a group that still gives it; a user new to
-/// a SKU through a group takes a free unit, in id order, or is recorded in `CountViolation`.
+/// up to date after a license or membership write ([`rules::settle`]); `direct` replaces one
+/// user's direct grants (a user `assignLicense`, already checked against the free units).
 pub(crate) fn settle(t: &mut Tenant, direct: Option<(&str, Vec<Grant>)>) {
-    let licensed: Vec<(String, Vec<License>, std::collections::BTreeSet<String>)> = t
+    let licensed: Vec<(String, Vec<License>, BTreeSet<String>)> = t
         .groups()
         .all()
         .filter_map(|g| {
@@ -156,7 +144,8 @@ pub(crate) fn settle(t: &mut Tenant, direct: Option<(&str, Vec<Grant>)>) {
             })
         })
         .collect();
-    let mut plans: Vec<Plan> = Vec::new();
+    let mut keys = Vec::new();
+    let mut holders = Vec::new();
     for (key, obj) in t.user_objects() {
         let old = rules::grants_of(obj);
         let direct = match &direct {
@@ -175,80 +164,34 @@ pub(crate) fn settle(t: &mut Tenant, direct: Option<(&str, Vec<Grant>)>) {
         if old.is_empty() && direct.is_empty() && wanted.is_empty() {
             continue;
         }
-        plans.push(Plan {
-            key: key.clone(),
+        keys.push(key.clone());
+        holders.push(Holder {
             old,
             direct,
             wanted,
         });
     }
-    let subs = subscriptions(t);
-    let mut used: BTreeMap<String, i64> = subs
-        .iter()
-        .map(|s| (s.sku_id.clone(), s.consumed as i64))
-        .collect();
-    let enabled: BTreeMap<&str, i64> = subs
-        .iter()
-        .map(|s| (s.sku_id.as_str(), s.enabled as i64))
-        .collect();
-    let certain = |p: &Plan, sku: &str| {
-        p.direct.iter().any(|g| g.license.sku_id == sku)
-            || (rules::holds(&p.old, sku) && p.wanted.iter().any(|(_, l)| l.sku_id == sku))
-    };
-    for p in &plans {
-        let mut skus: Vec<&str> = p
-            .old
-            .iter()
-            .map(|g| g.license.sku_id.as_str())
-            .chain(p.direct.iter().map(|g| g.license.sku_id.as_str()))
-            .collect();
-        skus.sort_unstable();
-        skus.dedup();
-        for sku in skus {
-            let before = rules::holds(&p.old, sku);
-            let after = certain(p, sku);
-            if before != after {
-                *used.entry(sku.to_owned()).or_insert(0) += if after { 1 } else { -1 };
-            }
-        }
-    }
-    let mut updates: Vec<(String, Vec<Grant>)> = Vec::new();
-    for p in &plans {
-        let mut grants = p.direct.clone();
-        let mut by_group: BTreeMap<&str, Vec<License>> = BTreeMap::new();
-        for (g, l) in &p.wanted {
-            by_group.entry(g.as_str()).or_default().push(l.clone());
-        }
-        for (g, ls) in by_group {
-            grants = rules::inherit(&grants, g, &ls, |sku| {
-                if certain(p, sku) {
-                    return true;
-                }
-                let n = used.entry(sku.to_owned()).or_insert(0);
-                if *n < enabled.get(sku).copied().unwrap_or(0) {
-                    *n += 1;
-                    true
-                } else {
-                    false
-                }
-            });
-        }
-        if grants != p.old {
-            updates.push((p.key.clone(), grants));
-        }
-    }
+    let mut subs = subscriptions(t);
+    let settled = rules::settle(&holders, &mut subs);
     let now = Utc::now().iso();
-    for (key, grants) in updates {
+    for ((key, h), grants) in keys.iter().zip(&holders).zip(settled) {
+        if grants == h.old {
+            continue;
+        }
         let assigned = rules::licenses_json(&rules::assigned_from(&grants));
         let states = rules::states_json(&grants, &now);
         t.set_computed(
-            &key,
+            key,
             vec![
                 ("assignedLicenses", assigned),
                 ("licenseAssignmentStates", states),
             ],
         );
     }
+    let used = subs
+        .into_iter()
+        .map(|s| (s.sku_id, s.consumed as i64))
+        .collect();
     set_consumed(t, &used);
 }
 

@@ -213,8 +213,10 @@ fn subscription<'s>(skus: &'s [Subscription], sku_id: &str) -> Option<&'s Subscr
 }
 
 /// The checks every `assignLicense` passes: each SKU (added or removed) is the tenant's, and
-/// each disabled plan is one of its SKU's.
-pub fn check_skus(skus: &[Subscription], assign: &Assign) -> Result<(), GraphError> {
+/// each disabled plan is one of its SKU's. `None`: the subscriptions are not known (a snapshot
+/// folder without `subscribedSkus.json`), so nothing can be checked against them.
+pub fn check_skus(skus: Option<&[Subscription]>, assign: &Assign) -> Result<(), GraphError> {
+    let Some(skus) = skus else { return Ok(()) };
     for l in &assign.add {
         let s = subscription(skus, &l.sku_id).ok_or_else(|| unknown_sku(&l.sku_id))?;
         if let Some(p) = l.disabled_plans.iter().find(|p| !s.plans.contains(p)) {
@@ -235,7 +237,7 @@ pub fn check_skus(skus: &[Subscription], assign: &Assign) -> Result<(), GraphErr
 /// plans, a SKU held only through a group, the usage location, free units), then the grants
 /// with the direct ones changed.
 pub fn assign_user(
-    skus: &[Subscription],
+    skus: Option<&[Subscription]>,
     grants: &[Grant],
     usage_location: bool,
     assign: &Assign,
@@ -255,7 +257,7 @@ pub fn assign_user(
     for l in &assign.add {
         // A user already holding the SKU (any way) takes no further unit.
         if !holds(grants, &l.sku_id)
-            && let Some(s) = subscription(skus, &l.sku_id)
+            && let Some(s) = skus.and_then(|skus| subscription(skus, &l.sku_id))
             && s.consumed >= s.enabled
         {
             return Err(no_units(&l.sku_id));
@@ -281,7 +283,7 @@ pub fn assign_user(
 /// `POST /groups/{id}/assignLicense` on the group's `assignedLicenses`: the SKUs and plans are
 /// checked (units are not: members that cannot get one are put in `CountViolation`).
 pub fn assign_group(
-    skus: &[Subscription],
+    skus: Option<&[Subscription]>,
     assigned: &[License],
     assign: &Assign,
 ) -> Result<Vec<License>, GraphError> {
@@ -332,6 +334,83 @@ pub fn inherit(
             by_group: Some(group.clone()),
             error,
         });
+    }
+    out
+}
+
+/// One user's licenses for [`settle`].
+#[derive(Debug, Clone, Default)]
+pub struct Holder {
+    /// As the user holds them now ([`grants_of`]).
+    pub old: Vec<Grant>,
+    /// Its direct grants after the write (unchanged, or an `assignLicense` already checked).
+    pub direct: Vec<Grant>,
+    /// `(group id, license)` for each license of each group the user is a direct member of.
+    pub wanted: Vec<(String, License)>,
+}
+
+/// Group-based licensing after a write: every holder's new grants (index-aligned), and each
+/// subscription's `consumed` moved by one per user that gains or loses its SKU.
+///
+/// A user keeps a SKU it holds directly, or through a group that still gives it; a user new to
+/// a SKU through a group takes a free unit, in the holders' order, or is recorded in
+/// `CountViolation` (it gets one at a later settle once a unit is free). A SKU not among
+/// `subs` (subscriptions not known) is neither limited nor counted.
+pub fn settle(holders: &[Holder], subs: &mut [Subscription]) -> Vec<Vec<Grant>> {
+    let certain = |h: &Holder, sku: &str| {
+        h.direct.iter().any(|g| g.license.sku_id == sku)
+            || (holds(&h.old, sku) && h.wanted.iter().any(|(_, l)| l.sku_id == sku))
+    };
+    let mut used: BTreeMap<String, (i64, i64)> = subs
+        .iter()
+        .map(|s| (s.sku_id.clone(), (s.consumed as i64, s.enabled as i64)))
+        .collect();
+    for h in holders {
+        let mut skus: Vec<&str> = h
+            .old
+            .iter()
+            .chain(&h.direct)
+            .map(|g| g.license.sku_id.as_str())
+            .collect();
+        skus.sort_unstable();
+        skus.dedup();
+        for sku in skus {
+            let (before, after) = (holds(&h.old, sku), certain(h, sku));
+            if before != after
+                && let Some((n, _)) = used.get_mut(sku)
+            {
+                *n += if after { 1 } else { -1 };
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(holders.len());
+    for h in holders {
+        let mut grants = h.direct.clone();
+        let mut by_group: BTreeMap<&str, Vec<License>> = BTreeMap::new();
+        for (g, l) in &h.wanted {
+            by_group.entry(g.as_str()).or_default().push(l.clone());
+        }
+        for (g, ls) in by_group {
+            grants = inherit(&grants, g, &ls, |sku| {
+                if certain(h, sku) {
+                    return true;
+                }
+                match used.get_mut(sku) {
+                    None => true,
+                    Some((n, enabled)) if *n < *enabled => {
+                        *n += 1;
+                        true
+                    }
+                    Some(_) => false,
+                }
+            });
+        }
+        out.push(grants);
+    }
+    for s in subs.iter_mut() {
+        if let Some((n, _)) = used.get(&s.sku_id) {
+            s.consumed = (*n).max(0) as u64;
+        }
     }
     out
 }
@@ -468,6 +547,32 @@ mod tests {
     const E3: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
     const EXO: &str = "efb87545-963c-4e0d-99df-69c6916d9eb0";
 
+    #[test]
+    fn settling_counts_one_unit_per_user_and_waits_for_free_ones() {
+        let lic = add(E3, &[]).add[0].clone();
+        let member = |old: Vec<Grant>| Holder {
+            old,
+            direct: vec![],
+            wanted: vec![("g1".into(), lic.clone())],
+        };
+        let mut subs = skus(0);
+        subs[0].enabled = 1;
+        let first = settle(&[member(vec![]), member(vec![])], &mut subs);
+        assert!(holds(&first[0], E3));
+        assert_eq!(first[1][0].error.as_deref(), Some(COUNT_VIOLATION));
+        assert_eq!(subs[0].consumed, 1);
+        // The holder leaves the group: its unit goes to the one waiting.
+        let gone = Holder {
+            old: first[0].clone(),
+            direct: vec![],
+            wanted: vec![],
+        };
+        let next = settle(&[gone, member(first[1].clone())], &mut subs);
+        assert!(next[0].is_empty());
+        assert!(holds(&next[1], E3));
+        assert_eq!(subs[0].consumed, 1);
+    }
+
     fn skus(consumed: u64) -> Vec<Subscription> {
         vec![Subscription {
             sku_id: E3.into(),
@@ -491,7 +596,7 @@ mod tests {
     fn direct_assignments_are_refused_as_graph_refuses_them() {
         assert_eq!(
             assign_user(
-                &skus(0),
+                Some(&skus(0)),
                 &[],
                 true,
                 &add("00000000-0000-0000-0000-000000000001", &[])
@@ -501,7 +606,7 @@ mod tests {
         );
         assert_eq!(
             assign_user(
-                &skus(0),
+                Some(&skus(0)),
                 &[],
                 true,
                 &add(E3, &["ffffffff-0000-0000-0000-000000000000"])
@@ -511,18 +616,18 @@ mod tests {
             400
         );
         assert_eq!(
-            assign_user(&skus(0), &[], false, &add(E3, &[])).unwrap_err(),
+            assign_user(Some(&skus(0)), &[], false, &add(E3, &[])).unwrap_err(),
             usage_location()
         );
         assert_eq!(
-            assign_user(&skus(2), &[], true, &add(E3, &[])).unwrap_err(),
+            assign_user(Some(&skus(2)), &[], true, &add(E3, &[])).unwrap_err(),
             no_units(E3)
         );
-        let granted = assign_user(&skus(1), &[], true, &add(E3, &[EXO])).unwrap();
+        let granted = assign_user(Some(&skus(1)), &[], true, &add(E3, &[EXO])).unwrap();
         assert_eq!(granted.len(), 1);
         assert_eq!(granted[0].by_group, None);
         // Re-assigning a held SKU (new disabled plans) takes no unit, even with none free.
-        let again = assign_user(&skus(2), &granted, true, &add(E3, &[])).unwrap();
+        let again = assign_user(Some(&skus(2)), &granted, true, &add(E3, &[])).unwrap();
         assert_eq!(
             assigned_from(&again)[0].disabled_plans,
             Vec::<String>::new()
@@ -546,7 +651,7 @@ mod tests {
             remove: vec![E3.into()],
         };
         assert_eq!(
-            assign_user(&skus(1), &g, true, &remove).unwrap_err(),
+            assign_user(Some(&skus(1)), &g, true, &remove).unwrap_err(),
             inherited()
         );
         // No unit left: the member is recorded in CountViolation and holds nothing.
@@ -554,7 +659,7 @@ mod tests {
         assert_eq!(other[0].error.as_deref(), Some(COUNT_VIOLATION));
         assert!(assigned_from(&other).is_empty());
         // Direct and inherited: a plan disabled by one grant only stays enabled.
-        let both = assign_user(&skus(1), &g, true, &add(E3, &[])).unwrap();
+        let both = assign_user(Some(&skus(1)), &g, true, &add(E3, &[])).unwrap();
         assert_eq!(assigned_from(&both)[0].disabled_plans, Vec::<String>::new());
         assert_eq!(inherit(&both, "g1", &[], |_| true).len(), 1);
     }
