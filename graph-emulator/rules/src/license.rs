@@ -27,6 +27,22 @@ use serde_json::{Map, Value, json};
 
 use crate::error::GraphError;
 
+/// The `subscribedSku` resource's properties
+/// (<https://learn.microsoft.com/graph/api/resources/subscribedsku>).
+pub const SKU_PROPERTIES: &[&str] = &[
+    "accountId",
+    "accountName",
+    "appliesTo",
+    "capabilityStatus",
+    "consumedUnits",
+    "id",
+    "prepaidUnits",
+    "servicePlans",
+    "skuId",
+    "skuPartNumber",
+    "subscriptionIds",
+];
+
 /// The usage-location refusal of a direct assignment.
 pub const USAGE_LOCATION_MESSAGE: &str =
     "License assignment cannot be done for user with invalid usage location.";
