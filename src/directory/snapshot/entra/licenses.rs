@@ -59,12 +59,44 @@ impl EntraSnapshot {
         if skus.unknown.is_some() {
             return Ok(None);
         }
+        // Its units move with the write: refused now rather than at the flush.
+        skus.writable()?;
         Ok(Some(
             skus.objects
                 .iter()
                 .filter_map(Subscription::from_graph)
                 .collect(),
         ))
+    }
+
+    /// A user is deleted: the units it held are freed. Skipped where `subscribedSkus.json` is
+    /// unknown or cannot be written back (as [`EntraSnapshot::forget_member`] skips groups).
+    pub(super) fn release_units(&mut self, user: &Map<String, Value>) {
+        let held = rules::assigned_from(&rules::grants_of(user));
+        if held.is_empty() {
+            return;
+        }
+        let Ok(kinds) = self.kinds() else { return };
+        let skus = &mut kinds.skus;
+        if skus.unknown.is_some() || skus.writable().is_err() {
+            return;
+        }
+        for l in held {
+            let Some(j) = skus.objects.iter().position(|o| {
+                o.get("skuId")
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| v.eq_ignore_ascii_case(&l.sku_id))
+            }) else {
+                continue;
+            };
+            let mut sku = skus.objects[j].clone();
+            let n = sku
+                .get("consumedUnits")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            sku.insert("consumedUnits".into(), json!(n.saturating_sub(1)));
+            skus.replace(j, sku);
+        }
     }
 
     /// `POST /users/{id}/assignLicense`.

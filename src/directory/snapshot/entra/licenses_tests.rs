@@ -258,3 +258,15 @@ async fn without_subscribed_skus_nothing_is_checked_or_counted() {
     assert!(!dir.path().join("subscribedSkus.json").exists());
     assert_eq!(licenses(dir.path(), ADAM).await[0]["skuId"], E3);
 }
+
+#[tokio::test]
+async fn a_deleted_user_frees_its_units() {
+    let dir = folder();
+    let mut snap = EntraSnapshot::open(dir.path()).unwrap();
+    snap.apply(assign(ADAM, &[(E3, &[])], &[])).unwrap();
+    snap.flush().await.unwrap();
+    assert_eq!(consumed(dir.path()).await, 1);
+    snap.apply(EntraOp::Delete { id: ADAM.into() }).unwrap();
+    snap.flush().await.unwrap();
+    assert_eq!(consumed(dir.path()).await, 0);
+}
