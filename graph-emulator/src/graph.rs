@@ -370,6 +370,10 @@ fn users(
                 _ => Err(method_not_allowed()),
             }
         }
+        [key, "assignLicense"] => match m {
+            "POST" => crate::licenses::assign_user(shared, req, key),
+            _ => Err(method_not_allowed()),
+        },
         [key] => match m {
             "GET" => get_user(shared, req, key),
             "PATCH" => update_user(shared, req, key),
@@ -658,6 +662,9 @@ fn delete_user(shared: &Shared, key: &str) -> Result<GraphResponse, GraphError> 
     let k = tenant
         .resolve(key)
         .ok_or_else(|| GraphError::not_found(key))?;
+    if let Some(obj) = tenant.get(&k).map(|r| r.obj.clone()) {
+        crate::licenses::release(&mut tenant, &obj);
+    }
     tenant.delete(&k)?;
     drop(tenant);
     shared

@@ -118,6 +118,15 @@ impl Groups {
         self.groups.get(&lower(id))
     }
 
+    pub(crate) fn group_mut(&mut self, id: &str) -> Option<&mut GroupRec> {
+        self.groups.get_mut(&lower(id))
+    }
+
+    /// Every group (id order).
+    pub(crate) fn all(&self) -> impl Iterator<Item = &GroupRec> {
+        self.groups.values()
+    }
+
     pub fn contact(&self, id: &str) -> Option<&Map<String, Value>> {
         self.contacts.get(&lower(id))
     }
@@ -377,6 +386,11 @@ fn json_body(req: &GraphRequest) -> Result<Map<String, Value>, GraphError> {
 
 // ---------------------------------------------------------------- /groups
 
+/// A group whose licenses its members inherit: member changes move licenses and units.
+fn is_licensed(g: &GroupRec) -> bool {
+    matches!(g.obj.get("assignedLicenses"), Some(Value::Array(a)) if !a.is_empty())
+}
+
 /// `/groups…`.
 pub(crate) fn groups(
     shared: &Shared,
@@ -394,6 +408,10 @@ pub(crate) fn groups(
             "GET" => get_group(shared, req, id),
             "PATCH" => update_group(shared, req, id),
             "DELETE" => delete_group(shared, id),
+            _ => Err(method_not_allowed()),
+        },
+        [id, "assignLicense"] => match m {
+            "POST" => crate::licenses::assign_group(shared, req, id),
             _ => Err(method_not_allowed()),
         },
         [id, "members"] => match m {
@@ -628,9 +646,13 @@ fn delete_group(shared: &Shared, id: &str) -> Result<GraphResponse, GraphError> 
     if rules::is_synced(&g.obj) {
         return Err(GraphError::synced_object());
     }
+    let licensed = is_licensed(g);
     let groups = tenant.groups_mut();
     groups.groups.remove(&key);
     groups.forget_member(id);
+    if licensed {
+        crate::licenses::settle(&mut tenant, None);
+    }
     drop(tenant);
     writes_applied(shared);
     Ok(GraphResponse::no_content())
@@ -713,8 +735,12 @@ fn add_member(shared: &Shared, req: &GraphRequest, id: &str) -> Result<GraphResp
         return Err(rules::member_exists());
     }
     let canonical = tenant.canonical_id(&member);
+    let licensed = is_licensed(g);
     if let Some(g) = tenant.groups_mut().groups.get_mut(&lower(id)) {
         g.members.insert(key, canonical);
+    }
+    if licensed {
+        crate::licenses::settle(&mut tenant, None);
     }
     drop(tenant);
     writes_applied(shared);
@@ -736,8 +762,12 @@ fn remove_member(shared: &Shared, id: &str, member: &str) -> Result<GraphRespons
     if !g.members.contains_key(&key) {
         return Err(GraphError::not_found(member));
     }
+    let licensed = is_licensed(g);
     if let Some(g) = tenant.groups_mut().groups.get_mut(&lower(id)) {
         g.members.remove(&key);
+    }
+    if licensed {
+        crate::licenses::settle(&mut tenant, None);
     }
     drop(tenant);
     writes_applied(shared);

@@ -23,6 +23,7 @@ pub mod error;
 pub mod filter;
 mod graph;
 pub mod groups;
+mod licenses;
 mod server;
 pub mod stats;
 pub mod tenant;

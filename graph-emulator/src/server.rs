@@ -533,7 +533,7 @@ pub(crate) async fn bind(
         .filter(|upn| !upn.contains("#EXT#"))
         .filter_map(|upn| upn.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()))
         .collect();
-    let directory = crate::directory::Directory::build(
+    let mut directory = crate::directory::Directory::build(
         config.directory,
         &config.tenant_id,
         config.verified_domains.as_deref().unwrap_or_default(),
@@ -543,6 +543,7 @@ pub(crate) async fn bind(
     tenant.load(config.users)?;
     tenant.groups_mut().load_groups(config.groups)?;
     tenant.groups_mut().load_contacts(config.contacts)?;
+    tenant.set_skus(std::mem::take(&mut directory.subscribed_skus));
     let app = AppCredentials {
         tenant_id: config.tenant_id,
         client_id: config.client_id,

@@ -184,6 +184,9 @@ pub struct Tenant {
     verified_domains: Option<Vec<String>>,
     /// Groups and contacts: beside the users, so a member is checked where it lives.
     groups: crate::groups::Groups,
+    /// `subscribedSku` objects: here, under the tenant's lock, because license writes change
+    /// their `consumedUnits` together with the users.
+    skus: Vec<Value>,
 }
 
 /// The users of a Graph JSON document: `{"value":[...]}` or a bare array.
@@ -309,6 +312,41 @@ impl Tenant {
 
     pub fn groups_mut(&mut self) -> &mut crate::groups::Groups {
         &mut self.groups
+    }
+
+    /// The tenant's subscriptions as `GET /subscribedSkus` serves them.
+    pub fn skus(&self) -> &[Value] {
+        &self.skus
+    }
+
+    pub fn set_skus(&mut self, skus: Vec<Value>) {
+        self.skus = skus;
+    }
+
+    /// Sets service-computed properties of a user (licenses), as a change delta reports.
+    pub(crate) fn set_computed(&mut self, key: &str, props: Vec<(&str, Value)>) {
+        let Some(rec) = self.users.get_mut(key) else {
+            return;
+        };
+        let mut changed = false;
+        for (k, v) in props {
+            if rec.obj.get(k) != Some(&v) {
+                if !changed {
+                    self.seq += 1;
+                    changed = true;
+                }
+                rec.obj.insert(k.to_owned(), v);
+                rec.prop_seq.insert(k.to_owned(), self.seq);
+            }
+        }
+        if changed {
+            rec.changed_seq = self.seq;
+        }
+    }
+
+    /// Every user's key and properties.
+    pub(crate) fn user_objects(&self) -> impl Iterator<Item = (&String, &Map<String, Value>)> {
+        self.users.iter().map(|(k, r)| (k, &r.obj))
     }
 
     /// What kind of directory object `id` is (`Other`: none the tenant holds).

@@ -82,12 +82,22 @@ fn tenant_wide(
         DOMAIN_PERMISSIONS, ROLE_PERMISSIONS, SKU_PERMISSIONS, SYNC_PERMISSIONS, check_permission,
     };
     let d = &shared.directory;
+    // Subscriptions live with the tenant: license writes change their consumedUnits.
+    let skus: Vec<Value>;
     let (permissions, objects) = match which {
         Wide::OnPremisesSynchronization => (SYNC_PERMISSIONS, &d.on_premises_sync),
         Wide::Domains => (DOMAIN_PERMISSIONS, &d.domains),
         Wide::RoleAssignments => (ROLE_PERMISSIONS, &d.role_assignments),
         Wide::RoleDefinitions => (ROLE_PERMISSIONS, &d.role_definitions),
-        Wide::SubscribedSkus => (SKU_PERMISSIONS, &d.subscribed_skus),
+        Wide::SubscribedSkus => {
+            skus = shared
+                .tenant
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .skus()
+                .to_vec();
+            (SKU_PERMISSIONS, &skus)
+        }
     };
     check_permission(shared.app_roles.as_deref(), permissions)?;
     let q = Query::parse(req.query.as_deref());

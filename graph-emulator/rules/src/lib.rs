@@ -15,6 +15,7 @@
 
 pub mod error;
 pub mod group;
+pub mod license;
 pub mod time;
 pub mod user;
 pub mod write;

@@ -129,6 +129,14 @@ pub(super) const GROUPS: Kind = Kind {
     table: properties::Table::Group,
 };
 
+pub(super) const SKUS: Kind = Kind {
+    noun: "subscribed SKU",
+    collection: "subscribedSkus",
+    cmdlet: "Get-MgSubscribedSku",
+    lone_key: "SkuPartNumber",
+    table: properties::Table::Sku,
+};
+
 pub(super) const CONTACTS: Kind = Kind {
     noun: "contact",
     collection: "contacts",

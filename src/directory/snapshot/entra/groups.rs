@@ -31,9 +31,10 @@ use serde_json::{Map, Value};
 
 use super::EntraSnapshot;
 use super::collection::Collection;
-use super::export::{CONTACTS, GROUPS};
-use crate::directory::model::{GROUP_PROPERTIES, Guid};
+use super::export::{CONTACTS, GROUPS, SKUS};
+use crate::directory::model::{GROUP_PROPERTIES, Guid, Sku};
 use crate::directory::snapshot::SnapshotError;
+use crate::directory::tenant_docs;
 use crate::directory::{
     CloudContact, CloudGroup, DirectoryError, EntraGroupRead, EntraGroupWrite, EntraOp,
 };
@@ -45,27 +46,38 @@ use crate::directory::snapshot::export::{CONTACTS_FILE, GROUPS_FILE};
 pub(super) struct Kinds {
     pub groups: Collection,
     pub contacts: Collection,
+    /// `subscribedSkus.json`: license writes move its `consumedUnits`.
+    pub skus: Collection,
 }
 
 impl Kinds {
-    pub fn check_unchanged(&self) -> Result<(), SnapshotError> {
-        self.groups.check_unchanged()?;
-        self.contacts.check_unchanged()
+    fn all(&self) -> [&Collection; 3] {
+        [&self.groups, &self.contacts, &self.skus]
+    }
+
+    /// Before anything is written: every file to be written may be, and none changed on disk.
+    pub fn check_writable_unchanged(&self) -> Result<(), SnapshotError> {
+        for c in self.all().into_iter().filter(|c| c.is_dirty()) {
+            c.writable()?;
+            c.check_unchanged()?;
+        }
+        Ok(())
     }
 
     pub fn save(&mut self) -> Result<(), SnapshotError> {
         self.groups.save()?;
-        self.contacts.save()
+        self.contacts.save()?;
+        self.skus.save()
     }
 
     pub fn is_dirty(&self) -> bool {
-        self.groups.is_dirty() || self.contacts.is_dirty()
+        self.all().iter().any(|c| c.is_dirty())
     }
 }
 
 impl EntraSnapshot {
     /// Reads `groups.json` and `contacts.json` the first time they are needed.
-    fn kinds(&mut self) -> Result<&mut Kinds, SnapshotError> {
+    pub(super) fn kinds(&mut self) -> Result<&mut Kinds, SnapshotError> {
         if self.groups.is_none() {
             let folder = self.folder.as_deref();
             let users = self.file.path.as_path();
@@ -75,7 +87,18 @@ impl EntraSnapshot {
             let contacts = Collection::open(folder, users, CONTACTS_FILE, CONTACTS, &|c| {
                 CloudContact::from_graph(c).map(|c| c.id)
             })?;
-            self.groups = Some(Kinds { groups, contacts });
+            let skus = Collection::open(
+                folder,
+                users,
+                tenant_docs::SUBSCRIBED_SKUS.file,
+                SKUS,
+                &|s| Sku::from_graph(s).map(|s| s.sku_id),
+            )?;
+            self.groups = Some(Kinds {
+                groups,
+                contacts,
+                skus,
+            });
         }
         // Cannot fail: set just above.
         Ok(self.groups.as_mut().expect("read above"))
@@ -123,12 +146,9 @@ impl EntraSnapshot {
             EntraOp::Delete { id } => self.delete_group(&id).map(|()| None),
             EntraOp::AddMember { id, member } => self.add_member(&id, &member).map(Some),
             EntraOp::RemoveMember { id, member } => self.remove_member(&id, &member).map(Some),
-            // STUB(issue 17): the snapshot folder does not apply licenses yet.
-            EntraOp::AssignLicense { id, .. } => Err(DirectoryError::Refused {
-                object: id,
-                message: "licenses are not applied to snapshot folders yet".into(),
-                code: None,
-            }),
+            EntraOp::AssignLicense { id, add, remove } => {
+                self.assign_group_license(&id, add, remove).map(Some)
+            }
         }
     }
 
@@ -332,7 +352,7 @@ fn member_is(entry: &Value, id: &str) -> bool {
 }
 
 /// A group's name for messages: its displayName, else the key it was named by.
-fn label(group: &Map<String, Value>, key: &str) -> String {
+pub(super) fn label(group: &Map<String, Value>, key: &str) -> String {
     group
         .get("displayName")
         .and_then(Value::as_str)
@@ -341,7 +361,7 @@ fn label(group: &Map<String, Value>, key: &str) -> String {
         .to_owned()
 }
 
-fn convert_group(
+pub(super) fn convert_group(
     users_file: &std::path::Path,
     group: &Map<String, Value>,
 ) -> Result<CloudGroup, DirectoryError> {
@@ -353,14 +373,14 @@ fn convert_group(
     })
 }
 
-fn not_found(id: &str) -> DirectoryError {
+pub(super) fn not_found(id: &str) -> DirectoryError {
     DirectoryError::NotFound {
         object: id.to_owned(),
     }
 }
 
 /// Graph's refusal as the directory error the engine reports (code and message kept).
-fn refused(object: &str, e: GraphError) -> DirectoryError {
+pub(super) fn refused(object: &str, e: GraphError) -> DirectoryError {
     DirectoryError::Refused {
         object: object.to_owned(),
         message: e.message,

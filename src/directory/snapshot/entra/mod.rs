@@ -9,6 +9,7 @@ mod collection;
 mod export;
 mod groups;
 mod layout;
+mod licenses;
 mod properties;
 mod tenant;
 mod write;
@@ -256,12 +257,9 @@ impl EntraSnapshot {
             EntraOp::Create(body) => self.create(body).map(Some),
             EntraOp::Update { id, patch } => self.update(&id, patch).map(Some),
             EntraOp::Delete { id } => self.delete(&id).map(|()| None),
-            // STUB(issue 17): the snapshot folder does not apply licenses yet.
-            EntraOp::AssignLicense { id, .. } => Err(DirectoryError::Refused {
-                object: id,
-                message: "licenses are not applied to snapshot folders yet".into(),
-                code: None,
-            }),
+            EntraOp::AssignLicense { id, add, remove } => {
+                self.assign_user_license(&id, add, remove).map(Some)
+            }
             EntraOp::AddMember { id, .. } | EntraOp::RemoveMember { id, .. } => {
                 Err(DirectoryError::Refused {
                     object: id,
@@ -283,8 +281,7 @@ impl EntraSnapshot {
             self.file.unchanged()?;
         }
         if let Some(kinds) = self.groups.as_ref().filter(|k| k.is_dirty()) {
-            kinds.groups.writable()?;
-            kinds.check_unchanged()?;
+            kinds.check_writable_unchanged()?;
         }
         if self.dirty {
             let text = self.render();

@@ -9,6 +9,8 @@ pub(super) enum Table {
     User,
     Group,
     Contact,
+    /// `subscribedSku` (`subscribedSkus.json`).
+    Sku,
 }
 
 impl Table {
@@ -21,6 +23,7 @@ impl Table {
             // `members` is a relationship: `$expand=members($select=id)` puts it in a groups.json.
             Table::Group => Box::new(GROUP_PROPERTIES.iter().map(|p| p.name).chain(["members"])),
             Table::Contact => Box::new(CONTACT_PROPERTIES.iter().map(|p| p.name)),
+            Table::Sku => Box::new(graph_rules::license::SKU_PROPERTIES.iter().copied()),
         }
     }
 

@@ -140,7 +140,8 @@ impl EntraSnapshot {
             .get("id")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        self.users.remove(i);
+        let user = self.users.remove(i);
+        self.release_units(&user);
         self.origins.remove(i);
         self.index = Index::build(&self.users);
         self.dirty = true;
