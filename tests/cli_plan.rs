@@ -38,7 +38,7 @@ fn plan_in_the_repository_root_shows_the_embedded_example() {
         "sync_excluded (ad)",
         "MSOL_",
         "(paired by explicit)",
-        "Plan: 3 to create, 8 to update, 6 to link, 1 to move, 1 to disable, 1 to delete.",
+        "Plan: 3 to create, 10 to update, 6 to link, 1 to move, 1 to disable, 1 to delete.",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }

@@ -225,7 +225,7 @@ impl<'a> Planner<'a> {
                     if !planned_location.contains(&fold(upn)) {
                         self.usage_location_missing(
                             upn,
-                            "the cloud user this plan creates has none",
+                            "the cloud user this plan creates gets none",
                         );
                         continue;
                     }
@@ -350,7 +350,7 @@ impl<'a> Planner<'a> {
                 if read {
                     self.usage_location_missing(
                         cloud.upn(),
-                        "it has none, and this plan sets none",
+                        "this user has none and this plan sets none",
                     );
                     adds.clear();
                 } else {
@@ -457,7 +457,7 @@ impl<'a> Planner<'a> {
             object: upn.to_owned(),
             attribute: "usageLocation".into(),
             message: format!(
-                "a license cannot be assigned: {why}, and Graph refuses a license for a user without usageLocation (\"License assignment cannot be done for user with invalid usage location\"); set it (usageLocation under attributes:, or in the cloud)"
+                "no license is planned: Graph refuses a license for a user without usageLocation (\"License assignment cannot be done for user with invalid usage location\"), and {why}; set it (in the cloud, or with usageLocation under attributes:)"
             ),
         });
     }
