@@ -73,3 +73,95 @@ fn the_example_assigns_its_default_license_and_counts_the_unit() {
     );
     assert_eq!(run(&["plan", "--detailed-exitcode"]).status.code(), Some(0));
 }
+
+/// A license removed out of band (in the tenant, after apply) is drift.
+#[test]
+fn drift_reports_a_license_removed_out_of_band() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_example(dir.path());
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_idsync"))
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["apply", "--auto-approve"]).status.success());
+    // The example keeps standing conflicts (drift too); a license item is what must appear.
+    let license_items = |out: &std::process::Output| -> usize {
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["summary"].as_str().unwrap().contains("assignedLicenses"))
+            .count()
+    };
+    assert_eq!(license_items(&run(&["drift", "--format", "json"])), 0);
+    let path = dir.path().join("examples/contoso/entra/users.json");
+    let mut users: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for u in users["value"].as_array_mut().unwrap() {
+        if u["userPrincipalName"] == "adam.anderson@example.com" {
+            u["assignedLicenses"] = serde_json::json!([]);
+            u["licenseAssignmentStates"] = serde_json::json!([]);
+        }
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&users).unwrap()).unwrap();
+    let out = run(&["drift", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        license_items(&out),
+        1,
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// The example's Entra side live in the Graph emulator: the license is assigned through
+/// `assignLicense` and a second plan has nothing left to do.
+#[test]
+fn the_example_converges_its_licenses_against_the_graph_emulator() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_example(dir.path());
+    let folder = dir.path().join("examples/contoso/entra");
+    let config = graph_emulator::Config::default()
+        .with_tenant_file(&folder)
+        .unwrap();
+    let emu = graph_emulator::Emulator::start_blocking(config).unwrap();
+    let yaml_path = dir.path().join("desired-state/idsync.yaml");
+    let yaml = std::fs::read_to_string(&yaml_path).unwrap().replace(
+        "    snapshot: ../examples/contoso/entra",
+        &format!(
+            "    tenant_id: {}\n    client_id: {}\n    client_secret: {{ env: {ENTRA_SECRET_VAR} }}\n    login_url: {}\n    graph_url: {}\n    # snapshot: ../examples/contoso/entra",
+            emu.tenant_id(),
+            emu.client_id(),
+            emu.base_url(),
+            emu.base_url()
+        ),
+    );
+    std::fs::write(&yaml_path, yaml).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_idsync"))
+            .current_dir(dir.path())
+            .env(ENTRA_SECRET_VAR, emu.client_secret())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["apply", "--auto-approve"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alva = emu.user("alva.wood@example.com").unwrap();
+    assert_eq!(alva["assignedLicenses"][0]["skuId"], E3, "{alva:#}");
+    let again = run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+}

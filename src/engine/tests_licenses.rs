@@ -188,3 +188,57 @@ fn unknown_subscriptions_plan_no_license_and_say_so() {
             .any(|n| n.kind == NoteKind::Assumption && n.message.contains("subscriptions"))
     );
 }
+
+#[test]
+fn a_group_gets_its_licenses_and_its_members_count_as_units() {
+    use crate::desired::{EntraGroupSelector, GroupSpec, GroupType, Membership};
+    use crate::directory::model::CloudGroup;
+    let group = CloudGroup {
+        id: "g1".into(),
+        display_name: "Sales".into(),
+        security_enabled: true,
+        members: Some(vec!["a".into(), "b".into(), "c".into()]),
+        assigned_licenses: Some(vec![]),
+        ..Default::default()
+    };
+    let mut d = desired();
+    d.groups = vec![GroupSpec {
+        name: "sales".into(),
+        ad: None,
+        entra: Some(EntraGroupSelector::Id("g1".into())),
+        group_type: GroupType::Security,
+        members: Membership::Unmanaged,
+        ignore: false,
+        licenses: Some(vec![license("ENTERPRISEPACK")]),
+        origin: "groups.yaml:1:3".into(),
+    }];
+    let run_with = |free: u64| {
+        plan(PlanInput {
+            desired: &d,
+            ad: &[],
+            cloud: &[],
+            taken: &[],
+            reads: Default::default(),
+            tenant: &skus(free),
+            groups: crate::engine::Groups {
+                cloud: std::slice::from_ref(&group),
+                ..Default::default()
+            },
+        })
+        .unwrap()
+    };
+    let p = run_with(3);
+    let a = p
+        .actions
+        .iter()
+        .find(|a| a.changes[0].attribute == "assignedLicenses")
+        .expect("a group license");
+    assert_eq!(a.kind, crate::plan::ObjectKind::Group);
+    assert_eq!(
+        a.changes[0].added(),
+        [format!("ENTERPRISEPACK ({E3})").as_str()]
+    );
+    // Three members need three units.
+    let p = run_with(2);
+    assert!(p.diagnostics.iter().any(|x| x.rule == "seats"));
+}
