@@ -239,24 +239,7 @@ fn applying_the_example_converges_its_groups() {
 #[test]
 fn the_example_converges_its_groups_against_the_graph_emulator() {
     let ex = Example::new();
-    let folder = ex.dir.path().join("examples/contoso/entra");
-    let config = graph_emulator::Config::default()
-        .with_tenant_file(&folder)
-        .unwrap();
-    let emu = graph_emulator::Emulator::start_blocking(config).unwrap();
-    let yaml_path = ex.dir.path().join("desired-state/idsync.yaml");
-    let yaml = std::fs::read_to_string(&yaml_path).unwrap().replace(
-        "    snapshot: ../examples/contoso/entra",
-        &format!(
-            "    tenant_id: {}\n    client_id: {}\n    client_secret: {{ env: {ENTRA_SECRET_VAR} }}\n    login_url: {}\n    graph_url: {}\n    # snapshot: ../examples/contoso/entra",
-            emu.tenant_id(),
-            emu.client_id(),
-            emu.base_url(),
-            emu.base_url()
-        ),
-    );
-    assert!(yaml.contains("client_secret"), "{yaml}");
-    std::fs::write(&yaml_path, yaml).unwrap();
+    let emu = example_with_live_entra(ex.dir.path());
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_idsync"))
             .current_dir(ex.dir.path())

@@ -273,6 +273,34 @@ pub fn copy_example(into: &std::path::Path) {
     }
 }
 
+/// Serves a copied example's Entra snapshot folder from a Graph emulator and points its desired
+/// state at it (AD stays the LDIF); run idsync with [`ENTRA_SECRET_VAR`] set to the emulator's
+/// client secret.
+pub fn example_with_live_entra(root: &std::path::Path) -> graph_emulator::RunningEmulator {
+    let folder = root.join("examples/contoso/entra");
+    let config = graph_emulator::Config::default()
+        .with_tenant_file(&folder)
+        .unwrap();
+    let emu = graph_emulator::Emulator::start_blocking(config).unwrap();
+    let yaml_path = root.join("desired-state/idsync.yaml");
+    let yaml = std::fs::read_to_string(&yaml_path).unwrap().replace(
+        "    snapshot: ../examples/contoso/entra",
+        &format!(
+            "    tenant_id: {}\n    client_id: {}\n    client_secret: {{ env: {ENTRA_SECRET_VAR} }}\n    login_url: {}\n    graph_url: {}\n    # snapshot: ../examples/contoso/entra",
+            emu.tenant_id(),
+            emu.client_id(),
+            emu.base_url(),
+            emu.base_url()
+        ),
+    );
+    assert!(
+        yaml.contains("client_secret"),
+        "the example names no Entra snapshot folder"
+    );
+    std::fs::write(&yaml_path, yaml).unwrap();
+    emu
+}
+
 /// Copies a folder with its subfolders (the Entra snapshot of the example is a folder).
 pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();

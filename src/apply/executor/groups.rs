@@ -13,23 +13,11 @@ where
 
     pub(super) async fn run_ad_group(&mut self, i: usize) {
         let a = &self.plan.actions[i];
-        if let Some(why) = self.blocked_by(a) {
+        if let Some(why) = self.ad_not_attempted(a) {
             return self.set(i, Status::NotAttempted, Some(why));
         }
-        if let Some(down) = &self.ad_down {
-            let msg = format!("not attempted: {down}");
-            return self.set(i, Status::NotAttempted, Some(msg));
-        }
-        match self.ad_group_action(a).await {
-            Ok(Ok(())) => self.set(i, Status::Applied, None),
-            Ok(Err(stale)) => self.set(i, Status::Stale, Some(stale)),
-            Err(e) => {
-                if let DirectoryError::Unavailable { .. } = &e {
-                    self.ad_down = Some(e.to_string());
-                }
-                self.set(i, Status::Failed, Some(e.to_string()));
-            }
-        }
+        let outcome = self.ad_group_action(a).await;
+        self.record_ad(i, outcome);
     }
 
     async fn ad_group_action(

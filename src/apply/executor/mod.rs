@@ -277,14 +277,16 @@ where
 
     async fn run_ad(&mut self, i: usize) {
         let a = &self.plan.actions[i];
-        if let Some(why) = self.blocked_by(a) {
+        if let Some(why) = self.ad_not_attempted(a) {
             return self.set(i, Status::NotAttempted, Some(why));
         }
-        if let Some(down) = &self.ad_down {
-            let msg = format!("not attempted: {down}");
-            return self.set(i, Status::NotAttempted, Some(msg));
-        }
-        match self.ad_action(a).await {
+        let outcome = self.ad_action(a).await;
+        self.record_ad(i, outcome);
+    }
+
+    /// An AD action's outcome as its status; an unreachable directory stops the AD side.
+    fn record_ad(&mut self, i: usize, outcome: std::result::Result<Result<()>, DirectoryError>) {
+        match outcome {
             Ok(Ok(())) => self.set(i, Status::Applied, None),
             Ok(Err(stale)) => self.set(i, Status::Stale, Some(stale)),
             Err(e) => {
@@ -294,6 +296,15 @@ where
                 self.set(i, Status::Failed, Some(e.to_string()));
             }
         }
+    }
+
+    /// Why an AD action is not attempted: a dependency did not apply, or AD is down.
+    fn ad_not_attempted(&self, a: &Action) -> Option<String> {
+        self.blocked_by(a).or_else(|| {
+            self.ad_down
+                .as_ref()
+                .map(|down| format!("not attempted: {down}"))
+        })
     }
 
     /// `Ok(Err(why))`: stale, skipped.

@@ -68,7 +68,7 @@ impl<'a> Planner<'a> {
                 };
                 let mut ad = Vec::new();
                 for id in ids {
-                    match self.ad_of_cloud_member(ix, twins, specs, resolved, id) {
+                    match self.ad_of_cloud_member(ix, twins, resolved, id) {
                         Some(m) => ad.push(m),
                         None => self.member_note(spec, &format!("cloud member {id}"), "AD"),
                     }
@@ -85,7 +85,7 @@ impl<'a> Planner<'a> {
                 };
                 let mut cloud = Vec::new();
                 for dn in dns {
-                    match self.cloud_of_ad_member(ix, twins, specs, resolved, dn) {
+                    match self.cloud_of_ad_member(ix, twins, resolved, dn) {
                         Some(m) => cloud.push(m),
                         None => self.member_note(spec, &format!("AD member {dn}"), "Entra"),
                     }
@@ -237,7 +237,6 @@ impl<'a> Planner<'a> {
         &self,
         ix: &Index<'_>,
         twins: &Twins,
-        _specs: &[&GroupSpec],
         resolved: &[Resolved],
         id: &str,
     ) -> Option<Member> {
@@ -261,7 +260,6 @@ impl<'a> Planner<'a> {
         &self,
         ix: &Index<'_>,
         twins: &Twins,
-        _specs: &[&GroupSpec],
         resolved: &[Resolved],
         dn: &Dn,
     ) -> Option<Member> {
