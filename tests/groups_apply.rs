@@ -162,7 +162,9 @@ fn the_quickstart_plan_shows_the_groups() {
             .any(|n| n["kind"] == "pending_sync" && n["identity"] == "sales"),
         "{notes:#?}"
     );
-    // Entra Connect cannot match the security group without mail: it will be duplicated.
+    // Entra Connect cannot match the security group without mail: it will be duplicated
+    // (how-to-connect-install-existing-tenant, "Other objects than users": "For groups that
+    // aren't mail-enabled, there's currently no support for soft match or hard match").
     let forecast = plan["forecast"].as_array().unwrap();
     assert!(
         forecast
