@@ -163,8 +163,8 @@ fn the_quickstart_plan_shows_the_groups() {
         "{notes:#?}"
     );
     // Entra Connect cannot match the security group without mail: it will be duplicated
-    // (how-to-connect-install-existing-tenant, "Other objects than users": "For groups that
-    // aren't mail-enabled, there's currently no support for soft match or hard match").
+    // (how-to-connect-install-existing-tenant, "Other objects than users": a group that is not
+    // mail-enabled can be neither soft- nor hard-matched).
     let forecast = plan["forecast"].as_array().unwrap();
     assert!(
         forecast
