@@ -149,3 +149,123 @@ fn the_example_converges_its_licenses_against_the_graph_emulator() {
         String::from_utf8_lossy(&again.stdout)
     );
 }
+
+/// Runs `idsync plan --format json` in a copy of the example after `edit` changed it.
+fn plan_edited(edit: impl FnOnce(&std::path::Path)) -> (Option<i32>, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_example(dir.path());
+    edit(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_idsync"))
+        .current_dir(dir.path())
+        .args(["plan", "--format", "json"])
+        .output()
+        .unwrap();
+    let plan = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        out.status.code(),
+        plan,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn edit_json(path: &std::path::Path, f: impl FnOnce(&mut Value)) {
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+/// subscribedSku: free units are prepaidUnits.enabled less consumedUnits; a plan that needs
+/// more gets `seats` and assigns none of that SKU.
+#[test]
+fn a_sku_without_free_units_is_a_seats_diagnostic_on_the_snapshot() {
+    let (code, plan, stderr) = plan_edited(|root| {
+        edit_json(
+            &root.join("examples/contoso/entra/subscribedSkus.json"),
+            |s| {
+                s["value"][0]["consumedUnits"] = s["value"][0]["prepaidUnits"]["enabled"].clone();
+            },
+        );
+    });
+    assert_eq!(code, Some(0), "{stderr}");
+    let seats = plan["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["rule"] == "seats")
+        .unwrap_or_else(|| panic!("{:#}", plan["diagnostics"]));
+    assert!(
+        seats["message"].as_str().unwrap().contains("0 free unit"),
+        "{seats}"
+    );
+    assert!(
+        plan["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["changes"][0]["attribute"] != "assignedLicenses"),
+        "no license is planned"
+    );
+}
+
+/// A license a user inherits from a group (licenseAssignmentStates[].assignedByGroup) is not
+/// removed from the user, whatever the desired state says of direct licenses.
+#[test]
+fn an_inherited_license_is_never_removed_per_user_on_the_snapshot() {
+    let (code, plan, stderr) = plan_edited(|root| {
+        let yaml = root.join("desired-state/idsync.yaml");
+        let text = std::fs::read_to_string(&yaml)
+            .unwrap()
+            .replace("default: [ ENTERPRISEPACK ]", "default: [ EMS ]");
+        std::fs::write(&yaml, text).unwrap();
+        // Enough EMS units for everyone, so the adds are planned.
+        edit_json(
+            &root.join("examples/contoso/entra/subscribedSkus.json"),
+            |s| {
+                s["value"][1]["prepaidUnits"]["enabled"] = 50.into();
+            },
+        );
+        edit_json(&root.join("examples/contoso/entra/users.json"), |u| {
+            for user in u["value"].as_array_mut().unwrap() {
+                if user["userPrincipalName"] == "adam.anderson@example.com" {
+                    user["licenseAssignmentStates"][0]["assignedByGroup"] =
+                        "e1d2a002-7a6b-4c5d-8e9f-00000000a002".into();
+                }
+            }
+        });
+    });
+    assert_eq!(code, Some(0), "{stderr}");
+    let of = |upn: &str| -> Vec<Value> {
+        plan["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["target"] == upn && a["changes"][0]["attribute"] == "assignedLicenses")
+            .cloned()
+            .collect()
+    };
+    // Adam's E3 comes from a group: only EMS is added, nothing removed.
+    let adam = of("adam.anderson@example.com");
+    assert_eq!(adam.len(), 1, "{adam:#?}");
+    assert!(adam[0]["changes"][0].get("remove").is_none(), "{adam:#?}");
+    // Mike's E3 is direct and not desired any more: it goes.
+    let mike = of("mike.miller@example.com");
+    assert_eq!(
+        mike[0]["changes"][0]["remove"],
+        serde_json::json!([format!("ENTERPRISEPACK ({E3})")])
+    );
+}
+
+/// An unknown SKU fails the plan at the line that names it, with the closest names.
+#[test]
+fn an_unknown_sku_fails_the_plan_at_its_line() {
+    let (code, _, stderr) = plan_edited(|root| {
+        let yaml = root.join("desired-state/idsync.yaml");
+        let text = std::fs::read_to_string(&yaml)
+            .unwrap()
+            .replace("default: [ ENTERPRISEPACK ]", "default: [ ENTERPRISEPAK ]");
+        std::fs::write(&yaml, text).unwrap();
+    });
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("idsync.yaml:"), "{stderr}");
+    assert!(stderr.contains("did you mean ENTERPRISEPACK"), "{stderr}");
+}
