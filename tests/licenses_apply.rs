@@ -269,3 +269,35 @@ fn an_unknown_sku_fails_the_plan_at_its_line() {
     assert!(stderr.contains("idsync.yaml:"), "{stderr}");
     assert!(stderr.contains("did you mean ENTERPRISEPACK"), "{stderr}");
 }
+
+/// `idsync validate` checks licenses when a snapshot folder holds the tenant's subscriptions:
+/// an unknown SKU or service plan is a located problem, with the closest names.
+#[test]
+fn validate_checks_licenses_against_the_snapshot_folders_subscriptions() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_example(dir.path());
+    let validate = || {
+        Command::new(env!("CARGO_BIN_EXE_idsync"))
+            .current_dir(dir.path())
+            .arg("validate")
+            .output()
+            .unwrap()
+    };
+    assert!(validate().status.success());
+    let yaml = dir.path().join("desired-state/idsync.yaml");
+    let text = std::fs::read_to_string(&yaml).unwrap().replace(
+        "default: [ ENTERPRISEPACK ]",
+        "default: [ ENTERPRISEPAK, { sku: EMS, disabled_plans: [ INTUNE_B ] } ]",
+    );
+    std::fs::write(&yaml, text).unwrap();
+    let out = validate();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("desired-state/idsync.yaml:")
+            && stderr.contains("did you mean ENTERPRISEPACK"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean INTUNE_A"), "{stderr}");
+    assert!(stderr.contains("2 problems"), "{stderr}");
+}

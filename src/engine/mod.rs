@@ -25,8 +25,8 @@ use crate::directory::{
 use crate::plan::Plan;
 
 pub use planner::{
-    AD_BASE_ATTRIBUTES, AD_REQUIRED_ATTRIBUTES, attribute_names_needed, licenses_managed,
-    parse_license_value,
+    AD_BASE_ATTRIBUTES, AD_REQUIRED_ATTRIBUTES, attribute_names_needed, check_licenses,
+    licenses_managed, parse_license_value,
 };
 pub use reads::{AD as AD_NOTE, ENTRA as ENTRA_NOTE};
 

@@ -78,56 +78,67 @@ struct Pending {
     units: u64,
 }
 
-impl<'a> Planner<'a> {
-    /// Resolves one list against the tenant's SKUs; the errors name where it was written.
-    fn resolve_licenses(
-        &self,
-        skus: &[Sku],
-        list: &[LicenseSpec],
-        errors: &mut Vec<String>,
-    ) -> Vec<Wanted> {
-        let mut out = Vec::new();
-        for l in list {
-            let Some(sku) = skus
-                .iter()
-                .find(|s| s.sku_part_number.eq_ignore_ascii_case(&l.sku))
-            else {
-                let names = skus.iter().map(|s| s.sku_part_number.as_str());
-                errors.push(format!(
-                    "{}: the tenant has no SKU {}{} (GET /subscribedSkus lists {})",
+/// Resolves one list against the tenant's SKUs; the errors name where it was written.
+fn resolve_licenses(skus: &[Sku], list: &[LicenseSpec], errors: &mut Vec<String>) -> Vec<Wanted> {
+    let mut out = Vec::new();
+    for l in list {
+        let Some(sku) = skus
+            .iter()
+            .find(|s| s.sku_part_number.eq_ignore_ascii_case(&l.sku))
+        else {
+            let names = skus.iter().map(|s| s.sku_part_number.as_str());
+            errors.push(format!(
+                "{}: the tenant has no SKU {}{} (GET /subscribedSkus lists {})",
+                l.origin,
+                l.sku,
+                hint(crate::names::closest(&l.sku, names.clone())),
+                list_or_none(names)
+            ));
+            continue;
+        };
+        let mut disabled = Vec::new();
+        for plan in &l.disabled_plans {
+            match sku.plan_id(plan) {
+                Some(id) => disabled.push((id.to_ascii_lowercase(), plan.clone())),
+                None => errors.push(format!(
+                    "{}: SKU {} has no service plan {plan}{}",
                     l.origin,
-                    l.sku,
-                    hint(crate::names::closest(&l.sku, names.clone())),
-                    list_or_none(names)
-                ));
-                continue;
-            };
-            let mut disabled = Vec::new();
-            for plan in &l.disabled_plans {
-                match sku.plan_id(plan) {
-                    Some(id) => disabled.push((id.to_ascii_lowercase(), plan.clone())),
-                    None => errors.push(format!(
-                        "{}: SKU {} has no service plan {plan}{}",
-                        l.origin,
-                        sku.sku_part_number,
-                        hint(crate::names::closest(
-                            plan,
-                            sku.service_plans.iter().map(|(_, n)| n.as_str())
-                        ))
-                    )),
-                }
+                    sku.sku_part_number,
+                    hint(crate::names::closest(
+                        plan,
+                        sku.service_plans.iter().map(|(_, n)| n.as_str())
+                    ))
+                )),
             }
-            disabled.sort();
-            disabled.dedup();
-            out.push(Wanted {
-                sku_id: sku.sku_id.clone(),
-                part: sku.sku_part_number.clone(),
-                disabled,
-            });
         }
-        out
+        disabled.sort();
+        disabled.dedup();
+        out.push(Wanted {
+            sku_id: sku.sku_id.clone(),
+            part: sku.sku_part_number.clone(),
+            disabled,
+        });
     }
+    out
+}
 
+/// Every license the desired state names, checked against the tenant's SKUs: one message per
+/// unknown SKU or service plan, at its `FILE:LINE:COL`, with the closest names (what `idsync
+/// validate` reports when a snapshot folder holds the subscriptions, and a plan refuses).
+pub fn check_licenses(d: &DesiredState, skus: &[Sku]) -> Vec<String> {
+    let mut errors = Vec::new();
+    let lists = d
+        .default_licenses
+        .iter()
+        .chain(d.identities.iter().filter_map(|i| i.licenses.as_ref()))
+        .chain(d.groups.iter().filter_map(|g| g.licenses.as_ref()));
+    for list in lists {
+        resolve_licenses(skus, list, &mut errors);
+    }
+    errors
+}
+
+impl<'a> Planner<'a> {
     /// Plans license changes for users and groups; `Err` when the desired state names a SKU
     /// or service plan the tenant does not have.
     pub(super) fn licenses(
@@ -156,14 +167,14 @@ impl<'a> Planner<'a> {
         let default = d
             .default_licenses
             .as_ref()
-            .map(|l| self.resolve_licenses(&skus, l, &mut errors));
+            .map(|l| resolve_licenses(&skus, l, &mut errors));
         let per_identity: Vec<Option<Vec<Wanted>>> = d
             .identities
             .iter()
             .map(|i| {
                 i.licenses
                     .as_ref()
-                    .map(|l| self.resolve_licenses(&skus, l, &mut errors))
+                    .map(|l| resolve_licenses(&skus, l, &mut errors))
             })
             .collect();
         let per_group: Vec<Option<Vec<Wanted>>> = d
@@ -172,7 +183,7 @@ impl<'a> Planner<'a> {
             .map(|g| {
                 g.licenses
                     .as_ref()
-                    .map(|l| self.resolve_licenses(&skus, l, &mut errors))
+                    .map(|l| resolve_licenses(&skus, l, &mut errors))
             })
             .collect();
         if !errors.is_empty() {

@@ -17,7 +17,7 @@ use attributes::{Converged, IDENTIFIERS, MATCH_KEYS, PAIR_KEYS, converged_attrib
 use batch::{Batch, cloud_label};
 use changes::{ad_change, ad_value, cloud_value, entra_values, opt_bool};
 use identifiers::{primary_smtp_of, proxy_change, unverified_domain};
-pub use licenses::{licenses_managed, parse_license_value};
+pub use licenses::{check_licenses, licenses_managed, parse_license_value};
 
 use std::cell::OnceCell;
 use std::sync::Arc;
