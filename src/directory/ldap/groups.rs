@@ -12,7 +12,7 @@ use super::entry::RawEntry;
 use super::error::OpContext;
 use super::ranges::{Ranged, ranged_name};
 use super::read::{self, escape_bytes, outermost, search_each, unreadable};
-use super::write::{self, bytes, ctx, fail, shown};
+use super::write;
 use crate::directory::model::{AttributeSource, DecodeError, ObjectKind};
 use crate::directory::schema::{CONTACT_READ, GROUP_READ};
 use crate::directory::{
@@ -236,44 +236,14 @@ async fn create_group(
     create: &AdGroupCreate,
 ) -> Result<AdGroup, DirectoryError> {
     let dn = create.dn.as_str();
-    let rdn_attr = create
-        .dn
-        .rdns()
-        .into_iter()
-        .next()
-        .and_then(|rdn| rdn.into_iter().next())
-        .map(|ava| ava.attr);
-    let mut attrs: Vec<(Vec<u8>, HashSet<Vec<u8>>)> = vec![(
-        b"objectClass".to_vec(),
-        ObjectKind::Group
-            .ad_create_classes()
-            .iter()
-            .map(|c| c.as_bytes().to_vec())
-            .collect(),
-    )];
-    let mut shown_attrs = Vec::new();
-    for (name, values) in &create.attributes {
-        let name = name.as_str();
-        // objectClass is ours, the RDN attribute comes from the DN.
-        let skip = values.is_empty()
-            || name.eq_ignore_ascii_case("objectClass")
-            || rdn_attr
-                .as_deref()
-                .is_some_and(|a| a.eq_ignore_ascii_case(name));
-        if skip {
-            continue;
-        }
-        attrs.push((name.as_bytes().to_vec(), values.iter().map(bytes).collect()));
-        shown_attrs.push((name, shown(name, values)));
-    }
-    let add_ctx = ctx(session, "add", dn, shown_attrs, false);
-    session
-        .call(false, |mut ldap| {
-            let attrs = attrs.clone();
-            async move { ldap.add(dn, attrs).await?.success().map(drop) }
-        })
-        .await
-        .map_err(|f| fail(session, &add_ctx, f))?;
+    write::add_object(
+        session,
+        ObjectKind::Group,
+        &create.dn,
+        &create.attributes,
+        |_| false,
+    )
+    .await?;
     group_where(session, &create.dn, Scope::Base, "(objectClass=*)")
         .await?
         .ok_or_else(|| DirectoryError::NotFound {

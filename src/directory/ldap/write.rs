@@ -17,6 +17,7 @@ use super::read;
 use crate::directory::dn::escape_value;
 use crate::directory::model::{AdUser, ObjectKind};
 use crate::directory::{AdCreate, AdMod, AdValue, DirectoryError, Dn, Secret};
+use crate::names::AttrName;
 
 const PASSWORDS: &[&str] = &["unicodePwd", "userPassword"];
 
@@ -113,6 +114,55 @@ async fn replace(
         .await
 }
 
+/// The LDAP add of a new object of `kind`: its class chain and the given attributes, less
+/// those `set_apart` names (set in steps of their own); objectClass is ours and the RDN
+/// attribute comes from the DN.
+pub(super) async fn add_object(
+    session: &mut Session,
+    kind: ObjectKind,
+    new: &Dn,
+    attributes: &[(AttrName, Vec<AdValue>)],
+    set_apart: impl Fn(&str) -> bool,
+) -> Result<(), DirectoryError> {
+    let dn = new.as_str();
+    let rdn_attr = new
+        .rdns()
+        .into_iter()
+        .next()
+        .and_then(|rdn| rdn.into_iter().next())
+        .map(|ava| ava.attr);
+    let mut attrs: Vec<(Vec<u8>, HashSet<Vec<u8>>)> = vec![(
+        b"objectClass".to_vec(),
+        kind.ad_create_classes()
+            .iter()
+            .map(|c| c.as_bytes().to_vec())
+            .collect(),
+    )];
+    let mut shown_attrs = Vec::new();
+    for (name, values) in attributes {
+        let name = name.as_str();
+        let skip = values.is_empty()
+            || name.eq_ignore_ascii_case("objectClass")
+            || set_apart(name)
+            || rdn_attr
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(name));
+        if skip {
+            continue;
+        }
+        attrs.push((name.as_bytes().to_vec(), values.iter().map(bytes).collect()));
+        shown_attrs.push((name, shown(name, values)));
+    }
+    let add_ctx = ctx(session, "add", dn, shown_attrs, false);
+    session
+        .call(false, |mut ldap| {
+            let attrs = attrs.clone();
+            async move { ldap.add(dn, attrs).await?.success().map(drop) }
+        })
+        .await
+        .map_err(|f| fail(session, &add_ctx, f))
+}
+
 pub(super) async fn create(
     session: &mut Session,
     create: &AdCreate,
@@ -126,48 +176,15 @@ pub(super) async fn create(
             code: Some("confidentialityRequired".into()),
         });
     }
-    let rdn_attr = create
-        .dn
-        .rdns()
-        .into_iter()
-        .next()
-        .and_then(|rdn| rdn.into_iter().next())
-        .map(|ava| ava.attr);
-    let mut attrs: Vec<(Vec<u8>, HashSet<Vec<u8>>)> = vec![(
-        b"objectClass".to_vec(),
-        ObjectKind::User
-            .ad_create_classes()
-            .iter()
-            .map(|c| c.as_bytes().to_vec())
-            .collect(),
-    )];
-    let mut shown_attrs = Vec::new();
-    for (name, values) in &create.attributes {
-        let name = name.as_str();
-        // objectClass is ours, the RDN attribute comes from the DN, passwords and
-        // userAccountControl are set in their own steps.
-        let skip = values.is_empty()
-            || name.eq_ignore_ascii_case("objectClass")
-            || name.eq_ignore_ascii_case("userAccountControl")
-            || is_password(name)
-            || rdn_attr
-                .as_deref()
-                .is_some_and(|a| a.eq_ignore_ascii_case(name));
-        if skip {
-            continue;
-        }
-        attrs.push((name.as_bytes().to_vec(), values.iter().map(bytes).collect()));
-        shown_attrs.push((name, shown(name, values)));
-    }
-
-    let add_ctx = ctx(session, "add", dn, shown_attrs, false);
-    session
-        .call(false, |mut ldap| {
-            let attrs = attrs.clone();
-            async move { ldap.add(dn, attrs).await?.success().map(drop) }
-        })
-        .await
-        .map_err(|f| fail(session, &add_ctx, f))?;
+    // Passwords and userAccountControl are set in their own steps.
+    add_object(
+        session,
+        ObjectKind::User,
+        &create.dn,
+        &create.attributes,
+        |name| name.eq_ignore_ascii_case("userAccountControl") || is_password(name),
+    )
+    .await?;
 
     if let Some(password) = &create.password {
         let result = replace(session, dn, "unicodePwd", unicode_pwd(password)).await;
