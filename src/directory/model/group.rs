@@ -78,6 +78,13 @@ impl AdGroup {
         self.attributes.get(AttrName::ADMIN_DESCRIPTION)
     }
 
+    /// The cloud group id of idsync's marker, if idsync created this group (as
+    /// [`super::AdUser::owner_marker`]).
+    pub fn owner_marker(&self) -> Option<&str> {
+        self.admin_description()
+            .and_then(|d| d.strip_prefix(super::OWNER_MARKER_PREFIX))
+    }
+
     /// A security group (`groupType` has the security bit). Unknown when `groupType` was
     /// not read.
     pub fn is_security(&self) -> Option<bool> {

@@ -224,7 +224,11 @@ impl<'a> Planner<'a> {
                         unread += 1;
                         continue;
                     }
-                    if let Some(p) = self.user_licenses(cloud, want, &planned_location) {
+                    // The identity's name in plans: its entry's, else the cloud UPN.
+                    let name = spec
+                        .and_then(|s| d.identities[s].name.as_deref())
+                        .unwrap_or(cloud.upn());
+                    if let Some(p) = self.user_licenses(name, cloud, want, &planned_location) {
                         pending.push(p);
                     }
                 }
@@ -293,6 +297,7 @@ impl<'a> Planner<'a> {
     /// One user's direct licenses against what it should hold.
     fn user_licenses(
         &mut self,
+        name: &str,
         cloud: &CloudUser,
         want: &[Wanted],
         planned_location: &HashSet<String>,
@@ -386,18 +391,9 @@ impl<'a> Planner<'a> {
             adds.iter().map(Wanted::value).collect(),
             removes.iter().map(|id| removed_value(skus, id)).collect(),
         );
-        let name = self
-            .d
-            .identities
-            .iter()
-            .find(|i| {
-                matches!(&i.entra, Some(crate::desired::EntraSelector::Upn(u)) if eq_ci(u.as_str(), cloud.upn()))
-            })
-            .and_then(|i| i.name.clone())
-            .unwrap_or_else(|| cloud.upn().to_owned());
         let batch = Batch::default();
         Some(Pending {
-            action: batch.on_entra(ActionKind::Update, &name, cloud, [change]),
+            action: batch.on_entra(ActionKind::Update, name, cloud, [change]),
             adds,
             removes,
             units: 1,

@@ -42,7 +42,7 @@ impl<'a> Planner<'a> {
                 let mut ad = Vec::new();
                 let mut cloud = Vec::new();
                 for m in refs {
-                    let both = self.member(ix, twins, specs, resolved, m);
+                    let both = self.member(ix, twins, resolved, m);
                     let has_ad = r.ad.is_some() || r.ad_create.is_some();
                     let has_cloud = r.cloud.is_some() || r.cloud_create.is_some();
                     match both.ad {
@@ -124,17 +124,10 @@ impl<'a> Planner<'a> {
     }
 
     /// One `members` entry on both sides.
-    fn member(
-        &self,
-        ix: &Index<'_>,
-        twins: &Twins,
-        specs: &[&GroupSpec],
-        resolved: &[Resolved],
-        m: &MemberRef,
-    ) -> Both {
+    fn member(&self, ix: &Index<'_>, twins: &Twins, resolved: &[Resolved], m: &MemberRef) -> Both {
         match m {
             MemberRef::Group(name) => {
-                let k = specs.iter().position(|s| eq_ci(&s.name, name));
+                let k = ix.group_names.get(name).first().copied();
                 let (ad, cloud) = k.map_or((None, None), |k| {
                     (
                         group_ad_member(ix, &resolved[k]),
@@ -148,15 +141,11 @@ impl<'a> Planner<'a> {
                 }
             }
             MemberRef::Identity(name) => {
-                let j = self
-                    .d
-                    .identities
-                    .iter()
-                    .position(|s| {
-                        s.name.as_deref().is_some_and(|n| eq_ci(n, name))
-                            || default_name_is(s, name)
-                    })
-                    .and_then(|s| twins.joint_of_spec(s));
+                let j = ix
+                    .identity_names
+                    .get(name)
+                    .first()
+                    .and_then(|&s| twins.joint_of_spec(s));
                 let (ad, cloud) = j.map_or((None, None), |j| self.user_sides(twins, j));
                 Both {
                     ad,
@@ -480,16 +469,16 @@ fn group_cloud_member(ix: &Index<'_>, r: &Resolved) -> Option<Member> {
     }
 }
 
-/// Whether an `identities[]` entry without a `name` is called `name` by default (its cloud
-/// UPN, else its sAMAccountName — as the loader defaults it).
-fn default_name_is(spec: &crate::desired::IdentitySpec, name: &str) -> bool {
-    if spec.name.is_some() {
-        return false;
+/// What an `identities[]` entry is called in `members`: its `name`, else its cloud UPN, else
+/// its sAMAccountName (as the loader defaults it).
+pub(super) fn identity_name(spec: &crate::desired::IdentitySpec) -> Option<&str> {
+    if let Some(name) = &spec.name {
+        return Some(name);
     }
     match (&spec.entra, &spec.ad) {
-        (Some(crate::desired::EntraSelector::Upn(u)), _) => eq_ci(u.as_str(), name),
-        (_, Some(crate::desired::AdSelector::SamAccountName(s))) => eq_ci(s.as_str(), name),
-        _ => false,
+        (Some(crate::desired::EntraSelector::Upn(u)), _) => Some(u.as_str()),
+        (_, Some(crate::desired::AdSelector::SamAccountName(s))) => Some(s.as_str()),
+        _ => None,
     }
 }
 

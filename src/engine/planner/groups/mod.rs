@@ -101,11 +101,17 @@ struct Index<'a> {
     ad_by_sam: KeyIndex,
     ad_by_sid: KeyIndex,
     ad_by_smtp: KeyIndex,
+    /// The cloud group id of idsync's marker (`adminDescription: idsync:<id>`).
+    ad_by_marker: KeyIndex,
     cloud_by_id: KeyIndex,
     cloud_by_smtp: KeyIndex,
     cloud_by_name: KeyIndex,
     cloud_by_sid: KeyIndex,
     contact_by_smtp: KeyIndex,
+    /// `identities[]` names (explicit or defaulted) and `groups[]` names -> their entries,
+    /// for `members` lists (built only when some group lists them).
+    identity_names: KeyIndex,
+    group_names: KeyIndex,
 }
 
 impl<'a> Index<'a> {
@@ -118,12 +124,28 @@ impl<'a> Index<'a> {
             ad_by_sam: KeyIndex::new(),
             ad_by_sid: KeyIndex::new(),
             ad_by_smtp: KeyIndex::new(),
+            ad_by_marker: KeyIndex::new(),
             cloud_by_id: KeyIndex::new(),
             cloud_by_smtp: KeyIndex::new(),
             cloud_by_name: KeyIndex::new(),
             cloud_by_sid: KeyIndex::new(),
             contact_by_smtp: KeyIndex::new(),
+            identity_names: KeyIndex::new(),
+            group_names: KeyIndex::new(),
         };
+        if d.groups
+            .iter()
+            .any(|g| matches!(g.members, Membership::Exact(_)))
+        {
+            for (i, spec) in d.identities.iter().enumerate() {
+                if let Some(name) = members::identity_name(spec) {
+                    ix.identity_names.insert(name, i);
+                }
+            }
+            for (i, spec) in d.groups.iter().enumerate() {
+                ix.group_names.insert(&spec.name, i);
+            }
+        }
         for (i, a) in g.ad.iter().enumerate() {
             ix.ad_by_dn.insert(a.dn.clone(), i);
             ix.ad_by_guid.insert(a.object_guid, i);
@@ -135,6 +157,9 @@ impl<'a> Index<'a> {
             }
             if let Some(s) = a.primary_smtp() {
                 ix.ad_by_smtp.insert(s.as_str(), i);
+            }
+            if let Some(id) = a.owner_marker() {
+                ix.ad_by_marker.insert(id, i);
             }
         }
         for (i, c) in g.cloud.iter().enumerate() {
@@ -491,13 +516,7 @@ impl<'a> Planner<'a> {
             let sid = c.on_premises_sid.as_deref()?;
             return ix.ad_by_sid.get(sid).iter().copied().find(in_scope);
         }
-        let marker = format!("{OWNER_MARKER_PREFIX}{}", c.id);
-        if let Some(a) = (0..ix.g.ad.len()).find(|&a| {
-            in_scope(&a)
-                && ix.g.ad[a]
-                    .admin_description()
-                    .is_some_and(|d| eq_ci(d, &marker))
-        }) {
+        if let Some(&a) = ix.ad_by_marker.get(&c.id).iter().find(|a| in_scope(a)) {
             return Some(a);
         }
         let smtp = c.primary_smtp()?;
@@ -647,10 +666,7 @@ impl<'a> Planner<'a> {
         let Some(prov) = &self.d.provision_ad else {
             return;
         };
-        let ours = group
-            .admin_description()
-            .is_some_and(|d| d.starts_with(OWNER_MARKER_PREFIX));
-        if !ours || group.dn.is_within(&prov.ou) {
+        if group.owner_marker().is_none() || group.dn.is_within(&prov.ou) {
             return;
         }
         let Some(rdn) = group
@@ -775,10 +791,7 @@ impl<'a> Planner<'a> {
             if !ix.ad_in_scope[a] || named.contains(&a) {
                 continue;
             }
-            let Some(id) = group
-                .admin_description()
-                .and_then(|d| d.strip_prefix(OWNER_MARKER_PREFIX))
-            else {
+            let Some(id) = group.owner_marker() else {
                 continue;
             };
             if !ix.cloud_by_id.get(id).is_empty() {
