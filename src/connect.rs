@@ -129,12 +129,44 @@ impl EntraDirectory {
     }
 }
 
+/// Opens both directories. Two snapshot files are read and parsed at once on two threads
+/// (reading them is most of an offline plan's time); live directories connect in turn.
+pub async fn open(
+    desired: &DesiredState,
+    o: &Overrides,
+) -> Result<(AdDirectory, EntraDirectory), ConnectError> {
+    match (ad_config(desired, o)?, entra_config(desired, o)?) {
+        (AdConfig::Snapshot(a), EntraConfig::Snapshot(e)) => std::thread::scope(|s| {
+            let ad = s.spawn(|| AdSnapshot::open(&a));
+            let entra = EntraSnapshot::open(&e);
+            let ad = ad
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            // The AD side's error first, as when they open in turn.
+            let ad = ad.map_err(DirectoryError::from)?;
+            let entra = entra.map_err(DirectoryError::from)?;
+            Ok((AdDirectory::Snapshot(ad), EntraDirectory::Snapshot(entra)))
+        }),
+        _ => Ok((open_ad(desired, o).await?, open_entra(desired, o).await?)),
+    }
+}
+
+fn ad_config(desired: &DesiredState, o: &Overrides) -> Result<AdConfig, ConnectError> {
+    match &o.ad_snapshot {
+        Some(path) => Ok(AdConfig::Snapshot(path.clone())),
+        None => desired.ad.clone().ok_or(ConnectError::NoAd),
+    }
+}
+
+fn entra_config(desired: &DesiredState, o: &Overrides) -> Result<EntraConfig, ConnectError> {
+    match &o.entra_snapshot {
+        Some(path) => Ok(EntraConfig::Snapshot(path.clone())),
+        None => desired.entra.clone().ok_or(ConnectError::NoEntra),
+    }
+}
+
 pub async fn open_ad(desired: &DesiredState, o: &Overrides) -> Result<AdDirectory, ConnectError> {
-    let config = match &o.ad_snapshot {
-        Some(path) => AdConfig::Snapshot(path.clone()),
-        None => desired.ad.clone().ok_or(ConnectError::NoAd)?,
-    };
-    match config {
+    match ad_config(desired, o)? {
         AdConfig::Snapshot(path) => Ok(AdDirectory::Snapshot(
             AdSnapshot::open(&path).map_err(DirectoryError::from)?,
         )),
@@ -148,11 +180,7 @@ pub async fn open_entra(
     desired: &DesiredState,
     o: &Overrides,
 ) -> Result<EntraDirectory, ConnectError> {
-    let config = match &o.entra_snapshot {
-        Some(path) => EntraConfig::Snapshot(path.clone()),
-        None => desired.entra.clone().ok_or(ConnectError::NoEntra)?,
-    };
-    match config {
+    match entra_config(desired, o)? {
         EntraConfig::Snapshot(path) => Ok(EntraDirectory::Snapshot(
             EntraSnapshot::open(&path).map_err(DirectoryError::from)?,
         )),
@@ -258,6 +286,10 @@ pub async fn read_with_tenant(
 ) -> Result<Read, DirectoryError> {
     let query = ad_query(desired);
     let select = graph_select(desired);
+    let files = matches!(
+        (&*ad, &*entra),
+        (AdDirectory::Snapshot(_), EntraDirectory::Snapshot(_))
+    );
     let cloud = async {
         let users = entra.read_users(&select).await?;
         let tenant = entra.read_tenant().await?;
@@ -272,7 +304,20 @@ pub async fn read_with_tenant(
         let contacts = ad.read_contacts(&query).await?;
         Ok::<_, DirectoryError>((users, groups, contacts))
     };
-    let (a, e) = tokio::join!(onprem, cloud);
+    let (a, e) = if files {
+        // Files: nothing to wait for, everything to compute (users decoded, indexes built),
+        // so each side gets a core of its own.
+        std::thread::scope(|s| {
+            let a = s.spawn(|| ready(onprem));
+            let e = ready(cloud);
+            let a = a
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (a, e)
+        })
+    } else {
+        tokio::join!(onprem, cloud)
+    };
     let (cloud, tenant, cloud_groups, cloud_contacts, (cloud_unread, cloud_contacts_unread)) = e?;
     let (ad_users, ad_groups, ad_contacts) = a?;
     Ok(Read {
@@ -288,6 +333,19 @@ pub async fn read_with_tenant(
             cloud_contacts_unread,
         },
     })
+}
+
+/// The output of a future that never waits: a snapshot's reads answer from memory.
+fn ready<T>(future: impl std::future::Future<Output = T>) -> T {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        // Not reached by snapshots; were it ever, this spins politely instead of hanging.
+        std::thread::yield_now();
+    }
 }
 
 impl AdUserRead for AdDirectory {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 use idsync::apply::{self, SavedPlan};
-use idsync::connect::{self, Overrides, open_ad, open_entra};
+use idsync::connect::{self, Overrides};
 use idsync::desired::DesiredState;
 use idsync::render;
 
@@ -42,8 +42,7 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     };
     let rt = runtime()?;
     rt.block_on(async {
-        let mut ad = open_ad(&desired, &overrides).await?;
-        let mut entra = open_entra(&desired, &overrides).await?;
+        let (mut ad, mut entra) = connect::open(&desired, &overrides).await?;
         super::progress::attach(global, &mut ad, &mut entra);
 
         if let Some((path, saved)) = saved {

@@ -6,7 +6,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, bail};
 use clap::ValueEnum;
-use idsync::connect::{self, open_ad, open_entra};
+use idsync::connect;
 use idsync::desired::{self, DesiredState};
 use idsync::drift;
 use idsync::engine::{PlanInput, plan};
@@ -46,8 +46,7 @@ pub fn run(global: &Global, args: &DriftArgs) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     let planned = rt.block_on(async {
         let overrides = global.overrides();
-        let mut ad = open_ad(&desired, &overrides).await?;
-        let mut entra = open_entra(&desired, &overrides).await?;
+        let (mut ad, mut entra) = connect::open(&desired, &overrides).await?;
         super::progress::attach(global, &mut ad, &mut entra);
         Ok::<_, anyhow::Error>(connect::read_and_plan(&desired, &mut ad, &mut entra).await?)
     })?;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::ValueEnum;
-use idsync::connect::{self, open_ad, open_entra};
+use idsync::connect;
 use idsync::directory::{AdQuery, AdUserRead};
 use idsync::engine::{PlanInput, explain};
 use idsync::render;
@@ -30,8 +30,7 @@ pub fn run(global: &Global, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     let overrides = global.overrides();
     let (planned, elsewhere) = rt.block_on(async {
-        let mut ad = open_ad(&desired, &overrides).await?;
-        let mut entra = open_entra(&desired, &overrides).await?;
+        let (mut ad, mut entra) = connect::open(&desired, &overrides).await?;
         progress::attach(global, &mut ad, &mut entra);
         let planned = connect::read_and_plan(&desired, &mut ad, &mut entra).await?;
         // Not in the scoped read: look domain-wide, to say which scope rule leaves it out.

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::ValueEnum;
-use idsync::connect::{open_ad, open_entra, read_with_tenant};
+use idsync::connect::{self, read_with_tenant};
 use idsync::files::write::{Existing, write};
 use idsync::import::{GroupsInput, groups_yaml, identities_yaml};
 use idsync::plan::Side;
@@ -38,8 +38,7 @@ pub fn run(global: &Global, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     let read = rt.block_on(async {
         let overrides = global.overrides();
-        let mut ad = open_ad(&desired, &overrides).await?;
-        let mut entra = open_entra(&desired, &overrides).await?;
+        let (mut ad, mut entra) = connect::open(&desired, &overrides).await?;
         super::progress::attach(global, &mut ad, &mut entra);
         Ok::<_, anyhow::Error>(read_with_tenant(&desired, &mut ad, &mut entra).await?)
     })?;

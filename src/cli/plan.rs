@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 use idsync::apply::{self, SavedPlan};
-use idsync::connect::{self, open_ad, open_entra};
+use idsync::connect;
 use idsync::render::{self, Format};
 
 use super::{Global, output, progress, runtime, validate};
@@ -49,8 +49,7 @@ pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         apply::entra_identity(&desired, &overrides),
     );
     let planned = rt.block_on(async {
-        let mut ad = open_ad(&desired, &overrides).await?;
-        let mut entra = open_entra(&desired, &overrides).await?;
+        let (mut ad, mut entra) = connect::open(&desired, &overrides).await?;
         progress::attach(global, &mut ad, &mut entra);
         let (ad_name, entra_name) = (ad.describe(), entra.describe());
         output::info(global, &format!("reading {ad_name} and {entra_name}"));
