@@ -144,7 +144,7 @@ impl Entry {
         }
         for line in &mut self.attrs {
             if let Some((base, _)) = split_range(&line.name) {
-                line.name = base;
+                line.name = base.into();
                 line.ranged = true;
             }
         }
@@ -266,7 +266,7 @@ impl Entry {
         for line in std::mem::take(&mut self.attrs) {
             if line.name.eq_ignore_ascii_case(name) {
                 if spelling.is_none() {
-                    spelling = Some(line.name.clone());
+                    spelling = Some(line.name.to_string());
                 }
                 if remove(&line.value) {
                     removed += 1;
@@ -280,7 +280,7 @@ impl Entry {
         }
         if removed > 0 || !add.is_empty() {
             for line in kept.iter_mut().filter(|l| l.ranged) {
-                line.raw = None;
+                line.raw = Raw::New;
                 line.ranged = false;
             }
         }
@@ -343,8 +343,9 @@ impl Entry {
         }
         for line in &self.attrs {
             match &line.raw {
-                Some(raw) => out.piece(raw),
-                None => out.piece(&encode_line(&line.name, &line.value, out.eol)),
+                Raw::Text(raw) => out.piece(raw),
+                Raw::Verbatim => out.verbatim(&line.name, &line.value),
+                Raw::New => out.piece(&encode_line(&line.name, &line.value, out.eol)),
             }
         }
         out.piece(&self.tail);

@@ -184,23 +184,36 @@ pub struct Entry {
 /// One attribute line group (an `attr: value` line with its continuation lines).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttrLine {
-    /// The attribute description as written, options included (`userCertificate;binary`).
-    name: String,
+    /// The attribute description as written, options included (`userCertificate;binary`);
+    /// inline up to 24 bytes, which every name AD uses fits.
+    name: compact_str::CompactString,
     value: Vec<u8>,
-    /// The original text (with any comment lines just before it); `None` for new lines.
-    raw: Option<Vec<u8>>,
+    /// How the line is written back.
+    raw: Raw,
     /// Line in the original file; 0 for new lines.
     line: usize,
     /// Read as a ranged name (`member;range=0-1499`) and merged into the plain one.
     ranged: bool,
 }
 
+/// The text an attribute line is rendered from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Raw {
+    /// A new or changed line: encoded as `ldapsearch` would write it.
+    New,
+    /// Read as exactly `name: value` and the file's line ending: written back from the name
+    /// and value, so the common line costs no copy of its text (a 1M-user export has ~20M).
+    Verbatim,
+    /// The original text, any comment lines just before it included.
+    Text(Vec<u8>),
+}
+
 impl AttrLine {
     fn new(name: &str, value: Vec<u8>) -> Self {
         AttrLine {
-            name: name.to_owned(),
+            name: name.into(),
             value,
-            raw: None,
+            raw: Raw::New,
             line: 0,
             ranged: false,
         }

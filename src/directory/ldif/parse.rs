@@ -50,6 +50,9 @@ impl Logical<'_> {
 pub(super) struct AttrValue {
     pub(super) name: String,
     pub(super) value: Vec<u8>,
+    /// Written as `name: value` on one line (one space, plain, not empty): the line can be
+    /// rendered again from the name and the value.
+    pub(super) plain: bool,
 }
 
 #[derive(PartialEq)]
@@ -357,13 +360,27 @@ impl<'a> Parser<'a> {
                 "control: lines belong to change records, which are not supported: a snapshot is an LDIF content file",
             ));
         }
-        let mut raw = std::mem::take(&mut self.pending);
-        raw.extend_from_slice(self.raw(logical.start, logical.end));
+        let text = self.raw(logical.start, logical.end);
+        let eol = self.file.eol;
+        // Not for names with options: a ranged name (`member;range=0-1499`) is renamed when
+        // the ranges merge, and its text must stay as read.
+        let raw = if parsed.plain
+            && !parsed.name.contains(';')
+            && self.pending.is_empty()
+            && text.ends_with(eol)
+            && text.len() == parsed.name.len() + 2 + parsed.value.len() + eol.len()
+        {
+            Raw::Verbatim
+        } else {
+            let mut raw = std::mem::take(&mut self.pending);
+            raw.extend_from_slice(text);
+            Raw::Text(raw)
+        };
         if let Some(entry) = self.current.as_mut() {
             entry.attrs.push(AttrLine {
-                name: parsed.name,
+                name: parsed.name.into(),
                 value: parsed.value,
-                raw: Some(raw),
+                raw,
                 line: logical.line(),
                 ranged: false,
             });
@@ -450,7 +467,11 @@ pub(super) fn parse_attr_value(logical: &Logical<'_>) -> Result<AttrValue, LdifE
                 };
                 logical.error(at, format!("bad base64 in the value of {name}: {e}"))
             })?;
-            Ok(AttrValue { name, value })
+            Ok(AttrValue {
+                name,
+                value,
+                plain: false,
+            })
         }
         Some(b'<') => Err(logical.error(
             rest,
@@ -468,6 +489,7 @@ pub(super) fn parse_attr_value(logical: &Logical<'_>) -> Result<AttrValue, LdifE
             Ok(AttrValue {
                 name,
                 value: value.to_vec(),
+                plain: start == rest + 1 && !value.is_empty() && logical.continuations.is_empty(),
             })
         }
     }

@@ -103,6 +103,11 @@ fn unmodified_files_render_byte_for_byte() {
         "\n\n   \ndn: CN=x\n# inner comment\ncn: x\n# tail\n\n\t\n\ndn: CN=y\ncn: y".to_owned(),
         String::new(),
         "# only a comment".to_owned(),
+        // Lines that are not exactly `name: value` and the file's line ending keep their
+        // text (the others are written again from name and value): two spaces, a CRLF in an
+        // LF file and an LF in a CRLF one, an empty value, a ranged name, an unterminated end.
+        "dn: CN=x\ncn:  x\r\nsn: y\nmail:\nmember;range=0-*: CN=a\ngivenName: z".to_owned(),
+        "dn: CN=x\r\ncn: x\nsn: y\r\n".to_owned(),
     ];
     for sample in samples {
         let file = parse(&sample);

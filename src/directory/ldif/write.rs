@@ -19,6 +19,17 @@ impl Out {
         }
         self.buf.extend_from_slice(bytes);
     }
+
+    /// A line read as `name: value` and the file's line ending, as it was.
+    pub(super) fn verbatim(&mut self, name: &str, value: &[u8]) {
+        if !self.buf.is_empty() && !self.buf.ends_with(b"\n") {
+            self.buf.extend_from_slice(self.eol);
+        }
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.extend_from_slice(b": ");
+        self.buf.extend_from_slice(value);
+        self.buf.extend_from_slice(self.eol);
+    }
 }
 
 /// Whether a value can be written as `attr: value`: RFC 2849's SAFE-STRING, narrowed the way

@@ -15,10 +15,12 @@ pub(super) fn root() -> Dn {
 }
 
 pub(super) fn has_class(entry: &Entry, classes: &[&str]) -> bool {
+    // Over the lines in place: every read asks this of every entry.
     entry
-        .values("objectClass")
+        .lines()
         .iter()
-        .filter_map(|v| std::str::from_utf8(v).ok())
+        .filter(|l| l.name().eq_ignore_ascii_case("objectClass"))
+        .filter_map(|l| std::str::from_utf8(l.value()).ok())
         .any(|c| listed(classes, c))
 }
 

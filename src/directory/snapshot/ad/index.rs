@@ -2,7 +2,10 @@
 //! unique.
 
 use std::cell::OnceCell;
-use std::collections::HashMap;
+
+// foldhash: the DN's own hash is precomputed, and names are short; SipHash's DoS resistance
+// buys nothing for keys read from a file the admin chose.
+use foldhash::{HashMap, HashMapExt};
 
 use super::entries::{entry_guid, is_tombstone, root};
 use crate::directory::Dn;
@@ -34,9 +37,21 @@ impl Index {
         Index::with_dns(entries, dns)
     }
 
+    /// An empty index with room for `n` entries.
+    pub(super) fn with_capacity(n: usize) -> Index {
+        Index {
+            dns: Vec::with_capacity(n),
+            by_dn: HashMap::with_capacity(n),
+            by_guid: HashMap::with_capacity(n),
+            by_sam: HashMap::with_capacity(n),
+            by_upn: HashMap::with_capacity(n),
+            children: OnceCell::new(),
+        }
+    }
+
     /// Indexes entries whose DNs are already parsed (in the same order).
     pub(super) fn with_dns(entries: &[Entry], dns: Vec<Dn>) -> Index {
-        let mut index = Index::default();
+        let mut index = Index::with_capacity(entries.len());
         for (entry, dn) in entries.iter().zip(dns) {
             index.push(entry, dn);
         }

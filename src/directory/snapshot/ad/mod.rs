@@ -34,7 +34,7 @@ mod index;
 mod time;
 mod write;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -220,12 +220,13 @@ impl AdSnapshot {
     /// Validates every entry, then builds the indexes.
     fn check_and_index(&mut self) -> Result<(), SnapshotError> {
         let mut max_usn = 0;
-        let mut lines: HashMap<Dn, usize> = HashMap::new();
-        let mut guids: HashMap<Guid, usize> = HashMap::new();
-        let mut dns = Vec::with_capacity(self.ldif.len());
-        for entry in self.ldif.entries() {
+        // One pass: each entry is checked against the index of those before it, then added.
+        let mut index = Index::with_capacity(self.ldif.len());
+        let entries = self.ldif.entries();
+        for entry in entries {
             let dn = Dn::parse(entry.dn()).map_err(|e| self.entry_error(entry, 0, e.reason))?;
-            if let Some(&first) = lines.get(&dn) {
+            if let Some(&first) = index.by_dn.get(&dn) {
+                let first = entries[first].line();
                 return Err(self.entry_error(
                     entry,
                     0,
@@ -234,15 +235,14 @@ impl AdSnapshot {
             }
             if let Some(guid) =
                 entry_guid(entry).map_err(|(line, m)| self.entry_error(entry, line, m))?
+                && let Some(&first) = index.by_guid.get(&guid)
             {
-                if let Some(&first) = guids.get(&guid) {
-                    return Err(self.entry_error(
-                        entry,
-                        entry.line_of("objectGUID").unwrap_or(0),
-                        format!("duplicate objectGUID {guid} (first at line {first})"),
-                    ));
-                }
-                guids.insert(guid, entry.line());
+                let first = entries[first].line();
+                return Err(self.entry_error(
+                    entry,
+                    entry.line_of("objectGUID").unwrap_or(0),
+                    format!("duplicate objectGUID {guid} (first at line {first})"),
+                ));
             }
             if is_user(entry) {
                 typed_user(entry, &dn).map_err(|(line, m)| self.entry_error(entry, line, m))?;
@@ -253,8 +253,7 @@ impl AdSnapshot {
                 to_contact(entry, &dn).map_err(|(line, m)| self.entry_error(entry, line, m))?;
             }
             max_usn = max_usn.max(highest_usn(entry));
-            lines.insert(dn.clone(), entry.line());
-            dns.push(dn);
+            index.push(entry, dn);
         }
         // Without objectClass no entry is a user: an export of users would read as none.
         if let Some(entry) = self.ldif.entries().first()
@@ -267,7 +266,7 @@ impl AdSnapshot {
             ));
         }
         self.next_usn = max_usn.saturating_add(1);
-        self.index = Index::with_dns(self.ldif.entries(), dns);
+        self.index = index;
         self.base = domain_of(&self.index.dns);
         Ok(())
     }

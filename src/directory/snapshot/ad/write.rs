@@ -1,7 +1,6 @@
 //! Writes, emulating how AD answers the same LDAP operation (see the module documentation of
 //! [`super`]).
 
-use std::collections::HashMap;
 use std::time::SystemTime;
 
 use base64::Engine as _;
@@ -303,7 +302,7 @@ impl AdSnapshot {
         // AD checks a name's uniqueness when it is written: an unchanged name stands even if
         // a conflict object (`\0ACNF:`) holds it too.
         let before = index.map(|i| &self.ldif.entries()[i]);
-        let holder = |map: &HashMap<String, usize>, name: &str, value: &str| {
+        let holder = |map: &foldhash::HashMap<String, usize>, name: &str, value: &str| {
             let unchanged = before
                 .and_then(|b| b.first_text(name))
                 .is_some_and(|old| fold(old) == fold(value));

@@ -331,7 +331,7 @@ pub(super) fn read_kind(path: &Path, bytes: &[u8], kind: Kind) -> Result<Export,
                     .map(|u| (i, u))
                     .map_err(|(offset, m)| user_error(i, offset, m))
             } else {
-                Ok((i, user))
+                Ok((i, exact(user)))
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -343,6 +343,14 @@ pub(super) fn read_kind(path: &Path, bytes: &[u8], kind: Kind) -> Result<Export,
         users,
         spans,
     })
+}
+
+/// The object without the spare room its map grew while parsing (up to half of it: a
+/// snapshot keeps every user for the whole run).
+fn exact(user: Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::with_capacity(user.len());
+    out.extend(user);
+    out
 }
 
 /// The JSON of an export's text; a syntax error is located (`FILE:LINE:COL`).
