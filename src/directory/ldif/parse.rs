@@ -69,7 +69,6 @@ pub(super) enum State {
 
 pub(super) struct Parser<'a> {
     pub(super) input: &'a [u8],
-    pub(super) lines: Vec<PhysLine>,
     pub(super) state: State,
     pub(super) file: LdifFile,
     /// Raw blank lines and comments not yet assigned (between entries, or in an entry).
@@ -80,9 +79,7 @@ pub(super) struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     pub(super) fn new(input: &'a [u8]) -> Self {
-        let lines = split_lines(input);
-        let crlf = lines
-            .first()
+        let crlf = line_at(input, 0, 1)
             .is_some_and(|l| l.end > l.text_end && input.get(l.text_end) == Some(&b'\r'));
         let mut file = LdifFile::new();
         if crlf {
@@ -90,7 +87,6 @@ impl<'a> Parser<'a> {
         }
         Parser {
             input,
-            lines,
             state: State::Preamble,
             file,
             pending: Vec::new(),
@@ -108,12 +104,13 @@ impl<'a> Parser<'a> {
     }
 
     pub(super) fn run(mut self) -> Result<LdifFile, LdifError> {
-        let mut i = 0;
-        while i < self.lines.len() {
-            let text = self.text(&self.lines[i]);
+        // Lines are found as the parse goes: no list of every line of a 500 MB file.
+        let mut next = line_at(self.input, 0, 1);
+        while let Some(line) = next {
+            let text = self.text(&line);
             if text.iter().all(|&b| b == b' ' || b == b'\t') {
-                self.blank_line(i);
-                i += 1;
+                self.blank_line(&line);
+                next = line_at(self.input, line.end, line.no + 1);
                 continue;
             }
             if text.first() == Some(&b' ') {
@@ -123,13 +120,13 @@ impl<'a> Parser<'a> {
                     "continuation line (starting with a space) after a blank line: there is no line to continue"
                 };
                 return Err(LdifError {
-                    line: self.lines[i].no,
+                    line: line.no,
                     column: 1,
                     message: message.into(),
                 });
             }
-            let (logical, next) = self.unfold(i);
-            i = next;
+            let (logical, after) = self.unfold(&line);
+            next = after;
             if logical.content.first() == Some(&b'#') {
                 self.comment(&logical);
             } else {
@@ -148,9 +145,8 @@ impl<'a> Parser<'a> {
         Ok(self.file)
     }
 
-    /// Joins line `i` with the continuation lines after it.
-    pub(super) fn unfold(&self, i: usize) -> (Logical<'a>, usize) {
-        let first = &self.lines[i];
+    /// Joins a line with the continuation lines after it; also gives the line after those.
+    pub(super) fn unfold(&self, first: &PhysLine) -> (Logical<'a>, Option<PhysLine>) {
         let mut logical = Logical {
             start: first.start,
             end: first.end,
@@ -158,22 +154,21 @@ impl<'a> Parser<'a> {
             line: first.no,
             continuations: Vec::new(),
         };
-        let mut j = i + 1;
-        while let Some(next) = self.lines.get(j) {
-            let text = self.text(next);
+        let mut next = line_at(self.input, first.end, first.no + 1);
+        while let Some(line) = next.as_ref() {
+            let text = self.text(line);
             if text.first() != Some(&b' ') {
                 break;
             }
-            logical.continuations.push((logical.content.len(), next.no));
+            logical.continuations.push((logical.content.len(), line.no));
             logical.content.to_mut().extend_from_slice(&text[1..]);
-            logical.end = next.end;
-            j += 1;
+            logical.end = line.end;
+            next = line_at(self.input, line.end, line.no + 1);
         }
-        (logical, j)
+        (logical, next)
     }
 
-    pub(super) fn blank_line(&mut self, i: usize) {
-        let line = &self.lines[i];
+    pub(super) fn blank_line(&mut self, line: &PhysLine) {
         let raw = self.raw(line.start, line.end);
         match self.state {
             State::Preamble => self.file.preamble.extend_from_slice(raw),
@@ -412,33 +407,29 @@ pub(super) fn strip_blank_lines(text: &[u8]) -> Vec<u8> {
     rest.to_vec()
 }
 
-pub(super) fn split_lines(input: &[u8]) -> Vec<PhysLine> {
-    let mut lines = Vec::new();
-    let mut start = 0;
-    let mut no = 1;
-    while start < input.len() {
-        let (text_end, end) = match input[start..].iter().position(|&b| b == b'\n') {
-            Some(rel) => {
-                let nl = start + rel;
-                let text_end = if nl > start && input[nl - 1] == b'\r' {
-                    nl - 1
-                } else {
-                    nl
-                };
-                (text_end, nl + 1)
-            }
-            None => (input.len(), input.len()),
-        };
-        lines.push(PhysLine {
-            no,
-            start,
-            end,
-            text_end,
-        });
-        start = end;
-        no += 1;
+/// The physical line that starts at byte `start` (line number `no`); `None` at the end.
+pub(super) fn line_at(input: &[u8], start: usize, no: usize) -> Option<PhysLine> {
+    if start >= input.len() {
+        return None;
     }
-    lines
+    let (text_end, end) = match input[start..].iter().position(|&b| b == b'\n') {
+        Some(rel) => {
+            let nl = start + rel;
+            let text_end = if nl > start && input[nl - 1] == b'\r' {
+                nl - 1
+            } else {
+                nl
+            };
+            (text_end, nl + 1)
+        }
+        None => (input.len(), input.len()),
+    };
+    Some(PhysLine {
+        no,
+        start,
+        end,
+        text_end,
+    })
 }
 
 /// Parses `attr: value`, `attr:: base64` (refusing `attr:< url`).
