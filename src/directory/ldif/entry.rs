@@ -169,12 +169,12 @@ impl Entry {
 
     /// Every value of an attribute (description compared without case), in file order.
     pub fn values(&self, name: &str) -> Vec<&[u8]> {
-        self.matching(name).map(|l| l.value.as_slice()).collect()
+        self.matching(name).map(AttrLine::value).collect()
     }
 
     /// The first value of an attribute.
     pub fn first(&self, name: &str) -> Option<&[u8]> {
-        self.matching(name).next().map(|l| l.value.as_slice())
+        self.matching(name).next().map(AttrLine::value)
     }
 
     /// The first value of an attribute, if it is UTF-8 text.
@@ -268,7 +268,7 @@ impl Entry {
                 if spelling.is_none() {
                     spelling = Some(line.name.to_string());
                 }
-                if remove(&line.value) {
+                if remove(line.value()) {
                     removed += 1;
                     continue;
                 }
@@ -324,7 +324,7 @@ impl Entry {
                 // An unchanged value keeps its original line.
                 old.iter_mut()
                     .filter(|_| reuse)
-                    .find(|slot| slot.as_ref().is_some_and(|l| l.value == value))
+                    .find(|slot| slot.as_ref().is_some_and(|l| l.value() == value.as_slice()))
                     .and_then(Option::take)
                     .unwrap_or_else(|| AttrLine::new(&spelling, value))
             })
@@ -344,8 +344,8 @@ impl Entry {
         for line in &self.attrs {
             match &line.raw {
                 Raw::Text(raw) => out.piece(raw),
-                Raw::Verbatim => out.verbatim(&line.name, &line.value),
-                Raw::New => out.piece(&encode_line(&line.name, &line.value, out.eol)),
+                Raw::Verbatim => out.verbatim(&line.name, line.value()),
+                Raw::New => out.piece(&encode_line(&line.name, line.value(), out.eol)),
             }
         }
         out.piece(&self.tail);

@@ -187,13 +187,38 @@ pub struct AttrLine {
     /// The attribute description as written, options included (`userCertificate;binary`);
     /// inline up to 24 bytes, which every name AD uses fits.
     name: compact_str::CompactString,
-    value: Vec<u8>,
+    value: LineValue,
     /// How the line is written back.
     raw: Raw,
     /// Line in the original file; 0 for new lines.
     line: usize,
     /// Read as a ranged name (`member;range=0-1499`) and merged into the plain one.
     ranged: bool,
+}
+
+/// A value: text inline up to 24 bytes (most of an export's values: classes, names, numbers,
+/// addresses), so the common line needs no allocation of its own; longer text and binary
+/// values on the heap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LineValue {
+    Text(compact_str::CompactString),
+    Bytes(Box<[u8]>),
+}
+
+impl LineValue {
+    fn new(bytes: &[u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => LineValue::Text(text.into()),
+            Err(_) => LineValue::Bytes(bytes.into()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            LineValue::Text(t) => t.as_bytes(),
+            LineValue::Bytes(b) => b,
+        }
+    }
 }
 
 /// The text an attribute line is rendered from.
@@ -212,7 +237,7 @@ impl AttrLine {
     fn new(name: &str, value: Vec<u8>) -> Self {
         AttrLine {
             name: name.into(),
-            value,
+            value: LineValue::new(&value),
             raw: Raw::New,
             line: 0,
             ranged: false,
@@ -229,7 +254,7 @@ impl AttrLine {
     }
 
     pub fn value(&self) -> &[u8] {
-        &self.value
+        self.value.as_bytes()
     }
 
     /// Line in the original file; 0 for lines added since.

@@ -47,9 +47,10 @@ impl Logical<'_> {
 }
 
 /// A parsed `attr: value` line.
-pub(super) struct AttrValue {
+pub(super) struct AttrValue<'c> {
     pub(super) name: String,
-    pub(super) value: Vec<u8>,
+    /// Borrowed from the line unless it was base64.
+    pub(super) value: Cow<'c, [u8]>,
     /// Written as `name: value` on one line (one space, plain, not empty): the line can be
     /// rendered again from the name and the value.
     pub(super) plain: bool,
@@ -300,7 +301,7 @@ impl<'a> Parser<'a> {
         logical: &Logical<'_>,
         parsed: AttrValue,
     ) -> Result<(), LdifError> {
-        let dn = String::from_utf8(parsed.value)
+        let dn = String::from_utf8(parsed.value.into_owned())
             .map_err(|_| logical.error(0, "the dn is not valid UTF-8"))?;
         let leading = if self.state == State::Preamble {
             Vec::new()
@@ -374,7 +375,7 @@ impl<'a> Parser<'a> {
         if let Some(entry) = self.current.as_mut() {
             entry.attrs.push(AttrLine {
                 name: parsed.name.into(),
-                value: parsed.value,
+                value: LineValue::new(&parsed.value),
                 raw,
                 line: logical.line(),
                 ranged: false,
@@ -433,7 +434,7 @@ pub(super) fn line_at(input: &[u8], start: usize, no: usize) -> Option<PhysLine>
 }
 
 /// Parses `attr: value`, `attr:: base64` (refusing `attr:< url`).
-pub(super) fn parse_attr_value(logical: &Logical<'_>) -> Result<AttrValue, LdifError> {
+pub(super) fn parse_attr_value<'c>(logical: &'c Logical<'_>) -> Result<AttrValue<'c>, LdifError> {
     let content = &logical.content;
     let Some(colon) = content.iter().position(|&b| b == b':') else {
         return Err(logical.error(
@@ -460,7 +461,7 @@ pub(super) fn parse_attr_value(logical: &Logical<'_>) -> Result<AttrValue, LdifE
             })?;
             Ok(AttrValue {
                 name,
-                value,
+                value: Cow::Owned(value),
                 plain: false,
             })
         }
@@ -479,7 +480,7 @@ pub(super) fn parse_attr_value(logical: &Logical<'_>) -> Result<AttrValue, LdifE
             }
             Ok(AttrValue {
                 name,
-                value: value.to_vec(),
+                value: Cow::Borrowed(value),
                 plain: start == rest + 1 && !value.is_empty() && logical.continuations.is_empty(),
             })
         }
