@@ -7,7 +7,7 @@ use crate::directory::ldif::{COMPLETE_EXPORT, Entry, LdifError, LdifFile};
 use crate::directory::model::{
     AdContact, AdGroup, AdUser, AttributeSource, DecodeError, Guid, ObjectKind,
 };
-use crate::names::listed;
+use crate::names::{eq_ci, listed};
 
 pub(super) fn root() -> Dn {
     // Cannot fail: the empty DN is the root.
@@ -33,18 +33,33 @@ pub(super) fn is_user(entry: &Entry) -> bool {
 /// other things (as [`ObjectKind::ad_filter`] reads live), neither deleted nor a replication
 /// conflict's loser.
 pub(super) fn is_kind(entry: &Entry, kind: ObjectKind) -> bool {
-    has_class(entry, &[kind.ad_class()])
-        && !has_class(entry, kind.ad_excluded_classes())
-        && !is_tombstone(entry)
+    // One pass over the lines (every read asks this of every entry, for each kind).
+    let (mut class, mut excluded, mut deleted) = (false, false, None);
+    for line in entry.lines() {
+        let name = line.name();
+        if name.eq_ignore_ascii_case("objectClass") {
+            if let Ok(c) = std::str::from_utf8(line.value()) {
+                class |= eq_ci(kind.ad_class(), c);
+                excluded |= listed(kind.ad_excluded_classes(), c);
+            }
+        } else if deleted.is_none() && name.eq_ignore_ascii_case("isDeleted") {
+            deleted = Some(is_true(line.value()));
+        }
+    }
+    class
+        && !excluded
+        && deleted != Some(true)
+        && !rdn_mark(entry.dn(), "DEL:")
         && !rdn_mark(entry.dn(), "CNF:")
+}
+
+fn is_true(value: &[u8]) -> bool {
+    std::str::from_utf8(value).is_ok_and(|v| v.trim().eq_ignore_ascii_case("TRUE"))
 }
 
 /// A deleted object (an export made with the show-deleted control holds them).
 pub(super) fn is_tombstone(entry: &Entry) -> bool {
-    entry
-        .first_text("isDeleted")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("TRUE"))
-        || rdn_mark(entry.dn(), "DEL:")
+    entry.first("isDeleted").is_some_and(is_true) || rdn_mark(entry.dn(), "DEL:")
 }
 
 /// An ldapsearch trailer that says the search stopped early (`result: 4 Size limit exceeded`)

@@ -34,7 +34,6 @@ mod index;
 mod time;
 mod write;
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -47,7 +46,7 @@ use crate::directory::{
     AdCreate, AdMod, AdQuery, AdTakenRead, AdUserRead, AdUserWrite, DirectoryError, Dn, Flush,
     Taken, TakenMatcher, TakenQuery,
 };
-use crate::names::{AttrName, fold};
+use crate::names::AttrName;
 use entries::{
     MAX_USN, check_complete, entry_guid, highest_usn, is_kind, is_tombstone, is_user, to_contact,
     to_user, typed_group, typed_user,
@@ -116,10 +115,15 @@ impl AdSnapshot {
     /// no live user has no value to be unknown: nothing is reported.
     pub fn not_exported(&self, wanted: &[AttrName]) -> Vec<AttrName> {
         // Computed per call (once per plan): writes change what the users carry.
-        let mut carried = HashSet::new();
+        // A list, not a set of folded copies: an export has a few dozen distinct names and
+        // millions of lines, each compared in place.
+        let mut carried: Vec<&str> = Vec::new();
         for entry in self.ldif.entries().iter().filter(|e| is_user(e)) {
             for line in entry.lines() {
-                carried.insert(fold(line.attr_type()));
+                let name = line.attr_type();
+                if !carried.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+                    carried.push(name);
+                }
             }
         }
         if carried.is_empty() {
@@ -144,7 +148,7 @@ impl AdSnapshot {
             let n = name.as_str();
             let known = n.eq_ignore_ascii_case("dn")
                 || n.eq_ignore_ascii_case("distinguishedName")
-                || carried.contains(&fold(n))
+                || carried.iter().any(|c| c.eq_ignore_ascii_case(n))
                 || requested(n);
             if !known && !missing.contains(&name) {
                 missing.push(name);
