@@ -1,34 +1,77 @@
+//! Times one snapshot reader on its own and prints the process's memory after each stage, to
+//! see where `idsync plan`'s reading goes (BENCHMARKS.md, issue 18):
+//!
+//!   cargo run --release --example probe_read -- ldif  DIR/ad.ldif     # the LDIF parse alone
+//!   cargo run --release --example probe_read -- ad    DIR/ad.ldif     # AdSnapshot open + users
+//!   cargo run --release --example probe_read -- entra DIR/entra.json  # EntraSnapshot open + users
+//!
+//! (`cargo run --release --example generate -- N DIR` writes such files.) Uses the CLI's
+//! allocator, so the figures are the CLI's.
+
 use std::time::Instant;
-fn rss() -> String {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap();
-    s.lines().filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM")).collect::<Vec<_>>().join(" ")
-}
+
+use idsync::directory::AdQuery;
+use idsync::directory::ldif::LdifFile;
+use idsync::directory::snapshot::{AdSnapshot, EntraSnapshot};
+
 #[global_allocator]
-static A: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Resident now and at most so far (VmRSS, VmHWM), in MiB.
+fn memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches(" kB").parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    format!(
+        "{:.0} MiB resident, {:.0} MiB peak",
+        field("VmRSS:"),
+        field("VmHWM:")
+    )
+}
+
 fn main() {
-    let mut a = std::env::args().skip(1);
-    let which = a.next().unwrap();
-    let path = a.next().unwrap();
+    let mut args = std::env::args().skip(1);
+    let usage = "usage: probe_read ldif|ad|entra FILE";
+    let (which, path) = (args.next().expect(usage), args.next().expect(usage));
     let t = Instant::now();
-    if which == "ldif" {
-        let bytes = std::fs::read(&path).unwrap();
-        eprintln!("read {:?} {}", t.elapsed(), rss());
-        let f = idsync::directory::ldif::LdifFile::parse(&bytes).unwrap();
-        eprintln!("parsed {} {:?} {}", f.len(), t.elapsed(), rss());
-        drop(bytes);
-        eprintln!("dropped input {}", rss());
-        let lines: usize = f.entries().iter().map(|e| e.lines().len()).sum();
-        eprintln!("lines {lines}");
-    } else if which == "ad" {
-        let s = idsync::directory::snapshot::AdSnapshot::open(&path).unwrap();
-        eprintln!("ad open {:?} {}", t.elapsed(), rss());
-        let q = idsync::directory::AdQuery { bases: vec![], exclude: vec![], filter: None, attributes: vec![] };
-        let u = s.users(&q).unwrap();
-        eprintln!("ad users {} {:?} {}", u.len(), t.elapsed(), rss());
-    } else {
-        let s = idsync::directory::snapshot::EntraSnapshot::open(&path).unwrap();
-        eprintln!("entra open {:?} {}", t.elapsed(), rss());
-        let u = s.users().unwrap();
-        eprintln!("entra users {} {:?} {}", u.len(), t.elapsed(), rss());
+    let stage = |what: &str| {
+        eprintln!(
+            "{what:<28} {:>6.2} s  {}",
+            t.elapsed().as_secs_f64(),
+            memory()
+        )
+    };
+    match which.as_str() {
+        "ldif" => {
+            let bytes = std::fs::read(&path).expect("read");
+            stage("read the file");
+            let file = LdifFile::parse(&bytes).expect("parse");
+            drop(bytes);
+            stage(&format!("parsed {} entries", file.len()));
+        }
+        "ad" => {
+            let snapshot = AdSnapshot::open(&path).expect("open");
+            stage("AdSnapshot::open");
+            let query = AdQuery {
+                bases: Vec::new(),
+                exclude: Vec::new(),
+                filter: None,
+                attributes: Vec::new(),
+            };
+            let users = snapshot.users(&query).expect("users");
+            stage(&format!("users: {}", users.len()));
+        }
+        "entra" => {
+            let snapshot = EntraSnapshot::open(&path).expect("open");
+            stage("EntraSnapshot::open");
+            let users = snapshot.users().expect("users");
+            stage(&format!("users: {}", users.len()));
+        }
+        _ => panic!("{usage}"),
     }
 }
