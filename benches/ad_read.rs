@@ -4,10 +4,18 @@
 //!   cargo bench --bench ad_read            # 21,000 identities: over 20,000 AD users in scope
 //!   cargo bench --bench ad_read -- 5000
 //!   cargo bench --bench ad_read -- group 100000   # one group of 100,000 members
+//!   cargo bench --bench ad_read -- create 10000   # 10,000 account creates per side
 //!
 //! The `group` mode reads one group of N members (contacts: cheap to create) with the
 //! connector's `read_groups` against `ldapsearch` of the same search and attributes
 //! (`schema::GROUP_READ`); its fixture adds every member value in one LDAP modify.
+//!
+//! The `create` mode creates N enabled accounts (a password and userAccountControl 512) per
+//! side, each side into its own OU, with the same attributes: A `ldapadd` over one connection,
+//! B the connector's `create_user` (the executor's path for an AD create) over one
+//! connection, and A2 / A4 the same as A split over 2 and 4 parallel `ldapadd` processes.
+//! Samba slows down as it grows, so the sides run in alternating chunks of 500 (the order
+//! rotating every round) and growth weighs on all of them alike.
 //!
 //! Starts a throwaway DC with `scripts/samba-dc` (root; the packages scripts/test installs),
 //! loads synthetic users with `ldapadd`, then runs 5 alternating pairs (A ldapsearch, B the
@@ -20,7 +28,10 @@ use std::time::Instant;
 
 use idsync::connect::ad_query;
 use idsync::directory::ldap::{LdapDirectory, Settings};
-use idsync::directory::{AdGroupRead, AdQuery, AdUserRead, Dn};
+use idsync::directory::ldif::encode_line;
+use idsync::directory::{
+    AdCreate, AdGroupRead, AdQuery, AdUserRead, AdUserWrite, AdValue, Dn, Secret,
+};
 use idsync::secret::SecretSource;
 use idsync::synthetic::{self, Mix};
 
@@ -198,6 +209,185 @@ fn group(n: usize) {
     );
 }
 
+/// The creates' password: AD's complexity rule (three classes, no part of the account's
+/// names), the same for every account (Samba hashes each alike).
+const CREATE_PASSWORD: &str = "Zq7#Kv-Wx93-Lm";
+
+/// Synthetic AD user `i` as a new account under `ou` (the kinds with ordinary names only):
+/// the attributes a create sets, as the executor hands them to `create_user`.
+fn new_account(i: usize, ou: &Dn) -> Option<AdCreate> {
+    use synthetic::Kind;
+    if matches!(
+        synthetic::kind_of(i, Mix::SteadyState),
+        Kind::CloudOnly | Kind::BadUpn | Kind::DuplicateSmtp
+    ) {
+        return None;
+    }
+    let u = synthetic::identity(i, Mix::SteadyState)
+        .0
+        .into_iter()
+        .next()?;
+    let cn = u.attr("displayName")?.to_owned();
+    let mut attributes: Vec<(idsync::names::AttrName, Vec<AdValue>)> = Vec::new();
+    for (name, value) in u.attributes.iter() {
+        if name.as_str().eq_ignore_ascii_case("objectClass") {
+            continue;
+        }
+        match attributes.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, values)) => values.push(AdValue::Text(value.to_owned())),
+            None => attributes.push((name, vec![AdValue::Text(value.to_owned())])),
+        }
+    }
+    Some(AdCreate {
+        dn: Dn::child("CN", &cn, ou),
+        attributes,
+        password: Some(Secret::new(CREATE_PASSWORD)),
+        user_account_control: 512,
+    })
+}
+
+/// The same account as one LDIF add: the class chain, the attributes, `unicodePwd` and
+/// `userAccountControl` (what `ldapadd` sends in one request).
+fn create_ldif(out: &mut Vec<u8>, c: &AdCreate) {
+    let eol = b"\n";
+    out.extend(encode_line("dn", c.dn.as_str().as_bytes(), eol));
+    for class in ["top", "person", "organizationalPerson", "user"] {
+        out.extend(encode_line("objectClass", class.as_bytes(), eol));
+    }
+    for (name, values) in &c.attributes {
+        for v in values {
+            let AdValue::Text(v) = v else { unreachable!() };
+            out.extend(encode_line(name.as_str(), v.as_bytes(), eol));
+        }
+    }
+    let pwd: Vec<u8> = format!("\"{CREATE_PASSWORD}\"")
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    // Binary: encode_line writes it base64 (`unicodePwd::`).
+    out.extend(encode_line("unicodePwd", &pwd, eol));
+    out.extend(encode_line(
+        "userAccountControl",
+        c.user_account_control.to_string().as_bytes(),
+        eol,
+    ));
+    out.extend_from_slice(eol);
+}
+
+/// `n` accounts per side, created in alternating chunks; prints the table.
+fn create(n: usize) {
+    const CHUNK: usize = 500;
+    let dc = Dc::start();
+    let base = Dn::parse(dc.get("IDSYNC_DC_BASE_DN")).unwrap();
+    // Sides: (label, OU, first synthetic index, ldapadd processes; 0 = the connector).
+    let sides: [(&str, &str, usize, usize); 4] = [
+        ("A `ldapadd`, 1 connection", "BenchA", 0, 1),
+        ("B `create_user`, 1 connection", "BenchB", 1_000_000, 0),
+        ("A2 `ldapadd`, 2 connections", "BenchA2", 2_000_000, 2),
+        ("A4 `ldapadd`, 4 connections", "BenchA4", 3_000_000, 4),
+    ];
+    let mut ous = String::new();
+    for (_, ou, _, _) in &sides {
+        ous.push_str(&format!(
+            "dn: OU={ou},{base}\nobjectClass: top\nobjectClass: organizationalUnit\nou: {ou}\n\n"
+        ));
+    }
+    feed(
+        dc.ldap_tool("ldapadd"),
+        ous.as_bytes(),
+        "ldapadd of the OUs",
+    );
+    // Every side's accounts, generated up front.
+    let accounts: Vec<Vec<AdCreate>> = sides
+        .iter()
+        .map(|(_, ou, first, _)| {
+            let ou = Dn::child("OU", ou, &base);
+            (*first..)
+                .filter_map(|i| new_account(i, &ou))
+                .take(n)
+                .collect()
+        })
+        .collect();
+
+    let secret = tempfile::tempdir().unwrap();
+    let config = settings(&dc, &secret.path().join("password"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut ad = rt.block_on(LdapDirectory::connect(&config)).unwrap();
+    let mut seconds = [0.0f64; 4];
+    let rounds = n.div_ceil(CHUNK);
+    for round in 0..rounds {
+        let range = round * CHUNK..((round + 1) * CHUNK).min(n);
+        for k in 0..sides.len() {
+            let side = (round + k) % sides.len();
+            let chunk = &accounts[side][range.clone()];
+            let processes = sides[side].3;
+            let t = Instant::now();
+            if processes == 0 {
+                rt.block_on(async {
+                    for c in chunk {
+                        let user = ad.create_user(c).await.unwrap();
+                        assert_eq!(user.user_account_control, Some(512));
+                    }
+                });
+            } else {
+                let per = chunk.len().div_ceil(processes);
+                let children: Vec<_> = chunk
+                    .chunks(per)
+                    .map(|part| {
+                        let mut text = Vec::new();
+                        for c in part {
+                            create_ldif(&mut text, c);
+                        }
+                        let mut cmd = dc.ldap_tool("ldapadd");
+                        let mut child = cmd
+                            .stdin(Stdio::piped())
+                            .stdout(Stdio::null())
+                            .spawn()
+                            .unwrap();
+                        let mut stdin = child.stdin.take().unwrap();
+                        let writer = std::thread::spawn(move || {
+                            use std::io::Write as _;
+                            stdin.write_all(&text).unwrap();
+                        });
+                        (child, writer)
+                    })
+                    .collect();
+                for (mut child, writer) in children {
+                    writer.join().unwrap();
+                    assert!(child.wait().unwrap().success(), "ldapadd failed");
+                }
+            }
+            seconds[side] += t.elapsed().as_secs_f64();
+        }
+        let done = range.end;
+        eprintln!(
+            "round {}/{rounds}: {done} per side; so far {}",
+            round + 1,
+            seconds
+                .iter()
+                .map(|s| format!("{:.0}/s", done as f64 / s))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    let a = seconds[0];
+    println!(
+        "| AD creates, enabled accounts with a password, chunks of {CHUNK} alternating | entries | seconds | adds/s | ÷ A |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    for (k, (label, _, _, _)) in sides.iter().enumerate() {
+        println!(
+            "| {label} | {n} | {:.1} | {:.0} | {:.2} |",
+            seconds[k],
+            n as f64 / seconds[k],
+            seconds[k] / a
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let number = || {
@@ -206,6 +396,9 @@ fn main() {
     };
     if args.iter().any(|a| a == "group") {
         return group(number().unwrap_or(100_000));
+    }
+    if args.iter().any(|a| a == "create") {
+        return create(number().unwrap_or(10_000));
     }
     // About 3.5% of synthetic AD users lie outside the scope; 21k puts over 20k in it.
     let n: usize = number().unwrap_or(21_000);

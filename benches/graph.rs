@@ -4,6 +4,7 @@
 //!   cargo bench --bench graph                   # 100k users read, 10k updates written
 //!   cargo bench --bench graph -- 20000 2000     # smaller
 //!   cargo bench --bench graph -- --groups 10000 1000000   # groups read: 10k groups, 1M members
+//!   cargo bench --bench graph -- creates 10000  # 10k user creates under the rate limit
 //!
 //! Prints a table: medians of 5 alternating runs (A raw, B ours), the ratio B/A, and for the
 //! writes the achieved rate as a share of the rate limit and the requests sent before a
@@ -232,8 +233,121 @@ fn groups_bench(n: usize, memberships: usize) {
     );
 }
 
+/// The emulator's write budget in the writes parts: requests per 10-second window.
+const BUDGET_PER_10S: u32 = 2_000;
+
+/// The fastest `writes` requests can finish under the budget: a fixed 10-second window, so
+/// N writes need at least (ceil(N / limit) - 1) full windows before the last one opens.
+fn budget_floor(writes: usize) -> f64 {
+    let windows = writes.div_ceil(BUDGET_PER_10S as usize).saturating_sub(1) as f64;
+    (windows * 10.0).max(1.0)
+}
+
+/// Synthetic AD user `i` provisioned in Entra as the executor builds the create
+/// (`EntraOp::Create` of the plan's `provision_entra` changes and a `passwordProfile`); the
+/// kinds with ordinary names only.
+fn create_op(i: usize) -> Option<EntraOp> {
+    use synthetic::Kind;
+    if matches!(
+        synthetic::kind_of(i, Mix::SteadyState),
+        Kind::CloudOnly | Kind::BadUpn | Kind::DuplicateSmtp
+    ) {
+        return None;
+    }
+    let ad = synthetic::identity(i, Mix::SteadyState)
+        .0
+        .into_iter()
+        .next()?;
+    let upn = ad.upn()?.replace("@corp.local", "@example.com");
+    let mut body = serde_json::Map::new();
+    let mut set = |k: &str, v: serde_json::Value| {
+        body.insert(k.to_owned(), v);
+    };
+    set("userPrincipalName", upn.as_str().into());
+    set("displayName", ad.attr("displayName")?.into());
+    set("mailNickname", upn.split('@').next()?.into());
+    set("accountEnabled", true.into());
+    set("onPremisesImmutableId", ad.object_guid.to_base64().into());
+    if let Some(mail) = ad.mail() {
+        set("mail", mail.into());
+    }
+    set("givenName", ad.attr("givenName")?.into());
+    set("surname", ad.attr("sn")?.into());
+    set("jobTitle", ad.attr("title")?.into());
+    set("department", ad.attr("department")?.into());
+    set(
+        "passwordProfile",
+        serde_json::json!({ "forceChangePasswordNextSignIn": true, "password": format!("Zq7#Kv-{i}-Wx") }),
+    );
+    Some(EntraOp::Create(body))
+}
+
+/// `creates N`: N user creates through `write_users` (the executor's write path) into an
+/// empty tenant under the rate limit.
+fn creates_bench(writes: usize) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let emu = Emulator::start_blocking(Config::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, emu.client_secret()).unwrap();
+    let ops: Vec<EntraOp> = (0..).filter_map(create_op).take(writes).collect();
+    emu.reset_stats();
+    emu.update_knobs(|k| k.rate_limit = Some(BUDGET_PER_10S))
+        .unwrap();
+    let (elapsed, failed, created) = rt.block_on(async {
+        let mut graph = GraphDirectory::connect(&config(&emu, &secret))
+            .await
+            .unwrap();
+        let t = Instant::now();
+        let results = graph.write_users(ops).await;
+        let elapsed = t.elapsed();
+        let mut failed = 0;
+        let mut created = 0;
+        for r in &results {
+            match r {
+                Ok(Some(_)) => created += 1,
+                Ok(None) => {}
+                Err(e) => {
+                    if failed < 3 {
+                        eprintln!("create failed: {e}");
+                    }
+                    failed += 1;
+                }
+            }
+        }
+        (elapsed, failed, created)
+    });
+    let stats = emu.stats();
+    assert_eq!(emu.users_snapshot().len(), created);
+    let ideal = budget_floor(writes);
+    let achieved = writes as f64 / elapsed.as_secs_f64();
+    println!("| measurement | fastest the budget allows | idsync | share of budget | target |");
+    println!("|---|---:|---:|---:|---|");
+    println!(
+        "| Graph writes, {writes} user creates, limit {BUDGET_PER_10S}/10 s | {ideal:.0} s | {:.1} s, {achieved:.0} req/s ({created} created, {failed} failed, {} answered 429) | {:.0}% | batched, concurrent up to the budget |",
+        elapsed.as_secs_f64(),
+        stats.throttled,
+        100.0 * ideal / elapsed.as_secs_f64()
+    );
+    println!(
+        "| Requests sent before Retry-After elapsed | | {} | | 0 |",
+        stats.early_requests
+    );
+}
+
 fn main() {
     let raw_args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = raw_args.iter().position(|a| a == "creates") {
+        let n = raw_args
+            .get(at + 1)
+            .and_then(|a| a.replace('_', "").parse().ok())
+            .unwrap_or(10_000);
+        creates_bench(n);
+        return;
+    }
     if let Some(at) = raw_args.iter().position(|a| a == "--groups") {
         let num = |i: usize, d: usize| {
             raw_args
@@ -301,7 +415,7 @@ fn main() {
     );
 
     // Writes: `writes` PATCHes under a rate limit, through $batch.
-    let budget_per_10s: u32 = 2_000;
+    let budget_per_10s = BUDGET_PER_10S;
     emu.reset_stats();
     emu.update_knobs(|k| k.rate_limit = Some(budget_per_10s))
         .unwrap();
@@ -332,10 +446,7 @@ fn main() {
         (t.elapsed(), results.iter().filter(|r| r.is_err()).count())
     });
     let stats = emu.stats();
-    // The emulator's budget is a fixed 10-second window: N writes need at least
-    // (ceil(N / limit) - 1) full windows before the last one opens.
-    let windows = writes.div_ceil(budget_per_10s as usize).saturating_sub(1) as f64;
-    let ideal = (windows * 10.0).max(1.0);
+    let ideal = budget_floor(writes);
     let achieved = writes as f64 / elapsed.as_secs_f64();
     println!(
         "| Graph writes, {writes} updates, limit {budget_per_10s}/10 s | fastest the budget allows: {ideal:.0} s | {:.1} s, {achieved:.0} req/s ({failed} failed, {} answered 429) | {:.0}% of budget | batched, concurrent up to the budget |",

@@ -5,7 +5,8 @@
 //! - `entry`: search result entries parsed from BER by attribute name (never guessed from
 //!   UTF-8 validity), and turned into [`AdUser`]s.
 //! - `read`: paged scope reads, reads by objectGUID, and the domain-wide `find_taken` check.
-//! - `write`: create (password before enabling), per-value modify, move, delete.
+//! - `write`: create (an enabled account: its password in the same add), per-value modify,
+//!   move, delete.
 //! - `groups`: groups and contacts, read and written as users are; `ranges`: the bookkeeping
 //!   of AD's ranged `member` answers.
 //! - `error`: LDAP result codes and AD's diagnostic text as [`DirectoryError`]s.
