@@ -3,6 +3,7 @@
 //! not written keep their bytes, written ones keep every member whose value stayed (see
 //! [`layout`]).
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -21,20 +22,19 @@ pub(super) enum Origin {
     Created,
 }
 
-/// The text of an export with its array holding `objects` as they are now.
-pub(super) fn render(
+/// The text of an export with its array holding its objects as they are now: one for each of
+/// `origins`, object `i` being `object(i)` (asked for only when it was written).
+pub(super) fn render<'o>(
     text: &str,
     array: Option<&ArrayLayout>,
-    objects: &[Map<String, Value>],
+    object: &dyn Fn(usize) -> Cow<'o, Map<String, Value>>,
     origins: &[Origin],
 ) -> String {
     let Some(array) = array else {
         return text.to_owned();
     };
-    let items: Vec<Item> = objects
-        .iter()
-        .zip(origins)
-        .map(|(object, origin)| match *origin {
+    let items: Vec<Item> = (origins.iter().enumerate())
+        .map(|(i, origin)| match *origin {
             Origin::Read {
                 element,
                 changed: false,
@@ -42,11 +42,11 @@ pub(super) fn render(
             Origin::Read {
                 element,
                 changed: true,
-            } => Item::Edit(element, edited(text, array, element, object)),
+            } => Item::Edit(element, edited(text, array, element, &object(i))),
             Origin::Created => Item::Add(layout::new_element(
                 text,
                 array,
-                &Value::Object(object.clone()),
+                &Value::Object(object(i).into_owned()),
             )),
         })
         .collect();
@@ -163,8 +163,9 @@ impl Collection {
             }
             Err(e) => return Err(e),
         };
-        let read = export::read_kind(&path, &bytes, kind)?;
+        let mut read = export::read_kind(&path, &bytes, kind)?;
         drop(bytes);
+        let read_objects = read.objects();
         let at = |element: usize, message: String| {
             let offset = read.spans.get(element).map_or(0, |s| s.start);
             let (line, column) = line_col(read.text.as_bytes(), offset);
@@ -176,9 +177,9 @@ impl Collection {
             }
         };
         let mut ids: std::collections::HashMap<String, usize> = Default::default();
-        let mut objects = Vec::with_capacity(read.users.len());
-        let mut origins = Vec::with_capacity(read.users.len());
-        for (element, object) in read.users {
+        let mut objects = Vec::with_capacity(read_objects.len());
+        let mut origins = Vec::with_capacity(read_objects.len());
+        for (element, object) in read_objects {
             let id = check(&object).map_err(|m| at(element, m))?;
             if let Some(first) = ids.insert(fold(&id), element) {
                 return Err(at(
@@ -276,10 +277,11 @@ impl Collection {
             return Ok(());
         }
         self.writable()?;
+        let objects = &self.objects;
         let text = render(
             &self.text,
             self.array.as_ref(),
-            &self.objects,
+            &|i| Cow::Borrowed(&objects[i]),
             &self.origins,
         );
         let Some(file) = self.file.as_mut() else {

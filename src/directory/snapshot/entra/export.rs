@@ -5,6 +5,8 @@
 use std::ops::Range;
 use std::path::Path;
 
+use serde::de::{DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use std::collections::HashMap;
@@ -92,10 +94,29 @@ pub(super) struct Export {
     pub text: String,
     /// The users array, when the users sit in one (not for a single PowerShell object).
     pub array: Option<ArrayLayout>,
-    /// Each user, with the index of the array element it came from.
+    /// Each user, with the index of the array element it came from; empty when
+    /// [`Export::verbatim`].
     pub users: Vec<(usize, Map<String, Value>)>,
+    /// The users are the array's elements as they stand (Graph's answer, a bare array: no
+    /// conversion), one for each element of `spans`, each read from its text when needed.
+    pub verbatim: bool,
     /// The span of every element of the users array (for locations).
     pub spans: Vec<Range<usize>>,
+}
+
+impl Export {
+    /// Every object with the index of its element, as a map (a verbatim export's read from
+    /// each element's text).
+    pub fn objects(&mut self) -> Vec<(usize, Map<String, Value>)> {
+        if !self.verbatim {
+            return std::mem::take(&mut self.users);
+        }
+        let text = &self.text;
+        (self.spans.iter().enumerate())
+            // Cannot fail: every element was read as an object.
+            .map(|(i, span)| (i, exact(object_at(text, span.clone()).unwrap_or_default())))
+            .collect()
+    }
 }
 
 /// What an export holds: users (`users.json`, or a plain users file), groups (`groups.json`)
@@ -164,9 +185,14 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Export, SnapshotError> {
 }
 
 /// Reads an export of `kind` (the objects land in [`Export::users`] whatever their kind).
+///
+/// The document is checked whole as `serde_json` reads a `Value` (the same errors at the same
+/// places) without building one; each object is then read from its own span of the text, and
+/// in the shapes read as they are (Graph's answer, a bare array) not kept at all: see
+/// [`Export::verbatim`].
 pub(super) fn read_kind(path: &Path, bytes: &[u8], kind: Kind) -> Result<Export, SnapshotError> {
     let (text, encoding) = decode(path, bytes)?;
-    let doc = parse(path, &text)?;
+    located::<Skip>(path, &text)?;
     let at = |offset: usize, message: String| {
         let (line, column) = line_col(text.as_bytes(), offset);
         SnapshotError::Json {
@@ -177,40 +203,38 @@ pub(super) fn read_kind(path: &Path, bytes: &[u8], kind: Kind) -> Result<Export,
         }
     };
     let root = layout::root(&text);
-    let (mut shape, items, array, spans) = match doc {
-        Value::Array(items) => {
-            let array = layout::array(&text, root);
-            let spans = array
-                .as_ref()
-                .map(|a| a.elements.clone())
-                .unwrap_or_default();
-            (ExportShape::AzCli, items, array, spans)
+    // Cannot happen: the scanner reads all JSON, and the text is JSON.
+    let unscanned = || at(root, "the export's layout could not be read".into());
+    let (mut shape, array, spans, mut lone) = match text.as_bytes().get(root) {
+        Some(b'[') => {
+            let array = layout::array(&text, root).ok_or_else(unscanned)?;
+            let spans = array.elements.clone();
+            (ExportShape::AzCli, Some(array), spans, None)
         }
-        Value::Object(mut top) => {
-            let top_layout = layout::object(&text, root);
-            let member = |name: &str| {
-                top_layout
-                    .as_ref()
-                    .and_then(|l| l.members.iter().rev().find(|m| m.key == name))
-            };
-            match top.get_mut("value").map(Value::take) {
-                Some(Value::Array(items)) => {
+        Some(b'{') => {
+            let top_layout = layout::object(&text, root).ok_or_else(unscanned)?;
+            let member = |name: &str| top_layout.members.iter().rev().find(|m| m.key == name);
+            // The answer's own members (context, links) as values; `value` is read by element.
+            let mut top = Map::new();
+            for m in top_layout.members.iter().filter(|m| m.key != "value") {
+                let value = value_at(&text, m.value.clone()).ok_or_else(unscanned)?;
+                top.insert(m.key.clone().into_owned(), value);
+            }
+            match member("value") {
+                Some(value) if text.as_bytes().get(value.value.start) == Some(&b'[') => {
                     let delta = link(&top, "deltalink").is_some();
                     if let Some((key, next)) = link(&top, "nextlink") {
                         let offset = member(key).map_or(root, |m| m.key_span.start);
                         return Err(at(offset, incomplete(next, &top, kind)));
                     }
-                    let array = member("value").and_then(|m| layout::array(&text, m.value.start));
-                    let spans = array
-                        .as_ref()
-                        .map(|a| a.elements.clone())
-                        .unwrap_or_default();
+                    let array = layout::array(&text, value.value.start).ok_or_else(unscanned)?;
+                    let spans = array.elements.clone();
                     let shape = if delta {
                         ExportShape::GraphDelta
                     } else {
                         ExportShape::Graph
                     };
-                    (shape, items, array, spans)
+                    (shape, Some(array), spans, None)
                 }
                 Some(_) => return Err(at(root, kind.shape_help())),
                 None if top.contains_key("Id") && top.contains_key(kind.lone_key) => {
@@ -220,9 +244,9 @@ pub(super) fn read_kind(path: &Path, bytes: &[u8], kind: Kind) -> Result<Export,
                         .len();
                     (
                         ExportShape::PowerShell,
-                        vec![Value::Object(top)],
                         None,
                         std::iter::once(root..end).collect(),
+                        Some(top),
                     )
                 }
                 None => return Err(at(root, kind.shape_help())),
@@ -241,19 +265,22 @@ pub(super) fn read_kind(path: &Path, bytes: &[u8], kind: Kind) -> Result<Export,
             message: format!("{} #{}: {message}", kind.noun, index + 1),
         }
     };
-    let mut users: Vec<Option<Pending<'_>>> = Vec::with_capacity(items.len());
+    // An object's map, read from its span (a lone object was read above).
+    let object = |i: usize, lone: &mut Option<Map<String, Value>>| match lone.take() {
+        Some(object) => Ok(object),
+        None => object_at(&text, spans[i].clone()).ok_or_else(unscanned),
+    };
+    let mut users: Vec<Option<Pending<'_>>> = Vec::with_capacity(spans.len());
     // The case style of the first user with a known property: every other must match it.
     let mut style: Option<(Case, usize)> = None;
     // Keys repeat from user to user: each distinct one is measured against the table once.
     let mut spellings: HashMap<String, Spelling> = HashMap::new();
     let mut delta_ids: HashMap<String, usize> = HashMap::new();
-    for (i, item) in items.into_iter().enumerate() {
-        let Value::Object(user) = item else {
+    for (i, span) in spans.iter().enumerate() {
+        if text.as_bytes().get(span.start) != Some(&b'{') {
             return Err(user_error(i, None, "expected a JSON object".into()));
-        };
-        let members = spans
-            .get(i)
-            .and_then(|s| layout::object(&text, s.start))
+        }
+        let members = layout::object(&text, span.start)
             .map(|l| l.members)
             .unwrap_or_default();
         let key_at = |key: &str| {
@@ -262,7 +289,8 @@ pub(super) fn read_kind(path: &Path, bytes: &[u8], kind: Kind) -> Result<Export,
                 .find(|m| m.key == key)
                 .map(|m| m.key_span.start)
         };
-        if user.contains_key("@removed") && shape != ExportShape::GraphDelta {
+        let removed = key_at("@removed").is_some();
+        if removed && shape != ExportShape::GraphDelta {
             return Err(user_error(
                 i,
                 key_at("@removed"),
@@ -293,9 +321,11 @@ pub(super) fn read_kind(path: &Path, bytes: &[u8], kind: Kind) -> Result<Export,
         }
         // A delta round is applied in order: a later entry for an object carries what
         // changed since the earlier one, and `@removed` takes the object out.
+        let mut user = None;
         if shape == ExportShape::GraphDelta {
-            let id = user.get("id").and_then(Value::as_str).map(fold);
-            if user.contains_key("@removed") {
+            let entry = object(i, &mut lone)?;
+            let id = entry.get("id").and_then(Value::as_str).map(fold);
+            if removed {
                 if let Some(pos) = id.and_then(|id| delta_ids.remove(&id)) {
                     users[pos] = None;
                 }
@@ -303,13 +333,14 @@ pub(super) fn read_kind(path: &Path, bytes: &[u8], kind: Kind) -> Result<Export,
             }
             if let Some(id) = id {
                 if let Some(&pos) = delta_ids.get(&id) {
-                    if let Some((_, earlier, _)) = &mut users[pos] {
-                        earlier.extend(user);
+                    if let Some((_, Some(earlier), _)) = &mut users[pos] {
+                        earlier.extend(entry);
                     }
                     continue;
                 }
                 delta_ids.insert(id, users.len());
             }
+            user = Some(entry);
         }
         // Locations inside a user are needed again only to convert a PowerShell object.
         let members = if case == Some(Case::Camel) {
@@ -322,27 +353,113 @@ pub(super) fn read_kind(path: &Path, bytes: &[u8], kind: Kind) -> Result<Export,
     if matches!(style, Some((Case::Pascal, _))) {
         shape = ExportShape::PowerShell;
     }
-    let users = users
-        .into_iter()
-        .flatten()
-        .map(|(i, user, members)| {
-            if shape == ExportShape::PowerShell {
-                from_powershell(user, &members, kind.table)
-                    .map(|u| (i, u))
-                    .map_err(|(offset, m)| user_error(i, offset, m))
-            } else {
-                Ok((i, exact(user)))
-            }
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    // Graph's own objects are kept as their text: every element is one, in order.
+    let verbatim = matches!(shape, ExportShape::Graph | ExportShape::AzCli);
+    let users = if verbatim {
+        Vec::new()
+    } else {
+        users
+            .into_iter()
+            .flatten()
+            .map(|(i, user, members)| {
+                let user = match user {
+                    Some(user) => user,
+                    None => object(i, &mut lone)?,
+                };
+                if shape == ExportShape::PowerShell {
+                    from_powershell(user, &members, kind.table)
+                        .map(|u| (i, u))
+                        .map_err(|(offset, m)| user_error(i, offset, m))
+                } else {
+                    Ok((i, exact(user)))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    };
     Ok(Export {
         shape,
         encoding,
         text,
         array,
         users,
+        verbatim,
         spans,
     })
+}
+
+/// The object whose text is `span` of `text` (`None` if it is not one: cannot happen for an
+/// element of an export that was read).
+pub(super) fn object_at(text: &str, span: Range<usize>) -> Option<Map<String, Value>> {
+    serde_json::from_str(text.get(span)?).ok()
+}
+
+/// The value whose text is `span` of `text`.
+pub(super) fn value_at(text: &str, span: Range<usize>) -> Option<Value> {
+    serde_json::from_str(text.get(span)?).ok()
+}
+
+/// Any JSON value, read as a `serde_json::Value` is (`deserialize_any`: the same checks, so
+/// the same errors at the same places) and kept nowhere. `IgnoredAny` is not that: serde_json
+/// skips it by a laxer path (it takes `1e999`, which a `Value` refuses).
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Skip, D::Error> {
+        d.deserialize_any(Skip)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Skip {
+    type Value = Skip;
+
+    /// A map key, read as `Value` reads one (a string).
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Skip, D::Error> {
+        d.deserialize_str(Skip)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = Skip;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_unit<E>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_key_seed(Skip)?.is_some() {
+            map.next_value::<Skip>()?;
+        }
+        Ok(Skip)
+    }
 }
 
 /// The object without the spare room its map grew while parsing (up to half of it: a
@@ -355,6 +472,11 @@ fn exact(user: Map<String, Value>) -> Map<String, Value> {
 
 /// The JSON of an export's text; a syntax error is located (`FILE:LINE:COL`).
 pub(super) fn parse(path: &Path, text: &str) -> Result<Value, SnapshotError> {
+    located(path, text)
+}
+
+/// `text` read as a `T`; a syntax error is located (`FILE:LINE:COL`).
+fn located<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, SnapshotError> {
     serde_json::from_str(text).map_err(|e| SnapshotError::Json {
         path: path.to_owned(),
         line: e.line(),
@@ -368,8 +490,9 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Value, SnapshotError> {
     })
 }
 
-/// A user read but not yet converted: its element index, object, and key locations.
-type Pending<'t> = (usize, Map<String, Value>, Vec<layout::Member<'t>>);
+/// A user read but not yet converted: its element index, object (when read already), and key
+/// locations.
+type Pending<'t> = (usize, Option<Map<String, Value>>, Vec<layout::Member<'t>>);
 
 /// A paging link of the answer (`nextlink`, `deltalink`): Graph's `@odata.nextLink`, and the
 /// spellings other OData writers use (`@nextLink` in OData 4.01, `odata.nextLink` in the
@@ -774,6 +897,30 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn syntax_errors_are_the_ones_a_value_parse_reports() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let texts = [
+            "[1e999]",
+            "{\"value\": [{\"id\": \"\\u12\"}]}",
+            "[{\"id\": 1,}]",
+            "[\"\u{1}\"]",
+            "[{\"id\": 01}]",
+            "[] x",
+            "{\"value\": [], \"@odata.nextLink\": tru}",
+            "{\"value\": [{\"id\": \"1\"} {\"id\": \"2\"}]}",
+            deep.as_str(),
+            "",
+        ];
+        for text in texts {
+            let expected = parse(Path::new("users.json"), text)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(error(text.as_bytes()), expected, "{text}");
+        }
+        assert!(serde_json::from_str::<serde::de::IgnoredAny>("[1e999]").is_ok());
     }
 
     #[test]

@@ -20,9 +20,9 @@ use std::collections::BTreeSet;
 use graph_rules::license::{self as rules, Assign, Grant, Holder, License, Subscription};
 use serde_json::{Map, Value, json};
 
-use super::EntraSnapshot;
 use super::collection::Origin;
 use super::groups::{convert_group, label, not_found, refused};
+use super::{EntraSnapshot, Slot};
 use crate::directory::model::CloudUser;
 use crate::directory::{CloudGroup, DirectoryError};
 use crate::names::fold;
@@ -108,7 +108,7 @@ impl EntraSnapshot {
     ) -> Result<CloudUser, DirectoryError> {
         let assign = assign_of(add, remove);
         let i = self.find(id).ok_or_else(|| not_found(id))?;
-        let user = &self.users[i];
+        let user = &self.object(i).into_owned();
         let object = user
             .get("userPrincipalName")
             .and_then(Value::as_str)
@@ -127,7 +127,7 @@ impl EntraSnapshot {
             .filter(|g| g.by_group.is_none())
             .collect();
         self.settle(Some((i, direct)), skus)?;
-        self.convert(&self.users[i])
+        self.convert(&self.object(i))
     }
 
     /// `POST /groups/{id}/assignLicense`.
@@ -188,12 +188,31 @@ impl EntraSnapshot {
             .collect();
         let mut at = Vec::new();
         let mut holders = Vec::new();
-        for (i, user) in self.users.iter().enumerate() {
+        // A user read as text that holds no license, gets none directly and is in no licensed
+        // group is passed over unread (it would be below: nothing held, nothing wanted).
+        let mut member = vec![false; self.users.len()];
+        for (_, _, members) in &licensed {
+            for id in members {
+                if let Some(&i) = self.index.by_id.get(id) {
+                    member[i] = true;
+                }
+            }
+        }
+        for (i, &in_group) in member.iter().enumerate() {
+            if let Slot::Text {
+                licensed: false, ..
+            } = self.users[i]
+                && !in_group
+                && direct.as_ref().is_none_or(|(d, _)| *d != i)
+            {
+                continue;
+            }
+            let user = self.members(i, &["id", "assignedLicenses", "licenseAssignmentStates"]);
             // Licenses not read are not settled: they stay as the export has them.
             if !user.contains_key("assignedLicenses") {
                 continue;
             }
-            let old = rules::grants_of(user);
+            let old = rules::grants_of(&user);
             let own = match &direct {
                 Some((d, grants)) if *d == i => grants.clone(),
                 _ => old
@@ -227,7 +246,7 @@ impl EntraSnapshot {
             if grants == h.old {
                 continue;
             }
-            let mut user = self.users[i].clone();
+            let mut user = self.object(i).into_owned();
             user.insert(
                 "assignedLicenses".into(),
                 rules::licenses_json(&rules::assigned_from(&grants)),
@@ -242,11 +261,11 @@ impl EntraSnapshot {
             changed.push((i, user));
         }
         for (i, user) in changed {
-            self.users[i] = user;
+            self.users[i] = Slot::Owned(user);
             if let Origin::Read { changed, .. } = &mut self.origins[i] {
                 *changed = true;
             }
-            self.dirty = true;
+            self.touched();
         }
         if known {
             let skus = &mut self.kinds()?.skus;

@@ -14,8 +14,13 @@ mod properties;
 mod tenant;
 mod write;
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+
+// foldhash: the keys are short and read from a file the admin chose; SipHash's DoS resistance
+// buys nothing here.
+use foldhash::HashMap;
 
 use serde_json::{Map, Value};
 
@@ -42,15 +47,46 @@ pub struct EntraSnapshot {
     text: String,
     /// Where the users array sits in `text` (for the shapes that are written back).
     array: Option<ArrayLayout>,
-    users: Vec<Map<String, Value>>,
+    /// Each user, as its text or as a map (see [`EntraSnapshot::object`]).
+    users: Vec<Slot>,
     /// Where each user came from, parallel to `users`.
     origins: Vec<Origin>,
     index: Index,
+    /// The users as [`EntraSnapshot::open`] checked them, handed out by the first
+    /// [`EntraSnapshot::users`] (`None` after that, or after a write).
+    decoded: Mutex<Option<Vec<CloudUser>>>,
+    /// Every user's map, built by [`EntraSnapshot::user_objects`] (until the next write).
+    objects: std::cell::OnceCell<Vec<Map<String, Value>>>,
     /// Every property the export's users carry (its `$select`), found at the first create.
     columns: std::cell::OnceCell<Vec<String>>,
     dirty: bool,
     /// `groups.json` and `contacts.json`, read at the first read or write of either.
     groups: Option<groups::Kinds>,
+}
+
+/// One user: the text of its element of the array, as read (or last written), or a map
+/// (written since, or converted on read: a PowerShell export, a delta round).
+#[derive(Debug)]
+enum Slot {
+    /// Element `n` of [`EntraSnapshot::array`]; `licensed` unless it surely holds no license
+    /// (see [`holds_licenses`]).
+    Text {
+        n: usize,
+        licensed: bool,
+    },
+    Owned(Map<String, Value>),
+}
+
+/// Whether a user may hold licenses: it carries `assignedLicenses`, and it or
+/// `licenseAssignmentStates` is a non-empty array (else `grants_of` finds none).
+fn holds_licenses(user: &Map<String, Value>) -> bool {
+    let some = |key: &str| {
+        user.get(key)
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+    };
+    user.contains_key("assignedLicenses")
+        && (some("assignedLicenses") || some("licenseAssignmentStates"))
 }
 
 /// Folded unique keys to user positions.
@@ -61,28 +97,28 @@ struct Index {
     by_immutable_id: HashMap<String, usize>,
     /// Every SMTP address (`mail` and `smtp:` proxy addresses).
     by_address: HashMap<String, usize>,
+    /// Whether two users were found holding one value (an export Graph would not give): each
+    /// map keeps the first, and a delete then builds the index again to find the next.
+    shared: bool,
 }
 
 impl Index {
-    fn build(users: &[Map<String, Value>]) -> Index {
+    fn build<'u>(users: impl IntoIterator<Item = Cow<'u, Map<String, Value>>>) -> Index {
         let mut index = Index::default();
-        for (i, user) in users.iter().enumerate() {
-            index.add(user, i);
+        for (i, user) in users.into_iter().enumerate() {
+            index.add(&user, i);
         }
         index
     }
 
     /// The id and the values Graph keeps unique ([`graph_rules::write::unique_values`]).
-    fn keys(user: &Map<String, Value>) -> Vec<(Key, String)> {
-        let id = user.get("id").and_then(Value::as_str);
-        id.map(|v| (Key::Id, fold(v)))
-            .into_iter()
-            .chain(
-                graph_rules::write::unique_values(user)
-                    .into_iter()
-                    .map(|(which, v)| (Key::of(which), fold(v))),
-            )
-            .collect()
+    fn keys(user: &Map<String, Value>, mut each: impl FnMut(Key, String)) {
+        if let Some(id) = user.get("id").and_then(Value::as_str) {
+            each(Key::Id, fold(id));
+        }
+        for (which, v) in graph_rules::write::unique_values(user) {
+            each(Key::of(which), fold(v));
+        }
     }
 
     fn map(&mut self, key: Key) -> &mut HashMap<String, usize> {
@@ -95,18 +131,39 @@ impl Index {
     }
 
     fn add(&mut self, user: &Map<String, Value>, i: usize) {
-        for (key, value) in Self::keys(user) {
-            self.map(key).entry(value).or_insert(i);
-        }
+        Self::keys(user, |key, value| {
+            let holder = *self.map(key).entry(value).or_insert(i);
+            self.shared |= holder != i;
+        });
     }
 
     fn remove(&mut self, user: &Map<String, Value>, i: usize) {
-        for (key, value) in Self::keys(user) {
+        Self::keys(user, |key, value| {
             let map = self.map(key);
             if map.get(&value) == Some(&i) {
                 map.remove(&value);
             }
+        });
+    }
+
+    /// User `i` (`user`) was deleted and the users after it moved up one. `false` when the
+    /// index is to be built again instead (a value had two holders: the next one takes it).
+    fn delete(&mut self, user: &Map<String, Value>, i: usize) -> bool {
+        if self.shared {
+            return false;
         }
+        self.remove(user, i);
+        for map in [
+            &mut self.by_id,
+            &mut self.by_upn,
+            &mut self.by_immutable_id,
+            &mut self.by_address,
+        ] {
+            for at in map.values_mut().filter(|at| **at > i) {
+                *at -= 1;
+            }
+        }
+        true
     }
 
     /// Another user than `me` holding the value.
@@ -147,28 +204,68 @@ impl EntraSnapshot {
                 message: format!("user #{}: {message}", element + 1),
             }
         };
-        let mut users = Vec::with_capacity(read.users.len());
-        let mut origins = Vec::with_capacity(read.users.len());
-        let mut ids: HashMap<String, usize> = HashMap::new();
-        for (element, user) in read.users {
-            let cloud = CloudUser::from_graph(&user).map_err(|mut m| {
-                if read.shape == ExportShape::PowerShell && m.starts_with("no ") {
-                    // The SDK writes what `-Property` did not select as null (then dropped).
-                    m.push_str(" (a PowerShell export holds only what -Property selected: include Id and UserPrincipalName)");
+        // Each user is read from its text (or was converted on read), checked and indexed;
+        // only what the snapshot keeps stays: the text, and the user as a `CloudUser`.
+        let count = if read.verbatim {
+            read.spans.len()
+        } else {
+            read.users.len()
+        };
+        let mut users = Vec::with_capacity(count);
+        let mut origins = Vec::with_capacity(count);
+        let mut decoded = Vec::with_capacity(count);
+        let mut index = Index::default();
+        let mut owned = read.users.into_iter();
+        for _ in 0..count {
+            let (element, mut slot) = match owned.next() {
+                Some((element, user)) => (element, Slot::Owned(user)),
+                None => (
+                    users.len(),
+                    Slot::Text {
+                        n: users.len(),
+                        licensed: true,
+                    },
+                ),
+            };
+            let (cloud, licenses) = {
+                let user = match &slot {
+                    Slot::Owned(user) => Cow::Borrowed(user),
+                    Slot::Text { n, .. } => Cow::Owned(
+                        export::object_at(&read.text, read.spans[*n].clone()).ok_or_else(
+                            // Cannot happen: export::read read it as an object.
+                            || user_error(element, "expected a JSON object".into()),
+                        )?,
+                    ),
+                };
+                let cloud = CloudUser::from_graph(&user).map_err(|mut m| {
+                    if read.shape == ExportShape::PowerShell && m.starts_with("no ") {
+                        // The SDK writes what `-Property` did not select as null (then dropped).
+                        m.push_str(" (a PowerShell export holds only what -Property selected: include Id and UserPrincipalName)");
+                    }
+                    user_error(element, m)
+                })?;
+                if let Some(&first) = index.by_id.get(&fold(cloud.id())) {
+                    let first = match origins[first] {
+                        Origin::Read { element, .. } => element,
+                        Origin::Created => first,
+                    };
+                    return Err(user_error(
+                        element,
+                        format!("duplicate id {} (also user #{})", cloud.id(), first + 1),
+                    ));
                 }
-                user_error(element, m)
-            })?;
-            if let Some(first) = ids.insert(fold(cloud.id()), element) {
-                return Err(user_error(
-                    element,
-                    format!("duplicate id {} (also user #{})", cloud.id(), first + 1),
-                ));
+                index.add(&user, users.len());
+                (cloud, holds_licenses(&user))
+            };
+            if let Slot::Text { licensed, .. } = &mut slot {
+                *licensed = licenses;
             }
-            users.push(user);
+            users.push(slot);
             origins.push(Origin::Read {
                 element,
                 changed: false,
             });
+            decoded.push(cloud);
         }
         Ok(EntraSnapshot {
             file,
@@ -177,9 +274,11 @@ impl EntraSnapshot {
             encoding: read.encoding,
             text: read.text,
             array: read.array,
-            index: Index::build(&users),
+            index,
             users,
             origins,
+            decoded: Mutex::new(Some(decoded)),
+            objects: Default::default(),
             columns: Default::default(),
             dirty: false,
             groups: None,
@@ -199,8 +298,62 @@ impl EntraSnapshot {
     /// Each user as the export carried it, in Graph's camelCase: a key is present exactly
     /// when the export carried the property, and `null` only when it said null (absent is
     /// unknown, not null; see [`ExportShape`] for the shapes where a null cannot be read).
+    ///
+    /// The maps are built at the first call and kept until the next write (the snapshot
+    /// itself keeps users as their text: see [`EntraSnapshot::object`]).
     pub fn user_objects(&self) -> &[Map<String, Value>] {
-        &self.users
+        self.objects.get_or_init(|| {
+            (0..self.users.len())
+                .map(|i| self.object(i).into_owned())
+                .collect()
+        })
+    }
+
+    /// User `i` as a map: read from its text, or the one held.
+    fn object(&self, i: usize) -> Cow<'_, Map<String, Value>> {
+        match &self.users[i] {
+            Slot::Owned(user) => Cow::Borrowed(user),
+            // Cannot fail: the element was read as an object (`open`, or `reread` after the
+            // text was written from the users).
+            Slot::Text { n, .. } => Cow::Owned(self.span(*n).map_or_else(Map::new, |span| {
+                export::object_at(&self.text, span).unwrap_or_default()
+            })),
+        }
+    }
+
+    /// The members `names` of user `i` (a user held as a map: all of them), for scans that
+    /// look at a few properties of every user without reading the rest.
+    fn members(&self, i: usize, names: &[&str]) -> Cow<'_, Map<String, Value>> {
+        let Slot::Text { n, .. } = self.users[i] else {
+            return self.object(i);
+        };
+        let layout = self
+            .span(n)
+            .and_then(|s| layout::object(&self.text, s.start));
+        let mut out = Map::new();
+        for m in layout.map(|l| l.members).unwrap_or_default() {
+            if names.contains(&m.key.as_ref())
+                && let Some(value) = export::value_at(&self.text, m.value)
+            {
+                out.insert(m.key.into_owned(), value);
+            }
+        }
+        Cow::Owned(out)
+    }
+
+    /// Where element `n` of the users array sits in the text.
+    fn span(&self, n: usize) -> Option<std::ops::Range<usize>> {
+        self.array.as_ref()?.elements.get(n).cloned()
+    }
+
+    /// A write changed the users: the file is to be written, and what was decoded is stale.
+    fn touched(&mut self) {
+        self.dirty = true;
+        *self
+            .decoded
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        self.objects.take();
     }
 
     /// Whether `apply` may write this export; the refusal says what to do instead.
@@ -228,13 +381,23 @@ impl EntraSnapshot {
 
     /// Every user (a snapshot holds what it holds, whatever `$select` asked).
     pub fn users(&self) -> Result<Vec<CloudUser>, DirectoryError> {
-        self.users.iter().map(|u| self.convert(u)).collect()
+        let decoded = self
+            .decoded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match decoded {
+            Some(users) => Ok(users),
+            None => (0..self.users.len())
+                .map(|i| self.convert(&self.object(i)))
+                .collect(),
+        }
     }
 
     /// One user by object id (or userPrincipalName, as Graph's `/users/{id}` accepts).
     pub fn user(&self, key: &str) -> Result<Option<CloudUser>, DirectoryError> {
         self.find(key)
-            .map(|i| self.convert(&self.users[i]))
+            .map(|i| self.convert(&self.object(i)))
             .transpose()
     }
 
@@ -297,7 +460,12 @@ impl EntraSnapshot {
 
     /// The export's text with the users as they are now.
     fn render(&self) -> String {
-        collection::render(&self.text, self.array.as_ref(), &self.users, &self.origins)
+        collection::render(
+            &self.text,
+            self.array.as_ref(),
+            &|i| self.object(i),
+            &self.origins,
+        )
     }
 
     /// After a write, `text` is what the file holds: later writes splice into it.
@@ -306,9 +474,23 @@ impl EntraSnapshot {
             Some((array, origins)) => {
                 self.array = Some(array);
                 self.origins = origins;
+                // Each user is element `i` of the new text, unchanged users as they were.
+                for (i, slot) in self.users.iter_mut().enumerate() {
+                    if let Slot::Text { n, .. } = slot {
+                        *n = i;
+                    }
+                }
             }
-            // Cannot happen; then further writes are refused rather than guessed.
-            None => self.array = None,
+            // Cannot happen; then further writes are refused rather than guessed (and the
+            // users read from the text are kept as maps).
+            None => {
+                for i in 0..self.users.len() {
+                    if let Slot::Text { .. } = self.users[i] {
+                        self.users[i] = Slot::Owned(self.object(i).into_owned());
+                    }
+                }
+                self.array = None;
+            }
         }
         self.text = text;
     }
@@ -450,6 +632,61 @@ mod tests {
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn after_a_delete_the_users_after_it_keep_their_keys() {
+        let (_d, _p, mut snap) = open(EXPORT);
+        let before = snap.users().unwrap();
+        snap.apply(EntraOp::Delete { id: ADAM.into() }).unwrap();
+        assert_eq!(snap.users().unwrap(), before[1..]);
+        let guest = "0b8d7c6e-1111-4f2a-9e3d-aabbccddeeff";
+        for (key, id) in [
+            (ALVA, ALVA),
+            ("ALVA.WOOD@example.com", ALVA),
+            (guest, guest),
+            ("guest_contoso.com#EXT#@example.onmicrosoft.com", guest),
+        ] {
+            assert_eq!(
+                snap.user(key).unwrap().map(|u| u.id().to_owned()),
+                Some(id.into())
+            );
+        }
+        let with_mail = |upn: &str, mail: &str| {
+            let mut body = new_user(upn);
+            body.insert("mail".into(), json!(mail));
+            EntraOp::Create(body)
+        };
+        assert!(
+            snap.apply(with_mail("a@example.com", "adam@example.onmicrosoft.com"))
+                .is_ok()
+        );
+        assert_eq!(
+            refusal(snap.apply(with_mail("b@example.com", "guest@contoso.com"))),
+            "Another object with the same value for property proxyAddresses already exists."
+        );
+    }
+
+    /// An export Graph would not give (two users with one address): the address stays held
+    /// while either user is left.
+    #[test]
+    fn a_value_two_users_hold_stays_held_after_one_is_deleted() {
+        let (_d, _p, mut snap) = open(
+            r#"[{"id": "1", "userPrincipalName": "a@x.com", "mail": "same@x.com"},
+                {"id": "2", "userPrincipalName": "b@x.com", "mail": "same@x.com"},
+                {"id": "3", "userPrincipalName": "c@x.com"}]"#,
+        );
+        snap.apply(EntraOp::Delete { id: "1".into() }).unwrap();
+        let mut body = new_user("d@x.com");
+        body.insert("mail".into(), json!("same@x.com"));
+        assert_eq!(
+            refusal(snap.apply(EntraOp::Create(body))),
+            "Another object with the same value for property proxyAddresses already exists."
+        );
+        assert_eq!(
+            snap.user("c@x.com").unwrap().map(|u| u.id().to_owned()),
+            Some("3".into())
+        );
     }
 
     #[tokio::test]

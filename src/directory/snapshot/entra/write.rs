@@ -24,7 +24,7 @@ use graph_rules::GraphError;
 use graph_rules::write::{self as rules, Unique};
 use serde_json::{Map, Value};
 
-use super::{EntraSnapshot, Index, Key, Origin};
+use super::{EntraSnapshot, Index, Key, Origin, Slot};
 use crate::directory::DirectoryError;
 use crate::directory::model::{CloudUser, Guid};
 
@@ -62,13 +62,16 @@ impl EntraSnapshot {
         // Graph answers a `$select` with null for what a new user lacks: the new user carries
         // every property the export's users do (absent would read as "not read").
         let columns = self.columns.get_or_init(|| {
-            let mut names: std::collections::BTreeSet<&str> = Default::default();
-            for u in &self.users {
-                names.extend(u.keys().map(String::as_str));
+            let mut names: std::collections::BTreeSet<String> = Default::default();
+            for i in 0..self.users.len() {
+                for name in self.object(i).keys() {
+                    if !names.contains(name) {
+                        names.insert(name.clone());
+                    }
+                }
             }
             (names.into_iter())
-                .filter(|n| !n.starts_with("@odata.") && *n != "passwordProfile")
-                .map(str::to_owned)
+                .filter(|n| !n.starts_with("@odata.") && n != "passwordProfile")
                 .collect()
         });
         for name in columns {
@@ -79,9 +82,9 @@ impl EntraSnapshot {
 
         let cloud = self.convert(&user)?;
         self.index.add(&user, self.users.len());
-        self.users.push(user);
+        self.users.push(Slot::Owned(user));
         self.origins.push(Origin::Created);
-        self.dirty = true;
+        self.touched();
         Ok(cloud)
     }
 
@@ -93,18 +96,19 @@ impl EntraSnapshot {
         let i = self.find(key).ok_or_else(|| DirectoryError::NotFound {
             object: key.to_owned(),
         })?;
-        let object = self.users[i]
+        let before = self.object(i).into_owned();
+        let object = before
             .get("userPrincipalName")
             .and_then(Value::as_str)
             .unwrap_or(key)
             .to_owned();
         let refused = |e| refused(&object, e);
         let patch = rules::canonical_body(patch).map_err(refused)?;
-        let synced = self.users[i].get("onPremisesSyncEnabled") == Some(&Value::Bool(true));
+        let synced = before.get("onPremisesSyncEnabled") == Some(&Value::Bool(true));
         rules::check_update(&patch, synced).map_err(refused)?;
         self.check_unique(&patch, Some(i)).map_err(refused)?;
 
-        let mut user = self.users[i].clone();
+        let mut user = before.clone();
         for (name, value) in patch {
             if name == "mail"
                 && let Some(mail) = value.as_str()
@@ -122,13 +126,13 @@ impl EntraSnapshot {
             }
         }
         let cloud = self.convert(&user)?;
-        self.index.remove(&self.users[i], i);
+        self.index.remove(&before, i);
         self.index.add(&user, i);
-        self.users[i] = user;
+        self.users[i] = Slot::Owned(user);
         if let Origin::Read { changed, .. } = &mut self.origins[i] {
             *changed = true;
         }
-        self.dirty = true;
+        self.touched();
         Ok(cloud)
     }
 
@@ -136,15 +140,15 @@ impl EntraSnapshot {
         let i = self.find(key).ok_or_else(|| DirectoryError::NotFound {
             object: key.to_owned(),
         })?;
-        let id = self.users[i]
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let user = self.users.remove(i);
+        let user = self.object(i).into_owned();
+        let id = user.get("id").and_then(Value::as_str).map(str::to_owned);
+        self.users.remove(i);
         self.release_units(&user);
         self.origins.remove(i);
-        self.index = Index::build(&self.users);
-        self.dirty = true;
+        if !self.index.delete(&user, i) {
+            self.index = Index::build((0..self.users.len()).map(|i| self.object(i)));
+        }
+        self.touched();
         if let Some(id) = id {
             self.forget_member(&id);
         }
