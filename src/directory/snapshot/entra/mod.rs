@@ -192,8 +192,7 @@ impl EntraSnapshot {
         let folder = path.as_ref().is_dir().then(|| path.as_ref().to_owned());
         let path = &super::export::entra_users_file(path.as_ref());
         let (file, bytes) = SnapshotFile::read(path)?;
-        let read = export::read(path, &bytes)?;
-        drop(bytes);
+        let read = export::read_owned(path, bytes)?;
         let user_error = |element: usize, message: String| {
             let offset = read.spans.get(element).map_or(0, |s| s.start);
             let (line, column) = line_col(read.text.as_bytes(), offset);
