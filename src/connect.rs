@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::desired::{AdConfig, DesiredState, EntraConfig};
 use crate::directory::graph::GraphDirectory;
 use crate::directory::ldap::LdapDirectory;
-use crate::directory::snapshot::{AdSnapshot, EntraSnapshot};
+use crate::directory::snapshot::{AdExport, AdSnapshot, EntraSnapshot};
 use crate::directory::tenant_docs::{self, TenantDocs};
 use crate::directory::{
     AdContact, AdCreate, AdGroup, AdGroupCreate, AdGroupRead, AdGroupWrite, AdMod, AdQuery,
@@ -47,6 +47,8 @@ pub enum ConnectError {
 #[allow(clippy::large_enum_variant)] // one per run; boxing would buy nothing
 pub enum AdDirectory {
     Snapshot(AdSnapshot),
+    /// An export opened by a command that only reads it (see [`open_to_read`]).
+    Export(AdExport),
     Ldap(LdapDirectory),
 }
 
@@ -62,6 +64,7 @@ impl AdDirectory {
     pub fn describe(&self) -> String {
         match self {
             AdDirectory::Snapshot(s) => format!("AD snapshot {}", s.path().display()),
+            AdDirectory::Export(s) => format!("AD snapshot {}", s.path().display()),
             AdDirectory::Ldap(l) => format!("AD {}", l.url()),
         }
     }
@@ -75,27 +78,38 @@ impl AdDirectory {
         &self,
         wanted: &[AttrName],
     ) -> Result<(Vec<AttrName>, &'static str), DirectoryError> {
-        let AdDirectory::Snapshot(s) = self else {
-            return Ok((Vec::new(), ""));
+        let (mut unread, headers, why, path) = match self {
+            AdDirectory::Snapshot(s) => (
+                s.not_exported(wanted),
+                s.has_requesting_headers(),
+                s.not_exported_why(),
+                s.path(),
+            ),
+            AdDirectory::Export(s) => (
+                s.not_exported(wanted),
+                s.has_requesting_headers(),
+                s.not_exported_why(),
+                s.path(),
+            ),
+            AdDirectory::Ldap(_) => return Ok((Vec::new(), "")),
         };
         let listed =
             |n: &AttrName, names: &[&str]| names.iter().any(|b| n.as_str().eq_ignore_ascii_case(b));
-        let mut unread = s.not_exported(wanted);
-        if s.ldif().requesting().is_empty() {
+        if !headers {
             unread.retain(|n| !listed(n, AD_BASE_ATTRIBUTES));
         } else if let Some(n) = unread.iter().find(|n| listed(n, AD_REQUIRED_ATTRIBUTES)) {
             return Err(DirectoryError::Other(format!(
                 "{}: the export did not request {n} (its `# requesting:` line), which idsync needs to match users; export again with it, or use `idsync snapshot --from ad`",
-                s.path().display()
+                path.display()
             )));
         }
-        Ok((unread, s.not_exported_why()))
+        Ok((unread, why))
     }
 
     /// Where progress of long reads goes. Snapshots read at once and report none.
     pub fn set_progress(&mut self, sink: Arc<dyn ProgressSink>) {
         match self {
-            AdDirectory::Snapshot(_) => {}
+            AdDirectory::Snapshot(_) | AdDirectory::Export(_) => {}
             AdDirectory::Ldap(l) => l.set_progress(sink),
         }
     }
@@ -136,19 +150,55 @@ pub async fn open(
     o: &Overrides,
 ) -> Result<(AdDirectory, EntraDirectory), ConnectError> {
     match (ad_config(desired, o)?, entra_config(desired, o)?) {
-        (AdConfig::Snapshot(a), EntraConfig::Snapshot(e)) => std::thread::scope(|s| {
-            let ad = s.spawn(|| AdSnapshot::open(&a));
-            let entra = EntraSnapshot::open(&e);
-            let ad = ad
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (AdConfig::Snapshot(a), EntraConfig::Snapshot(e)) => {
+            let (ad, entra) = both(|| AdSnapshot::open(&a), || EntraSnapshot::open(&e));
             // The AD side's error first, as when they open in turn.
             let ad = ad.map_err(DirectoryError::from)?;
             let entra = entra.map_err(DirectoryError::from)?;
             Ok((AdDirectory::Snapshot(ad), EntraDirectory::Snapshot(entra)))
-        }),
+        }
         _ => Ok((open_ad(desired, o).await?, open_entra(desired, o).await?)),
     }
+}
+
+/// Opens both directories for a command that only reads them (`plan`, `drift`, `import`):
+/// as [`open`], but an AD export is read for the desired state's query and decoded as it is
+/// parsed, without the lossless copy of the file that only `apply` needs (a 1M-user export
+/// would hold several times its size).
+pub async fn open_to_read(
+    desired: &DesiredState,
+    o: &Overrides,
+) -> Result<(AdDirectory, EntraDirectory), ConnectError> {
+    match (ad_config(desired, o)?, entra_config(desired, o)?) {
+        (AdConfig::Snapshot(a), EntraConfig::Snapshot(e)) => {
+            let query = ad_query(desired);
+            let (ad, entra) = both(|| AdExport::open(&a, &query), || EntraSnapshot::open(&e));
+            // The AD side's error first, as when they open in turn.
+            let ad = ad.map_err(DirectoryError::from)?;
+            let entra = entra.map_err(DirectoryError::from)?;
+            Ok((AdDirectory::Export(ad), EntraDirectory::Snapshot(entra)))
+        }
+        (AdConfig::Snapshot(a), _) => Ok((
+            AdDirectory::Export(
+                AdExport::open(&a, &ad_query(desired)).map_err(DirectoryError::from)?,
+            ),
+            open_entra(desired, o).await?,
+        )),
+        _ => open(desired, o).await,
+    }
+}
+
+/// Runs `a` on a thread of its own and `b` on this one, and gives both results (files are
+/// read and decoded on a core each). A panic on the other thread goes on here.
+fn both<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
+    std::thread::scope(|s| {
+        let a = s.spawn(a);
+        let b = b();
+        let a = a
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (a, b)
+    })
 }
 
 fn ad_config(desired: &DesiredState, o: &Overrides) -> Result<AdConfig, ConnectError> {
@@ -288,7 +338,10 @@ pub async fn read_with_tenant(
     let select = graph_select(desired);
     let files = matches!(
         (&*ad, &*entra),
-        (AdDirectory::Snapshot(_), EntraDirectory::Snapshot(_))
+        (
+            AdDirectory::Snapshot(_) | AdDirectory::Export(_),
+            EntraDirectory::Snapshot(_)
+        )
     );
     let cloud = async {
         let users = entra.read_users(&select).await?;
@@ -307,14 +360,7 @@ pub async fn read_with_tenant(
     let (a, e) = if files {
         // Files: nothing to wait for, everything to compute (users decoded, indexes built),
         // so each side gets a core of its own.
-        std::thread::scope(|s| {
-            let a = s.spawn(|| ready(onprem));
-            let e = ready(cloud);
-            let a = a
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (a, e)
-        })
+        both(|| ready(onprem), || ready(cloud))
     } else {
         tokio::join!(onprem, cloud)
     };
@@ -352,12 +398,14 @@ impl AdUserRead for AdDirectory {
     async fn read_users(&mut self, query: &AdQuery) -> Result<Vec<AdUser>, DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.read_users(query).await,
+            AdDirectory::Export(s) => s.users(query),
             AdDirectory::Ldap(l) => l.read_users(query).await,
         }
     }
     async fn read_user(&mut self, guid: &Guid) -> Result<Option<AdUser>, DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.read_user(guid).await,
+            AdDirectory::Export(s) => Err(s.not_for_apply()),
             AdDirectory::Ldap(l) => l.read_user(guid).await,
         }
     }
@@ -367,6 +415,7 @@ impl AdTakenRead for AdDirectory {
     async fn find_taken(&mut self, values: &TakenQuery) -> Result<Vec<Taken>, DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.find_taken(values).await,
+            AdDirectory::Export(s) => Ok(s.taken(values)),
             AdDirectory::Ldap(l) => l.find_taken(values).await,
         }
     }
@@ -376,24 +425,28 @@ impl AdUserWrite for AdDirectory {
     async fn create_user(&mut self, create: &AdCreate) -> Result<AdUser, DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.create_user(create).await,
+            AdDirectory::Export(s) => Err(s.not_for_apply()),
             AdDirectory::Ldap(l) => l.create_user(create).await,
         }
     }
     async fn modify_user(&mut self, dn: &Dn, mods: &[AdMod]) -> Result<(), DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.modify_user(dn, mods).await,
+            AdDirectory::Export(s) => Err(s.not_for_apply()),
             AdDirectory::Ldap(l) => l.modify_user(dn, mods).await,
         }
     }
     async fn move_user(&mut self, dn: &Dn, new_dn: &Dn) -> Result<(), DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.move_user(dn, new_dn).await,
+            AdDirectory::Export(s) => Err(s.not_for_apply()),
             AdDirectory::Ldap(l) => l.move_user(dn, new_dn).await,
         }
     }
     async fn delete_user(&mut self, dn: &Dn) -> Result<(), DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.delete_user(dn).await,
+            AdDirectory::Export(s) => Err(s.not_for_apply()),
             AdDirectory::Ldap(l) => l.delete_user(dn).await,
         }
     }
@@ -403,12 +456,14 @@ impl AdGroupRead for AdDirectory {
     async fn read_groups(&mut self, query: &AdQuery) -> Result<Vec<AdGroup>, DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.read_groups(query).await,
+            AdDirectory::Export(s) => s.groups(query),
             AdDirectory::Ldap(l) => l.read_groups(query).await,
         }
     }
     async fn read_contacts(&mut self, query: &AdQuery) -> Result<Vec<AdContact>, DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.read_contacts(query).await,
+            AdDirectory::Export(s) => s.contacts(query),
             AdDirectory::Ldap(l) => l.read_contacts(query).await,
         }
     }
@@ -418,30 +473,35 @@ impl AdGroupWrite for AdDirectory {
     async fn create_group(&mut self, create: &AdGroupCreate) -> Result<AdGroup, DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.create_group(create).await,
+            AdDirectory::Export(s) => Err(s.not_for_apply()),
             AdDirectory::Ldap(l) => l.create_group(create).await,
         }
     }
     async fn modify_group(&mut self, dn: &Dn, mods: &[AdMod]) -> Result<(), DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.modify_group(dn, mods).await,
+            AdDirectory::Export(s) => Err(s.not_for_apply()),
             AdDirectory::Ldap(l) => l.modify_group(dn, mods).await,
         }
     }
     async fn move_group(&mut self, dn: &Dn, new_dn: &Dn) -> Result<(), DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.move_group(dn, new_dn).await,
+            AdDirectory::Export(s) => Err(s.not_for_apply()),
             AdDirectory::Ldap(l) => l.move_group(dn, new_dn).await,
         }
     }
     async fn delete_group(&mut self, dn: &Dn) -> Result<(), DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.delete_group(dn).await,
+            AdDirectory::Export(s) => Err(s.not_for_apply()),
             AdDirectory::Ldap(l) => l.delete_group(dn).await,
         }
     }
     async fn read_group(&mut self, guid: &Guid) -> Result<Option<AdGroup>, DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.read_group(guid).await,
+            AdDirectory::Export(s) => Err(s.not_for_apply()),
             AdDirectory::Ldap(l) => l.read_group(guid).await,
         }
     }
@@ -451,6 +511,7 @@ impl Flush for AdDirectory {
     async fn flush(&mut self) -> Result<(), DirectoryError> {
         match self {
             AdDirectory::Snapshot(s) => s.flush().await,
+            AdDirectory::Export(_) => Ok(()),
             AdDirectory::Ldap(l) => l.flush().await,
         }
     }

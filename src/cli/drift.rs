@@ -46,7 +46,7 @@ pub fn run(global: &Global, args: &DriftArgs) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     let planned = rt.block_on(async {
         let overrides = global.overrides();
-        let (mut ad, mut entra) = connect::open(&desired, &overrides).await?;
+        let (mut ad, mut entra) = connect::open_to_read(&desired, &overrides).await?;
         super::progress::attach(global, &mut ad, &mut entra);
         Ok::<_, anyhow::Error>(connect::read_and_plan(&desired, &mut ad, &mut entra).await?)
     })?;

@@ -38,7 +38,7 @@ pub fn run(global: &Global, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     let read = rt.block_on(async {
         let overrides = global.overrides();
-        let (mut ad, mut entra) = connect::open(&desired, &overrides).await?;
+        let (mut ad, mut entra) = connect::open_to_read(&desired, &overrides).await?;
         super::progress::attach(global, &mut ad, &mut entra);
         Ok::<_, anyhow::Error>(read_with_tenant(&desired, &mut ad, &mut entra).await?)
     })?;

@@ -49,7 +49,7 @@ pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         apply::entra_identity(&desired, &overrides),
     );
     let planned = rt.block_on(async {
-        let (mut ad, mut entra) = connect::open(&desired, &overrides).await?;
+        let (mut ad, mut entra) = connect::open_to_read(&desired, &overrides).await?;
         progress::attach(global, &mut ad, &mut entra);
         let (ad_name, entra_name) = (ad.describe(), entra.describe());
         output::info(global, &format!("reading {ad_name} and {entra_name}"));

@@ -49,7 +49,7 @@ use crate::names::{AttrName, ProxyAddress};
 
 /// What an AD read covers: subtrees (none: the whole directory), excluded subtrees, and an
 /// optional LDAP filter (ANDed with the kind's, [`model::ObjectKind::ad_filter`]).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AdQuery {
     pub bases: Vec<Dn>,
     pub exclude: Vec<Dn>,

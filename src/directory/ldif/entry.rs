@@ -34,7 +34,9 @@ impl Entry {
         self.line
     }
 
-    pub(super) fn merge_ranges(&mut self) -> Result<(), LdifError> {
+    /// Reads this entry's ranged values as the plain attribute: see
+    /// [`LdifFile::merge_ranges`].
+    pub fn merge_ranges(&mut self) -> Result<(), LdifError> {
         /// One ranged name's lines: (start, end or None for `*`, index of the first line,
         /// number of values).
         struct Range {

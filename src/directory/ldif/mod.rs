@@ -275,6 +275,23 @@ impl LdifFile {
         Ok(file)
     }
 
+    /// Parses as [`parse`](Self::parse) does, but hands each entry to `each` as soon as it is
+    /// complete, with the `# requesting:` headers read so far, instead of keeping it: a reader
+    /// that needs the entries' contents and not the file's text holds one entry at a time.
+    /// The file returned holds no entries. A syntax error ends the parse (entries before it
+    /// were handed over).
+    pub fn parse_each(
+        input: &[u8],
+        each: &mut dyn FnMut(Entry, &[Requesting]),
+    ) -> Result<Self, LdifError> {
+        let (encoding, text) = decode(input)?;
+        let mut parser = Parser::new(&text);
+        parser.each = Some(each);
+        let mut file = parser.run().map_err(|e| explain_non_ldif(&text, e))?;
+        file.encoding = encoding;
+        Ok(file)
+    }
+
     /// The encoding the file was read in (and is rendered in).
     pub fn encoding(&self) -> TextEncoding {
         self.encoding

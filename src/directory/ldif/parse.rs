@@ -68,8 +68,14 @@ pub(super) enum State {
     Record,
 }
 
-pub(super) struct Parser<'a> {
+/// Where a finished entry goes when the parse streams (see [`LdifFile::parse_each`]): the
+/// entry and the `# requesting:` headers read so far.
+pub(super) type Each<'s> = &'s mut dyn FnMut(Entry, &[Requesting]);
+
+pub(super) struct Parser<'a, 's> {
     pub(super) input: &'a [u8],
+    /// Set when streaming: entries are handed over instead of kept.
+    pub(super) each: Option<Each<'s>>,
     pub(super) state: State,
     pub(super) file: LdifFile,
     /// Raw blank lines and comments not yet assigned (between entries, or in an entry).
@@ -78,7 +84,7 @@ pub(super) struct Parser<'a> {
     pub(super) seen_content: bool,
 }
 
-impl<'a> Parser<'a> {
+impl<'a, 's> Parser<'a, 's> {
     pub(super) fn new(input: &'a [u8]) -> Self {
         let crlf = line_at(input, 0, 1)
             .is_some_and(|l| l.end > l.text_end && input.get(l.text_end) == Some(&b'\r'));
@@ -88,6 +94,7 @@ impl<'a> Parser<'a> {
         }
         Parser {
             input,
+            each: None,
             state: State::Preamble,
             file,
             pending: Vec::new(),
@@ -388,7 +395,10 @@ impl<'a> Parser<'a> {
         if let Some(mut entry) = self.current.take() {
             // Comments after the last attribute line belong to the entry.
             entry.tail = std::mem::take(&mut self.pending);
-            self.file.entries.push(entry);
+            match self.each.as_mut() {
+                Some(each) => each(entry, &self.file.requesting),
+                None => self.file.entries.push(entry),
+            }
         }
     }
 }

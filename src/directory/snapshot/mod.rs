@@ -11,7 +11,7 @@ mod ad;
 mod entra;
 pub mod export;
 
-pub use ad::AdSnapshot;
+pub use ad::{AdExport, AdSnapshot};
 pub use entra::{EntraSnapshot, ExportShape, SYNCED_OBJECT_MESSAGE, TextEncoding};
 
 use std::io;

@@ -53,6 +53,50 @@ pub(super) fn is_kind(entry: &Entry, kind: ObjectKind) -> bool {
         && !rdn_mark(entry.dn(), "CNF:")
 }
 
+/// The kind of live object an entry is, of those the snapshot reads.
+pub(super) fn kind_of(entry: &Entry) -> Option<ObjectKind> {
+    [ObjectKind::User, ObjectKind::Group, ObjectKind::Contact]
+        .into_iter()
+        .find(|&kind| is_kind(entry, kind))
+}
+
+/// Checks the syntax of an object's typed fields, as opening the file does (a group's
+/// `member` values are checked when groups are read).
+pub(super) fn check_typed(
+    entry: &Entry,
+    dn: &Dn,
+    kind: Option<ObjectKind>,
+) -> Result<(), (usize, String)> {
+    match kind {
+        Some(ObjectKind::User) => typed_user(entry, dn).map(drop),
+        Some(ObjectKind::Group) => typed_group(entry, dn).map(drop),
+        Some(ObjectKind::Contact) => to_contact(entry, dn).map(drop),
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn duplicate_dn(first_line: usize) -> String {
+    format!("duplicate DN (first at line {first_line})")
+}
+
+pub(super) fn duplicate_guid(guid: &Guid, first_line: usize) -> String {
+    format!("duplicate objectGUID {guid} (first at line {first_line})")
+}
+
+/// Without objectClass no entry is a user: an export of users would read as none.
+pub(super) const NO_OBJECT_CLASS: &str = "no entry of the export carries objectClass, which tells users from other objects: add objectClass to the attribute list of the export";
+
+/// A range that does not merge, with how to make an export that does.
+pub(super) fn ranges_error(e: LdifError) -> LdifError {
+    LdifError {
+        message: format!(
+            "{}: make a complete export with `idsync snapshot --from ad` (it reads every range), or append the missing ranges to the entry (ldapsearch returns one when asked for the ranged name itself, e.g. `'member;range=1500-*'`)",
+            e.message
+        ),
+        ..e
+    }
+}
+
 fn is_true(value: &[u8]) -> bool {
     std::str::from_utf8(value).is_ok_and(|v| v.trim().eq_ignore_ascii_case("TRUE"))
 }

@@ -68,7 +68,7 @@ fn ranged_group(name: &str, guid: u8, members: &[String], size: usize) -> String
     s
 }
 
-const GROUPS: &str = "\
+pub(super) const GROUPS: &str = "\
 # extended LDIF
 #
 # requesting: objectGUID objectSid objectClass sAMAccountName groupType member mail

@@ -14,9 +14,9 @@
 
 use std::collections::HashSet;
 
-use super::AdSnapshot;
 use super::entries::{is_kind, to_contact, to_group};
 use super::write::refused;
+use super::{AdSnapshot, exported};
 use crate::directory::ldif::Entry;
 use crate::directory::model::{ObjectKind, sid_from_string, sid_to_string};
 use crate::directory::{
@@ -40,29 +40,13 @@ fn is_group(entry: &Entry) -> bool {
 impl AdSnapshot {
     /// Whether the file carries groups' `member` (see the module documentation).
     pub fn members_exported(&self) -> bool {
-        let mut groups = self
-            .ldif
-            .entries()
-            .iter()
-            .filter(|e| is_group(e))
-            .peekable();
-        if groups.peek().is_none() {
-            return true; // no group: nothing is unknown
+        let entries = self.ldif.entries();
+        let any_group = entries.iter().any(is_group);
+        let any_member = entries.iter().any(|e| is_group(e) && e.has("member"));
+        if !any_group || any_member {
+            return true; // decided without the headers
         }
-        if groups.any(|e| e.has("member")) {
-            return true;
-        }
-        let headers = self.headers_covering(is_group);
-        !headers.is_empty()
-            && headers.iter().all(|h| {
-                h.attributes.iter().any(|a| {
-                    a == "*"
-                        || a == "ALL"
-                        || a.split(';')
-                            .next()
-                            .is_some_and(|t| t.eq_ignore_ascii_case("member"))
-                })
-            })
+        exported::members_exported(any_group, any_member, &self.headers_covering(is_group))
     }
 
     fn group_at(&self, entry: &Entry, dn: &Dn, members: bool) -> Result<AdGroup, DirectoryError> {

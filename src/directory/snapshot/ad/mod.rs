@@ -29,8 +29,10 @@
 //!   `result:` other than `0 Success` (a size limit), a range that does not reach `*`.
 
 mod entries;
+mod exported;
 mod groups;
 mod index;
+mod read;
 mod time;
 mod write;
 
@@ -39,19 +41,19 @@ use std::time::SystemTime;
 
 use super::{SnapshotError, SnapshotFile};
 use crate::directory::dn::domain_of;
-use crate::directory::ldif::{Entry, LdifError, LdifFile, Requesting};
-use crate::directory::model::{AdUser, Guid, ObjectKind};
-use crate::directory::schema;
+use crate::directory::ldif::{Entry, LdifFile, Requesting};
+use crate::directory::model::{AdUser, Guid};
 use crate::directory::{
     AdCreate, AdMod, AdQuery, AdTakenRead, AdUserRead, AdUserWrite, DirectoryError, Dn, Flush,
     Taken, TakenMatcher, TakenQuery,
 };
 use crate::names::AttrName;
 use entries::{
-    MAX_USN, check_complete, entry_guid, highest_usn, is_kind, is_tombstone, is_user, to_contact,
-    to_user, typed_group, typed_user,
+    MAX_USN, NO_OBJECT_CLASS, check_complete, check_typed, duplicate_dn, duplicate_guid,
+    entry_guid, highest_usn, is_tombstone, is_user, kind_of, ranges_error, to_user,
 };
 use index::Index;
+pub use read::AdExport;
 use time::generalized_time;
 use write::refused;
 
@@ -78,15 +80,8 @@ impl AdSnapshot {
         };
         let mut ldif = LdifFile::parse(&bytes).map_err(ldif_error)?;
         check_complete(&ldif).map_err(ldif_error)?;
-        ldif.merge_ranges().map_err(|e| {
-            ldif_error(LdifError {
-                message: format!(
-                    "{}: make a complete export with `idsync snapshot --from ad` (it reads every range), or append the missing ranges to the entry (ldapsearch returns one when asked for the ranged name itself, e.g. `'member;range=1500-*'`)",
-                    e.message
-                ),
-                ..e
-            })
-        })?;
+        ldif.merge_ranges()
+            .map_err(|e| ldif_error(ranges_error(e)))?;
         let mut snapshot = AdSnapshot {
             file,
             ldif,
@@ -115,86 +110,37 @@ impl AdSnapshot {
     /// no live user has no value to be unknown: nothing is reported.
     pub fn not_exported(&self, wanted: &[AttrName]) -> Vec<AttrName> {
         // Computed per call (once per plan): writes change what the users carry.
-        // A list, not a set of folded copies: an export has a few dozen distinct names and
-        // millions of lines, each compared in place.
         let mut carried: Vec<&str> = Vec::new();
         for entry in self.ldif.entries().iter().filter(|e| is_user(e)) {
-            for line in entry.lines() {
-                let name = line.attr_type();
-                if !carried.iter().any(|c| c.eq_ignore_ascii_case(name)) {
-                    carried.push(name);
-                }
-            }
+            exported::carry(&mut carried, entry.lines().iter().map(|l| l.attr_type()));
         }
-        if carried.is_empty() {
-            return Vec::new();
-        }
-        let headers = self.headers_covering(is_user);
-        let requested = |name: &str| {
-            !headers.is_empty()
-                && headers.iter().all(|h| {
-                    let has = |token: &str| h.attributes.iter().any(|a| a == token);
-                    let operational = schema::is_operational(name);
-                    h.attributes.iter().any(|a| {
-                        a.split(';')
-                            .next()
-                            .is_some_and(|t| t.eq_ignore_ascii_case(name))
-                    }) || (!operational && (has("ALL") || has("*")))
-                        || (operational && has("+"))
-                })
-        };
-        let mut missing: Vec<AttrName> = Vec::new();
-        for &name in wanted {
-            let n = name.as_str();
-            let known = n.eq_ignore_ascii_case("dn")
-                || n.eq_ignore_ascii_case("distinguishedName")
-                || carried.iter().any(|c| c.eq_ignore_ascii_case(n))
-                || requested(n);
-            if !known && !missing.contains(&name) {
-                missing.push(name);
-            }
-        }
-        missing
+        exported::not_exported(&carried, &self.headers_covering(is_user), wanted)
     }
 
     /// The ldapsearch `# requesting:` headers of the searches that returned the entries
-    /// `pick` chooses. A file of several concatenated searches (users, then groups, as
-    /// `idsync snapshot` writes it) has one header per search, each followed by its entries;
-    /// an attribute the groups' search did not ask for says nothing about users. With at most
-    /// one header, or none covering a picked entry, every header counts.
+    /// `pick` chooses (see [`exported::covering`]).
     fn headers_covering(&self, pick: impl Fn(&Entry) -> bool) -> Vec<&Requesting> {
         let headers = self.ldif.requesting();
-        if headers.len() <= 1 {
-            return headers.iter().collect();
-        }
         let mut used = vec![false; headers.len()];
-        for entry in self.ldif.entries() {
-            if entry.line() == 0 || !pick(entry) {
-                continue;
-            }
-            let k = headers.partition_point(|h| h.line < entry.line());
-            if k > 0 {
-                used[k - 1] = true;
+        if headers.len() > 1 {
+            for entry in self.ldif.entries().iter().filter(|e| pick(e)) {
+                if let Some(k) = exported::header_of(headers, entry.line()) {
+                    used[k] = true;
+                }
             }
         }
-        if !used.contains(&true) {
-            return headers.iter().collect();
-        }
-        headers
-            .iter()
-            .zip(used)
-            .filter(|(_, used)| *used)
-            .map(|(h, _)| h)
-            .collect()
+        exported::covering(headers, &used)
     }
 
     /// Why [`not_exported`](Self::not_exported) names what it names, for the plan's note.
     pub fn not_exported_why(&self) -> &'static str {
-        if self.ldif.requesting().is_empty() {
-            "no user in the LDIF export has a value for them, so the export was most likely made without them: add them to its attribute list (`ldapsearch … ATTR`, `ldifde -l ATTR,…`)"
-        } else {
-            "the ldapsearch that made the LDIF export did not request them (its `# requesting:` line): add them to its attribute list"
-        }
+        exported::why(self.has_requesting_headers())
+    }
+
+    /// Whether the export has ldapsearch's `# requesting:` headers (which say exactly what
+    /// it asked for).
+    pub fn has_requesting_headers(&self) -> bool {
+        !self.ldif.requesting().is_empty()
     }
 
     pub fn path(&self) -> &Path {
@@ -231,11 +177,7 @@ impl AdSnapshot {
             let dn = Dn::parse(entry.dn()).map_err(|e| self.entry_error(entry, 0, e.reason))?;
             if let Some(&first) = index.by_dn.get(&dn) {
                 let first = entries[first].line();
-                return Err(self.entry_error(
-                    entry,
-                    0,
-                    format!("duplicate DN (first at line {first})"),
-                ));
+                return Err(self.entry_error(entry, 0, duplicate_dn(first)));
             }
             if let Some(guid) =
                 entry_guid(entry).map_err(|(line, m)| self.entry_error(entry, line, m))?
@@ -245,29 +187,18 @@ impl AdSnapshot {
                 return Err(self.entry_error(
                     entry,
                     entry.line_of("objectGUID").unwrap_or(0),
-                    format!("duplicate objectGUID {guid} (first at line {first})"),
+                    duplicate_guid(&guid, first),
                 ));
             }
-            if is_user(entry) {
-                typed_user(entry, &dn).map_err(|(line, m)| self.entry_error(entry, line, m))?;
-            } else if is_kind(entry, ObjectKind::Group) {
-                // Members are checked when read (a plan reads every group once).
-                typed_group(entry, &dn).map_err(|(line, m)| self.entry_error(entry, line, m))?;
-            } else if is_kind(entry, ObjectKind::Contact) {
-                to_contact(entry, &dn).map_err(|(line, m)| self.entry_error(entry, line, m))?;
-            }
+            check_typed(entry, &dn, kind_of(entry))
+                .map_err(|(line, m)| self.entry_error(entry, line, m))?;
             max_usn = max_usn.max(highest_usn(entry));
             index.push(entry, dn);
         }
-        // Without objectClass no entry is a user: an export of users would read as none.
         if let Some(entry) = self.ldif.entries().first()
             && self.ldif.entries().iter().all(|e| !e.has("objectClass"))
         {
-            return Err(self.entry_error(
-                entry,
-                0,
-                "no entry of the export carries objectClass, which tells users from other objects: add objectClass to the attribute list of the export",
-            ));
+            return Err(self.entry_error(entry, 0, NO_OBJECT_CLASS));
         }
         self.next_usn = max_usn.saturating_add(1);
         self.index = index;
@@ -423,5 +354,7 @@ impl Flush for AdSnapshot {
 
 #[cfg(test)]
 mod group_tests;
+#[cfg(test)]
+mod read_tests;
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 /// A users-only `ldapsearch -LLL` export: folded lines, base64 values, a computer, a
 /// service account, a disabled user, a binary objectSid, an ldapsearch trailer comment.
-const EXPORT: &str = "\
+pub(super) const EXPORT: &str = "\
 # extended LDIF
 #
 # LDAPv3
@@ -271,41 +271,43 @@ async fn read_user_and_find_taken() {
     );
 }
 
+/// Files `open` refuses, and the start of its error after the path.
+pub(super) const OPEN_ERRORS: &[(&str, &str)] = &[
+    (
+        "dn: CN=a,DC=x\nobjectClass: user\nsAMAccountName: a\n",
+        "1:1: CN=a,DC=x: user without an objectGUID",
+    ),
+    (
+        "dn: CN=a,DC=x\nobjectClass: user\nobjectGUID:: AAEC\n",
+        "3:1: CN=a,DC=x: objectGUID must be 16 bytes",
+    ),
+    (
+        "dn: CN=a,DC=x\nobjectClass: user\nobjectGUID:: AAECAwQFBgcICQoLDA0ODw==\nuserAccountControl: x\n",
+        "4:1: CN=a,DC=x: userAccountControl must be an integer",
+    ),
+    (
+        "dn: CN=a,DC=x\ncn: a\n\ndn: cn=A,dc=X\ncn: b\n",
+        "4:1: cn=A,dc=X: duplicate DN (first at line 1)",
+    ),
+    (
+        "dn: CN=a,DC=x\nobjectGUID:: AAECAwQFBgcICQoLDA0ODw==\n\ndn: CN=b,DC=x\nobjectGUID:: AAECAwQFBgcICQoLDA0ODw==\n",
+        "5:1: CN=b,DC=x: duplicate objectGUID",
+    ),
+    ("dn: novalue\ncn: a\n", "1:1: novalue: missing '='"),
+    (
+        "dn: CN=a,DC=x\nobjectGUID:: AAECAwQFBgcICQoLDA0ODw==\nsAMAccountName: a\n",
+        "1:1: CN=a,DC=x: no entry of the export carries objectClass",
+    ),
+    (
+        "dn: CN=a,DC=x\nobjectClass: top\n\nsearch: 2\n",
+        "4:1: the search that made this export has no readable \"result:\" line",
+    ),
+    ("dn: CN=a\ncn:: ***\n", "2:6: bad base64"),
+];
+
 #[test]
 fn open_errors_carry_file_line_and_column() {
-    let cases = [
-        (
-            "dn: CN=a,DC=x\nobjectClass: user\nsAMAccountName: a\n",
-            "1:1: CN=a,DC=x: user without an objectGUID",
-        ),
-        (
-            "dn: CN=a,DC=x\nobjectClass: user\nobjectGUID:: AAEC\n",
-            "3:1: CN=a,DC=x: objectGUID must be 16 bytes",
-        ),
-        (
-            "dn: CN=a,DC=x\nobjectClass: user\nobjectGUID:: AAECAwQFBgcICQoLDA0ODw==\nuserAccountControl: x\n",
-            "4:1: CN=a,DC=x: userAccountControl must be an integer",
-        ),
-        (
-            "dn: CN=a,DC=x\ncn: a\n\ndn: cn=A,dc=X\ncn: b\n",
-            "4:1: cn=A,dc=X: duplicate DN (first at line 1)",
-        ),
-        (
-            "dn: CN=a,DC=x\nobjectGUID:: AAECAwQFBgcICQoLDA0ODw==\n\ndn: CN=b,DC=x\nobjectGUID:: AAECAwQFBgcICQoLDA0ODw==\n",
-            "5:1: CN=b,DC=x: duplicate objectGUID",
-        ),
-        ("dn: novalue\ncn: a\n", "1:1: novalue: missing '='"),
-        (
-            "dn: CN=a,DC=x\nobjectGUID:: AAECAwQFBgcICQoLDA0ODw==\nsAMAccountName: a\n",
-            "1:1: CN=a,DC=x: no entry of the export carries objectClass",
-        ),
-        (
-            "dn: CN=a,DC=x\nobjectClass: top\n\nsearch: 2\n",
-            "4:1: the search that made this export has no readable \"result:\" line",
-        ),
-        ("dn: CN=a\ncn:: ***\n", "2:6: bad base64"),
-    ];
-    for (content, expected) in cases {
+    for &(content, expected) in OPEN_ERRORS {
         let (_d, path) = write(content);
         let err = AdSnapshot::open(&path).unwrap_err();
         let text = err.to_string();
