@@ -3,6 +3,8 @@
 //!
 //!   cargo run --release --example probe_read -- ldif  DIR/ad.ldif     # the LDIF parse alone
 //!   cargo run --release --example probe_read -- ad    DIR/ad.ldif     # AdSnapshot open + users
+//!   cargo run --release --example probe_read -- export DIR/ad.ldif    # AdExport (plan's read)
+//!   cargo run --release --example probe_read -- each  DIR/ad.ldif     # the streaming parse alone
 //!   cargo run --release --example probe_read -- entra DIR/entra.json  # EntraSnapshot open + users
 //!
 //! (`cargo run --release --example generate -- N DIR` writes such files.) Uses the CLI's
@@ -12,7 +14,7 @@ use std::time::Instant;
 
 use idsync::directory::AdQuery;
 use idsync::directory::ldif::LdifFile;
-use idsync::directory::snapshot::{AdSnapshot, EntraSnapshot};
+use idsync::directory::snapshot::{AdExport, AdSnapshot, EntraSnapshot};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -36,7 +38,7 @@ fn memory() -> String {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: probe_read ldif|ad|entra FILE";
+    let usage = "usage: probe_read ldif|each|ad|export|entra FILE";
     let (which, path) = (args.next().expect(usage), args.next().expect(usage));
     let t = Instant::now();
     let stage = |what: &str| {
@@ -53,6 +55,21 @@ fn main() {
             let file = LdifFile::parse(&bytes).expect("parse");
             drop(bytes);
             stage(&format!("parsed {} entries", file.len()));
+        }
+        "each" => {
+            let bytes = std::fs::read(&path).expect("read");
+            stage("read the file");
+            let mut n = 0;
+            LdifFile::parse_each(&bytes, &mut |_, _| n += 1).expect("parse");
+            drop(bytes);
+            stage(&format!("parsed {n} entries, kept none"));
+        }
+        "export" => {
+            let query = AdQuery::default();
+            let mut export = AdExport::open(&path, &query).expect("open");
+            stage("AdExport::open");
+            let users = export.users(&query).expect("users");
+            stage(&format!("users: {}", users.len()));
         }
         "ad" => {
             let snapshot = AdSnapshot::open(&path).expect("open");

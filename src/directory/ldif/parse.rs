@@ -48,7 +48,7 @@ impl Logical<'_> {
 
 /// A parsed `attr: value` line.
 pub(super) struct AttrValue<'c> {
-    pub(super) name: String,
+    pub(super) name: &'c str,
     /// Borrowed from the line unless it was base64.
     pub(super) value: Cow<'c, [u8]>,
     /// Written as `name: value` on one line (one space, plain, not empty): the line can be
@@ -176,6 +176,14 @@ impl<'a, 's> Parser<'a, 's> {
         (logical, next)
     }
 
+    /// Keeps text between or inside entries for the lossless rendering; a streaming parse
+    /// renders nothing and keeps none.
+    fn keep(&mut self, raw: &[u8]) {
+        if self.each.is_none() {
+            self.pending.extend_from_slice(raw);
+        }
+    }
+
     pub(super) fn blank_line(&mut self, line: &PhysLine) {
         let raw = self.raw(line.start, line.end);
         match self.state {
@@ -183,11 +191,11 @@ impl<'a, 's> Parser<'a, 's> {
             State::Entry => {
                 self.finish_entry();
                 self.state = State::Between;
-                self.pending.extend_from_slice(raw);
+                self.keep(raw);
             }
             State::Between | State::Record => {
                 self.state = State::Between;
-                self.pending.extend_from_slice(raw);
+                self.keep(raw);
             }
         }
     }
@@ -206,7 +214,7 @@ impl<'a, 's> Parser<'a, 's> {
         }
         match self.state {
             State::Preamble => self.file.preamble.extend_from_slice(raw),
-            State::Entry | State::Between | State::Record => self.pending.extend_from_slice(raw),
+            State::Entry | State::Between | State::Record => self.keep(raw),
         }
     }
 
@@ -214,7 +222,7 @@ impl<'a, 's> Parser<'a, 's> {
     /// search reference (`ref:`): kept as text, never an entry.
     pub(super) fn record_line(&mut self, logical: &Logical<'_>, parsed: &AttrValue) {
         let raw = self.raw(logical.start, logical.end);
-        self.pending.extend_from_slice(raw);
+        self.keep(raw);
         let name = parsed.name.to_ascii_lowercase();
         let value = String::from_utf8_lossy(&parsed.value).trim().to_owned();
         match name.as_str() {
@@ -318,7 +326,7 @@ impl<'a, 's> Parser<'a, 's> {
         self.current = Some(Entry {
             leading,
             dn,
-            dn_raw: Some(self.raw(logical.start, logical.end).to_vec()),
+            dn_raw: (self.each.is_none()).then(|| self.raw(logical.start, logical.end).to_vec()),
             line: logical.line(),
             changetype: None,
             attrs: Vec::new(),
@@ -367,7 +375,9 @@ impl<'a, 's> Parser<'a, 's> {
         let eol = self.file.eol;
         // Not for names with options: a ranged name (`member;range=0-1499`) is renamed when
         // the ranges merge, and its text must stay as read.
-        let raw = if parsed.plain
+        let raw = if self.each.is_some() {
+            Raw::New // streamed entries are read, never written back
+        } else if parsed.plain
             && !parsed.name.contains(';')
             && self.pending.is_empty()
             && text.ends_with(eol)
@@ -455,7 +465,7 @@ pub(super) fn parse_attr_value<'c>(logical: &'c Logical<'_>) -> Result<AttrValue
     let name = &content[..colon];
     validate_name(logical, name)?;
     // validate_name accepted only ASCII, so this cannot fail.
-    let name = String::from_utf8_lossy(name).into_owned();
+    let name = std::str::from_utf8(name).unwrap_or_default();
     let rest = colon + 1;
     match content.get(rest) {
         Some(b':') => {
@@ -486,7 +496,7 @@ pub(super) fn parse_attr_value<'c>(logical: &'c Logical<'_>) -> Result<AttrValue
             let value = &content[start..];
             if let Err(e) = std::str::from_utf8(value) {
                 let at = start + e.valid_up_to();
-                return Err(logical.error(at, not_utf8(&name, content.get(at).copied())));
+                return Err(logical.error(at, not_utf8(name, content.get(at).copied())));
             }
             Ok(AttrValue {
                 name,

@@ -3,22 +3,33 @@
 //! snapshot ([`super::AdSnapshot`]) and the plan's read of it ([`super::AdExport`]), which
 //! gather the same facts, one over kept entries and one as entries stream past.
 
+use compact_str::CompactString;
+use foldhash::HashSet;
+
 use crate::directory::ldif::Requesting;
 use crate::directory::schema;
 use crate::names::AttrName;
 
-/// Adds the attribute types of an entry's lines not already in `carried` (a list, not a set
-/// of folded copies: an export has a few dozen distinct names and millions of lines).
-pub(super) fn carry<'a, S: AsRef<str> + From<&'a str>>(
-    carried: &mut Vec<S>,
-    names: impl Iterator<Item = &'a str>,
-) {
-    for name in names {
-        if !carried
-            .iter()
-            .any(|c| c.as_ref().eq_ignore_ascii_case(name))
-        {
-            carried.push(S::from(name));
+/// The attribute types some entry carries, distinct without regard to case.
+#[derive(Debug, Default)]
+pub(super) struct Carried {
+    /// One spelling of each.
+    names: Vec<CompactString>,
+    /// Every spelling met: an export has a few dozen distinct names and millions of lines,
+    /// nearly all spelled as before, so most lines cost one hash lookup.
+    seen: HashSet<CompactString>,
+}
+
+impl Carried {
+    pub(super) fn add<'a>(&mut self, names: impl Iterator<Item = &'a str>) {
+        for name in names {
+            if self.seen.contains(name) {
+                continue;
+            }
+            self.seen.insert(name.into());
+            if !self.names.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+                self.names.push(name.into());
+            }
         }
     }
 }
@@ -52,12 +63,12 @@ pub(super) fn covering<'h>(headers: &'h [Requesting], used: &[bool]) -> Vec<&'h 
 /// Of the attributes a plan wants, those the export did not carry (see
 /// [`super::AdSnapshot::not_exported`] for the rule). `carried` are the attribute types some
 /// user holds, `headers` those covering users.
-pub(super) fn not_exported<S: AsRef<str>>(
-    carried: &[S],
+pub(super) fn not_exported(
+    carried: &Carried,
     headers: &[&Requesting],
     wanted: &[AttrName],
 ) -> Vec<AttrName> {
-    if carried.is_empty() {
+    if carried.names.is_empty() {
         return Vec::new();
     }
     let requested = |name: &str| {
@@ -78,7 +89,7 @@ pub(super) fn not_exported<S: AsRef<str>>(
         let n = name.as_str();
         let known = n.eq_ignore_ascii_case("dn")
             || n.eq_ignore_ascii_case("distinguishedName")
-            || carried.iter().any(|c| c.as_ref().eq_ignore_ascii_case(n))
+            || carried.names.iter().any(|c| c.eq_ignore_ascii_case(n))
             || requested(n);
         if !known && !missing.contains(&name) {
             missing.push(name);

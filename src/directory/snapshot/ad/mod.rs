@@ -110,9 +110,9 @@ impl AdSnapshot {
     /// no live user has no value to be unknown: nothing is reported.
     pub fn not_exported(&self, wanted: &[AttrName]) -> Vec<AttrName> {
         // Computed per call (once per plan): writes change what the users carry.
-        let mut carried: Vec<&str> = Vec::new();
+        let mut carried = exported::Carried::default();
         for entry in self.ldif.entries().iter().filter(|e| is_user(e)) {
-            exported::carry(&mut carried, entry.lines().iter().map(|l| l.attr_type()));
+            carried.add(entry.lines().iter().map(|l| l.attr_type()));
         }
         exported::not_exported(&carried, &self.headers_covering(is_user), wanted)
     }

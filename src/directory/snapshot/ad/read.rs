@@ -34,7 +34,7 @@ pub struct AdExport {
     groups: Option<Result<Vec<AdGroup>, SnapshotError>>,
     contacts: Option<Vec<AdContact>>,
     /// The attribute types some user carries.
-    carried: Vec<compact_str::CompactString>,
+    carried: exported::Carried,
     headers: Vec<Requesting>,
     /// Which headers cover users (by position).
     user_headers: Vec<bool>,
@@ -207,7 +207,7 @@ struct Reader<'q> {
     contacts: Vec<AdContact>,
     any_group: bool,
     any_member: bool,
-    carried: Vec<compact_str::CompactString>,
+    carried: exported::Carried,
     user_headers: Vec<bool>,
     group_headers: Vec<bool>,
     names: Vec<Names>,
@@ -229,7 +229,7 @@ impl<'q> Reader<'q> {
             contacts: Vec::new(),
             any_group: false,
             any_member: false,
-            carried: Vec::new(),
+            carried: exported::Carried::default(),
             user_headers: Vec::new(),
             group_headers: Vec::new(),
             names: Vec::new(),
@@ -299,10 +299,7 @@ impl<'q> Reader<'q> {
         }
         match kind {
             Some(ObjectKind::User) => {
-                exported::carry(
-                    &mut self.carried,
-                    entry.lines().iter().map(|l| l.attr_type()),
-                );
+                (self.carried).add(entry.lines().iter().map(|l| l.attr_type()));
                 mark(&mut self.user_headers);
                 let filtered = self
                     .query
