@@ -291,7 +291,7 @@ impl EntraSnapshot {
 
     /// What kind of object of the folder `id` is; `None` when it is none of them.
     fn member_kind(&mut self, id: &str) -> Result<Option<MemberKind>, DirectoryError> {
-        if self.index.holder(super::Key::Id, id, None).is_some() {
+        if self.index().holder(super::Key::Id, id, None).is_some() {
             return Ok(Some(MemberKind::User));
         }
         let kinds = self.kinds()?;

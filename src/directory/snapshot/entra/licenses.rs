@@ -193,7 +193,7 @@ impl EntraSnapshot {
         let mut member = vec![false; self.users.len()];
         for (_, _, members) in &licensed {
             for id in members {
-                if let Some(&i) = self.index.by_id.get(id) {
+                if let Some(&i) = self.index().by_id.get(id) {
                     member[i] = true;
                 }
             }

@@ -51,7 +51,8 @@ pub struct EntraSnapshot {
     users: Vec<Slot>,
     /// Where each user came from, parallel to `users`.
     origins: Vec<Origin>,
-    index: Index,
+    /// Built at the first lookup or write (see [`EntraSnapshot::index`]): a plan only reads.
+    index: std::cell::OnceCell<Index>,
     /// The users as [`EntraSnapshot::open`] checked them, handed out by the first
     /// [`EntraSnapshot::users`] (`None` after that, or after a write).
     decoded: Mutex<Option<Vec<CloudUser>>>,
@@ -178,12 +179,46 @@ impl Index {
     }
 }
 
+/// The properties [`Index::keys`] reads.
+const INDEX_KEYS: &[&str] = &[
+    "id",
+    "userPrincipalName",
+    "onPremisesImmutableId",
+    "mail",
+    "proxyAddresses",
+];
+
 #[derive(Debug, Clone, Copy)]
 enum Key {
     Id,
     Upn,
     ImmutableId,
     Address,
+}
+
+/// The first user whose id an earlier user holds (Graph compares ids without case), as the
+/// element it was read from and the message.
+fn duplicate_id(decoded: &[CloudUser], origins: &[Origin]) -> Option<(usize, String)> {
+    let element = |i: usize| match origins[i] {
+        Origin::Read { element, .. } => element,
+        Origin::Created => i,
+    };
+    let mut seen: HashMap<crate::names::CiKey<'_>, usize> = HashMap::default();
+    seen.reserve(decoded.len());
+    for (i, user) in decoded.iter().enumerate() {
+        if let Some(&first) = seen.get(&crate::names::CiKey(user.id())) {
+            return Some((
+                element(i),
+                format!(
+                    "duplicate id {} (also user #{})",
+                    user.id(),
+                    element(first) + 1
+                ),
+            ));
+        }
+        seen.insert(crate::names::CiKey(user.id()), i);
+    }
+    None
 }
 
 impl EntraSnapshot {
@@ -213,7 +248,6 @@ impl EntraSnapshot {
         let mut users = Vec::with_capacity(count);
         let mut origins = Vec::with_capacity(count);
         let mut decoded = Vec::with_capacity(count);
-        let mut index = Index::default();
         let mut owned = read.users.into_iter();
         for _ in 0..count {
             let (element, mut slot) = match owned.next() {
@@ -237,23 +271,16 @@ impl EntraSnapshot {
                     ),
                 };
                 let cloud = CloudUser::from_graph(&user).map_err(|mut m| {
+                    // A duplicate id before this user is the error reported first.
+                    if let Some(e) = duplicate_id(&decoded, &origins) {
+                        return user_error(e.0, e.1);
+                    }
                     if read.shape == ExportShape::PowerShell && m.starts_with("no ") {
                         // The SDK writes what `-Property` did not select as null (then dropped).
                         m.push_str(" (a PowerShell export holds only what -Property selected: include Id and UserPrincipalName)");
                     }
                     user_error(element, m)
                 })?;
-                if let Some(&first) = index.by_id.get(&fold(cloud.id())) {
-                    let first = match origins[first] {
-                        Origin::Read { element, .. } => element,
-                        Origin::Created => first,
-                    };
-                    return Err(user_error(
-                        element,
-                        format!("duplicate id {} (also user #{})", cloud.id(), first + 1),
-                    ));
-                }
-                index.add(&user, users.len());
                 (cloud, holds_licenses(&user))
             };
             if let Slot::Text { licensed, .. } = &mut slot {
@@ -266,6 +293,9 @@ impl EntraSnapshot {
             });
             decoded.push(cloud);
         }
+        if let Some((element, message)) = duplicate_id(&decoded, &origins) {
+            return Err(user_error(element, message));
+        }
         Ok(EntraSnapshot {
             file,
             folder,
@@ -273,7 +303,7 @@ impl EntraSnapshot {
             encoding: read.encoding,
             text: read.text,
             array: read.array,
-            index,
+            index: Default::default(),
             users,
             origins,
             decoded: Mutex::new(Some(decoded)),
@@ -407,14 +437,30 @@ impl EntraSnapshot {
     }
 
     fn find(&self, key: &str) -> Option<usize> {
-        self.index
+        let index = self.index();
+        index
             .holder(Key::Id, key, None)
-            .or_else(|| self.index.holder(Key::Upn, key, None))
+            .or_else(|| index.holder(Key::Upn, key, None))
+    }
+
+    /// The users' unique values, built from the users as they are at the first call (each
+    /// write keeps it up to date from then on).
+    fn index(&self) -> &Index {
+        self.index.get_or_init(|| {
+            Index::build((0..self.users.len()).map(|i| self.members(i, INDEX_KEYS)))
+        })
+    }
+
+    fn index_mut(&mut self) -> &mut Index {
+        self.index();
+        self.index.get_mut().expect("built by index()")
     }
 
     /// Applies one write as Graph would.
     pub fn apply(&mut self, op: EntraOp) -> Result<Option<CloudUser>, DirectoryError> {
         self.writable()?;
+        // Built from the users before this write changes them.
+        self.index();
         match op {
             EntraOp::Create(body) => self.create(body).map(Some),
             EntraOp::Update { id, patch } => self.update(&id, patch).map(Some),
@@ -780,6 +826,15 @@ mod tests {
             (
                 "[{\"id\": \"1\", \"userPrincipalName\": \"a@x.com\"}, {\"id\": \"1\", \"userPrincipalName\": \"b@x.com\"}]",
                 "1:47: user #2: duplicate id 1",
+            ),
+            // Ids compare without case; the duplicate is reported before a later user's error.
+            (
+                "[{\"id\": \"AB\", \"userPrincipalName\": \"a@x.com\"},\n {\"id\": \"ab\", \"userPrincipalName\": \"b@x.com\"},\n {\"id\": \"c\"}]",
+                "2:2: user #2: duplicate id ab (also user #1)",
+            ),
+            (
+                "[{\"id\": \"a\", \"userPrincipalName\": \"a@x.com\"},\n {\"id\": \"b\"},\n {\"id\": \"a\", \"userPrincipalName\": \"b@x.com\"}]",
+                "2:2: user #2: no userPrincipalName",
             ),
             ("[1]", "1:2: user #1: expected a JSON object"),
             (

@@ -24,7 +24,7 @@ use graph_rules::GraphError;
 use graph_rules::write::{self as rules, Unique};
 use serde_json::{Map, Value};
 
-use super::{EntraSnapshot, Index, Key, Origin, Slot};
+use super::{EntraSnapshot, Key, Origin, Slot};
 use crate::directory::DirectoryError;
 use crate::directory::model::{CloudUser, Guid};
 
@@ -41,7 +41,7 @@ impl EntraSnapshot {
         self.check_unique(&body, None).map_err(refused)?;
 
         let mut id = Guid::new_random().to_string();
-        while self.index.holder(Key::Id, &id, None).is_some() {
+        while self.index().holder(Key::Id, &id, None).is_some() {
             id = Guid::new_random().to_string();
         }
         let mut user = Map::new();
@@ -81,7 +81,8 @@ impl EntraSnapshot {
         }
 
         let cloud = self.convert(&user)?;
-        self.index.add(&user, self.users.len());
+        let at = self.users.len();
+        self.index_mut().add(&user, at);
         self.users.push(Slot::Owned(user));
         self.origins.push(Origin::Created);
         self.touched();
@@ -126,8 +127,8 @@ impl EntraSnapshot {
             }
         }
         let cloud = self.convert(&user)?;
-        self.index.remove(&before, i);
-        self.index.add(&user, i);
+        self.index_mut().remove(&before, i);
+        self.index_mut().add(&user, i);
         self.users[i] = Slot::Owned(user);
         if let Origin::Read { changed, .. } = &mut self.origins[i] {
             *changed = true;
@@ -145,8 +146,9 @@ impl EntraSnapshot {
         self.users.remove(i);
         self.release_units(&user);
         self.origins.remove(i);
-        if !self.index.delete(&user, i) {
-            self.index = Index::build((0..self.users.len()).map(|i| self.object(i)));
+        if !self.index_mut().delete(&user, i) {
+            // Built again at the next use, from the users as they are then.
+            self.index.take();
         }
         self.touched();
         if let Some(id) = id {
@@ -159,7 +161,7 @@ impl EntraSnapshot {
     fn check_unique(&self, body: &Map<String, Value>, me: Option<usize>) -> Result<(), GraphError> {
         match rules::unique_values(body)
             .into_iter()
-            .find(|&(which, value)| self.index.holder(Key::of(which), value, me).is_some())
+            .find(|&(which, value)| self.index().holder(Key::of(which), value, me).is_some())
         {
             Some((which, _)) => Err(GraphError::conflict(which.as_str())),
             None => Ok(()),
