@@ -10,7 +10,11 @@
 
 use std::path::{Path, PathBuf};
 
+use std::hash::BuildHasher;
+use std::ops::Range;
+
 use foldhash::{HashMap, HashMapExt};
+use hashbrown::HashTable;
 
 #[cfg(doc)]
 use super::AdSnapshot;
@@ -38,15 +42,27 @@ pub struct AdExport {
     headers: Vec<Requesting>,
     /// Which headers cover users (by position).
     user_headers: Vec<bool>,
-    /// The names AD keeps unique, of every live object, in file order (for `find_taken`).
-    names: Vec<Names>,
+    /// Every entry's DN, in file order.
+    dns: Vec<Dn>,
+    /// The names AD keeps unique, of every live object (for `find_taken`).
+    names: Names,
 }
 
-/// An object's values of [`TakenMatcher::ATTRIBUTES`].
-#[derive(Debug)]
+/// The values of [`TakenMatcher::ATTRIBUTES`] of every live object, in file order, packed in
+/// one text: an export of 1M users holds some 5M of them. Positions fit in `u32`, since a
+/// snapshot file is under 4 GiB (`SNAPSHOT_FILE_LIMIT`).
+#[derive(Debug, Default)]
 struct Names {
-    dn: Dn,
-    values: Vec<(u8, Box<str>)>,
+    /// Per object: its DN (a position in `dns`) and its values (a range of `values`).
+    objects: Vec<(u32, Range<u32>)>,
+    /// The attribute (its position in `ATTRIBUTES`) and where the value is in `text`.
+    values: Vec<(u8, Range<u32>)>,
+    text: String,
+}
+
+/// A position in a structure no larger than the file.
+fn at(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl AdExport {
@@ -97,6 +113,7 @@ impl AdExport {
             carried: read.carried,
             headers,
             user_headers: read.user_headers,
+            dns: read.dns,
             names: read.names,
         })
     }
@@ -161,12 +178,14 @@ impl AdExport {
     pub fn taken(&self, query: &TakenQuery) -> Vec<Taken> {
         let matcher = TakenMatcher::new(query);
         let mut found = Vec::new();
-        for names in &self.names {
-            found.extend(matcher.taken(&names.dn, |attribute| {
+        let names = &self.names;
+        for (dn, values) in &names.objects {
+            let values = &names.values[values.start as usize..values.end as usize];
+            found.extend(matcher.taken(&self.dns[*dn as usize], |attribute| {
                 let k = attribute_index(attribute);
-                (names.values.iter())
+                (values.iter())
                     .filter(move |(a, _)| Some(*a) == k)
-                    .map(|(_, v)| &**v)
+                    .map(|(_, v)| &names.text[v.start as usize..v.end as usize])
             }));
         }
         found
@@ -193,7 +212,10 @@ fn attribute_index(attribute: &str) -> Option<u8> {
 struct Reader<'q> {
     path: &'q Path,
     query: &'q AdQuery,
-    by_dn: HashMap<Dn, usize>,
+    /// Every entry's DN and line so far, `by_dn` their positions by DN.
+    dns: Vec<Dn>,
+    lines: Vec<usize>,
+    by_dn: HashTable<u32>,
     by_guid: HashMap<Guid, usize>,
     /// The first entry, for the error of a file without objectClass.
     first: Option<(usize, String)>,
@@ -210,7 +232,7 @@ struct Reader<'q> {
     carried: exported::Carried,
     user_headers: Vec<bool>,
     group_headers: Vec<bool>,
-    names: Vec<Names>,
+    names: Names,
 }
 
 impl<'q> Reader<'q> {
@@ -218,7 +240,9 @@ impl<'q> Reader<'q> {
         Reader {
             path,
             query,
-            by_dn: HashMap::new(),
+            dns: Vec::new(),
+            lines: Vec::new(),
+            by_dn: HashTable::new(),
             by_guid: HashMap::new(),
             first: None,
             any_class: false,
@@ -232,7 +256,7 @@ impl<'q> Reader<'q> {
             carried: exported::Carried::default(),
             user_headers: Vec::new(),
             group_headers: Vec::new(),
-            names: Vec::new(),
+            names: Names::default(),
         }
     }
 
@@ -271,8 +295,10 @@ impl<'q> Reader<'q> {
     fn read(&mut self, entry: &Entry, headers: &[Requesting]) -> Result<(), SnapshotError> {
         let dn =
             Dn::parse(entry.dn()).map_err(|e| self.entry_error(entry, (0, e.reason.to_owned())))?;
-        if let Some(&first) = self.by_dn.get(&dn) {
-            return Err(self.entry_error(entry, (0, duplicate_dn(first))));
+        let hash = foldhash::fast::FixedState::default().hash_one(&dn);
+        if let Some(&first) = (self.by_dn).find(hash, |&i| self.dns[i as usize] == dn) {
+            let line = self.lines[first as usize];
+            return Err(self.entry_error(entry, (0, duplicate_dn(line))));
         }
         let guid = entry_guid(entry).map_err(|e| self.entry_error(entry, e))?;
         if let Some(guid) = guid {
@@ -282,7 +308,11 @@ impl<'q> Reader<'q> {
             }
             self.by_guid.insert(guid, entry.line());
         }
-        self.by_dn.insert(dn.clone(), entry.line());
+        let position = at(self.dns.len());
+        let (dns, hasher) = (&self.dns, foldhash::fast::FixedState::default());
+        (self.by_dn).insert_unique(hash, position, |&i| hasher.hash_one(&dns[i as usize]));
+        self.dns.push(dn.clone());
+        self.lines.push(entry.line());
         let kind = kind_of(entry);
         let in_scope = (self.query.bases.is_empty()
             || self.query.bases.iter().any(|b| dn.is_within(b)))
@@ -295,7 +325,7 @@ impl<'q> Reader<'q> {
             }
         };
         if !is_tombstone(entry) {
-            self.keep_names(entry, &dn);
+            self.keep_names(entry, position);
         }
         match kind {
             Some(ObjectKind::User) => {
@@ -356,20 +386,21 @@ impl<'q> Reader<'q> {
         Ok(())
     }
 
-    fn keep_names(&mut self, entry: &Entry, dn: &Dn) {
-        let mut values = Vec::new();
+    fn keep_names(&mut self, entry: &Entry, dn: u32) {
+        let names = &mut self.names;
+        let first = at(names.values.len());
         for (k, attribute) in (0u8..).zip(TakenMatcher::ATTRIBUTES) {
             for v in entry.values(attribute) {
                 if let Ok(v) = std::str::from_utf8(v) {
-                    values.push((k, Box::from(v)));
+                    let start = at(names.text.len());
+                    names.text.push_str(v);
+                    names.values.push((k, start..at(names.text.len())));
                 }
             }
         }
-        if !values.is_empty() {
-            self.names.push(Names {
-                dn: dn.clone(),
-                values,
-            });
+        let last = at(names.values.len());
+        if last > first {
+            names.objects.push((dn, first..last));
         }
     }
 }
