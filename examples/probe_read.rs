@@ -3,9 +3,10 @@
 //!
 //!   cargo run --release --example probe_read -- ldif  DIR/ad.ldif     # the LDIF parse alone
 //!   cargo run --release --example probe_read -- ad    DIR/ad.ldif     # AdSnapshot open + users
-//!   cargo run --release --example probe_read -- export DIR/ad.ldif    # AdExport (plan's read)
+//!   cargo run --release --example probe_read -- export DIR/ad.ldif    # AdPlanRead (plan's read)
 //!   cargo run --release --example probe_read -- each  DIR/ad.ldif     # the streaming parse alone
 //!   cargo run --release --example probe_read -- entra DIR/entra.json  # EntraSnapshot open + users
+//!   cargo run --release --example probe_read -- entra-plan DIR/entra.json  # EntraPlanRead (plan's read)
 //!
 //! (`cargo run --release --example generate -- N DIR` writes such files.) Uses the CLI's
 //! allocator, so the figures are the CLI's.
@@ -14,7 +15,7 @@ use std::time::Instant;
 
 use idsync::directory::AdQuery;
 use idsync::directory::ldif::LdifFile;
-use idsync::directory::snapshot::{AdExport, AdSnapshot, EntraSnapshot};
+use idsync::directory::snapshot::{AdPlanRead, AdSnapshot, EntraPlanRead, EntraSnapshot};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -38,7 +39,7 @@ fn memory() -> String {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: probe_read ldif|each|ad|export|entra FILE";
+    let usage = "usage: probe_read ldif|each|ad|export|entra|entra-plan FILE";
     let (which, path) = (args.next().expect(usage), args.next().expect(usage));
     let t = Instant::now();
     let stage = |what: &str| {
@@ -66,9 +67,15 @@ fn main() {
         }
         "export" => {
             let query = AdQuery::default();
-            let mut export = AdExport::open(&path, &query).expect("open");
-            stage("AdExport::open");
+            let mut export = AdPlanRead::open(&path, &query).expect("open");
+            stage("AdPlanRead::open");
             let users = export.users(&query).expect("users");
+            stage(&format!("users: {}", users.len()));
+        }
+        "entra-plan" => {
+            let mut read = EntraPlanRead::open(&path).expect("open");
+            stage("EntraPlanRead::open");
+            let users = read.users().expect("users");
             stage(&format!("users: {}", users.len()));
         }
         "ad" => {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::desired::{AdConfig, DesiredState, EntraConfig};
 use crate::directory::graph::GraphDirectory;
 use crate::directory::ldap::LdapDirectory;
-use crate::directory::snapshot::{AdExport, AdSnapshot, EntraSnapshot};
+use crate::directory::snapshot::{AdPlanRead, AdSnapshot, EntraPlanRead, EntraSnapshot};
 use crate::directory::tenant_docs::{self, TenantDocs};
 use crate::directory::{
     AdContact, AdCreate, AdGroup, AdGroupCreate, AdGroupRead, AdGroupWrite, AdMod, AdQuery,
@@ -48,7 +48,7 @@ pub enum ConnectError {
 pub enum AdDirectory {
     Snapshot(AdSnapshot),
     /// An export opened by a command that only reads it (see [`open_to_read`]).
-    Export(AdExport),
+    Export(AdPlanRead),
     Ldap(LdapDirectory),
 }
 
@@ -56,6 +56,8 @@ pub enum AdDirectory {
 #[allow(clippy::large_enum_variant)] // one per run; boxing would buy nothing
 pub enum EntraDirectory {
     Snapshot(EntraSnapshot),
+    /// A snapshot read for a plan (`plan`, `drift`, `import`): reads only.
+    Export(EntraPlanRead),
     Graph(GraphDirectory),
 }
 
@@ -119,6 +121,7 @@ impl EntraDirectory {
     pub fn describe(&self) -> String {
         match self {
             EntraDirectory::Snapshot(s) => format!("Entra snapshot {}", s.path().display()),
+            EntraDirectory::Export(s) => format!("Entra snapshot {}", s.path().display()),
             EntraDirectory::Graph(g) => format!("Entra {}", g.graph_url()),
         }
     }
@@ -129,6 +132,7 @@ impl EntraDirectory {
     pub fn writable(&self) -> Result<(), DirectoryError> {
         match self {
             EntraDirectory::Snapshot(s) => Ok(s.writable()?),
+            EntraDirectory::Export(s) => Err(s.not_for_apply()),
             EntraDirectory::Graph(_) => Ok(()),
         }
     }
@@ -137,7 +141,7 @@ impl EntraDirectory {
     /// none.
     pub fn set_progress(&mut self, progress: Arc<dyn ProgressSink>) {
         match self {
-            EntraDirectory::Snapshot(_) => {}
+            EntraDirectory::Snapshot(_) | EntraDirectory::Export(_) => {}
             EntraDirectory::Graph(g) => g.set_progress(progress),
         }
     }
@@ -172,15 +176,15 @@ pub async fn open_to_read(
     match (ad_config(desired, o)?, entra_config(desired, o)?) {
         (AdConfig::Snapshot(a), EntraConfig::Snapshot(e)) => {
             let query = ad_query(desired);
-            let (ad, entra) = both(|| AdExport::open(&a, &query), || EntraSnapshot::open(&e));
+            let (ad, entra) = both(|| AdPlanRead::open(&a, &query), || EntraPlanRead::open(&e));
             // The AD side's error first, as when they open in turn.
             let ad = ad.map_err(DirectoryError::from)?;
             let entra = entra.map_err(DirectoryError::from)?;
-            Ok((AdDirectory::Export(ad), EntraDirectory::Snapshot(entra)))
+            Ok((AdDirectory::Export(ad), EntraDirectory::Export(entra)))
         }
         (AdConfig::Snapshot(a), _) => Ok((
             AdDirectory::Export(
-                AdExport::open(&a, &ad_query(desired)).map_err(DirectoryError::from)?,
+                AdPlanRead::open(&a, &ad_query(desired)).map_err(DirectoryError::from)?,
             ),
             open_entra(desired, o).await?,
         )),
@@ -340,7 +344,7 @@ pub async fn read_with_tenant(
         (&*ad, &*entra),
         (
             AdDirectory::Snapshot(_) | AdDirectory::Export(_),
-            EntraDirectory::Snapshot(_)
+            EntraDirectory::Snapshot(_) | EntraDirectory::Export(_)
         )
     );
     let cloud = async {
@@ -521,12 +525,14 @@ impl EntraUserRead for EntraDirectory {
     async fn read_users(&mut self, select: &[String]) -> Result<Vec<CloudUser>, DirectoryError> {
         match self {
             EntraDirectory::Snapshot(s) => s.read_users(select).await,
+            EntraDirectory::Export(s) => s.users(),
             EntraDirectory::Graph(g) => g.read_users(select).await,
         }
     }
     async fn read_user(&mut self, id: &str) -> Result<Option<CloudUser>, DirectoryError> {
         match self {
             EntraDirectory::Snapshot(s) => s.read_user(id).await,
+            EntraDirectory::Export(s) => Err(s.not_for_apply()),
             EntraDirectory::Graph(g) => g.read_user(id).await,
         }
     }
@@ -536,6 +542,7 @@ impl EntraUserRead for EntraDirectory {
     ) -> Result<Vec<Option<CloudUser>>, DirectoryError> {
         match self {
             EntraDirectory::Snapshot(s) => s.read_users_by_id(ids).await,
+            EntraDirectory::Export(s) => Err(s.not_for_apply()),
             EntraDirectory::Graph(g) => g.read_users_by_id(ids).await,
         }
     }
@@ -548,6 +555,7 @@ impl EntraUserWrite for EntraDirectory {
     ) -> Vec<Result<Option<CloudUser>, DirectoryError>> {
         match self {
             EntraDirectory::Snapshot(s) => s.write_users(writes).await,
+            EntraDirectory::Export(s) => writes.iter().map(|_| Err(s.not_for_apply())).collect(),
             EntraDirectory::Graph(g) => g.write_users(writes).await,
         }
     }
@@ -557,24 +565,28 @@ impl EntraGroupRead for EntraDirectory {
     async fn read_groups(&mut self) -> Result<Vec<CloudGroup>, DirectoryError> {
         match self {
             EntraDirectory::Snapshot(s) => s.read_groups().await,
+            EntraDirectory::Export(s) => s.groups(),
             EntraDirectory::Graph(g) => g.read_groups().await,
         }
     }
     async fn read_contacts(&mut self) -> Result<Vec<CloudContact>, DirectoryError> {
         match self {
             EntraDirectory::Snapshot(s) => s.read_contacts().await,
+            EntraDirectory::Export(s) => s.contacts(),
             EntraDirectory::Graph(g) => g.read_contacts().await,
         }
     }
     fn groups_unread(&mut self) -> Option<String> {
         match self {
             EntraDirectory::Snapshot(s) => EntraGroupRead::groups_unread(s),
+            EntraDirectory::Export(s) => s.groups_unread(),
             EntraDirectory::Graph(g) => g.groups_unread(),
         }
     }
     fn contacts_unread(&mut self) -> Option<String> {
         match self {
             EntraDirectory::Snapshot(s) => EntraGroupRead::contacts_unread(s),
+            EntraDirectory::Export(s) => s.contacts_unread(),
             EntraDirectory::Graph(g) => g.contacts_unread(),
         }
     }
@@ -587,12 +599,14 @@ impl EntraGroupWrite for EntraDirectory {
     ) -> Vec<Result<Option<CloudGroup>, DirectoryError>> {
         match self {
             EntraDirectory::Snapshot(s) => s.write_groups(writes).await,
+            EntraDirectory::Export(s) => writes.iter().map(|_| Err(s.not_for_apply())).collect(),
             EntraDirectory::Graph(g) => g.write_groups(writes).await,
         }
     }
     async fn read_group(&mut self, id: &str) -> Result<Option<CloudGroup>, DirectoryError> {
         match self {
             EntraDirectory::Snapshot(s) => s.read_group(id).await,
+            EntraDirectory::Export(s) => Err(s.not_for_apply()),
             EntraDirectory::Graph(g) => g.read_group(id).await,
         }
     }
@@ -602,6 +616,8 @@ impl Flush for EntraDirectory {
     async fn flush(&mut self) -> Result<(), DirectoryError> {
         match self {
             EntraDirectory::Snapshot(s) => s.flush().await,
+            // Nothing was written: every write was refused.
+            EntraDirectory::Export(_) => Ok(()),
             EntraDirectory::Graph(g) => g.flush().await,
         }
     }
@@ -612,6 +628,7 @@ impl EntraDirectory {
     pub async fn read_tenant_docs(&mut self) -> Result<TenantDocs, DirectoryError> {
         match self {
             EntraDirectory::Snapshot(s) => Ok(s.read_tenant_docs()?),
+            EntraDirectory::Export(s) => Ok(s.read_tenant_docs()?),
             EntraDirectory::Graph(g) => g.read_tenant_docs().await,
         }
     }
@@ -621,6 +638,7 @@ impl TenantRead for EntraDirectory {
     async fn read_tenant(&mut self) -> Result<Tenant, DirectoryError> {
         match self {
             EntraDirectory::Snapshot(s) => s.read_tenant().await,
+            EntraDirectory::Export(s) => s.read_tenant().await,
             EntraDirectory::Graph(g) => g.read_tenant().await,
         }
     }

@@ -64,12 +64,27 @@ pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
             planned.cloud.len()
         ),
     );
-    let plan = planned.plan;
+    // The directories as read are not needed from here: at 1M identities they are most of
+    // the memory the command holds.
+    let connect::Planned {
+        plan,
+        ad,
+        cloud,
+        tenant,
+        groups,
+    } = planned;
+    drop((ad, cloud, tenant, groups));
     output::warn_about(global, &plan);
-    print!(
-        "{}",
-        render::render(&plan, args.format.into(), output::stdout_styler(global))
-    );
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    render::write(
+        &plan,
+        args.format.into(),
+        output::stdout_styler(global),
+        &mut out,
+    )
+    .and_then(|()| std::io::Write::flush(&mut out))
+    .map_err(|e| anyhow::anyhow!("writing the plan: {e}"))?;
+    drop(out);
     if let Some(path) = &args.out {
         let (ad, entra) = directories;
         SavedPlan::new(plan.clone(), desired.digest.clone(), ad, entra).save(path)?;

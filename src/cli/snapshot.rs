@@ -94,7 +94,9 @@ pub fn run(global: &Global, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
                 })?;
                 let graph_url = match &entra {
                     EntraDirectory::Graph(g) => g.graph_url().to_owned(),
-                    EntraDirectory::Snapshot(_) => export::GRAPH_URL.to_owned(),
+                    EntraDirectory::Snapshot(_) | EntraDirectory::Export(_) => {
+                        export::GRAPH_URL.to_owned()
+                    }
                 };
                 Ok::<_, anyhow::Error>((users, tenant, graph_url, groups, contacts))
             })?;

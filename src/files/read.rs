@@ -80,8 +80,36 @@ impl ReadError {
     }
 }
 
+/// `path`, opened to read as [`read_regular_file`] does, for a reader that reads it a piece
+/// at a time; it bounds what it reads by `limit` itself (the file may grow meanwhile).
+pub fn open_regular_file(path: &Path, limit: u64) -> Result<std::fs::File, ReadError> {
+    let (file, _) = open_checked(path, limit)?;
+    Ok(file)
+}
+
 /// The bytes of `path`, a regular file (symlinks followed) of at most `limit` bytes.
 pub fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let (file, len) = open_checked(path, limit)?;
+    // The size may change while we read (or be 0, as for /proc files): `take` is the bound.
+    let capacity = usize::try_from(len).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(capacity);
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|source| ReadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limit {
+        return Err(ReadError::TooLarge {
+            path: path.to_owned(),
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// `path` opened, checked to be a regular file of at most `limit` bytes, and its size.
+fn open_checked(path: &Path, limit: u64) -> Result<(std::fs::File, u64), ReadError> {
     let file = open_nonblocking(path).map_err(|source| ReadError::Open {
         path: path.to_owned(),
         source,
@@ -102,22 +130,7 @@ pub fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> 
             limit,
         });
     }
-    // The size may change while we read (or be 0, as for /proc files): `take` is the bound.
-    let capacity = usize::try_from(meta.len()).unwrap_or(0);
-    let mut bytes = Vec::with_capacity(capacity);
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|source| ReadError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limit {
-        return Err(ReadError::TooLarge {
-            path: path.to_owned(),
-            limit,
-        });
-    }
-    Ok(bytes)
+    Ok((file, meta.len()))
 }
 
 /// [`read_regular_file`], as UTF-8 text.

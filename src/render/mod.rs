@@ -36,6 +36,23 @@ pub fn json(plan: &Plan) -> String {
     s
 }
 
+/// Writes the plan in the chosen format to `out`, as [`render`] gives it. JSON is written as
+/// it is serialized: a 1M-identity plan is some 200 MB of it.
+pub fn write(
+    plan: &Plan,
+    format: Format,
+    styler: Styler,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, plan)?;
+            out.write_all(b"\n")
+        }
+        Format::Text | Format::Markdown => out.write_all(render(plan, format, styler).as_bytes()),
+    }
+}
+
 /// Renders in the chosen format.
 pub fn render(plan: &Plan, format: Format, styler: Styler) -> String {
     match format {

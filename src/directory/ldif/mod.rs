@@ -59,6 +59,24 @@ use write::*;
 pub(crate) use entry::{parse_range, split_range};
 pub use write::{encode_line, is_safe_string};
 
+/// Where the last empty line of `bytes` ends (after its `\n`), if it has one.
+fn last_empty_line_end(bytes: &[u8]) -> Option<usize> {
+    let mut end = bytes.len();
+    while let Some(nl) = bytes[..end].iter().rposition(|&b| b == b'\n') {
+        let text_end = if nl > 0 && bytes[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
+        // Empty: the line before it ends right where its text would start.
+        if text_end > 0 && bytes[text_end - 1] == b'\n' {
+            return Some(nl + 1);
+        }
+        end = nl;
+    }
+    None
+}
+
 /// Physical line width of generated lines, continuation lines included (`ldapsearch`'s).
 const WRAP: usize = 76;
 
@@ -292,6 +310,94 @@ impl LdifFile {
         Ok(file)
     }
 
+    /// As [`parse_each`](Self::parse_each), reading at most `limit` bytes from `input` a piece
+    /// at a time, so a 500 MB export is never held whole. Pieces end after an empty line,
+    /// where no entry and no folded line goes on, and the parse goes on from one to the next
+    /// as over the whole text.
+    ///
+    /// `None` when the file is to be parsed whole instead, with entries handed over until then
+    /// forgotten: it is UTF-16 (decoded as a whole), or the parse failed or the read did (the
+    /// error, and its explanation, come from the whole text), or it holds more than `limit`.
+    pub fn parse_each_read(
+        input: &mut dyn std::io::Read,
+        limit: u64,
+        each: &mut dyn FnMut(Entry, &[Requesting]),
+    ) -> Option<Self> {
+        // Large enough that the pieces cost nothing, small beside the file.
+        Self::parse_each_pieces(input, limit, 8 << 20, each)
+    }
+
+    /// [`parse_each_read`](Self::parse_each_read) in pieces of about `piece` bytes.
+    fn parse_each_pieces(
+        input: &mut dyn std::io::Read,
+        limit: u64,
+        piece: usize,
+        each: &mut dyn FnMut(Entry, &[Requesting]),
+    ) -> Option<Self> {
+        let mut input = std::io::Read::take(input, limit.saturating_add(1));
+        let mut held: Vec<u8> = Vec::with_capacity(piece);
+        let mut each = Some(each);
+        let mut parser: Option<Parser<'static, '_>> = None;
+        let (mut line, mut encoding, mut eof) = (1, TextEncoding::Utf8, false);
+        let mut want = piece;
+        loop {
+            while !eof && held.len() < want {
+                let len = held.len();
+                held.resize(want, 0);
+                match std::io::Read::read(&mut input, &mut held[len..]) {
+                    Ok(0) => eof = true,
+                    Ok(n) => held.truncate(len + n),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => held.truncate(len),
+                    Err(_) => return None,
+                }
+                if eof {
+                    held.truncate(len);
+                }
+            }
+            let cut = if eof {
+                held.len()
+            } else if let Some(cut) = last_empty_line_end(&held) {
+                cut
+            } else {
+                // One entry longer than a piece: read on until it ends.
+                want = held.len() + piece;
+                continue;
+            };
+            let mut start = 0;
+            let mut p = match parser.take() {
+                Some(p) => p.resume(&held[..cut]),
+                None => {
+                    if held.starts_with(&[0xff, 0xfe])
+                        || held.starts_with(&[0xfe, 0xff])
+                        || matches!(held.as_slice(), [a, 0, ..] if *a != 0)
+                    {
+                        return None;
+                    }
+                    if held.starts_with(BOM_UTF8) {
+                        (start, encoding) = (BOM_UTF8.len(), TextEncoding::Utf8Bom);
+                    }
+                    let mut p = Parser::new(&held[start..cut]);
+                    p.each = each.take();
+                    p
+                }
+            };
+            p.lines(line).ok()?;
+            line += held[start..cut].iter().filter(|&&b| b == b'\n').count();
+            parser = Some(p.resume(&[]));
+            held.drain(..cut);
+            want = piece;
+            if eof {
+                break;
+            }
+        }
+        if input.limit() == 0 {
+            return None; // more than `limit` bytes
+        }
+        let mut file = parser?.finish();
+        file.encoding = encoding;
+        Some(file)
+    }
+
     /// The encoding the file was read in (and is rendered in).
     pub fn encoding(&self) -> TextEncoding {
         self.encoding
@@ -453,5 +559,7 @@ fn not_utf8(name: &str, byte: Option<u8>) -> String {
     )
 }
 
+#[cfg(test)]
+mod pieces_tests;
 #[cfg(test)]
 mod tests;

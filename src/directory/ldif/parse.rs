@@ -112,8 +112,28 @@ impl<'a, 's> Parser<'a, 's> {
     }
 
     pub(super) fn run(mut self) -> Result<LdifFile, LdifError> {
+        self.lines(1)?;
+        Ok(self.finish())
+    }
+
+    /// The parse so far, going on with `input`, the next piece of the same file (see
+    /// [`LdifFile::parse_each_read`]).
+    pub(super) fn resume<'b>(self, input: &'b [u8]) -> Parser<'b, 's> {
+        Parser {
+            input,
+            each: self.each,
+            state: self.state,
+            file: self.file,
+            pending: self.pending,
+            current: self.current,
+            seen_content: self.seen_content,
+        }
+    }
+
+    /// Parses every line of the input, the first being line `first`.
+    pub(super) fn lines(&mut self, first: usize) -> Result<(), LdifError> {
         // Lines are found as the parse goes: no list of every line of a 500 MB file.
-        let mut next = line_at(self.input, 0, 1);
+        let mut next = line_at(self.input, 0, first);
         while let Some(line) = next {
             let text = self.text(&line);
             if text.iter().all(|&b| b == b' ' || b == b'\t') {
@@ -141,6 +161,11 @@ impl<'a, 's> Parser<'a, 's> {
                 self.content_line(logical)?;
             }
         }
+        Ok(())
+    }
+
+    /// Ends the parse at the end of the file.
+    pub(super) fn finish(mut self) -> LdifFile {
         self.finish_entry();
         self.file.adds = !self.file.entries.is_empty()
             && self.file.entries.iter().all(|e| e.changetype.is_some());
@@ -150,7 +175,7 @@ impl<'a, 's> Parser<'a, 's> {
         } else {
             self.file.trailer = rest;
         }
-        Ok(self.file)
+        self.file
     }
 
     /// Joins a line with the continuation lines after it; also gives the line after those.

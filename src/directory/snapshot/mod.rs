@@ -11,8 +11,8 @@ mod ad;
 mod entra;
 pub mod export;
 
-pub use ad::{AdExport, AdSnapshot};
-pub use entra::{EntraSnapshot, ExportShape, SYNCED_OBJECT_MESSAGE, TextEncoding};
+pub use ad::{AdPlanRead, AdSnapshot};
+pub use entra::{EntraPlanRead, EntraSnapshot, ExportShape, SYNCED_OBJECT_MESSAGE, TextEncoding};
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -82,7 +82,8 @@ impl SnapshotError {
 #[derive(Debug)]
 struct SnapshotFile {
     path: PathBuf,
-    digest: [u8; 32],
+    /// `None` for a file read to plan from, which is never written.
+    digest: Option<[u8; 32]>,
     /// The file did not exist when read (a snapshot folder without `groups.json`): the first
     /// write creates it, unless someone else did meanwhile.
     absent: bool,
@@ -90,12 +91,18 @@ struct SnapshotFile {
 
 impl SnapshotFile {
     fn read(path: &Path) -> Result<(Self, Vec<u8>), SnapshotError> {
+        Self::read_with(path, true)
+    }
+
+    /// As [`SnapshotFile::read`]; `for_writes: false` skips the digest (a plan of a 500 MB
+    /// export spends half a second on it) and refuses every later write.
+    fn read_with(path: &Path, for_writes: bool) -> Result<(Self, Vec<u8>), SnapshotError> {
         let bytes =
             crate::files::read::read_regular_file(path, crate::files::read::SNAPSHOT_FILE_LIMIT)
                 .map_err(|e| SnapshotError::io(path, "read", e.into_io_error()))?;
         let file = SnapshotFile {
             path: path.to_owned(),
-            digest: digest(&bytes),
+            digest: for_writes.then(|| digest(&bytes)),
             absent: false,
         };
         Ok((file, bytes))
@@ -105,7 +112,7 @@ impl SnapshotFile {
     fn absent(path: &Path) -> Self {
         SnapshotFile {
             path: path.to_owned(),
-            digest: digest(b""),
+            digest: Some(digest(b"")),
             absent: true,
         }
     }
@@ -122,6 +129,9 @@ impl SnapshotFile {
             path: self.path.clone(),
             message: message.into(),
         };
+        let Some(read) = self.digest else {
+            return Err(refused("the file was read to plan from, not to be written"));
+        };
         match current {
             Err(e) if e.kind() == io::ErrorKind::NotFound && self.absent => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -131,7 +141,7 @@ impl SnapshotFile {
             Ok(_) if self.absent => Err(refused(
                 "the file was created by someone else since the folder was read; run again to work from the current file",
             )),
-            Ok(current) if digest(&current) != self.digest => Err(refused(
+            Ok(current) if digest(&current) != read => Err(refused(
                 "the file changed on disk since it was read; run again to work from the current file",
             )),
             Ok(_) => Ok(()),
@@ -150,7 +160,7 @@ impl SnapshotFile {
     ) -> Result<(), SnapshotError> {
         self.unchanged()?;
         write_atomically(&self.path, bytes, fault)?;
-        self.digest = digest(bytes);
+        self.digest = Some(digest(bytes));
         self.absent = false;
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! What an export carries: which attributes a plan may trust the file to hold, judged from
 //! the attributes its users carry and ldapsearch's `# requesting:` headers. Shared by the
-//! snapshot ([`super::AdSnapshot`]) and the plan's read of it ([`super::AdExport`]), which
+//! snapshot ([`super::AdSnapshot`]) and the plan's read of it ([`super::AdPlanRead`]), which
 //! gather the same facts, one over kept entries and one as entries stream past.
 
 use compact_str::CompactString;

@@ -53,7 +53,7 @@ use entries::{
     entry_guid, highest_usn, is_tombstone, is_user, kind_of, ranges_error, to_user,
 };
 use index::Index;
-pub use read::AdExport;
+pub use read::AdPlanRead;
 use time::generalized_time;
 use write::refused;
 

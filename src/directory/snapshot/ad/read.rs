@@ -31,7 +31,7 @@ use crate::names::AttrName;
 
 /// An LDIF export read for planning (see the module documentation).
 #[derive(Debug)]
-pub struct AdExport {
+pub struct AdPlanRead {
     path: PathBuf,
     query: AdQuery,
     users: Option<Result<Vec<AdUser>, SnapshotError>>,
@@ -65,22 +65,33 @@ fn at(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-impl AdExport {
+impl AdPlanRead {
     /// Reads, checks and decodes an LDIF export for `query`'s reads. A file `AdSnapshot::open`
     /// refuses is refused with the same error.
     pub fn open(path: impl AsRef<Path>, query: &AdQuery) -> Result<Self, SnapshotError> {
+        use crate::files::read::{SNAPSHOT_FILE_LIMIT, open_regular_file, read_regular_file};
         let path = path.as_ref();
-        let bytes =
-            crate::files::read::read_regular_file(path, crate::files::read::SNAPSHOT_FILE_LIMIT)
-                .map_err(|e| SnapshotError::io(path, "read", e.into_io_error()))?;
+        let io_error =
+            |e: crate::files::read::ReadError| SnapshotError::io(path, "read", e.into_io_error());
         let ldif_error = |error| SnapshotError::Ldif {
             path: path.to_owned(),
             error,
         };
+        // Read a piece at a time; a file that is not plain UTF-8 LDIF, or fails, is read
+        // whole for its error (see `parse_each_read`), from a fresh start.
+        let mut file = open_regular_file(path, SNAPSHOT_FILE_LIMIT).map_err(io_error)?;
         let mut read = Reader::new(path, query);
-        let ldif = LdifFile::parse_each(&bytes, &mut |entry, headers| read.entry(entry, headers))
-            .map_err(ldif_error)?;
-        drop(bytes);
+        let streamed =
+            LdifFile::parse_each_read(&mut file, SNAPSHOT_FILE_LIMIT, &mut |e, h| read.entry(e, h));
+        drop(file);
+        let ldif = match streamed {
+            Some(ldif) => ldif,
+            None => {
+                read = Reader::new(path, query);
+                let bytes = read_regular_file(path, SNAPSHOT_FILE_LIMIT).map_err(io_error)?;
+                LdifFile::parse_each(&bytes, &mut |e, h| read.entry(e, h)).map_err(ldif_error)?
+            }
+        };
         // The order `AdSnapshot::open` reports in: the search's outcome, ranges, entries.
         check_complete(&ldif).map_err(ldif_error)?;
         if let Some(e) = read.ranges_error {
@@ -104,7 +115,7 @@ impl AdExport {
             }
             groups
         });
-        Ok(AdExport {
+        Ok(AdPlanRead {
             path: path.to_owned(),
             query: query.clone(),
             users: Some(read.users),
@@ -220,7 +231,7 @@ struct Reader<'q> {
     /// The first entry, for the error of a file without objectClass.
     first: Option<(usize, String)>,
     any_class: bool,
-    /// The first error opening reports, by kind (see `AdExport::open`); once one is found,
+    /// The first error opening reports, by kind (see `AdPlanRead::open`); once one is found,
     /// later entries are only merged (a range error comes first wherever it is).
     ranges_error: Option<LdifError>,
     error: Option<SnapshotError>,

@@ -1,4 +1,4 @@
-//! The plan's read ([`AdExport`]) answers as the snapshot ([`AdSnapshot`]) does, for every
+//! The plan's read ([`AdPlanRead`]) answers as the snapshot ([`AdSnapshot`]) does, for every
 //! LDIF the repository holds and the files the snapshot refuses.
 
 use std::path::{Path, PathBuf};
@@ -72,7 +72,7 @@ fn answers(path: &Path, query: &AdQuery, lossless: bool) -> Vec<String> {
             names_taken(path, taken),
         )
     } else {
-        let mut s = match AdExport::open(path, query) {
+        let mut s = match AdPlanRead::open(path, query) {
             Ok(s) => s,
             Err(e) => return vec![e.to_string()],
         };
@@ -247,7 +247,7 @@ fn errors_come_in_the_snapshots_order() {
 fn an_export_answers_its_query_once_and_refuses_writes() {
     let (_d, path) = write(super::tests::EXPORT.as_bytes());
     let query = AdQuery::default();
-    let mut export = AdExport::open(&path, &query).unwrap();
+    let mut export = AdPlanRead::open(&path, &query).unwrap();
     let other = AdQuery {
         bases: vec![dn("OU=Sales,OU=Office365,DC=corp,DC=example,DC=com")],
         ..AdQuery::default()

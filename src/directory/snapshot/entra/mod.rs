@@ -11,6 +11,7 @@ mod groups;
 mod layout;
 mod licenses;
 mod properties;
+mod read;
 mod tenant;
 mod write;
 
@@ -26,6 +27,7 @@ use serde_json::{Map, Value};
 
 pub use export::{ExportShape, TextEncoding};
 pub use graph_rules::SYNCED_OBJECT_MESSAGE;
+pub use read::EntraPlanRead;
 
 use super::{SnapshotError, SnapshotFile, line_col};
 use crate::directory::model::CloudUser;
@@ -224,9 +226,15 @@ fn duplicate_id(decoded: &[CloudUser], origins: &[Origin]) -> Option<(usize, Str
 impl EntraSnapshot {
     /// Reads and checks a Graph users export (a snapshot folder: its `users.json`).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, SnapshotError> {
-        let folder = path.as_ref().is_dir().then(|| path.as_ref().to_owned());
-        let path = &super::export::entra_users_file(path.as_ref());
-        let (file, bytes) = SnapshotFile::read(path)?;
+        Self::open_with(path.as_ref(), true)
+    }
+
+    /// As [`EntraSnapshot::open`]; `for_writes: false` for [`EntraPlanRead`], which refuses
+    /// writes.
+    fn open_with(path: &Path, for_writes: bool) -> Result<Self, SnapshotError> {
+        let folder = path.is_dir().then(|| path.to_owned());
+        let path = &super::export::entra_users_file(path);
+        let (file, bytes) = SnapshotFile::read_with(path, for_writes)?;
         let read = export::read_owned(path, bytes)?;
         let user_error = |element: usize, message: String| {
             let offset = read.spans.get(element).map_or(0, |s| s.start);
