@@ -3,6 +3,7 @@
 //!
 //!   cargo bench --bench groups_plan                    # 200,000 identities, 10,000 groups, 1M memberships
 //!   cargo bench --bench groups_plan -- 20000 1000 100000
+//!   IDSYNC_BENCH_DIR=/tmp/g cargo bench --bench groups_plan   # keeps the files in /tmp/g (empty)
 //!
 //! Writes an LDIF with the users and the groups (members as DNs), an Entra snapshot folder with
 //! `users.json` and `groups.json` (members as ids), and a desired state naming every group with
@@ -51,8 +52,10 @@ fn main() {
     let memberships = args.get(2).copied().unwrap_or(1_000_000);
     let big = (memberships / 10).min(n);
 
+    // IDSYNC_BENCH_DIR keeps the files there (an empty folder), for profiling.
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
+    let kept = std::env::var_os("IDSYNC_BENCH_DIR").map(std::path::PathBuf::from);
+    let root = kept.as_deref().unwrap_or(dir.path());
     std::fs::create_dir(root.join("entra")).unwrap();
     // Users: the synthetic steady state; members are the linked pairs.
     let mut ad = BufWriter::new(File::create(root.join("ad.ldif")).unwrap());
