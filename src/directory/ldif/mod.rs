@@ -559,6 +559,30 @@ fn not_utf8(name: &str, byte: Option<u8>) -> String {
     )
 }
 
+/// Every `.ldif` file of the repository's examples, test fixtures and fuzz corpus, for tests
+/// that hold a reader to all of them.
+#[cfg(test)]
+pub(crate) fn repository_files() -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "ldif") {
+                out.push(path);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["examples", "tests/fixtures", "fuzz/corpus/ldif"] {
+        walk(&root.join(dir), &mut files);
+    }
+    assert!(files.len() >= 10, "the LDIF files moved: {files:?}");
+    files.sort();
+    files
+}
+
 #[cfg(test)]
 mod pieces_tests;
 #[cfg(test)]

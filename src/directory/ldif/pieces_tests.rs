@@ -2,8 +2,6 @@
 //! entries, with the same lines, and ends with the same file as parsing it whole; whatever
 //! the whole parse refuses, the pieces leave to it.
 
-use std::path::{Path, PathBuf};
-
 use super::*;
 
 type Parsed = (LdifFile, Vec<Entry>);
@@ -34,26 +32,9 @@ fn assert_alike(name: &str, bytes: &[u8]) {
     }
 }
 
-fn ldif_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            ldif_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "ldif") {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn every_ldif_of_the_repository_parses_alike_in_pieces() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    for dir in ["examples", "tests/fixtures", "fuzz/corpus/ldif"] {
-        ldif_files(&root.join(dir), &mut files);
-    }
-    assert!(files.len() >= 10, "{files:?}");
-    for file in files {
+    for file in crate::directory::ldif::repository_files() {
         assert_alike(&file.display().to_string(), &std::fs::read(&file).unwrap());
     }
 }

@@ -136,26 +136,9 @@ fn assert_same(name: &str, content: &[u8]) {
     }
 }
 
-fn ldif_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            ldif_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "ldif") {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn every_ldif_of_the_repository_reads_the_same_both_ways() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    for dir in ["examples", "tests/fixtures", "fuzz/corpus/ldif"] {
-        ldif_files(&root.join(dir), &mut files);
-    }
-    assert!(files.len() >= 10, "{files:?}");
-    for file in files {
+    for file in crate::directory::ldif::repository_files() {
         assert_same(&file.display().to_string(), &std::fs::read(&file).unwrap());
     }
 }
