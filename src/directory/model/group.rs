@@ -410,6 +410,42 @@ impl CloudGroup {
         })
     }
 
+    /// [`CloudGroup::from_graph`] of the object whose JSON text is `text`, without a map for
+    /// each member (a group of 100,000 members would otherwise be 100,000 maps): the members
+    /// are read as ids, and the rest of the object goes through `from_graph`, which therefore
+    /// gives the same group and the same first error.
+    pub fn from_graph_json(text: &str) -> Result<CloudGroup, String> {
+        let parts: member_ids::Parts =
+            serde_json::from_str(text).map_err(|_| "expected a JSON object".to_owned())?;
+        let mut object = parts.rest;
+        // What `from_graph` makes of `members`, without their maps: a stand-in that reads
+        // the same (an empty array, or a value it refuses with the same message).
+        let members = match parts.members {
+            None => None,
+            Some(member_ids::Members::Null) => {
+                object.insert("members".into(), Value::Null);
+                None
+            }
+            Some(member_ids::Members::Ids(ids)) => {
+                object.insert("members".into(), Value::Array(Vec::new()));
+                Some(ids)
+            }
+            Some(member_ids::Members::NotIds) => {
+                object.insert("members".into(), Value::Array(vec![Value::Null]));
+                None
+            }
+            Some(member_ids::Members::NotArray) => {
+                object.insert("members".into(), Value::Bool(false));
+                None
+            }
+        };
+        let mut group = CloudGroup::from_graph(&object)?;
+        if members.is_some() {
+            group.members = members;
+        }
+        Ok(group)
+    }
+
     /// The group as Graph gives it (what a `groups.json` entry holds), members included
     /// when known.
     pub fn to_graph(&self) -> Map<String, Value> {
@@ -566,6 +602,166 @@ pub fn sid_to_string(bytes: &[u8]) -> Option<String> {
     Some(s)
 }
 
+/// Reading a group object's `members` as ids while the rest of it is read as a map.
+mod member_ids {
+    use std::fmt;
+
+    use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    /// A group object: `members` apart, the rest as `from_graph` reads it.
+    pub(super) struct Parts {
+        pub(super) members: Option<Members>,
+        pub(super) rest: Map<String, Value>,
+    }
+
+    /// What a `members` value is, as `from_graph` judges it.
+    pub(super) enum Members {
+        Null,
+        /// An array of objects each with a non-empty string `id`.
+        Ids(Vec<String>),
+        /// An array with an element that is not that.
+        NotIds,
+        NotArray,
+    }
+
+    impl<'de> Deserialize<'de> for Parts {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Parts;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parts, A::Error> {
+                    let mut parts = Parts {
+                        members: None,
+                        rest: Map::new(),
+                    };
+                    // A key given twice keeps its last value, as a map does.
+                    while let Some(key) = map.next_key::<String>()? {
+                        if key == "members" {
+                            parts.members = Some(map.next_value()?);
+                        } else {
+                            let value = map.next_value()?;
+                            parts.rest.insert(key, value);
+                        }
+                    }
+                    Ok(parts)
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Members {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Members;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_unit<E>(self) -> Result<Members, E> {
+                    Ok(Members::Null)
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Members, A::Error> {
+                    let mut ids = Some(Vec::new());
+                    while let Some(member) = seq.next_element::<Member>()? {
+                        match (member.0, &mut ids) {
+                            (Some(id), Some(ids)) => ids.push(id),
+                            _ => ids = None,
+                        }
+                    }
+                    Ok(ids.map_or(Members::NotIds, Members::Ids))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Members, A::Error> {
+                    IgnoredAny.visit_map(map)?;
+                    Ok(Members::NotArray)
+                }
+                fn visit_bool<E>(self, _: bool) -> Result<Members, E> {
+                    Ok(Members::NotArray)
+                }
+                fn visit_i64<E>(self, _: i64) -> Result<Members, E> {
+                    Ok(Members::NotArray)
+                }
+                fn visit_u64<E>(self, _: u64) -> Result<Members, E> {
+                    Ok(Members::NotArray)
+                }
+                fn visit_f64<E>(self, _: f64) -> Result<Members, E> {
+                    Ok(Members::NotArray)
+                }
+                fn visit_str<E>(self, _: &str) -> Result<Members, E> {
+                    Ok(Members::NotArray)
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    /// One member: its id, when it is an object whose last `id` is a non-empty string.
+    struct Member(Option<String>);
+
+    impl<'de> Deserialize<'de> for Member {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Member;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Member, A::Error> {
+                    let mut id = None;
+                    while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                        if key == "id" {
+                            id = map.next_value::<Id>()?.0;
+                        } else {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                    Ok(Member(id))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Member, A::Error> {
+                    IgnoredAny.visit_seq(seq)?;
+                    Ok(Member(None))
+                }
+                fn visit_unit<E>(self) -> Result<Member, E> {
+                    Ok(Member(None))
+                }
+                fn visit_bool<E>(self, _: bool) -> Result<Member, E> {
+                    Ok(Member(None))
+                }
+                fn visit_i64<E>(self, _: i64) -> Result<Member, E> {
+                    Ok(Member(None))
+                }
+                fn visit_u64<E>(self, _: u64) -> Result<Member, E> {
+                    Ok(Member(None))
+                }
+                fn visit_f64<E>(self, _: f64) -> Result<Member, E> {
+                    Ok(Member(None))
+                }
+                fn visit_str<E>(self, _: &str) -> Result<Member, E> {
+                    Ok(Member(None))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    /// A member's `id`: the string when it is one and not empty.
+    struct Id(Option<String>);
+
+    impl<'de> Deserialize<'de> for Id {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let value = Value::deserialize(d)?;
+            Ok(Id(value
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -614,5 +810,57 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(g.primary_smtp(), None);
+    }
+
+    /// `from_graph_json` reads a group's text as `from_graph` reads its map, members and
+    /// errors alike (the first error in `from_graph`'s order).
+    #[test]
+    fn a_group_reads_alike_from_its_text_and_from_its_map() {
+        let members = [
+            None,
+            Some("null"),
+            Some("[]"),
+            Some(r##"[{"id": "a"}, {"@odata.type": "#microsoft.graph.user", "id": "b"}]"##),
+            Some(r#"[{"id": "a", "extra": {"deep": [1, {"x": null}]}}]"#),
+            Some(r#"[{"id": ""}]"#),
+            Some(r#"[{"id": 1}]"#),
+            Some(r#"[{"id": null}]"#),
+            Some(r#"[{"other": "a"}]"#),
+            Some(r#"[{"id": "a", "id": "b"}]"#),
+            Some(r#"[{"id": "a", "id": 3}]"#),
+            Some(r#"[{"id": "a"}, 1]"#),
+            Some(r#"["a"]"#),
+            Some("[[1]]"),
+            Some("[null]"),
+            Some(r#"{"id": "a"}"#),
+            Some(r#""a""#),
+            Some("5"),
+            Some("-1.5"),
+            Some("true"),
+        ];
+        let rests = [
+            r#""id": "g1", "displayName": "G""#,
+            r#""displayName": "G""#,
+            r#""id": "g1", "mailEnabled": "yes""#,
+            r#""id": "g1", "assignedLicenses": 7"#,
+            r#""id": "g1", "proxyAddresses": [1], "members": [{"id": "x"}]"#,
+        ];
+        let mut cases = 0;
+        for rest in rests {
+            for m in members {
+                let text = match m {
+                    None => format!("{{{rest}}}"),
+                    Some(m) => format!("{{{rest}, \"members\": {m}}}"),
+                };
+                let map: Map<String, Value> = serde_json::from_str(&text).unwrap();
+                assert_eq!(
+                    CloudGroup::from_graph_json(&text),
+                    CloudGroup::from_graph(&map),
+                    "{text}"
+                );
+                cases += 1;
+            }
+        }
+        assert_eq!(cases, 100);
     }
 }

@@ -88,6 +88,9 @@ pub(super) fn reread(
     Some((array, origins))
 }
 
+/// Decodes one object as read, or says what is wrong with it.
+pub(super) type FromMap<T> = dyn Fn(&Map<String, Value>) -> Result<T, String>;
+
 /// Checks one object as read: its id, or what is wrong with it.
 pub(super) type Check = dyn Fn(&Map<String, Value>) -> Result<String, String>;
 
@@ -108,6 +111,75 @@ pub(super) struct Collection {
     pub objects: Vec<Map<String, Value>>,
     origins: Vec<Origin>,
     dirty: bool,
+}
+
+/// A collection file as found: no folder to hold it, no such file, or the file read.
+enum Read {
+    NoFolder(String),
+    NoFile(PathBuf, String),
+    File(PathBuf, SnapshotFile, export::Export),
+}
+
+/// Reads `name` of the snapshot folder (`for_writes`: with the digest later writes check).
+fn read_file(
+    folder: Option<&Path>,
+    users_file: &Path,
+    name: &str,
+    kind: Kind,
+    for_writes: bool,
+) -> Result<Read, SnapshotError> {
+    let Some(folder) = folder else {
+        return Ok(Read::NoFolder(format!(
+            "{} is a users file, not a snapshot folder (a folder holding users.json and {name})",
+            users_file.display()
+        )));
+    };
+    let path: PathBuf = folder.join(name);
+    let (file, bytes) = match SnapshotFile::read_with(&path, for_writes) {
+        Ok(read) => read,
+        Err(SnapshotError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            let why = format!("the snapshot folder {} has no {name}", folder.display());
+            return Ok(Read::NoFile(path, why));
+        }
+        Err(e) => return Err(e),
+    };
+    let read = export::read_kind(&path, &bytes, kind)?;
+    Ok(Read::File(path, file, read))
+}
+
+/// What is wrong with element `element` of the export, located.
+fn element_error(
+    path: &Path,
+    read: &export::Export,
+    kind: Kind,
+    element: usize,
+    message: String,
+) -> SnapshotError {
+    let offset = read.spans.get(element).map_or(0, |s| s.start);
+    let (line, column) = line_col(read.text.as_bytes(), offset);
+    SnapshotError::User {
+        path: path.to_owned(),
+        line,
+        column,
+        message: format!("{} #{}: {message}", kind.noun, element + 1),
+    }
+}
+
+/// The ids read so far (Graph compares them without case), for the duplicate check.
+#[derive(Default)]
+struct Ids(std::collections::HashMap<String, usize>);
+
+impl Ids {
+    fn add(&mut self, id: &str, element: usize, kind: Kind) -> Result<(), String> {
+        match self.0.insert(fold(id), element) {
+            Some(first) => Err(format!(
+                "duplicate id {id} (also {} #{})",
+                kind.noun,
+                first + 1
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Collection {
@@ -138,55 +210,24 @@ impl Collection {
             origins: Vec::new(),
             dirty: false,
         };
-        let Some(folder) = folder else {
-            return Ok(empty(
-                None,
-                format!(
-                    "{} is a users file, not a snapshot folder (a folder holding users.json and {name})",
-                    users_file.display()
-                ),
-            ));
-        };
-        let path: PathBuf = folder.join(name);
-        let (file, bytes) = match SnapshotFile::read(&path) {
-            Ok(read) => read,
-            Err(SnapshotError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                let mut c = empty(
-                    Some(SnapshotFile::absent(&path)),
-                    format!("the snapshot folder {} has no {name}", folder.display()),
-                );
+        let (path, file, mut read) = match read_file(folder, users_file, name, kind, true)? {
+            Read::NoFolder(why) => return Ok(empty(None, why)),
+            Read::NoFile(path, why) => {
+                let mut c = empty(Some(SnapshotFile::absent(&path)), why);
                 c.array = layout::array(&c.text, c.text.find('[').unwrap_or(0));
                 c.path = path;
                 return Ok(c);
             }
-            Err(e) => return Err(e),
+            Read::File(path, file, read) => (path, file, read),
         };
-        let mut read = export::read_kind(&path, &bytes, kind)?;
-        drop(bytes);
         let read_objects = read.objects();
-        let at = |element: usize, message: String| {
-            let offset = read.spans.get(element).map_or(0, |s| s.start);
-            let (line, column) = line_col(read.text.as_bytes(), offset);
-            SnapshotError::User {
-                path: path.clone(),
-                line,
-                column,
-                message: format!("{} #{}: {message}", kind.noun, element + 1),
-            }
-        };
-        let mut ids: std::collections::HashMap<String, usize> = Default::default();
+        let mut ids = Ids::default();
         let mut objects = Vec::with_capacity(read_objects.len());
         let mut origins = Vec::with_capacity(read_objects.len());
         for (element, object) in read_objects {
-            let id = check(&object).map_err(|m| at(element, m))?;
-            if let Some(first) = ids.insert(fold(&id), element) {
-                return Err(at(
-                    element,
-                    format!("duplicate id {id} (also {} #{})", kind.noun, first + 1),
-                ));
-            }
+            let id = check(&object).map_err(|m| element_error(&path, &read, kind, element, m))?;
+            ids.add(&id, element, kind)
+                .map_err(|m| element_error(&path, &read, kind, element, m))?;
             objects.push(object);
             origins.push(Origin::Read {
                 element,
@@ -206,6 +247,43 @@ impl Collection {
             origins,
             dirty: false,
         })
+    }
+
+    /// A collection file read for a plan: each object checked as [`Collection::open`] checks
+    /// it (the same errors, in the same order) and decoded, nothing else kept. `from_text`
+    /// decodes an object from its text (a verbatim export's element), `from_map` one the read
+    /// converted. The objects, and why they are unknown (as [`Collection::unknown`]).
+    pub fn decode<T>(
+        folder: Option<&Path>,
+        users_file: &Path,
+        name: &str,
+        kind: Kind,
+        from_text: &dyn Fn(&str) -> Result<T, String>,
+        from_map: &FromMap<T>,
+        id: &dyn Fn(&T) -> &str,
+    ) -> Result<(Vec<T>, Option<String>), SnapshotError> {
+        let (path, read) = match read_file(folder, users_file, name, kind, false)? {
+            Read::NoFolder(why) | Read::NoFile(_, why) => return Ok((Vec::new(), Some(why))),
+            Read::File(path, _, read) => (path, read),
+        };
+        let decoded: Vec<(usize, Result<T, String>)> = if read.verbatim {
+            (read.spans.iter().enumerate())
+                .map(|(i, span)| (i, from_text(read.text.get(span.clone()).unwrap_or("{}"))))
+                .collect()
+        } else {
+            (read.users.iter())
+                .map(|(element, object)| (*element, from_map(object)))
+                .collect()
+        };
+        let mut ids = Ids::default();
+        let mut out = Vec::with_capacity(decoded.len());
+        for (element, object) in decoded {
+            let error = |m| element_error(&path, &read, kind, element, m);
+            let object = object.map_err(error)?;
+            ids.add(id(&object), element, kind).map_err(error)?;
+            out.push(object);
+        }
+        Ok((out, None))
     }
 
     /// Whether writes may change this file; the refusal says what to do instead.

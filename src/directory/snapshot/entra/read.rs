@@ -1,17 +1,24 @@
 //! The plan's read of a Graph export: the users checked and decoded as
 //! [`EntraSnapshot::open`] does (the same code, the same errors), then the file's text
 //! dropped. Only `apply` writes an export back, and only it needs the text: at 1M users it is
-//! some 450 MB held through the whole plan. Groups, contacts and the tenant files are read
-//! as the snapshot reads them.
+//! some 450 MB held through the whole plan. Groups and contacts are decoded the same way, each
+//! group's members as ids without a map each; the tenant files are read as the snapshot reads
+//! them.
 
 use std::path::Path;
 use std::sync::PoisonError;
 
 use super::EntraSnapshot;
-use crate::directory::model::{CloudContact, CloudGroup, CloudUser};
+use super::collection::Collection;
+use super::export::{self, CONTACTS, GROUPS, SKUS};
+#[cfg(doc)]
+use crate::directory::EntraGroupRead;
+use crate::directory::model::{CloudContact, CloudGroup, CloudUser, Sku};
 use crate::directory::snapshot::SnapshotError;
+use crate::directory::snapshot::export::{CONTACTS_FILE, GROUPS_FILE};
+use crate::directory::tenant_docs;
 use crate::directory::tenant_docs::TenantDocs;
-use crate::directory::{DirectoryError, EntraGroupRead, Tenant, TenantRead};
+use crate::directory::{DirectoryError, Tenant, TenantRead};
 
 /// A Graph users export (or snapshot folder) read for planning; it answers each read of the
 /// users once (the model is handed over, not copied) and refuses writes.
@@ -20,6 +27,17 @@ pub struct EntraPlanRead {
     /// A snapshot without its users' text: only what reads the users' text is unavailable,
     /// and this type offers none of that.
     snapshot: EntraSnapshot,
+    /// `groups.json` and `contacts.json` once read.
+    kinds: Option<Kinds>,
+}
+
+/// The groups and contacts of the folder, each handed out once, and why each is unknown.
+#[derive(Debug)]
+struct Kinds {
+    groups: Option<Vec<CloudGroup>>,
+    groups_unknown: Option<String>,
+    contacts: Option<Vec<CloudContact>>,
+    contacts_unknown: Option<String>,
 }
 
 impl EntraPlanRead {
@@ -31,7 +49,10 @@ impl EntraPlanRead {
         snapshot.array = None;
         snapshot.users = Vec::new();
         snapshot.origins = Vec::new();
-        Ok(EntraPlanRead { snapshot })
+        Ok(EntraPlanRead {
+            snapshot,
+            kinds: None,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -41,33 +62,96 @@ impl EntraPlanRead {
     /// The users, as [`EntraSnapshot::users`] gives them; once.
     pub fn users(&mut self) -> Result<Vec<CloudUser>, DirectoryError> {
         let decoded = self.snapshot.decoded.get_mut();
-        decoded
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .ok_or_else(|| {
-                DirectoryError::Other(format!(
-                    "{}: read twice (idsync opens an export for planning once per read)",
-                    self.path().display()
-                ))
-            })
+        let users = decoded.unwrap_or_else(PoisonError::into_inner).take();
+        users.ok_or_else(|| self.twice())
     }
 
+    /// Reads the folder's group and contact files as the snapshot's first read of either
+    /// does, `subscribedSkus.json` included (an error there fails it as it fails the
+    /// snapshot's); a failed read is tried again at the next call, as there.
+    fn kinds(&mut self) -> Result<&mut Kinds, SnapshotError> {
+        if self.kinds.is_none() {
+            let folder = self.snapshot.folder.as_deref();
+            let users = self.snapshot.file.path.as_path();
+            let (groups, groups_unknown) = Collection::decode(
+                folder,
+                users,
+                GROUPS_FILE,
+                GROUPS,
+                &CloudGroup::from_graph_json,
+                &CloudGroup::from_graph,
+                &|g| &g.id,
+            )?;
+            let contact_text = |text: &str| {
+                CloudContact::from_graph(
+                    &export::object_at(text, 0..text.len()).unwrap_or_default(),
+                )
+            };
+            let (contacts, contacts_unknown) = Collection::decode(
+                folder,
+                users,
+                CONTACTS_FILE,
+                CONTACTS,
+                &contact_text,
+                &CloudContact::from_graph,
+                &|c| &c.id,
+            )?;
+            let sku_text = |text: &str| {
+                Sku::from_graph(&export::object_at(text, 0..text.len()).unwrap_or_default())
+            };
+            Collection::decode(
+                folder,
+                users,
+                tenant_docs::SUBSCRIBED_SKUS.file,
+                SKUS,
+                &sku_text,
+                &Sku::from_graph,
+                &|s| &s.sku_id,
+            )?;
+            self.kinds = Some(Kinds {
+                groups: Some(groups),
+                groups_unknown,
+                contacts: Some(contacts),
+                contacts_unknown,
+            });
+        }
+        // Cannot fail: set just above.
+        Ok(self.kinds.as_mut().expect("read above"))
+    }
+
+    /// The groups, as [`EntraSnapshot::groups`] gives them; once.
     pub fn groups(&mut self) -> Result<Vec<CloudGroup>, DirectoryError> {
-        self.snapshot.groups()
+        let groups = self.kinds()?.groups.take();
+        groups.ok_or_else(|| self.twice())
     }
 
+    /// The contacts, as [`EntraSnapshot::contacts`] gives them; once.
     pub fn contacts(&mut self) -> Result<Vec<CloudContact>, DirectoryError> {
-        self.snapshot.contacts()
+        let contacts = self.kinds()?.contacts.take();
+        contacts.ok_or_else(|| self.twice())
     }
 
     /// As [`EntraGroupRead::groups_unread`] of the snapshot.
     pub fn groups_unread(&mut self) -> Option<String> {
-        EntraGroupRead::groups_unread(&mut self.snapshot)
+        match self.kinds() {
+            Ok(kinds) => kinds.groups_unknown.clone(),
+            Err(e) => Some(e.to_string()),
+        }
     }
 
     /// As [`EntraGroupRead::contacts_unread`] of the snapshot.
     pub fn contacts_unread(&mut self) -> Option<String> {
-        EntraGroupRead::contacts_unread(&mut self.snapshot)
+        match self.kinds() {
+            Ok(kinds) => kinds.contacts_unknown.clone(),
+            Err(e) => Some(e.to_string()),
+        }
+    }
+
+    fn twice(&self) -> DirectoryError {
+        DirectoryError::Other(format!(
+            "{}: read twice (idsync opens an export for planning once per read)",
+            self.path().display()
+        ))
     }
 
     pub fn read_tenant_docs(&self) -> Result<TenantDocs, SnapshotError> {

@@ -84,6 +84,48 @@ async fn refused_exports_are_refused_alike() {
         &[("users.json", users), ("contacts.json", "[1]")],
         &[("users.json", users), ("domains.json", "{\"value\": 7}")],
         &[("users.json", users), ("groups.json", "{\"value\": []}")],
+        &[
+            ("users.json", users),
+            (
+                "groups.json",
+                r#"{"value": [{"id": "g1", "members": [{"id": "1"}, {"id": "2", "@odata.type": "x"}]}, {"id": "g2", "members": null}, {"id": "g3"}]}"#,
+            ),
+        ],
+        &[
+            ("users.json", users),
+            ("groups.json", r#"[{"id": "g1", "members": [{"id": 1}]}]"#),
+        ],
+        &[
+            ("users.json", users),
+            ("groups.json", r#"[{"id": "g1"}, {"id": "G1"}]"#),
+        ],
+        &[
+            ("users.json", users),
+            ("groups.json", r#"[{"id": "g1"}]"#),
+            ("contacts.json", r#"[{"id": "c1"}, {"id": "c1"}]"#),
+        ],
+        &[
+            ("users.json", users),
+            ("groups.json", r#"[{"id": "g1"}]"#),
+            ("subscribedSkus.json", r#"[{"skuId": 3}]"#),
+        ],
+        // Microsoft Graph PowerShell's shape: converted on read, then decoded from the map.
+        &[
+            ("users.json", users),
+            (
+                "groups.json",
+                r#"[{"Id": "g1", "DisplayName": "G", "SecurityEnabled": true, "MailEnabled": false, "GroupTypes": []}]"#,
+            ),
+        ],
+        &[
+            ("users.json", users),
+            ("groups.json", r#"{"Id": "g1", "DisplayName": "G"}"#),
+        ],
+        &[
+            ("users.json", users),
+            ("groups.json", "[{\"id\": \"g1\", \"members\": 5}]"),
+            ("contacts.json", "[{\"id\": 2}]"),
+        ],
     ];
     for files in folders {
         let dir = tempfile::tempdir().unwrap();
