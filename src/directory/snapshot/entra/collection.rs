@@ -148,15 +148,15 @@ fn read_file(
 }
 
 /// What is wrong with element `element` of the export, located.
-fn element_error(
+pub(super) fn element_error(
     path: &Path,
-    read: &export::Export,
+    (spans, text): (&[std::ops::Range<usize>], &str),
     kind: Kind,
     element: usize,
     message: String,
 ) -> SnapshotError {
-    let offset = read.spans.get(element).map_or(0, |s| s.start);
-    let (line, column) = line_col(read.text.as_bytes(), offset);
+    let offset = spans.get(element).map_or(0, |s| s.start);
+    let (line, column) = line_col(text.as_bytes(), offset);
     SnapshotError::User {
         path: path.to_owned(),
         line,
@@ -225,9 +225,10 @@ impl Collection {
         let mut objects = Vec::with_capacity(read_objects.len());
         let mut origins = Vec::with_capacity(read_objects.len());
         for (element, object) in read_objects {
-            let id = check(&object).map_err(|m| element_error(&path, &read, kind, element, m))?;
+            let id = check(&object)
+                .map_err(|m| element_error(&path, (&read.spans, &read.text), kind, element, m))?;
             ids.add(&id, element, kind)
-                .map_err(|m| element_error(&path, &read, kind, element, m))?;
+                .map_err(|m| element_error(&path, (&read.spans, &read.text), kind, element, m))?;
             objects.push(object);
             origins.push(Origin::Read {
                 element,
@@ -278,7 +279,7 @@ impl Collection {
         let mut ids = Ids::default();
         let mut out = Vec::with_capacity(decoded.len());
         for (element, object) in decoded {
-            let error = |m| element_error(&path, &read, kind, element, m);
+            let error = |m| element_error(&path, (&read.spans, &read.text), kind, element, m);
             let object = object.map_err(error)?;
             ids.add(id(&object), element, kind).map_err(error)?;
             out.push(object);

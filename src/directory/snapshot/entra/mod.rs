@@ -29,7 +29,7 @@ pub use export::{ExportShape, TextEncoding};
 pub use graph_rules::SYNCED_OBJECT_MESSAGE;
 pub use read::EntraPlanRead;
 
-use super::{SnapshotError, SnapshotFile, line_col};
+use super::{SnapshotError, SnapshotFile};
 use crate::directory::model::CloudUser;
 use crate::directory::{DirectoryError, EntraOp, EntraUserRead, EntraUserWrite, Flush};
 use crate::names::fold;
@@ -237,14 +237,13 @@ impl EntraSnapshot {
         let (file, bytes) = SnapshotFile::read_with(path, for_writes)?;
         let read = export::read_owned(path, bytes)?;
         let user_error = |element: usize, message: String| {
-            let offset = read.spans.get(element).map_or(0, |s| s.start);
-            let (line, column) = line_col(read.text.as_bytes(), offset);
-            SnapshotError::User {
-                path: path.to_owned(),
-                line,
-                column,
-                message: format!("user #{}: {message}", element + 1),
-            }
+            collection::element_error(
+                path,
+                (&read.spans, &read.text),
+                export::USERS,
+                element,
+                message,
+            )
         };
         // Each user is read from its text (or was converted on read), checked and indexed;
         // only what the snapshot keeps stays: the text, and the user as a `CloudUser`.
