@@ -345,13 +345,12 @@ impl LdifFile {
                 let len = held.len();
                 held.resize(want, 0);
                 match std::io::Read::read(&mut input, &mut held[len..]) {
-                    Ok(0) => eof = true,
-                    Ok(n) => held.truncate(len + n),
+                    Ok(n) => {
+                        held.truncate(len + n);
+                        eof = n == 0;
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => held.truncate(len),
                     Err(_) => return None,
-                }
-                if eof {
-                    held.truncate(len);
                 }
             }
             let cut = if eof {
@@ -367,15 +366,12 @@ impl LdifFile {
             let mut p = match parser.take() {
                 Some(p) => p.resume(&held[..cut]),
                 None => {
-                    if held.starts_with(&[0xff, 0xfe])
-                        || held.starts_with(&[0xfe, 0xff])
-                        || matches!(held.as_slice(), [a, 0, ..] if *a != 0)
-                    {
-                        return None;
-                    }
-                    if held.starts_with(BOM_UTF8) {
-                        (start, encoding) = (BOM_UTF8.len(), TextEncoding::Utf8Bom);
-                    }
+                    // The encoding as `decode` finds it, from the first bytes.
+                    (encoding, start) = match decode(&held[..cut.min(4)]).ok()?.0 {
+                        TextEncoding::Utf8 => (TextEncoding::Utf8, 0),
+                        TextEncoding::Utf8Bom => (TextEncoding::Utf8Bom, BOM_UTF8.len()),
+                        TextEncoding::Utf16Le | TextEncoding::Utf16Be => return None,
+                    };
                     let mut p = Parser::new(&held[start..cut]);
                     p.each = each.take();
                     p
