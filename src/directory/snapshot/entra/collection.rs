@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::export::{self, ExportShape, Kind, TextEncoding};
 use super::layout::{self, ArrayLayout, Item};
-use crate::directory::snapshot::{SnapshotError, SnapshotFile, line_col};
+use crate::directory::snapshot::{SnapshotError, SnapshotFile};
 use crate::names::fold;
 
 /// Where an object in memory came from.
@@ -91,6 +91,9 @@ pub(super) fn reread(
 /// Decodes one object as read, or says what is wrong with it.
 pub(super) type FromMap<T> = dyn Fn(&Map<String, Value>) -> Result<T, String>;
 
+/// Decodes one object from its JSON text, or says what is wrong with it.
+pub(super) type FromText<T> = dyn Fn(&str) -> Result<T, String>;
+
 /// Checks one object as read: its id, or what is wrong with it.
 pub(super) type Check = dyn Fn(&Map<String, Value>) -> Result<String, String>;
 
@@ -147,7 +150,7 @@ fn read_file(
     Ok(Read::File(path, file, read))
 }
 
-/// What is wrong with element `element` of the export, located.
+/// What is wrong with element `element` of the export, located at its start.
 pub(super) fn element_error(
     path: &Path,
     (spans, text): (&[std::ops::Range<usize>], &str),
@@ -156,21 +159,16 @@ pub(super) fn element_error(
     message: String,
 ) -> SnapshotError {
     let offset = spans.get(element).map_or(0, |s| s.start);
-    let (line, column) = line_col(text.as_bytes(), offset);
-    SnapshotError::User {
-        path: path.to_owned(),
-        line,
-        column,
-        message: format!("{} #{}: {message}", kind.noun, element + 1),
-    }
+    export::object_error(path, text, kind, element, offset, message)
 }
 
 /// The ids read so far (Graph compares them without case), for the duplicate check.
 #[derive(Default)]
-struct Ids(std::collections::HashMap<String, usize>);
+pub(super) struct Ids(foldhash::HashMap<String, usize>);
 
 impl Ids {
-    fn add(&mut self, id: &str, element: usize, kind: Kind) -> Result<(), String> {
+    /// The message when an earlier element holds `id`.
+    pub(super) fn add(&mut self, id: &str, element: usize, kind: Kind) -> Result<(), String> {
         match self.0.insert(fold(id), element) {
             Some(first) => Err(format!(
                 "duplicate id {id} (also {} #{})",
@@ -225,10 +223,9 @@ impl Collection {
         let mut objects = Vec::with_capacity(read_objects.len());
         let mut origins = Vec::with_capacity(read_objects.len());
         for (element, object) in read_objects {
-            let id = check(&object)
-                .map_err(|m| element_error(&path, (&read.spans, &read.text), kind, element, m))?;
-            ids.add(&id, element, kind)
-                .map_err(|m| element_error(&path, (&read.spans, &read.text), kind, element, m))?;
+            let error = |m| element_error(&path, (&read.spans, &read.text), kind, element, m);
+            let id = check(&object).map_err(error)?;
+            ids.add(&id, element, kind).map_err(error)?;
             objects.push(object);
             origins.push(Origin::Read {
                 element,
@@ -251,38 +248,48 @@ impl Collection {
     }
 
     /// A collection file read for a plan: each object checked as [`Collection::open`] checks
-    /// it (the same errors, in the same order) and decoded, nothing else kept. `from_text`
-    /// decodes an object from its text (a verbatim export's element), `from_map` one the read
-    /// converted. The objects, and why they are unknown (as [`Collection::unknown`]).
+    /// it (the same errors, in the same order) and decoded by `from_map`, nothing else kept.
+    /// `from_text`, when given, decodes a verbatim export's element from its text instead of
+    /// its map. The objects, and why they are unknown (as [`Collection::unknown`]).
     pub fn decode<T>(
         folder: Option<&Path>,
         users_file: &Path,
-        name: &str,
-        kind: Kind,
-        from_text: &dyn Fn(&str) -> Result<T, String>,
+        (name, kind): (&str, Kind),
         from_map: &FromMap<T>,
+        from_text: Option<&FromText<T>>,
         id: &dyn Fn(&T) -> &str,
     ) -> Result<(Vec<T>, Option<String>), SnapshotError> {
         let (path, read) = match read_file(folder, users_file, name, kind, false)? {
             Read::NoFolder(why) | Read::NoFile(_, why) => return Ok((Vec::new(), Some(why))),
             Read::File(path, _, read) => (path, read),
         };
-        let decoded: Vec<(usize, Result<T, String>)> = if read.verbatim {
-            (read.spans.iter().enumerate())
-                .map(|(i, span)| (i, from_text(read.text.get(span.clone()).unwrap_or("{}"))))
-                .collect()
-        } else {
-            (read.users.iter())
-                .map(|(element, object)| (*element, from_map(object)))
-                .collect()
-        };
         let mut ids = Ids::default();
-        let mut out = Vec::with_capacity(decoded.len());
-        for (element, object) in decoded {
+        let mut out = Vec::new();
+        let mut take = |element: usize, object: Result<T, String>| {
             let error = |m| element_error(&path, (&read.spans, &read.text), kind, element, m);
             let object = object.map_err(error)?;
             ids.add(id(&object), element, kind).map_err(error)?;
             out.push(object);
+            Ok::<_, SnapshotError>(())
+        };
+        if read.verbatim {
+            for (element, span) in read.spans.iter().enumerate() {
+                // Cannot fail: every element was read as an object.
+                let text = read.text.get(span.clone()).unwrap_or("{}");
+                take(
+                    element,
+                    match from_text {
+                        Some(from_text) => from_text(text),
+                        None => {
+                            from_map(&export::object_at(text, 0..text.len()).unwrap_or_default())
+                        }
+                    },
+                )?;
+            }
+        } else {
+            for (element, object) in &read.users {
+                take(*element, from_map(object))?;
+            }
         }
         Ok((out, None))
     }

@@ -284,13 +284,7 @@ fn read_decoded(
 
     let user_error = |index: usize, offset: Option<usize>, message: String| {
         let offset = offset.unwrap_or_else(|| spans.get(index).map_or(root, |s| s.start));
-        let (line, column) = line_col(text.as_bytes(), offset);
-        SnapshotError::User {
-            path: path.to_owned(),
-            line,
-            column,
-            message: format!("{} #{}: {message}", kind.noun, index + 1),
-        }
+        object_error(path, &text, kind, index, offset, message)
     };
     // An object's map, read from its span (a lone object was read above).
     let object = |i: usize, lone: &mut Option<Map<String, Value>>| match lone.take() {
@@ -418,6 +412,24 @@ fn read_decoded(
 /// element of an export that was read).
 pub(super) fn object_at(text: &str, span: Range<usize>) -> Option<Map<String, Value>> {
     serde_json::from_str(text.get(span)?).ok()
+}
+
+/// What is wrong with object `index` of an export, located at byte `offset` of its text.
+pub(super) fn object_error(
+    path: &Path,
+    text: &str,
+    kind: Kind,
+    index: usize,
+    offset: usize,
+    message: String,
+) -> SnapshotError {
+    let (line, column) = line_col(text.as_bytes(), offset);
+    SnapshotError::User {
+        path: path.to_owned(),
+        line,
+        column,
+        message: format!("{} #{}: {message}", kind.noun, index + 1),
+    }
 }
 
 /// The value whose text is `span` of `text`.

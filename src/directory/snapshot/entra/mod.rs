@@ -198,31 +198,6 @@ enum Key {
     Address,
 }
 
-/// The first user whose id an earlier user holds (Graph compares ids without case), as the
-/// element it was read from and the message.
-fn duplicate_id(decoded: &[CloudUser], origins: &[Origin]) -> Option<(usize, String)> {
-    let element = |i: usize| match origins[i] {
-        Origin::Read { element, .. } => element,
-        Origin::Created => i,
-    };
-    let mut seen: HashMap<crate::names::CiKey<'_>, usize> = HashMap::default();
-    seen.reserve(decoded.len());
-    for (i, user) in decoded.iter().enumerate() {
-        if let Some(&first) = seen.get(&crate::names::CiKey(user.id())) {
-            return Some((
-                element(i),
-                format!(
-                    "duplicate id {} (also user #{})",
-                    user.id(),
-                    element(first) + 1
-                ),
-            ));
-        }
-        seen.insert(crate::names::CiKey(user.id()), i);
-    }
-    None
-}
-
 impl EntraSnapshot {
     /// Reads and checks a Graph users export (a snapshot folder: its `users.json`).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, SnapshotError> {
@@ -255,6 +230,7 @@ impl EntraSnapshot {
         let mut users = Vec::with_capacity(count);
         let mut origins = Vec::with_capacity(count);
         let mut decoded = Vec::with_capacity(count);
+        let mut ids = collection::Ids::default();
         let mut owned = read.users.into_iter();
         for _ in 0..count {
             let (element, mut slot) = match owned.next() {
@@ -278,16 +254,14 @@ impl EntraSnapshot {
                     ),
                 };
                 let cloud = CloudUser::from_graph(&user).map_err(|mut m| {
-                    // A duplicate id before this user is the error reported first.
-                    if let Some(e) = duplicate_id(&decoded, &origins) {
-                        return user_error(e.0, e.1);
-                    }
                     if read.shape == ExportShape::PowerShell && m.starts_with("no ") {
                         // The SDK writes what `-Property` did not select as null (then dropped).
                         m.push_str(" (a PowerShell export holds only what -Property selected: include Id and UserPrincipalName)");
                     }
                     user_error(element, m)
                 })?;
+                (ids.add(cloud.id(), element, export::USERS))
+                    .map_err(|m| user_error(element, m))?;
                 (cloud, holds_licenses(&user))
             };
             if let Slot::Text { licensed, .. } = &mut slot {
@@ -299,9 +273,6 @@ impl EntraSnapshot {
                 changed: false,
             });
             decoded.push(cloud);
-        }
-        if let Some((element, message)) = duplicate_id(&decoded, &origins) {
-            return Err(user_error(element, message));
         }
         Ok(EntraSnapshot {
             file,

@@ -10,7 +10,7 @@ use std::sync::PoisonError;
 
 use super::EntraSnapshot;
 use super::collection::Collection;
-use super::export::{self, CONTACTS, GROUPS, SKUS};
+use super::export::{CONTACTS, GROUPS, SKUS};
 #[cfg(doc)]
 use crate::directory::EntraGroupRead;
 use crate::directory::model::{CloudContact, CloudGroup, CloudUser, Sku};
@@ -76,36 +76,25 @@ impl EntraPlanRead {
             let (groups, groups_unknown) = Collection::decode(
                 folder,
                 users,
-                GROUPS_FILE,
-                GROUPS,
-                &CloudGroup::from_graph_json,
+                (GROUPS_FILE, GROUPS),
                 &CloudGroup::from_graph,
+                Some(&CloudGroup::from_graph_json),
                 &|g| &g.id,
             )?;
-            let contact_text = |text: &str| {
-                CloudContact::from_graph(
-                    &export::object_at(text, 0..text.len()).unwrap_or_default(),
-                )
-            };
             let (contacts, contacts_unknown) = Collection::decode(
                 folder,
                 users,
-                CONTACTS_FILE,
-                CONTACTS,
-                &contact_text,
+                (CONTACTS_FILE, CONTACTS),
                 &CloudContact::from_graph,
+                None,
                 &|c| &c.id,
             )?;
-            let sku_text = |text: &str| {
-                Sku::from_graph(&export::object_at(text, 0..text.len()).unwrap_or_default())
-            };
             Collection::decode(
                 folder,
                 users,
-                tenant_docs::SUBSCRIBED_SKUS.file,
-                SKUS,
-                &sku_text,
+                (tenant_docs::SUBSCRIBED_SKUS.file, SKUS),
                 &Sku::from_graph,
+                None,
                 &|s| &s.sku_id,
             )?;
             self.kinds = Some(Kinds {
