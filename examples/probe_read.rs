@@ -39,6 +39,9 @@ fn memory() -> String {
 
 fn main() {
     let mut args = std::env::args().skip(1);
+    // As the CLI does (main.rs): transparent huge pages off.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
     let usage = "usage: probe_read ldif|each|ad|export|entra|entra-plan FILE";
     let (which, path) = (args.next().expect(usage), args.next().expect(usage));
     let t = Instant::now();

@@ -240,6 +240,12 @@ pub fn is_typed(name: &str) -> bool {
 pub fn is_text<'a>(description: &str, mut values: impl Iterator<Item = &'a [u8]>) -> bool {
     !is_binary(description)
         && values.all(|v| {
+            if v.is_ascii() {
+                // The ASCII controls, as `char::is_control` has them, without decoding.
+                return !v
+                    .iter()
+                    .any(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f);
+            }
             std::str::from_utf8(v).is_ok_and(|s| {
                 !s.chars()
                     .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))

@@ -121,6 +121,29 @@ impl AttrName {
     /// distinct names, far more than any schema: a snapshot or directory answer with more
     /// is hostile or broken).
     pub fn try_new(name: &str) -> Result<Self, TooManyNames> {
+        // Each reader thread asks for the same few dozen spellings a million times: a cache
+        // per thread, by exact spelling, spares the lock (both readers run at once), the fold
+        // and its allocation. Ids never change, so a cached id stays right.
+        thread_local! {
+            static SEEN: std::cell::RefCell<foldhash::HashMap<Box<str>, AttrName>> =
+                Default::default();
+        }
+        // Bounded: spellings that differ only in case are unbounded in number.
+        const CACHED: usize = 4096;
+        if let Some(id) = SEEN.with_borrow(|seen| seen.get(name).copied()) {
+            return Ok(id);
+        }
+        let id = Self::intern(name)?;
+        SEEN.with_borrow_mut(|seen| {
+            if seen.len() < CACHED {
+                seen.insert(name.into(), id);
+            }
+        });
+        Ok(id)
+    }
+
+    /// [`AttrName::try_new`] without the cache: the process-wide table.
+    fn intern(name: &str) -> Result<Self, TooManyNames> {
         let mut ids = interner().lock().unwrap_or_else(|p| p.into_inner());
         let key = super::fold(name);
         if let Some(&id) = ids.get(&key) {

@@ -144,6 +144,30 @@ pub trait AttributeSource {
     fn first(&self, name: &str) -> Option<&[u8]> {
         self.values(name).next()
     }
+
+    /// Each of [`names`](Self::names) with its [`values`](Self::values), in that order; a
+    /// source that can give them in one pass says so here (a read decodes every entry).
+    fn each_attribute<'a>(&'a self, f: &mut EachAttribute<'a, '_>) -> Result<(), DecodeError> {
+        each_attribute_by_name(self, f)
+    }
+}
+
+/// What [`AttributeSource::each_attribute`] calls: a description and its values.
+pub type EachAttribute<'a, 'f> = dyn FnMut(&'a str, &[&'a [u8]]) -> Result<(), DecodeError> + 'f;
+
+/// [`AttributeSource::each_attribute`] by [`names`](AttributeSource::names) and
+/// [`values`](AttributeSource::values).
+pub fn each_attribute_by_name<'a, S: AttributeSource + ?Sized>(
+    source: &'a S,
+    f: &mut EachAttribute<'a, '_>,
+) -> Result<(), DecodeError> {
+    let mut values = Vec::new();
+    for name in source.names() {
+        values.clear();
+        values.extend(source.values(name));
+        f(name, &values)?;
+    }
+    Ok(())
 }
 
 /// Why an entry is not a readable user; [`DecodeError::attribute`] names the attribute.
@@ -186,20 +210,7 @@ impl AdUser {
     /// attribute (by [`schema::is_text`]) into `attributes`. The one decoder of AD entries.
     pub fn decode(dn: Dn, entry: &impl AttributeSource) -> Result<AdUser, DecodeError> {
         let mut user = Self::decode_typed(dn, entry)?;
-        for name in entry.names() {
-            if schema::is_typed(name) || !schema::is_text(name, entry.values(name)) {
-                continue;
-            }
-            let attr = AttrName::try_new(name).map_err(|e| DecodeError::BadName {
-                name: name.to_owned(),
-                message: e.to_string(),
-            })?;
-            for v in entry.values(name) {
-                user.attributes
-                    .push(attr, std::str::from_utf8(v).unwrap_or_default());
-            }
-        }
-        user.attributes.shrink_to_fit();
+        super::group::decode_text(entry, schema::TYPED, &mut user.attributes)?;
         Ok(user)
     }
 

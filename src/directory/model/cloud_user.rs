@@ -7,6 +7,9 @@ use super::packed::Values;
 use super::properties::{Prop, Properties};
 use crate::names::{AttrName, NameKey, SmtpAddress, primary_smtp};
 
+#[path = "cloud_user_text.rs"]
+mod text;
+
 /// A user object read from Entra ID (Microsoft Graph property names).
 ///
 /// The properties idsync reasons about (id, userPrincipalName, mail, mailNickname,

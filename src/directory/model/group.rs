@@ -125,23 +125,24 @@ fn integer(entry: &impl AttributeSource, name: &'static str) -> Result<Option<i6
 
 /// Every text attribute of the entry but the typed ones, as [`super::AdUser::decode`] keeps
 /// them.
-fn decode_text(
+pub(super) fn decode_text(
     entry: &impl AttributeSource,
     typed: &[&str],
     into: &mut Attributes,
 ) -> Result<(), DecodeError> {
-    for name in entry.names() {
-        if crate::names::listed(typed, name) || !schema::is_text(name, entry.values(name)) {
-            continue;
+    entry.each_attribute(&mut |name, values| {
+        if crate::names::listed(typed, name) || !schema::is_text(name, values.iter().copied()) {
+            return Ok(());
         }
         let attr = AttrName::try_new(name).map_err(|e| DecodeError::BadName {
             name: name.to_owned(),
             message: e.to_string(),
         })?;
-        for v in entry.values(name) {
+        for v in values {
             into.push(attr, std::str::from_utf8(v).unwrap_or_default());
         }
-    }
+        Ok(())
+    })?;
     into.shrink_to_fit();
     Ok(())
 }

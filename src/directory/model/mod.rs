@@ -17,8 +17,8 @@ mod properties;
 mod tenant;
 
 pub use ad_user::{
-    AdUser, AttributeSource, DecodeError, OWNER_MARKER_PREFIX, UAC_ACCOUNTDISABLE,
-    UAC_NORMAL_ACCOUNT,
+    AdUser, AttributeSource, DecodeError, EachAttribute, OWNER_MARKER_PREFIX, UAC_ACCOUNTDISABLE,
+    UAC_NORMAL_ACCOUNT, each_attribute_by_name,
 };
 pub use attributes::Attributes;
 pub use cloud_user::CloudUser;

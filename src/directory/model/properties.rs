@@ -314,6 +314,12 @@ impl Properties {
         self.entries.is_empty()
     }
 
+    /// Room for `entries` more entries and `text` more bytes of text.
+    pub fn reserve(&mut self, entries: usize, text: usize) {
+        self.entries.reserve_exact(entries);
+        self.text.reserve_exact(text);
+    }
+
     /// Gives back spare capacity once an object is fully read.
     pub fn shrink_to_fit(&mut self) {
         self.entries.shrink_to_fit();
@@ -323,7 +329,7 @@ impl Properties {
 
     /// Entries with their text ranges, for checks in tests.
     #[cfg(test)]
-    fn layout(&self) -> Vec<(String, Range<usize>)> {
+    pub(crate) fn layout(&self) -> Vec<(String, Range<usize>)> {
         spans(&self.entries)
             .map(|(e, r)| (e.name.to_string(), r))
             .collect()

@@ -5,7 +5,8 @@ use crate::directory::Dn;
 use crate::directory::dn::rdn_mark;
 use crate::directory::ldif::{COMPLETE_EXPORT, Entry, LdifError, LdifFile};
 use crate::directory::model::{
-    AdContact, AdGroup, AdUser, AttributeSource, DecodeError, Guid, ObjectKind,
+    AdContact, AdGroup, AdUser, AttributeSource, DecodeError, EachAttribute, Guid, ObjectKind,
+    each_attribute_by_name,
 };
 use crate::names::{eq_ci, listed};
 
@@ -226,5 +227,34 @@ impl AttributeSource for Entry {
 
     fn names(&self) -> impl Iterator<Item = &str> {
         self.attribute_names().into_iter()
+    }
+
+    /// In one pass over the lines when each description's lines are together and ASCII (as
+    /// ldapsearch and ldifde write them); else by name.
+    fn each_attribute<'a>(&'a self, f: &mut EachAttribute<'a, '_>) -> Result<(), DecodeError> {
+        let lines = self.lines();
+        let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut start = 0;
+        while let Some(first) = lines.get(start) {
+            let name = first.name();
+            let together = lines[start + 1..]
+                .iter()
+                .take_while(|l| l.name().eq_ignore_ascii_case(name))
+                .count();
+            let seen =
+                |r: &std::ops::Range<usize>| lines[r.start].name().eq_ignore_ascii_case(name);
+            if !name.is_ascii() || runs.iter().any(seen) {
+                return each_attribute_by_name(self, f);
+            }
+            runs.push(start..start + 1 + together);
+            start += 1 + together;
+        }
+        let mut values = Vec::new();
+        for run in runs {
+            values.clear();
+            values.extend(lines[run.clone()].iter().map(|l| l.value()));
+            f(lines[run.start].name(), &values)?;
+        }
+        Ok(())
     }
 }

@@ -243,3 +243,65 @@ fn an_export_answers_its_query_once_and_refuses_writes() {
     let e = export.not_for_apply().to_string();
     assert!(e.contains("for a plan's reads only"), "{e}");
 }
+
+/// An entry's attributes in one pass over its lines are what `names` and `values` give,
+/// on every LDIF of the repository and on entries whose descriptions come apart or change
+/// case (names are ASCII: the parser refuses others).
+#[test]
+fn an_entrys_attributes_in_one_pass_are_its_attributes_by_name() {
+    use crate::directory::ldif::LdifFile;
+    use crate::directory::model::{AttributeSource, DecodeError, each_attribute_by_name};
+    type Seen<'a> = Vec<(&'a str, Vec<&'a [u8]>)>;
+    fn both(entry: &crate::directory::ldif::Entry) -> (Seen<'_>, Seen<'_>) {
+        let (mut one, mut by_name): (Seen<'_>, Seen<'_>) = (Vec::new(), Vec::new());
+        entry
+            .each_attribute(&mut |name, values| -> Result<(), DecodeError> {
+                one.push((name, values.to_vec()));
+                Ok(())
+            })
+            .unwrap();
+        each_attribute_by_name(entry, &mut |name, values| -> Result<(), DecodeError> {
+            by_name.push((name, values.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        (one, by_name)
+    }
+    let tricky = "\
+dn: CN=a,DC=x
+objectClass: user
+description: one
+sn: S
+Description: two
+DESCRIPTION: three
+
+dn: CN=b,DC=x
+mail: a@x
+MAIL: b@x
+proxyAddresses: SMTP:a@x
+proxyaddresses: smtp:b@x
+sn: S
+";
+    let mut files: Vec<(String, Vec<u8>)> = crate::directory::ldif::repository_files()
+        .into_iter()
+        .map(|f| (f.display().to_string(), std::fs::read(&f).unwrap()))
+        .collect();
+    files.push(("tricky".into(), tricky.as_bytes().to_vec()));
+    let mut entries = 0;
+    for (name, bytes) in &files {
+        let Ok(file) = LdifFile::parse(bytes) else {
+            continue;
+        };
+        for entry in file.entries() {
+            let (one, by_name) = both(entry);
+            assert_eq!(one, by_name, "{name}: {}", entry.dn());
+            entries += 1;
+        }
+    }
+    assert!(entries > 50, "{entries}");
+    // The tricky entries come apart as `names` has them: `description` once, all three values.
+    let file = LdifFile::parse(tricky.as_bytes()).unwrap();
+    let (one, _) = both(&file.entries()[0]);
+    let description = one.iter().find(|(n, _)| *n == "description").unwrap();
+    assert_eq!(description.1, [&b"one"[..], b"two", b"three"]);
+}

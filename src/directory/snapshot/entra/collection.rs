@@ -167,6 +167,14 @@ pub(super) fn element_error(
 pub(super) struct Ids(foldhash::HashMap<String, usize>);
 
 impl Ids {
+    /// Room for `n` ids: a map grown a million times over is rehashed twenty times.
+    pub(super) fn with_capacity(n: usize) -> Ids {
+        Ids(foldhash::HashMap::with_capacity_and_hasher(
+            n,
+            Default::default(),
+        ))
+    }
+
     /// The message when an earlier element holds `id`.
     pub(super) fn add(&mut self, id: &str, element: usize, kind: Kind) -> Result<(), String> {
         match self.0.insert(fold(id), element) {
@@ -219,7 +227,7 @@ impl Collection {
             Read::File(path, file, read) => (path, file, read),
         };
         let read_objects = read.objects();
-        let mut ids = Ids::default();
+        let mut ids = Ids::with_capacity(read_objects.len());
         let mut objects = Vec::with_capacity(read_objects.len());
         let mut origins = Vec::with_capacity(read_objects.len());
         for (element, object) in read_objects {

@@ -30,7 +30,7 @@ pub use graph_rules::SYNCED_OBJECT_MESSAGE;
 pub use read::EntraPlanRead;
 
 use super::{SnapshotError, SnapshotFile};
-use crate::directory::model::CloudUser;
+use crate::directory::model::{CloudUser, Prop};
 use crate::directory::{DirectoryError, EntraOp, EntraUserRead, EntraUserWrite, Flush};
 use crate::names::fold;
 use collection::Origin;
@@ -83,12 +83,27 @@ enum Slot {
 /// Whether a user may hold licenses: it carries `assignedLicenses`, and it or
 /// `licenseAssignmentStates` is a non-empty array (else `grants_of` finds none).
 fn holds_licenses(user: &Map<String, Value>) -> bool {
-    let some = |key: &str| {
-        user.get(key)
-            .and_then(Value::as_array)
-            .is_some_and(|a| !a.is_empty())
-    };
-    user.contains_key("assignedLicenses")
+    licenses_held(|key| user.get(key).map(|v| v.as_array().map_or(0, Vec::len)))
+}
+
+/// [`holds_licenses`] of a user read from its text by [`CloudUser::from_graph_text`], which
+/// takes only keys spelled exactly as their names (so a lookup without case finds what the
+/// map's exact lookup would).
+fn decoded_holds_licenses(user: &CloudUser) -> bool {
+    licenses_held(|key| {
+        user.properties.get(key).map(|p| match p {
+            Prop::List(items) => items.iter().count(),
+            Prop::Json(v) => v.as_array().map_or(0, Vec::len),
+            Prop::Text(_) => 0,
+        })
+    })
+}
+
+/// The rule of [`holds_licenses`], over a lookup giving a present key's array length (0 for
+/// anything but an array).
+fn licenses_held(len: impl Fn(&str) -> Option<usize>) -> bool {
+    let some = |key| len(key).is_some_and(|n| n > 0);
+    len("assignedLicenses").is_some()
         && (some("assignedLicenses") || some("licenseAssignmentStates"))
 }
 
@@ -230,7 +245,7 @@ impl EntraSnapshot {
         let mut users = Vec::with_capacity(count);
         let mut origins = Vec::with_capacity(count);
         let mut decoded = Vec::with_capacity(count);
-        let mut ids = collection::Ids::default();
+        let mut ids = collection::Ids::with_capacity(count);
         let mut owned = read.users.into_iter();
         for _ in 0..count {
             let (element, mut slot) = match owned.next() {
@@ -243,7 +258,19 @@ impl EntraSnapshot {
                     },
                 ),
             };
-            let (cloud, licenses) = {
+            let fast = match &slot {
+                Slot::Text { n, .. } => read
+                    .text
+                    .get(read.spans[*n].clone())
+                    .and_then(CloudUser::from_graph_text),
+                Slot::Owned(_) => None,
+            };
+            let (cloud, licenses) = if let Some(cloud) = fast {
+                (ids.add(cloud.id(), element, export::USERS))
+                    .map_err(|m| user_error(element, m))?;
+                let licenses = decoded_holds_licenses(&cloud);
+                (cloud, licenses)
+            } else {
                 let user = match &slot {
                     Slot::Owned(user) => Cow::Borrowed(user),
                     Slot::Text { n, .. } => Cow::Owned(
@@ -551,6 +578,36 @@ mod tests {
     use serde_json::json;
     use std::fs;
     use std::path::PathBuf;
+
+    /// A user read from its text holds licenses exactly when its map says so.
+    #[test]
+    fn licenses_are_seen_alike_from_the_text_and_from_the_map() {
+        let cases = [
+            "",
+            r#", "assignedLicenses": []"#,
+            r#", "assignedLicenses": null"#,
+            r#", "assignedLicenses": [{"skuId": "s"}]"#,
+            r#", "assignedLicenses": ["s"]"#,
+            r#", "assignedLicenses": "s""#,
+            r#", "assignedLicenses": [], "licenseAssignmentStates": [{"skuId": "s"}]"#,
+            r#", "assignedLicenses": [], "licenseAssignmentStates": []"#,
+            r#", "licenseAssignmentStates": [{"skuId": "s"}]"#,
+            r#", "assignedLicenses": {}, "licenseAssignmentStates": ["x"]"#,
+        ];
+        let mut held = 0;
+        for case in cases {
+            let text = format!(r#"{{"id": "1", "userPrincipalName": "a@x"{case}}}"#);
+            let map: Map<String, Value> = serde_json::from_str(&text).unwrap();
+            let user = CloudUser::from_graph_text(&text).expect("the plain shape");
+            assert_eq!(
+                decoded_holds_licenses(&user),
+                holds_licenses(&map),
+                "{text}"
+            );
+            held += usize::from(holds_licenses(&map));
+        }
+        assert_eq!(held, 4);
+    }
 
     /// `GET /v1.0/users?$select=id,userPrincipalName,mail,…` as Graph returns it, pretty-printed
     /// the way idsync writes files, with properties idsync does not know.
