@@ -5,7 +5,7 @@
 //!
 //! Names are LDAP display names and match without case (`names::listed`).
 
-use crate::names::listed;
+use crate::names::{AttrName, NameMemo, listed};
 
 /// Attributes `AdUser` fills from typed decoding (GUIDs, integers, and the text attributes
 /// with accessors of their own); the decoder skips them when it copies the rest. The order is
@@ -235,22 +235,37 @@ pub fn is_typed(name: &str) -> bool {
     listed(TYPED, name)
 }
 
+/// [`TYPED`], [`GROUP_TYPED`], [`CONTACT_TYPED`] and [`is_binary`], asked once per name.
+pub static TYPED_NAMES: NameMemo = NameMemo::new(is_typed);
+pub static GROUP_TYPED_NAMES: NameMemo = NameMemo::new(|n| listed(GROUP_TYPED, n));
+pub static CONTACT_TYPED_NAMES: NameMemo = NameMemo::new(|n| listed(CONTACT_TYPED, n));
+static BINARY_NAMES: NameMemo = NameMemo::new(is_binary);
+
 /// Whether an attribute's values are text to keep in `AdUser::attributes`: not binary by
 /// schema, and every value UTF-8 without control characters (an unknown octet string).
-pub fn is_text<'a>(description: &str, mut values: impl Iterator<Item = &'a [u8]>) -> bool {
-    !is_binary(description)
-        && values.all(|v| {
-            if v.is_ascii() {
-                // The ASCII controls, as `char::is_control` has them, without decoding.
-                return !v
-                    .iter()
-                    .any(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f);
-            }
-            std::str::from_utf8(v).is_ok_and(|s| {
-                !s.chars()
-                    .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-            })
+pub fn is_text<'a>(description: &str, values: impl Iterator<Item = &'a [u8]>) -> bool {
+    !is_binary(description) && are_text(values)
+}
+
+/// [`is_text`] of an interned description.
+pub fn is_text_named<'a>(description: AttrName, values: impl Iterator<Item = &'a [u8]>) -> bool {
+    !BINARY_NAMES.get(description) && are_text(values)
+}
+
+/// Every value UTF-8 without control characters.
+fn are_text<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> bool {
+    values.all(|v| {
+        if v.is_ascii() {
+            // The ASCII controls, as `char::is_control` has them, without decoding.
+            return !v
+                .iter()
+                .any(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f);
+        }
+        std::str::from_utf8(v).is_ok_and(|s| {
+            !s.chars()
+                .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
         })
+    })
 }
 
 /// `a` then `b`, as a fixed array (the lists above are built from one another at compile

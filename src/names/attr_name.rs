@@ -184,6 +184,44 @@ impl AttrName {
 /// The most distinct attribute and property names one process interns.
 pub const MAX_NAMES: usize = 1 << 16;
 
+/// A yes-or-no question about a name (without case: "is it binary by schema?"), asked once
+/// per name for the whole process: a read asks it of every attribute of every entry.
+pub struct NameMemo {
+    ask: fn(&str) -> bool,
+    /// Per id: 0 not asked yet, 1 no, 2 yes.
+    answers: [std::sync::atomic::AtomicU8; MAX_NAMES],
+}
+
+impl NameMemo {
+    /// `ask` must not tell two spellings of one name apart (any case): the memo asks it of
+    /// the name's first spelling.
+    pub const fn new(ask: fn(&str) -> bool) -> Self {
+        NameMemo {
+            ask,
+            answers: [const { std::sync::atomic::AtomicU8::new(0) }; MAX_NAMES],
+        }
+    }
+
+    pub fn get(&self, name: AttrName) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let slot = &self.answers[usize::from(name.0)];
+        match slot.load(Relaxed) {
+            1 => false,
+            2 => true,
+            _ => {
+                let yes = (self.ask)(name.as_str());
+                slot.store(1 + u8::from(yes), Relaxed);
+                yes
+            }
+        }
+    }
+
+    /// The answer for a name that has no id (the table is full), asked now.
+    pub fn ask(&self, name: &str) -> bool {
+        (self.ask)(name)
+    }
+}
+
 /// The name table is full: an input with more distinct attribute names than any schema has.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -316,6 +354,18 @@ impl AsRef<str> for AttrName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_memo_answers_as_its_question_for_every_spelling() {
+        static LONG: NameMemo =
+            NameMemo::new(|n| n.len() > 8 && n.eq_ignore_ascii_case("memoTestLongName"));
+        for spelling in ["memoTestLongName", "MEMOTESTLONGNAME", "memotestlongname"] {
+            assert!(LONG.get(AttrName::from(spelling)), "{spelling}");
+            assert!(LONG.ask(spelling));
+        }
+        assert!(!LONG.get(AttrName::from("memoTestShort")));
+        assert!(!LONG.get(AttrName::from("MemoTestShort")));
+    }
 
     #[test]
     fn names_are_interned_without_case() {

@@ -5,7 +5,7 @@
 
 mod attr_name;
 
-pub use attr_name::{AttrName, NameKey, TooManyNames};
+pub use attr_name::{AttrName, NameKey, NameMemo, TooManyNames};
 
 use std::cmp::Ordering;
 use std::fmt;

@@ -210,7 +210,7 @@ impl AdUser {
     /// attribute (by [`schema::is_text`]) into `attributes`. The one decoder of AD entries.
     pub fn decode(dn: Dn, entry: &impl AttributeSource) -> Result<AdUser, DecodeError> {
         let mut user = Self::decode_typed(dn, entry)?;
-        super::group::decode_text(entry, schema::TYPED, &mut user.attributes)?;
+        super::group::decode_text(entry, &schema::TYPED_NAMES, &mut user.attributes)?;
         Ok(user)
     }
 

@@ -10,7 +10,7 @@ use super::attributes::Attributes;
 use super::guid::Guid;
 use crate::directory::dn::Dn;
 use crate::directory::schema;
-use crate::names::{AttrName, SmtpAddress, primary_smtp};
+use crate::names::{AttrName, NameMemo, SmtpAddress, primary_smtp};
 
 /// `groupType` bit: a security group (without it, a distribution group).
 pub const GROUP_TYPE_SECURITY: i32 = i32::MIN; // 0x80000000
@@ -127,17 +127,25 @@ fn integer(entry: &impl AttributeSource, name: &'static str) -> Result<Option<i6
 /// them.
 pub(super) fn decode_text(
     entry: &impl AttributeSource,
-    typed: &[&str],
+    typed: &NameMemo,
     into: &mut Attributes,
 ) -> Result<(), DecodeError> {
     entry.each_attribute(&mut |name, values| {
-        if crate::names::listed(typed, name) || !schema::is_text(name, values.iter().copied()) {
-            return Ok(());
-        }
-        let attr = AttrName::try_new(name).map_err(|e| DecodeError::BadName {
-            name: name.to_owned(),
-            message: e.to_string(),
-        })?;
+        let values_of = || values.iter().copied();
+        let attr = match AttrName::try_new(name) {
+            Ok(attr) if typed.get(attr) || !schema::is_text_named(attr, values_of()) => {
+                return Ok(());
+            }
+            Ok(attr) => attr,
+            // A name the table has no room for is an error only where it would be kept.
+            Err(_) if typed.ask(name) || !schema::is_text(name, values_of()) => return Ok(()),
+            Err(e) => {
+                return Err(DecodeError::BadName {
+                    name: name.to_owned(),
+                    message: e.to_string(),
+                });
+            }
+        };
         for v in values {
             into.push(attr, std::str::from_utf8(v).unwrap_or_default());
         }
@@ -163,7 +171,7 @@ impl AdGroup {
             })?);
         }
         group.members = Some(members);
-        decode_text(entry, schema::GROUP_TYPED, &mut group.attributes)?;
+        decode_text(entry, &schema::GROUP_TYPED_NAMES, &mut group.attributes)?;
         Ok(group)
     }
 
@@ -204,7 +212,7 @@ impl AdContact {
         let (guid, usn) = decode_guid_usn(entry)?;
         let mut contact = AdContact::new(dn, guid);
         contact.usn_changed = usn;
-        decode_text(entry, schema::CONTACT_TYPED, &mut contact.attributes)?;
+        decode_text(entry, &schema::CONTACT_TYPED_NAMES, &mut contact.attributes)?;
         Ok(contact)
     }
 }
