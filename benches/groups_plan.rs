@@ -52,11 +52,16 @@ fn main() {
     let memberships = args.get(2).copied().unwrap_or(1_000_000);
     let big = (memberships / 10).min(n);
 
-    // IDSYNC_BENCH_DIR keeps the files there (an empty folder), for profiling.
+    // IDSYNC_BENCH_DIR keeps the files there (an empty or new folder), for profiling.
     let dir = tempfile::tempdir().unwrap();
     let kept = std::env::var_os("IDSYNC_BENCH_DIR").map(std::path::PathBuf::from);
     let root = kept.as_deref().unwrap_or(dir.path());
-    std::fs::create_dir(root.join("entra")).unwrap();
+    std::fs::create_dir_all(root.join("entra")).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (IDSYNC_BENCH_DIR must be an empty folder or new)",
+            root.display()
+        )
+    });
     // Users: the synthetic steady state; members are the linked pairs.
     let mut ad = BufWriter::new(File::create(root.join("ad.ldif")).unwrap());
     let mut cloud = Vec::with_capacity(n);
