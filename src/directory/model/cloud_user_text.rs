@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
@@ -29,10 +29,17 @@ enum Val<'a> {
     Json(Value),
 }
 
-/// An array element: a string, or any other value.
-enum Item<'a> {
-    Text(Cow<'a, str>),
-    Json(Value),
+impl Val<'_> {
+    /// The value as `serde_json` reads it.
+    fn into_value(self) -> Value {
+        match self {
+            Val::Null => Value::Null,
+            Val::Bool(b) => Value::Bool(b),
+            Val::Text(s) => Value::String(s.into_owned()),
+            Val::List(items) => items.into_iter().map(|s| s.into_owned()).collect(),
+            Val::Json(v) => v,
+        }
+    }
 }
 
 impl CloudUser {
@@ -219,78 +226,21 @@ impl<'de> Visitor<'de> for ValVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Item<'de>>()? {
+        while let Some(item) = seq.next_element::<Val<'de>>()? {
             items.push(item);
         }
-        if !items.is_empty() && items.iter().all(|i| matches!(i, Item::Text(_))) {
+        if !items.is_empty() && items.iter().all(|i| matches!(i, Val::Text(_))) {
             let texts = items.into_iter().filter_map(|i| match i {
-                Item::Text(s) => Some(s),
-                Item::Json(_) => None,
+                Val::Text(s) => Some(s),
+                _ => None,
             });
             return Ok(Val::List(texts.collect()));
         }
-        let values = items.into_iter().map(|i| match i {
-            Item::Text(s) => Value::String(s.into_owned()),
-            Item::Json(v) => v,
-        });
-        Ok(Val::Json(Value::Array(values.collect())))
+        Ok(Val::Json(items.into_iter().map(Val::into_value).collect()))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         Value::deserialize(MapAccessDeserializer::new(map)).map(Val::Json)
-    }
-}
-
-impl<'de> Deserialize<'de> for Item<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ItemVisitor)
-    }
-}
-
-/// An element: strings kept as text, anything else read as `Value` reads it.
-struct ItemVisitor;
-
-impl<'de> Visitor<'de> for ItemVisitor {
-    type Value = Item<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Item::Json(Value::Null))
-    }
-
-    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
-        Ok(Item::Json(b.into()))
-    }
-
-    fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
-        Ok(Item::Json(n.into()))
-    }
-
-    fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
-        Ok(Item::Json(n.into()))
-    }
-
-    fn visit_f64<E>(self, n: f64) -> Result<Self::Value, E> {
-        Ok(Item::Json(n.into()))
-    }
-
-    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
-        Ok(Item::Text(Cow::Borrowed(s)))
-    }
-
-    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(Item::Text(Cow::Owned(s.to_owned())))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        Value::deserialize(SeqAccessDeserializer::new(seq)).map(Item::Json)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        Value::deserialize(MapAccessDeserializer::new(map)).map(Item::Json)
     }
 }
 
