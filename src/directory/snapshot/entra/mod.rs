@@ -32,7 +32,7 @@ pub use read::EntraPlanRead;
 use super::{SnapshotError, SnapshotFile};
 use crate::directory::model::{CloudUser, Prop};
 use crate::directory::{DirectoryError, EntraOp, EntraUserRead, EntraUserWrite, Flush};
-use crate::names::fold;
+use crate::names::{AttrName, fold};
 use collection::Origin;
 use layout::ArrayLayout;
 
@@ -87,11 +87,13 @@ fn holds_licenses(user: &Map<String, Value>) -> bool {
 }
 
 /// [`holds_licenses`] of a user read from its text by [`CloudUser::from_graph_text`], which
-/// takes only keys spelled exactly as their names (so a lookup without case finds what the
-/// map's exact lookup would).
+/// takes only keys spelled exactly as their names' first spelling: where that is the key
+/// asked for, the property is what the map's exact lookup finds; else the map has no such key.
 fn decoded_holds_licenses(user: &CloudUser) -> bool {
     licenses_held(|key| {
-        user.properties.get(key).map(|p| match p {
+        let name = AttrName::new(key);
+        let held = (name.as_str() == key).then(|| user.properties.get(name));
+        held.flatten().map(|p| match p {
             Prop::List(items) => items.iter().count(),
             Prop::Json(v) => v.as_array().map_or(0, Vec::len),
             Prop::Text(_) => 0,
