@@ -328,7 +328,9 @@ pub trait EntraGroupRead {
 /// ([`EntraUserWrite::write_users`] writes users), so an op cannot name one collection and
 /// have its answer read as another kind; the Graph connector builds `/{collection}/{id}` from
 /// that kind ([`model::ObjectKind::graph_collection`]).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` leaves out a create's password: ops end up in panics and logs.
+#[derive(Clone, PartialEq)]
 pub enum EntraOp {
     /// `POST /{collection}` with this body (the directory adds nothing but what Graph requires).
     Create(serde_json::Map<String, serde_json::Value>),
@@ -352,6 +354,54 @@ pub enum EntraOp {
         add: Vec<(String, Vec<String>)>,
         remove: Vec<String>,
     },
+}
+
+impl std::fmt::Debug for EntraOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EntraOp::Create(body) => f.debug_tuple("Create").field(&Redacted(body)).finish(),
+            EntraOp::Update { id, patch } => f
+                .debug_struct("Update")
+                .field("id", id)
+                .field("patch", &Redacted(patch))
+                .finish(),
+            EntraOp::Delete { id } => f.debug_struct("Delete").field("id", id).finish(),
+            EntraOp::AddMember { id, member } => f
+                .debug_struct("AddMember")
+                .field("id", id)
+                .field("member", member)
+                .finish(),
+            EntraOp::RemoveMember { id, member } => f
+                .debug_struct("RemoveMember")
+                .field("id", id)
+                .field("member", member)
+                .finish(),
+            EntraOp::AssignLicense { id, add, remove } => f
+                .debug_struct("AssignLicense")
+                .field("id", id)
+                .field("add", add)
+                .field("remove", remove)
+                .finish(),
+        }
+    }
+}
+
+/// A Graph body as `Debug` shows it, `passwordProfile` (the only secret a write carries)
+/// replaced by a placeholder.
+struct Redacted<'a>(&'a serde_json::Map<String, serde_json::Value>);
+
+impl std::fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut map = f.debug_map();
+        for (k, v) in self.0 {
+            if k == "passwordProfile" {
+                map.entry(k, &format_args!("<redacted>"));
+            } else {
+                map.entry(k, v);
+            }
+        }
+        map.finish()
+    }
 }
 
 impl EntraOp {
@@ -455,4 +505,32 @@ pub struct NoProgress;
 
 impl ProgressSink for NoProgress {
     fn event(&self, _: ProgressEvent<'_>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EntraOp;
+    use serde_json::json;
+
+    #[test]
+    fn an_op_shown_for_debugging_leaves_out_the_password() {
+        let serde_json::Value::Object(body) = json!({
+            "userPrincipalName": "new@example.com",
+            "passwordProfile": {"password": "xWwvJ]6NMw+bWH-d", "forceChangePasswordNextSignIn": true}
+        }) else {
+            unreachable!()
+        };
+        for op in [
+            EntraOp::Create(body.clone()),
+            EntraOp::Update {
+                id: "1".into(),
+                patch: body,
+            },
+        ] {
+            let shown = format!("{op:?}");
+            assert!(shown.contains("new@example.com"), "{shown}");
+            assert!(shown.contains("\"passwordProfile\": <redacted>"), "{shown}");
+            assert!(!shown.contains("xWwvJ"), "{shown}");
+        }
+    }
 }
