@@ -51,6 +51,9 @@ pub(super) struct AttrValue<'c> {
     pub(super) name: &'c str,
     /// Borrowed from the line unless it was base64.
     pub(super) value: Cow<'c, [u8]>,
+    /// The value as text when the parse already checked it is UTF-8 (a plain value), so it
+    /// is not checked twice.
+    pub(super) text: Option<&'c str>,
     /// Written as `name: value` on one line (one space, plain, not empty): the line can be
     /// rendered again from the name and the value.
     pub(super) plain: bool,
@@ -280,7 +283,7 @@ impl<'a, 's> Parser<'a, 's> {
     }
 
     pub(super) fn content_line(&mut self, logical: Logical<'_>) -> Result<(), LdifError> {
-        if let Some(pos) = logical.content.iter().position(|&b| b == b'\r') {
+        if let Some(pos) = memchr::memchr(b'\r', &logical.content) {
             return Err(logical.error(pos, "carriage return that does not end a line"));
         }
         let parsed = parse_attr_value(&logical)?;
@@ -417,7 +420,10 @@ impl<'a, 's> Parser<'a, 's> {
         if let Some(entry) = self.current.as_mut() {
             entry.attrs.push(AttrLine {
                 name: parsed.name.into(),
-                value: LineValue::new(&parsed.value),
+                value: match parsed.text {
+                    Some(text) => LineValue::Text(text.into()),
+                    None => LineValue::new(&parsed.value),
+                },
                 raw,
                 line: logical.line(),
                 ranged: false,
@@ -458,7 +464,7 @@ pub(super) fn line_at(input: &[u8], start: usize, no: usize) -> Option<PhysLine>
     if start >= input.len() {
         return None;
     }
-    let (text_end, end) = match input[start..].iter().position(|&b| b == b'\n') {
+    let (text_end, end) = match memchr::memchr(b'\n', &input[start..]) {
         Some(rel) => {
             let nl = start + rel;
             let text_end = if nl > start && input[nl - 1] == b'\r' {
@@ -481,7 +487,7 @@ pub(super) fn line_at(input: &[u8], start: usize, no: usize) -> Option<PhysLine>
 /// Parses `attr: value`, `attr:: base64` (refusing `attr:< url`).
 pub(super) fn parse_attr_value<'c>(logical: &'c Logical<'_>) -> Result<AttrValue<'c>, LdifError> {
     let content = &logical.content;
-    let Some(colon) = content.iter().position(|&b| b == b':') else {
+    let Some(colon) = memchr::memchr(b':', content) else {
         return Err(logical.error(
             0,
             "line without a colon: expected \"attribute: value\" (or a blank line between entries)",
@@ -507,6 +513,7 @@ pub(super) fn parse_attr_value<'c>(logical: &'c Logical<'_>) -> Result<AttrValue
             Ok(AttrValue {
                 name,
                 value: Cow::Owned(value),
+                text: None,
                 plain: false,
             })
         }
@@ -519,13 +526,17 @@ pub(super) fn parse_attr_value<'c>(logical: &'c Logical<'_>) -> Result<AttrValue
         _ => {
             let start = skip_fill(content, rest);
             let value = &content[start..];
-            if let Err(e) = std::str::from_utf8(value) {
-                let at = start + e.valid_up_to();
-                return Err(logical.error(at, not_utf8(name, content.get(at).copied())));
-            }
+            let text = match std::str::from_utf8(value) {
+                Ok(text) => text,
+                Err(e) => {
+                    let at = start + e.valid_up_to();
+                    return Err(logical.error(at, not_utf8(name, content.get(at).copied())));
+                }
+            };
             Ok(AttrValue {
                 name,
                 value: Cow::Borrowed(value),
+                text: Some(text),
                 plain: start == rest + 1 && !value.is_empty() && logical.continuations.is_empty(),
             })
         }
