@@ -387,8 +387,8 @@ impl std::fmt::Debug for EntraOp {
 }
 
 /// A Graph body as `Debug` shows it, `passwordProfile` (the only secret a write carries)
-/// replaced by a placeholder.
-struct Redacted<'a>(&'a serde_json::Map<String, serde_json::Value>);
+/// replaced by a placeholder. Shared by every type that holds a write's body.
+pub(crate) struct Redacted<'a>(pub(crate) &'a serde_json::Map<String, serde_json::Value>);
 
 impl std::fmt::Debug for Redacted<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

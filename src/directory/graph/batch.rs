@@ -29,7 +29,8 @@ use crate::directory::{DirectoryError, ProgressEvent, ProgressSink};
 pub(crate) const BATCH_SIZE: usize = 20;
 
 /// One request to run through `$batch`. URLs are relative to `/v1.0` and percent-encoded.
-#[derive(Debug, Clone)]
+/// Its `Debug` leaves out a create's password, as [`EntraOp`](crate::directory::EntraOp)'s does.
+#[derive(Clone)]
 pub(crate) enum Request {
     Get(String),
     /// A GET whose successful answer is handed back unparsed ([`Done::raw`]): large pages
@@ -43,6 +44,36 @@ pub(crate) enum Request {
         body: Value,
         check: Option<String>,
     },
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        struct Body<'a>(&'a Value);
+        impl std::fmt::Debug for Body<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match self.0 {
+                    Value::Object(map) => crate::directory::Redacted(map).fmt(f),
+                    other => other.fmt(f),
+                }
+            }
+        }
+        match self {
+            Request::Get(url) => f.debug_tuple("Get").field(url).finish(),
+            Request::GetRaw(url) => f.debug_tuple("GetRaw").field(url).finish(),
+            Request::Patch(url, body) => f
+                .debug_tuple("Patch")
+                .field(url)
+                .field(&Body(body))
+                .finish(),
+            Request::Delete(url) => f.debug_tuple("Delete").field(url).finish(),
+            Request::Post { url, body, check } => f
+                .debug_struct("Post")
+                .field("url", url)
+                .field("body", &Body(body))
+                .field("check", check)
+                .finish(),
+        }
+    }
 }
 
 /// A request and the name its errors carry.
@@ -521,6 +552,27 @@ async fn sleep_until(at: Option<Instant>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_shown_for_debugging_leaves_out_the_password() {
+        let body = serde_json::json!({
+            "userPrincipalName": "new@example.com",
+            "passwordProfile": {"password": "xWwvJ]6NMw+bWH-d"}
+        });
+        for request in [
+            Request::Post {
+                url: "/users".into(),
+                body: body.clone(),
+                check: None,
+            },
+            Request::Patch("/users/1".into(), body),
+        ] {
+            let shown = format!("{request:?}");
+            assert!(shown.contains("new@example.com"), "{shown}");
+            assert!(shown.contains("\"passwordProfile\": <redacted>"), "{shown}");
+            assert!(!shown.contains("xWwvJ"), "{shown}");
+        }
+    }
 
     #[test]
     fn the_limit_halves_on_throttling_and_grows_back() {
