@@ -20,6 +20,7 @@ use crate::directory::{
 };
 use crate::engine::{AD_BASE_ATTRIBUTES, AD_REQUIRED_ATTRIBUTES, attribute_names_needed};
 use crate::names::AttrName;
+use crate::parallel::both;
 
 /// Where each directory comes from, after command-line overrides.
 #[derive(Debug, Clone, Default)]
@@ -190,19 +191,6 @@ pub async fn open_to_read(
         )),
         _ => open(desired, o).await,
     }
-}
-
-/// Runs `a` on a thread of its own and `b` on this one, and gives both results (files are
-/// read and decoded on a core each). A panic on the other thread goes on here.
-fn both<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
-    std::thread::scope(|s| {
-        let a = s.spawn(a);
-        let b = b();
-        let a = a
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (a, b)
-    })
 }
 
 fn ad_config(desired: &DesiredState, o: &Overrides) -> Result<AdConfig, ConnectError> {

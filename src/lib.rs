@@ -15,6 +15,7 @@ pub mod engine;
 pub mod files;
 pub mod import;
 pub mod names;
+mod parallel;
 pub mod plan;
 pub mod render;
 pub mod secret;

@@ -41,6 +41,29 @@ pub(crate) struct Seen {
     ad_alone: Vec<u32>,
     /// Cloud users in a pair (built only when `ad_alone` is not empty).
     cloud_paired: Vec<bool>,
+    /// The lookups `ad_alone` needs (built only when it is not empty).
+    holders: Option<Holders>,
+}
+
+/// Cloud users by each SMTP proxy address and by UPN: who holds the values an AD user that
+/// Entra Connect syncs alone would bring. From the reads only, so built alongside the plan.
+struct Holders {
+    by_smtp: HashIndex,
+    by_upn: HashIndex,
+}
+
+impl Holders {
+    fn build(cloud: &[CloudUser]) -> Holders {
+        let mut by_smtp = HashIndex::with_capacity(cloud.len());
+        let mut by_upn = HashIndex::with_capacity(cloud.len());
+        for (i, c) in cloud.iter().enumerate() {
+            for a in cloud_proxy_smtp(c) {
+                by_smtp.insert(ci_hash(&[a]), i);
+            }
+            by_upn.insert(ci_hash(&[c.upn()]), i);
+        }
+        Holders { by_smtp, by_upn }
+    }
 }
 
 impl Seen {
@@ -84,6 +107,7 @@ impl Seen {
             {
                 seen.cloud_paired[c] = true;
             }
+            seen.holders = Some(Holders::build(cloud));
         }
         seen
     }
@@ -141,8 +165,8 @@ pub(crate) fn forecast(cx: &Context<'_>, seen: &Seen, plan: &Plan) -> Vec<Foreca
         after: &after,
         out: &mut out,
         synced_now: Vec::new(),
-        by_smtp: None,
-        by_upn: None,
+        prebuilt: seen.holders.as_ref(),
+        built: None,
     };
     for &(a, c) in &seen.pairs {
         f.pair(a as usize, c as usize);
@@ -186,9 +210,9 @@ struct Forecaster<'a, 'p> {
     out: &'p mut Vec<Forecast>,
     /// Identities whose cloud user becomes synced: their passwords, one summary entry.
     synced_now: Vec<String>,
-    /// Cloud users by each SMTP proxy address and by UPN, built on first use.
-    by_smtp: Option<HashIndex>,
-    by_upn: Option<HashIndex>,
+    /// `Seen`'s holders; else (only `ignore`d AD users stand alone) built on first use.
+    prebuilt: Option<&'p Holders>,
+    built: Option<Holders>,
 }
 
 /// How Entra Connect will pair an AD user with a cloud user after the plan.
@@ -519,34 +543,19 @@ impl<'a> Forecaster<'a, '_> {
         );
     }
 
-    fn smtp_index(&mut self) -> &HashIndex {
-        let cloud = self.cx.cloud;
-        self.by_smtp.get_or_insert_with(|| {
-            let mut ix = HashIndex::with_capacity(cloud.len());
-            for (i, c) in cloud.iter().enumerate() {
-                for a in cloud_proxy_smtp(c) {
-                    ix.insert(ci_hash(&[a]), i);
-                }
-            }
-            ix
-        })
-    }
-
-    fn upn_index(&mut self) -> &HashIndex {
-        let cloud = self.cx.cloud;
-        self.by_upn.get_or_insert_with(|| {
-            let mut ix = HashIndex::with_capacity(cloud.len());
-            for (i, c) in cloud.iter().enumerate() {
-                ix.insert(ci_hash(&[c.upn()]), i);
-            }
-            ix
-        })
+    fn holders(&mut self) -> &Holders {
+        match self.prebuilt {
+            Some(h) => h,
+            None => self
+                .built
+                .get_or_insert_with(|| Holders::build(self.cx.cloud)),
+        }
     }
 
     /// Cloud users (not guests) holding `address` as an SMTP proxy address.
     fn smtp_holders(&mut self, address: &str) -> Vec<usize> {
         let cloud = self.cx.cloud;
-        let ix = self.smtp_index();
+        let ix = &self.holders().by_smtp;
         let mut v: Vec<usize> = ix
             .candidates(ci_hash(&[address]))
             .filter(|&c| !cloud[c].is_guest())
@@ -559,7 +568,7 @@ impl<'a> Forecaster<'a, '_> {
 
     fn upn_holders(&mut self, upn: &str) -> Vec<usize> {
         let cloud = self.cx.cloud;
-        let ix = self.upn_index();
+        let ix = &self.holders().by_upn;
         let mut v: Vec<usize> = ix
             .candidates(ci_hash(&[upn]))
             .filter(|&c| !cloud[c].is_guest() && eq_ci(cloud[c].upn(), upn))

@@ -1,7 +1,7 @@
 //! Lookups the join and the planner share: AD and cloud users by each key an `identities[]`
 //! or `protect` entry may use, and the soft-match keys (primary SMTP address, routable UPN).
 
-use std::cell::OnceCell;
+use std::sync::OnceLock;
 
 use super::super::index::{HashIndex, ci_hash, exact_hash};
 use super::{ad_matches, cloud_matches};
@@ -63,13 +63,14 @@ pub(super) fn routable_eq((local, suffix): (&str, &str), upn: &str) -> bool {
 }
 
 /// Every AD user by each key an `identities[]` or `protect` entry may use. Each index is built
-/// the first time it is asked for: a plan without explicit identities builds none.
+/// the first time it is asked for: a plan without explicit identities builds none. (`OnceLock`,
+/// not `OnceCell`: the join's matching pass reads them from every core.)
 pub(crate) struct AdIndex<'a> {
     ad: &'a [AdUser],
-    by_sam: OnceCell<HashIndex>,
-    by_dn: OnceCell<HashIndex>,
-    by_guid: OnceCell<HashIndex>,
-    by_upn: OnceCell<HashIndex>,
+    by_sam: OnceLock<HashIndex>,
+    by_dn: OnceLock<HashIndex>,
+    by_guid: OnceLock<HashIndex>,
+    by_upn: OnceLock<HashIndex>,
 }
 
 fn build_index<T>(items: &[T], key: impl Fn(&T) -> Option<u64>) -> HashIndex {
@@ -86,10 +87,10 @@ impl<'a> AdIndex<'a> {
     pub(crate) fn build(ad: &'a [AdUser]) -> Self {
         AdIndex {
             ad,
-            by_sam: OnceCell::new(),
-            by_dn: OnceCell::new(),
-            by_guid: OnceCell::new(),
-            by_upn: OnceCell::new(),
+            by_sam: OnceLock::new(),
+            by_dn: OnceLock::new(),
+            by_guid: OnceLock::new(),
+            by_upn: OnceLock::new(),
         }
     }
 
@@ -131,16 +132,16 @@ impl<'a> AdIndex<'a> {
 /// Every cloud user by id and by UPN, each index built on first use.
 pub(crate) struct CloudIndex<'a> {
     cloud: &'a [CloudUser],
-    by_id: OnceCell<HashIndex>,
-    by_upn: OnceCell<HashIndex>,
+    by_id: OnceLock<HashIndex>,
+    by_upn: OnceLock<HashIndex>,
 }
 
 impl<'a> CloudIndex<'a> {
     pub(crate) fn build(cloud: &'a [CloudUser]) -> Self {
         CloudIndex {
             cloud,
-            by_id: OnceCell::new(),
-            by_upn: OnceCell::new(),
+            by_id: OnceLock::new(),
+            by_upn: OnceLock::new(),
         }
     }
 

@@ -20,25 +20,33 @@ impl Joiner<'_> {
     }
 
     pub(super) fn hard_and_soft(&mut self) {
-        let source_anchor = self.desired.source_anchor;
-        let mut by_immutable = HashIndex::with_capacity(self.cloud.len());
-        let mut by_smtp = HashIndex::with_capacity(self.cloud.len());
-        for c in self.cloud_indices() {
-            if self.cloud_blocked[c] {
-                continue;
-            }
-            if let Some(id) = self.cloud[c].immutable_id().filter(|s| !s.is_empty()) {
-                by_immutable.insert(exact_hash(id.as_bytes()), c);
-            }
-            let mut last = None;
-            for a in cloud_proxy_smtp(&self.cloud[c]) {
-                let h = ci_hash(&[a]);
-                if last != Some(h) {
-                    by_smtp.insert(h, c);
+        // The two indexes of the usable cloud users, one per core.
+        let usable = |c: &usize| !self.cloud_blocked[*c];
+        let (by_immutable, by_smtp) = crate::parallel::both(
+            || {
+                let mut ix = HashIndex::with_capacity(self.cloud.len());
+                for c in self.cloud_indices().filter(usable) {
+                    if let Some(id) = self.cloud[c].immutable_id().filter(|s| !s.is_empty()) {
+                        ix.insert(exact_hash(id.as_bytes()), c);
+                    }
                 }
-                last = Some(h);
-            }
-        }
+                ix
+            },
+            || {
+                let mut ix = HashIndex::with_capacity(self.cloud.len());
+                for c in self.cloud_indices().filter(usable) {
+                    let mut last = None;
+                    for a in cloud_proxy_smtp(&self.cloud[c]) {
+                        let h = ci_hash(&[a]);
+                        if last != Some(h) {
+                            ix.insert(h, c);
+                        }
+                        last = Some(h);
+                    }
+                }
+                ix
+            },
+        );
         self.cloud_by_smtp = by_smtp;
 
         // A conflicted AD user still drags its would-be partner into the conflict, so the
@@ -59,28 +67,12 @@ impl Joiner<'_> {
             }
         }
 
-        // Claims: (cloud user, AD user, how), grouped by cloud user after sorting.
-        let mut claims: Vec<(u32, u32, MatchKind)> = Vec::new();
-        for a in 0..self.ad.len() {
-            if !self.free_ad(a) {
-                continue;
-            }
-            let anchor = base64_anchor(&self.ad[a], source_anchor);
-            let before = claims.len();
-            claims.extend(
-                self.by_anchor(&by_immutable, &anchor)
-                    .map(|c| (small(c), small(a), MatchKind::Hard)),
-            );
-            if claims.len() > before {
-                continue;
-            }
-            if let Some((c, key)) = self
-                .soft_keys()
-                .find_map(|key| Some((self.soft_candidate(a, key)?, key)))
-            {
-                claims.push((small(c), small(a), MatchKind::Soft(key)));
-            }
-        }
+        // Claims: (cloud user, AD user, how), grouped by cloud user after sorting. Finding them
+        // only reads, so it runs on every core.
+        let this = &*self;
+        let mut claims: Vec<(u32, u32, MatchKind)> =
+            crate::parallel::ranges(self.ad.len(), |range| this.claims(range, &by_immutable))
+                .concat();
         claims.sort_unstable_by_key(|&(c, a, _)| (c, a));
 
         let mut start = 0;
@@ -101,6 +93,38 @@ impl Joiner<'_> {
             start = end;
             self.settle(c, list);
         }
+    }
+
+    /// The claims of the free AD users in `range`: every cloud user holding the AD user's
+    /// anchor, or else the first soft match.
+    fn claims(
+        &self,
+        range: std::ops::Range<usize>,
+        by_immutable: &HashIndex,
+    ) -> Vec<(u32, u32, MatchKind)> {
+        let source_anchor = self.desired.source_anchor;
+        let mut claims = Vec::new();
+        for a in range {
+            if !self.free_ad(a) {
+                continue;
+            }
+            let anchor = base64_anchor(&self.ad[a], source_anchor);
+            let before = claims.len();
+            claims.extend(
+                self.by_anchor(by_immutable, &anchor)
+                    .map(|c| (small(c), small(a), MatchKind::Hard)),
+            );
+            if claims.len() > before {
+                continue;
+            }
+            if let Some((c, key)) = self
+                .soft_keys()
+                .find_map(|key| Some((self.soft_candidate(a, key)?, key)))
+            {
+                claims.push((small(c), small(a), MatchKind::Soft(key)));
+            }
+        }
+        claims
     }
 
     /// The common case without allocating: one AD user claims a free cloud user, by hard match

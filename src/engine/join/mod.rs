@@ -142,7 +142,7 @@ struct Joiner<'a> {
     /// See [`Joined::excluded`].
     excluded: Vec<(u32, &'static str)>,
     /// Cloud users by onPremisesImmutableId without case, for explicit pairs; built on first use.
-    by_immutable_ci: std::cell::OnceCell<HashIndex>,
+    by_immutable_ci: std::sync::OnceLock<HashIndex>,
     ad: &'a [AdUser],
     cloud: &'a [CloudUser],
     universe: Universe,
@@ -211,7 +211,7 @@ impl<'a> Joiner<'a> {
             desired,
             tenant: context.tenant,
             excluded,
-            by_immutable_ci: std::cell::OnceCell::new(),
+            by_immutable_ci: std::sync::OnceLock::new(),
             ad,
             cloud,
             ad_blocked: vec![false; ad.len()],

@@ -160,38 +160,43 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         groups::Twins::default()
     };
     let track = !d.groups.is_empty() || licenses::licenses_managed(d);
-    for joint in &joined.joints {
-        let first = p.actions.len();
-        let mut batch = Batch::default();
-        if let Some(a) = joint.ad()
-            && duplicate_holders.contains(input.ad[a].dn.as_str())
-        {
-            // Already diagnosed; the identity is blocked without repeating it.
-        } else if let (Some(a), None, true) = (joint.ad(), joint.cloud(), mismatch_possible)
-            && let Some(c) =
-                p.object_type_mismatch(&group_index, p.identity_name(joint), &input.ad[a])
-        {
-            p.conflicts.push(c);
-        } else {
-            p.identity(joint, &mut batch);
-            p.take(batch);
-        }
-        if track {
-            twins.record(joint, &p.actions, first);
-        }
-    }
-    let groups_planned = if d.groups.is_empty() {
-        groups::Planned::default()
-    } else {
-        p.groups(&group_index, &twins)
-    };
-    let mut group_forecast = groups_planned.forecast;
-    p.licenses(&twins, &groups_planned.cloud_sides)?;
-    p.unlicensed_note(&joined.joints);
+    // What the forecast needs of the join (the few pairs a rule can apply to, and its
+    // lookups) depends on the join alone: it is gathered on the other core meanwhile.
+    let (seen, planned) = crate::parallel::both(
+        || forecast::Seen::collect(&joined.joints, d, input.ad, input.cloud, &joined.ad_blocked),
+        || -> Result<_, PlanError> {
+            for joint in &joined.joints {
+                let first = p.actions.len();
+                let mut batch = Batch::default();
+                if let Some(a) = joint.ad()
+                    && duplicate_holders.contains(input.ad[a].dn.as_str())
+                {
+                    // Already diagnosed; the identity is blocked without repeating it.
+                } else if let (Some(a), None, true) = (joint.ad(), joint.cloud(), mismatch_possible)
+                    && let Some(c) =
+                        p.object_type_mismatch(&group_index, p.identity_name(joint), &input.ad[a])
+                {
+                    p.conflicts.push(c);
+                } else {
+                    p.identity(joint, &mut batch);
+                    p.take(batch);
+                }
+                if track {
+                    twins.record(joint, &p.actions, first);
+                }
+            }
+            let groups_planned = if d.groups.is_empty() {
+                groups::Planned::default()
+            } else {
+                p.groups(&group_index, &twins)
+            };
+            p.licenses(&twins, &groups_planned.cloud_sides)?;
+            p.unlicensed_note(&joined.joints);
+            Ok(groups_planned.forecast)
+        },
+    );
+    let mut group_forecast = planned?;
     drop(twins);
-    // What the forecast needs of the join: the few pairs a rule can apply to.
-    let seen =
-        forecast::Seen::collect(&joined.joints, d, input.ad, input.cloud, &joined.ad_blocked);
     // The joints are done with; the numbering in `finish` is the last big allocation.
     drop(joined.joints);
 
