@@ -398,12 +398,17 @@ pub(crate) fn duplicates(ad: &[AdUser], in_scope: &[usize], out: &mut Vec<Diagno
             .nth(usize::from(k))
             .unwrap_or(("", ""))
     };
-    let mut entries: Vec<(u64, u32, u16)> = Vec::new();
-    for &i in in_scope {
-        for (k, (_, v)) in unique_values(&ad[i]).enumerate() {
-            entries.push((ci_hash(&[v]), i as u32, k as u16));
+    // Hashing every value is most of the work: on every core, the parts joined in order.
+    let entries: Vec<(u64, u32, u16)> = crate::parallel::ranges(in_scope.len(), |range| {
+        let mut part = Vec::with_capacity(range.len() * 3);
+        for &i in &in_scope[range] {
+            for (k, (_, v)) in unique_values(&ad[i]).enumerate() {
+                part.push((ci_hash(&[v]), i as u32, k as u16));
+            }
         }
-    }
+        part
+    })
+    .concat();
     let groups = shared_keys(entries, |x, y| eq_ci(value(x.1, x.2).1, value(y.1, y.2).1));
     let mut found: Vec<Diagnostic> = Vec::new();
     for group in groups {

@@ -160,17 +160,23 @@ fn small(i: usize) -> u32 {
 pub(crate) fn forecast(cx: &Context<'_>, seen: &Seen, plan: &Plan) -> Vec<Forecast> {
     let mut out = Vec::new();
     let after = After::new(plan, !seen.pairs.is_empty() || !seen.ad_alone.is_empty());
-    let mut f = Forecaster {
-        cx,
-        after: &after,
-        out: &mut out,
-        synced_now: Vec::new(),
-        prebuilt: seen.holders.as_ref(),
-        built: None,
-    };
-    for &(a, c) in &seen.pairs {
-        f.pair(a as usize, c as usize);
+    // The pairs are many (a first sync's takeovers) and each is judged on its own: on every
+    // core, their entries and names then joined in pair order, as one thread leaves them.
+    let mut synced_now = Vec::new();
+    for (part, synced) in crate::parallel::ranges(seen.pairs.len(), |range| {
+        let mut part = Vec::new();
+        let mut f = Forecaster::new(cx, &after, &mut part, seen);
+        for &(a, c) in &seen.pairs[range] {
+            f.pair(a as usize, c as usize);
+        }
+        let synced = f.synced_now;
+        (part, synced)
+    }) {
+        out.extend(part);
+        synced_now.extend(synced);
     }
+    let mut f = Forecaster::new(cx, &after, &mut out, seen);
+    f.synced_now = synced_now;
     f.created_accounts(plan);
     f.password_summary();
     if !seen.ad_alone.is_empty() || !cx.ad_ignored.is_empty() {
@@ -213,6 +219,24 @@ struct Forecaster<'a, 'p> {
     /// `Seen`'s holders; else (only `ignore`d AD users stand alone) built on first use.
     prebuilt: Option<&'p Holders>,
     built: Option<Holders>,
+}
+
+impl<'a, 'p> Forecaster<'a, 'p> {
+    fn new(
+        cx: &'a Context<'a>,
+        after: &'p After<'p>,
+        out: &'p mut Vec<Forecast>,
+        seen: &'p Seen,
+    ) -> Self {
+        Forecaster {
+            cx,
+            after,
+            out,
+            synced_now: Vec::new(),
+            prebuilt: seen.holders.as_ref(),
+            built: None,
+        }
+    }
 }
 
 /// How Entra Connect will pair an AD user with a cloud user after the plan.

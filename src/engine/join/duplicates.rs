@@ -16,7 +16,15 @@ impl Joiner<'_> {
         }
     }
 
+    /// AD's duplicates, then the cloud's: each directory's searched on a core of its own.
     fn duplicate_groups(&self) -> Vec<DuplicateGroup> {
+        let (mut groups, cloud) =
+            crate::parallel::both(|| self.ad_duplicates(), || self.cloud_duplicates());
+        groups.extend(cloud);
+        groups
+    }
+
+    fn ad_duplicates(&self) -> Vec<DuplicateGroup> {
         let mut groups: Vec<DuplicateGroup> = Vec::new();
 
         let ad_upns: Vec<(u64, u32, ())> = self
@@ -76,6 +84,11 @@ impl Joiner<'_> {
             ));
         }
 
+        groups
+    }
+
+    fn cloud_duplicates(&self) -> Vec<DuplicateGroup> {
+        let mut groups: Vec<DuplicateGroup> = Vec::new();
         let cloud_upns: Vec<(u64, u32, ())> = self
             .cloud_indices()
             .map(|c| (ci_hash(&[self.cloud[c].upn()]), small(c), ()))
