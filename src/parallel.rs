@@ -5,12 +5,32 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 /// Below this many objects a pass stays on the calling thread: starting a thread costs more.
-const MIN_PER_THREAD: usize = 16 * 1024;
+/// Tests split from a few objects on, so the small plans they make take the split paths.
+const MIN_PER_THREAD: usize = if cfg!(test) { 4 } else { 16 * 1024 };
 
 fn cores() -> usize {
+    // Three parts in tests whatever the machine; one when a test asks for the serial run.
+    if cfg!(test) {
+        return if serial() { 1 } else { 3 };
+    }
     static CORES: OnceLock<usize> = OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
+
+#[cfg(test)]
+fn serial() -> bool {
+    SERIAL.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+#[cfg(not(test))]
+fn serial() -> bool {
+    false
+}
+
+/// Tests set it to run every pass on one thread, and compare with the split run. (Other
+/// tests running meanwhile then run on one thread too, which changes no result of theirs.)
+#[cfg(test)]
+pub(crate) static SERIAL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// `f` over `0..n`, split into contiguous ranges, one per core; the results in range order.
 pub(crate) fn ranges<R: Send>(n: usize, f: impl Fn(Range<usize>) -> R + Sync) -> Vec<R> {
@@ -22,7 +42,7 @@ pub(crate) fn ranges<R: Send>(n: usize, f: impl Fn(Range<usize>) -> R + Sync) ->
     let f = &f;
     std::thread::scope(|s| {
         let rest: Vec<_> = (1..parts)
-            .map(|k| s.spawn(move || f(k * step..((k + 1) * step).min(n))))
+            .map(|k| s.spawn(move || f((k * step).min(n)..((k + 1) * step).min(n))))
             .collect();
         let mut out = vec![f(0..step)];
         // A panic in a part goes on here, as if one thread had run the pass.
@@ -56,7 +76,14 @@ mod tests {
 
     #[test]
     fn ranges_cover_every_object_once_in_order() {
-        for n in [0, 1, MIN_PER_THREAD, 2 * MIN_PER_THREAD + 7, 100_003] {
+        for n in [
+            0,
+            1,
+            MIN_PER_THREAD,
+            2 * MIN_PER_THREAD + 7,
+            3 * MIN_PER_THREAD + 2,
+            1_003,
+        ] {
             let parts = ranges(n, |r| r.collect::<Vec<_>>());
             let all: Vec<usize> = parts.into_iter().flatten().collect();
             assert_eq!(all, (0..n).collect::<Vec<_>>(), "n = {n}");

@@ -65,7 +65,8 @@ pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         ),
     );
     // The directories as read are not needed from here: at 1M identities they are most of
-    // the memory the command holds.
+    // the memory the command holds, in millions of allocations that take a third of a second
+    // to free. Another thread frees them while the plan is written.
     let connect::Planned {
         plan,
         ad,
@@ -73,7 +74,7 @@ pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         tenant,
         groups,
     } = planned;
-    drop((ad, cloud, tenant, groups));
+    let freeing = std::thread::spawn(move || drop((ad, cloud, tenant, groups)));
     output::warn_about(global, &plan);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     render::write(
@@ -96,9 +97,14 @@ pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() {
+    let code = if args.detailed_exitcode && plan.has_changes() {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
-    })
+    };
+    // A panic while freeing would be a bug in a destructor, and the plan is written already.
+    let _ = freeing.join();
+    // The process ends here: freeing the plan's million actions one by one would only delay it.
+    std::mem::forget(plan);
+    Ok(code)
 }

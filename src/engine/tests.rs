@@ -1041,3 +1041,25 @@ fn a_value_the_desired_state_sets_is_written_even_where_the_old_one_is_unread() 
         json!("Finance")
     );
 }
+
+/// The plan's passes split over the cores give the plan one thread gives, byte for byte
+/// (in tests, `parallel` splits every pass of more than a few objects in three).
+#[test]
+fn a_plan_split_over_the_cores_is_the_plan_of_one_thread() {
+    use crate::synthetic::{self, Mix};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("idsync.yaml"),
+        synthetic::desired_yaml(3_000),
+    )
+    .unwrap();
+    let d = crate::desired::load(dir.path()).unwrap();
+    let (ad, cloud) = synthetic::generate(3_000, Mix::FirstRun);
+    let json = |p: &Plan| serde_json::to_string(p).unwrap();
+    let split = json(&run(&d, &ad, &cloud));
+    crate::parallel::SERIAL.store(true, std::sync::atomic::Ordering::Relaxed);
+    let serial = json(&run(&d, &ad, &cloud));
+    crate::parallel::SERIAL.store(false, std::sync::atomic::Ordering::Relaxed);
+    assert!(split.len() > 100_000, "a plan with much in it");
+    assert!(split == serial, "the split plan differs from one thread's");
+}

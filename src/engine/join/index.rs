@@ -94,16 +94,17 @@ impl<'a> AdIndex<'a> {
         }
     }
 
+    /// AD users by sAMAccountName without case.
+    pub(crate) fn by_sam(&self) -> &HashIndex {
+        self.by_sam
+            .get_or_init(|| build_index(self.ad, |u| u.sam_account_name().map(|s| ci_hash(&[s]))))
+    }
+
     /// The AD users a selector names (usually one).
     pub(crate) fn find(&self, sel: &AdSelector) -> Vec<usize> {
         let ad = self.ad;
         let (ix, hash) = match sel {
-            AdSelector::SamAccountName(s) => (
-                self.by_sam.get_or_init(|| {
-                    build_index(ad, |u| u.sam_account_name().map(|s| ci_hash(&[s])))
-                }),
-                ci_hash(&[s.as_str()]),
-            ),
+            AdSelector::SamAccountName(s) => (self.by_sam(), ci_hash(&[s.as_str()])),
             AdSelector::Dn(dn) => (
                 self.by_dn
                     .get_or_init(|| build_index(ad, |u| Some(u.dn.hash_value()))),

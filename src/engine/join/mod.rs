@@ -12,6 +12,8 @@ mod index;
 mod matching;
 
 use super::anchor::anchor_bytes;
+use std::sync::OnceLock;
+
 use super::index::HashIndex;
 use crate::desired::{AdSelector, DesiredState, EntraSelector, SoftMatchKey};
 use crate::directory::{AdUser, CloudUser, Tenant};
@@ -72,6 +74,8 @@ pub struct Joined<'a> {
     /// The indexes built for the join, for the planner to reuse.
     pub(crate) ad_index: AdIndex<'a>,
     pub(crate) cloud_index: CloudIndex<'a>,
+    /// Cloud users by onPremisesImmutableId without case, if the join built it.
+    pub(crate) immutable_ids: OnceLock<HashIndex>,
     /// In-scope AD users Entra Connect's default rules never sync, with why (sorted by index).
     pub excluded: Vec<(u32, &'static str)>,
 }
@@ -142,7 +146,7 @@ struct Joiner<'a> {
     /// See [`Joined::excluded`].
     excluded: Vec<(u32, &'static str)>,
     /// Cloud users by onPremisesImmutableId without case, for explicit pairs; built on first use.
-    by_immutable_ci: std::sync::OnceLock<HashIndex>,
+    by_immutable_ci: OnceLock<HashIndex>,
     ad: &'a [AdUser],
     cloud: &'a [CloudUser],
     universe: Universe,
@@ -211,7 +215,7 @@ impl<'a> Joiner<'a> {
             desired,
             tenant: context.tenant,
             excluded,
-            by_immutable_ci: std::sync::OnceLock::new(),
+            by_immutable_ci: OnceLock::new(),
             ad,
             cloud,
             ad_blocked: vec![false; ad.len()],
@@ -407,15 +411,7 @@ impl<'a> Joiner<'a> {
         use super::index::ci_hash;
         let anchor = base64_anchor(&self.ad[a], self.desired.source_anchor);
         let cloud = self.cloud;
-        let ix = self.by_immutable_ci.get_or_init(|| {
-            let mut ix = HashIndex::with_capacity(cloud.len());
-            for (i, u) in cloud.iter().enumerate() {
-                if let Some(id) = u.immutable_id().filter(|s| !s.is_empty()) {
-                    ix.insert(ci_hash(&[id]), i);
-                }
-            }
-            ix
-        });
+        let ix = self.by_immutable_ci.get_or_init(|| immutable_ids_ci(cloud));
         ix.candidates(ci_hash(&[&anchor]))
             .filter(|&i| i != c && self.universe.cloud_ok[i])
             .find(|&i| cloud[i].immutable_id().is_some_and(|v| eq_ci(v, &anchor)))
@@ -526,6 +522,7 @@ impl<'a> Joiner<'a> {
             cloud_blocked: self.cloud_blocked,
             ad_index: self.ad_index,
             cloud_index: self.cloud_index,
+            immutable_ids: self.by_immutable_ci,
             excluded: self.excluded,
         }
     }
@@ -539,6 +536,18 @@ impl<'a> Joiner<'a> {
             .filter(move |k| self.desired.soft_match.contains(k))
             .filter(move |k| *k != SoftMatchKey::Upn || upn_on)
     }
+}
+
+/// Cloud users by onPremisesImmutableId without case (Entra keeps it unique that way).
+pub(crate) fn immutable_ids_ci(cloud: &[CloudUser]) -> HashIndex {
+    use super::index::ci_hash;
+    let mut ix = HashIndex::with_capacity(cloud.len());
+    for (i, u) in cloud.iter().enumerate() {
+        if let Some(id) = u.immutable_id().filter(|s| !s.is_empty()) {
+            ix.insert(ci_hash(&[id]), i);
+        }
+    }
+    ix
 }
 
 /// base64 of the anchor bytes: the `onPremisesImmutableId` that hard-matches this user.

@@ -19,8 +19,8 @@ use changes::{ad_change, ad_value, cloud_value, entra_values, opt_bool};
 use identifiers::{primary_smtp_of, proxy_change, unverified_domain};
 pub use licenses::{check_licenses, licenses_managed, parse_license_value};
 
-use std::cell::OnceCell;
 use std::sync::Arc;
+use std::sync::OnceLock;
 
 use foldhash::{HashMap, HashSet};
 
@@ -50,18 +50,13 @@ struct Planner<'a> {
     tenant: &'a Tenant,
     ad: &'a [AdUser],
     cloud: &'a [CloudUser],
-    ad_index: AdIndex<'a>,
+    ad_index: &'a AdIndex<'a>,
     cloud_index: CloudIndex<'a>,
-    /// Every DN read or planned, so creates pick free names.
-    /// Every DN read, by hash; built when a create or move first needs a free name.
-    dns: OnceCell<HashIndex>,
+    /// The indexes over the reads a plan may need, built on first use or ahead.
+    lookups: &'a Lookups<'a>,
     /// DNs of objects this plan creates or moves to.
     planned_dns: HashSet<Dn>,
-    /// Folded UPN/mail/SMTP values held by in-scope AD objects -> the holder's DN.
-    /// UPN, mail and SMTP values of in-scope AD objects, by hash; built when a create first
-    /// checks its names.
-    ad_values: OnceCell<HashIndex>,
-    ad_in_scope: Vec<usize>,
+    ad_in_scope: &'a [usize],
     /// `converged_attributes` for identities without overrides, computed once.
     converged: Vec<Converged>,
     /// sAMAccountNames this plan's creates take (folded).
@@ -80,8 +75,6 @@ struct Planner<'a> {
     ad_unread_mask: u64,
     /// Some cloud user's read lacks a [`MATCH_KEYS`] property.
     cloud_keys_unread: bool,
-    /// Cloud users by onPremisesImmutableId without case; built when a link first needs it.
-    immutable_ids: OnceCell<HashIndex>,
     /// Anchors this plan's links set (folded) -> the identity that sets it.
     planned_anchors: HashMap<String, Arc<str>>,
 }
@@ -98,6 +91,15 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         },
     );
 
+    let lookups = Lookups {
+        ad: input.ad,
+        cloud: input.cloud,
+        ad_in_scope: joined.ad_in_scope,
+        dns: OnceLock::new(),
+        ad_values: OnceLock::new(),
+        immutable_ids: joined.immutable_ids,
+    };
+    let ad_index = joined.ad_index;
     let mut taken = HashMap::default();
     for t in input.taken {
         taken.insert(fold(&t.value), (t.attribute, t.dn.to_string()));
@@ -108,12 +110,11 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         tenant: input.tenant,
         ad: input.ad,
         cloud: input.cloud,
-        ad_index: joined.ad_index,
+        ad_index: &ad_index,
         cloud_index: joined.cloud_index,
-        dns: OnceCell::new(),
+        lookups: &lookups,
         planned_dns: HashSet::default(),
-        ad_values: OnceCell::new(),
-        ad_in_scope: joined.ad_in_scope,
+        ad_in_scope: &lookups.ad_in_scope,
         converged: converged_attributes(d, None),
         planned_sams: HashSet::default(),
         taken,
@@ -129,7 +130,6 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
             .ad_unread
             .iter()
             .fold(0, |m, n| m | n.presence_bit()),
-        immutable_ids: OnceCell::new(),
         planned_anchors: HashMap::default(),
         cloud_keys_unread: input
             .cloud
@@ -138,7 +138,7 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     };
 
     // IdFix `duplicate` over the in-scope AD objects as they are now.
-    diagnostics::duplicates(input.ad, &p.ad_in_scope, &mut p.diagnostics);
+    diagnostics::duplicates(input.ad, p.ad_in_scope, &mut p.diagnostics);
     let duplicate_holders: HashSet<String> = p
         .diagnostics
         .iter()
@@ -160,10 +160,14 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         groups::Twins::default()
     };
     let track = !d.groups.is_empty() || licenses::licenses_managed(d);
-    // What the forecast needs of the join (the few pairs a rule can apply to, and its
-    // lookups) depends on the join alone: it is gathered on the other core meanwhile.
+    // The lookups the identities will ask for, and what the forecast needs of the join (the
+    // few pairs a rule can apply to, and its own lookups), depend on the reads and the join
+    // alone: the other core builds them meanwhile, in the order they are asked for.
     let (seen, planned) = crate::parallel::both(
-        || forecast::Seen::collect(&joined.joints, d, input.ad, input.cloud, &joined.ad_blocked),
+        || {
+            lookups.build_ahead(d, &ad_index, &joined.joints);
+            forecast::Seen::collect(&joined.joints, d, input.ad, input.cloud, &joined.ad_blocked)
+        },
         || -> Result<_, PlanError> {
             for joint in &joined.joints {
                 let first = p.actions.len();
@@ -229,7 +233,7 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     p.notes.extend(reads::tenant_assumptions(input.tenant));
     p.notes
         .extend(reads::sync_excluded(input.ad, &joined.excluded));
-    let ad_ignored = forecast::ignored_ad(d, input.ad, &p.ad_index, &joined.excluded);
+    let ad_ignored = forecast::ignored_ad(d, input.ad, p.ad_index, &joined.excluded);
     let mut plan = p.finish()?;
     plan.inventory = inventory;
     let context = forecast::Context {
@@ -247,6 +251,63 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     Ok(plan)
 }
 
+/// Indexes over the reads that only some plans need, each built the first time it is
+/// asked for. `OnceLock`s: while one core plans the identities, the other builds ahead
+/// the ones this plan will ask for ([`Lookups::build_ahead`]).
+struct Lookups<'a> {
+    ad: &'a [AdUser],
+    cloud: &'a [CloudUser],
+    ad_in_scope: Vec<usize>,
+    /// Every DN read, by hash, so creates and moves pick free names.
+    dns: OnceLock<HashIndex>,
+    /// UPN, mail and SMTP values of in-scope AD objects, by hash, for a create's names.
+    ad_values: OnceLock<HashIndex>,
+    /// Cloud users by onPremisesImmutableId without case (the join's, if it needed one).
+    immutable_ids: OnceLock<HashIndex>,
+}
+
+impl Lookups<'_> {
+    fn dns(&self) -> &HashIndex {
+        self.dns.get_or_init(|| {
+            let mut ix = HashIndex::with_capacity(self.ad.len());
+            for (i, u) in self.ad.iter().enumerate() {
+                ix.insert(u.dn.hash_value(), i);
+            }
+            ix
+        })
+    }
+
+    fn ad_values(&self) -> &HashIndex {
+        self.ad_values.get_or_init(|| {
+            let mut ix = HashIndex::with_capacity(self.ad_in_scope.len() * 3);
+            for &i in &self.ad_in_scope {
+                for (_, v) in diagnostics::unique_values(&self.ad[i]) {
+                    ix.insert(ci_hash(&[v]), i);
+                }
+            }
+            ix
+        })
+    }
+
+    fn immutable_ids(&self) -> &HashIndex {
+        self.immutable_ids
+            .get_or_init(|| join::immutable_ids_ci(self.cloud))
+    }
+
+    /// Builds what the identities of `joints` will ask for: the anchors' holders for links
+    /// (any pair or cloud-only identity), free names for creates in AD (`provision.ad`).
+    fn build_ahead(&self, d: &DesiredState, ad_index: &AdIndex<'_>, joints: &[join::Joint]) {
+        if joints.iter().any(|j| j.cloud().is_some()) {
+            self.immutable_ids();
+        }
+        if d.provision_ad.is_some() && joints.iter().any(|j| j.ad().is_none()) {
+            self.dns();
+            self.ad_values();
+            ad_index.by_sam();
+        }
+    }
+}
+
 impl<'a> Planner<'a> {
     /// Whether the AD read carried `name` (absent is not null).
     fn ad_reads(&self, name: AttrName) -> bool {
@@ -258,13 +319,7 @@ impl<'a> Planner<'a> {
 
     fn dn_taken(&self, dn: &Dn) -> bool {
         let ad = self.ad;
-        let dns = self.dns.get_or_init(|| {
-            let mut ix = HashIndex::with_capacity(ad.len());
-            for (i, u) in ad.iter().enumerate() {
-                ix.insert(u.dn.hash_value(), i);
-            }
-            ix
-        });
+        let dns = self.lookups.dns();
         dns.candidates(dn.hash_value()).any(|i| &ad[i].dn == dn) || self.planned_dns.contains(dn)
     }
 
@@ -273,15 +328,7 @@ impl<'a> Planner<'a> {
     /// plan. `None` when `me` may take it.
     fn anchor_holder(&self, anchor: &str, me: usize) -> Option<String> {
         let cloud = self.cloud;
-        let ix = self.immutable_ids.get_or_init(|| {
-            let mut ix = HashIndex::with_capacity(cloud.len());
-            for (i, c) in cloud.iter().enumerate() {
-                if let Some(id) = c.immutable_id().filter(|s| !s.is_empty()) {
-                    ix.insert(ci_hash(&[id]), i);
-                }
-            }
-            ix
-        });
+        let ix = self.lookups.immutable_ids();
         if let Some(other) = ix
             .candidates(ci_hash(&[anchor]))
             .find(|&i| i != me && cloud[i].immutable_id().is_some_and(|v| eq_ci(v, anchor)))
@@ -296,15 +343,7 @@ impl<'a> Planner<'a> {
     /// The DN of the in-scope AD object holding `value` as UPN, mail or SMTP address.
     fn value_holder(&self, value: &str) -> Option<&'a str> {
         let ad = self.ad;
-        let values = self.ad_values.get_or_init(|| {
-            let mut ix = HashIndex::with_capacity(self.ad_in_scope.len() * 3);
-            for &i in &self.ad_in_scope {
-                for (_, v) in diagnostics::unique_values(&ad[i]) {
-                    ix.insert(ci_hash(&[v]), i);
-                }
-            }
-            ix
-        });
+        let values = self.lookups.ad_values();
         values
             .candidates(ci_hash(&[value]))
             .find(|&i| diagnostics::unique_values(&ad[i]).any(|(_, v)| eq_ci(v, value)))
