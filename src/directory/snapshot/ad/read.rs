@@ -188,18 +188,22 @@ impl AdPlanRead {
     /// As [`AdSnapshot::taken`]: objects anywhere in the file holding one of the values.
     pub fn taken(&self, query: &TakenQuery) -> Vec<Taken> {
         let matcher = TakenMatcher::new(query);
-        let mut found = Vec::new();
         let names = &self.names;
-        for (dn, values) in &names.objects {
-            let values = &names.values[values.start as usize..values.end as usize];
-            found.extend(matcher.taken(&self.dns[*dn as usize], |attribute| {
-                let k = attribute_index(attribute);
-                (values.iter())
-                    .filter(move |(a, _)| Some(*a) == k)
-                    .map(|(_, v)| &names.text[v.start as usize..v.end as usize])
-            }));
-        }
-        found
+        // Every object's names are folded and looked up: on every core, in file order.
+        crate::parallel::ranges(names.objects.len(), |range| {
+            let mut found = Vec::new();
+            for (dn, values) in &names.objects[range] {
+                let values = &names.values[values.start as usize..values.end as usize];
+                found.extend(matcher.taken(&self.dns[*dn as usize], |attribute| {
+                    let k = attribute_index(attribute);
+                    (values.iter())
+                        .filter(move |(a, _)| Some(*a) == k)
+                        .map(|(_, v)| &names.text[v.start as usize..v.end as usize])
+                }));
+            }
+            found
+        })
+        .concat()
     }
 
     /// What a write, or a read of one object, says: only the plan's reads are answered
