@@ -11,9 +11,9 @@ mod exclusions;
 mod index;
 mod matching;
 
-use super::anchor::anchor_bytes;
 use std::sync::OnceLock;
 
+use super::anchor::anchor_bytes;
 use super::index::HashIndex;
 use crate::desired::{AdSelector, DesiredState, EntraSelector, SoftMatchKey};
 use crate::directory::{AdUser, CloudUser, Tenant};
