@@ -1042,8 +1042,9 @@ fn a_value_the_desired_state_sets_is_written_even_where_the_old_one_is_unread() 
     );
 }
 
-/// The plan's passes split over the cores give the plan one thread gives, byte for byte
-/// (in tests, `parallel` splits every pass of more than a few objects in three).
+/// The plan's passes split over the cores give the plan one thread gives, byte for byte, and
+/// so does its text (in tests, `parallel` splits every pass of more than a few objects in
+/// three).
 #[test]
 fn a_plan_split_over_the_cores_is_the_plan_of_one_thread() {
     use crate::synthetic::{self, Mix};
@@ -1055,7 +1056,11 @@ fn a_plan_split_over_the_cores_is_the_plan_of_one_thread() {
     .unwrap();
     let d = crate::desired::load(dir.path()).unwrap();
     let (ad, cloud) = synthetic::generate(3_000, Mix::FirstRun);
-    let json = |p: &Plan| serde_json::to_string(p).unwrap();
+    // The plan, and the text rendering of it (its actions are rendered in parts too).
+    let json = |p: &Plan| {
+        let text = crate::render::render(p, crate::render::Format::Text, Default::default());
+        serde_json::to_string(p).unwrap() + &text
+    };
     let split = json(&run(&d, &ad, &cloud));
     crate::parallel::SERIAL.store(true, std::sync::atomic::Ordering::Relaxed);
     let serial = json(&run(&d, &ad, &cloud));

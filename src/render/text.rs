@@ -12,9 +12,18 @@ pub fn text(plan: &Plan, s: Styler) -> String {
         out.push('\n');
     } else {
         out.push_str("idsync will perform the following actions:\n");
-        for a in &plan.actions {
-            out.push('\n');
-            action(&mut out, a, s);
+        // Each action's lines depend on the action alone: rendered on every core, in order.
+        let parts = crate::parallel::ranges(plan.actions.len(), |range| {
+            let mut part = String::new();
+            for a in &plan.actions[range] {
+                part.push('\n');
+                action(&mut part, a, s);
+            }
+            part
+        });
+        out.reserve(parts.iter().map(String::len).sum());
+        for part in parts {
+            out.push_str(&part);
         }
     }
 
