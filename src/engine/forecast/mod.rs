@@ -17,7 +17,7 @@ use after::After;
 
 use super::anchor::immutable_id;
 use super::index::{HashIndex, ci_hash};
-use super::join::{Joint, cloud_proxy_smtp};
+use super::join::{CloudIndex, Joint, cloud_proxy_smtp};
 use crate::desired::{DesiredState, SoftMatchKey};
 use crate::directory::attributes::{self as mapping, ValueKind};
 use crate::directory::model::{Prop, UAC_ACCOUNTDISABLE};
@@ -41,29 +41,21 @@ pub(crate) struct Seen {
     ad_alone: Vec<u32>,
     /// Cloud users in a pair (built only when `ad_alone` is not empty).
     cloud_paired: Vec<bool>,
-    /// The lookups `ad_alone` needs (built only when it is not empty).
-    holders: Option<Holders>,
+    /// Cloud users by each SMTP proxy address, for `ad_alone` (built only when it is not
+    /// empty); their UPNs are the join's [`CloudIndex::upns`].
+    by_smtp: Option<HashIndex>,
 }
 
-/// Cloud users by each SMTP proxy address and by UPN: who holds the values an AD user that
-/// Entra Connect syncs alone would bring. From the reads only, so built alongside the plan.
-struct Holders {
-    by_smtp: HashIndex,
-    by_upn: HashIndex,
-}
-
-impl Holders {
-    fn build(cloud: &[CloudUser]) -> Holders {
-        let mut by_smtp = HashIndex::with_capacity(cloud.len());
-        let mut by_upn = HashIndex::with_capacity(cloud.len());
-        for (i, c) in cloud.iter().enumerate() {
-            for a in cloud_proxy_smtp(c) {
-                by_smtp.insert(ci_hash(&[a]), i);
-            }
-            by_upn.insert(ci_hash(&[c.upn()]), i);
+/// Cloud users by each SMTP proxy address: who holds the addresses an AD user that Entra
+/// Connect syncs alone would bring. From the reads only, so built alongside the plan.
+fn smtp_index(cloud: &[CloudUser]) -> HashIndex {
+    let mut ix = HashIndex::with_capacity(cloud.len());
+    for (i, c) in cloud.iter().enumerate() {
+        for a in cloud_proxy_smtp(c) {
+            ix.insert(ci_hash(&[a]), i);
         }
-        Holders { by_smtp, by_upn }
     }
+    ix
 }
 
 impl Seen {
@@ -71,9 +63,10 @@ impl Seen {
         joints: &[Joint],
         desired: &DesiredState,
         ad: &[AdUser],
-        cloud: &[CloudUser],
+        cloud_index: &CloudIndex<'_>,
         ad_blocked: &[bool],
     ) -> Seen {
+        let cloud = cloud_index.users();
         let mut seen = Seen::default();
         for j in joints {
             match (j.ad(), j.cloud()) {
@@ -107,7 +100,8 @@ impl Seen {
             {
                 seen.cloud_paired[c] = true;
             }
-            seen.holders = Some(Holders::build(cloud));
+            seen.by_smtp = Some(smtp_index(cloud));
+            cloud_index.upns();
         }
         seen
     }
@@ -124,6 +118,8 @@ pub(crate) struct Context<'a> {
     /// In-scope AD users `ignore: true` removed from idsync's view (Entra Connect still syncs
     /// them).
     pub ad_ignored: &'a [usize],
+    /// The join's lookups of the cloud users.
+    pub cloud_index: &'a CloudIndex<'a>,
 }
 
 /// In-scope AD users an `ignore: true` entry names, default exclusions aside (`excluded` is
@@ -216,9 +212,9 @@ struct Forecaster<'a, 'p> {
     out: &'p mut Vec<Forecast>,
     /// Identities whose cloud user becomes synced: their passwords, one summary entry.
     synced_now: Vec<String>,
-    /// `Seen`'s holders; else (only `ignore`d AD users stand alone) built on first use.
-    prebuilt: Option<&'p Holders>,
-    built: Option<Holders>,
+    /// `Seen`'s SMTP index; else (only `ignore`d AD users stand alone) built on first use.
+    prebuilt: Option<&'p HashIndex>,
+    built: Option<HashIndex>,
 }
 
 impl<'a, 'p> Forecaster<'a, 'p> {
@@ -233,7 +229,7 @@ impl<'a, 'p> Forecaster<'a, 'p> {
             after,
             out,
             synced_now: Vec::new(),
-            prebuilt: seen.holders.as_ref(),
+            prebuilt: seen.by_smtp.as_ref(),
             built: None,
         }
     }
@@ -567,19 +563,17 @@ impl<'a> Forecaster<'a, '_> {
         );
     }
 
-    fn holders(&mut self) -> &Holders {
+    fn smtp_index(&mut self) -> &HashIndex {
         match self.prebuilt {
             Some(h) => h,
-            None => self
-                .built
-                .get_or_insert_with(|| Holders::build(self.cx.cloud)),
+            None => self.built.get_or_insert_with(|| smtp_index(self.cx.cloud)),
         }
     }
 
     /// Cloud users (not guests) holding `address` as an SMTP proxy address.
     fn smtp_holders(&mut self, address: &str) -> Vec<usize> {
         let cloud = self.cx.cloud;
-        let ix = &self.holders().by_smtp;
+        let ix = self.smtp_index();
         let mut v: Vec<usize> = ix
             .candidates(ci_hash(&[address]))
             .filter(|&c| !cloud[c].is_guest())
@@ -592,7 +586,7 @@ impl<'a> Forecaster<'a, '_> {
 
     fn upn_holders(&mut self, upn: &str) -> Vec<usize> {
         let cloud = self.cx.cloud;
-        let ix = &self.holders().by_upn;
+        let ix = self.cx.cloud_index.upns();
         let mut v: Vec<usize> = ix
             .candidates(ci_hash(&[upn]))
             .filter(|&c| !cloud[c].is_guest() && eq_ci(cloud[c].upn(), upn))

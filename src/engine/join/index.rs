@@ -100,16 +100,18 @@ impl<'a> AdIndex<'a> {
             .get_or_init(|| build_index(self.ad, |u| u.sam_account_name().map(|s| ci_hash(&[s]))))
     }
 
+    /// Every AD user by DN (`Dn::hash_value`).
+    pub(crate) fn by_dn(&self) -> &HashIndex {
+        self.by_dn
+            .get_or_init(|| build_index(self.ad, |u| Some(u.dn.hash_value())))
+    }
+
     /// The AD users a selector names (usually one).
     pub(crate) fn find(&self, sel: &AdSelector) -> Vec<usize> {
         let ad = self.ad;
         let (ix, hash) = match sel {
             AdSelector::SamAccountName(s) => (self.by_sam(), ci_hash(&[s.as_str()])),
-            AdSelector::Dn(dn) => (
-                self.by_dn
-                    .get_or_init(|| build_index(ad, |u| Some(u.dn.hash_value()))),
-                dn.hash_value(),
-            ),
+            AdSelector::Dn(dn) => (self.by_dn(), dn.hash_value()),
             AdSelector::ObjectGuid(g) => (
                 self.by_guid
                     .get_or_init(|| build_index(ad, |u| Some(exact_hash(&u.object_guid.0)))),
@@ -146,7 +148,13 @@ impl<'a> CloudIndex<'a> {
         }
     }
 
-    pub(super) fn upns(&self) -> &HashIndex {
+    /// The cloud users indexed.
+    pub(crate) fn users(&self) -> &'a [CloudUser] {
+        self.cloud
+    }
+
+    /// Every cloud user by UPN without case.
+    pub(crate) fn upns(&self) -> &HashIndex {
         self.by_upn
             .get_or_init(|| build_index(self.cloud, |u| Some(ci_hash(&[u.upn()]))))
     }

@@ -51,12 +51,11 @@ struct Planner<'a> {
     ad: &'a [AdUser],
     cloud: &'a [CloudUser],
     ad_index: &'a AdIndex<'a>,
-    cloud_index: CloudIndex<'a>,
+    cloud_index: &'a CloudIndex<'a>,
     /// The indexes over the reads a plan may need, built on first use or ahead.
     lookups: &'a Lookups<'a>,
     /// DNs of objects this plan creates or moves to.
     planned_dns: HashSet<Dn>,
-    ad_in_scope: &'a [usize],
     /// `converged_attributes` for identities without overrides, computed once.
     converged: Vec<Converged>,
     /// sAMAccountNames this plan's creates take (folded).
@@ -95,11 +94,11 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         ad: input.ad,
         cloud: input.cloud,
         ad_in_scope: joined.ad_in_scope,
-        dns: OnceLock::new(),
         ad_values: OnceLock::new(),
         immutable_ids: joined.immutable_ids,
     };
     let ad_index = joined.ad_index;
+    let cloud_index = joined.cloud_index;
     let mut taken = HashMap::default();
     for t in input.taken {
         taken.insert(fold(&t.value), (t.attribute, t.dn.to_string()));
@@ -111,10 +110,9 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         ad: input.ad,
         cloud: input.cloud,
         ad_index: &ad_index,
-        cloud_index: joined.cloud_index,
+        cloud_index: &cloud_index,
         lookups: &lookups,
         planned_dns: HashSet::default(),
-        ad_in_scope: &lookups.ad_in_scope,
         converged: converged_attributes(d, None),
         planned_sams: HashSet::default(),
         taken,
@@ -138,7 +136,7 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     };
 
     // IdFix `duplicate` over the in-scope AD objects as they are now.
-    diagnostics::duplicates(input.ad, p.ad_in_scope, &mut p.diagnostics);
+    diagnostics::duplicates(input.ad, &lookups.ad_in_scope, &mut p.diagnostics);
     let duplicate_holders: HashSet<String> = p
         .diagnostics
         .iter()
@@ -166,7 +164,13 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     let (seen, planned) = crate::parallel::both(
         || {
             lookups.build_ahead(d, &ad_index, &joined.joints);
-            forecast::Seen::collect(&joined.joints, d, input.ad, input.cloud, &joined.ad_blocked)
+            forecast::Seen::collect(
+                &joined.joints,
+                d,
+                input.ad,
+                &cloud_index,
+                &joined.ad_blocked,
+            )
         },
         || -> Result<_, PlanError> {
             for joint in &joined.joints {
@@ -204,7 +208,7 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     // The joints are done with; the numbering in `finish` is the last big allocation.
     drop(joined.joints);
 
-    let in_scope_ad = p.ad_in_scope.len();
+    let in_scope_ad = lookups.ad_in_scope.len();
     if in_scope_ad == 0 && p.deprovision_entra > 0 {
         return Err(PlanError::EmptyRead {
             directory: "AD",
@@ -243,6 +247,7 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         tenant: input.tenant,
         ad_unread: input.reads.ad_unread,
         ad_ignored: &ad_ignored,
+        cloud_index: &cloud_index,
     };
     plan.forecast = forecast::forecast(&context, &seen, &plan);
     // `group` sorts last among the kinds, so the group stage's entries follow in order.
@@ -257,9 +262,8 @@ pub fn plan(input: PlanInput<'_>) -> Result<Plan, PlanError> {
 struct Lookups<'a> {
     ad: &'a [AdUser],
     cloud: &'a [CloudUser],
+    /// In-scope AD users (ignored ones excluded), by index, as the join found them.
     ad_in_scope: Vec<usize>,
-    /// Every DN read, by hash, so creates and moves pick free names.
-    dns: OnceLock<HashIndex>,
     /// UPN, mail and SMTP values of in-scope AD objects, by hash, for a create's names.
     ad_values: OnceLock<HashIndex>,
     /// Cloud users by onPremisesImmutableId without case (the join's, if it needed one).
@@ -267,16 +271,6 @@ struct Lookups<'a> {
 }
 
 impl Lookups<'_> {
-    fn dns(&self) -> &HashIndex {
-        self.dns.get_or_init(|| {
-            let mut ix = HashIndex::with_capacity(self.ad.len());
-            for (i, u) in self.ad.iter().enumerate() {
-                ix.insert(u.dn.hash_value(), i);
-            }
-            ix
-        })
-    }
-
     fn ad_values(&self) -> &HashIndex {
         self.ad_values.get_or_init(|| {
             let mut ix = HashIndex::with_capacity(self.ad_in_scope.len() * 3);
@@ -295,13 +289,14 @@ impl Lookups<'_> {
     }
 
     /// Builds what the identities of `joints` will ask for: the anchors' holders for links
-    /// (any pair or cloud-only identity), free names for creates in AD (`provision.ad`).
+    /// (any pair or cloud-only identity), free DNs and names for creates in AD
+    /// (`provision.ad`; the DNs and sAMAccountNames are the join's `ad_index`).
     fn build_ahead(&self, d: &DesiredState, ad_index: &AdIndex<'_>, joints: &[join::Joint]) {
         if joints.iter().any(|j| j.cloud().is_some()) {
             self.immutable_ids();
         }
         if d.provision_ad.is_some() && joints.iter().any(|j| j.ad().is_none()) {
-            self.dns();
+            ad_index.by_dn();
             self.ad_values();
             ad_index.by_sam();
         }
@@ -319,7 +314,7 @@ impl<'a> Planner<'a> {
 
     fn dn_taken(&self, dn: &Dn) -> bool {
         let ad = self.ad;
-        let dns = self.lookups.dns();
+        let dns = self.ad_index.by_dn();
         dns.candidates(dn.hash_value()).any(|i| &ad[i].dn == dn) || self.planned_dns.contains(dn)
     }
 
