@@ -1,6 +1,5 @@
-//! Work spread over the cores: two independent steps at once, a read-only pass over many
-//! objects split into ranges whose results come back in order (the same as one thread's), or
-//! a stream of objects made on one core and consumed in order on another.
+//! Work spread over the cores: two independent steps at once, or a read-only pass over many
+//! objects split into ranges whose results come back in order (the same as one thread's).
 
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -71,44 +70,6 @@ pub(crate) fn both<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() ->
     })
 }
 
-/// Objects handed over this many at a time: a channel send per object costs more than the
-/// work on some of them.
-const BATCH: usize = 512;
-
-/// `produce` on this thread and `consume` on another, in step: each object `produce` hands
-/// to its sink is consumed in the order handed, while `produce` goes on (a reader's parse on
-/// one core and its decoding on another). On one core, `consume` runs inside the sink. A
-/// panic on the other thread goes on here, once `produce` is done.
-pub(crate) fn pipe<T: Send, R>(
-    produce: impl FnOnce(&mut dyn FnMut(T)) -> R,
-    mut consume: impl FnMut(T) + Send,
-) -> R {
-    if cores() < 2 {
-        return produce(&mut consume);
-    }
-    // A few batches in flight keep both threads busy without holding much of the input.
-    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<T>>(4);
-    std::thread::scope(|s| {
-        let consumer = s.spawn(move || receive.iter().flatten().for_each(&mut consume));
-        let mut batch = Vec::with_capacity(BATCH);
-        let result = produce(&mut |object| {
-            batch.push(object);
-            if batch.len() == BATCH {
-                // A consumer that panicked has stopped listening; its panic goes on below.
-                let _ = send.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
-            }
-        });
-        if !batch.is_empty() {
-            let _ = send.send(batch);
-        }
-        drop(send);
-        consumer
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        result
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,21 +87,6 @@ mod tests {
             let parts = ranges(n, |r| r.collect::<Vec<_>>());
             let all: Vec<usize> = parts.into_iter().flatten().collect();
             assert_eq!(all, (0..n).collect::<Vec<_>>(), "n = {n}");
-        }
-    }
-
-    #[test]
-    fn piped_objects_are_consumed_once_each_in_order() {
-        for n in [0, 1, BATCH, 3 * BATCH + 5] {
-            let mut seen = Vec::new();
-            let made = pipe(
-                |sink| {
-                    (0..n).for_each(&mut *sink);
-                    n
-                },
-                |k| seen.push(k),
-            );
-            assert_eq!((made, seen), (n, (0..n).collect::<Vec<_>>()), "n = {n}");
         }
     }
 
