@@ -281,11 +281,12 @@ pub fn separators(raw: &str) -> impl Iterator<Item = usize> + '_ {
 /// feed, escaped, then the mark and the object's GUID.
 pub fn rdn_mark(dn: &str, mark: &str) -> bool {
     // Nearly every DN has no escaped line feed at all: answered without splitting it.
-    if !dn
-        .as_bytes()
-        .windows(3)
-        .any(|w| w.eq_ignore_ascii_case(b"\\0a"))
-    {
+    let bytes = dn.as_bytes();
+    if !memchr::memchr_iter(b'\\', bytes).any(|i| {
+        bytes
+            .get(i + 1..i + 3)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"0a"))
+    }) {
         return false;
     }
     let first = split_rdns(dn).into_iter().next().unwrap_or_default();
@@ -478,6 +479,17 @@ mod tests {
 
     fn dn(s: &str) -> Dn {
         Dn::parse(s).unwrap()
+    }
+
+    #[test]
+    fn mangling_marks_are_found_in_the_first_rdn_only() {
+        assert!(rdn_mark("CN=a\\0ADEL:1234,CN=Deleted Objects,DC=x", "DEL:"));
+        assert!(rdn_mark("CN=a\\0acnf:1234,OU=p,DC=x", "CNF:"));
+        assert!(!rdn_mark("CN=a\\0ADEL:1234,OU=p,DC=x", "CNF:"));
+        // Other escapes, a mark in a later RDN, a backslash at the very end.
+        assert!(!rdn_mark("CN=Smith\\, John,OU=a\\0ADEL:1,DC=x", "DEL:"));
+        assert!(!rdn_mark("CN=a,DC=x\\", "DEL:"));
+        assert!(!rdn_mark("CN=plain,DC=x", "DEL:"));
     }
 
     /// The plain fast path accepts exactly what the full parser accepts, with the same hash.

@@ -234,6 +234,9 @@ impl AttributeSource for Entry {
     fn each_attribute<'a>(&'a self, f: &mut EachAttribute<'a, '_>) -> Result<(), DecodeError> {
         let lines = self.lines();
         let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+        // A bit per name's length and first letter: the earlier runs are searched for a name
+        // only when one of them may have it (an entry has a few dozen names).
+        let mut may_have = 0u64;
         let mut start = 0;
         while let Some(first) = lines.get(start) {
             let name = first.name();
@@ -243,9 +246,12 @@ impl AttributeSource for Entry {
                 .count();
             let seen =
                 |r: &std::ops::Range<usize>| lines[r.start].name().eq_ignore_ascii_case(name);
-            if !name.is_ascii() || runs.iter().any(seen) {
+            let letter = name.bytes().next().map_or(0, |b| b.to_ascii_lowercase());
+            let bit = 1u64 << ((usize::from(letter) ^ name.len().wrapping_mul(7)) & 63);
+            if !name.is_ascii() || (may_have & bit != 0 && runs.iter().any(seen)) {
                 return each_attribute_by_name(self, f);
             }
+            may_have |= bit;
             runs.push(start..start + 1 + together);
             start += 1 + together;
         }

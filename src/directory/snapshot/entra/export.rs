@@ -9,7 +9,9 @@ use serde::de::{DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
-use std::collections::HashMap;
+// Keys are looked up once per property of every object: foldhash, seeded per process
+// (colliding keys in a crafted export could only slow its own read).
+use foldhash::HashMap;
 
 use super::layout::{self, ArrayLayout};
 use super::properties::{self, Spelling};
@@ -295,8 +297,8 @@ fn read_decoded(
     // The case style of the first user with a known property: every other must match it.
     let mut style: Option<(Case, usize)> = None;
     // Keys repeat from user to user: each distinct one is measured against the table once.
-    let mut spellings: HashMap<String, Spelling> = HashMap::new();
-    let mut delta_ids: HashMap<String, usize> = HashMap::new();
+    let mut spellings: HashMap<String, Spelling> = HashMap::default();
+    let mut delta_ids: HashMap<String, usize> = HashMap::default();
     for (i, span) in spans.iter().enumerate() {
         if text.as_bytes().get(span.start) != Some(&b'{') {
             return Err(user_error(i, None, "expected a JSON object".into()));

@@ -146,14 +146,15 @@ impl Scan<'_> {
         let start = self.i;
         self.i += 1;
         loop {
-            match self.peek()? {
-                b'\\' => self.i += 2,
-                b'"' => {
-                    self.i += 1;
-                    return Some(start..self.i);
-                }
-                _ => self.i += 1,
+            // A jump to the next quote or escape: most of an export's bytes are in strings.
+            let rest = self.b.get(self.i..)?;
+            let k = memchr::memchr2(b'"', b'\\', rest)?;
+            self.i += k;
+            if rest[k] == b'"' {
+                self.i += 1;
+                return Some(start..self.i);
             }
+            self.i += 2;
         }
     }
 
@@ -411,6 +412,14 @@ mod tests {
         let a = array(text, o.members[0].value.start).unwrap();
         let elements: Vec<&str> = a.elements.iter().map(|r| &text[r.clone()]).collect();
         assert_eq!(elements, ["1", "{\"b\":\"}\"}"]);
+        // Escaped backslashes end strings where they seem not to; escaped quotes do not.
+        let text = r#"{"e\\":"q\\","f":"\"}\\"}"#;
+        let o = object(text, 0).unwrap();
+        let keys: Vec<&str> = o.members.iter().map(|m| m.key.as_ref()).collect();
+        assert_eq!(keys, ["e\\", "f"]);
+        let values: Vec<&str> = o.members.iter().map(|m| &text[m.value.clone()]).collect();
+        assert_eq!(values, [r#""q\\""#, r#""\"}\\""#]);
+        assert!(object(r#"{"a":"\"#, 0).is_none());
         assert!(object("{\"a\" 1}", 0).is_none());
         assert!(array("[1,", 0).is_none());
     }
