@@ -106,9 +106,12 @@ async fn reading_250_groups_and_a_group_of_2500_follows_every_page() {
     assert!(big.security_enabled && !big.mail_enabled);
     assert_eq!(big.display_name, "Group 0");
     // 3 pages of groups; 252 member pages (the big group's 999 + 999 + 502), each read once,
-    // 20 to a batch: 13 batches, the big group's later pages riding along with other groups'.
+    // 20 to a batch: 13 full-ish batches, the big group's later pages riding along with other
+    // groups' first pages, or (each known only once the page before it is answered) going
+    // alone after the last of them: at most two batches more.
     let stats = emu.stats();
-    assert_eq!(stats.requests - stats.tokens_issued, 3 + 13, "{stats:?}");
+    let batches = stats.requests - stats.tokens_issued - 3;
+    assert!((13..=15).contains(&batches), "{stats:?}");
     assert_eq!(
         stats.batch_items_by_status.get(&200),
         Some(&252),

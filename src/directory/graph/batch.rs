@@ -13,6 +13,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -166,23 +167,15 @@ pub(crate) async fn run(
     items: &[Item],
     progress: &dyn ProgressSink,
 ) -> Vec<Result<Done, DirectoryError>> {
-    let mut engine = Engine {
-        http,
-        items,
-        progress,
-        states: items.iter().map(|_| State::default()).collect(),
-        results: items.iter().map(|_| None).collect(),
-        ready: (0..items.len()).collect(),
-        waiting: BinaryHeap::new(),
-        limit: Limit {
-            max: http.lanes(),
-            current: http.lanes(),
-            clean: 0,
-        },
+    let mut results: Vec<Option<Result<Done, DirectoryError>>> =
+        items.iter().map(|_| None).collect();
+    let mut keep = |i: usize, r: Result<Done, DirectoryError>| {
+        results[i] = Some(r);
+        progress.event(ProgressEvent::Advance(1));
+        ControlFlow::Continue(Vec::new())
     };
-    engine.drive().await;
-    engine
-        .results
+    Engine::new(http, items.to_vec(), &mut keep).drive().await;
+    results
         .into_iter()
         .zip(items)
         .map(|(r, item)| {
@@ -196,12 +189,28 @@ pub(crate) async fn run(
         .collect()
 }
 
-struct Engine<'a> {
+/// What [`follow`] does with each final answer: the requests it calls for next (a page's next
+/// page), sent before anything not yet sent; or stop, dropping what is still in flight.
+pub(crate) type OnDone<'a> =
+    dyn FnMut(usize, Result<Done, DirectoryError>) -> ControlFlow<(), Vec<Item>> + 'a;
+
+/// Runs `items` as [`run`] does, handing each final answer to `on_done` as it arrives (item
+/// index, answer; follow-ups are numbered after the items, in the order they were given).
+/// Batches go out as lanes free up, without waiting for each other, and `on_done` decodes one
+/// answer while the other lanes' batches are in flight.
+pub(crate) async fn follow(http: &Http, items: Vec<Item>, on_done: &mut OnDone<'_>) {
+    Engine::new(http, items, on_done).drive().await;
+}
+
+struct Engine<'a, 'b> {
     http: &'a Http,
-    items: &'a [Item],
-    progress: &'a dyn ProgressSink,
+    items: Vec<Item>,
+    on_done: &'a mut OnDone<'b>,
     states: Vec<State>,
-    results: Vec<Option<Result<Done, DirectoryError>>>,
+    /// Items whose final answer went to `on_done`.
+    done: Vec<bool>,
+    /// `on_done` said stop.
+    stopped: bool,
     /// Items to send as soon as there is room.
     ready: VecDeque<usize>,
     /// Items backing off, by the instant they may go again.
@@ -212,7 +221,25 @@ struct Engine<'a> {
 /// A batch's lane, items and outcome.
 type Sent = (usize, Vec<usize>, Result<Reply, HttpError>);
 
-impl Engine<'_> {
+impl<'a, 'b> Engine<'a, 'b> {
+    fn new(http: &'a Http, items: Vec<Item>, on_done: &'a mut OnDone<'b>) -> Self {
+        Engine {
+            http,
+            states: items.iter().map(|_| State::default()).collect(),
+            done: vec![false; items.len()],
+            ready: (0..items.len()).collect(),
+            items,
+            on_done,
+            stopped: false,
+            waiting: BinaryHeap::new(),
+            limit: Limit {
+                max: http.lanes(),
+                current: http.lanes(),
+                clean: 0,
+            },
+        }
+    }
+
     async fn drive(&mut self) {
         let batch_url = match self.http.url("/$batch") {
             Ok(u) => u,
@@ -228,6 +255,9 @@ impl Engine<'_> {
         let mut in_flight = FuturesUnordered::new();
         let mut free_lanes: Vec<usize> = (0..http.lanes()).rev().collect();
         loop {
+            if self.stopped {
+                return;
+            }
             let now = Instant::now();
             while let Some(Reverse((at, i))) = self.waiting.peek().copied()
                 && at <= now
@@ -509,9 +539,23 @@ impl Engine<'_> {
     }
 
     fn finish(&mut self, i: usize, result: Result<Done, DirectoryError>) {
-        if self.results[i].is_none() {
-            self.results[i] = Some(result);
-            self.progress.event(ProgressEvent::Advance(1));
+        if self.done[i] || self.stopped {
+            return;
+        }
+        self.done[i] = true;
+        match (self.on_done)(i, result) {
+            ControlFlow::Continue(next) => {
+                // Ahead of everything not yet sent, in their order: a group's next page
+                // goes out beside other groups' first pages, not after them all.
+                let (first, end) = (self.items.len(), self.items.len() + next.len());
+                self.items.extend(next);
+                self.states.resize_with(end, State::default);
+                self.done.resize(end, false);
+                for at in (first..end).rev() {
+                    self.ready.push_front(at);
+                }
+            }
+            ControlFlow::Break(()) => self.stopped = true,
         }
     }
 }

@@ -8,10 +8,12 @@
 //! (<https://learn.microsoft.com/graph/known-issues>, "`$expand`") and at most 100 groups a
 //! page with it, so every group past 20 members would need the members endpoint anyway.
 
+use std::ops::ControlFlow;
+
 use reqwest::Method;
 use serde_json::{Map, Value};
 
-use super::batch::{self, Item, Request};
+use super::batch::{self, Done, Item, Request};
 use super::http::{GraphErrorBody, Http, Retry, reply_error};
 use super::read::{checked_link, into_directory};
 use super::{GraphDirectory, object_path, write};
@@ -137,87 +139,110 @@ async fn members(
     progress: &dyn ProgressSink,
 ) -> Result<Vec<Option<Vec<String>>>, DirectoryError> {
     let mut out: Vec<Option<Vec<String>>> = ids.iter().map(|_| Some(Vec::new())).collect();
-    let first_page = |id: &String| {
-        format!(
-            "{}/members?$select=id&$top={MEMBERS_PAGE}",
-            object_path(GROUPS, id)
-        )
-    };
-    // Rounds of one `$batch` per lane: the next pages of groups already begun go first, then
-    // groups not yet begun, so a group of 100,000 members pages on beside the others instead
-    // of after them all.
-    let round = batch::BATCH_SIZE * http.lanes();
-    let mut fresh = ids.iter().enumerate();
-    // (group index, relative URL of its next page)
-    let mut continued: Vec<(usize, String)> = Vec::new();
+    let label = |i: usize| format!("GET /groups/{}/members", ids[i]);
+    // Every group's first page is queued at once; a next page goes out ahead of groups not
+    // yet begun, so a group of 100,000 members pages on beside the others instead of after
+    // them all, and no lane waits for another's batch.
+    let items: Vec<Item> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| Item {
+            request: Request::GetRaw(format!(
+                "{}/members?$select=id&$top={MEMBERS_PAGE}",
+                object_path(GROUPS, id)
+            )),
+            label: label(i),
+        })
+        .collect();
+    // Item → group: the first pages are the groups' own order, next pages are appended.
+    let mut owner: Vec<usize> = (0..ids.len()).collect();
+    let mut failed: Option<DirectoryError> = None;
     progress.event(ProgressEvent::Start {
         what: "Reading Entra group members",
         total: Some(ids.len() as u64),
     });
-    loop {
-        let mut pending = std::mem::take(&mut continued);
-        pending.extend(
-            fresh
-                .by_ref()
-                .take(round.saturating_sub(pending.len()))
-                .map(|(i, id)| (i, first_page(id))),
-        );
-        if pending.is_empty() {
-            break;
-        }
-        let items: Vec<Item> = pending
-            .iter()
-            .map(|(i, url)| Item {
-                request: Request::GetRaw(url.clone()),
-                label: format!("GET /groups/{}/members", ids[*i]),
-            })
-            .collect();
-        let answers = batch::run(http, &items, &NoProgress).await;
-        let mut finished = 0u64;
-        for ((i, _), (answer, item)) in pending.iter().zip(answers.into_iter().zip(&items)) {
-            let done = answer?;
-            let what = item.label.as_str();
-            match done.status {
-                200 => {}
-                404 => {
-                    out[*i] = None;
-                    finished += 1;
-                    continue;
-                }
-                status => {
-                    return Err(GraphErrorBody::parse(
-                        done.body.as_ref(),
-                        done.headers.as_ref(),
-                        status,
-                    )
-                    .refused(what));
+    let mut on_done = |item: usize, answer: Result<Done, DirectoryError>| {
+        let group = owner[item];
+        match page_of(http, &label(group), answer) {
+            Ok(Page::Gone) => {
+                out[group] = None;
+                progress.event(ProgressEvent::Advance(1));
+                ControlFlow::Continue(Vec::new())
+            }
+            Ok(Page::Members(list, next)) => {
+                out[group].get_or_insert_with(Vec::new).extend(list);
+                match next {
+                    Some(url) => {
+                        owner.push(group);
+                        ControlFlow::Continue(vec![Item {
+                            request: Request::GetRaw(url),
+                            label: label(group),
+                        }])
+                    }
+                    None => {
+                        progress.event(ProgressEvent::Advance(1));
+                        ControlFlow::Continue(Vec::new())
+                    }
                 }
             }
-            let unexpected =
-                |m: &str| DirectoryError::Other(format!("{what}: unexpected answer: {m}"));
-            let page: IdPage = done
-                .raw
-                .as_ref()
-                .ok_or_else(|| unexpected("no body"))
-                .and_then(|raw| {
-                    serde_json::from_str(raw.get()).map_err(|e| unexpected(&e.to_string()))
-                })?;
-            let list = out[*i].get_or_insert_with(Vec::new);
-            for (k, m) in page.value.into_iter().enumerate() {
-                let id =
-                    m.id.filter(|id| !id.is_empty())
-                        .ok_or_else(|| unexpected(&format!("member #{} has no id", k + 1)))?;
-                list.push(id);
-            }
-            match page.next_link {
-                Some(link) => continued.push((*i, relative(http, what, &link)?)),
-                None => finished += 1,
+            Err(e) => {
+                failed = Some(e);
+                ControlFlow::Break(())
             }
         }
-        progress.event(ProgressEvent::Advance(finished));
+    };
+    batch::follow(http, items, &mut on_done).await;
+    if let Some(e) = failed {
+        return Err(e);
     }
     progress.event(ProgressEvent::Finish);
     Ok(out)
+}
+
+/// One page of a group's members, read.
+enum Page {
+    /// The group is gone (404).
+    Gone,
+    /// Its member ids, and the relative URL of the next page.
+    Members(Vec<String>, Option<String>),
+}
+
+fn page_of(
+    http: &Http,
+    what: &str,
+    answer: Result<Done, DirectoryError>,
+) -> Result<Page, DirectoryError> {
+    let done = answer?;
+    match done.status {
+        200 => {}
+        404 => return Ok(Page::Gone),
+        status => {
+            return Err(
+                GraphErrorBody::parse(done.body.as_ref(), done.headers.as_ref(), status)
+                    .refused(what),
+            );
+        }
+    }
+    let unexpected = |m: &str| DirectoryError::Other(format!("{what}: unexpected answer: {m}"));
+    let page: IdPage = done
+        .raw
+        .as_ref()
+        .ok_or_else(|| unexpected("no body"))
+        .and_then(|raw| serde_json::from_str(raw.get()).map_err(|e| unexpected(&e.to_string())))?;
+    let list = page
+        .value
+        .into_iter()
+        .enumerate()
+        .map(|(k, m)| {
+            m.id.filter(|id| !id.is_empty())
+                .ok_or_else(|| unexpected(&format!("member #{} has no id", k + 1)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = page
+        .next_link
+        .map(|link| relative(http, what, &link))
+        .transpose()?;
+    Ok(Page::Members(list, next))
 }
 
 /// Every group with its members.
